@@ -1,0 +1,309 @@
+//! The command line: tug's own, and tini's when tug is installed as `tini`
+//! or `docker-init` (same flags, same exit codes, same env variables).
+//!
+//! Options end at `--` or at the first word that is not an option, so
+//! `tug ls -l` runs `ls -l` (glibc's getopt would have taken the `-l`).
+
+use crate::duration;
+use crate::env::Environ;
+use crate::signame;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::ffi::CStr;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The tini release whose interface tug reproduces in tini mode.
+const TINI_VERSION: &str = "0.19.0";
+const DEFAULT_GRACE_NS: u64 = 5_000_000_000;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Flavor {
+    Tug,
+    /// Installed as `tini` or `docker-init`.
+    Tini,
+}
+
+impl Flavor {
+    /// Picks the flavor from the name tug was invoked as.
+    pub fn from_argv0(argv0: &[u8]) -> Flavor {
+        let base = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
+        match base {
+            b"tini" | b"tini-static" | b"docker-init" => Flavor::Tini,
+            _ => Flavor::Tug,
+        }
+    }
+
+    /// tini exits 1 on a bad command line; tug uses 2, like most tools.
+    pub fn usage_exit_code(self) -> i32 {
+        match self {
+            Flavor::Tug => 2,
+            Flavor::Tini => 1,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavor::Tug => "tug",
+            Flavor::Tini => "tini",
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct InitArgs {
+    pub command: Vec<&'static CStr>,
+    /// -g: forward signals to the child's whole process group.
+    pub group: bool,
+    /// -e CODE: exit codes reported as 0, as a 256-bit set.
+    pub remap_to_zero: [u64; 4],
+    pub verbosity: u32,
+    /// -w: log every reaped zombie.
+    pub warn_on_reap: bool,
+    /// -p SIG: signal tug receives when its parent dies.
+    pub parent_death_signal: Option<i32>,
+    /// How long descendants get between SIGTERM and SIGKILL at shutdown.
+    pub grace_ns: u64,
+}
+
+impl InitArgs {
+    pub fn is_remapped(&self, code: u8) -> bool {
+        self.remap_to_zero[usize::from(code / 64)] & (1 << (code % 64)) != 0
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Action {
+    Init(InitArgs),
+    /// Print this text on stdout and exit 0 (--version, -h, -l).
+    Print(String),
+}
+
+/// A bad command line: the message, printed with the usage.
+#[derive(Debug, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+pub fn parse(flavor: Flavor, args: &[&'static CStr], env: &Environ) -> Result<Action, UsageError> {
+    let mut a = InitArgs {
+        command: Vec::new(),
+        group: false,
+        remap_to_zero: [0; 4],
+        verbosity: 1,
+        warn_on_reap: false,
+        parent_death_signal: None,
+        grace_ns: DEFAULT_GRACE_NS,
+    };
+    let mut grace_flag = None;
+    // tini only honours --version as the sole argument; so do we.
+    if args.len() == 1 && args[0].to_bytes() == b"--version" {
+        return Ok(Action::Print(version_text(flavor)));
+    }
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].to_bytes();
+        i += 1;
+        if arg == b"--" {
+            break;
+        }
+        if arg.len() < 2 || arg[0] != b'-' {
+            i -= 1;
+            break;
+        }
+        let arg = core::str::from_utf8(arg).map_err(|_| UsageError("invalid option".into()))?;
+        if let Some(long) = arg.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((n, v)) => (n, Some(v)),
+                None => (long, None),
+            };
+            match (flavor, name) {
+                (_, "help") => return Ok(Action::Print(usage(flavor))),
+                (Flavor::Tug, "grace") => {
+                    let v = match inline {
+                        Some(v) => v,
+                        None => take_value(args, &mut i, "--grace")?,
+                    };
+                    grace_flag = Some(parse_grace(v, "--grace")?);
+                }
+                _ => return Err(UsageError(format!("unknown option: --{name}"))),
+            }
+            continue;
+        }
+        // A cluster of short flags: -vvv, -gs, -e1, -e 1.
+        let flags = &arg[1..];
+        for (pos, c) in flags.char_indices() {
+            match c {
+                'h' => return Ok(Action::Print(usage(flavor))),
+                'l' => return Ok(Action::Print(String::from(LICENSE))),
+                // Always on when tug is not PID 1; accepted for tini's sake.
+                's' => {}
+                'g' => a.group = true,
+                'v' => a.verbosity += 1,
+                'w' => a.warn_on_reap = true,
+                'e' | 'p' => {
+                    let attached = &flags[pos + c.len_utf8()..];
+                    let v = if attached.is_empty() { take_value(args, &mut i, if c == 'e' { "-e" } else { "-p" })? } else { attached };
+                    if c == 'e' {
+                        let code: u8 = v.parse().map_err(|_| UsageError(format!("Not a valid option for -e: {v}")))?;
+                        a.remap_to_zero[usize::from(code / 64)] |= 1 << (code % 64);
+                    } else {
+                        let sig = signame::parse(v).ok_or_else(|| UsageError(format!("Not a valid option for -p: {v}")))?;
+                        a.parent_death_signal = Some(sig);
+                    }
+                    break;
+                }
+                _ => return Err(UsageError(format!("unknown option: -{c}"))),
+            }
+        }
+    }
+    a.command = args[i..].to_vec();
+    if a.command.is_empty() {
+        return Err(UsageError("no command given".into()));
+    }
+    // Like tini, the environment is read after the flags and wins.
+    if env.get("TINI_KILL_PROCESS_GROUP").is_some() {
+        a.group = true;
+    }
+    if let Some(v) = env.get("TINI_VERBOSITY") {
+        a.verbosity = leading_int(v);
+    }
+    a.grace_ns = match (grace_flag, env.get("TUG_GRACE")) {
+        (Some(g), _) => g,
+        (None, Some(v)) => parse_grace(v, "TUG_GRACE")?,
+        (None, None) => DEFAULT_GRACE_NS,
+    };
+    Ok(Action::Init(a))
+}
+
+fn take_value(args: &[&'static CStr], i: &mut usize, flag: &str) -> Result<&'static str, UsageError> {
+    let v = args.get(*i).ok_or_else(|| UsageError(format!("{flag} needs a value")))?;
+    *i += 1;
+    v.to_str().map_err(|_| UsageError(format!("{flag}: value is not UTF-8")))
+}
+
+fn parse_grace(v: &str, what: &str) -> Result<u64, UsageError> {
+    duration::parse(v).map_err(|e| UsageError(format!("{what}: {e}: {v:?}")))
+}
+
+/// atoi(): the leading digits, 0 when there are none.
+fn leading_int(s: &str) -> u32 {
+    let digits = s.trim_start().bytes().take_while(u8::is_ascii_digit).count();
+    s.trim_start()[..digits].parse().unwrap_or(0)
+}
+
+fn version_text(flavor: Flavor) -> String {
+    match flavor {
+        // Docker parses `docker-init --version` as "tini version X - git.Y".
+        Flavor::Tini => format!("tini version {TINI_VERSION} - git.tug-{VERSION}\n"),
+        Flavor::Tug => format!("tug {VERSION}\n"),
+    }
+}
+
+pub fn usage(flavor: Flavor) -> String {
+    let name = flavor.name();
+    let grace = match flavor {
+        Flavor::Tug => "  --grace DURATION  Time descendants get between SIGTERM and SIGKILL at\n                    shutdown (default 5s; env TUG_GRACE).\n",
+        Flavor::Tini => "",
+    };
+    format!(
+        "Usage: {name} [OPTIONS] [--] PROGRAM [ARGS] | --version\n\n\
+         Runs PROGRAM as a child, reaps zombies, forwards signals and exits with\n\
+         PROGRAM's exit code.\n\n\
+         Options:\n  \
+         --version         Show version and exit.\n  \
+         -h                Show this help and exit.\n  \
+         -s                Register as a child subreaper (automatic when not PID 1).\n  \
+         -p SIGNAL         Send SIGNAL to tug when its parent dies, e.g. -p SIGKILL.\n  \
+         -v                More verbose output (repeat up to 3 times).\n  \
+         -w                Warn each time a zombie is reaped.\n  \
+         -g                Send signals to the child's whole process group.\n  \
+         -e EXIT_CODE      Report EXIT_CODE (0 to 255) as 0 (repeatable).\n  \
+         -l                Show license and exit.\n\
+         {grace}\n\
+         Environment: TINI_SUBREAPER, TINI_VERBOSITY, TINI_KILL_PROCESS_GROUP{tug_env}.\n",
+        tug_env = if flavor == Flavor::Tug { ", TUG_GRACE" } else { "" },
+    )
+}
+
+const LICENSE: &str = "tug is distributed under the MIT License.\n\n\
+Permission is hereby granted, free of charge, to any person obtaining a copy of\n\
+this software to deal in it without restriction, subject to including this\n\
+notice in all copies. THE SOFTWARE IS PROVIDED \"AS IS\", WITHOUT WARRANTY OF\n\
+ANY KIND.\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::ffi::CString;
+
+    fn args(words: &[&str]) -> Vec<&'static CStr> {
+        words.iter().map(|w| &*CString::new(*w).unwrap().into_boxed_c_str()).map(|c| &*Box::leak(c.into())).collect()
+    }
+
+    fn init(flavor: Flavor, words: &[&str], env: &[&'static CStr]) -> Result<InitArgs, UsageError> {
+        match parse(flavor, &args(words), &Environ::new(env.to_vec()))? {
+            Action::Init(a) => Ok(a),
+            Action::Print(t) => panic!("printed {t}"),
+        }
+    }
+
+    #[test]
+    fn plain_command_and_double_dash() {
+        let a = init(Flavor::Tug, &["--", "ls", "-l"], &[]).unwrap();
+        assert_eq!(a.command, args(&["ls", "-l"]));
+        // Options stop at the first non-option word.
+        let a = init(Flavor::Tug, &["ls", "-l"], &[]).unwrap();
+        assert_eq!(a.command, args(&["ls", "-l"]));
+        assert_eq!(a.grace_ns, 5_000_000_000);
+        assert_eq!(a.verbosity, 1);
+    }
+
+    #[test]
+    fn tini_flags() {
+        let a = init(Flavor::Tini, &["-s", "-gvvw", "-e", "143", "-e3", "-p", "SIGKILL", "--", "x"], &[]).unwrap();
+        assert!(a.group && a.warn_on_reap);
+        assert_eq!(a.verbosity, 3);
+        assert!(a.is_remapped(143) && a.is_remapped(3) && !a.is_remapped(0));
+        assert_eq!(a.parent_death_signal, Some(9));
+    }
+
+    #[test]
+    fn environment_variables() {
+        let a = init(Flavor::Tug, &["x"], &[c"TINI_KILL_PROCESS_GROUP=", c"TINI_VERBOSITY=3", c"TUG_GRACE=250ms"]).unwrap();
+        assert!(a.group);
+        assert_eq!(a.verbosity, 3);
+        assert_eq!(a.grace_ns, 250_000_000);
+        let a = init(Flavor::Tug, &["--grace=1s", "x"], &[c"TUG_GRACE=9s"]).unwrap();
+        assert_eq!(a.grace_ns, 1_000_000_000, "the flag wins over the environment");
+    }
+
+    #[test]
+    fn bad_command_lines() {
+        for words in [&[][..], &["--"], &["-x", "cmd"], &["-e"], &["-e", "256", "x"], &["-e", "abc", "x"], &["-p", "SIGNOPE", "x"], &["--grace", "5 parsecs", "x"], &["--bogus", "x"]] {
+            assert!(init(Flavor::Tug, words, &[]).is_err(), "{words:?} accepted");
+        }
+        assert!(init(Flavor::Tini, &["--grace", "1s", "x"], &[]).is_err(), "tini has no --grace");
+        let e = init(Flavor::Tug, &["x"], &[c"TUG_GRACE=soon"]).unwrap_err();
+        assert!(e.0.contains("TUG_GRACE"), "{}", e.0);
+    }
+
+    #[test]
+    fn printing_actions() {
+        let env = Environ::new(vec![]);
+        assert_eq!(parse(Flavor::Tug, &args(&["--version"]), &env), Ok(Action::Print(format!("tug {VERSION}\n"))));
+        match parse(Flavor::Tini, &args(&["--version"]), &env) {
+            Ok(Action::Print(t)) => assert!(t.starts_with("tini version 0.19.0 - git."), "{t}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(parse(Flavor::Tug, &args(&["-h"]), &env), Ok(Action::Print(_))));
+        assert!(matches!(parse(Flavor::Tini, &args(&["-l"]), &env), Ok(Action::Print(_))));
+    }
+
+    #[test]
+    fn flavor_from_name() {
+        assert_eq!(Flavor::from_argv0(b"/usr/bin/docker-init"), Flavor::Tini);
+        assert_eq!(Flavor::from_argv0(b"tini"), Flavor::Tini);
+        assert_eq!(Flavor::from_argv0(b"/tug"), Flavor::Tug);
+        assert_eq!(Flavor::Tini.usage_exit_code(), 1);
+        assert_eq!(Flavor::Tug.usage_exit_code(), 2);
+    }
+}

@@ -1,0 +1,6 @@
+//! Processes: the signal state children inherit, spawning, and finding
+//! every descendant at shutdown.
+
+pub mod command;
+pub mod signals;
+pub mod tree;

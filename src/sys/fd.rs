@@ -1,0 +1,129 @@
+//! Owned file descriptors and the few file operations tug needs.
+
+use super::{Errno, Result, check, retry};
+use alloc::ffi::CString;
+use alloc::vec::Vec;
+use core::ffi::CStr;
+
+pub type RawFd = libc::c_int;
+
+/// A file descriptor closed on drop. Every one tug creates is CLOEXEC, so a
+/// child never inherits tug's own descriptors.
+#[derive(Debug)]
+pub struct Fd(RawFd);
+
+impl Fd {
+    /// Takes ownership of a descriptor a syscall just returned.
+    pub(super) fn from_raw(fd: RawFd) -> Fd {
+        Fd(fd)
+    }
+
+    pub fn raw(&self) -> RawFd {
+        self.0
+    }
+
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
+        read_raw(self.0, buf)
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: we own this descriptor and nobody uses it after drop. The
+        // result is ignored on purpose: after close() the fd is gone even on
+        // EINTR (Linux), so retrying could close somebody else's fd.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+pub fn read_raw(fd: RawFd, buf: &mut [u8]) -> Result<usize> {
+    retry(|| {
+        // SAFETY: buf is a valid, writable region of buf.len() bytes.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 { Err(Errno::last()) } else { Ok(n as usize) }
+    })
+}
+
+pub fn write_raw(fd: RawFd, buf: &[u8]) -> Result<usize> {
+    retry(|| {
+        // SAFETY: buf is a valid, readable region of buf.len() bytes.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n < 0 { Err(Errno::last()) } else { Ok(n as usize) }
+    })
+}
+
+/// Writes the whole buffer to a descriptor tug does not own (stdout, stderr).
+/// A full pipe on a non-blocking inherited stderr drops the rest rather than
+/// spinning: tug's own diagnostics must never stall the loop.
+pub fn write_all(fd: RawFd, mut buf: &[u8]) {
+    while !buf.is_empty() {
+        match write_raw(fd, buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf = &buf[n..],
+        }
+    }
+}
+
+/// A pipe whose both ends are CLOEXEC: (read end, write end).
+pub fn pipe() -> Result<(Fd, Fd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: fds is a valid array of two ints for pipe2 to fill.
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    Ok((Fd(fds[0]), Fd(fds[1])))
+}
+
+/// Opens a file read-only (CLOEXEC).
+pub fn open_read(path: &CStr) -> Result<Fd> {
+    retry(|| {
+        // SAFETY: path is NUL-terminated; the returned fd is owned by Fd.
+        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        check(fd).map(Fd)
+    })
+}
+
+/// Reads a whole (small) file, such as /proc/PID/stat.
+pub fn read_file(path: &CStr) -> Result<Vec<u8>> {
+    let fd = open_read(path)?;
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = fd.read(&mut chunk)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// The names in a directory, without "." and "..".
+pub fn list_dir(path: &CStr) -> Result<Vec<CString>> {
+    // SAFETY: path is NUL-terminated. musl's opendir opens with O_CLOEXEC.
+    let dir = unsafe { libc::opendir(path.as_ptr()) };
+    if dir.is_null() {
+        return Err(Errno::last());
+    }
+    let mut names = Vec::new();
+    loop {
+        // SAFETY: dir is a valid DIR* until closedir below; readdir's
+        // result stays valid until the next readdir on the same stream.
+        let ent = unsafe { libc::readdir(dir) };
+        if ent.is_null() {
+            break;
+        }
+        // SAFETY: d_name is a NUL-terminated array inside *ent.
+        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
+        let bytes = name.to_bytes();
+        if bytes != b"." && bytes != b".." {
+            names.push(CString::from(name));
+        }
+    }
+    // SAFETY: dir came from opendir and is closed exactly once.
+    unsafe { libc::closedir(dir) };
+    Ok(names)
+}
+
+/// Whether fd refers to a terminal.
+pub fn is_tty(fd: RawFd) -> bool {
+    // SAFETY: isatty only inspects the descriptor number.
+    unsafe { libc::isatty(fd) == 1 }
+}

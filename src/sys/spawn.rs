@@ -1,0 +1,119 @@
+//! fork + exec with the child's signal state put back.
+//!
+//! Why not posix_spawn: the child must make itself the terminal's foreground
+//! process group *before* exec (doing it from the parent races the child's
+//! first read of the tty), and later it drops privileges; posix_spawn can do
+//! neither. tug is single-threaded and small, so fork is cheap and safe.
+
+use super::fd::{self, RawFd};
+use super::signal::{Disposition, SigSet};
+use super::{Errno, Result, check};
+use core::ffi::{CStr, c_char};
+
+/// Everything the child needs, prepared by the parent: after fork the child
+/// may not allocate (the allocator's lock state is undefined there), so
+/// every pointer here already points at finished data.
+pub struct ExecPlan<'a> {
+    /// Full paths to try in order (the PATH search, done in the parent).
+    pub candidates: &'a [&'a CStr],
+    /// NULL-terminated argv and envp arrays.
+    pub argv: &'a [*const c_char],
+    pub envp: &'a [*const c_char],
+    /// Put the child in a process group of its own.
+    pub new_group: bool,
+    /// Also make that group the terminal's foreground group.
+    pub foreground: bool,
+    /// The mask and dispositions tug itself was started with.
+    pub mask: &'a SigSet,
+    pub dispositions: &'a [(i32, Disposition)],
+}
+
+/// A started child: its pid, and the errno of a failed exec. On failure the
+/// child has already exited with 127 (not found) or 126 (not executable).
+pub struct Started {
+    pub pid: i32,
+    pub exec_error: Option<Errno>,
+}
+
+/// Exit code a shell uses for an exec that failed with `e`.
+pub fn exec_failure_code(e: Errno) -> i32 {
+    if e == Errno::ENOENT || e == Errno::ENOTDIR { 127 } else { 126 }
+}
+
+pub fn fork_exec(plan: &ExecPlan<'_>) -> Result<Started> {
+    debug_assert!(plan.argv.last().is_some_and(|p| p.is_null()));
+    debug_assert!(plan.envp.last().is_some_and(|p| p.is_null()));
+    // The child reports a failed exec through this CLOEXEC pipe: a
+    // successful exec closes it, so EOF means "running".
+    let (report_rx, report_tx) = fd::pipe()?;
+    // SAFETY: tug is single-threaded, so the child is a full copy of a
+    // consistent process; it only runs `child_after_fork`, which makes
+    // async-signal-safe calls and never returns.
+    let pid = check(unsafe { libc::fork() })?;
+    if pid == 0 {
+        child_after_fork(plan, report_tx.raw());
+    }
+    drop(report_tx);
+    let mut buf = [0u8; 4];
+    let mut got = 0;
+    while got < buf.len() {
+        match report_rx.read(&mut buf[got..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    let exec_error = (got == buf.len()).then(|| Errno(i32::from_ne_bytes(buf)));
+    Ok(Started { pid, exec_error })
+}
+
+fn child_after_fork(plan: &ExecPlan<'_>, report: RawFd) -> ! {
+    // SAFETY (whole function): only async-signal-safe syscalls on data the
+    // parent prepared before fork; no allocation, no locks, no unwinding.
+    unsafe {
+        if plan.new_group {
+            libc::setpgid(0, 0);
+        }
+        if plan.foreground {
+            // SIGTTOU is still ignored here (inherited from tug), so a
+            // background caller cannot be stopped by this. ENOTTY/ENXIO
+            // just mean there is no terminal to hand over.
+            libc::tcsetpgrp(0, libc::getpid());
+        }
+        for (sig, disp) in plan.dispositions {
+            libc::sigaction(*sig, disp.as_ptr(), core::ptr::null_mut());
+        }
+        // Nothing tug inherited or opened may leak into the child. Marking
+        // them CLOEXEC (rather than closing) keeps `report` usable until
+        // exec. CLOSE_RANGE_CLOEXEC needs Linux 5.11; fall back to a loop.
+        let flags = libc::CLOSE_RANGE_CLOEXEC as libc::c_long;
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, flags) != 0 {
+            for fd in 3..1024 {
+                if fd != report {
+                    libc::close(fd);
+                }
+            }
+        }
+        // Last: from here on the child can be interrupted by signals again,
+        // exactly as tug's own parent arranged.
+        libc::sigprocmask(libc::SIG_SETMASK, plan.mask.as_ptr(), core::ptr::null_mut());
+
+        let mut err = libc::ENOENT;
+        let mut saw_eacces = false;
+        for path in plan.candidates {
+            libc::execve(path.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
+            err = *libc::__errno_location();
+            match err {
+                // Not here: try the next PATH entry, as execvp does.
+                libc::ENOENT | libc::ENOTDIR => {}
+                libc::EACCES => saw_eacces = true,
+                _ => break,
+            }
+        }
+        if saw_eacces && (err == libc::ENOENT || err == libc::ENOTDIR) {
+            err = libc::EACCES;
+        }
+        let bytes = err.to_ne_bytes();
+        libc::write(report, bytes.as_ptr().cast(), bytes.len());
+        libc::_exit(exec_failure_code(Errno(err)));
+    }
+}
