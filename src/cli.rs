@@ -236,7 +236,7 @@ mod tests {
     use alloc::ffi::CString;
 
     fn args(words: &[&str]) -> Vec<&'static CStr> {
-        words.iter().map(|w| &*CString::new(*w).unwrap().into_boxed_c_str()).map(|c| &*Box::leak(c.into())).collect()
+        words.iter().map(|w| &*Box::leak(CString::new(*w).unwrap().into_boxed_c_str())).collect()
     }
 
     fn init(flavor: Flavor, words: &[&str], env: &[&'static CStr]) -> Result<InitArgs, UsageError> {

@@ -86,7 +86,8 @@ impl<'a> Init<'a> {
         }
         for sig in [libc::SIGTERM, libc::SIGINT] {
             if signals::was_ignored(sig) {
-                warning!("{} was ignored when tug started: it will not reach tug", signame::name(sig).unwrap_or("?"));
+                // Normal for a background job of a non-interactive shell.
+                info!("{} was ignored when tug started: it will not reach tug", signame::name(sig).unwrap_or("?"));
             }
         }
 

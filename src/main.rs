@@ -8,6 +8,8 @@
 // The release binary is no_std (see rt.rs for why); unit tests use std.
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
+// Unit tests have no entry point, so most of the binary looks unused there.
+#![cfg_attr(test, allow(dead_code))]
 
 extern crate alloc;
 

@@ -76,3 +76,7 @@ extern "C" fn _Unwind_Resume() -> ! {
 #[cfg(target_env = "musl")]
 #[link(name = "c", kind = "static", modifiers = "-bundle")]
 unsafe extern "C" {}
+// A host (glibc) build only serves `cargo test`, which builds every binary.
+#[cfg(not(target_env = "musl"))]
+#[link(name = "c")]
+unsafe extern "C" {}

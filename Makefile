@@ -1,0 +1,46 @@
+# tug — `make test` is the test command (CI runs it through .ci/run);
+# `make run` shows tug at work. Nothing here needs network access beyond
+# crates.io, PyPI and Debian's archive.
+
+TARGET  := x86_64-unknown-linux-musl
+RELEASE := target/$(TARGET)/release
+BIN     := $(RELEASE)/tug
+PROBE   := $(RELEASE)/examples/probe
+CARGO   ?= cargo
+
+.PHONY: all build probe test lint unit integration run bench image fuzz clean toolchain
+
+all: build
+
+# The musl target comes from rustup; install it when missing.
+toolchain:
+	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
+
+build: toolchain
+	$(CARGO) build --release --target $(TARGET) --bin tug
+	@ls -l $(BIN) | awk '{print "tug binary: " $$5 " bytes"}'
+	@file $(BIN) | grep -q 'static' || { echo "error: $(BIN) is not statically linked" >&2; exit 1; }
+
+probe: toolchain
+	$(CARGO) build --release --target $(TARGET) --example probe
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --release --target $(TARGET) --bin tug -- -D warnings
+
+test: build probe lint
+	scripts/test-deps.sh
+	$(CARGO) test -- --test-threads=4
+
+run: build
+	scripts/demo.sh $(BIN)
+
+bench: build probe
+	scripts/bench.sh
+
+image: build
+	docker build -f Dockerfile.scratch -t tug:latest .
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,188 @@
+//! Shared helpers for the integration tests: where the release binaries
+//! are, running them with piped output, and reading readiness lines.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+fn target_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-linux-musl/release")
+}
+
+/// The static release binary (`make build`); TUG_BIN overrides.
+pub fn tug() -> PathBuf {
+    let p = std::env::var_os("TUG_BIN").map(PathBuf::from).unwrap_or_else(|| target_dir().join("tug"));
+    assert!(p.exists(), "{} is missing: run `make build` first (make test does)", p.display());
+    p
+}
+
+/// The static test child (`cargo build --release --target x86_64-unknown-linux-musl --example probe`).
+pub fn probe() -> PathBuf {
+    let p = target_dir().join("examples/probe");
+    assert!(p.exists(), "{} is missing: run `make test`, which builds it", p.display());
+    p
+}
+
+pub fn in_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+}
+
+/// Whether a test that needs `what` may run. Outside CI a missing
+/// capability skips the test with the reason printed; in CI it fails.
+pub fn require(ok: bool, what: &str) -> bool {
+    if ok {
+        return true;
+    }
+    assert!(!in_ci(), "CI must be able to run this test, but {what}");
+    eprintln!("SKIPPED (not in CI): {what}");
+    false
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A running process with its stdout read line by line on a thread, so a
+/// test can wait for a specific line with a deadline.
+pub struct Running {
+    pub child: Child,
+    lines: mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+    /// stderr is drained on a thread too, so a chatty child never blocks.
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Running {
+    pub fn start(mut cmd: Command) -> Running {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn");
+        let stdout: ChildStdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut err = child.stderr.take().unwrap();
+        let (etx, erx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            let _ = etx.send(s);
+        });
+        Running { child, lines: rx, seen: Vec::new(), stderr: erx }
+    }
+
+    /// EOF on the process's stdin (it is a pipe held open until now).
+    pub fn close_stdin(&mut self) {
+        drop(self.child.stdin.take());
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Waits for a stdout line containing `needle` (10 s at most).
+    pub fn expect_line(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => {
+                    let err = self.stderr_now();
+                    panic!("no line containing {needle:?}; saw {:?}; stderr: {err}", self.seen)
+                }
+            }
+        }
+    }
+
+    fn stderr_now(&mut self) -> String {
+        let _ = self.child.kill();
+        // Grandchildren may still hold the pipe open: do not wait forever.
+        self.stderr.recv_timeout(Duration::from_secs(2)).unwrap_or_default()
+    }
+
+    /// Waits for exit (10 s at most); returns the status, the remaining
+    /// stdout lines and all of stderr.
+    pub fn finish(mut self) -> (ExitStatus, Vec<String>, String) {
+        let status = wait_timeout(&mut self.child, Duration::from_secs(10));
+        let err = self.stderr.recv_timeout(Duration::from_secs(10)).expect("stderr still open 10 s after exit");
+        let mut rest = self.seen;
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            rest.push(l);
+        }
+        (status, rest, err)
+    }
+}
+
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("process {} did not exit within {limit:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+pub fn send(pid: i32, sig: i32) {
+    // SAFETY: kill has no memory preconditions.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill({pid}, {sig})");
+}
+
+pub fn alive(pid: i32) -> bool {
+    // A zombie still answers kill(0): look at its state too.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// The direct children of `pid`, from /proc.
+pub fn children_of(pid: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+            after.split_whitespace().nth(1).and_then(|x| x.parse::<i32>().ok()) == Some(pid)
+        })
+        .collect()
+}
+
+/// `tug ARGS` as a Command.
+pub fn tug_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(tug());
+    c.args(args);
+    c
+}
+
+pub fn probe_str() -> String {
+    probe().to_str().unwrap().to_string()
+}
+
+/// Runs to completion and returns (exit code or 128+signal, stdout, stderr).
+pub fn output(mut cmd: Command) -> (i32, String, String) {
+    let o = cmd.stdin(Stdio::null()).output().expect("run");
+    use std::os::unix::process::ExitStatusExt;
+    let code = o.status.code().unwrap_or_else(|| 128 + o.status.signal().unwrap());
+    (code, String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
