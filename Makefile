@@ -12,9 +12,11 @@ CARGO   ?= cargo
 
 all: build
 
-# The musl target comes from rustup; install it when missing.
+# The musl target comes from rustup; install it (and the few Debian tools
+# the build and tests use) when missing.
 toolchain:
 	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
+	@scripts/test-deps.sh
 
 build: toolchain
 	$(CARGO) build --release --target $(TARGET) --bin tug
@@ -30,7 +32,6 @@ lint:
 	$(CARGO) clippy --release --target $(TARGET) --bin tug -- -D warnings
 
 test: build probe lint
-	scripts/test-deps.sh
 	$(CARGO) test -- --test-threads=4
 
 run: build

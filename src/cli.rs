@@ -141,12 +141,19 @@ pub fn parse(flavor: Flavor, args: &[&'static CStr], env: &Environ) -> Result<Ac
                 'w' => a.warn_on_reap = true,
                 'e' | 'p' => {
                     let attached = &flags[pos + c.len_utf8()..];
-                    let v = if attached.is_empty() { take_value(args, &mut i, if c == 'e' { "-e" } else { "-p" })? } else { attached };
+                    let v = if attached.is_empty() {
+                        take_value(args, &mut i, if c == 'e' { "-e" } else { "-p" })?
+                    } else {
+                        attached
+                    };
                     if c == 'e' {
-                        let code: u8 = v.parse().map_err(|_| UsageError(format!("Not a valid option for -e: {v}")))?;
+                        let code: u8 = v
+                            .parse()
+                            .map_err(|_| UsageError(format!("Not a valid option for -e: {v}")))?;
                         a.remap_to_zero[usize::from(code / 64)] |= 1 << (code % 64);
                     } else {
-                        let sig = signame::parse(v).ok_or_else(|| UsageError(format!("Not a valid option for -p: {v}")))?;
+                        let sig = signame::parse(v)
+                            .ok_or_else(|| UsageError(format!("Not a valid option for -p: {v}")))?;
                         a.parent_death_signal = Some(sig);
                     }
                     break;
@@ -174,10 +181,17 @@ pub fn parse(flavor: Flavor, args: &[&'static CStr], env: &Environ) -> Result<Ac
     Ok(Action::Init(a))
 }
 
-fn take_value(args: &[&'static CStr], i: &mut usize, flag: &str) -> Result<&'static str, UsageError> {
-    let v = args.get(*i).ok_or_else(|| UsageError(format!("{flag} needs a value")))?;
+fn take_value(
+    args: &[&'static CStr],
+    i: &mut usize,
+    flag: &str,
+) -> Result<&'static str, UsageError> {
+    let v = args
+        .get(*i)
+        .ok_or_else(|| UsageError(format!("{flag} needs a value")))?;
     *i += 1;
-    v.to_str().map_err(|_| UsageError(format!("{flag}: value is not UTF-8")))
+    v.to_str()
+        .map_err(|_| UsageError(format!("{flag}: value is not UTF-8")))
 }
 
 fn parse_grace(v: &str, what: &str) -> Result<u64, UsageError> {
@@ -186,7 +200,11 @@ fn parse_grace(v: &str, what: &str) -> Result<u64, UsageError> {
 
 /// atoi(): the leading digits, 0 when there are none.
 fn leading_int(s: &str) -> u32 {
-    let digits = s.trim_start().bytes().take_while(u8::is_ascii_digit).count();
+    let digits = s
+        .trim_start()
+        .bytes()
+        .take_while(u8::is_ascii_digit)
+        .count();
     s.trim_start()[..digits].parse().unwrap_or(0)
 }
 
@@ -201,7 +219,9 @@ fn version_text(flavor: Flavor) -> String {
 pub fn usage(flavor: Flavor) -> String {
     let name = flavor.name();
     let grace = match flavor {
-        Flavor::Tug => "  --grace DURATION  Time descendants get between SIGTERM and SIGKILL at\n                    shutdown (default 5s; env TUG_GRACE).\n",
+        Flavor::Tug => {
+            "  --grace DURATION  Time descendants get between SIGTERM and SIGKILL at\n                    shutdown (default 5s; env TUG_GRACE).\n"
+        }
         Flavor::Tini => "",
     };
     format!(
@@ -220,7 +240,11 @@ pub fn usage(flavor: Flavor) -> String {
          -l                Show license and exit.\n\
          {grace}\n\
          Environment: TINI_SUBREAPER, TINI_VERBOSITY, TINI_KILL_PROCESS_GROUP{tug_env}.\n",
-        tug_env = if flavor == Flavor::Tug { ", TUG_GRACE" } else { "" },
+        tug_env = if flavor == Flavor::Tug {
+            ", TUG_GRACE"
+        } else {
+            ""
+        },
     )
 }
 
@@ -236,7 +260,10 @@ mod tests {
     use alloc::ffi::CString;
 
     fn args(words: &[&str]) -> Vec<&'static CStr> {
-        words.iter().map(|w| &*Box::leak(CString::new(*w).unwrap().into_boxed_c_str())).collect()
+        words
+            .iter()
+            .map(|w| &*Box::leak(CString::new(*w).unwrap().into_boxed_c_str()))
+            .collect()
     }
 
     fn init(flavor: Flavor, words: &[&str], env: &[&'static CStr]) -> Result<InitArgs, UsageError> {
@@ -259,7 +286,14 @@ mod tests {
 
     #[test]
     fn tini_flags() {
-        let a = init(Flavor::Tini, &["-s", "-gvvw", "-e", "143", "-e3", "-p", "SIGKILL", "--", "x"], &[]).unwrap();
+        let a = init(
+            Flavor::Tini,
+            &[
+                "-s", "-gvvw", "-e", "143", "-e3", "-p", "SIGKILL", "--", "x",
+            ],
+            &[],
+        )
+        .unwrap();
         assert!(a.group && a.warn_on_reap);
         assert_eq!(a.verbosity, 3);
         assert!(a.is_remapped(143) && a.is_remapped(3) && !a.is_remapped(0));
@@ -268,20 +302,45 @@ mod tests {
 
     #[test]
     fn environment_variables() {
-        let a = init(Flavor::Tug, &["x"], &[c"TINI_KILL_PROCESS_GROUP=", c"TINI_VERBOSITY=3", c"TUG_GRACE=250ms"]).unwrap();
+        let a = init(
+            Flavor::Tug,
+            &["x"],
+            &[
+                c"TINI_KILL_PROCESS_GROUP=",
+                c"TINI_VERBOSITY=3",
+                c"TUG_GRACE=250ms",
+            ],
+        )
+        .unwrap();
         assert!(a.group);
         assert_eq!(a.verbosity, 3);
         assert_eq!(a.grace_ns, 250_000_000);
         let a = init(Flavor::Tug, &["--grace=1s", "x"], &[c"TUG_GRACE=9s"]).unwrap();
-        assert_eq!(a.grace_ns, 1_000_000_000, "the flag wins over the environment");
+        assert_eq!(
+            a.grace_ns, 1_000_000_000,
+            "the flag wins over the environment"
+        );
     }
 
     #[test]
     fn bad_command_lines() {
-        for words in [&[][..], &["--"], &["-x", "cmd"], &["-e"], &["-e", "256", "x"], &["-e", "abc", "x"], &["-p", "SIGNOPE", "x"], &["--grace", "5 parsecs", "x"], &["--bogus", "x"]] {
+        for words in [
+            &[][..],
+            &["--"],
+            &["-x", "cmd"],
+            &["-e"],
+            &["-e", "256", "x"],
+            &["-e", "abc", "x"],
+            &["-p", "SIGNOPE", "x"],
+            &["--grace", "5 parsecs", "x"],
+            &["--bogus", "x"],
+        ] {
             assert!(init(Flavor::Tug, words, &[]).is_err(), "{words:?} accepted");
         }
-        assert!(init(Flavor::Tini, &["--grace", "1s", "x"], &[]).is_err(), "tini has no --grace");
+        assert!(
+            init(Flavor::Tini, &["--grace", "1s", "x"], &[]).is_err(),
+            "tini has no --grace"
+        );
         let e = init(Flavor::Tug, &["x"], &[c"TUG_GRACE=soon"]).unwrap_err();
         assert!(e.0.contains("TUG_GRACE"), "{}", e.0);
     }
@@ -289,13 +348,22 @@ mod tests {
     #[test]
     fn printing_actions() {
         let env = Environ::new(vec![]);
-        assert_eq!(parse(Flavor::Tug, &args(&["--version"]), &env), Ok(Action::Print(format!("tug {VERSION}\n"))));
+        assert_eq!(
+            parse(Flavor::Tug, &args(&["--version"]), &env),
+            Ok(Action::Print(format!("tug {VERSION}\n")))
+        );
         match parse(Flavor::Tini, &args(&["--version"]), &env) {
             Ok(Action::Print(t)) => assert!(t.starts_with("tini version 0.19.0 - git."), "{t}"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse(Flavor::Tug, &args(&["-h"]), &env), Ok(Action::Print(_))));
-        assert!(matches!(parse(Flavor::Tini, &args(&["-l"]), &env), Ok(Action::Print(_))));
+        assert!(matches!(
+            parse(Flavor::Tug, &args(&["-h"]), &env),
+            Ok(Action::Print(_))
+        ));
+        assert!(matches!(
+            parse(Flavor::Tini, &args(&["-l"]), &env),
+            Ok(Action::Print(_))
+        ));
     }
 
     #[test]

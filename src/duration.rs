@@ -29,24 +29,36 @@ pub fn parse(s: &str) -> Result<u64, DurationError> {
         return Err(DurationError("empty duration"));
     }
     if s.bytes().all(|b| b.is_ascii_digit()) {
-        let secs: u64 = s.parse().map_err(|_| DurationError("duration out of range"))?;
-        return secs.checked_mul(1_000_000_000).ok_or(DurationError("duration out of range"));
+        let secs: u64 = s
+            .parse()
+            .map_err(|_| DurationError("duration out of range"))?;
+        return secs
+            .checked_mul(1_000_000_000)
+            .ok_or(DurationError("duration out of range"));
     }
     let mut rest = s;
     let mut total: u64 = 0;
     while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
         let (num, tail) = rest.split_at(num_len);
         if num.is_empty() || num == "." {
-            return Err(DurationError("expected a number, as in \"5s\" or \"1m30s\""));
+            return Err(DurationError(
+                "expected a number, as in \"5s\" or \"1m30s\"",
+            ));
         }
-        let unit_len = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
         let (unit, tail) = tail.split_at(unit_len);
         let scale = UNITS
             .iter()
             .find(|(u, _)| *u == unit)
             .map(|&(_, n)| n)
-            .ok_or(DurationError("unknown or missing unit (use ns, us, ms, s, m or h)"))?;
+            .ok_or(DurationError(
+                "unknown or missing unit (use ns, us, ms, s, m or h)",
+            ))?;
         let (int, frac) = num.split_once('.').unwrap_or((num, ""));
         if frac.contains('.') {
             return Err(DurationError("malformed number"));
@@ -65,7 +77,9 @@ pub fn parse(s: &str) -> Result<u64, DurationError> {
             div *= 10;
             part = part.saturating_add(u64::from(d - b'0') * scale / div);
         }
-        total = total.checked_add(part).ok_or(DurationError("duration out of range"))?;
+        total = total
+            .checked_add(part)
+            .ok_or(DurationError("duration out of range"))?;
         rest = tail;
     }
     Ok(total)
@@ -92,7 +106,17 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "s", "5x", "1.2.3s", "-5s", "5 s", ".s", "99999999999999999999", "1e3s"] {
+        for bad in [
+            "",
+            "s",
+            "5x",
+            "1.2.3s",
+            "-5s",
+            "5 s",
+            ".s",
+            "99999999999999999999",
+            "1e3s",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?} parsed");
         }
     }

@@ -81,17 +81,31 @@ impl<'a> Init<'a> {
             // Without this, orphans would go to the real init and tug could
             // neither reap them nor wait for them at shutdown.
             if let Err(e) = proc::set_child_subreaper() {
-                warning!("cannot become a child subreaper ({e}): orphans will not be reaped by tug");
+                warning!(
+                    "cannot become a child subreaper ({e}): orphans will not be reaped by tug"
+                );
             }
         }
         for sig in [libc::SIGTERM, libc::SIGINT] {
             if signals::was_ignored(sig) {
                 // Normal for a background job of a non-interactive shell.
-                info!("{} was ignored when tug started: it will not reach tug", signame::name(sig).unwrap_or("?"));
+                info!(
+                    "{} was ignored when tug started: it will not reach tug",
+                    signame::name(sig).unwrap_or("?")
+                );
             }
         }
 
-        let mut init = Init { args, lp, inherited, main: None, main_code: None, no_children_left: false, phase: Phase::Running, grace_timer: None };
+        let mut init = Init {
+            args,
+            lp,
+            inherited,
+            main: None,
+            main_code: None,
+            no_children_left: false,
+            phase: Phase::Running,
+            grace_timer: None,
+        };
         init.spawn_main(env)?;
         Ok(init)
     }
@@ -130,7 +144,10 @@ impl<'a> Init<'a> {
                 None
             }
         };
-        self.main = Some(MainChild { pid: started.pid, pidfd });
+        self.main = Some(MainChild {
+            pid: started.pid,
+            pidfd,
+        });
         Ok(())
     }
 
@@ -159,7 +176,11 @@ impl<'a> Init<'a> {
                 if let Some(id) = self.grace_timer.take() {
                     self.lp.cancel_timer(id);
                 }
-                debug!("exiting after {} loop wake-ups, {} timers pending", self.lp.wakeups(), self.lp.pending_timers());
+                debug!(
+                    "exiting after {} loop wake-ups, {} timers pending",
+                    self.lp.wakeups(),
+                    self.lp.pending_timers()
+                );
                 return self.final_code(code);
             }
         }
@@ -177,7 +198,10 @@ impl<'a> Init<'a> {
             debug!("no main child to forward signal {sig} to");
             return;
         };
-        debug!("Passing signal: '{}'", signame::name(sig).unwrap_or("real-time"));
+        debug!(
+            "Passing signal: '{}'",
+            signame::name(sig).unwrap_or("real-time")
+        );
         let sent = if self.args.group {
             kill(-main.pid, sig)
         } else if let Some(fd) = &main.pidfd {
@@ -226,7 +250,10 @@ impl<'a> Init<'a> {
             }
             match status {
                 ExitStatus::Exited(c) => info!("Main child exited normally (with status '{c}')"),
-                ExitStatus::Signaled(s) => info!("Main child exited with signal '{}'", signame::name(s).unwrap_or("?")),
+                ExitStatus::Signaled(s) => info!(
+                    "Main child exited with signal '{}'",
+                    signame::name(s).unwrap_or("?")
+                ),
             }
             self.main_code = Some(status.code());
         } else if self.args.warn_on_reap {
@@ -283,7 +310,11 @@ impl<'a> Init<'a> {
 
     fn final_code(&self, code: i32) -> i32 {
         let code = (code % 256) as u8;
-        if self.args.is_remapped(code) { 0 } else { i32::from(code) }
+        if self.args.is_remapped(code) {
+            0
+        } else {
+            i32::from(code)
+        }
     }
 }
 

@@ -44,9 +44,13 @@ pub fn write(level: Level, args: core::fmt::Arguments<'_>) {
         Level::Info => "INFO ",
         Level::Debug => "DEBUG",
     };
-    let name = if AS_TINI.load(Ordering::Relaxed) { "tini" } else { "tug" };
+    let name = if AS_TINI.load(Ordering::Relaxed) {
+        "tini"
+    } else {
+        "tug"
+    };
     let mut line = alloc::string::String::with_capacity(96);
-    let _ = write!(line, "[{tag} {name} ({})] {args}\n", getpid());
+    let _ = writeln!(line, "[{tag} {name} ({})] {args}", getpid());
     write_all(2, line.as_bytes());
 }
 

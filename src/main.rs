@@ -1,87 +1,17 @@
-//! tug: init, supervisor and service host for containers, in one static
-//! binary. See README.md for what it does and docs/ for how it measures up.
-//!
-//! Layout: `sys` wraps every syscall (the only `unsafe`), `event_loop` is
-//! the one loop (signalfd + timerfd + epoll), `process` spawns and finds
-//! processes, `init` is tug's PID 1 duty, `cli` reads the command line.
+//! The tug binary: the runtime glue a `no_std` executable needs, and the
+//! C entry point. Everything else is in the library (lib.rs).
 
-// The release binary is no_std (see rt.rs for why); unit tests use std.
-#![cfg_attr(not(test), no_std)]
-#![cfg_attr(not(test), no_main)]
-// Unit tests have no entry point, so most of the binary looks unused there.
-#![cfg_attr(test, allow(dead_code))]
+#![no_std]
+#![no_main]
 
-extern crate alloc;
-
-mod cli;
-mod duration;
-mod env;
-mod event_loop;
-mod init;
-mod log;
-mod process;
-#[cfg(not(test))]
 mod rt;
-mod signame;
-mod sys;
 
-use alloc::vec::Vec;
-use cli::{Action, Flavor};
-use core::ffi::{CStr, c_char, c_int};
-use sys::fd::write_all;
+use core::ffi::{c_char, c_int};
 
-/// Collects a NULL-terminated array of C strings the kernel gave us.
-///
-/// # Safety
-/// `list` must be a valid NULL-terminated array of NUL-terminated strings
-/// that live for the whole process (argv and envp do).
-unsafe fn c_strings(list: *const *const c_char) -> Vec<&'static CStr> {
-    let mut out = Vec::new();
-    if list.is_null() {
-        return out;
-    }
-    let mut i = 0;
-    loop {
-        // SAFETY: the caller guarantees a NULL-terminated array.
-        let p = unsafe { *list.add(i) };
-        if p.is_null() {
-            return out;
-        }
-        // SAFETY: each entry is a NUL-terminated string living forever.
-        out.push(unsafe { CStr::from_ptr(p) });
-        i += 1;
-    }
-}
-
-#[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: c_int, argv: *const *const c_char, envp: *const *const c_char) -> c_int {
     // SAFETY: musl's crt passes the kernel's argv and envp, which are
     // NULL-terminated and live until the process exits.
-    let (args, vars) = unsafe { (c_strings(argv), c_strings(envp)) };
-    run(&args, env::Environ::new(vars))
+    let (args, vars) = unsafe { (tug::c_strings(argv), tug::c_strings(envp)) };
+    tug::run(&args, tug::env::Environ::new(vars))
 }
-
-fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
-    let flavor = Flavor::from_argv0(args.first().map_or(&b""[..], |a| a.to_bytes()));
-    log::set_tini_name(flavor == Flavor::Tini);
-    let rest = args.get(1..).unwrap_or(&[]);
-    match cli::parse(flavor, rest, &env) {
-        Ok(Action::Print(text)) => {
-            write_all(1, text.as_bytes());
-            0
-        }
-        Ok(Action::Init(init_args)) => {
-            log::set_verbosity(init_args.verbosity);
-            init::run(&init_args, &env)
-        }
-        Err(cli::UsageError(msg)) => {
-            let text = alloc::format!("{}: {msg}\n{}", flavor.name(), cli::usage(flavor));
-            write_all(2, text.as_bytes());
-            flavor.usage_exit_code()
-        }
-    }
-}
-
-#[cfg(test)]
-fn main() {}

@@ -1,9 +1,10 @@
 //! What `std` would otherwise provide: the allocator, the panic handler and
 //! the link to musl. tug is `no_std` because std alone costs ~377 KB on
 //! musl (see README, "Binary size"); with these few lines it is ~20 KB.
-//! Unit tests build with std instead, so none of this applies to them.
 
-use crate::sys::fd::write_all;
+use tug::sys::fd::write_all;
+extern crate alloc;
+
 use core::alloc::{GlobalAlloc, Layout};
 
 /// musl's malloc returns memory aligned for any type up to 16 bytes.
@@ -35,7 +36,8 @@ unsafe impl GlobalAlloc for Musl {
             unsafe { libc::realloc(ptr.cast(), new_size).cast() }
         } else {
             // SAFETY: the default path copies into a fresh aligned block.
-            let new = unsafe { self.alloc(Layout::from_size_align_unchecked(new_size, layout.align())) };
+            let new =
+                unsafe { self.alloc(Layout::from_size_align_unchecked(new_size, layout.align())) };
             if !new.is_null() {
                 // SAFETY: both blocks are valid for the smaller size.
                 unsafe {

@@ -36,7 +36,10 @@ fn death_by_signal_is_128_plus_n() {
 fn command_not_found_is_127_and_not_executable_is_126() {
     let (c, _, err) = code(&["--", "/nonexistent/cmd"]);
     assert_eq!(c, 127);
-    assert!(err.contains("exec /nonexistent/cmd failed: No such file or directory"), "{err}");
+    assert!(
+        err.contains("exec /nonexistent/cmd failed: No such file or directory"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "one clear line: {err}");
 
     let (c, _, err) = code(&["no-such-command-anywhere"]);
@@ -61,7 +64,12 @@ fn command_not_found_is_127_and_not_executable_is_126() {
 
 #[test]
 fn usage_errors_exit_2_with_a_short_usage() {
-    for args in [&[][..], &["-x", "true"], &["--grace", "soon", "true"], &["-e", "300", "true"]] {
+    for args in [
+        &[][..],
+        &["-x", "true"],
+        &["--grace", "soon", "true"],
+        &["-e", "300", "true"],
+    ] {
         let (c, out, err) = code(args);
         assert_eq!(c, 2, "{args:?}");
         assert!(out.is_empty());
@@ -77,11 +85,13 @@ fn installed_as_tini_or_docker_init_behaves_as_tini() {
     for name in ["tini", "docker-init"] {
         let link = dir.join(name);
         std::os::unix::fs::symlink(tug(), &link).unwrap();
-        let run = |args: &[&str]| output({
-            let mut c = Command::new(&link);
-            c.args(args);
-            c
-        });
+        let run = |args: &[&str]| {
+            output({
+                let mut c = Command::new(&link);
+                c.args(args);
+                c
+            })
+        };
         let (c, out, _) = run(&["--version"]);
         assert_eq!(c, 0);
         assert!(out.starts_with("tini version 0.19.0 - git."), "{out}");
@@ -100,25 +110,43 @@ fn installed_as_tini_or_docker_init_behaves_as_tini() {
 #[test]
 fn children_get_the_signal_state_tug_was_started_with() {
     // (blocked, ignored) given to tug by its parent -> what the child sees.
-    let cases = [("", "", 0u64, 0u64), ("10,12", "1,13", (1 << 9) | (1 << 11), 1 | (1 << 12)), ("15,2", "21,22", (1 << 14) | (1 << 1), (1 << 20) | (1 << 21))];
+    let cases = [
+        ("", "", 0u64, 0u64),
+        ("10,12", "1,13", (1 << 9) | (1 << 11), 1 | (1 << 12)),
+        ("15,2", "21,22", (1 << 14) | (1 << 1), (1 << 20) | (1 << 21)),
+    ];
     for (blocked, ignored, blk, ign) in cases {
         let mut cmd = Command::new(probe());
-        cmd.args(["with-sigstate", blocked, ignored, "--"]).arg(tug()).args(["--", "grep", "^Sig", "/proc/self/status"]);
+        cmd.args(["with-sigstate", blocked, ignored, "--"])
+            .arg(tug())
+            .args(["--", "grep", "^Sig", "/proc/self/status"]);
         let (c, out, err) = output(cmd);
         assert_eq!(c, 0, "{err}");
         let field = |name: &str| {
             let line = out.lines().find(|l| l.starts_with(name)).unwrap();
             u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
         };
-        assert_eq!(field("SigBlk:"), blk, "blocked for ({blocked}) ({ignored}):\n{out}");
-        assert_eq!(field("SigIgn:"), ign, "ignored for ({blocked}) ({ignored}):\n{out}");
+        assert_eq!(
+            field("SigBlk:"),
+            blk,
+            "blocked for ({blocked}) ({ignored}):\n{out}"
+        );
+        assert_eq!(
+            field("SigIgn:"),
+            ign,
+            "ignored for ({blocked}) ({ignored}):\n{out}"
+        );
     }
 }
 
 #[test]
 fn children_get_no_descriptors_above_2() {
     // The shell opens 5 and 9 and execs tug: tug must not pass them on.
-    let script = format!("exec 5</dev/null 9>/dev/null; exec {} -- {} fds", tug().display(), probe_str());
+    let script = format!(
+        "exec 5</dev/null 9>/dev/null; exec {} -- {} fds",
+        tug().display(),
+        probe_str()
+    );
     let (c, out, err) = output({
         let mut cmd = Command::new("/bin/sh");
         cmd.args(["-c", &script]);
@@ -192,33 +220,61 @@ fn zombie_storm_of_1000_orphans_is_fully_reaped() {
     let (c, out, err) = code(&["-w", "--", &probe_str(), "orphans", "1000"]);
     assert_eq!(c, 0, "{out}\n{err}");
     assert!(out.contains("unreaped 0"), "{out}");
-    let reaped = err.lines().filter(|l| l.contains("Reaped zombie process with pid=")).count();
+    let reaped = err
+        .lines()
+        .filter(|l| l.contains("Reaped zombie process with pid="))
+        .count();
     assert_eq!(reaped, 1000, "-w warns once per reaped zombie");
 }
 
 #[test]
 fn descendants_that_handle_sigterm_get_time_to_finish() {
     let start = Instant::now();
-    let mut r = Running::start(tug_cmd(&["--grace", "20s", "--", &probe_str(), "tree", "term", "400"]));
+    let mut r = Running::start(tug_cmd(&[
+        "--grace",
+        "20s",
+        "--",
+        &probe_str(),
+        "tree",
+        "term",
+        "400",
+    ]));
     r.expect_line("descendant");
     let (status, lines, err) = r.finish();
     let took = start.elapsed();
     assert_eq!(status.code(), Some(0), "{err}");
     assert!(lines.iter().any(|l| l == "finished cleanly"), "{lines:?}");
-    assert!(took >= Duration::from_millis(400), "tug left before the descendant finished: {took:?}");
-    assert!(took < Duration::from_secs(10), "tug slept out the grace period: {took:?}");
+    assert!(
+        took >= Duration::from_millis(400),
+        "tug left before the descendant finished: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "tug slept out the grace period: {took:?}"
+    );
 }
 
 #[test]
 fn descendants_that_ignore_sigterm_are_killed_at_the_deadline() {
     let start = Instant::now();
-    let mut r = Running::start(tug_cmd(&["--grace", "600ms", "--", &probe_str(), "tree", "ignore", "0"]));
+    let mut r = Running::start(tug_cmd(&[
+        "--grace",
+        "600ms",
+        "--",
+        &probe_str(),
+        "tree",
+        "ignore",
+        "0",
+    ]));
     let line = r.expect_line("descendant");
     let pid: i32 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
     let (status, _, err) = r.finish();
     let took = start.elapsed();
     assert_eq!(status.code(), Some(0), "{err}");
-    assert!(took >= Duration::from_millis(600), "killed before the deadline: {took:?}");
+    assert!(
+        took >= Duration::from_millis(600),
+        "killed before the deadline: {took:?}"
+    );
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert!(!alive(pid), "descendant {pid} survived tug");
 }
@@ -238,7 +294,19 @@ fn sigterm_stops_a_main_child_that_handles_it() {
 fn a_main_child_ignoring_sigterm_is_killed_after_the_grace_period() {
     let p = probe_str();
     let start = Instant::now();
-    let mut r = Running::start(tug_cmd(&["--grace", "300ms", "--", &p, "with-sigstate", "", "15", "--", &p, "sleep", "60000"]));
+    let mut r = Running::start(tug_cmd(&[
+        "--grace",
+        "300ms",
+        "--",
+        &p,
+        "with-sigstate",
+        "",
+        "15",
+        "--",
+        &p,
+        "sleep",
+        "60000",
+    ]));
     r.expect_line("ready");
     send(r.pid(), libc::SIGTERM);
     let (status, _, err) = r.finish();
@@ -253,7 +321,10 @@ fn tug_grace_env_sets_the_grace_period() {
     cmd.env("TUG_GRACE", "200ms");
     let (c, _, err) = output(cmd);
     assert_eq!(c, 0, "{err}");
-    assert!(start.elapsed() < Duration::from_secs(4), "TUG_GRACE ignored");
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "TUG_GRACE ignored"
+    );
 }
 
 #[test]
@@ -261,21 +332,34 @@ fn dash_e_remaps_exit_codes_to_zero() {
     let p = probe_str();
     assert_eq!(code(&["-e", "3", "--", &p, "exit", "3"]).0, 0);
     assert_eq!(code(&["-e", "3", "--", &p, "exit", "4"]).0, 4);
-    assert_eq!(code(&["-e", "143", "-e", "4", "--", &p, "raise", "15"]).0, 0);
+    assert_eq!(
+        code(&["-e", "143", "-e", "4", "--", &p, "raise", "15"]).0,
+        0
+    );
 }
 
 #[test]
 fn dash_p_delivers_a_signal_when_tugs_parent_dies() {
     // sh starts tug in the background, then exits when the test closes its
     // stdin: tug must get SIGUSR1 and forward it.
-    let script = format!("{} -p SIGUSR1 -- {} signals & read x", tug().display(), probe_str());
+    let script = format!(
+        "{} -p SIGUSR1 -- {} signals & read x",
+        tug().display(),
+        probe_str()
+    );
     let mut r = Running::start({
         let mut c = Command::new("/bin/sh");
         c.args(["-c", &script]);
         c
     });
     let ready = r.expect_line("main ready");
-    let tug_pid: i32 = ready.trim_end_matches(')').rsplit(' ').next().unwrap().parse().unwrap();
+    let tug_pid: i32 = ready
+        .trim_end_matches(')')
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     r.close_stdin();
     r.expect_line("main got 10");
     send(tug_pid, libc::SIGTERM);
@@ -296,7 +380,11 @@ fn status_of_a_signalled_tug_child_is_reported_like_a_shell() {
 }
 
 fn tempdir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("tug-test-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let dir = std::env::temp_dir().join(format!(
+        "tug-test-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

@@ -61,7 +61,8 @@ impl EventLoop {
             armed: None,
             wakeups: 0,
         };
-        lp.epoll.add(lp.signals.fd().raw(), TOKEN_SIGNALS, READABLE)?;
+        lp.epoll
+            .add(lp.signals.fd().raw(), TOKEN_SIGNALS, READABLE)?;
         lp.epoll.add(lp.timerfd.fd().raw(), TOKEN_TIMER, READABLE)?;
         Ok(lp)
     }
@@ -104,7 +105,10 @@ impl EventLoop {
             self.timerfd.set(next)?;
             self.armed = next;
         }
-        let mut ready = [Ready { token: 0, events: 0 }; 64];
+        let mut ready = [Ready {
+            token: 0,
+            events: 0,
+        }; 64];
         let n = match self.epoll.wait(&mut ready) {
             Err(Errno::EINTR) => 0,
             other => other?,

@@ -64,9 +64,16 @@ mod tests {
 
     #[test]
     fn path_search_follows_execvp() {
-        let names = |v: Vec<CString>| v.into_iter().map(|c| c.into_string().unwrap()).collect::<Vec<_>>();
+        let names = |v: Vec<CString>| {
+            v.into_iter()
+                .map(|c| c.into_string().unwrap())
+                .collect::<Vec<_>>()
+        };
         assert_eq!(names(search_path(c"./run", "/bin")), ["./run"]);
         assert_eq!(names(search_path(c"/x/y", "/bin")), ["/x/y"]);
-        assert_eq!(names(search_path(c"ls", "/a:/b::/c")), ["/a/ls", "/b/ls", "ls", "/c/ls"]);
+        assert_eq!(
+            names(search_path(c"ls", "/a:/b::/c")),
+            ["/a/ls", "/b/ls", "ls", "/c/ls"]
+        );
     }
 }

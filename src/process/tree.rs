@@ -15,8 +15,12 @@ use alloc::vec::Vec;
 pub fn descendants(root: i32) -> Result<Vec<i32>> {
     let mut links = Vec::new();
     for name in list_dir(c"/proc")? {
-        let Some(pid) = name.to_str().ok().and_then(|s| s.parse::<i32>().ok()) else { continue };
-        let Ok(path) = CString::new(alloc::format!("/proc/{pid}/stat")) else { continue };
+        let Some(pid) = name.to_str().ok().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(path) = CString::new(alloc::format!("/proc/{pid}/stat")) else {
+            continue;
+        };
         // A process that exits between the listing and the read is simply gone.
         if let Some(ppid) = read_file(&path).ok().as_deref().and_then(parent_of) {
             links.push((pid, ppid));
@@ -71,7 +75,10 @@ mod tests {
 
     #[test]
     fn finds_our_own_children() {
-        let mut child = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
         let found = descendants(std::process::id() as i32).unwrap();
         child.kill().unwrap();
         child.wait().unwrap();

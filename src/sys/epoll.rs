@@ -22,7 +22,10 @@ impl Epoll {
     }
 
     fn ctl(&self, op: libc::c_int, fd: RawFd, token: u64, interest: u32) -> Result<()> {
-        let mut ev = libc::epoll_event { events: interest, u64: token };
+        let mut ev = libc::epoll_event {
+            events: interest,
+            u64: token,
+        };
         // SAFETY: ev is a valid epoll_event (ignored for DEL on Linux >= 2.6.9).
         check(unsafe { libc::epoll_ctl(self.0.raw(), op, fd, &mut ev) }).map(drop)
     }
@@ -45,7 +48,10 @@ impl Epoll {
         // SAFETY: evs has room for `cap` events; -1 = wait indefinitely.
         let n = check(unsafe { libc::epoll_wait(self.0.raw(), evs.as_mut_ptr(), cap, -1) })?;
         for (slot, ev) in out.iter_mut().zip(&evs[..n as usize]) {
-            *slot = Ready { token: ev.u64, events: ev.events };
+            *slot = Ready {
+                token: ev.u64,
+                events: ev.events,
+            };
         }
         Ok(n as usize)
     }

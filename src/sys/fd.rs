@@ -40,7 +40,11 @@ pub fn read_raw(fd: RawFd, buf: &mut [u8]) -> Result<usize> {
     retry(|| {
         // SAFETY: buf is a valid, writable region of buf.len() bytes.
         let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n < 0 { Err(Errno::last()) } else { Ok(n as usize) }
+        if n < 0 {
+            Err(Errno::last())
+        } else {
+            Ok(n as usize)
+        }
     })
 }
 
@@ -48,7 +52,11 @@ pub fn write_raw(fd: RawFd, buf: &[u8]) -> Result<usize> {
     retry(|| {
         // SAFETY: buf is a valid, readable region of buf.len() bytes.
         let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-        if n < 0 { Err(Errno::last()) } else { Ok(n as usize) }
+        if n < 0 {
+            Err(Errno::last())
+        } else {
+            Ok(n as usize)
+        }
     })
 }
 

@@ -111,7 +111,11 @@ impl SignalFd {
         let n = retry(|| {
             // SAFETY: info is a writable buffer of exactly `size` bytes.
             let n = unsafe { libc::read(self.0.raw(), info.as_mut_ptr().cast(), size) };
-            if n < 0 { Err(Errno::last()) } else { Ok(n as usize) }
+            if n < 0 {
+                Err(Errno::last())
+            } else {
+                Ok(n as usize)
+            }
         });
         match n {
             Err(Errno::EAGAIN) => Ok(None),
@@ -120,7 +124,10 @@ impl SignalFd {
             Ok(n) if n == size => {
                 // SAFETY: the kernel filled the whole record.
                 let info = unsafe { info.assume_init() };
-                Ok(Some(SigInfo { signo: info.ssi_signo as i32, pid: info.ssi_pid }))
+                Ok(Some(SigInfo {
+                    signo: info.ssi_signo as i32,
+                    pid: info.ssi_pid,
+                }))
             }
             Ok(_) => Err(Errno(libc::EIO)),
         }

@@ -37,7 +37,11 @@ pub struct Started {
 
 /// Exit code a shell uses for an exec that failed with `e`.
 pub fn exec_failure_code(e: Errno) -> i32 {
-    if e == Errno::ENOENT || e == Errno::ENOTDIR { 127 } else { 126 }
+    if e == Errno::ENOENT || e == Errno::ENOTDIR {
+        127
+    } else {
+        126
+    }
 }
 
 pub fn fork_exec(plan: &ExecPlan<'_>) -> Result<Started> {

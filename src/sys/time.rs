@@ -10,7 +10,10 @@ const CLOCK: libc::clockid_t = libc::CLOCK_BOOTTIME;
 
 /// Nanoseconds on the loop's clock.
 pub fn now_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: ts is a valid timespec; BOOTTIME exists since Linux 2.6.39.
     unsafe { libc::clock_gettime(CLOCK, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -21,9 +24,8 @@ pub struct TimerFd(Fd);
 impl TimerFd {
     pub fn new() -> Result<TimerFd> {
         // SAFETY: plain flags; the fd is owned by Fd from here on.
-        let fd = check(unsafe {
-            libc::timerfd_create(CLOCK, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC)
-        })?;
+        let fd =
+            check(unsafe { libc::timerfd_create(CLOCK, libc::TFD_NONBLOCK | libc::TFD_CLOEXEC) })?;
         Ok(TimerFd(Fd::from_raw(fd)))
     }
 
@@ -43,15 +45,26 @@ impl TimerFd {
                     tv_nsec: (at % 1_000_000_000) as libc::c_long,
                 }
             }
-            None => libc::timespec { tv_sec: 0, tv_nsec: 0 },
+            None => libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
         };
         let spec = libc::itimerspec {
-            it_interval: libc::timespec { tv_sec: 0, tv_nsec: 0 },
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
             it_value: value,
         };
         // SAFETY: spec is a valid itimerspec; old value not requested.
         check(unsafe {
-            libc::timerfd_settime(self.0.raw(), libc::TFD_TIMER_ABSTIME, &spec, core::ptr::null_mut())
+            libc::timerfd_settime(
+                self.0.raw(),
+                libc::TFD_TIMER_ABSTIME,
+                &spec,
+                core::ptr::null_mut(),
+            )
         })
         .map(drop)
     }

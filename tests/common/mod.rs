@@ -14,15 +14,25 @@ fn target_dir() -> PathBuf {
 
 /// The static release binary (`make build`); TUG_BIN overrides.
 pub fn tug() -> PathBuf {
-    let p = std::env::var_os("TUG_BIN").map(PathBuf::from).unwrap_or_else(|| target_dir().join("tug"));
-    assert!(p.exists(), "{} is missing: run `make build` first (make test does)", p.display());
+    let p = std::env::var_os("TUG_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| target_dir().join("tug"));
+    assert!(
+        p.exists(),
+        "{} is missing: run `make build` first (make test does)",
+        p.display()
+    );
     p
 }
 
 /// The static test child (`cargo build --release --target x86_64-unknown-linux-musl --example probe`).
 pub fn probe() -> PathBuf {
     let p = target_dir().join("examples/probe");
-    assert!(p.exists(), "{} is missing: run `make test`, which builds it", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run `make test`, which builds it",
+        p.display()
+    );
     p
 }
 
@@ -58,7 +68,9 @@ pub struct Running {
 
 impl Running {
     pub fn start(mut cmd: Command) -> Running {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::piped());
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn");
         let stdout: ChildStdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
@@ -77,7 +89,12 @@ impl Running {
             let _ = err.read_to_string(&mut s);
             let _ = etx.send(s);
         });
-        Running { child, lines: rx, seen: Vec::new(), stderr: erx }
+        Running {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+            stderr: erx,
+        }
     }
 
     /// EOF on the process's stdin (it is a pipe held open until now).
@@ -103,7 +120,10 @@ impl Running {
                 }
                 Err(_) => {
                     let err = self.stderr_now();
-                    panic!("no line containing {needle:?}; saw {:?}; stderr: {err}", self.seen)
+                    panic!(
+                        "no line containing {needle:?}; saw {:?}; stderr: {err}",
+                        self.seen
+                    )
                 }
             }
         }
@@ -112,14 +132,19 @@ impl Running {
     fn stderr_now(&mut self) -> String {
         let _ = self.child.kill();
         // Grandchildren may still hold the pipe open: do not wait forever.
-        self.stderr.recv_timeout(Duration::from_secs(2)).unwrap_or_default()
+        self.stderr
+            .recv_timeout(Duration::from_secs(2))
+            .unwrap_or_default()
     }
 
     /// Waits for exit (10 s at most); returns the status, the remaining
     /// stdout lines and all of stderr.
     pub fn finish(mut self) -> (ExitStatus, Vec<String>, String) {
         let status = wait_timeout(&mut self.child, Duration::from_secs(10));
-        let err = self.stderr.recv_timeout(Duration::from_secs(10)).expect("stderr still open 10 s after exit");
+        let err = self
+            .stderr
+            .recv_timeout(Duration::from_secs(10))
+            .expect("stderr still open 10 s after exit");
         let mut rest = self.seen;
         while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
             rest.push(l);
@@ -150,7 +175,9 @@ pub fn send(pid: i32, sig: i32) {
 pub fn alive(pid: i32) -> bool {
     // A zombie still answers kill(0): look at its state too.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, r)| r.trim_start().starts_with('Z')),
+        Ok(stat) => !stat
+            .rsplit_once(')')
+            .is_some_and(|(_, r)| r.trim_start().starts_with('Z')),
         Err(_) => false,
     }
 }
@@ -163,7 +190,11 @@ pub fn children_of(pid: i32) -> Vec<i32> {
         .filter(|p| {
             let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
             let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-            after.split_whitespace().nth(1).and_then(|x| x.parse::<i32>().ok()) == Some(pid)
+            after
+                .split_whitespace()
+                .nth(1)
+                .and_then(|x| x.parse::<i32>().ok())
+                == Some(pid)
         })
         .collect()
 }
@@ -183,6 +214,13 @@ pub fn probe_str() -> String {
 pub fn output(mut cmd: Command) -> (i32, String, String) {
     let o = cmd.stdin(Stdio::null()).output().expect("run");
     use std::os::unix::process::ExitStatusExt;
-    let code = o.status.code().unwrap_or_else(|| 128 + o.status.signal().unwrap());
-    (code, String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    let code = o
+        .status
+        .code()
+        .unwrap_or_else(|| 128 + o.status.signal().unwrap());
+    (
+        code,
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }

@@ -58,7 +58,9 @@ fn wait_signal(set: &libc::sigset_t) -> i32 {
 }
 
 fn catchable() -> Vec<i32> {
-    (1..=64).filter(|s| ![9, 19, 32, 33, 34].contains(s)).collect()
+    (1..=64)
+        .filter(|s| ![9, 19, 32, 33, 34].contains(s))
+        .collect()
 }
 
 fn signals(fork: bool) -> ! {
@@ -73,7 +75,10 @@ fn signals(fork: bool) -> ! {
     } else {
         "main"
     };
-    say(&format!("{who} ready (parent {})", std::os::unix::process::parent_id()));
+    say(&format!(
+        "{who} ready (parent {})",
+        std::os::unix::process::parent_id()
+    ));
     loop {
         let s = wait_signal(&set);
         say(&format!("{who} got {s}"));
@@ -140,7 +145,11 @@ fn orphans_of(parent: u32) -> usize {
         .filter(|pid| {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
             let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-            after.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent)
+            after
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u32>().ok())
+                == Some(parent)
         })
         .count()
 }
@@ -198,7 +207,10 @@ fn tree(mode: &str, ms: u64) -> ! {
 }
 
 fn parse_list(s: &str) -> Vec<i32> {
-    s.split(',').filter(|x| !x.is_empty()).map(|x| x.parse().unwrap()).collect()
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(|x| x.parse().unwrap())
+        .collect()
 }
 
 fn with_sigstate(blocked: &str, ignored: &str, cmd: &[String]) -> ! {
@@ -210,7 +222,15 @@ fn with_sigstate(blocked: &str, ignored: &str, cmd: &[String]) -> ! {
         if s != libc::SIGKILL && s != libc::SIGSTOP {
             let act = [0u64; 4];
             // SAFETY: a valid kernel sigaction of all zeroes; 8 = mask size.
-            unsafe { libc::syscall(libc::SYS_rt_sigaction, s, act.as_ptr(), std::ptr::null_mut::<u64>(), 8) };
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    s,
+                    act.as_ptr(),
+                    std::ptr::null_mut::<u64>(),
+                    8,
+                )
+            };
         }
     }
     for s in parse_list(ignored) {
@@ -224,12 +244,19 @@ fn with_sigstate(blocked: &str, ignored: &str, cmd: &[String]) -> ! {
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }
     // Not std's Command: it resets SIGPIPE to the default before exec.
-    let c: Vec<std::ffi::CString> = cmd.iter().map(|a| std::ffi::CString::new(a.as_str()).unwrap()).collect();
+    let c: Vec<std::ffi::CString> = cmd
+        .iter()
+        .map(|a| std::ffi::CString::new(a.as_str()).unwrap())
+        .collect();
     let mut argv: Vec<*const libc::c_char> = c.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
     // SAFETY: argv is a NULL-terminated array of valid C strings.
     unsafe { libc::execvp(argv[0], argv.as_ptr()) };
-    panic!("exec {} failed: {}", cmd[0], std::io::Error::last_os_error());
+    panic!(
+        "exec {} failed: {}",
+        cmd[0],
+        std::io::Error::last_os_error()
+    );
 }
 
 fn main() {
@@ -251,7 +278,9 @@ fn main() {
         }
         "fds" => {
             let dir = std::fs::read_dir("/proc/self/fd").unwrap();
-            let mut fds: Vec<u32> = dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
+            let mut fds: Vec<u32> = dir
+                .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect();
             fds.sort();
             // One of them is read_dir's own descriptor: drop the ones that
             // no longer exist (it was closed when the iterator finished).

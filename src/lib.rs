@@ -1,0 +1,74 @@
+//! tug: init, supervisor and service host for containers, in one static
+//! binary. See README.md for what it does and docs/ for how it measures up.
+//!
+//! Layout: `sys` wraps every syscall (the only `unsafe`), `event_loop` is
+//! the one loop (signalfd + timerfd + epoll), `process` spawns and finds
+//! processes, `init` is tug's PID 1 duty, `cli` reads the command line.
+//! The library exists so fuzz targets can reach the parsers; the binary
+//! (main.rs) adds only the runtime glue.
+
+// no_std keeps the binary small (see main.rs); unit tests use std.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod cli;
+pub mod duration;
+pub mod env;
+pub mod event_loop;
+pub mod init;
+pub mod log;
+pub mod process;
+pub mod signame;
+pub mod sys;
+
+use alloc::vec::Vec;
+use cli::{Action, Flavor};
+use core::ffi::{CStr, c_char, c_int};
+use sys::fd::write_all;
+
+/// Collects a NULL-terminated array of C strings the kernel gave us.
+///
+/// # Safety
+/// `list` must be a valid NULL-terminated array of NUL-terminated strings
+/// that live for the whole process (argv and envp do).
+pub unsafe fn c_strings(list: *const *const c_char) -> Vec<&'static CStr> {
+    let mut out = Vec::new();
+    if list.is_null() {
+        return out;
+    }
+    let mut i = 0;
+    loop {
+        // SAFETY: the caller guarantees a NULL-terminated array.
+        let p = unsafe { *list.add(i) };
+        if p.is_null() {
+            return out;
+        }
+        // SAFETY: each entry is a NUL-terminated string living forever.
+        out.push(unsafe { CStr::from_ptr(p) });
+        i += 1;
+    }
+}
+
+/// Runs tug with its arguments (argv[0] first) and environment; returns
+/// the process exit code.
+pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
+    let flavor = Flavor::from_argv0(args.first().map_or(&b""[..], |a| a.to_bytes()));
+    log::set_tini_name(flavor == Flavor::Tini);
+    let rest = args.get(1..).unwrap_or(&[]);
+    match cli::parse(flavor, rest, &env) {
+        Ok(Action::Print(text)) => {
+            write_all(1, text.as_bytes());
+            0
+        }
+        Ok(Action::Init(init_args)) => {
+            log::set_verbosity(init_args.verbosity);
+            init::run(&init_args, &env)
+        }
+        Err(cli::UsageError(msg)) => {
+            let text = alloc::format!("{}: {msg}\n{}", flavor.name(), cli::usage(flavor));
+            write_all(2, text.as_bytes());
+            flavor.usage_exit_code()
+        }
+    }
+}
