@@ -45,3 +45,12 @@ image: build
 
 clean:
 	$(CARGO) clean
+
+# Fuzz the parsers for FUZZ_SECONDS each (cargo fuzz needs nightly features;
+# RUSTC_BOOTSTRAP enables them on the stable toolchain).
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	for t in $$(RUSTC_BOOTSTRAP=1 $(CARGO) fuzz list --fuzz-dir tests/fuzz); do \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --fuzz-dir tests/fuzz $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done

@@ -51,8 +51,8 @@ impl Flavor {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub struct InitArgs {
-    pub command: Vec<&'static CStr>,
+pub struct InitArgs<'a> {
+    pub command: Vec<&'a CStr>,
     /// -g: forward signals to the child's whole process group.
     pub group: bool,
     /// -e CODE: exit codes reported as 0, as a 256-bit set.
@@ -66,15 +66,15 @@ pub struct InitArgs {
     pub grace_ns: u64,
 }
 
-impl InitArgs {
+impl InitArgs<'_> {
     pub fn is_remapped(&self, code: u8) -> bool {
         self.remap_to_zero[usize::from(code / 64)] & (1 << (code % 64)) != 0
     }
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Action {
-    Init(InitArgs),
+pub enum Action<'a> {
+    Init(InitArgs<'a>),
     /// Print this text on stdout and exit 0 (--version, -h, -l).
     Print(String),
 }
@@ -83,7 +83,11 @@ pub enum Action {
 #[derive(Debug, PartialEq, Eq)]
 pub struct UsageError(pub String);
 
-pub fn parse(flavor: Flavor, args: &[&'static CStr], env: &Environ) -> Result<Action, UsageError> {
+pub fn parse<'a>(
+    flavor: Flavor,
+    args: &[&'a CStr],
+    env: &Environ,
+) -> Result<Action<'a>, UsageError> {
     let mut a = InitArgs {
         command: Vec::new(),
         group: false,
@@ -181,11 +185,7 @@ pub fn parse(flavor: Flavor, args: &[&'static CStr], env: &Environ) -> Result<Ac
     Ok(Action::Init(a))
 }
 
-fn take_value(
-    args: &[&'static CStr],
-    i: &mut usize,
-    flag: &str,
-) -> Result<&'static str, UsageError> {
+fn take_value<'a>(args: &[&'a CStr], i: &mut usize, flag: &str) -> Result<&'a str, UsageError> {
     let v = args
         .get(*i)
         .ok_or_else(|| UsageError(format!("{flag} needs a value")))?;
@@ -266,7 +266,11 @@ mod tests {
             .collect()
     }
 
-    fn init(flavor: Flavor, words: &[&str], env: &[&'static CStr]) -> Result<InitArgs, UsageError> {
+    fn init(
+        flavor: Flavor,
+        words: &[&str],
+        env: &[&'static CStr],
+    ) -> Result<InitArgs<'static>, UsageError> {
         match parse(flavor, &args(words), &Environ::new(env.to_vec()))? {
             Action::Init(a) => Ok(a),
             Action::Print(t) => panic!("printed {t}"),

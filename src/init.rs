@@ -44,7 +44,7 @@ enum Phase {
 }
 
 struct Init<'a> {
-    args: &'a InitArgs,
+    args: &'a InitArgs<'a>,
     lp: EventLoop,
     inherited: Inherited,
     main: Option<MainChild>,
@@ -56,7 +56,7 @@ struct Init<'a> {
 }
 
 /// Runs the init and returns tug's exit code.
-pub fn run(args: &InitArgs, env: &Environ) -> i32 {
+pub fn run(args: &InitArgs<'_>, env: &Environ) -> i32 {
     match Init::start(args, env) {
         Ok(mut init) => init.run(),
         Err(code) => code,
@@ -64,7 +64,7 @@ pub fn run(args: &InitArgs, env: &Environ) -> i32 {
 }
 
 impl<'a> Init<'a> {
-    fn start(args: &'a InitArgs, env: &Environ) -> core::result::Result<Init<'a>, i32> {
+    fn start(args: &'a InitArgs<'a>, env: &Environ) -> core::result::Result<Init<'a>, i32> {
         let handled = signals::handled_set();
         let setup = || -> Result<(Inherited, EventLoop)> {
             let inherited = signals::take_over(&handled)?;

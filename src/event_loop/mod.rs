@@ -141,3 +141,57 @@ impl EventLoop {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_fire_through_the_timerfd_in_order() {
+        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
+        let now = lp.now();
+        lp.add_timer(now + 30_000_000, 2);
+        lp.add_timer(now, 1);
+        let cancelled = lp.add_timer(now + 10_000_000, 99);
+        lp.cancel_timer(cancelled);
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            let mut evs = Vec::new();
+            lp.turn(&mut evs).unwrap();
+            for e in evs {
+                match e {
+                    Event::Timer(k) => got.push((k, lp.now() - now)),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+        assert_eq!(got[0].0, 1);
+        assert_eq!(got[1].0, 2);
+        assert!(got[1].1 >= 30_000_000, "fired early: {} ns", got[1].1);
+        assert_eq!(lp.pending_timers(), 0);
+    }
+
+    #[test]
+    fn signals_arrive_as_events() {
+        let mut set = SigSet::empty();
+        set.add(libc::SIGUSR2);
+        // Block on this thread only, then signal this thread only: other
+        // test threads keep the default disposition.
+        let old = crate::sys::signal::set_mask(&set).unwrap();
+        let mut lp = EventLoop::new(&set).unwrap();
+        crate::sys::signal::raise_in_this_thread(libc::SIGUSR2).unwrap();
+        let mut evs = Vec::new();
+        lp.turn(&mut evs).unwrap();
+        crate::sys::signal::set_mask(&old).unwrap();
+        assert!(
+            matches!(
+                evs[..],
+                [Event::Signal(SigInfo {
+                    signo: libc::SIGUSR2,
+                    ..
+                })]
+            ),
+            "{evs:?}"
+        );
+    }
+}

@@ -80,6 +80,17 @@ pub fn kill(pid: i32, sig: i32) -> Result<()> {
     check(unsafe { libc::kill(pid, sig) }).map(drop)
 }
 
+/// Sends `sig` to the calling thread only (tests run on many threads).
+#[cfg(test)]
+pub fn raise_in_this_thread(sig: i32) -> Result<()> {
+    // SAFETY: tgkill with our own pid and tid has no memory preconditions.
+    check(
+        unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), libc::gettid(), sig) }
+            as libc::c_int,
+    )
+    .map(drop)
+}
+
 /// What a signal record from the signalfd says.
 #[derive(Clone, Copy, Debug)]
 pub struct SigInfo {

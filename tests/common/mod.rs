@@ -62,6 +62,9 @@ pub struct Running {
     pub child: Child,
     lines: mpsc::Receiver<String>,
     pub seen: Vec<String>,
+    /// Lines received but not yet matched by `expect_line`: lines from two
+    /// processes may arrive in either order.
+    unmatched: Vec<String>,
     /// stderr is drained on a thread too, so a chatty child never blocks.
     stderr: mpsc::Receiver<String>,
 }
@@ -93,6 +96,7 @@ impl Running {
             child,
             lines: rx,
             seen: Vec::new(),
+            unmatched: Vec::new(),
             stderr: erx,
         }
     }
@@ -106,8 +110,12 @@ impl Running {
         self.child.id() as i32
     }
 
-    /// Waits for a stdout line containing `needle` (10 s at most).
+    /// Waits for a stdout line containing `needle` (10 s at most), taking
+    /// earlier lines that no call has matched yet into account.
     pub fn expect_line(&mut self, needle: &str) -> String {
+        if let Some(i) = self.unmatched.iter().position(|l| l.contains(needle)) {
+            return self.unmatched.remove(i);
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -117,6 +125,7 @@ impl Running {
                     if line.contains(needle) {
                         return line;
                     }
+                    self.unmatched.push(line);
                 }
                 Err(_) => {
                     let err = self.stderr_now();

@@ -1,0 +1,301 @@
+//! tug as PID 1 of a real Docker container, in a FROM scratch image like
+//! Dockerfile.scratch builds: exit codes, `docker stop`, `docker kill` and
+//! zombie reaping. Needs a running Docker engine (no image is pulled).
+
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// Every image and container made here carries this label, with the pid of
+/// the test process as its value.
+const LABEL: &str = "tug-test-docker-pid";
+
+/// `docker ARGS` to completion (10 s at most): (exit code, stdout, stderr).
+fn docker(args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new("docker");
+    cmd.args(args);
+    let r = Running::start(cmd);
+    let (status, out, err) = r.finish();
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap());
+    (code, out.join("\n"), err)
+}
+
+fn docker_ok(args: &[&str]) -> String {
+    let (c, out, err) = docker(args);
+    assert_eq!(c, 0, "docker {args:?} failed: {err}");
+    out
+}
+
+/// The test image (built once per test process), or None when the test
+/// should skip because there is no usable Docker engine.
+fn image() -> Option<&'static str> {
+    static IMAGE: OnceLock<Result<String, String>> = OnceLock::new();
+    let built = IMAGE.get_or_init(|| {
+        let info = Command::new("docker")
+            .args(["info", "--format", "{{.ServerVersion}}"])
+            .output();
+        match info {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => {
+                return Err(format!(
+                    "`docker info` failed: {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ));
+            }
+            Err(e) => return Err(format!("cannot run docker: {e}")),
+        }
+        remove_stale();
+        Ok(build_image())
+    });
+    match built {
+        Ok(tag) => Some(tag),
+        Err(why) => {
+            require(false, &format!("no Docker engine ({why})"));
+            None
+        }
+    }
+}
+
+fn build_image() -> String {
+    let pid = std::process::id();
+    let tag = format!("tug-test-docker:{pid}");
+    let dir = std::env::temp_dir().join(format!("tug-test-docker-{pid}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(tug(), dir.join("tug")).unwrap();
+    std::fs::copy(probe(), dir.join("probe")).unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!(
+            "FROM scratch\nLABEL {LABEL}={pid}\nCOPY tug probe /\nENTRYPOINT [\"/tug\", \"--\"]\n"
+        ),
+    )
+    .unwrap();
+    let o = Command::new("docker")
+        .args(["build", "-q", "-t", &tag])
+        .arg(&dir)
+        .output()
+        .expect("run docker build");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        o.status.success(),
+        "docker build failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Statics are never dropped: remove the image when the process exits
+    // (libtest exits through exit(), which runs atexit handlers, whether
+    // tests failed or not).
+    extern "C" fn remove_image() {
+        let tag = format!("tug-test-docker:{}", std::process::id());
+        let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+    }
+    // SAFETY: registering a plain extern "C" function.
+    unsafe { libc::atexit(remove_image) };
+    tag
+}
+
+/// Containers and images left by test processes that were killed before
+/// their cleanup ran (a `probe signals` container would run forever).
+fn remove_stale() {
+    // Containers carry the label; images are tagged with the pid (`docker
+    // images` cannot print labels).
+    let label = format!("{{{{.Label \"{LABEL}\"}}}}");
+    let by_label = format!("label={LABEL}");
+    let kinds: [(&[&str], &str, &str); 2] = [
+        (&["ps", "-a", "--filter", &by_label], &label, "rm"),
+        (
+            &["images", "--filter", "reference=tug-test-docker"],
+            "{{.Tag}}",
+            "rmi",
+        ),
+    ];
+    for (list, pid_field, rm) in kinds {
+        let format = format!("{{{{.ID}}}} {pid_field}");
+        let Ok(o) = Command::new("docker")
+            .args(list)
+            .args(["--format", &format])
+            .output()
+        else {
+            return;
+        };
+        for line in String::from_utf8_lossy(&o.stdout).lines() {
+            let mut it = line.split_whitespace();
+            let (Some(id), Some(pid)) = (it.next(), it.next().and_then(|p| p.parse::<i32>().ok()))
+            else {
+                continue;
+            };
+            // SAFETY: kill with signal 0 only checks for existence.
+            let gone = unsafe { libc::kill(pid, 0) } != 0
+                && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+            if gone {
+                let _ = Command::new("docker").args([rm, "-f", id]).output();
+            }
+        }
+    }
+}
+
+/// A uniquely named container, force-removed on drop (pass or fail).
+struct Container(String);
+
+impl Container {
+    fn new(test: &str) -> Container {
+        Container(format!("tug-test-{}-{test}", std::process::id()))
+    }
+
+    /// `docker logs -f`, read line by line (ends when the container does).
+    fn follow_logs(&self) -> Running {
+        let mut cmd = Command::new("docker");
+        cmd.args(["logs", "-f", &self.0]);
+        Running::start(cmd)
+    }
+
+    fn exit_code(&self) -> i32 {
+        docker_ok(&["inspect", "-f", "{{.State.ExitCode}}", &self.0])
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
+    /// `docker stop -t 10` and how long it took.
+    fn stop(&self) -> Duration {
+        let t = Instant::now();
+        docker_ok(&["stop", "-t", "10", &self.0]);
+        t.elapsed()
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+    }
+}
+
+/// `docker run --rm ARGS` in the foreground (ARGS name the image):
+/// (exit code, stdout, stderr).
+fn run(name: &Container, args: &[&str]) -> (i32, String, String) {
+    let label = format!("{LABEL}={}", std::process::id());
+    let mut all = vec!["run", "--rm", "--name", &name.0, "--label", &label];
+    all.extend_from_slice(args);
+    docker(&all)
+}
+
+/// `docker run -d IMAGE ARGS` under `name`.
+fn start(image: &str, name: &Container, args: &[&str]) {
+    let label = format!("{LABEL}={}", std::process::id());
+    let mut all = vec!["run", "-d", "--name", &name.0, "--label", &label, image];
+    all.extend_from_slice(args);
+    docker_ok(&all);
+}
+
+#[test]
+fn exit_codes_and_signal_deaths_pass_through_docker_run() {
+    let Some(img) = image() else { return };
+    for (args, want) in [
+        (["exit", "0"], 0),
+        (["exit", "3"], 3),
+        (["exit", "42"], 42),
+        (["exit", "255"], 255),
+        (["raise", "15"], 143),
+        (["raise", "9"], 137),
+    ] {
+        // A name per run: --rm may still be removing the previous one.
+        let c = Container::new(&format!("{}-{}", args[0], args[1]));
+        let (code, _, err) = run(&c, &[img, "/probe", args[0], args[1]]);
+        assert_eq!(code, want, "/probe {args:?}: stderr {err}");
+    }
+}
+
+#[test]
+fn missing_command_is_127_with_tugs_message() {
+    let Some(img) = image() else { return };
+    let c = Container::new("missing-command");
+    let (code, _, err) = run(&c, &[img, "/nope"]);
+    assert_eq!(code, 127, "stderr: {err}");
+    assert!(
+        err.contains("exec /nope failed"),
+        "tug's message, not Docker's: {err}"
+    );
+}
+
+#[test]
+fn zombie_storm_is_reaped_by_tug_as_pid_1() {
+    let Some(img) = image() else { return };
+    let c = Container::new("zombies");
+    let (code, out, err) = run(
+        &c,
+        &[
+            "--entrypoint",
+            "/tug",
+            img,
+            "-w",
+            "--",
+            "/probe",
+            "orphans",
+            "1000",
+        ],
+    );
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("unreaped 0"), "{out}");
+    // -w: one warning per orphan tug reaped (their parents were reaped by
+    // probe itself).
+    let warned = err
+        .lines()
+        .filter(|l| l.contains("Reaped zombie process"))
+        .count();
+    assert_eq!(
+        warned,
+        1000,
+        "warnings on stderr: {}",
+        err.lines().take(5).collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn docker_stop_lets_a_well_behaved_child_finish() {
+    let Some(img) = image() else { return };
+    let c = Container::new("stop");
+    start(img, &c, &["/probe", "term-after", "100"]);
+    let mut logs = c.follow_logs();
+    logs.expect_line("ready");
+    let took = c.stop();
+    eprintln!("docker stop took {took:?}");
+    let (_, lines, err) = logs.finish();
+    assert!(
+        lines.iter().any(|l| l.contains("finished cleanly")),
+        "logs: {lines:?} {err}"
+    );
+    assert_eq!(c.exit_code(), 0, "logs: {lines:?} {err}");
+    assert!(
+        took < Duration::from_secs(5),
+        "docker stop took {took:?}: SIGTERM did not reach the child?"
+    );
+}
+
+#[test]
+fn docker_kill_signals_reach_the_child() {
+    let Some(img) = image() else { return };
+    let c = Container::new("signals");
+    start(img, &c, &["/probe", "signals"]);
+    let mut logs = c.follow_logs();
+    let ready = logs.expect_line("main ready");
+    assert!(
+        ready.contains("(parent 1)"),
+        "tug is PID 1 and probe's parent: {ready}"
+    );
+    docker_ok(&["kill", "-s", "USR1", &c.0]);
+    logs.expect_line("main got 10");
+    let took = c.stop();
+    let (_, lines, err) = logs.finish();
+    assert!(
+        lines.iter().any(|l| l.contains("main got 15")),
+        "logs: {lines:?} {err}"
+    );
+    assert_eq!(c.exit_code(), 0, "logs: {lines:?} {err}");
+    assert!(took < Duration::from_secs(5), "docker stop took {took:?}");
+}
