@@ -228,55 +228,8 @@ fn zombie_storm_of_1000_orphans_is_fully_reaped() {
 }
 
 #[test]
-fn descendants_that_handle_sigterm_get_time_to_finish() {
-    let start = Instant::now();
-    let mut r = Running::start(tug_cmd(&[
-        "--grace",
-        "20s",
-        "--",
-        &probe_str(),
-        "tree",
-        "term",
-        "400",
-    ]));
-    r.expect_line("descendant");
-    let (status, lines, err) = r.finish();
-    let took = start.elapsed();
-    assert_eq!(status.code(), Some(0), "{err}");
-    assert!(lines.iter().any(|l| l == "finished cleanly"), "{lines:?}");
-    assert!(
-        took >= Duration::from_millis(400),
-        "tug left before the descendant finished: {took:?}"
-    );
-    assert!(
-        took < Duration::from_secs(10),
-        "tug slept out the grace period: {took:?}"
-    );
-}
-
-#[test]
-fn descendants_that_ignore_sigterm_are_killed_at_the_deadline() {
-    let start = Instant::now();
-    let mut r = Running::start(tug_cmd(&[
-        "--grace",
-        "600ms",
-        "--",
-        &probe_str(),
-        "tree",
-        "ignore",
-        "0",
-    ]));
-    let line = r.expect_line("descendant");
-    let pid: i32 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let (status, _, err) = r.finish();
-    let took = start.elapsed();
-    assert_eq!(status.code(), Some(0), "{err}");
-    assert!(
-        took >= Duration::from_millis(600),
-        "killed before the deadline: {took:?}"
-    );
-    assert!(took < Duration::from_secs(5), "{took:?}");
-    assert!(!alive(pid), "descendant {pid} survived tug");
+fn descendants_get_the_grace_period_and_no_more() {
+    check_graceful_tree(tug_cmd, true);
 }
 
 #[test]

@@ -122,42 +122,7 @@ fn pid1_waits_for_descendants_then_kills_the_stubborn_ones() {
     if !namespaces_ok() {
         return;
     }
-    // A descendant that finishes cleanly after SIGTERM is waited for.
-    let mut r = Running::start(as_pid1(&[
-        "--grace",
-        "20s",
-        "--",
-        &probe_str(),
-        "tree",
-        "term",
-        "300",
-    ]));
-    r.expect_line("descendant");
-    let start = Instant::now();
-    let (status, lines, err) = r.finish();
-    assert_eq!(status.code(), Some(0), "{err}");
-    assert!(lines.iter().any(|l| l == "finished cleanly"), "{lines:?}");
-    assert!(start.elapsed() < Duration::from_secs(10));
-
-    // One that ignores SIGTERM is killed at the deadline, not before.
-    let start = Instant::now();
-    let mut r = Running::start(as_pid1(&[
-        "--grace",
-        "500ms",
-        "--",
-        &probe_str(),
-        "tree",
-        "ignore",
-        "0",
-    ]));
-    r.expect_line("descendant");
-    let (status, _, err) = r.finish();
-    assert_eq!(status.code(), Some(0), "{err}");
-    let took = start.elapsed();
-    assert!(
-        took >= Duration::from_millis(450) && took < Duration::from_secs(5),
-        "{took:?}"
-    );
+    check_graceful_tree(as_pid1, false);
 }
 
 #[test]

@@ -233,3 +233,46 @@ pub fn output(mut cmd: Command) -> (i32, String, String) {
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
 }
+
+/// The shutdown contract, for tug started by `launch(args)`: once the main
+/// child exits, a descendant that handles SIGTERM is waited for (tug does
+/// not sleep out the grace period), and one that ignores SIGTERM is killed
+/// at the deadline, not before.
+/// `same_pid_namespace`: whether the pid the descendant prints is ours too.
+pub fn check_graceful_tree(launch: impl Fn(&[&str]) -> Command, same_pid_namespace: bool) {
+    let p = probe_str();
+    let start = Instant::now();
+    let mut r = Running::start(launch(&["--grace", "20s", "--", &p, "tree", "term", "400"]));
+    r.expect_line("descendant");
+    let (status, lines, err) = r.finish();
+    let took = start.elapsed();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(lines.iter().any(|l| l == "finished cleanly"), "{lines:?}");
+    assert!(
+        took >= Duration::from_millis(400),
+        "tug left before the descendant finished: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "tug slept out the grace period: {took:?}"
+    );
+
+    let start = Instant::now();
+    let mut r = Running::start(launch(&[
+        "--grace", "600ms", "--", &p, "tree", "ignore", "0",
+    ]));
+    let line = r.expect_line("descendant");
+    let pid: i32 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let (status, _, err) = r.finish();
+    let took = start.elapsed();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(
+        took >= Duration::from_millis(600),
+        "killed before the deadline: {took:?}"
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // (In a namespace of its own, the kernel kills what PID 1 leaves.)
+    if same_pid_namespace {
+        assert!(!alive(pid), "descendant {pid} survived tug");
+    }
+}
