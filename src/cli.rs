@@ -22,6 +22,8 @@ pub enum Flavor {
     Tug,
     /// Installed as `tini` or `docker-init`.
     Tini,
+    /// Installed as `containerpilot`: its single-dash flags.
+    ContainerPilot,
 }
 
 impl Flavor {
@@ -30,6 +32,7 @@ impl Flavor {
         let base = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
         match base {
             b"tini" | b"tini-static" | b"docker-init" => Flavor::Tini,
+            b"containerpilot" => Flavor::ContainerPilot,
             _ => Flavor::Tug,
         }
     }
@@ -38,7 +41,7 @@ impl Flavor {
     pub fn usage_exit_code(self) -> i32 {
         match self {
             Flavor::Tug => 2,
-            Flavor::Tini => 1,
+            Flavor::Tini | Flavor::ContainerPilot => 1,
         }
     }
 
@@ -46,6 +49,7 @@ impl Flavor {
         match self {
             Flavor::Tug => "tug",
             Flavor::Tini => "tini",
+            Flavor::ContainerPilot => "containerpilot",
         }
     }
 }
@@ -77,6 +81,21 @@ pub enum Action<'a> {
     Init(InitArgs<'a>),
     /// Print this text on stdout and exit 0 (--version, -h, -l).
     Print(String),
+    /// Run a config's jobs, with the command after `--` (if any) as the
+    /// main job.
+    Supervise {
+        config: String,
+        main: Vec<&'a CStr>,
+    },
+    /// Validate a config and print its job graph.
+    Check {
+        config: String,
+    },
+    /// Print the rendered config (to `out`, or stdout).
+    Render {
+        config: String,
+        out: Option<String>,
+    },
 }
 
 /// A bad command line: the message, printed with the usage.
@@ -98,6 +117,17 @@ pub fn parse<'a>(
         grace_ns: DEFAULT_GRACE_NS,
     };
     let mut grace_flag = None;
+    let mut config: Option<String> = None;
+    if flavor == Flavor::ContainerPilot {
+        return containerpilot(args, env);
+    }
+    if flavor == Flavor::Tug {
+        match args.first().map(|a| a.to_bytes()) {
+            Some(b"check") => return subcommand(&args[1..], env, false),
+            Some(b"render") => return subcommand(&args[1..], env, true),
+            _ => {}
+        }
+    }
     // tini only honours --version as the sole argument; so do we.
     if args.len() == 1 && args[0].to_bytes() == b"--version" {
         return Ok(Action::Print(version_text(flavor)));
@@ -127,6 +157,12 @@ pub fn parse<'a>(
                         None => take_value(args, &mut i, "--grace")?,
                     };
                     grace_flag = Some(parse_grace(v, "--grace")?);
+                }
+                (Flavor::Tug, "config") => {
+                    config = Some(String::from(match inline {
+                        Some(v) => v,
+                        None => take_value(args, &mut i, "--config")?,
+                    }));
                 }
                 _ => return Err(UsageError(format!("unknown option: --{name}"))),
             }
@@ -167,6 +203,14 @@ pub fn parse<'a>(
         }
     }
     a.command = args[i..].to_vec();
+    if flavor == Flavor::Tug
+        && let Some(config) = config.or_else(|| config_from_env(env))
+    {
+        return Ok(Action::Supervise {
+            config,
+            main: a.command,
+        });
+    }
     if a.command.is_empty() {
         return Err(UsageError("no command given".into()));
     }
@@ -183,6 +227,106 @@ pub fn parse<'a>(
         (None, None) => DEFAULT_GRACE_NS,
     };
     Ok(Action::Init(a))
+}
+
+/// TUG_CONFIG, or ContainerPilot's CONTAINERPILOT.
+fn config_from_env(env: &Environ) -> Option<String> {
+    env.get("TUG_CONFIG")
+        .or_else(|| env.get("CONTAINERPILOT"))
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+}
+
+/// `tug check [--config] FILE`, `tug render [--config] FILE [--out FILE]`.
+fn subcommand<'a>(
+    args: &[&'a CStr],
+    env: &Environ,
+    render: bool,
+) -> Result<Action<'a>, UsageError> {
+    let mut config = None;
+    let mut out = None;
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i]
+            .to_str()
+            .map_err(|_| UsageError("arguments must be UTF-8".into()))?;
+        i += 1;
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) if n.starts_with("--") => (n, Some(v)),
+            _ => (arg, None),
+        };
+        let mut value = |flag: &str| -> Result<String, UsageError> {
+            Ok(String::from(match inline {
+                Some(v) => v,
+                None => take_value(args, &mut i, flag)?,
+            }))
+        };
+        match name {
+            "--config" | "-config" => config = Some(value("--config")?),
+            "--out" | "-out" if render => out = Some(value("--out")?),
+            flag if flag.starts_with('-') => {
+                return Err(UsageError(format!("unknown option: {flag}")));
+            }
+            path if config.is_none() => config = Some(String::from(path)),
+            extra => return Err(UsageError(format!("unexpected argument: {extra}"))),
+        }
+    }
+    let config = config
+        .or_else(|| config_from_env(env))
+        .ok_or_else(|| UsageError("no config given (--config FILE)".into()))?;
+    Ok(if render {
+        Action::Render { config, out }
+    } else {
+        Action::Check { config }
+    })
+}
+
+/// ContainerPilot's command line: Go's flag package, so `-flag value`,
+/// `-flag=value` and `--flag` all work.
+fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, UsageError> {
+    let mut config = None;
+    let (mut template, mut out) = (false, None);
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i]
+            .to_str()
+            .map_err(|_| UsageError("arguments must be UTF-8".into()))?;
+        i += 1;
+        let flag = arg.trim_start_matches('-');
+        let (name, inline) = match flag.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (flag, None),
+        };
+        let mut value = |what: &str| -> Result<String, UsageError> {
+            Ok(String::from(match inline {
+                Some(v) => v,
+                None => take_value(args, &mut i, what)?,
+            }))
+        };
+        match name {
+            "config" => config = Some(value("-config")?),
+            "out" => out = Some(value("-out")?),
+            "template" => template = true,
+            "version" => {
+                return Ok(Action::Print(format!(
+                    "Version: tug {VERSION} (ContainerPilot-compatible)\n"
+                )));
+            }
+            "h" | "help" => return Ok(Action::Print(usage(Flavor::ContainerPilot))),
+            _ => return Err(UsageError(format!("flag provided but not defined: {arg}"))),
+        }
+    }
+    let config = config
+        .or_else(|| env.get("CONTAINERPILOT").map(String::from))
+        .ok_or_else(|| UsageError("-config flag is required".into()))?;
+    Ok(if template {
+        Action::Render { config, out }
+    } else {
+        Action::Supervise {
+            config,
+            main: Vec::new(),
+        }
+    })
 }
 
 fn take_value<'a>(args: &[&'a CStr], i: &mut usize, flag: &str) -> Result<&'a str, UsageError> {
@@ -212,7 +356,7 @@ fn version_text(flavor: Flavor) -> String {
     match flavor {
         // Docker parses `docker-init --version` as "tini version X - git.Y".
         Flavor::Tini => format!("tini version {TINI_VERSION} - git.tug-{VERSION}\n"),
-        Flavor::Tug => format!("tug {VERSION}\n"),
+        _ => format!("tug {VERSION}\n"),
     }
 }
 
@@ -220,9 +364,19 @@ pub fn usage(flavor: Flavor) -> String {
     let name = flavor.name();
     let grace = match flavor {
         Flavor::Tug => {
-            "  --grace DURATION  Time descendants get between SIGTERM and SIGKILL at\n                    shutdown (default 5s; env TUG_GRACE).\n"
+            "  --grace DURATION  Time descendants get between SIGTERM and SIGKILL at\n                    shutdown (default 5s; env TUG_GRACE).\n\n\
+             Supervisor:\n  \
+             tug --config FILE [-- MAIN ARGS]   run a ContainerPilot-style config (env\n                                     TUG_CONFIG or CONTAINERPILOT); MAIN is the\n                                     main job, whose exit code tug returns\n  \
+             tug check [--config] FILE          validate, print the job graph\n  \
+             tug render [--config] FILE [--out F]  print the rendered config\n"
         }
         Flavor::Tini => "",
+        Flavor::ContainerPilot => {
+            return String::from(
+                "Usage: containerpilot -config FILE | -config FILE -template [-out FILE] | -version\n\
+                 (tug, ContainerPilot-compatible)\n",
+            );
+        }
     };
     format!(
         "Usage: {name} [OPTIONS] [--] PROGRAM [ARGS] | --version\n\n\
@@ -273,8 +427,86 @@ mod tests {
     ) -> Result<InitArgs<'static>, UsageError> {
         match parse(flavor, &args(words), &Environ::new(env.to_vec()))? {
             Action::Init(a) => Ok(a),
-            Action::Print(t) => panic!("printed {t}"),
+            other => panic!("not an init: {other:?}"),
         }
+    }
+
+    fn action(flavor: Flavor, words: &[&str], env: &[&'static CStr]) -> Action<'static> {
+        parse(flavor, &args(words), &Environ::new(env.to_vec())).unwrap()
+    }
+
+    #[test]
+    fn supervisor_command_lines() {
+        let sup = |config: &str, main: &[&str]| Action::Supervise {
+            config: config.into(),
+            main: args(main),
+        };
+        assert_eq!(
+            action(Flavor::Tug, &["--config", "a.json5"], &[]),
+            sup("a.json5", &[])
+        );
+        assert_eq!(
+            action(Flavor::Tug, &["--config=a.json5", "--", "app", "-x"], &[]),
+            sup("a.json5", &["app", "-x"])
+        );
+        assert_eq!(
+            action(Flavor::Tug, &["--", "app"], &[c"TUG_CONFIG=/etc/t.json5"]),
+            sup("/etc/t.json5", &["app"])
+        );
+        assert_eq!(
+            action(Flavor::Tug, &[], &[c"CONTAINERPILOT=/etc/cp.json5"]),
+            sup("/etc/cp.json5", &[])
+        );
+        assert_eq!(
+            action(Flavor::Tug, &["check", "x.json5"], &[]),
+            Action::Check {
+                config: "x.json5".into()
+            }
+        );
+        assert_eq!(
+            action(Flavor::Tug, &["render", "--config", "x", "--out", "y"], &[]),
+            Action::Render {
+                config: "x".into(),
+                out: Some("y".into())
+            }
+        );
+        assert_eq!(
+            action(Flavor::ContainerPilot, &["-config", "c.json5"], &[]),
+            sup("c.json5", &[])
+        );
+        assert_eq!(
+            action(
+                Flavor::ContainerPilot,
+                &["-config=c", "-template", "-out", "o"],
+                &[]
+            ),
+            Action::Render {
+                config: "c".into(),
+                out: Some("o".into())
+            }
+        );
+        assert_eq!(
+            action(Flavor::ContainerPilot, &[], &[c"CONTAINERPILOT=/c"]),
+            sup("/c", &[])
+        );
+        assert!(matches!(
+            action(Flavor::ContainerPilot, &["-version"], &[]),
+            Action::Print(_)
+        ));
+        assert!(
+            parse(
+                Flavor::ContainerPilot,
+                &args(&["-bogus"]),
+                &Environ::new(vec![])
+            )
+            .is_err()
+        );
+        assert!(parse(Flavor::ContainerPilot, &args(&[]), &Environ::new(vec![])).is_err());
+        assert!(parse(Flavor::Tug, &args(&["check"]), &Environ::new(vec![])).is_err());
+        assert_eq!(
+            Flavor::from_argv0(b"/bin/containerpilot"),
+            Flavor::ContainerPilot
+        );
     }
 
     #[test]

@@ -85,6 +85,32 @@ pub fn parse(s: &str) -> Result<u64, DurationError> {
     Ok(total)
 }
 
+/// A duration for people: "5s", "1m30s", "250ms".
+pub fn display(ns: u64) -> alloc::string::String {
+    use core::fmt::Write;
+    let mut s = alloc::string::String::new();
+    if !ns.is_multiple_of(1_000_000_000) || ns == 0 {
+        let _ = if ns.is_multiple_of(1_000_000) {
+            write!(s, "{}ms", ns / 1_000_000)
+        } else {
+            write!(s, "{ns}ns")
+        };
+        return s;
+    }
+    let secs = ns / 1_000_000_000;
+    let (h, m, sec) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        let _ = write!(s, "{h}h");
+    }
+    if m > 0 {
+        let _ = write!(s, "{m}m");
+    }
+    if sec > 0 {
+        let _ = write!(s, "{sec}s");
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +128,16 @@ mod tests {
         assert_eq!(parse("10µs"), Ok(10_000));
         assert_eq!(parse("7ns"), Ok(7));
         assert_eq!(parse("2h"), Ok(7_200_000_000_000));
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in ["5s", "1m30s", "2h", "250ms", "7ns", "1h0m1s"] {
+            let ns = parse(s).unwrap();
+            assert_eq!(parse(&display(ns)), Ok(ns), "{s}");
+        }
+        assert_eq!(display(90_000_000_000), "1m30s");
+        assert_eq!(display(0), "0ms");
     }
 
     #[test]

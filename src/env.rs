@@ -25,6 +25,13 @@ impl Environ {
         })
     }
 
+    /// Every (NAME, value) pair that is valid UTF-8, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        self.vars
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split_once('='))
+    }
+
     /// A NULL-terminated envp array for execve, pointing into our strings.
     pub fn envp(&self) -> Vec<*const c_char> {
         let mut p: Vec<*const c_char> = self.vars.iter().map(|v| v.as_ptr()).collect();

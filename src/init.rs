@@ -119,15 +119,18 @@ impl<'a> Init<'a> {
             path: env.get("PATH"),
             new_group: true,
             foreground: proc::owns_foreground(),
+            stdio: [None; 3],
+            workdir: None,
+            credentials: None,
         };
         let started = cmd.spawn(&self.inherited).map_err(|e| {
             fatal!("fork failed: {e}");
             1
         })?;
-        if let Some(e) = started.exec_error {
+        if let Some((step, e)) = started.exec_error {
             // The child already exited with 127 or 126; it is reaped below
             // like any other exit, so -e and the grace logic still apply.
-            fatal!("exec {argv0} failed: {e}");
+            fatal!("{} {argv0} failed: {e}", step.describe());
         } else {
             info!("Spawned child process '{argv0}' with pid '{}'", started.pid);
         }

@@ -13,10 +13,12 @@
 extern crate alloc;
 
 pub mod cli;
+pub mod config;
 pub mod duration;
 pub mod env;
 pub mod event_loop;
 pub mod init;
+pub mod jobs;
 pub mod log;
 pub mod process;
 pub mod signame;
@@ -54,7 +56,9 @@ pub unsafe fn c_strings(list: *const *const c_char) -> Vec<&'static CStr> {
 /// the process exit code.
 pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
     let flavor = Flavor::from_argv0(args.first().map_or(&b""[..], |a| a.to_bytes()));
-    log::set_tini_name(flavor == Flavor::Tini);
+    if flavor == Flavor::Tini {
+        log::set_style(log::Style::TiniNamed);
+    }
     let rest = args.get(1..).unwrap_or(&[]);
     match cli::parse(flavor, rest, &env) {
         Ok(Action::Print(text)) => {
@@ -65,10 +69,51 @@ pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
             log::set_verbosity(init_args.verbosity);
             init::run(&init_args, &env)
         }
+        Ok(Action::Supervise { config, main }) => match config::load(&config, &env) {
+            Ok(cfg) => jobs::engine::run(cfg, &main, &env),
+            Err(errors) => config_errors(&errors),
+        },
+        Ok(Action::Check { config }) => match config::load(&config, &env) {
+            Ok(cfg) => {
+                let text = alloc::format!("{config}: OK\n{}", config::graph::describe(&cfg));
+                write_all(1, text.as_bytes());
+                0
+            }
+            Err(errors) => config_errors(&errors),
+        },
+        Ok(Action::Render { config, out }) => match config::render(&config, &env) {
+            Ok(text) => render_to(&text, out.as_deref()),
+            Err(errors) => config_errors(&errors),
+        },
         Err(cli::UsageError(msg)) => {
             let text = alloc::format!("{}: {msg}\n{}", flavor.name(), cli::usage(flavor));
             write_all(2, text.as_bytes());
             flavor.usage_exit_code()
         }
+    }
+}
+
+/// Prints every config error on its own line; exit code 1.
+fn config_errors(errors: &[alloc::string::String]) -> c_int {
+    for e in errors {
+        write_all(2, alloc::format!("tug: {e}\n").as_bytes());
+    }
+    1
+}
+
+fn render_to(text: &str, out: Option<&str>) -> c_int {
+    let Some(path) = out.filter(|p| *p != "-") else {
+        write_all(1, text.as_bytes());
+        return 0;
+    };
+    let file = alloc::ffi::CString::new(path)
+        .ok()
+        .and_then(|c| sys::fd::create(&c).ok());
+    match file {
+        Some(f) => {
+            write_all(f.raw(), text.as_bytes());
+            0
+        }
+        None => config_errors(&[alloc::format!("{path}: cannot write")]),
     }
 }

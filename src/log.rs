@@ -1,61 +1,251 @@
-//! tug's own diagnostics, on stderr (never stdout: that belongs to the
-//! child, and `docker logs` shows both anyway).
+//! tug's own diagnostics and the records of job output.
 //!
-//! The line format is tini's, `[WARN  tug (PID)] message`, so scripts that
-//! grep tini's output keep working when tug replaces it.
+//! As an init, lines look like tini's, `[WARN  tug (PID)] message`, on
+//! stderr, so scripts that grep tini's output keep working. With a config,
+//! lines are ContainerPilot's (logrus) `time="..." level=info msg="..."` or
+//! one JSON object per line, on stderr, stdout or a file that SIGUSR1
+//! reopens. Nothing goes to stdout unless asked: it belongs to the child.
 
 use crate::sys::fd::write_all;
 use crate::sys::process::getpid;
+use alloc::string::String;
 use core::fmt::Write;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU8, AtomicU32, Ordering};
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 pub enum Level {
     Fatal = 0,
-    Warn = 1,
-    Info = 2,
-    Debug = 3,
+    Error = 1,
+    Warn = 2,
+    Info = 3,
+    Debug = 4,
 }
 
-/// tini's default: fatal errors and warnings.
-static VERBOSITY: AtomicU32 = AtomicU32::new(1);
-/// Say "tini" instead of "tug" when installed under tini's name.
-static AS_TINI: AtomicBool = AtomicBool::new(false);
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Style {
+    /// `[WARN  tug (PID)] message`
+    Tini = 0,
+    /// `[WARN  tini (PID)] message`, when installed as tini.
+    TiniNamed = 1,
+    /// logrus text: `time="..." level=warning msg="..."`
+    Text = 2,
+    Json = 3,
+}
 
+/// Records up to this level are written (tini's default: warnings).
+static THRESHOLD: AtomicU32 = AtomicU32::new(Level::Warn as u32);
+static STYLE: AtomicU8 = AtomicU8::new(Style::Tini as u8);
+/// Where lines go: 2 (stderr), 1 (stdout) or a log file tug opened.
+static OUT: AtomicI32 = AtomicI32::new(2);
+
+/// tini's -v count: 0 fatal only, 1 warnings (default), 2 info, 3 debug.
 pub fn set_verbosity(v: u32) {
-    VERBOSITY.store(v, Ordering::Relaxed);
+    let level = match v {
+        0 => Level::Fatal,
+        1 => Level::Warn,
+        2 => Level::Info,
+        _ => Level::Debug,
+    };
+    set_level(level);
 }
 
-pub fn set_tini_name(yes: bool) {
-    AS_TINI.store(yes, Ordering::Relaxed);
+pub fn set_level(level: Level) {
+    THRESHOLD.store(level as u32, Ordering::Relaxed);
+}
+
+pub fn set_style(style: Style) {
+    STYLE.store(style as u8, Ordering::Relaxed);
+}
+
+/// Sends log lines to `fd` from now on; returns the previous descriptor
+/// (the caller closes it if it was a file it opened).
+pub fn set_output(fd: i32) -> i32 {
+    OUT.swap(fd, Ordering::Relaxed)
+}
+
+pub fn output() -> i32 {
+    OUT.load(Ordering::Relaxed)
+}
+
+fn style() -> Style {
+    match STYLE.load(Ordering::Relaxed) {
+        0 => Style::Tini,
+        1 => Style::TiniNamed,
+        2 => Style::Text,
+        _ => Style::Json,
+    }
 }
 
 pub fn enabled(level: Level) -> bool {
-    level == Level::Fatal || level as u32 <= VERBOSITY.load(Ordering::Relaxed)
+    level as u32 <= THRESHOLD.load(Ordering::Relaxed)
 }
 
+fn level_word(level: Level) -> &'static str {
+    match level {
+        Level::Fatal => "fatal",
+        Level::Error => "error",
+        Level::Warn => "warning",
+        Level::Info => "info",
+        Level::Debug => "debug",
+    }
+}
+
+/// One of tug's own messages.
 pub fn write(level: Level, args: core::fmt::Arguments<'_>) {
     if !enabled(level) {
         return;
     }
-    let tag = match level {
-        Level::Fatal => "FATAL",
-        Level::Warn => "WARN ",
-        Level::Info => "INFO ",
-        Level::Debug => "DEBUG",
-    };
-    let name = if AS_TINI.load(Ordering::Relaxed) {
-        "tini"
+    let mut line = String::with_capacity(96);
+    match style() {
+        s @ (Style::Tini | Style::TiniNamed) => {
+            let tag = match level {
+                Level::Fatal => "FATAL",
+                Level::Error => "ERROR",
+                Level::Warn => "WARN ",
+                Level::Info => "INFO ",
+                Level::Debug => "DEBUG",
+            };
+            let name = if s == Style::TiniNamed { "tini" } else { "tug" };
+            let _ = writeln!(line, "[{tag} {name} ({})] {args}", getpid());
+        }
+        Style::Text | Style::Json => {
+            let mut msg = String::new();
+            let _ = msg.write_fmt(args);
+            structured(&mut line, level, msg.as_bytes(), None);
+        }
+    }
+    write_all(output(), line.as_bytes());
+}
+
+/// Where a job's output line came from.
+pub struct Source<'a> {
+    pub job: &'a str,
+    pub pid: i32,
+    pub stream: &'a str,
+}
+
+/// One line (or 64 KiB piece of a longer line) a job wrote, as a record.
+pub fn job_line(source: &Source<'_>, bytes: &[u8]) {
+    let mut line = String::with_capacity(bytes.len() + 96);
+    match style() {
+        Style::Tini | Style::TiniNamed => {
+            // Init mode has no records: prefix the job and pass the bytes.
+            let _ = write!(line, "{}[{}] ", source.job, source.pid);
+            let mut out = line.into_bytes();
+            out.extend_from_slice(bytes);
+            out.push(b'\n');
+            write_all(output(), &out);
+            return;
+        }
+        Style::Text | Style::Json => structured(&mut line, Level::Info, bytes, Some(source)),
+    }
+    write_all(output(), line.as_bytes());
+}
+
+fn structured(out: &mut String, level: Level, msg: &[u8], source: Option<&Source<'_>>) {
+    let time = timestamp();
+    if style() == Style::Json {
+        let _ = write!(
+            out,
+            "{{\"time\":\"{time}\",\"level\":\"{}\",\"msg\":",
+            level_word(level)
+        );
+        quote(out, msg);
+        if let Some(s) = source {
+            let _ = write!(out, ",\"job\":");
+            quote(out, s.job.as_bytes());
+            let _ = write!(out, ",\"pid\":{},\"stream\":\"{}\"", s.pid, s.stream);
+        }
+        out.push_str("}\n");
     } else {
-        "tug"
-    };
-    let mut line = alloc::string::String::with_capacity(96);
-    let _ = writeln!(line, "[{tag} {name} ({})] {args}", getpid());
-    write_all(2, line.as_bytes());
+        let _ = write!(out, "time=\"{time}\" level={} msg=", level_word(level));
+        quote(out, msg);
+        if let Some(s) = source {
+            out.push_str(" job=");
+            quote(out, s.job.as_bytes());
+            let _ = write!(out, " pid={} stream={}", s.pid, s.stream);
+        }
+        out.push('\n');
+    }
+}
+
+/// A double-quoted string with JSON escapes (also valid logfmt). Invalid
+/// UTF-8 becomes U+FFFD: the record stays parseable and the line is kept.
+fn quote(out: &mut String, bytes: &[u8]) {
+    out.push('"');
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        if !chunk.invalid().is_empty() {
+            out.push('\u{fffd}');
+        }
+    }
+    out.push('"');
+}
+
+/// RFC 3339 UTC time with milliseconds.
+fn timestamp() -> String {
+    let (secs, nanos) = crate::sys::time::wall_clock();
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    alloc::format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        nanos / 1_000_000
+    )
+}
+
+/// Proleptic Gregorian date of a day count since 1970-01-01.
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 macro_rules! fatal { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Fatal, format_args!($($t)*)) } }
+macro_rules! error { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Error, format_args!($($t)*)) } }
 macro_rules! warning { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Warn, format_args!($($t)*)) } }
 macro_rules! info { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Info, format_args!($($t)*)) } }
 macro_rules! debug { ($($t:tt)*) => { $crate::log::write($crate::log::Level::Debug, format_args!($($t)*)) } }
-pub(crate) use {debug, fatal, info, warning};
+#[allow(unused_imports)]
+pub(crate) use {debug, error, fatal, info, warning};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_415), (2025, 11, 23));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    }
+
+    #[test]
+    fn quoting_keeps_every_line_parseable() {
+        let mut s = String::new();
+        quote(&mut s, b"a \"b\" \\ \t\x01 \xff\xfe end");
+        assert_eq!(s, "\"a \\\"b\\\" \\\\ \\t\\u0001 \u{fffd}\u{fffd} end\"");
+    }
+}

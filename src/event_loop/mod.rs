@@ -18,7 +18,7 @@ use alloc::vec::Vec;
 pub use timers::TimerId;
 use timers::Timers;
 
-pub use epoll::READABLE;
+pub use epoll::{READABLE, WRITABLE};
 
 /// Tokens at the top of the range are the loop's own.
 const TOKEN_SIGNALS: u64 = u64::MAX;
@@ -70,6 +70,10 @@ impl EventLoop {
     pub fn register(&self, fd: RawFd, token: u64, interest: u32) -> Result<()> {
         debug_assert!(token < TOKEN_LIMIT);
         self.epoll.add(fd, token, interest)
+    }
+
+    pub fn reregister(&self, fd: RawFd, token: u64, interest: u32) -> Result<()> {
+        self.epoll.modify(fd, token, interest)
     }
 
     pub fn deregister(&self, fd: RawFd) -> Result<()> {

@@ -2,7 +2,8 @@
 
 use super::signals::Inherited;
 use crate::sys::Result;
-use crate::sys::spawn::{ExecPlan, Started, fork_exec};
+use crate::sys::fd::RawFd;
+use crate::sys::spawn::{Credentials, ExecPlan, Started, fork_exec};
 use alloc::ffi::CString;
 use alloc::vec::Vec;
 use core::ffi::{CStr, c_char};
@@ -18,10 +19,13 @@ pub struct Command<'a> {
     pub path: Option<&'a str>,
     pub new_group: bool,
     pub foreground: bool,
+    pub stdio: [Option<RawFd>; 3],
+    pub workdir: Option<&'a CStr>,
+    pub credentials: Option<Credentials<'a>>,
 }
 
 impl Command<'_> {
-    pub fn spawn(&self, inherited: &Inherited) -> Result<Started> {
+    pub fn spawn(self, inherited: &Inherited) -> Result<Started> {
         let candidates = search_path(self.argv[0], self.path.unwrap_or(DEFAULT_PATH));
         let candidate_refs: Vec<&CStr> = candidates.iter().map(CString::as_c_str).collect();
         let mut argv: Vec<*const c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
@@ -34,6 +38,9 @@ impl Command<'_> {
             foreground: self.foreground,
             mask: &inherited.mask,
             dispositions: &inherited.dispositions,
+            stdio: self.stdio,
+            workdir: self.workdir,
+            credentials: self.credentials,
         })
     }
 }

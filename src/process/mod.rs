@@ -4,3 +4,4 @@
 pub mod command;
 pub mod signals;
 pub mod tree;
+pub mod users;

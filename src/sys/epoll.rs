@@ -4,6 +4,7 @@ use super::fd::{Fd, RawFd};
 use super::{Result, check};
 
 pub const READABLE: u32 = libc::EPOLLIN as u32;
+pub const WRITABLE: u32 = libc::EPOLLOUT as u32;
 
 pub struct Epoll(Fd);
 
@@ -32,6 +33,10 @@ impl Epoll {
 
     pub fn add(&self, fd: RawFd, token: u64, interest: u32) -> Result<()> {
         self.ctl(libc::EPOLL_CTL_ADD, fd, token, interest)
+    }
+
+    pub fn modify(&self, fd: RawFd, token: u64, interest: u32) -> Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd, token, interest)
     }
 
     pub fn delete(&self, fd: RawFd) -> Result<()> {

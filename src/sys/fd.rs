@@ -80,6 +80,67 @@ pub fn pipe() -> Result<(Fd, Fd)> {
     Ok((Fd(fds[0]), Fd(fds[1])))
 }
 
+/// Makes reads on this end return EAGAIN instead of blocking. Only this
+/// open file description changes: the other end of a pipe, handed to a
+/// child, stays blocking.
+pub fn set_nonblocking(fd: &Fd) -> Result<()> {
+    // SAFETY: F_GETFL/F_SETFL on a descriptor we own.
+    let flags = check(unsafe { libc::fcntl(fd.0, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd.0, libc::F_SETFL, flags | libc::O_NONBLOCK) }).map(drop)
+}
+
+/// Opens a file for appending (creating it 0644), for tug's log output.
+pub fn open_append(path: &CStr) -> Result<Fd> {
+    retry(|| {
+        // SAFETY: path is NUL-terminated; the returned fd is owned by Fd.
+        let fd = unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_CLOEXEC,
+                0o644,
+            )
+        };
+        check(fd).map(Fd)
+    })
+}
+
+/// Creates or truncates a file (0644) for writing.
+pub fn create(path: &CStr) -> Result<Fd> {
+    retry(|| {
+        // SAFETY: path is NUL-terminated; the returned fd is owned by Fd.
+        let fd = unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_WRONLY | libc::O_TRUNC | libc::O_CREAT | libc::O_CLOEXEC,
+                0o644,
+            )
+        };
+        check(fd).map(Fd)
+    })
+}
+
+/// Opens /dev/null read-write (stdin of jobs).
+pub fn dev_null() -> Result<Fd> {
+    retry(|| {
+        // SAFETY: a static NUL-terminated path.
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+        check(fd).map(Fd)
+    })
+}
+
+/// Gives up ownership without closing (for descriptors handed to the log).
+pub fn into_raw(fd: Fd) -> RawFd {
+    let raw = fd.0;
+    core::mem::forget(fd);
+    raw
+}
+
+/// Closes a raw descriptor obtained from `into_raw`.
+pub fn close_raw(fd: RawFd) {
+    drop(Fd(fd));
+}
+
 /// Opens a file read-only (CLOEXEC).
 pub fn open_read(path: &CStr) -> Result<Fd> {
     retry(|| {

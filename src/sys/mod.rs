@@ -5,6 +5,7 @@
 
 pub mod epoll;
 pub mod fd;
+pub mod net;
 pub mod process;
 pub mod signal;
 pub mod spawn;

@@ -13,6 +13,11 @@ pub fn getppid() -> i32 {
     unsafe { libc::getppid() }
 }
 
+pub fn getuid() -> u32 {
+    // SAFETY: getuid cannot fail.
+    unsafe { libc::getuid() }
+}
+
 pub fn getpgrp() -> i32 {
     // SAFETY: getpgrp cannot fail.
     unsafe { libc::getpgrp() }

@@ -26,13 +26,50 @@ pub struct ExecPlan<'a> {
     /// The mask and dispositions tug itself was started with.
     pub mask: &'a SigSet,
     pub dispositions: &'a [(i32, Disposition)],
+    /// Descriptors to install as the child's stdin, stdout, stderr (None:
+    /// inherit tug's).
+    pub stdio: [Option<RawFd>; 3],
+    /// Working directory, entered after dropping privileges.
+    pub workdir: Option<&'a CStr>,
+    /// Identity to switch to.
+    pub credentials: Option<Credentials<'a>>,
+}
+
+pub struct Credentials<'a> {
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: &'a [u32],
+}
+
+/// The step of the child's setup that failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Exec,
+    Stdio,
+    Workdir,
+    Groups,
+    Gid,
+    Uid,
+}
+
+impl Step {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Step::Exec => "exec",
+            Step::Stdio => "setting up stdio",
+            Step::Workdir => "chdir to workdir",
+            Step::Groups => "setgroups",
+            Step::Gid => "setgid",
+            Step::Uid => "setuid",
+        }
+    }
 }
 
 /// A started child: its pid, and the errno of a failed exec. On failure the
 /// child has already exited with 127 (not found) or 126 (not executable).
 pub struct Started {
     pub pid: i32,
-    pub exec_error: Option<Errno>,
+    pub exec_error: Option<(Step, Errno)>,
 }
 
 /// Exit code a shell uses for an exec that failed with `e`.
@@ -58,7 +95,7 @@ pub fn fork_exec(plan: &ExecPlan<'_>) -> Result<Started> {
         child_after_fork(plan, report_tx.raw());
     }
     drop(report_tx);
-    let mut buf = [0u8; 4];
+    let mut buf = [0u8; 8];
     let mut got = 0;
     while got < buf.len() {
         match report_rx.read(&mut buf[got..]) {
@@ -66,8 +103,40 @@ pub fn fork_exec(plan: &ExecPlan<'_>) -> Result<Started> {
             Ok(n) => got += n,
         }
     }
-    let exec_error = (got == buf.len()).then(|| Errno(i32::from_ne_bytes(buf)));
+    let exec_error = (got == buf.len()).then(|| {
+        let step = match buf[0] {
+            1 => Step::Stdio,
+            2 => Step::Workdir,
+            3 => Step::Groups,
+            4 => Step::Gid,
+            5 => Step::Uid,
+            _ => Step::Exec,
+        };
+        (
+            step,
+            Errno(i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]])),
+        )
+    });
     Ok(Started { pid, exec_error })
+}
+
+/// Tells the parent which setup step failed, and exits as a shell would.
+///
+/// # Safety
+/// Only called in the forked child, with `report` the report pipe.
+unsafe fn child_fail(report: RawFd, step: u8, err: i32) -> ! {
+    let mut msg = [0u8; 8];
+    msg[0] = step;
+    msg[4..].copy_from_slice(&err.to_ne_bytes());
+    // SAFETY: writing our own buffer to our pipe, then exiting.
+    unsafe {
+        libc::write(report, msg.as_ptr().cast(), msg.len());
+        libc::_exit(if step == 0 {
+            exec_failure_code(Errno(err))
+        } else {
+            126
+        });
+    }
 }
 
 fn child_after_fork(plan: &ExecPlan<'_>, report: RawFd) -> ! {
@@ -82,6 +151,31 @@ fn child_after_fork(plan: &ExecPlan<'_>, report: RawFd) -> ! {
             // background caller cannot be stopped by this. ENOTTY/ENXIO
             // just mean there is no terminal to hand over.
             libc::tcsetpgrp(0, libc::getpid());
+        }
+        for (target, fd) in plan.stdio.iter().enumerate() {
+            // dup2 clears CLOEXEC on the copy, which is what we want.
+            if let Some(fd) = fd
+                && libc::dup2(*fd, target as RawFd) < 0
+            {
+                child_fail(report, 1, *libc::__errno_location());
+            }
+        }
+        if let Some(c) = &plan.credentials {
+            // Groups first: after setuid we could no longer change them.
+            if libc::setgroups(c.groups.len(), c.groups.as_ptr()) != 0 {
+                child_fail(report, 3, *libc::__errno_location());
+            }
+            if libc::setgid(c.gid) != 0 {
+                child_fail(report, 4, *libc::__errno_location());
+            }
+            if libc::setuid(c.uid) != 0 {
+                child_fail(report, 5, *libc::__errno_location());
+            }
+        }
+        if let Some(dir) = plan.workdir
+            && libc::chdir(dir.as_ptr()) != 0
+        {
+            child_fail(report, 2, *libc::__errno_location());
         }
         for (sig, disp) in plan.dispositions {
             libc::sigaction(*sig, disp.as_ptr(), core::ptr::null_mut());
@@ -116,8 +210,6 @@ fn child_after_fork(plan: &ExecPlan<'_>, report: RawFd) -> ! {
         if saw_eacces && (err == libc::ENOENT || err == libc::ENOTDIR) {
             err = libc::EACCES;
         }
-        let bytes = err.to_ne_bytes();
-        libc::write(report, bytes.as_ptr().cast(), bytes.len());
-        libc::_exit(exec_failure_code(Errno(err)));
+        child_fail(report, 0, err);
     }
 }

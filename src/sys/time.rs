@@ -19,6 +19,18 @@ pub fn now_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// Wall-clock time (CLOCK_REALTIME): seconds since the epoch and nanoseconds,
+/// for log timestamps and cron, never for deadlines.
+pub fn wall_clock() -> (i64, u32) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid timespec; CLOCK_REALTIME always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    (ts.tv_sec, ts.tv_nsec as u32)
+}
+
 pub struct TimerFd(Fd);
 
 impl TimerFd {

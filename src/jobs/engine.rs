@@ -1,0 +1,1271 @@
+//! The supervisor: every job of a config (plus an optional main command)
+//! driven by events inside the one loop.
+//!
+//! Events go through a plain queue that is drained after every turn of
+//! the loop, so they are delivered in order and none is lost. A queue
+//! cannot grow without bound: an event only makes jobs change state or
+//! start processes, and new events come from processes exiting, timers
+//! and signals, all of which arrive one turn at a time. Reaping, signals
+//! and health checks are never behind a lock or a full channel.
+
+use super::netcheck::{NetCheck, Progress};
+use super::output::Output;
+use crate::config::schema::{Check, Config, JobConfig, Restarts, When};
+use crate::env::Environ;
+use crate::event_loop::{Event, EventLoop, READABLE, TimerId, WRITABLE};
+use crate::log::{debug, error, info, warning};
+use crate::process::command::Command;
+use crate::process::signals::{self, Inherited};
+use crate::process::{tree, users};
+use crate::sys::fd::{self, Fd};
+use crate::sys::process::{self as proc, ExitStatus};
+use crate::sys::signal::kill;
+use crate::sys::spawn::Credentials;
+use crate::sys::time::wall_clock;
+use crate::sys::{Errno, Result};
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::ffi::CString;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::ffi::{CStr, c_char};
+
+/// Event codes (ContainerPilot's names, see `name`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Code {
+    Startup,
+    Shutdown,
+    ExitSuccess,
+    ExitFailed,
+    Stopping,
+    Stopped,
+    Healthy,
+    Unhealthy,
+    Changed,
+    EnterMaintenance,
+    ExitMaintenance,
+    Signal,
+}
+
+impl Code {
+    pub fn name(self) -> &'static str {
+        crate::config::schema::EVENT_CODES[self as usize]
+    }
+
+    fn from_name(s: &str) -> Option<Code> {
+        use Code::*;
+        const ALL: [Code; 12] = [
+            Startup,
+            Shutdown,
+            ExitSuccess,
+            ExitFailed,
+            Stopping,
+            Stopped,
+            Healthy,
+            Unhealthy,
+            Changed,
+            EnterMaintenance,
+            ExitMaintenance,
+            Signal,
+        ];
+        ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ev {
+    pub code: Code,
+    pub source: String,
+}
+
+const GLOBAL: &str = "global";
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Status {
+    Unknown,
+    Healthy,
+    Unhealthy,
+    Maintenance,
+}
+
+/// Per-job timers; the timer key is `job << 8 | kind`.
+#[derive(Clone, Copy)]
+enum T {
+    /// when.timeout: the start event did not come.
+    WhenTimeout = 0,
+    /// `timeout`: the run took too long.
+    RunTimeout,
+    /// stopTimeout after the stop signal: SIGKILL.
+    StopKill,
+    /// stopTimeout while waiting for a preStop-style job to finish.
+    StopWait,
+    /// A delayed restart (restartDelay / backoff).
+    Restart,
+    /// when.interval tick.
+    Interval,
+    /// when.cron tick.
+    Cron,
+    /// Next health check.
+    Health,
+    /// The running health check took too long.
+    HealthTimeout,
+}
+const T_COUNT: usize = 9;
+/// Timer key of the leftover-process grace deadline (not a job's).
+const GRACE_KEY: u64 = u64::MAX >> 1;
+
+/// Token kinds (top byte) for the loop.
+const TOK_OUTPUT: u64 = 1 << 56;
+const TOK_NET: u64 = 2 << 56;
+const TOK_PIDFD: u64 = 3 << 56;
+const TOK_MASK: u64 = 0xff << 56;
+
+struct Job {
+    cfg: JobConfig,
+    argv: Vec<CString>,
+    /// The `when` event (None: started by startup, interval or cron only).
+    start_on: Option<Ev>,
+    /// Whether the start event still starts the job.
+    listening: bool,
+    /// Starts left (None: unlimited).
+    starts_remain: Option<u32>,
+    restarts_remain: Option<u32>,
+    pid: Option<i32>,
+    started_at: u64,
+    /// Start again as soon as the current run exits.
+    pending_start: bool,
+    /// No more runs: stopping (or stopped) for good.
+    halting: bool,
+    /// Shutdown asked this job to stop; it waits for its dependents first.
+    quit_requested: bool,
+    stopping_sent: bool,
+    complete: bool,
+    /// Job whose `stopped` we wait for before stopping (ContainerPilot's
+    /// preStop pattern: `when: {source: THIS, once: "stopping"}`).
+    wait_for_stopped: Option<String>,
+    status: Status,
+    last_failed: bool,
+    quick_failures: u32,
+    timers: [Option<TimerId>; T_COUNT],
+    check_pid: Option<i32>,
+    net_check: Option<NetCheck>,
+    is_main: bool,
+}
+
+enum Owner {
+    Job(usize),
+    Check(usize),
+}
+
+struct ProcEntry {
+    owner: Owner,
+    _pidfd: Option<Fd>,
+}
+
+pub struct Supervisor<'e> {
+    lp: EventLoop,
+    inherited: Inherited,
+    env: &'e Environ,
+    jobs: Vec<Job>,
+    procs: BTreeMap<i32, ProcEntry>,
+    outputs: Vec<Option<Output>>,
+    bus: VecDeque<Ev>,
+    shutting_down: bool,
+    /// Exit code of the main command, once it exited.
+    main_code: Option<i32>,
+    has_main: bool,
+    /// All jobs complete: only leftover processes remain to be reaped.
+    draining: bool,
+    no_children: bool,
+    stop_timeout: u64,
+    log_path: Option<CString>,
+    dev_null: Option<Fd>,
+}
+
+/// Runs `config` (and `main`, the command after `--`) until everything
+/// has stopped; returns tug's exit code.
+pub fn run(config: Config, main: &[&CStr], env: &Environ) -> i32 {
+    let handled = signals::handled_set();
+    let setup = || -> Result<(Inherited, EventLoop)> {
+        let inherited = signals::take_over(&handled)?;
+        Ok((inherited, EventLoop::new(&handled)?))
+    };
+    let (inherited, lp) = match setup() {
+        Ok(x) => x,
+        Err(e) => {
+            error!("cannot set up signal handling: {e}");
+            return 1;
+        }
+    };
+    if proc::getpid() != 1
+        && let Err(e) = proc::set_child_subreaper()
+    {
+        warning!("cannot become a child subreaper ({e}): orphans will not be reaped by tug");
+    }
+    let mut s = Supervisor {
+        lp,
+        inherited,
+        env,
+        jobs: Vec::new(),
+        procs: BTreeMap::new(),
+        outputs: Vec::new(),
+        bus: VecDeque::new(),
+        shutting_down: false,
+        main_code: None,
+        has_main: !main.is_empty(),
+        draining: false,
+        no_children: false,
+        stop_timeout: config.stop_timeout,
+        log_path: None,
+        dev_null: fd::dev_null().ok(),
+    };
+    if let Err(e) = s.open_log(&config) {
+        error!("{e}");
+        return 1;
+    }
+    let mut cfgs = config.jobs;
+    if !main.is_empty() {
+        cfgs.push(main_job(main, &cfgs, config.stop_timeout));
+    }
+    for cfg in cfgs {
+        s.add_job(cfg);
+    }
+    if let Some(last) = s.jobs.last_mut().filter(|_| !main.is_empty()) {
+        last.is_main = true;
+    }
+    s.link_stop_waits();
+    s.start();
+    s.run_loop()
+}
+
+/// The command after `--` as a job: starts at startup, never restarts, and
+/// its output goes straight to tug's stdout/stderr.
+fn main_job(argv: &[&CStr], others: &[JobConfig], stop_timeout: u64) -> JobConfig {
+    let words: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let base = words[0].rsplit('/').next().unwrap_or("main").to_string();
+    let name = if others.iter().any(|j| j.name == base) {
+        format!("{base}-main")
+    } else {
+        base
+    };
+    JobConfig {
+        name,
+        pos: Default::default(),
+        exec: Some(words),
+        when: When::Startup,
+        restarts: Restarts::Limit(0),
+        timeout: None,
+        stop_timeout,
+        stop_signal: libc::SIGTERM,
+        health: None,
+        raw_output: true,
+        port: None,
+        interfaces: Vec::new(),
+        tags: Vec::new(),
+        meta: Vec::new(),
+        initial_status: None,
+        enable_tag_override: false,
+        deregister_after: None,
+        restart_delay: 0,
+        restart_max_delay: 0,
+        restart_reset_after: 0,
+        user: None,
+        group: None,
+        workdir: None,
+        env: Vec::new(),
+    }
+}
+
+impl Supervisor<'_> {
+    fn open_log(&mut self, config: &Config) -> core::result::Result<(), String> {
+        use crate::config::schema::{Format, Level as L};
+        use crate::log::{Level, Style};
+        crate::log::set_style(if config.logging.format == Format::Json {
+            Style::Json
+        } else {
+            Style::Text
+        });
+        crate::log::set_level(match config.logging.level {
+            L::Debug => Level::Debug,
+            L::Info => Level::Info,
+            L::Warn => Level::Warn,
+            L::Error => Level::Error,
+            L::Fatal => Level::Fatal,
+        });
+        match config.logging.output.as_deref() {
+            None => {}
+            Some("stdout") => {
+                crate::log::set_output(1);
+            }
+            Some(path) => {
+                let c = CString::new(path)
+                    .map_err(|_| format!("logging.output: invalid path {path:?}"))?;
+                let f = fd::open_append(&c)
+                    .map_err(|e| format!("logging.output: cannot open {path}: {e}"))?;
+                crate::log::set_output(fd::into_raw(f));
+                self.log_path = Some(c);
+            }
+        }
+        Ok(())
+    }
+
+    /// SIGUSR1: reopen the log file (after logrotate moved it).
+    fn reopen_log(&mut self) {
+        let Some(path) = &self.log_path else { return };
+        match fd::open_append(path) {
+            Ok(f) => {
+                let old = crate::log::set_output(fd::into_raw(f));
+                if old > 2 {
+                    fd::close_raw(old);
+                }
+                info!("log file reopened");
+            }
+            Err(e) => error!("cannot reopen the log file: {e}"),
+        }
+    }
+
+    fn add_job(&mut self, cfg: JobConfig) {
+        let argv = cfg
+            .exec
+            .iter()
+            .flatten()
+            .filter_map(|w| CString::new(w.as_str()).ok())
+            .collect();
+        let (start_on, starts_remain) = match &cfg.when {
+            When::Startup | When::Interval(_) => (
+                Some(Ev {
+                    code: Code::Startup,
+                    source: GLOBAL.into(),
+                }),
+                Some(1),
+            ),
+            When::Cron { .. } => (None, None),
+            When::Event {
+                source, code, each, ..
+            } => {
+                let code = Code::from_name(code).unwrap_or(Code::Signal);
+                (
+                    Some(Ev {
+                        code,
+                        source: source.clone(),
+                    }),
+                    if *each { None } else { Some(1) },
+                )
+            }
+        };
+        let restarts_remain = match cfg.restarts {
+            Restarts::Unlimited => None,
+            Restarts::Limit(n) => Some(n),
+        };
+        self.jobs.push(Job {
+            cfg,
+            argv,
+            start_on,
+            listening: true,
+            starts_remain,
+            restarts_remain,
+            pid: None,
+            started_at: 0,
+            pending_start: false,
+            halting: false,
+            quit_requested: false,
+            stopping_sent: false,
+            complete: false,
+            wait_for_stopped: None,
+            status: Status::Unknown,
+            last_failed: false,
+            quick_failures: 0,
+            timers: [None; T_COUNT],
+            check_pid: None,
+            net_check: None,
+            is_main: false,
+        });
+    }
+
+    /// A job that starts on another's `stopping` delays that job's stop
+    /// until it has itself stopped.
+    fn link_stop_waits(&mut self) {
+        for i in 0..self.jobs.len() {
+            if let Some(Ev {
+                code: Code::Stopping,
+                source,
+            }) = self.jobs[i].start_on.clone()
+            {
+                let dependent = self.jobs[i].cfg.name.clone();
+                if let Some(j) = self.jobs.iter_mut().find(|j| j.cfg.name == source) {
+                    j.wait_for_stopped = Some(dependent);
+                }
+            }
+        }
+    }
+
+    fn start(&mut self) {
+        let now = self.lp.now();
+        for i in 0..self.jobs.len() {
+            if let Some(interval) = self.jobs[i].cfg.health.as_ref().map(|h| h.interval) {
+                self.set_timer(i, T::Health, now + interval);
+            }
+            match self.jobs[i].cfg.when.clone() {
+                When::Interval(every) => self.set_timer(i, T::Interval, now + every),
+                When::Cron { .. } => self.arm_cron(i),
+                When::Event {
+                    timeout: Some(t), ..
+                } => self.set_timer(i, T::WhenTimeout, now + t),
+                _ => {}
+            }
+        }
+        self.publish(Code::Startup, GLOBAL);
+        self.dispatch();
+    }
+
+    fn run_loop(&mut self) -> i32 {
+        let mut events = Vec::with_capacity(16);
+        loop {
+            if let Err(e) = self.lp.turn(&mut events) {
+                error!("event loop failed: {e}");
+                return 1;
+            }
+            for ev in events.drain(..) {
+                match ev {
+                    Event::Signal(s) => self.on_signal(s.signo),
+                    Event::Timer(key) => self.on_timer(key),
+                    Event::Io(r) => match r.token & TOK_MASK {
+                        TOK_OUTPUT => self.on_output((r.token & !TOK_MASK) as usize),
+                        TOK_NET => self.on_net((r.token & !TOK_MASK) as usize),
+                        _ => self.reap(),
+                    },
+                }
+                self.dispatch();
+            }
+            if let Some(code) = self.finished() {
+                debug!("exiting after {} loop wake-ups", self.lp.wakeups());
+                return code;
+            }
+        }
+    }
+
+    // ---- events ----
+
+    fn publish(&mut self, code: Code, source: &str) {
+        self.bus.push_back(Ev {
+            code,
+            source: source.to_string(),
+        });
+    }
+
+    fn dispatch(&mut self) {
+        while let Some(ev) = self.bus.pop_front() {
+            debug!("event: {} {}", ev.source, ev.code.name());
+            for i in 0..self.jobs.len() {
+                self.on_event(i, &ev);
+            }
+        }
+        if self.shutting_down {
+            self.advance_shutdown();
+        }
+        if !self.draining && !self.jobs.is_empty() && self.jobs.iter().all(|j| j.complete) {
+            self.begin_drain();
+        }
+    }
+
+    fn on_event(&mut self, i: usize, ev: &Ev) {
+        if self.jobs[i].complete {
+            return;
+        }
+        match (ev.code, ev.source.as_str()) {
+            (Code::Shutdown, GLOBAL) => return self.on_quit(i),
+            (Code::EnterMaintenance, GLOBAL) => self.jobs[i].status = Status::Maintenance,
+            (Code::ExitMaintenance, GLOBAL) => self.jobs[i].status = Status::Unknown,
+            (Code::Stopped, src)
+                if self.jobs[i].wait_for_stopped.as_deref() == Some(src)
+                    && self.jobs[i].halting =>
+            {
+                self.cancel_timer(i, T::StopWait);
+                self.jobs[i].wait_for_stopped = None;
+                self.stop_process(i);
+            }
+            _ => {}
+        }
+        let job = &self.jobs[i];
+        if job.listening && job.start_on.as_ref() == Some(ev) {
+            self.on_start_event(i);
+        }
+    }
+
+    fn on_start_event(&mut self, i: usize) {
+        let job = &mut self.jobs[i];
+        if job.starts_remain == Some(0) {
+            job.listening = false;
+            return self.halt(i);
+        }
+        if let Some(n) = &mut job.starts_remain {
+            *n -= 1;
+            if *n == 0 {
+                job.listening = false;
+            }
+        }
+        self.cancel_timer(i, T::WhenTimeout);
+        self.start_exec(i);
+    }
+
+    fn on_quit(&mut self, i: usize) {
+        let job = &mut self.jobs[i];
+        job.restarts_remain = Some(0);
+        job.pending_start = false;
+        self.cancel_timer(i, T::Restart);
+        self.cancel_timer(i, T::Interval);
+        self.cancel_timer(i, T::Cron);
+        let job = &mut self.jobs[i];
+        let stop_triggered = matches!(
+            job.start_on,
+            Some(Ev {
+                code: Code::Stopping | Code::Stopped,
+                ..
+            })
+        );
+        if stop_triggered && !job.argv.is_empty() && job.listening {
+            // preStop/postStop jobs still run once, on their event.
+            if job.starts_remain.is_none() {
+                job.starts_remain = Some(1);
+            }
+            return;
+        }
+        job.listening = false;
+        job.starts_remain = Some(0);
+        job.quit_requested = true;
+    }
+
+    /// Stops jobs in reverse order of their `when` dependencies: a job goes
+    /// once every job that started from its events has stopped.
+    fn advance_shutdown(&mut self) {
+        loop {
+            let mut progressed = false;
+            for i in 0..self.jobs.len() {
+                let job = &self.jobs[i];
+                if !job.quit_requested || job.halting || job.complete {
+                    continue;
+                }
+                let name = job.cfg.name.as_str();
+                let blocked = self.jobs.iter().any(|d| {
+                    !d.complete && matches!(&d.start_on, Some(Ev { code, source }) if source == name && !matches!(code, Code::Stopping | Code::Stopped))
+                });
+                if !blocked {
+                    self.halt(i);
+                    progressed = true;
+                }
+            }
+            if !progressed {
+                return;
+            }
+        }
+    }
+
+    // ---- running ----
+
+    fn start_exec(&mut self, i: usize) {
+        if self.jobs[i].pid.is_some() {
+            // One process per job: start again when this run exits.
+            self.jobs[i].pending_start = true;
+            return;
+        }
+        if self.jobs[i].argv.is_empty() {
+            return;
+        }
+        self.jobs[i].status = Status::Unknown;
+        match self.spawn(i) {
+            Ok(pid) => {
+                let now = self.lp.now();
+                let job = &mut self.jobs[i];
+                job.pid = Some(pid);
+                job.started_at = now;
+                info!("job {} started (pid {pid})", job.cfg.name);
+                if let Some(t) = job.cfg.timeout {
+                    self.set_timer(i, T::RunTimeout, now + t);
+                }
+            }
+            Err(msg) => {
+                error!("job {}: {msg}", self.jobs[i].cfg.name);
+                self.jobs[i].last_failed = true;
+                let name = self.jobs[i].cfg.name.clone();
+                self.publish(Code::ExitFailed, &name);
+                self.after_exit(i, false);
+            }
+        }
+    }
+
+    /// Forks and execs a job's command or its health check.
+    fn spawn(&mut self, i: usize) -> core::result::Result<i32, String> {
+        self.spawn_argv(i, false)
+    }
+
+    fn spawn_argv(&mut self, i: usize, check: bool) -> core::result::Result<i32, String> {
+        let job = &self.jobs[i];
+        let cfg = &job.cfg;
+        let (argv, raw, label) = match (&cfg.health, check) {
+            (Some(h), true) => match &h.check {
+                Check::Exec(words) => (
+                    words
+                        .iter()
+                        .filter_map(|w| CString::new(w.as_str()).ok())
+                        .collect::<Vec<_>>(),
+                    h.raw_output,
+                    format!("check.{}", cfg.name),
+                ),
+                _ => return Err("not an exec check".into()),
+            },
+            _ => (job.argv.clone(), cfg.raw_output, cfg.name.clone()),
+        };
+        let identity = match (&cfg.user, &cfg.group) {
+            (None, None) => None,
+            (u, g) => Some(users::resolve(u.as_deref(), g.as_deref())?),
+        };
+        let env = self.child_env(cfg, identity.as_ref());
+        let mut envp: Vec<*const c_char> = env.iter().map(|c| c.as_ptr()).collect();
+        envp.push(core::ptr::null());
+        let path = env
+            .iter()
+            .find_map(|v| v.to_str().ok()?.strip_prefix("PATH="))
+            .map(String::from);
+        let workdir = cfg.workdir.as_deref().and_then(|w| CString::new(w).ok());
+        // Wrapped output goes through pipes; raw output is tug's own.
+        let mut pipes: [Option<(Fd, Fd)>; 2] = [None, None];
+        if !raw {
+            for p in &mut pipes {
+                let (r, w) = fd::pipe().map_err(|e| format!("pipe: {e}"))?;
+                fd::set_nonblocking(&r).map_err(|e| format!("pipe: {e}"))?;
+                *p = Some((r, w));
+            }
+        }
+        let stdin = if job.is_main {
+            None
+        } else {
+            self.dev_null.as_ref().map(Fd::raw)
+        };
+        let argv_refs: Vec<&CStr> = argv.iter().map(CString::as_c_str).collect();
+        let groups = identity
+            .as_ref()
+            .map(|id| id.groups.clone())
+            .unwrap_or_default();
+        let started = Command {
+            argv: &argv_refs,
+            envp: &envp,
+            path: path.as_deref(),
+            new_group: true,
+            foreground: job.is_main && proc::owns_foreground(),
+            stdio: [
+                stdin,
+                pipes[0].as_ref().map(|p| p.1.raw()),
+                pipes[1].as_ref().map(|p| p.1.raw()),
+            ],
+            workdir: workdir.as_deref(),
+            credentials: identity.as_ref().map(|id| Credentials {
+                uid: id.uid,
+                gid: id.gid,
+                groups: &groups,
+            }),
+        }
+        .spawn(&self.inherited)
+        .map_err(|e| format!("fork failed: {e}"))?;
+        let pid = started.pid;
+        if let Some((step, e)) = started.exec_error {
+            error!(
+                "{label}: {} {} failed: {e}",
+                step.describe(),
+                argv[0].to_string_lossy()
+            );
+        }
+        for (k, p) in pipes.into_iter().enumerate() {
+            if let Some((r, w)) = p {
+                drop(w);
+                self.add_output(Output::new(
+                    r,
+                    label.clone(),
+                    pid,
+                    if k == 0 { "stdout" } else { "stderr" },
+                ));
+            }
+        }
+        let pidfd = proc::pidfd_open(pid).ok().filter(|f| {
+            self.lp
+                .register(f.raw(), TOK_PIDFD | pid as u64, READABLE)
+                .is_ok()
+        });
+        self.procs.insert(
+            pid,
+            ProcEntry {
+                owner: if check {
+                    Owner::Check(i)
+                } else {
+                    Owner::Job(i)
+                },
+                _pidfd: pidfd,
+            },
+        );
+        Ok(pid)
+    }
+
+    /// tug's environment, plus CONTAINERPILOT_PID, the identity's HOME/USER/
+    /// LOGNAME and the job's own `env` (applied last: set or unset).
+    fn child_env(&self, cfg: &JobConfig, identity: Option<&users::Identity>) -> Vec<CString> {
+        let mut vars: Vec<(String, String)> = self
+            .env
+            .pairs()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut set = |k: &str, v: Option<String>| {
+            vars.retain(|(name, _)| name != k);
+            if let Some(v) = v {
+                vars.push((k.to_string(), v));
+            }
+        };
+        set("CONTAINERPILOT_PID", Some(format!("{}", proc::getpid())));
+        if let Some(id) = identity.filter(|id| !id.name.is_empty()) {
+            set("HOME", Some(id.home.clone()));
+            set("USER", Some(id.name.clone()));
+            set("LOGNAME", Some(id.name.clone()));
+        }
+        for (k, v) in &cfg.env {
+            set(k, v.clone());
+        }
+        vars.into_iter()
+            .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
+            .collect()
+    }
+
+    fn add_output(&mut self, out: Output) {
+        let slot = self
+            .outputs
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or_else(|| {
+                self.outputs.push(None);
+                self.outputs.len() - 1
+            });
+        if self
+            .lp
+            .register(out.fd.raw(), TOK_OUTPUT | slot as u64, READABLE)
+            .is_ok()
+        {
+            self.outputs[slot] = Some(out);
+        }
+    }
+
+    fn on_output(&mut self, slot: usize) {
+        let Some(out) = self.outputs.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        if !out.pump() {
+            let _ = self.lp.deregister(out.fd.raw());
+            self.outputs[slot] = None;
+        }
+    }
+
+    // ---- exits ----
+
+    fn reap(&mut self) {
+        loop {
+            match proc::reap_one() {
+                Ok(Some((pid, status))) => self.reaped(pid, status),
+                Ok(None) => {
+                    self.no_children = false;
+                    break;
+                }
+                Err(Errno::ECHILD) => {
+                    self.no_children = true;
+                    break;
+                }
+                Err(e) => {
+                    error!("waitpid failed: {e}");
+                    break;
+                }
+            }
+        }
+    }
+
+    fn reaped(&mut self, pid: i32, status: ExitStatus) {
+        let Some(entry) = self.procs.remove(&pid) else {
+            debug!("reaped orphan pid {pid}");
+            return;
+        };
+        if let Some(f) = &entry._pidfd {
+            let _ = self.lp.deregister(f.raw());
+        }
+        match entry.owner {
+            Owner::Job(i) => self.job_exited(i, status),
+            Owner::Check(i) => {
+                self.jobs[i].check_pid = None;
+                self.cancel_timer(i, T::HealthTimeout);
+                self.check_result(
+                    i,
+                    status == ExitStatus::Exited(0),
+                    &format!("exited with {}", status.code()),
+                );
+            }
+        }
+    }
+
+    fn job_exited(&mut self, i: usize, status: ExitStatus) {
+        self.cancel_timer(i, T::RunTimeout);
+        self.cancel_timer(i, T::StopKill);
+        let ok = status == ExitStatus::Exited(0);
+        let now = self.lp.now();
+        let job = &mut self.jobs[i];
+        job.pid = None;
+        job.last_failed = !ok;
+        let ran_for = now.saturating_sub(job.started_at);
+        if ok || ran_for >= job.cfg.restart_reset_after {
+            job.quick_failures = 0;
+        } else {
+            job.quick_failures += 1;
+        }
+        let name = job.cfg.name.clone();
+        match status {
+            ExitStatus::Exited(c) => info!("job {name} exited with {c}"),
+            ExitStatus::Signaled(s) => info!("job {name} was killed by signal {s}"),
+        }
+        if job.is_main && self.main_code.is_none() {
+            self.main_code = Some(status.code());
+            self.jobs[i].restarts_remain = Some(0);
+            self.publish(
+                if ok {
+                    Code::ExitSuccess
+                } else {
+                    Code::ExitFailed
+                },
+                &name,
+            );
+            self.complete(i);
+            self.begin_shutdown();
+            return;
+        }
+        self.publish(
+            if ok {
+                Code::ExitSuccess
+            } else {
+                Code::ExitFailed
+            },
+            &name,
+        );
+        self.after_exit(i, ok);
+    }
+
+    fn after_exit(&mut self, i: usize, _ok: bool) {
+        let job = &mut self.jobs[i];
+        if job.halting {
+            if job.wait_for_stopped.is_none() {
+                self.complete(i);
+            }
+            return;
+        }
+        if core::mem::take(&mut job.pending_start) {
+            return self.start_exec(i);
+        }
+        if matches!(job.cfg.when, When::Interval(_) | When::Cron { .. }) {
+            // Periodic jobs run again on their next tick.
+            return;
+        }
+        if job.restarts_remain != Some(0) {
+            if let Some(n) = &mut job.restarts_remain {
+                *n -= 1;
+            }
+            let delay = backoff(job);
+            if delay == 0 {
+                return self.start_exec(i);
+            }
+            debug!("job {} restarts in {} ms", job.cfg.name, delay / 1_000_000);
+            let at = self.lp.now() + delay;
+            return self.set_timer(i, T::Restart, at);
+        }
+        if job.starts_remain != Some(0) && job.listening {
+            return; // `each`: wait for the next event.
+        }
+        self.halt(i);
+    }
+
+    /// No more runs: publish `stopping`, let a preStop-style job finish,
+    /// stop the process, then `stopped`.
+    fn halt(&mut self, i: usize) {
+        let job = &mut self.jobs[i];
+        if job.halting || job.complete {
+            return;
+        }
+        job.halting = true;
+        job.listening = false;
+        job.stopping_sent = true;
+        let name = job.cfg.name.clone();
+        let waits = job.wait_for_stopped.is_some();
+        let stop_timeout = job.cfg.stop_timeout;
+        self.cancel_timer(i, T::Interval);
+        self.cancel_timer(i, T::Cron);
+        self.cancel_timer(i, T::Restart);
+        self.cancel_timer(i, T::WhenTimeout);
+        self.publish(Code::Stopping, &name);
+        if waits {
+            let at = self.lp.now() + stop_timeout;
+            self.set_timer(i, T::StopWait, at);
+        } else {
+            self.stop_process(i);
+        }
+    }
+
+    fn stop_process(&mut self, i: usize) {
+        let job = &self.jobs[i];
+        match job.pid {
+            Some(pid) => {
+                debug!(
+                    "stopping job {} (signal {})",
+                    job.cfg.name, job.cfg.stop_signal
+                );
+                let _ = kill(-pid, job.cfg.stop_signal);
+                let at = self.lp.now() + job.cfg.stop_timeout;
+                self.set_timer(i, T::StopKill, at);
+            }
+            None => self.complete(i),
+        }
+    }
+
+    fn complete(&mut self, i: usize) {
+        if self.jobs[i].complete {
+            return;
+        }
+        for k in 0..T_COUNT {
+            if let Some(id) = self.jobs[i].timers[k].take() {
+                self.lp.cancel_timer(id);
+            }
+        }
+        if let Some(pid) = self.jobs[i].check_pid {
+            let _ = kill(-pid, libc::SIGKILL);
+        }
+        if let Some(c) = self.jobs[i].net_check.take() {
+            let _ = self.lp.deregister(c.fd.raw());
+        }
+        let job = &mut self.jobs[i];
+        job.complete = true;
+        job.halting = true;
+        let name = job.cfg.name.clone();
+        // Every job publishes `stopping` once, then `stopped`.
+        if !core::mem::replace(&mut job.stopping_sent, true) {
+            self.publish(Code::Stopping, &name);
+        }
+        self.publish(Code::Stopped, &name);
+    }
+
+    // ---- timers ----
+
+    fn set_timer(&mut self, i: usize, kind: T, at: u64) {
+        if let Some(old) = self.jobs[i].timers[kind as usize].take() {
+            self.lp.cancel_timer(old);
+        }
+        let id = self.lp.add_timer(at, ((i as u64) << 8) | kind as u64);
+        self.jobs[i].timers[kind as usize] = Some(id);
+    }
+
+    fn cancel_timer(&mut self, i: usize, kind: T) {
+        if let Some(id) = self.jobs[i].timers[kind as usize].take() {
+            self.lp.cancel_timer(id);
+        }
+    }
+
+    fn on_timer(&mut self, key: u64) {
+        if key == GRACE_KEY {
+            info!("grace period over: killing what is left");
+            self.signal_tree(libc::SIGKILL);
+            return;
+        }
+        let i = (key >> 8) as usize;
+        let kind = (key & 0xff) as usize;
+        if i >= self.jobs.len() {
+            return;
+        }
+        self.jobs[i].timers[kind] = None;
+        let now = self.lp.now();
+        match kind {
+            k if k == T::WhenTimeout as usize => {
+                warning!(
+                    "job {}: when.timeout expired before its start event",
+                    self.jobs[i].cfg.name
+                );
+                self.jobs[i].starts_remain = Some(0);
+                self.halt(i);
+            }
+            k if k == T::RunTimeout as usize => {
+                if let Some(pid) = self.jobs[i].pid {
+                    warning!(
+                        "job {} timed out: killing its process group",
+                        self.jobs[i].cfg.name
+                    );
+                    let _ = kill(-pid, libc::SIGKILL);
+                }
+            }
+            k if k == T::StopKill as usize => {
+                if let Some(pid) = self.jobs[i].pid {
+                    warning!(
+                        "job {} did not stop within its stopTimeout: SIGKILL",
+                        self.jobs[i].cfg.name
+                    );
+                    let _ = kill(-pid, libc::SIGKILL);
+                }
+            }
+            k if k == T::StopWait as usize => {
+                self.jobs[i].wait_for_stopped = None;
+                self.stop_process(i);
+            }
+            k if k == T::Restart as usize => self.start_exec(i),
+            k if k == T::Interval as usize => {
+                if let When::Interval(every) = self.jobs[i].cfg.when {
+                    self.set_timer(i, T::Interval, now + every);
+                }
+                let job = &mut self.jobs[i];
+                if job.restarts_remain == Some(0) {
+                    self.halt(i);
+                } else {
+                    if let Some(n) = &mut job.restarts_remain {
+                        *n -= 1;
+                    }
+                    self.start_exec(i);
+                }
+            }
+            k if k == T::Cron as usize => {
+                if self.jobs[i].pid.is_some() {
+                    warning!(
+                        "job {}: previous run still going, skipping this cron run",
+                        self.jobs[i].cfg.name
+                    );
+                } else {
+                    self.start_exec(i);
+                }
+                self.arm_cron(i);
+            }
+            k if k == T::Health as usize => {
+                let every = self.jobs[i].cfg.health.as_ref().map_or(0, |h| h.interval);
+                self.set_timer(i, T::Health, now + every);
+                self.run_check(i);
+            }
+            k if k == T::HealthTimeout as usize => {
+                if let Some(pid) = self.jobs[i].check_pid {
+                    let _ = kill(-pid, libc::SIGKILL);
+                }
+                if let Some(c) = self.jobs[i].net_check.take() {
+                    let _ = self.lp.deregister(c.fd.raw());
+                    self.check_result(i, false, "timed out");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn arm_cron(&mut self, i: usize) {
+        let When::Cron { expr, local } = &self.jobs[i].cfg.when else {
+            return;
+        };
+        let Ok(schedule) = super::cron::Schedule::parse(expr) else {
+            return;
+        };
+        let zone = if *local {
+            local_zone(self.env)
+        } else {
+            super::timezone::Zone::Utc
+        };
+        let (now_wall, _) = wall_clock();
+        match schedule.next_after(now_wall, &zone) {
+            Some(next) => {
+                let at = self.lp.now() + (next - now_wall).max(0) as u64 * 1_000_000_000;
+                self.set_timer(i, T::Cron, at);
+            }
+            None => warning!("job {}: cron {expr:?} never fires", self.jobs[i].cfg.name),
+        }
+    }
+
+    // ---- health ----
+
+    fn run_check(&mut self, i: usize) {
+        let job = &self.jobs[i];
+        if job.complete
+            || job.status == Status::Maintenance
+            || job.check_pid.is_some()
+            || job.net_check.is_some()
+        {
+            return;
+        }
+        let Some(h) = job.cfg.health.clone() else {
+            return;
+        };
+        let started = match &h.check {
+            Check::Exec(_) => self
+                .spawn_argv(i, true)
+                .map(|pid| self.jobs[i].check_pid = Some(pid)),
+            Check::Tcp(addr) => NetCheck::tcp(addr).map(|c| self.watch_net(i, c)),
+            Check::Http { url, status } => {
+                NetCheck::http(url, *status).map(|c| self.watch_net(i, c))
+            }
+        };
+        match started {
+            Ok(()) => {
+                let at = self.lp.now() + h.timeout;
+                self.set_timer(i, T::HealthTimeout, at);
+            }
+            Err(msg) => self.check_result(i, false, &msg),
+        }
+    }
+
+    fn watch_net(&mut self, i: usize, c: NetCheck) {
+        let token = TOK_NET | i as u64;
+        if self.lp.register(c.fd.raw(), token, WRITABLE).is_ok() {
+            self.jobs[i].net_check = Some(c);
+        }
+    }
+
+    fn on_net(&mut self, i: usize) {
+        let Some(c) = self.jobs.get_mut(i).and_then(|j| j.net_check.as_mut()) else {
+            return;
+        };
+        let result = match c.advance() {
+            Progress::WantWrite => return,
+            Progress::WantRead => {
+                let raw = c.fd.raw();
+                let _ = self.lp.reregister(raw, TOK_NET | i as u64, READABLE);
+                return;
+            }
+            Progress::Done(r) => r,
+        };
+        if let Some(c) = self.jobs[i].net_check.take() {
+            let _ = self.lp.deregister(c.fd.raw());
+        }
+        self.cancel_timer(i, T::HealthTimeout);
+        match result {
+            Ok(()) => self.check_result(i, true, "ok"),
+            Err(msg) => self.check_result(i, false, &msg),
+        }
+    }
+
+    fn check_result(&mut self, i: usize, passed: bool, detail: &str) {
+        let job = &mut self.jobs[i];
+        if job.status == Status::Maintenance || job.complete {
+            return;
+        }
+        let name = job.cfg.name.clone();
+        if passed {
+            if job.status != Status::Healthy {
+                info!("job {name} is healthy");
+            }
+            job.status = Status::Healthy;
+            self.publish(Code::Healthy, &name);
+        } else {
+            if job.status != Status::Unhealthy {
+                warning!("job {name} is unhealthy: {detail}");
+            }
+            job.status = Status::Unhealthy;
+            self.publish(Code::Unhealthy, &name);
+        }
+    }
+
+    // ---- signals, shutdown, exit ----
+
+    fn on_signal(&mut self, sig: i32) {
+        match sig {
+            libc::SIGCHLD => self.reap(),
+            libc::SIGTERM | libc::SIGINT => {
+                self.forward_to_main(sig);
+                self.begin_shutdown();
+            }
+            libc::SIGHUP => self.publish(Code::Signal, "SIGHUP"),
+            libc::SIGUSR2 => self.publish(Code::Signal, "SIGUSR2"),
+            libc::SIGUSR1 => self.reopen_log(),
+            other => self.forward_to_main(other),
+        }
+    }
+
+    fn forward_to_main(&self, sig: i32) {
+        if let Some(pid) = self.jobs.iter().find(|j| j.is_main).and_then(|j| j.pid) {
+            let _ = kill(pid, sig);
+        }
+    }
+
+    fn begin_shutdown(&mut self) {
+        if self.shutting_down {
+            return;
+        }
+        info!("shutting down");
+        self.shutting_down = true;
+        self.publish(Code::Shutdown, GLOBAL);
+    }
+
+    /// Every job is complete: stop leftover descendants (grace period =
+    /// stopTimeout), then exit once nothing is left.
+    fn begin_drain(&mut self) {
+        self.draining = true;
+        self.reap();
+        if !self.no_children {
+            self.signal_tree(libc::SIGTERM);
+            let at = self.lp.now() + self.stop_timeout;
+            self.lp.add_timer(at, GRACE_KEY);
+        }
+    }
+
+    fn signal_tree(&self, sig: i32) {
+        match tree::descendants(proc::getpid()) {
+            Ok(pids) => {
+                for pid in pids {
+                    let _ = kill(pid, sig);
+                }
+            }
+            Err(_) if proc::getpid() == 1 => {
+                let _ = kill(-1, sig);
+            }
+            Err(e) => warning!("cannot read /proc ({e}): leftover processes are not stopped"),
+        }
+    }
+
+    fn finished(&mut self) -> Option<i32> {
+        if !self.draining {
+            return None;
+        }
+        if !self.no_children {
+            self.reap();
+            if !self.no_children {
+                return None;
+            }
+        }
+        // Output pipes still open have nobody left to write: flush them.
+        for slot in 0..self.outputs.len() {
+            while self.outputs[slot].is_some() {
+                self.on_output(slot);
+            }
+        }
+        Some(match self.main_code {
+            Some(code) => code % 256,
+            None if self.has_main => 0,
+            // Without a main command: 1 if any job's last run failed and it
+            // had no restarts left, else 0.
+            None => i32::from(self.jobs.iter().any(|j| j.last_failed)),
+        })
+    }
+}
+
+/// Delay before a restart: restartDelay doubled for each quick failure in
+/// a row (a run shorter than restartResetAfter), capped at restartMaxDelay.
+fn backoff(job: &Job) -> u64 {
+    let base = job.cfg.restart_delay;
+    if base == 0 {
+        return 0;
+    }
+    let exp = job.quick_failures.saturating_sub(1).min(32);
+    base.saturating_mul(1u64 << exp)
+        .min(job.cfg.restart_max_delay.max(base))
+}
+
+/// The zone of `timezone: "local"`: TZ, else /etc/localtime, else UTC.
+fn local_zone(env: &Environ) -> super::timezone::Zone {
+    use super::timezone::{LocalSource, Zone, local_source};
+    match local_source(env.get("TZ")) {
+        LocalSource::Posix(spec) => Zone::from_posix(&spec).unwrap_or(Zone::Utc),
+        LocalSource::File(path) => CString::new(path)
+            .ok()
+            .and_then(|p| fd::read_file(&p).ok())
+            .and_then(|bytes| Zone::from_tzif(&bytes).ok())
+            .unwrap_or(Zone::Utc),
+    }
+}

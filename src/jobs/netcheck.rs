@@ -1,0 +1,312 @@
+//! Built-in health checks that need no program in the image (scratch
+//! images have no curl or nc): `tcp` connects, `http` sends a GET and reads
+//! the status line. Both run as non-blocking sockets in the loop.
+
+use crate::sys::fd::{Fd, read_raw};
+use crate::sys::net::{self, Ip};
+use crate::sys::{Errno, fd::read_file};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+pub enum Phase {
+    Connecting,
+    Sending(usize),
+    Reading,
+}
+
+pub struct NetCheck {
+    pub fd: Fd,
+    phase: Phase,
+    request: Option<Vec<u8>>,
+    expect: Option<u16>,
+    response: Vec<u8>,
+}
+
+/// What a check needs next from the loop.
+pub enum Progress {
+    WantWrite,
+    WantRead,
+    Done(Result<(), String>),
+}
+
+impl NetCheck {
+    pub fn tcp(addr: &str) -> Result<NetCheck, String> {
+        let (ip, port) = resolve(addr)?;
+        Ok(NetCheck {
+            fd: connect(ip, port)?,
+            phase: Phase::Connecting,
+            request: None,
+            expect: None,
+            response: Vec::new(),
+        })
+    }
+
+    pub fn http(url: &str, expect: Option<u16>) -> Result<NetCheck, String> {
+        let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
+        let (hostport, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let with_port = if hostport.ends_with(']') || !hostport.contains(':') {
+            format!("{hostport}:80")
+        } else {
+            hostport.into()
+        };
+        let (ip, port) = resolve(&with_port)?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {hostport}\r\nUser-Agent: tug-health\r\nConnection: close\r\n\r\n").into_bytes();
+        Ok(NetCheck {
+            fd: connect(ip, port)?,
+            phase: Phase::Connecting,
+            request: Some(request),
+            expect,
+            response: Vec::new(),
+        })
+    }
+
+    /// Advances after the socket became ready.
+    pub fn advance(&mut self) -> Progress {
+        loop {
+            match self.phase {
+                Phase::Connecting => {
+                    if let Err(e) = net::take_error(&self.fd) {
+                        return Progress::Done(Err(format!("connect: {e}")));
+                    }
+                    match self.request {
+                        None => return Progress::Done(Ok(())),
+                        Some(_) => self.phase = Phase::Sending(0),
+                    }
+                }
+                Phase::Sending(done) => {
+                    let req = self.request.as_deref().unwrap_or_default();
+                    match net::send(&self.fd, &req[done..]) {
+                        Ok(n) if done + n == req.len() => self.phase = Phase::Reading,
+                        Ok(n) => self.phase = Phase::Sending(done + n),
+                        Err(Errno::EAGAIN) => return Progress::WantWrite,
+                        Err(e) => return Progress::Done(Err(format!("send: {e}"))),
+                    }
+                }
+                Phase::Reading => {
+                    let mut buf = [0u8; 512];
+                    match read_raw(self.fd.raw(), &mut buf) {
+                        Ok(0) => return Progress::Done(self.verdict(true)),
+                        Ok(n) => {
+                            self.response.extend_from_slice(&buf[..n]);
+                            if self.response.contains(&b'\n') || self.response.len() > 4096 {
+                                return Progress::Done(self.verdict(false));
+                            }
+                        }
+                        Err(Errno::EAGAIN) => return Progress::WantRead,
+                        Err(e) => return Progress::Done(Err(format!("read: {e}"))),
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn wants_write(&self) -> bool {
+        !matches!(self.phase, Phase::Reading)
+    }
+
+    /// Judges the status line: 2xx/3xx pass, or exactly `expect`.
+    fn verdict(&self, eof: bool) -> Result<(), String> {
+        let line = self
+            .response
+            .split(|&b| b == b'\n')
+            .next()
+            .unwrap_or_default();
+        let line = String::from_utf8_lossy(line);
+        let mut parts = line.split_ascii_whitespace();
+        let status = match (
+            parts.next(),
+            parts.next().and_then(|s| s.parse::<u16>().ok()),
+        ) {
+            (Some(v), Some(code)) if v.starts_with("HTTP/") => code,
+            _ if eof && self.response.is_empty() => {
+                return Err("connection closed without a response".into());
+            }
+            _ => return Err(format!("not an HTTP response: {:?}", line.trim_end())),
+        };
+        let ok = match self.expect {
+            Some(want) => status == want,
+            None => (200..400).contains(&status),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("HTTP status {status}"))
+        }
+    }
+}
+
+fn connect(ip: Ip, port: u16) -> Result<Fd, String> {
+    net::connect(ip, port).map_err(|e| format!("connect: {e}"))
+}
+
+/// "host:port" with an IP literal, "localhost" or a name from /etc/hosts
+/// (DNS names need the resolver of the discovery stage).
+fn resolve(addr: &str) -> Result<(Ip, u16), String> {
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{addr:?} is not host:port"))?;
+    let port: u16 = port.parse().map_err(|_| format!("bad port in {addr:?}"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Some(ip) = parse_ip(host) {
+        return Ok((ip, port));
+    }
+    let hosts = read_file(c"/etc/hosts").unwrap_or_default();
+    for line in String::from_utf8_lossy(&hosts).lines() {
+        let mut f = line
+            .split('#')
+            .next()
+            .unwrap_or("")
+            .split_ascii_whitespace();
+        if let Some(ip) = f.next().and_then(parse_ip)
+            && f.any(|n| n.eq_ignore_ascii_case(host))
+        {
+            return Ok((ip, port));
+        }
+    }
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok((Ip::V4([127, 0, 0, 1]), port));
+    }
+    Err(format!(
+        "cannot resolve {host:?} (use an IP address or a name from /etc/hosts)"
+    ))
+}
+
+pub fn parse_ip(s: &str) -> Option<Ip> {
+    if let Some(v4) = parse_v4(s) {
+        return Some(Ip::V4(v4));
+    }
+    parse_v6(s).map(Ip::V6)
+}
+
+fn parse_v4(s: &str) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut parts = s.split('.');
+    for o in &mut out {
+        let p = parts.next()?;
+        if p.is_empty() || p.len() > 3 || (p.len() > 1 && p.starts_with('0')) {
+            return None;
+        }
+        *o = p.parse().ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+fn parse_v6(s: &str) -> Option<[u8; 16]> {
+    let (head, tail) = match s.split_once("::") {
+        Some((h, t)) => (h, Some(t)),
+        None => (s, None),
+    };
+    let groups = |part: &str| -> Option<Vec<u16>> {
+        if part.is_empty() {
+            return Some(Vec::new());
+        }
+        part.split(':')
+            .map(|g| {
+                if g.is_empty() || g.len() > 4 {
+                    None
+                } else {
+                    u16::from_str_radix(g, 16).ok()
+                }
+            })
+            .collect()
+    };
+    let h = groups(head)?;
+    let t = match tail {
+        Some(t) => groups(t)?,
+        None => Vec::new(),
+    };
+    let total = h.len() + t.len();
+    if (tail.is_none() && total != 8) || (tail.is_some() && total > 7) {
+        return None;
+    }
+    let mut words = [0u16; 8];
+    words[..h.len()].copy_from_slice(&h);
+    words[8 - t.len()..].copy_from_slice(&t);
+    let mut out = [0u8; 16];
+    for (i, w) in words.iter().enumerate() {
+        out[2 * i..2 * i + 2].copy_from_slice(&w.to_be_bytes());
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ip_literals() {
+        assert_eq!(parse_ip("127.0.0.1"), Some(Ip::V4([127, 0, 0, 1])));
+        assert_eq!(
+            parse_ip("::1"),
+            Some(Ip::V6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]))
+        );
+        assert!(matches!(parse_ip("fe80::1:2"), Some(Ip::V6(_))));
+        for bad in [
+            "256.0.0.1",
+            "1.2.3",
+            "01.2.3.4",
+            "1::2::3",
+            "abcde::",
+            "example.com",
+            "",
+        ] {
+            assert_eq!(parse_ip(bad), None, "{bad}");
+        }
+        assert_eq!(resolve("[::1]:80").unwrap().1, 80);
+        assert_eq!(resolve("localhost:8080").unwrap().1, 8080);
+        assert!(resolve("nohost.invalid:1").is_err());
+    }
+
+    #[test]
+    fn checks_against_a_real_listener() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            for reply in [
+                "HTTP/1.1 204 No Content\r\n\r\n",
+                "HTTP/1.0 503 Busy\r\n\r\n",
+                "garbage\n",
+            ] {
+                let (mut s, _) = l.accept().unwrap();
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).unwrap();
+                s.write_all(reply.as_bytes()).unwrap();
+            }
+        });
+        let run = |mut c: NetCheck| loop {
+            let mut pfd = libc::pollfd {
+                fd: c.fd.raw(),
+                events: if c.wants_write() {
+                    libc::POLLOUT
+                } else {
+                    libc::POLLIN
+                },
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            unsafe { libc::poll(&mut pfd, 1, 5000) };
+            if let Progress::Done(r) = c.advance() {
+                break r;
+            }
+        };
+        let url = format!("http://127.0.0.1:{port}/health");
+        assert_eq!(run(NetCheck::http(&url, None).unwrap()), Ok(()));
+        assert_eq!(
+            run(NetCheck::http(&url, None).unwrap()),
+            Err("HTTP status 503".into())
+        );
+        assert!(
+            run(NetCheck::http(&url, Some(200)).unwrap())
+                .unwrap_err()
+                .contains("not an HTTP response")
+        );
+        server.join().unwrap();
+        // Nothing listens there any more.
+        assert!(run(NetCheck::tcp(&format!("127.0.0.1:{port}")).unwrap()).is_err());
+    }
+}

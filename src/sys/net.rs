@@ -1,0 +1,92 @@
+//! Non-blocking TCP client sockets (built-in health checks; the HTTP
+//! client of later stages builds on the same calls).
+
+use super::fd::Fd;
+use super::{Errno, Result, check};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ip {
+    V4([u8; 4]),
+    V6([u8; 16]),
+}
+
+/// Starts a non-blocking connect. Ok(socket) means "in progress or done":
+/// wait for writability, then ask `take_error`.
+pub fn connect(ip: Ip, port: u16) -> Result<Fd> {
+    let family = match ip {
+        Ip::V4(_) => libc::AF_INET,
+        Ip::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: plain flags; the fd is owned by Fd from here on.
+    let fd = Fd::from_raw(check(unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?);
+    let ret = match ip {
+        Ip::V4(a) => {
+            // SAFETY: all-zero is a valid sockaddr_in.
+            let mut sa: libc::sockaddr_in = unsafe { core::mem::zeroed() };
+            sa.sin_family = libc::AF_INET as libc::sa_family_t;
+            sa.sin_port = port.to_be();
+            sa.sin_addr.s_addr = u32::from_ne_bytes(a);
+            // SAFETY: sa is a valid sockaddr_in of the length given.
+            unsafe {
+                libc::connect(
+                    fd.raw(),
+                    (&sa as *const libc::sockaddr_in).cast(),
+                    core::mem::size_of_val(&sa) as u32,
+                )
+            }
+        }
+        Ip::V6(a) => {
+            // SAFETY: all-zero is a valid sockaddr_in6.
+            let mut sa: libc::sockaddr_in6 = unsafe { core::mem::zeroed() };
+            sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sa.sin6_port = port.to_be();
+            sa.sin6_addr.s6_addr = a;
+            // SAFETY: sa is a valid sockaddr_in6 of the length given.
+            unsafe {
+                libc::connect(
+                    fd.raw(),
+                    (&sa as *const libc::sockaddr_in6).cast(),
+                    core::mem::size_of_val(&sa) as u32,
+                )
+            }
+        }
+    };
+    if ret < 0 && Errno::last() != Errno(libc::EINPROGRESS) {
+        return Err(Errno::last());
+    }
+    Ok(fd)
+}
+
+/// The pending error of a socket (the result of a non-blocking connect).
+pub fn take_error(fd: &Fd) -> Result<()> {
+    let mut err: libc::c_int = 0;
+    let mut len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: err and len are valid for getsockopt to fill.
+    check(unsafe {
+        libc::getsockopt(
+            fd.raw(),
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&mut err as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    if err == 0 { Ok(()) } else { Err(Errno(err)) }
+}
+
+/// send() without SIGPIPE.
+pub fn send(fd: &Fd, buf: &[u8]) -> Result<usize> {
+    // SAFETY: buf is valid for buf.len() bytes.
+    let n = unsafe { libc::send(fd.raw(), buf.as_ptr().cast(), buf.len(), libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(n as usize)
+    }
+}
