@@ -9,7 +9,7 @@
 # another bench_* function and call it from main().
 #
 # Knobs (environment): BENCH_RUNS (1000), BENCH_WARMUP (50), BENCH_ROUNDS (5),
-# BENCH_IDLE_SECS (10).
+# BENCH_IDLE_SECS (10), BENCH_SUP_SECS (60: the supervisor window).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,6 +21,11 @@ RUNS=${BENCH_RUNS:-1000}
 WARMUP=${BENCH_WARMUP:-50}
 ROUNDS=${BENCH_ROUNDS:-5}
 IDLE_SECS=${BENCH_IDLE_SECS:-10}
+SUP_SECS=${BENCH_SUP_SECS:-60}
+
+# Targets for supervisor mode: tug's own RSS against supervisord's and s6's.
+TARGET_SUP_RSS_VS_SUPERVISORD=0.10 # at most a tenth
+TARGET_SUP_RSS_VS_S6=1.00          # below s6-svscan + its s6-supervise processes
 
 # Targets for the init core.
 TARGET_SIZE=409600 # 400 KB (KiB)
@@ -50,10 +55,23 @@ alive() { # true while PID exists and is not a zombie
 
 children_of() { cat /proc/"$1"/task/*/children 2>/dev/null || true; }
 
-# Kill PID's children and PID itself with SIGKILL (used by the EXIT trap).
+# SIGSTOP every descendant of PID, each before its own children are listed
+# (so that a supervisor cannot start a replacement in between); prints them.
+stop_descendants() {
+	local kid
+	for kid in $(children_of "$1"); do
+		kill -STOP "$kid" 2>/dev/null || true
+		echo "$kid"
+		stop_descendants "$kid"
+	done
+}
+
+# Kill PID and all its descendants (children of supervisors included) with
+# SIGKILL (used by the EXIT trap).
 kill_tree() {
 	local pid=$1 kid
-	for kid in $(children_of "$pid"); do kill -KILL "$kid" 2>/dev/null || true; done
+	kill -STOP "$pid" 2>/dev/null || true
+	for kid in $(stop_descendants "$pid"); do kill -KILL "$kid" 2>/dev/null || true; done
 	kill -KILL "$pid" 2>/dev/null || true
 }
 
@@ -78,6 +96,7 @@ cleanup() {
 	local pid
 	for pid in "${!BG_PIDS[@]}"; do kill_tree "$pid"; done
 	for pid in "${!BG_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+	kill_strays
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -114,7 +133,7 @@ ctxt_switches() { # voluntary + nonvoluntary, summed over all threads of PID
 
 ensure_packages() {
 	local missing=() p
-	for p in tini dumb-init catatonit hyperfine gcc file jq; do
+	for p in tini dumb-init catatonit supervisor s6 hyperfine gcc file jq; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 			missing+=("$p")
 	done
@@ -359,6 +378,436 @@ bench_init() {
 }
 
 # ---------------------------------------------------------------------------
+# Section: supervisor mode
+
+# Three supervisors run the same SUP_JOBS children (a static pause() loop) at
+# the same time, over one BENCH_SUP_SECS window: tug --config (with a tcp or
+# http health check per job, every second, against one local listener),
+# supervisord and s6-svscan. A second tug with the same jobs and no checks is
+# the control: whatever it wakes up for, no timer asked for.
+SUP_JOBS=10
+SLEEPER=
+declare -a SUPS
+declare -A SUP_PID SUP_LABEL SUP_RSS SUP_WAKE SUP_CPU SUP_RESTARTS SUP_STOP SUP_KIDS SUP_PROCS
+declare -A CTXT0 CPU0
+TUG_RSS_FIRST=0 TUG_RSS_LAST=0 TUG_RSS_MIN=0 TUG_RSS_MAX=0
+SUP_ELAPSED=0 CHECKS_TCP=0 CHECKS_HTTP=0 CHECKS_OTHER=0
+TUG_SUP_ERR=
+
+build_sleeper() {
+	SLEEPER=$WORK/sleeper
+	cat >"$WORK/sleeper.c" <<'EOF'
+/* The supervised child: no libc, pause() forever; SIGTERM's default action ends it. */
+void _start(void)
+{
+    for (;;)
+        __asm__ volatile("mov $34, %%eax\n\tsyscall" ::: "rax", "rcx", "r11", "memory"); /* SYS_pause */
+}
+EOF
+	gcc -static -nostdlib -Os -s -fno-asynchronous-unwind-tables -o "$SLEEPER" "$WORK/sleeper.c" ||
+		die "cannot build the static sleeper"
+}
+
+descendants() { # descendants PID -> every descendant of PID
+	local kid
+	for kid in $(children_of "$1"); do
+		echo "$kid"
+		descendants "$kid"
+	done
+}
+
+is_sleeper() { [ "$(readlink "/proc/$1/exe" 2>/dev/null)" = "$SLEEPER" ]; }
+
+sleepers_of() { # sleepers_of PID -> PIDs of the sleepers under PID, sorted
+	local p
+	for p in $(descendants "$1"); do is_sleeper "$p" && echo "$p"; done | sort -n
+}
+
+sleepers_anywhere() {
+	local f p
+	for f in /proc/[0-9]*; do
+		p=${f#/proc/}
+		is_sleeper "$p" && echo "$p"
+	done
+	return 0
+}
+
+kill_strays() { # (EXIT trap) SIGKILL sleepers that outlived their supervisor
+	local p
+	[ -n "$SLEEPER" ] || return 0
+	for p in $(sleepers_anywhere); do kill -KILL "$p" 2>/dev/null || true; done
+}
+
+# The processes whose cost is measured: the supervisor, plus s6-svscan's
+# s6-supervise children; never the sleepers.
+sup_procs() {
+	local pid=${SUP_PID[$1]} kid
+	echo "$pid"
+	[ "$1" = s6 ] || return 0
+	for kid in $(children_of "$pid"); do
+		[ "$(cat "/proc/$kid/comm" 2>/dev/null)" = s6-supervise ] && echo "$kid"
+	done
+	return 0
+}
+
+sum_rss() { local p n=0; for p in "$@"; do n=$((n + $(status_field "$p" VmRSS))); done; echo "$n"; }
+sum_ctxt() { local p n=0; for p in "$@"; do n=$((n + $(ctxt_switches "$p"))); done; echo "$n"; }
+sum_cpu_ticks() { # utime + stime, in clock ticks, over all threads of each PID
+	local p n=0
+	for p in "$@"; do
+		n=$((n + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat")))
+	done
+	echo "$n"
+}
+
+start_listener() {
+	cat >"$WORK/listener.py" <<'EOF'
+# Health-check target: accepts TCP on one loopback port; answers any data with
+# an empty 200 and closes. Logs one line per connection: http or tcp.
+import os, selectors, socket, sys
+
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+port_file, log_file = sys.argv[1:3]
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", 0))
+srv.listen(128)
+srv.setblocking(False)
+log = open(log_file, "a", buffering=1)
+sel = selectors.DefaultSelector()
+sel.register(srv, selectors.EVENT_READ)
+with open(port_file + ".tmp", "w") as f:
+    f.write("%d\n" % srv.getsockname()[1])
+os.rename(port_file + ".tmp", port_file)
+while True:
+    for key, _ in sel.select():
+        s = key.fileobj
+        if s is srv:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            c.setblocking(False)
+            sel.register(c, selectors.EVENT_READ)
+            continue
+        try:
+            data = s.recv(4096)
+        except OSError:
+            data = b""
+        if data:
+            try:
+                s.send(RESPONSE)
+            except OSError:
+                pass
+        log.write("http\n" if data else "tcp\n")
+        sel.unregister(s)
+        s.close()
+EOF
+	: >"$WORK/listener.log"
+	python3 "$WORK/listener.py" "$WORK/listener.port" "$WORK/listener.log" </dev/null >"$WORK/listener.out" 2>&1 &
+	LISTENER_PID=$!
+	BG_PIDS[$!]=1
+	local i
+	for ((i = 0; i < 500; i++)); do
+		[ -s "$WORK/listener.port" ] && break
+		alive "$LISTENER_PID" || die "the check listener died: $(cat "$WORK/listener.out")"
+		sleep 0.01
+	done
+	PORT=$(cat "$WORK/listener.port" 2>/dev/null) || die "the check listener never wrote its port"
+}
+
+write_sup_configs() {
+	local i check d
+	for d in tug tug-no-checks; do
+		{
+			echo '{'
+			echo '  logging: { level: "WARN" },'
+			echo '  jobs: ['
+			for ((i = 0; i < SUP_JOBS; i++)); do
+				printf '    { name: "svc%d", exec: ["%s"], restarts: "unlimited"' "$i" "$SLEEPER"
+				if [ "$d" = tug ]; then
+					if ((i % 2 == 0)); then
+						check="tcp: \"127.0.0.1:$PORT\""
+					else
+						check="http: \"http://127.0.0.1:$PORT/\""
+					fi
+					printf ',\n      health: { %s, interval: "1s", timeout: "1s" }' "$check"
+				fi
+				printf ' },\n'
+			done
+			echo '  ]'
+			echo '}'
+		} >"$WORK/$d.json5"
+	done
+
+	d=$WORK/supervisord
+	mkdir -p "$d"
+	{
+		printf '[supervisord]\nnodaemon=true\nlogfile=%s/supervisord.log\npidfile=%s/supervisord.pid\nchilddir=/\nchildlogdir=%s\n' \
+			"$d" "$d" "$d"
+		for ((i = 0; i < SUP_JOBS; i++)); do
+			printf '\n[program:svc%d]\ncommand=%s\nautorestart=true\nredirect_stderr=true\nstdout_logfile=%s/svc%d.log\n' \
+				"$i" "$SLEEPER" "$d" "$i"
+		done
+	} >"$d/supervisord.conf"
+
+	for ((i = 0; i < SUP_JOBS; i++)); do
+		d=$WORK/s6/svc$i
+		mkdir -p "$d"
+		printf '#!/bin/sh\nexec %s\n' "$SLEEPER" >"$d/run"
+		chmod +x "$d/run"
+	done
+}
+
+start_sup() { # start_sup NAME COMMAND...
+	local name=$1
+	shift
+	"$@" </dev/null >"$WORK/$name.out" 2>&1 &
+	SUP_PID[$name]=$!
+	BG_PIDS[$!]=1
+}
+
+measure_supervisors() {
+	local n i k left kids rss t0 t1 conn0 conn1
+	local -a p
+	local supervisord s6svscan
+	supervisord=$(pkg_bin supervisor supervisord)
+	s6svscan=$(pkg_bin s6 s6-svscan)
+
+	start_listener
+	write_sup_configs
+	SUPS=()
+	if "$TUG" check "$WORK/tug.json5" >"$WORK/tug-check.out" 2>&1 &&
+		"$TUG" check "$WORK/tug-no-checks.json5" >>"$WORK/tug-check.out" 2>&1; then
+		SUPS+=(tug tug-no-checks)
+	else
+		TUG_SUP_ERR=$(head -c 300 "$WORK/tug-check.out" | tr '\n|' '  ')
+		log "tug cannot run the supervisor config, measuring the others only: $TUG_SUP_ERR"
+	fi
+	SUPS+=(supervisord s6)
+	SUP_LABEL=(
+		[tug]="tug \`${INIT_VER[tug]}\`"
+		[tug-no-checks]="tug, no health checks (control)"
+		[supervisord]="supervisord $(dpkg-query -W -f='${Version}' supervisor)"
+		[s6]="s6-svscan $(dpkg-query -W -f='${Version}' s6)"
+	)
+
+	for n in "${SUPS[@]}"; do
+		case $n in
+		tug) start_sup tug "$TUG" --config "$WORK/tug.json5" ;;
+		tug-no-checks) start_sup tug-no-checks "$TUG" --config "$WORK/tug-no-checks.json5" ;;
+		supervisord) start_sup supervisord "$supervisord" -n -c "$WORK/supervisord/supervisord.conf" ;;
+		s6) start_sup s6 "$s6svscan" "$WORK/s6" ;;
+		esac
+	done
+	# Bounded wait (10 s each) until every supervisor has all its children up.
+	for n in "${SUPS[@]}"; do
+		for ((i = 0; i < 1000; i++)); do
+			[ "$(sleepers_of "${SUP_PID[$n]}" | wc -l)" -ge "$SUP_JOBS" ] && break
+			alive "${SUP_PID[$n]}" || die "$n exited at start-up: $(tail -c 600 "$WORK/$n.out")"
+			sleep 0.01
+		done
+		((i < 1000)) || die "$n: not all $SUP_JOBS children up after 10 s: $(tail -c 600 "$WORK/$n.out")"
+	done
+	sleep 2 # past supervisord's startsecs (1 s) and tug's first round of checks
+
+	for n in "${SUPS[@]}"; do
+		mapfile -t p < <(sup_procs "$n")
+		SUP_KIDS[$n]=$(sleepers_of "${SUP_PID[$n]}" | tr '\n' ' ')
+		CTXT0[$n]=$(sum_ctxt "${p[@]}")
+		CPU0[$n]=$(sum_cpu_ticks "${p[@]}")
+	done
+	conn0=$(wc -l <"$WORK/listener.log")
+	t0=$EPOCHREALTIME
+	if [ -n "${SUP_PID[tug]:-}" ]; then
+		TUG_RSS_FIRST=$(status_field "${SUP_PID[tug]}" VmRSS)
+		TUG_RSS_MIN=$TUG_RSS_FIRST TUG_RSS_MAX=$TUG_RSS_FIRST
+	fi
+	log "supervisor window: ${SUP_SECS} s with ${SUPS[*]} running $SUP_JOBS children each"
+	for ((i = 0; i < SUP_SECS; i++)); do
+		sleep 1 & # in the background so that a signal to this script is handled at once
+		BG_PIDS[$!]=1
+		wait $!
+		unset 'BG_PIDS[$!]'
+		if [ -n "${SUP_PID[tug]:-}" ]; then
+			rss=$(status_field "${SUP_PID[tug]}" VmRSS)
+			((rss < TUG_RSS_MIN)) && TUG_RSS_MIN=$rss
+			((rss > TUG_RSS_MAX)) && TUG_RSS_MAX=$rss
+			TUG_RSS_LAST=$rss
+		fi
+	done
+	t1=$EPOCHREALTIME
+	conn1=$(wc -l <"$WORK/listener.log")
+	SUP_ELAPSED=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+
+	local tck
+	tck=$(getconf CLK_TCK)
+	for n in "${SUPS[@]}"; do
+		mapfile -t p < <(sup_procs "$n")
+		for i in "${p[@]}"; do alive "$i" || die "$n: process $i exited during the window"; done
+		SUP_RSS[$n]=$(sum_rss "${p[@]}")
+		SUP_WAKE[$n]=$(awk -v d="$(($(sum_ctxt "${p[@]}") - CTXT0[$n]))" -v s="$SUP_ELAPSED" 'BEGIN { printf "%.2f", d / s }')
+		SUP_CPU[$n]=$(awk -v d="$(($(sum_cpu_ticks "${p[@]}") - CPU0[$n]))" -v t="$tck" -v s="$SUP_ELAPSED" \
+			'BEGIN { printf "%.0f", d * 1000 / t * 60 / s }')
+		kids=$(sleepers_of "${SUP_PID[$n]}" | tr '\n' ' ')
+		# Children that are not the ones we started with were restarted.
+		SUP_RESTARTS[$n]=$(comm -13 <(tr ' ' '\n' <<<"${SUP_KIDS[$n]}" | sort) <(tr ' ' '\n' <<<"$kids" | sort) | grep -c . || true)
+		SUP_KIDS[$n]=$kids
+		SUP_PROCS[$n]=${#p[@]}
+	done
+	# Health checks the listener saw in the window (only tug makes any).
+	read -r CHECKS_TCP CHECKS_HTTP CHECKS_OTHER < <(sed -n "$((conn0 + 1)),${conn1}p" "$WORK/listener.log" |
+		awk '$1 == "tcp" { t++ } $1 == "http" { h++ } $1 != "tcp" && $1 != "http" { o++ } END { print t + 0, h + 0, o + 0 }')
+
+	# Stop each supervisor with SIGTERM, one after the other, and check that
+	# it took its children down with it.
+	for n in "${SUPS[@]}"; do
+		stop_init "${SUP_PID[$n]}"
+		for ((i = 0; i < 50; i++)); do # up to 1 s for orphans to be reaped
+			left=0
+			for k in ${SUP_KIDS[$n]}; do is_sleeper "$k" && left=$((left + 1)); done
+			((left == 0)) && break
+			sleep 0.02
+		done
+		if ((left == 0)); then
+			SUP_STOP[$n]="SIGTERM stopped all children"
+		else
+			SUP_STOP[$n]="**$left children left running after SIGTERM**"
+			for k in ${SUP_KIDS[$n]}; do is_sleeper "$k" && kill -KILL "$k" 2>/dev/null; done
+		fi
+	done
+	stop_init "$LISTENER_PID"
+}
+
+# Config load + render + validate (`tug check` on the corpus file with the
+# most jobs), and the first job exec (`tug --config` on a config whose one job
+# execs the static true, until tug exits), next to the bare static true and
+# `tug -- static-true` (init mode) for reference.
+declare -A LAT_MEAN LAT_SD LAT_MED
+LAT_CORPUS=
+measure_config_latency() {
+	local once=$WORK/once.json5 json=$WORK/latency.json
+	LAT_CORPUS=$(cd "$ROOT/.." && pwd)/shared/compat/containerpilot/config-testdata.json5
+	[ -f "$LAT_CORPUS" ] || die "no corpus file $LAT_CORPUS"
+	case $LAT_CORPUS$WORK in *[[:space:]]*) die "path with whitespace: $LAT_CORPUS or $WORK" ;; esac
+	printf '{ logging: { level: "WARN" }, jobs: [ { name: "once", exec: ["%s"] } ] }\n' "$STATIC_TRUE" >"$once"
+	local args=(-n bare "$STATIC_TRUE" -n "init" "$TUG -- $STATIC_TRUE")
+	if "$TUG" check "$LAT_CORPUS" >/dev/null 2>"$WORK/err"; then
+		args+=(-n check "$TUG check $LAT_CORPUS")
+	else
+		log "tug check $LAT_CORPUS failed: $(cat "$WORK/err")"
+	fi
+	if timeout 10 "$TUG" --config "$once" >/dev/null 2>"$WORK/err"; then
+		args+=(-n config "$TUG --config $once")
+	else
+		log "tug --config $once failed: $(cat "$WORK/err")"
+	fi
+	log "config latency: hyperfine -N --warmup $WARMUP --runs $RUNS ($((${#args[@]} / 3)) commands)"
+	hyperfine -N --style basic --warmup "$WARMUP" --runs "$RUNS" --export-json "$json" "${args[@]}" \
+		>"$WORK/hyperfine-latency.log" 2>&1 || {
+		cat "$WORK/hyperfine-latency.log" >&2
+		die "hyperfine failed"
+	}
+	local n m s d
+	while read -r n m s d; do
+		LAT_MEAN[$n]=$m LAT_SD[$n]=$s LAT_MED[$n]=$d
+	done < <(jq -r '.results[] | [.command, .mean * 1e3, .stddev * 1e3, .median * 1e3] | @tsv' "$json")
+}
+
+ms() { # ms SECONDS-IN-MS -> "1.234"
+	awk -v x="$1" 'BEGIN { printf "%.3f", x }'
+}
+
+bench_supervisors() {
+	log "section: supervisor mode"
+	build_sleeper
+	measure_supervisors
+	measure_config_latency
+
+	local n note tug_rss budget checks_s per_check ok r
+	checks_s=$(awk -v n="$((CHECKS_TCP + CHECKS_HTTP + CHECKS_OTHER))" -v s="$SUP_ELAPSED" 'BEGIN { printf "%.2f", n / s }')
+
+	md "## Supervisor mode: tug vs supervisord and s6" ""
+	md "How measured: each supervisor runs the same $SUP_JOBS children, a libc-free static binary that" \
+		"loops on \`pause()\` (built by the script), and all of them run at the same time, over one" \
+		"window of ${SUP_ELAPSED} s that starts 2 s after every supervisor has its $SUP_JOBS children up" \
+		"(seen in \`/proc\`). **tug** runs \`tug --config\` with $SUP_JOBS jobs (\`restarts: \"unlimited\"\`)," \
+		"each with a health check every 1 s (timeout 1 s): $((SUP_JOBS - SUP_JOBS / 2)) \`tcp\` and $((SUP_JOBS / 2)) \`http\`, all against one" \
+		"local Python listener that answers any request with an empty 200. **tug, no health checks** is a" \
+		"control: the same jobs without checks, so every wake-up it makes is one no timer asked for." \
+		"**supervisord** runs $SUP_JOBS \`[program:svcN]\` sections (\`autorestart=true\`, \`nodaemon=true\`, no" \
+		"HTTP/unix server, logs to files); **s6** is \`s6-svscan\` over a scan directory of $SUP_JOBS services" \
+		"whose \`run\` is \`#!/bin/sh\` + \`exec\` of the child. Neither supervisord nor s6 has health checks, so" \
+		"they do less work than tug here." "" \
+		"**RSS** is the sum of \`VmRSS\` (\`/proc/PID/status\`) of the supervisor's own processes at the end of" \
+		"the window (tug: the tug process; supervisord: its Python process; s6: s6-svscan and its" \
+		"$SUP_JOBS s6-supervise processes), never the children. **Wake-ups** are the voluntary + non-voluntary" \
+		"context switches of those processes, over all their threads, during the window, per second." \
+		"**CPU** is utime + stime (\`/proc/PID/stat\`, $(getconf CLK_TCK) ticks/s, so 10 ms resolution) during the window," \
+		"scaled to 60 s." ""
+
+	md "| supervisor | RSS kB (total) | wake-ups/s | CPU ms per 60 s | notes |" \
+		"| --- | ---: | ---: | ---: | --- |"
+	for n in "${SUPS[@]}"; do
+		case $n in
+		tug) note="1 process; $SUP_JOBS health checks/s asked for, the listener saw $checks_s/s ($CHECKS_TCP tcp + $CHECKS_HTTP http in the window); RSS $TUG_RSS_FIRST kB at the start of the window, $TUG_RSS_LAST kB at the end (min $TUG_RSS_MIN, max $TUG_RSS_MAX, sampled every second)" ;;
+		tug-no-checks) note="1 process; control: same jobs, no health checks" ;;
+		supervisord) note="1 Python process; no health checks (supervisord has none)" ;;
+		s6) note="${SUP_PROCS[$n]} processes (s6-svscan + $((SUP_PROCS[$n] - 1)) s6-supervise); no health checks (s6 has none)" ;;
+		esac
+		note+="; ${SUP_RESTARTS[$n]} child restarts in the window; ${SUP_STOP[$n]}"
+		md "| ${SUP_LABEL[$n]} | ${SUP_RSS[$n]} | ${SUP_WAKE[$n]} | ${SUP_CPU[$n]} | $note |"
+	done
+	md ""
+	if [ -n "$TUG_SUP_ERR" ]; then
+		md "**tug could not run the supervisor config**, so it is missing from the table: \`$TUG_SUP_ERR\`" ""
+	else
+		tug_rss=${SUP_RSS[tug]}
+		md "### Targets for supervisor mode" "" "| target | measured | verdict |" "| --- | --- | --- |"
+		r=$(awk -v a="$tug_rss" -v b="${SUP_RSS[supervisord]}" 'BEGIN { printf "%.3f (1/%.1f)", a / b, b / a }')
+		ok=$(awk -v a="$tug_rss" -v b="${SUP_RSS[supervisord]}" -v t="$TARGET_SUP_RSS_VS_SUPERVISORD" 'BEGIN { print (a <= t * b) ? 1 : 0 }')
+		md "| tug's RSS ≤ 1/10 of supervisord's | $tug_rss kB vs ${SUP_RSS[supervisord]} kB: $r | $(verdict "$ok") |"
+		r=$(awk -v a="$tug_rss" -v b="${SUP_RSS[s6]}" 'BEGIN { printf "%.3f (1/%.1f)", a / b, b / a }')
+		ok=$(awk -v a="$tug_rss" -v b="${SUP_RSS[s6]}" -v t="$TARGET_SUP_RSS_VS_S6" 'BEGIN { print (a < t * b) ? 1 : 0 }')
+		md "| tug's RSS below s6's total (s6-svscan + ${SUP_JOBS} s6-supervise) | $tug_rss kB vs ${SUP_RSS[s6]} kB: $r | $(verdict "$ok") |"
+		# Each check may wake tug up to 3 times: its timer, the connect
+		# completing, the response (or EOF) arriving.
+		budget=$(awk -v c="$checks_s" 'BEGIN { printf "%.1f", 3 * c }')
+		per_check=$(awk -v w="${SUP_WAKE[tug]}" -v c="$checks_s" 'BEGIN { printf "%.2f", (c > 0) ? w / c : 0 }')
+		ok=$(awk -v w="${SUP_WAKE[tug]}" -v b="$budget" -v z="${SUP_WAKE[tug-no-checks]}" 'BEGIN { print (w <= b && z == 0) ? 1 : 0 }')
+		md "| no wake-ups that no timer asked for: ≤ 3 per health check (timer, connect, response), 0 without checks | ${SUP_WAKE[tug]}/s for $checks_s checks/s = $per_check per check (budget $budget/s); control without checks: ${SUP_WAKE[tug-no-checks]}/s | $(verdict "$ok") |"
+		ok=$((TUG_RSS_LAST <= TUG_RSS_FIRST))
+		md "| no RSS growth over the window (leak check) | $TUG_RSS_FIRST kB → $TUG_RSS_LAST kB (max $TUG_RSS_MAX kB) over ${SUP_ELAPSED} s, $((CHECKS_TCP + CHECKS_HTTP)) checks | $(verdict "$ok") |"
+		md "" "Wake-ups: tug ${SUP_WAKE[tug]}/s, supervisord ${SUP_WAKE[supervisord]}/s" \
+			"(tug/supervisord = $(awk -v a="${SUP_WAKE[tug]}" -v b="${SUP_WAKE[supervisord]}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')), s6 ${SUP_WAKE[s6]}/s;" \
+			"only tug runs health checks ($checks_s/s). Without checks tug wakes up ${SUP_WAKE[tug-no-checks]} times/s;" \
+			"supervisord's main loop polls with a 1 s timeout even when idle." ""
+	fi
+
+	md "### Config load and first job exec" ""
+	md "\`hyperfine -N --warmup $WARMUP --runs $RUNS\`, one run of all commands. **check** is" \
+		"\`tug check $(basename "$LAT_CORPUS")\` (ContainerPilot's own test config, the corpus file with the most" \
+		"jobs: $("$TUG" check "$LAT_CORPUS" 2>/dev/null | sed -n 2p)): JSON5 parse, template render, decode and" \
+		"validation, printing the job graph. **config** is \`tug --config\` on a config whose one job execs the" \
+		"static true (\`restarts\` unset): load, first job exec, reap, exit. **init** (\`tug -- static-true\`) and" \
+		"**bare** (\`static-true\` alone) are the baselines; config − init approximates the first-exec latency" \
+		"that supervisor mode adds over init mode." ""
+	md "| command | mean (ms) | stddev (ms) | median (ms) |" "| --- | ---: | ---: | ---: |"
+	for n in bare init check config; do
+		[ -n "${LAT_MEAN[$n]:-}" ] || {
+			md "| $n | failed (see the log) | | |"
+			continue
+		}
+		md "| $n | $(ms "${LAT_MEAN[$n]}") | $(ms "${LAT_SD[$n]}") | $(ms "${LAT_MED[$n]}") |"
+	done
+	if [ -n "${LAT_MEAN[config]:-}" ]; then
+		md "" "config − init: $(awk -v a="${LAT_MEAN[config]}" -v b="${LAT_MEAN[init]}" 'BEGIN { printf "%.3f", a - b }') ms;" \
+			"config − bare: $(awk -v a="${LAT_MEAN[config]}" -v b="${LAT_MEAN[bare]}" 'BEGIN { printf "%.3f", a - b }') ms."
+	fi
+	md ""
+}
+
+# ---------------------------------------------------------------------------
 
 write_header() {
 	local cpu
@@ -382,6 +831,7 @@ main() {
 	check_inits
 	write_header
 	bench_init
+	bench_supervisors
 	mkdir -p "$(dirname "$OUT")"
 	cp "$MD" "$OUT"
 	log "wrote $OUT"

@@ -457,14 +457,20 @@ impl Supervisor<'_> {
     }
 
     fn dispatch(&mut self) {
-        while let Some(ev) = self.bus.pop_front() {
-            debug!("event: {} {}", ev.source, ev.code.name());
-            for i in 0..self.jobs.len() {
-                self.on_event(i, &ev);
+        loop {
+            while let Some(ev) = self.bus.pop_front() {
+                debug!("event: {} {}", ev.source, ev.code.name());
+                for i in 0..self.jobs.len() {
+                    self.on_event(i, &ev);
+                }
             }
-        }
-        if self.shutting_down {
-            self.advance_shutdown();
+            if self.shutting_down {
+                self.advance_shutdown();
+            }
+            // Stopping jobs publish events of their own: deliver them now.
+            if self.bus.is_empty() {
+                break;
+            }
         }
         if !self.draining && !self.jobs.is_empty() && self.jobs.iter().all(|j| j.complete) {
             self.begin_drain();
@@ -491,7 +497,23 @@ impl Supervisor<'_> {
         }
         let job = &self.jobs[i];
         if job.listening && job.start_on.as_ref() == Some(ev) {
-            self.on_start_event(i);
+            return self.on_start_event(i);
+        }
+        // Its source job stopped for good: an event this job waits for
+        // from it can never come, so it will never start (or run again).
+        if ev.code == Code::Stopped
+            && job.listening
+            && job.pid.is_none()
+            && let Some(on) = &job.start_on
+            && on.source == ev.source
+            && on.code != Code::Stopped
+        {
+            info!(
+                "job {} will not start: {} has stopped",
+                job.cfg.name, ev.source
+            );
+            self.jobs[i].listening = false;
+            self.halt(i);
         }
     }
 
@@ -763,6 +785,17 @@ impl Supervisor<'_> {
         }
     }
 
+    /// Logs what a process wrote before it exited, before its exit is
+    /// handled: records then follow cause and effect across jobs.
+    fn drain_outputs_of(&mut self, pid: Option<i32>) {
+        let Some(pid) = pid else { return };
+        for slot in 0..self.outputs.len() {
+            if self.outputs[slot].as_ref().is_some_and(|o| o.pid == pid) {
+                self.on_output(slot);
+            }
+        }
+    }
+
     // ---- exits ----
 
     fn reap(&mut self) {
@@ -796,6 +829,7 @@ impl Supervisor<'_> {
         match entry.owner {
             Owner::Job(i) => self.job_exited(i, status),
             Owner::Check(i) => {
+                self.drain_outputs_of(Some(pid));
                 self.jobs[i].check_pid = None;
                 self.cancel_timer(i, T::HealthTimeout);
                 self.check_result(
@@ -810,11 +844,13 @@ impl Supervisor<'_> {
     fn job_exited(&mut self, i: usize, status: ExitStatus) {
         self.cancel_timer(i, T::RunTimeout);
         self.cancel_timer(i, T::StopKill);
+        self.drain_outputs_of(self.jobs[i].pid);
         let ok = status == ExitStatus::Exited(0);
         let now = self.lp.now();
         let job = &mut self.jobs[i];
         job.pid = None;
-        job.last_failed = !ok;
+        // A job tug itself stopped did not fail.
+        job.last_failed = !ok && !job.halting;
         let ran_for = now.saturating_sub(job.started_at);
         if ok || ran_for >= job.cfg.restart_reset_after {
             job.quick_failures = 0;

@@ -1,0 +1,439 @@
+//! The job engine end to end: the real binary running configs that
+//! reproduce ContainerPilot's scenarios (preStart, periodic tasks,
+//! coprocesses, preStop/postStop, SIGHUP jobs, health checks) plus tug's
+//! extensions. Jobs are small shell scripts; readiness is read from output
+//! lines, never slept for.
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// A config file in a fresh temp dir.
+fn config(name: &str, body: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tug-jobs-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.json5");
+    std::fs::write(&path, body).unwrap();
+    path
+}
+
+fn supervise(path: &std::path::Path, main: &[&str]) -> Command {
+    let mut c = tug_cmd(&["--config", path.to_str().unwrap()]);
+    if !main.is_empty() {
+        c.arg("--").args(main);
+    }
+    c
+}
+
+/// Job output lines (`msg="..." job=NAME`) in order, as (job, msg).
+fn job_lines(stderr: &str) -> Vec<(String, String)> {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            let msg = l.split_once(" msg=\"")?.1;
+            let (msg, rest) = msg.split_once("\" job=\"")?;
+            let job = rest.split_once('"')?.0;
+            Some((job.to_string(), msg.replace("\\\"", "\"")))
+        })
+        .collect()
+}
+
+#[test]
+fn prestart_must_succeed_before_the_app_starts() {
+    let cfg = config(
+        "prestart",
+        r#"{
+          jobs: [
+            { name: "app", exec: "sh -c 'echo app running'",
+              when: { source: "preStart", once: "exitSuccess" } },
+            { name: "preStart", exec: ["sh", "-c", "echo preparing; exit 0"] }
+          ]
+        }"#,
+    );
+    let (code, _, err) = output(supervise(&cfg, &[]));
+    assert_eq!(code, 0, "{err}");
+    let lines = job_lines(&err);
+    assert_eq!(
+        lines,
+        [
+            ("preStart".into(), "preparing".into()),
+            ("app".into(), "app running".into())
+        ],
+        "{err}"
+    );
+
+    // A failing preStart: the app never runs, and tug reports the failure.
+    let cfg = config(
+        "prestart-fails",
+        r#"{ jobs: [
+            { name: "app", exec: "echo never", when: { source: "preStart", once: "exitSuccess" } },
+            { name: "preStart", exec: "sh -c 'exit 3'" } ] }"#,
+    );
+    let (code, _, err) = output(supervise(&cfg, &[]));
+    assert_eq!(code, 1, "{err}");
+    assert!(!err.contains("never"), "{err}");
+}
+
+#[test]
+fn periodic_task_runs_at_startup_then_each_interval_until_restarts_run_out() {
+    let cfg = config(
+        "periodic",
+        r#"{ jobs: [ { name: "tick", exec: "echo tick", restarts: 3, when: { interval: "50ms" } } ] }"#,
+    );
+    let (code, _, err) = output(supervise(&cfg, &[]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(job_lines(&err).len(), 4, "startup run + 3 more: {err}");
+}
+
+#[test]
+fn main_command_exit_code_is_tugs_and_coprocesses_are_stopped() {
+    let cfg = config(
+        "main",
+        r#"{ stopTimeout: "5s", jobs: [
+            { name: "coprocess", exec: ["sh", "-c", "trap 'echo coprocess stopped; exit 0' TERM; echo coprocess up; while :; do sleep 1 & wait $!; done"],
+              restarts: "unlimited" } ] }"#,
+    );
+    let p = probe_str();
+    let mut r = Running::start(supervise(&cfg, &[&p, "term-after", "0"]));
+    r.expect_line("ready");
+    send(r.pid(), libc::SIGTERM);
+    let (status, _, err) = r.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+    let lines = job_lines(&err);
+    assert!(
+        lines
+            .iter()
+            .any(|(j, m)| j == "coprocess" && m == "coprocess stopped"),
+        "{err}"
+    );
+
+    // The main command's own exit code comes back.
+    let (code, _, err) = output(supervise(&cfg, &[&p, "exit", "42"]));
+    assert_eq!(code, 42, "{err}");
+}
+
+#[test]
+fn sigterm_runs_prestop_then_stops_the_app_then_runs_poststop() {
+    let cfg = config(
+        "stopping",
+        r#"{ logging: { output: "stdout" }, jobs: [
+            { name: "app", exec: ["sh", "-c", "trap 'echo app got TERM; exit 0' TERM; echo app up; while :; do sleep 1 & wait $!; done"] },
+            { name: "preStop", exec: "echo preStop ran", when: { source: "app", once: "stopping" } },
+            { name: "postStop", exec: "echo postStop ran", when: { source: "app", once: "stopped" } }
+          ] }"#,
+    );
+    // The log goes to stdout here, so the test can wait for lines.
+    let mut r = Running::start(supervise(&cfg, &[]));
+    r.expect_line("app up");
+    send(r.pid(), libc::SIGTERM);
+    let (status, out, err) = r.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+    let order: Vec<String> = job_lines(&out.join("\n"))
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect();
+    let at = |m: &str| {
+        order
+            .iter()
+            .position(|x| x == m)
+            .unwrap_or_else(|| panic!("{m:?} missing: {order:?}"))
+    };
+    assert!(at("app up") < at("preStop ran"), "{order:?}");
+    assert!(at("preStop ran") < at("app got TERM"), "{order:?}");
+    assert!(at("app got TERM") < at("postStop ran"), "{order:?}");
+}
+
+#[test]
+fn sighup_and_sigusr2_start_their_jobs() {
+    let cfg = config(
+        "sighup",
+        r#"{ logging: { output: "stdout" }, jobs: [
+            { name: "keeper", exec: ["sh", "-c", "while :; do sleep 1 & wait $!; done"] },
+            { name: "on-hup", exec: "echo got hup", when: { source: "SIGHUP" } },
+            { name: "on-usr2", exec: "echo got usr2", when: { source: "SIGUSR2", each: "signal" } }
+          ] }"#,
+    );
+    let mut r = Running::start(supervise(&cfg, &[]));
+    r.expect_line("job keeper started");
+    send(r.pid(), libc::SIGHUP);
+    r.expect_line("got hup");
+    send(r.pid(), libc::SIGUSR2);
+    r.expect_line("got usr2");
+    // Each time, not once.
+    send(r.pid(), libc::SIGHUP);
+    r.expect_line("got hup");
+    send(r.pid(), libc::SIGTERM);
+    let (status, _, err) = r.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn templates_render_the_environment_and_jobs_get_their_env() {
+    let cfg = config(
+        "template",
+        r#"{ jobs: [ { name: "show", exec: ["sh", "-c", "echo \"$GREETING/$EXTRA/${GONE:-unset}\""],
+             env: { EXTRA: '{{ .WHO | default "nobody" }}', GONE: null } } ] }"#,
+    );
+    let mut cmd = supervise(&cfg, &[]);
+    cmd.env("GREETING", "a=b=c")
+        .env("GONE", "should be removed");
+    let (code, _, err) = output(cmd);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        job_lines(&err),
+        [("show".into(), "a=b=c/nobody/unset".into())],
+        "{err}"
+    );
+}
+
+#[test]
+fn wrapped_output_loses_no_line_and_raw_output_is_byte_exact() {
+    // 5000 short lines, one 100 KiB line, invalid UTF-8, no final newline.
+    let script = "i=0; while [ $i -lt 5000 ]; do echo line$i; i=$((i+1)); done; head -c 102400 /dev/zero | tr '\\0' x; echo; printf 'bad \\377 byte\\ntail'";
+    let cfg = config(
+        "wrapped",
+        &format!(
+            r#"{{ jobs: [ {{ name: "talk", exec: ["sh", "-c", "{}"] }} ] }}"#,
+            script.replace('\\', "\\\\").replace('"', "\\\"")
+        ),
+    );
+    let (code, _, err) = output(supervise(&cfg, &[]));
+    assert_eq!(code, 0);
+    let lines = job_lines(&err);
+    assert_eq!(
+        lines.len(),
+        5000 + 2 + 2,
+        "64 KiB pieces: 5000 + 2 for the long line + 2"
+    );
+    assert_eq!(lines[4999].1, "line4999");
+    assert_eq!(lines[5000].1.len() + lines[5001].1.len(), 102400);
+    assert_eq!(lines[5002].1, "bad \u{fffd} byte");
+    assert_eq!(lines[5003].1, "tail");
+
+    let cfg = config(
+        "raw",
+        &format!(
+            r#"{{ jobs: [ {{ name: "talk", exec: ["sh", "-c", "{}"], logging: {{ raw: true }} }} ] }}"#,
+            script.replace('\\', "\\\\").replace('"', "\\\"")
+        ),
+    );
+    let o = supervise(&cfg, &[]).output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(
+        o.stdout.len(),
+        (0..5000).map(|i| format!("line{i}\n").len()).sum::<usize>()
+            + 102401
+            + b"bad \xff byte\ntail".len()
+    );
+    assert!(o.stdout.ends_with(b"bad \xff byte\ntail"));
+}
+
+#[test]
+fn health_checks_fail_and_recover_and_drive_events() {
+    let dir = std::env::temp_dir().join(format!("tug-health-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let flag = dir.join("healthy");
+    let cfg = config(
+        "health",
+        &format!(
+            r#"{{ logging: {{ level: "INFO", output: "stdout" }}, jobs: [
+                {{ name: "app", exec: ["sh", "-c", "while :; do sleep 1 & wait $!; done"],
+                   health: {{ exec: "test -e {flag}", interval: "50ms", timeout: "1s" }} }},
+                {{ name: "on-healthy", exec: "echo became healthy", when: {{ source: "app", once: "healthy" }} }}
+              ] }}"#,
+            flag = flag.display()
+        ),
+    );
+    let mut r = Running::start(supervise(&cfg, &[]));
+    // Unhealthy until the file exists, healthy once it does, and
+    // unhealthy again when it goes away.
+    r.expect_line("job app is unhealthy");
+    std::fs::write(&flag, "").unwrap();
+    r.expect_line("job app is healthy");
+    r.expect_line("became healthy");
+    std::fs::remove_file(&flag).unwrap();
+    r.expect_line("job app is unhealthy");
+    send(r.pid(), libc::SIGTERM);
+    let (status, _, err) = r.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn built_in_http_and_tcp_checks() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { break };
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let cfg = config(
+        "builtin",
+        &format!(
+            r#"{{ logging: {{ output: "stdout" }}, jobs: [
+                {{ name: "web", exec: ["sh", "-c", "while :; do sleep 1 & wait $!; done"],
+                   health: {{ http: "http://127.0.0.1:{port}/health", interval: "50ms" }} }},
+                {{ name: "db", exec: ["sh", "-c", "while :; do sleep 1 & wait $!; done"],
+                   health: {{ tcp: "127.0.0.1:{port}", interval: "50ms" }} }},
+                {{ name: "both", exec: "echo web healthy", when: {{ source: "web", once: "healthy" }} }},
+                {{ name: "tcp-ok", exec: "echo db healthy", when: {{ source: "db", once: "healthy" }} }}
+              ] }}"#
+        ),
+    );
+    let mut r = Running::start(supervise(&cfg, &[]));
+    r.expect_line("web healthy");
+    r.expect_line("db healthy");
+    send(r.pid(), libc::SIGTERM);
+    let (status, _, err) = r.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn restart_limit_and_exponential_backoff() {
+    let cfg = config(
+        "backoff",
+        r#"{ logging: { level: "DEBUG" }, jobs: [ { name: "flaky", exec: "sh -c 'echo run; exit 1'", restarts: 3,
+             restartDelay: "20ms", restartMaxDelay: "50ms" } ] }"#,
+    );
+    let (code, _, err) = output(supervise(&cfg, &[]));
+    assert_eq!(code, 1, "the last run failed with no restarts left: {err}");
+    assert_eq!(job_lines(&err).len(), 4, "1 run + 3 restarts: {err}");
+    let delays: Vec<&str> = err
+        .lines()
+        .filter_map(|l| l.split_once("restarts in "))
+        .map(|(_, r)| r.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(delays, ["20", "40", "50"], "doubling, capped: {err}");
+}
+
+#[test]
+fn user_and_group_are_dropped() {
+    if !require(is_root(), "dropping privileges needs root") {
+        return;
+    }
+    let cfg = config(
+        "user",
+        r#"{ jobs: [ { name: "who", exec: "sh -c 'echo $(id -u):$(id -g):$USER:$HOME'", user: "nobody", group: "65534", workdir: "/tmp" } ] }"#,
+    );
+    let (code, _, err) = output(supervise(&cfg, &[]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(job_lines(&err)[0].1, "65534:65534:nobody:/nonexistent");
+}
+
+#[test]
+fn orphans_left_by_jobs_are_reaped() {
+    let cfg = config(
+        "zombies",
+        r#"{ jobs: [ { name: "spawner", exec: ["sh", "-c", "for i in 1 2 3 4 5; do (sleep 0.05 &) ; done; echo spawned"] } ] }"#,
+    );
+    let (code, _, err) = output(supervise(&cfg, &[]));
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn json_logging_is_one_object_per_line() {
+    let cfg = config(
+        "json",
+        r#"{ logging: { format: "json", level: "INFO" }, jobs: [ { name: "j", exec: "echo \"quoted\" text" } ] }"#,
+    );
+    let (code, _, err) = output(supervise(&cfg, &[]));
+    assert_eq!(code, 0, "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("\"job\":\"j\""))
+        .expect(&err);
+    assert!(
+        line.starts_with("{\"time\":\"") && line.ends_with('}'),
+        "{line}"
+    );
+    assert!(line.contains("\"msg\":\"quoted text\""), "{line}");
+}
+
+#[test]
+fn config_errors_name_file_line_column_and_field() {
+    let cfg = config(
+        "bad",
+        "{\n  jobs: [ { name: \"a\", exec: \"x\", restart: 3 } ],\n  stopTimeout: \"soon\"\n}",
+    );
+    let (code, _, err) = output(tug_cmd(&["check", cfg.to_str().unwrap()]));
+    assert_eq!(code, 1);
+    let f = cfg.display().to_string();
+    assert!(
+        err.contains(&format!(
+            "{f}:2:35: jobs[0].restart: unknown key \"restart\" (did you mean \"restarts\"?)"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{f}:3:16: stopTimeout: invalid duration")),
+        "{err}"
+    );
+
+    let cfg = config("syntax", "{ jobs: [ { name: 'a' exec: 'x' } ] }");
+    let (code, _, err) = output(tug_cmd(&["check", cfg.to_str().unwrap()]));
+    assert_eq!(code, 1);
+    assert!(err.contains(&format!("{}:1:", cfg.display())), "{err}");
+
+    for (body, needle) in [
+        (
+            r#"{ jobs: [ { name: "a", exec: "x" }, { name: "a", exec: "y" } ] }"#,
+            "duplicate job name",
+        ),
+        (
+            r#"{ jobs: [ { name: "a", exec: "x", when: { source: "ghost", once: "exitSuccess" } } ] }"#,
+            "names no job",
+        ),
+        (
+            r#"{ jobs: [ { name: "a", exec: "x", when: { source: "b", once: "healthy" } }, { name: "b", exec: "y", when: { source: "a", once: "healthy" } } ] }"#,
+            "can never start",
+        ),
+        (
+            r#"{ jobs: [ { name: "a", exec: "x", port: 80 } ] }"#,
+            "must be set when 'port' is set",
+        ),
+        (
+            r#"{ jobs: [ { name: "a", exec: "x", when: { interval: "1s", once: "healthy" } } ] }"#,
+            "only one of",
+        ),
+        (
+            r#"{ jobs: [ { name: "a", exec: "x", when: { cron: "61 * * * *" } } ] }"#,
+            "when.cron",
+        ),
+        (
+            r#"{ jobs: [ { name: "a", exec: "'unterminated" } ] }"#,
+            "jobs[0].exec",
+        ),
+        (
+            r#"{ jobs: [ { name: "a", exec: "x", restarts: "forever" } ] }"#,
+            "jobs[0].restarts",
+        ),
+        (
+            r#"{ jobs: [ { name: "a", exec: "x", stopSignal: "SIGNOPE" } ] }"#,
+            "unknown signal",
+        ),
+        (r#"{ jobs: "no" }"#, "expected a list"),
+        (r#"{ bogus: 1 }"#, "unknown key \"bogus\""),
+    ] {
+        let cfg = config("bad-case", body);
+        let (code, _, err) = output(tug_cmd(&["check", cfg.to_str().unwrap()]));
+        assert_eq!(code, 1, "{body}");
+        assert!(err.contains(needle), "{body}: {err}");
+    }
+}
+
+#[test]
+fn render_prints_the_rendered_config() {
+    let cfg = config("render", r#"{ consul: "{{ .CONSUL }}", jobs: [] }"#);
+    let mut cmd = tug_cmd(&["render", cfg.to_str().unwrap()]);
+    cmd.env("CONSUL", "consul.svc:8500");
+    let (code, out, err) = output(cmd);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, r#"{ consul: "consul.svc:8500", jobs: [] }"#);
+}
