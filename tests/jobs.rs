@@ -437,3 +437,91 @@ fn render_prints_the_rendered_config() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, r#"{ consul: "consul.svc:8500", jobs: [] }"#);
 }
+
+#[test]
+fn stop_signal_run_timeout_and_when_timeout() {
+    let cfg = config(
+        "signals",
+        r#"{ logging: { output: "stdout" }, jobs: [
+            { name: "nginx", exec: ["sh", "-c", "trap 'echo graceful quit; exit 0' QUIT; echo nginx up; while :; do sleep 1 & wait $!; done"],
+              stopSignal: "SIGQUIT" },
+            { name: "slow", exec: ["sh", "-c", "echo slow up; exec sleep 30"], timeout: "100ms" },
+            { name: "never", exec: "echo never", when: { source: "watch.nothing", once: "healthy", timeout: "100ms" } }
+          ], watches: [ { name: "nothing", interval: 60 } ] }"#,
+    );
+    let mut r = Running::start(supervise(&cfg, &[]));
+    r.expect_line("nginx up");
+    r.expect_line("job slow timed out");
+    r.expect_line("job slow was killed by signal 9");
+    r.expect_line("job never: when.timeout expired");
+    send(r.pid(), libc::SIGTERM);
+    r.expect_line("graceful quit");
+    let (status, lines, err) = r.finish();
+    assert_eq!(status.code(), Some(1), "slow's last run failed: {err}");
+    assert!(
+        !lines.iter().any(|l| l.contains("msg=\"never\"")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn sigusr1_reopens_the_log_file() {
+    let cfg = config(
+        "reopen",
+        r#"{ logging: { output: "LOG" }, jobs: [
+            { name: "keeper", exec: ["sh", "-c", "while :; do sleep 1 & wait $!; done"] },
+            { name: "on-hup", exec: "echo after reopen", when: { source: "SIGHUP" } } ] }"#,
+    );
+    let log = cfg.with_file_name("tug.log");
+    let rotated = cfg.with_file_name("tug.log.1");
+    std::fs::write(
+        &cfg,
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .replace("LOG", log.to_str().unwrap()),
+    )
+    .unwrap();
+    let r = Running::start(supervise(&cfg, &[]));
+    let wait_for = |path: &std::path::Path, needle: &str| {
+        for _ in 0..2000 {
+            if std::fs::read_to_string(path)
+                .unwrap_or_default()
+                .contains(needle)
+            {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("{needle:?} never appeared in {}", path.display());
+    };
+    wait_for(&log, "job keeper started");
+    std::fs::rename(&log, &rotated).unwrap();
+    send(r.pid(), libc::SIGUSR1);
+    wait_for(&log, "log file reopened");
+    send(r.pid(), libc::SIGHUP);
+    wait_for(&log, "after reopen");
+    send(r.pid(), libc::SIGTERM);
+    let (status, _, err) = r.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(
+        !std::fs::read_to_string(&rotated)
+            .unwrap()
+            .contains("after reopen")
+    );
+}
+
+#[test]
+fn cron_jobs_with_a_seconds_field() {
+    let cfg = config(
+        "cron",
+        r#"{ logging: { output: "stdout" }, jobs: [
+            { name: "keeper", exec: ["sh", "-c", "while :; do sleep 1 & wait $!; done"] },
+            { name: "every-second", exec: "echo cron ran", when: { cron: "* * * * * *" } } ] }"#,
+    );
+    let mut r = Running::start(supervise(&cfg, &[]));
+    r.expect_line("cron ran");
+    r.expect_line("cron ran");
+    send(r.pid(), libc::SIGTERM);
+    let (status, _, err) = r.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+}
