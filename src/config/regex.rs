@@ -383,7 +383,7 @@ impl Parser<'_> {
             }
             first = false;
             if self.rest().starts_with("[:")
-                && let Some(end) = self.rest().find(":]")
+                && let Some(end) = self.rest()[2..].find(":]").map(|i| i + 2)
             {
                 // [:alpha:] and [:^alpha:]; the one-letter names are Perl's.
                 let name = &self.rest()[2..end];
@@ -961,6 +961,7 @@ mod tests {
         assert!(m(r"^\w+\s\W$", "a_1 -") && m(r"^\S\s$", "x\t"));
         assert!(m(r"^[\d.]+$", "1.2") && m(r"^[^\d\s]+$", "ab") && !m(r"^[^\d\s]+$", "a b"));
         assert!(m("^[[:alpha:]]+[[:^alpha:]]$", "abc1") && m("^[[:punct:]]$", "@"));
+        assert!(m("^[[:]+$", "[:") && m("^[a[:]$", ":"));
         assert!(m("^[]a]+$", "]a]") && m("^[^]]$", "x") && m("^[a-]+$", "-a"));
         assert!(m(r"^\x41\x{263a}\101\0\.\*\ $", "A☺A\0.* "));
         assert!(m("^a{$", "a{") && m("^a{,2}$", "a{,2}") && m("^a{1,x}$", "a{1,x}"));
@@ -981,6 +982,7 @@ mod tests {
         assert!(err("[a").contains("missing closing ]"));
         assert!(err("[z-a]").contains("invalid character class range"));
         assert!(err("[[:foo:]]").contains("invalid character class range"));
+        assert!(err("[[:]:]]").contains("invalid character class range"));
         assert!(err("x{1001}").contains("invalid repeat count"));
         assert!(err("x{3,2}").contains("invalid repeat count"));
         assert!(err(r"\1").contains("invalid escape"));
