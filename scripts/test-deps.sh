@@ -7,6 +7,7 @@ need_apt=()
 command -v file >/dev/null || need_apt+=(file)
 command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v grep >/dev/null || need_apt+=(grep)
+[ -d /usr/share/zoneinfo ] || need_apt+=(tzdata)
 
 if ((${#need_apt[@]})); then
   echo "test-deps: installing ${need_apt[*]} from Debian" >&2

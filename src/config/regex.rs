@@ -792,7 +792,8 @@ impl Regex {
     /// `replace_all` spending `fuel`, a unit per thread step or byte of
     /// output, and giving up (None) when it runs out.
     pub fn replace_all_within(&self, text: &str, rep: &str, fuel: &mut u64) -> Option<String> {
-        let mut vm = Vm::new(self, *fuel);
+        // Compiling and setting up cost a few units per instruction.
+        let mut vm = Vm::new(self, fuel.saturating_sub(4 * self.prog.len() as u64));
         let out = self.replace(&mut vm, text, rep);
         *fuel = vm.fuel;
         out

@@ -34,8 +34,10 @@ const MAX_DEPTH: u32 = 100;
 const MAX_OUTPUT: usize = 16 << 20;
 /// The longest list `loop` or `split` may build.
 const MAX_LIST: usize = 1_000_000;
-/// Units of work (nodes run, bytes and elements built, regex steps).
+/// Units of work (nodes run, bytes scanned and built, regex steps).
 const FUEL: u64 = 50_000_000;
+/// The most variables in scope at once.
+const MAX_VARS: usize = 10_000;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TemplateError {
@@ -899,6 +901,15 @@ impl<'a> Parser<'a> {
         Ok(Node::Ctl(ctl, pipe, body, els))
     }
 
+    fn declare(&mut self, v: &'a str, decl: &mut Vec<&'a str>) -> R<()> {
+        if self.vars.len() >= MAX_VARS {
+            return fail(self.at().1, "too many variables");
+        }
+        decl.push(v);
+        self.vars.push(v);
+        Ok(())
+    }
+
     /// A pipeline, up to `}}` (or `)` when `paren`).
     fn pipeline(&mut self, ctx: &str, paren: bool) -> R<Pipe<'a>> {
         let pos = self.skip_space();
@@ -910,14 +921,12 @@ impl<'a> Parser<'a> {
                 Tok::Declare | Tok::Assign => {
                     assign = matches!(self.peek(), Tok::Assign);
                     self.i += 1;
-                    decl.push(v);
-                    self.vars.push(v);
+                    self.declare(v, &mut decl)?;
                     break;
                 }
                 Tok::Char(',') => {
                     self.i += 1;
-                    decl.push(v);
-                    self.vars.push(v);
+                    self.declare(v, &mut decl)?;
                     if ctx == "range" && decl.len() < 2 {
                         if matches!(self.peek_ns(), Tok::Var(_) | Tok::Close | Tok::RParen) {
                             continue;
@@ -1070,18 +1079,17 @@ impl<'a> Exec<'a, '_> {
         string((self.lookup)(name).unwrap_or_default())
     }
 
-    fn var(&self, name: &str, pos: usize) -> R<Value> {
-        match self.vars.iter().rev().find(|v| v.0 == name) {
-            Some(v) => Ok(v.1.clone()),
-            None => fail(pos, format!("undefined variable: {name}")),
-        }
+    /// The innermost variable `name` (a lookup costs its depth).
+    fn slot(&mut self, name: &str, pos: usize) -> R<&mut Value> {
+        let Some(i) = self.vars.iter().rposition(|v| v.0 == name) else {
+            return fail(pos, format!("undefined variable: {name}"));
+        };
+        self.burn(pos, (self.vars.len() - i) as u64)?;
+        Ok(&mut self.vars[i].1)
     }
 
     fn set(&mut self, name: &str, value: Value, pos: usize) -> R<()> {
-        match self.vars.iter_mut().rev().find(|v| v.0 == name) {
-            Some(v) => v.1 = value,
-            None => return fail(pos, format!("undefined variable: {name}")),
-        }
+        *self.slot(name, pos)? = value;
         Ok(())
     }
 
@@ -1226,7 +1234,7 @@ impl<'a> Exec<'a, '_> {
             Term::Dot => dot.clone(),
             Term::Nil => Nil,
             Term::Lit(v) => v.clone(),
-            Term::Var(name) => self.var(name, a.pos)?,
+            Term::Var(name) => self.slot(name, a.pos)?.clone(),
             Term::Func(f) => self.call(*f, a.pos, &[], dot, None)?,
             Term::Pipe(p) => self.pipe(p, dot)?,
         })
@@ -1296,6 +1304,15 @@ impl<'a> Exec<'a, '_> {
         }
         if let Some(v) = fin {
             vals.push(check(v, kind(n - 1)).map_err(|m| (pos, m))?);
+        }
+        // Functions that read their strings through cost their length.
+        if !matches!(f, Func::Len | Func::Index | Func::Not | Func::Default) {
+            let size = |v: &Value| match v {
+                Str(s) => s.len(),
+                Strs(l) => l.len(),
+                _ => 0,
+            };
+            self.burn(pos, vals.iter().map(size).sum::<usize>() as u64)?;
         }
         let v = self
             .run(f, vals)
@@ -2538,10 +2555,9 @@ mod tests {
         assert_eq!(r(&ok), "1");
         let parens = "{{ ".to_string() + &"(".repeat(150) + "1" + &")".repeat(150) + " }}";
         assert!(e(&parens).contains("nesting too deep"));
-        assert!(
-            e("{{ range loop 1000000 }}{{ range loop 1000000 }}{{ end }}{{ end }}")
-                .contains("too expensive")
-        );
+        // Runaway loops run out of fuel (a costly body makes it quick).
+        let t = r#"{{ $s := printf "%01000d" 0 }}{{ range loop 1000000 }}{{ range loop 1000000 }}{{ $t := print $s }}{{ end }}{{ end }}"#;
+        assert!(e(t).contains("too expensive"));
         assert!(
             e("{{ range loop 1000000 }}{{ printf \"%1000000d\" 1 }}{{ end }}")
                 .contains("output too large")
@@ -2556,5 +2572,16 @@ mod tests {
                 .contains("result too large")
         );
         assert!(r(r#"{{ printf "%1000001d" 1 }}"#).starts_with("%!(BADWIDTH)"));
+        // Work on inputs counts too: rescanning a big string, looking a
+        // variable up through many, compiling a big regex.
+        let t = r#"{{ $x := printf "%01000000d" 0 }}{{ range loop 1000000 }}{{ len (split "," $x) }}{{ end }}"#;
+        assert!(e(t).contains("too expensive"));
+        let vars = "{{ $v := 0 }}".to_string() + &"{{ $w := 0 }}".repeat(5000);
+        let t = vars.clone() + "{{ range loop 1000000 }}{{ $v }}{{ end }}";
+        assert!(e(&t).contains("too expensive"));
+        let t = r#"{{ range loop 1000000 }}{{ regexReplaceAll "a{1000}b{1000}c{1000}d{1000}" "" "" }}{{ end }}"#;
+        assert!(e(t).contains("too expensive"));
+        let t = vars + &"{{ $w := 0 }}".repeat(5000);
+        assert!(e(&t).contains("too many variables"));
     }
 }

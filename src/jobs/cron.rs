@@ -1,10 +1,12 @@
 //! Cron schedules: "M H DoM Mon DoW", the same with seconds first, or a
 //! macro (@hourly, @daily, @midnight, @weekly, @monthly, @yearly,
-//! @annually). Fields take `*`, `N`, `A-B`, `*/S`, `A-B/S`, `N/S` (N to
-//! the end, step S) and comma lists of those; months and days of the week
-//! also take names (JAN, sun), Sunday is 0 or 7, and `?` means `*` in the
-//! day fields. As in Vixie cron, when both day fields are restricted
-//! (neither starts with `*` or `?`) a day matches when either does.
+//! @annually; lowercase, as in Vixie cron). Fields take `*`, `N`, `A-B`,
+//! `*/S`, `A-B/S`, `N/S` (N to the end, step S) and comma lists of those;
+//! months and days of the week also take names (JAN, sun), Sunday is 0 or
+//! 7, and `?` means `*` in the day fields. As in Vixie cron, when both day
+//! fields are restricted (neither starts with `*` or `?`) a day matches
+//! when either does: "0 0 1 * MON" is the 1st and every Monday, and
+//! "0 0 */2 * MON" odd days that are Mondays.
 //!
 //! Times are wall-clock times in a zone. When the clock changes, every
 //! wall-clock time the clock shows or jumps over runs once, at the first
@@ -56,16 +58,6 @@ const FIELDS: [(&str, u32, u32); 6] = [
     ("day-of-week", 0, 7),
 ];
 
-const MACROS: [(&str, &str); 7] = [
-    ("hourly", "0 * * * *"),
-    ("daily", "0 0 * * *"),
-    ("midnight", "0 0 * * *"),
-    ("weekly", "0 0 * * 0"),
-    ("monthly", "0 0 1 * *"),
-    ("yearly", "0 0 1 1 *"),
-    ("annually", "0 0 1 1 *"),
-];
-
 /// How far `next_after` looks: 8 years, so that February 29 always comes.
 const HORIZON: i64 = 8 * 366 * DAY;
 
@@ -78,13 +70,19 @@ impl Schedule {
     pub fn parse(expr: &str) -> Result<Schedule, CronError> {
         let mut expr = expr.trim();
         if let Some(name) = expr.strip_prefix('@') {
-            let Some(m) = MACROS.iter().find(|m| m.0.eq_ignore_ascii_case(name)) else {
-                return Err(CronError(format!(
-                    "unknown macro \"@{name}\" (use @hourly, @daily, @midnight, \
-                     @weekly, @monthly, @yearly or @annually)"
-                )));
+            expr = match name {
+                "hourly" => "0 * * * *",
+                "daily" | "midnight" => "0 0 * * *",
+                "weekly" => "0 0 * * 0",
+                "monthly" => "0 0 1 * *",
+                "yearly" | "annually" => "0 0 1 1 *",
+                _ => {
+                    return Err(CronError(format!(
+                        "unknown macro \"@{name}\" (use @hourly, @daily, @midnight, \
+                         @weekly, @monthly, @yearly or @annually)"
+                    )));
+                }
             };
-            expr = m.1;
         }
         let mut words = [""; 6];
         let mut n = 0;
@@ -107,7 +105,14 @@ impl Schedule {
         let mut bits = [1; 6];
         let mut star = [false; 6];
         for (k, w) in (first..).zip(&words[..n]) {
-            bits[k] = field(k, w).map_err(|e| CronError(format!("{} field: {e}", FIELDS[k].0)))?;
+            let (name, lo, hi) = FIELDS[k];
+            bits[k] = field(k, w).map_err(|(what, x)| {
+                CronError(if what.is_empty() {
+                    format!("{name} field: {x} is out of range {lo}-{hi}")
+                } else {
+                    format!("{name} field: {what} \"{x}\"")
+                })
+            })?;
             star[k] = w.starts_with(['*', '?']);
         }
         Ok(Schedule {
@@ -135,7 +140,7 @@ impl Schedule {
         let (start, off, _) = zone.span(after);
         let mut seen = after + i64::from(off) + 1;
         if start != i64::MIN {
-            seen = seen.max(start + i64::from(zone.offset_at(start - 1)));
+            seen = seen.max(start.saturating_add(zone.offset_at(start - 1).into()));
         }
         // Walk the spans of constant UTC offset from t on.
         let mut t = after + 1;
@@ -235,60 +240,60 @@ fn next_bit(bits: u64, from: u32) -> Option<u32> {
     (bits != 0).then(|| bits.trailing_zeros())
 }
 
+/// What is wrong in a field, and the text at fault ("" for out of range).
+type Bad<'a> = (&'static str, &'a str);
+
 /// One field's bitset (field `k` of FIELDS).
-fn field(k: usize, text: &str) -> Result<u64, String> {
+fn field(k: usize, text: &str) -> Result<u64, Bad<'_>> {
     let (_, lo, hi) = FIELDS[k];
     let names: &[u8] = match k {
         4 => b"JANFEBMARAPRMAYJUNJULAUGSEPOCTNOVDEC",
         5 => b"SUNMONTUEWEDTHUFRISAT",
         _ => b"",
     };
-    let value = |x: &str| -> Result<u32, String> {
-        let v = match (
-            number(x),
-            names
-                .chunks(3)
-                .position(|n| n.eq_ignore_ascii_case(x.as_bytes())),
-        ) {
-            (Some(v), _) => v,
-            // Month names count from 1, day names from 0.
-            (None, Some(i)) => i as u32 + lo,
-            (None, None) => return Err(format!("invalid value \"{x}\"")),
-        };
+    let value = |x| {
+        let name = names
+            .chunks(3)
+            .position(|n| n.eq_ignore_ascii_case(str::as_bytes(x)));
+        // Month names count from 1, day names from 0.
+        let v = number(x)
+            .or(name.map(|i| i as u32 + lo))
+            .ok_or(("invalid value", x))?;
         if v < lo || v > hi {
-            return Err(format!("{x} is out of range {lo}-{hi}"));
+            return Err(("", x));
         }
         Ok(v)
     };
     let mut bits = 0;
     for item in text.split(',') {
         if item.is_empty() {
-            return Err("empty list item".into());
+            return Err(("empty item in", text));
         }
         let (range, step) = match item.split_once('/') {
             Some((range, s)) => match number(s) {
-                Some(0) => return Err(format!("step 0 in \"{item}\"")),
+                Some(0) => return Err(("step 0 in", item)),
                 Some(step) => (range, Some(step)),
-                None => return Err(format!("invalid step \"{s}\"")),
+                None => return Err(("invalid step", s)),
             },
             None => (item, None),
         };
         // Open ends stop at Saturday: 7 is only another name for Sunday.
         let end = if k == 5 { 6 } else { hi };
-        let (a, b) = if range == "*" || (range == "?" && (k == 3 || k == 5)) {
+        let (mut a, b) = if range == "*" || (range == "?" && (k == 3 || k == 5)) {
             (lo, end)
         } else if let Some((a, b)) = range.split_once('-') {
             let (a, b) = (value(a)?, value(b)?);
             if a > b {
-                return Err(format!("reversed range {range}"));
+                return Err(("reversed range", range));
             }
             (a, b)
         } else {
             let a = value(range)?;
             (a, if step.is_some() { end.max(a) } else { a })
         };
-        for v in (a..=b).step_by(step.unwrap_or(1) as usize) {
-            bits |= 1 << v;
+        while a <= b {
+            bits |= 1 << a;
+            a = a.saturating_add(step.unwrap_or(1));
         }
     }
     Ok(bits)
@@ -389,11 +394,12 @@ mod tests {
     fn macros() {
         assert_eq!(sched("@hourly"), sched("0 * * * *"));
         assert_eq!(sched("@daily"), sched("0 0 * * *"));
-        assert_eq!(sched("@Midnight"), sched("0 0 * * *"));
+        assert_eq!(sched("@midnight"), sched("0 0 * * *"));
         assert_eq!(sched("@weekly"), sched("0 0 * * 0"));
         assert_eq!(sched("@monthly"), sched("0 0 1 * *"));
         assert_eq!(sched("@yearly"), sched("0 0 1 1 *"));
-        assert_eq!(sched(" @ANNUALLY "), sched("0 0 1 1 *"));
+        assert_eq!(sched(" @annually "), sched("0 0 1 1 *"));
+        assert!(err("@Daily").starts_with("unknown macro \"@Daily\""));
         assert!(err("@reboot").starts_with("unknown macro \"@reboot\" (use @hourly"));
         assert!(err("@daily 5").starts_with("unknown macro \"@daily 5\""));
     }
@@ -423,17 +429,17 @@ mod tests {
                 "99999999999 * * * *",
                 "minute field: 99999999999 is out of range 0-59",
             ),
-            ("1,,2 * * * *", "minute field: empty list item"),
-            ("1, * * * *", "minute field: empty list item"),
+            ("1,,2 * * * *", "minute field: empty item in \"1,,2\""),
+            ("1, * * * *", "minute field: empty item in \"1,\""),
             ("*/0 * * * *", "minute field: step 0 in \"*/0\""),
             ("5/0 * * * *", "minute field: step 0 in \"5/0\""),
             ("*/ * * * *", "minute field: invalid step \"\""),
             ("*/x * * * *", "minute field: invalid step \"x\""),
             ("1/2/3 * * * *", "minute field: invalid step \"2/3\""),
-            ("5-2 * * * *", "minute field: reversed range 5-2"),
+            ("5-2 * * * *", "minute field: reversed range \"5-2\""),
             (
                 "* * * * FRI-SUN",
-                "day-of-week field: reversed range FRI-SUN",
+                "day-of-week field: reversed range \"FRI-SUN\"",
             ),
             ("1- * * * *", "minute field: invalid value \"\""),
             ("-1 * * * *", "minute field: invalid value \"\""),
@@ -627,6 +633,43 @@ mod tests {
             runs("45 1 * * *", &lh, back - 3600, 2),
             [back - 900, back + DAY + 900]
         );
+    }
+
+    #[test]
+    fn odd_zones() {
+        use crate::jobs::timezone::tests::tzif_bytes;
+        let every = sched("* * * * * *");
+        let check = |zone: &Zone, from: i64| {
+            let mut t = from;
+            for _ in 0..50 {
+                let Some(next) = every.next_after(t, zone) else {
+                    return;
+                };
+                assert!(next > t);
+                assert_eq!(every.next_after(next - 1, zone), Some(next));
+                t = next;
+            }
+        };
+        // Transitions at the ends of time, to extreme offsets.
+        let types = [(i32::MIN, false), (0, false), (i32::MAX, true)];
+        let b = tzif_bytes(
+            b'2',
+            &[(i64::MIN + 1, 1), (-5, 2), (1 << 41, 0)],
+            &types,
+            "",
+        );
+        let z = Zone::from_tzif(&b).unwrap();
+        for from in [-(1 << 40), -100, -6, -5, 0, 1 << 40] {
+            check(&z, from);
+        }
+        // An offset that changes every second, back and forth by an hour.
+        let trans: Vec<(i64, u8)> = (0..2000).map(|k| (k, (k & 1) as u8)).collect();
+        let b = tzif_bytes(b'2', &trans, &[(0, false), (3600, true)], "");
+        let z = Zone::from_tzif(&b).unwrap();
+        for from in [-10, 0, 999, 1500, 1999] {
+            check(&z, from);
+        }
+        assert!(sched("0 0 30 2 *").next_after(0, &z).is_none());
     }
 
     /// Steps a PRNG (xorshift64).

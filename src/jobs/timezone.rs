@@ -131,7 +131,7 @@ impl Zone {
 
     /// Parses a POSIX TZ string like "EST5EDT,M3.2.0,M11.1.0",
     /// "<+0330>-3:30" or "UTC0". With a DST name but no rules, DST follows
-    /// the US rules (M3.2.0,M11.1.0), as in glibc and musl.
+    /// the US rules (M3.2.0,M11.1.0), as in glibc.
     pub fn from_posix(spec: &str) -> Result<Zone, String> {
         let p = posix(spec).ok_or_else(|| {
             format!("{spec:?} is not a POSIX TZ string like \"CET-1CEST,M3.5.0,M10.5.0/3\"")
@@ -711,7 +711,7 @@ pub(crate) mod tests {
 
     /// TZif data: a v1 block from `times` (truncated to 32 bits) and, for
     /// version 2+, a v2 block and the footer. Types are (utoff, isdst).
-    fn tzif_bytes(
+    pub(crate) fn tzif_bytes(
         version: u8,
         trans: &[(i64, u8)],
         types: &[(i32, bool)],

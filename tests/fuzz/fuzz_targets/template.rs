@@ -41,8 +41,7 @@ fuzz_target!(|data: &[u8]| {
     // with a work budget, and so does this.
     let mut fuel = 20_000_000;
     let replaced = re.replace_all_within(text, rep, &mut fuel);
-    let literal = !pattern.is_empty()
-        && !pattern.contains(|c: char| r"\.+*?()|[]{}^$".contains(c));
+    let literal = !pattern.is_empty() && !pattern.contains(|c: char| r"\.+*?()|[]{}^$".contains(c));
     if literal {
         assert_eq!(found, text.contains(pattern), "{pattern:?} in {text:?}");
         if !rep.contains('$')
