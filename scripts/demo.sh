@@ -34,3 +34,11 @@ echo "== tug exited with $code (the service's own exit code)"
 echo
 echo "== tug -- /nonexistent   (127, like a shell)"
 set +e; "$tug" -- /nonexistent; echo "== exit code $?"; set -e
+
+echo
+echo "== tug check scripts/demo.json5   (the job graph)"
+"$tug" check "$(dirname "$0")/demo.json5"
+echo
+echo "== tug --config scripts/demo.json5 -- sleep 6   (supervisor; the main job is sleep 6)"
+set +e; "$tug" --config "$(dirname "$0")/demo.json5" -- sleep 6 2>&1 | sed 's/^time="[^"]*" //'; code=${PIPESTATUS[0]}; set -e
+echo "== tug exited with $code (sleep's exit code)"
