@@ -255,12 +255,7 @@ fn subcommand<'a>(
             Some((n, v)) if n.starts_with("--") => (n, Some(v)),
             _ => (arg, None),
         };
-        let mut value = |flag: &str| -> Result<String, UsageError> {
-            Ok(String::from(match inline {
-                Some(v) => v,
-                None => take_value(args, &mut i, flag)?,
-            }))
-        };
+        let mut value = |flag: &str| inline_or_next(inline, args, &mut i, flag);
         match name {
             "--config" | "-config" => config = Some(value("--config")?),
             "--out" | "-out" if render => out = Some(value("--out")?),
@@ -297,12 +292,7 @@ fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, Us
             Some((n, v)) => (n, Some(v)),
             None => (flag, None),
         };
-        let mut value = |what: &str| -> Result<String, UsageError> {
-            Ok(String::from(match inline {
-                Some(v) => v,
-                None => take_value(args, &mut i, what)?,
-            }))
-        };
+        let mut value = |flag: &str| inline_or_next(inline, args, &mut i, flag);
         match name {
             "config" => config = Some(value("-config")?),
             "out" => out = Some(value("-out")?),
@@ -327,6 +317,19 @@ fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, Us
             main: Vec::new(),
         }
     })
+}
+
+/// A flag's value: after `=` in the same word, or the next word.
+fn inline_or_next(
+    inline: Option<&str>,
+    args: &[&CStr],
+    i: &mut usize,
+    flag: &str,
+) -> Result<String, UsageError> {
+    Ok(String::from(match inline {
+        Some(v) => v,
+        None => take_value(args, i, flag)?,
+    }))
 }
 
 fn take_value<'a>(args: &[&'a CStr], i: &mut usize, flag: &str) -> Result<&'a str, UsageError> {

@@ -17,10 +17,10 @@ use crate::process::command::Command;
 use crate::process::signals::{self, Inherited};
 use crate::process::tree;
 use crate::signame;
+use crate::sys::Errno;
 use crate::sys::fd::Fd;
 use crate::sys::process::{self as proc, ExitStatus};
 use crate::sys::signal::kill;
-use crate::sys::{Errno, Result};
 use alloc::vec::Vec;
 
 /// Loop token of the main child's pidfd.
@@ -65,26 +65,12 @@ pub fn run(args: &InitArgs<'_>, env: &Environ) -> i32 {
 
 impl<'a> Init<'a> {
     fn start(args: &'a InitArgs<'a>, env: &Environ) -> core::result::Result<Init<'a>, i32> {
-        let handled = signals::handled_set();
-        let setup = || -> Result<(Inherited, EventLoop)> {
-            let inherited = signals::take_over(&handled)?;
-            Ok((inherited, EventLoop::new(&handled)?))
-        };
-        let (inherited, lp) = setup().map_err(|e| {
+        let (inherited, lp) = signals::become_init().map_err(|e| {
             fatal!("cannot set up signal handling: {e}");
             1
         })?;
         if let Some(sig) = args.parent_death_signal {
             set_parent_death_signal(sig);
-        }
-        if proc::getpid() != 1 {
-            // Without this, orphans would go to the real init and tug could
-            // neither reap them nor wait for them at shutdown.
-            if let Err(e) = proc::set_child_subreaper() {
-                warning!(
-                    "cannot become a child subreaper ({e}): orphans will not be reaped by tug"
-                );
-            }
         }
         for sig in [libc::SIGTERM, libc::SIGINT] {
             if signals::was_ignored(sig) {

@@ -17,12 +17,12 @@ use crate::log::{debug, error, info, warning};
 use crate::process::command::Command;
 use crate::process::signals::{self, Inherited};
 use crate::process::{tree, users};
+use crate::sys::Errno;
 use crate::sys::fd::{self, Fd};
 use crate::sys::process::{self as proc, ExitStatus};
 use crate::sys::signal::kill;
 use crate::sys::spawn::Credentials;
 use crate::sys::time::wall_clock;
-use crate::sys::{Errno, Result};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::ffi::CString;
 use alloc::format;
@@ -185,23 +185,13 @@ pub struct Supervisor<'e> {
 /// Runs `config` (and `main`, the command after `--`) until everything
 /// has stopped; returns tug's exit code.
 pub fn run(config: Config, main: &[&CStr], env: &Environ) -> i32 {
-    let handled = signals::handled_set();
-    let setup = || -> Result<(Inherited, EventLoop)> {
-        let inherited = signals::take_over(&handled)?;
-        Ok((inherited, EventLoop::new(&handled)?))
-    };
-    let (inherited, lp) = match setup() {
+    let (inherited, lp) = match signals::become_init() {
         Ok(x) => x,
         Err(e) => {
             error!("cannot set up signal handling: {e}");
             return 1;
         }
     };
-    if proc::getpid() != 1
-        && let Err(e) = proc::set_child_subreaper()
-    {
-        warning!("cannot become a child subreaper ({e}): orphans will not be reaped by tug");
-    }
     let mut s = Supervisor {
         lp,
         inherited,

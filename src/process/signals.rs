@@ -60,6 +60,23 @@ pub fn take_over(handled: &SigSet) -> Result<Inherited> {
     Ok(Inherited { mask, dispositions })
 }
 
+/// What every tug that runs processes does first: take over the signals,
+/// open the loop over them, and (when not PID 1) become a subreaper so
+/// orphans come back to tug to be reaped and waited for at shutdown.
+pub fn become_init() -> Result<(Inherited, crate::event_loop::EventLoop)> {
+    let handled = handled_set();
+    let inherited = take_over(&handled)?;
+    let lp = crate::event_loop::EventLoop::new(&handled)?;
+    if crate::sys::process::getpid() != 1
+        && let Err(e) = crate::sys::process::set_child_subreaper()
+    {
+        crate::log::warning!(
+            "cannot become a child subreaper ({e}): orphans will not be reaped by tug"
+        );
+    }
+    Ok((inherited, lp))
+}
+
 /// Whether a forwarded signal would reach nobody: signals that tug's own
 /// parent ignored were ignored for tug too, so the kernel drops them
 /// before they are queued. Used only to tell the user.
