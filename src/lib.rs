@@ -20,6 +20,7 @@ pub mod event_loop;
 pub mod init;
 pub mod jobs;
 pub mod log;
+pub mod net;
 pub mod process;
 pub mod signame;
 pub mod sys;

@@ -593,7 +593,6 @@ impl Supervisor<'_> {
                 let job = &mut self.jobs[i];
                 job.pid = Some(pid);
                 job.started_at = now;
-                info!("job {} started (pid {pid})", job.cfg.name);
                 if let Some(t) = job.cfg.timeout {
                     self.set_timer(i, T::RunTimeout, now + t);
                 }
@@ -682,12 +681,14 @@ impl Supervisor<'_> {
         .spawn(&self.inherited)
         .map_err(|e| format!("fork failed: {e}"))?;
         let pid = started.pid;
-        if let Some((step, e)) = started.exec_error {
-            error!(
+        match started.exec_error {
+            Some((step, e)) => error!(
                 "{label}: {} {} failed: {e}",
                 step.describe(),
                 argv[0].to_string_lossy()
-            );
+            ),
+            None if !check => info!("job {label} started (pid {pid})"),
+            None => {}
         }
         for (k, p) in pipes.into_iter().enumerate() {
             if let Some((r, w)) = p {

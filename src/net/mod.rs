@@ -1,0 +1,3 @@
+//! Network protocols, sans-IO: parsers and wire formats over bytes.
+
+pub mod dns;
