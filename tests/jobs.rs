@@ -521,3 +521,23 @@ fn cron_jobs_with_a_seconds_field() {
     let (status, _, err) = r.finish();
     assert_eq!(status.code(), Some(0), "{err}");
 }
+
+#[test]
+fn a_crashing_job_without_restart_delay_restarts_at_most_once_a_second() {
+    let cfg = config(
+        "crashloop",
+        r#"{ logging: { level: "DEBUG" }, jobs: [ { name: "crash", exec: "/nonexistent/crash", restarts: 2 } ] }"#,
+    );
+    let (code, _, err) = output(supervise(&cfg, &[]));
+    assert_eq!(code, 1, "{err}");
+    let delays: Vec<u64> = err
+        .lines()
+        .filter_map(|l| l.split_once("restarts in "))
+        .map(|(_, r)| r.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(delays.len(), 2, "{err}");
+    assert!(
+        delays.iter().all(|d| (900..=1000).contains(d)),
+        "{delays:?}"
+    );
+}

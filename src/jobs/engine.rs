@@ -587,7 +587,7 @@ impl Supervisor<'_> {
             return;
         }
         self.jobs[i].status = Status::Unknown;
-        match self.spawn(i) {
+        match self.spawn_argv(i, false) {
             Ok(pid) => {
                 let now = self.lp.now();
                 let job = &mut self.jobs[i];
@@ -602,16 +602,14 @@ impl Supervisor<'_> {
                 self.jobs[i].last_failed = true;
                 let name = self.jobs[i].cfg.name.clone();
                 self.publish(Code::ExitFailed, &name);
-                self.after_exit(i, false);
+                // Never retry a failed spawn synchronously: it would fail
+                // again at once (unknown user, no pipes left), in a loop.
+                self.after_exit(i, 1_000_000_000);
             }
         }
     }
 
     /// Forks and execs a job's command or its health check.
-    fn spawn(&mut self, i: usize) -> core::result::Result<i32, String> {
-        self.spawn_argv(i, false)
-    }
-
     fn spawn_argv(&mut self, i: usize, check: bool) -> core::result::Result<i32, String> {
         let job = &self.jobs[i];
         let cfg = &job.cfg;
@@ -876,10 +874,12 @@ impl Supervisor<'_> {
             },
             &name,
         );
-        self.after_exit(i, ok);
+        self.after_exit(i, 0);
     }
 
-    fn after_exit(&mut self, i: usize, _ok: bool) {
+    /// What follows a run: restart (after the backoff, at least
+    /// `min_delay`), wait for the next event, or stop for good.
+    fn after_exit(&mut self, i: usize, min_delay: u64) {
         let job = &mut self.jobs[i];
         if job.halting {
             if job.wait_for_stopped.is_none() {
@@ -898,7 +898,12 @@ impl Supervisor<'_> {
             if let Some(n) = &mut job.restarts_remain {
                 *n -= 1;
             }
-            let delay = backoff(job);
+            // Without a restartDelay, a job that keeps dying at once is
+            // restarted at most once a second (s6's rule), not in a loop.
+            let floor = (job.started_at + 1_000_000_000).saturating_sub(self.lp.now());
+            let delay = backoff(job)
+                .max(min_delay)
+                .max(if job.cfg.restart_delay == 0 { floor } else { 0 });
             if delay == 0 {
                 return self.start_exec(i);
             }
