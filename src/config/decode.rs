@@ -74,14 +74,7 @@ pub fn object<'n>(
     path: &str,
     allowed: &[&str],
 ) -> Option<Fields<'n>> {
-    let Value::Object(members) = &node.value else {
-        e.at(
-            node.pos,
-            path,
-            format!("expected an object, found {}", node.value.kind()),
-        );
-        return None;
-    };
+    let members = members(e, node, path)?;
     for (i, m) in members.iter().enumerate() {
         let here = join(path, &m.key);
         if !allowed.contains(&m.key.as_str()) {
@@ -98,6 +91,21 @@ pub fn object<'n>(
         members,
         pos: node.pos,
     })
+}
+
+/// An object's members, or an error when the node is not an object.
+fn members<'n>(e: &mut Errors, node: &'n Node, path: &str) -> Option<&'n [Member]> {
+    match &node.value {
+        Value::Object(members) => Some(members),
+        other => {
+            e.at(
+                node.pos,
+                path,
+                format!("expected an object, found {}", other.kind()),
+            );
+            None
+        }
+    }
 }
 
 /// The allowed key within edit distance 2 (or a case-insensitive match).
@@ -248,16 +256,8 @@ pub fn array<'n>(e: &mut Errors, node: &'n Node, path: &str) -> Option<&'n [Node
 
 /// An object of string values (`meta`), in source order.
 pub fn string_map(e: &mut Errors, node: &Node, path: &str) -> Option<Vec<(String, String)>> {
-    let Value::Object(members) = &node.value else {
-        e.at(
-            node.pos,
-            path,
-            format!("expected an object, found {}", node.value.kind()),
-        );
-        return None;
-    };
     let mut out = Vec::new();
-    for m in members {
+    for m in members(e, node, path)? {
         let here = join(path, &m.key);
         if out.iter().any(|(k, _)| *k == m.key) {
             e.at(m.key_pos, &here, "duplicate key");
