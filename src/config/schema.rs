@@ -962,3 +962,114 @@ fn check_graph(e: &mut Errors, jobs: &[JobConfig], watches: &[WatchConfig], top:
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+
+    fn one_job(text: &str) -> JobConfig {
+        let mut c = parse("t.json5", text).unwrap_or_else(|e| panic!("{e:?}"));
+        c.jobs.remove(0)
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse("t.json5", text) {
+            Ok(_) => panic!("accepted: {text}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn containerpilot_defaults() {
+        let j = one_job(r#"{ jobs: [ { exec: "/bin/app --flag" } ] }"#);
+        assert_eq!(
+            j.name, "/bin/app",
+            "unnamed jobs take the executable's name"
+        );
+        assert_eq!(j.when, When::Startup);
+        assert_eq!(j.restarts, Restarts::Limit(0));
+        assert_eq!(j.stop_timeout, 5 * SECOND);
+        assert_eq!(j.stop_signal, libc::SIGTERM);
+        let j = one_job(
+            r#"{ stopTimeout: 9, jobs: [ { name: "p", exec: "x", when: { interval: "2s" } } ] }"#,
+        );
+        assert_eq!(j.restarts, Restarts::Unlimited, "periodic jobs repeat");
+        assert_eq!(
+            j.timeout,
+            Some(2 * SECOND),
+            "and may not outlive their period"
+        );
+        assert_eq!(
+            j.stop_timeout,
+            9 * SECOND,
+            "the top-level stopTimeout is the default"
+        );
+        let j = one_job(
+            r#"{ jobs: [ { name: "web", exec: "x", port: 80, health: { exec: "true", interval: 3, ttl: "10" } } ] }"#,
+        );
+        let h = j.health.unwrap();
+        assert_eq!(
+            (h.interval, h.ttl, h.timeout),
+            (3 * SECOND, Some(10 * SECOND), 3 * SECOND)
+        );
+    }
+
+    #[test]
+    fn when_forms() {
+        let w = |s: &str| {
+            one_job(&alloc::format!(r#"{{ jobs: [ {{ name: "a", exec: "x", when: {s} }}, {{ name: "b", exec: "y" }} ] }}"#)).when
+        };
+        assert_eq!(
+            w(r#"{ source: "b", once: "exitSuccess", timeout: "2s" }"#),
+            When::Event {
+                source: "b".into(),
+                code: "exitSuccess".into(),
+                each: false,
+                timeout: Some(2 * SECOND)
+            }
+        );
+        assert_eq!(
+            w(r#"{ source: "SIGHUP" }"#),
+            When::Event {
+                source: "SIGHUP".into(),
+                code: "signal".into(),
+                each: true,
+                timeout: None
+            }
+        );
+        assert_eq!(
+            w(r#"{ cron: "@hourly", timezone: "local" }"#),
+            When::Cron {
+                expr: "@hourly".into(),
+                local: true
+            }
+        );
+    }
+
+    #[test]
+    fn errors_carry_positions_paths_and_hints() {
+        let e = errors(
+            "{\n  jobs: [\n    { name: \"a\", exec: \"x\", health: { exec: \"y\", tll: 3 } }\n  ]\n}",
+        );
+        assert_eq!(
+            e,
+            ["t.json5:3:50: jobs[0].health.tll: unknown key \"tll\" (did you mean \"ttl\"?)"]
+        );
+        let e = errors(
+            r#"{ jobs: [ { name: "a", exec: "x", restarts: "unlimited", when: { source: "b", each: "changed" } }, { name: "b", exec: "y" } ] }"#,
+        );
+        assert!(
+            e[0].contains("jobs[0].restarts") && e[0].contains("without bound"),
+            "{e:?}"
+        );
+        let e = errors(
+            r#"{ jobs: [ { name: "Bad_Name", exec: "x", port: 80, health: { exec: "y", ttl: 5 } } ] }"#,
+        );
+        assert!(e[0].contains("cannot be advertised"), "{e:?}");
+        let e = errors(
+            r#"{ logging: { level: "LOUD" }, jobs: [ { name: "a", exec: "x", health: { http: "https://x" } } ] }"#,
+        );
+        assert_eq!(e.len(), 2, "both errors are reported: {e:?}");
+    }
+}
