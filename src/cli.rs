@@ -96,6 +96,8 @@ pub enum Action<'a> {
         config: String,
         out: Option<String>,
     },
+    /// `tug ctl ...`: talk to a running tug's control socket.
+    Ctl(Vec<&'a str>),
 }
 
 /// A bad command line: the message, printed with the usage.
@@ -125,6 +127,15 @@ pub fn parse<'a>(
         match args.first().map(|a| a.to_bytes()) {
             Some(b"check") => return subcommand(&args[1..], env, false),
             Some(b"render") => return subcommand(&args[1..], env, true),
+            Some(b"ctl") => {
+                let words = args[1..]
+                    .iter()
+                    .map(|a| a.to_str())
+                    .collect::<Result<Vec<_>, _>>();
+                return words
+                    .map(Action::Ctl)
+                    .map_err(|_| UsageError("arguments must be UTF-8".into()));
+            }
             _ => {}
         }
     }

@@ -14,6 +14,7 @@ extern crate alloc;
 
 pub mod cli;
 pub mod config;
+pub mod ctl;
 pub mod duration;
 pub mod env;
 pub mod event_loop;
@@ -82,6 +83,7 @@ pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
             }
             Err(errors) => config_errors(&errors),
         },
+        Ok(Action::Ctl(words)) => ctl::run(&words, &env),
         Ok(Action::Render { config, out }) => match config::render(&config, &env) {
             Ok(text) => render_to(&text, out.as_deref()),
             Err(errors) => config_errors(&errors),
