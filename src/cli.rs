@@ -521,6 +521,10 @@ mod tests {
             Flavor::from_argv0(b"/bin/containerpilot"),
             Flavor::ContainerPilot
         );
+        assert_eq!(
+            action(Flavor::Tug, &["ctl", "restart", "web"], &[]),
+            Action::Ctl(vec!["restart", "web"])
+        );
     }
 
     #[test]

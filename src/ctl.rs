@@ -107,7 +107,9 @@ fn is_json_number(s: &str) -> bool {
         Some(f) => !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()),
         None => rest.is_empty(),
     };
-    !int.is_empty() && !(int.len() > 1 && int.starts_with('0')) && frac_ok
+    // One digit, or several without a leading zero (JSON's rule).
+    let int_ok = int.len() == 1 || (int.len() > 1 && !int.starts_with('0'));
+    int_ok && frac_ok
 }
 
 fn json_string(out: &mut String, s: &str) {

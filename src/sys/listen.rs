@@ -1,0 +1,251 @@
+//! Listening sockets for tug's servers: the control socket (AF_UNIX) and
+//! the telemetry endpoint (TCP). Every socket is non-blocking and CLOEXEC.
+
+use super::fd::Fd;
+use super::net::Ip;
+use super::{Errno, Result, check, retry};
+use core::ffi::CStr;
+
+/// Length of the accept queue.
+const BACKLOG: libc::c_int = 128;
+
+fn socket(family: libc::c_int) -> Result<Fd> {
+    // SAFETY: plain flags; the fd is owned by Fd from here on.
+    let fd = check(unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?;
+    Ok(Fd::from_raw(fd))
+}
+
+/// A `sockaddr_un` for `path`; ENAMETOOLONG if it does not fit (108 bytes
+/// with the NUL).
+fn sockaddr_un(path: &CStr) -> Result<(libc::sockaddr_un, libc::socklen_t)> {
+    // SAFETY: all-zero is a valid sockaddr_un.
+    let mut sa: libc::sockaddr_un = unsafe { core::mem::zeroed() };
+    sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.to_bytes();
+    if bytes.is_empty() || bytes.len() >= sa.sun_path.len() {
+        return Err(Errno(libc::ENAMETOOLONG));
+    }
+    for (d, &s) in sa.sun_path.iter_mut().zip(bytes) {
+        *d = s as libc::c_char;
+    }
+    let len = core::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
+    Ok((sa, len as libc::socklen_t))
+}
+
+/// A listening AF_UNIX stream socket at `path`, with permissions `mode`
+/// (0600 for the control socket). The file mode does not depend on the
+/// umask: `chmod` runs on the path after `bind` (fchmod on a socket fd does
+/// not change the file) and before `listen`, so until the mode is right
+/// every connect is refused. On failure after bind the file is removed.
+/// An existing file at `path` makes bind fail with EADDRINUSE: see
+/// `unix_is_live`.
+pub fn unix_listener(path: &CStr, mode: u32) -> Result<Fd> {
+    let (sa, len) = sockaddr_un(path)?;
+    let fd = socket(libc::AF_UNIX)?;
+    // SAFETY: sa is a valid sockaddr_un of length len.
+    check(unsafe { libc::bind(fd.raw(), (&sa as *const libc::sockaddr_un).cast(), len) })?;
+    let ready = retry(|| {
+        // SAFETY: path is NUL-terminated.
+        check(unsafe { libc::chmod(path.as_ptr(), mode as libc::mode_t) })
+    })
+    .and_then(|_| {
+        // SAFETY: a bound socket we own.
+        check(unsafe { libc::listen(fd.raw(), BACKLOG) })
+    });
+    match ready {
+        Ok(_) => Ok(fd),
+        Err(e) => {
+            let _ = unlink(path);
+            Err(e)
+        }
+    }
+}
+
+/// Whether a server accepts connections on the socket file at `path`.
+/// False means the file is stale (ECONNREFUSED: nobody listens; or it is
+/// gone) and may be unlinked. The connect is non-blocking, which for
+/// AF_UNIX never returns EINPROGRESS: it succeeds, or fails with EAGAIN
+/// when a live server's backlog is full (still live). Any other failure
+/// (EACCES...) also counts as live: never remove what is not proven stale.
+pub fn unix_is_live(path: &CStr) -> bool {
+    let Ok((sa, len)) = sockaddr_un(path) else {
+        return false;
+    };
+    let Ok(fd) = socket(libc::AF_UNIX) else {
+        return true;
+    };
+    let r = retry(|| {
+        // SAFETY: sa is a valid sockaddr_un of length len.
+        check(unsafe { libc::connect(fd.raw(), (&sa as *const libc::sockaddr_un).cast(), len) })
+    });
+    !matches!(r, Err(Errno(libc::ECONNREFUSED | libc::ENOENT)))
+}
+
+pub fn unlink(path: &CStr) -> Result<()> {
+    // SAFETY: path is NUL-terminated.
+    check(unsafe { libc::unlink(path.as_ptr()) }).map(drop)
+}
+
+fn setsockopt_int(fd: &Fd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> Result<()> {
+    // SAFETY: value is a valid c_int of the length given.
+    check(unsafe {
+        libc::setsockopt(
+            fd.raw(),
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            core::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}
+
+/// A listening TCP socket on `ip:port` (port 0: the kernel picks one, see
+/// `local_port`), with SO_REUSEADDR so a restart can rebind at once. An
+/// IPv6 socket keeps the kernel's IPV6_V6ONLY default (dual-stack on `::`
+/// unless the sysctl says otherwise).
+pub fn tcp_listener(ip: Ip, port: u16) -> Result<Fd> {
+    let fd = match ip {
+        Ip::V4(_) => socket(libc::AF_INET)?,
+        Ip::V6(_) => socket(libc::AF_INET6)?,
+    };
+    setsockopt_int(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    let ret = match ip {
+        Ip::V4(a) => {
+            // SAFETY: all-zero is a valid sockaddr_in.
+            let mut sa: libc::sockaddr_in = unsafe { core::mem::zeroed() };
+            sa.sin_family = libc::AF_INET as libc::sa_family_t;
+            sa.sin_port = port.to_be();
+            sa.sin_addr.s_addr = u32::from_ne_bytes(a);
+            // SAFETY: sa is a valid sockaddr_in of the length given.
+            unsafe {
+                libc::bind(
+                    fd.raw(),
+                    (&sa as *const libc::sockaddr_in).cast(),
+                    core::mem::size_of_val(&sa) as libc::socklen_t,
+                )
+            }
+        }
+        Ip::V6(a) => {
+            // SAFETY: all-zero is a valid sockaddr_in6.
+            let mut sa: libc::sockaddr_in6 = unsafe { core::mem::zeroed() };
+            sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sa.sin6_port = port.to_be();
+            sa.sin6_addr.s6_addr = a;
+            // SAFETY: sa is a valid sockaddr_in6 of the length given.
+            unsafe {
+                libc::bind(
+                    fd.raw(),
+                    (&sa as *const libc::sockaddr_in6).cast(),
+                    core::mem::size_of_val(&sa) as libc::socklen_t,
+                )
+            }
+        }
+    };
+    check(ret)?;
+    // SAFETY: a bound socket we own.
+    check(unsafe { libc::listen(fd.raw(), BACKLOG) })?;
+    Ok(fd)
+}
+
+/// The local port of a bound TCP socket.
+pub fn local_port(fd: &Fd) -> Result<u16> {
+    // SAFETY: all-zero is a valid sockaddr_storage.
+    let mut ss: libc::sockaddr_storage = unsafe { core::mem::zeroed() };
+    let mut len = core::mem::size_of_val(&ss) as libc::socklen_t;
+    // SAFETY: ss has room for len bytes; getsockname fills at most that.
+    check(unsafe {
+        libc::getsockname(
+            fd.raw(),
+            (&mut ss as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        )
+    })?;
+    match ss.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the kernel wrote a sockaddr_in (family AF_INET), and
+            // sockaddr_storage is large and aligned enough for one.
+            let sa = unsafe { &*(&ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Ok(u16::from_be(sa.sin_port))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let sa =
+                unsafe { &*(&ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Ok(u16::from_be(sa.sin6_port))
+        }
+        _ => Err(Errno(libc::EAFNOSUPPORT)),
+    }
+}
+
+/// Whether a socket is AF_UNIX (its peer has credentials).
+pub fn is_unix(fd: &Fd) -> bool {
+    let mut domain: libc::c_int = 0;
+    let mut len = core::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: domain and len are valid for getsockopt to fill.
+    let r = check(unsafe {
+        libc::getsockopt(
+            fd.raw(),
+            libc::SOL_SOCKET,
+            libc::SO_DOMAIN,
+            (&mut domain as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    });
+    r.is_ok() && domain == libc::AF_UNIX
+}
+
+/// Accepts one connection, non-blocking and CLOEXEC; None when the queue
+/// is empty.
+pub fn accept(listener: &Fd) -> Result<Option<Fd>> {
+    let r = retry(|| {
+        // SAFETY: null address pointers are allowed; the fd is owned by Fd.
+        check(unsafe {
+            libc::accept4(
+                listener.raw(),
+                core::ptr::null_mut(),
+                core::ptr::null_mut(),
+                libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            )
+        })
+    });
+    match r {
+        Ok(fd) => Ok(Some(Fd::from_raw(fd))),
+        Err(Errno::EAGAIN) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// (pid, uid, gid) of the process that connected an AF_UNIX socket, as of
+/// its connect().
+pub fn peer_credentials(fd: &Fd) -> Result<(i32, u32, u32)> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = core::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: cred and len are valid for getsockopt to fill.
+    check(unsafe {
+        libc::getsockopt(
+            fd.raw(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    })?;
+    Ok((cred.pid, cred.uid, cred.gid))
+}
+
+/// Ends our sending side (the peer reads EOF) while still reading.
+pub fn shutdown_write(fd: &Fd) -> Result<()> {
+    // SAFETY: a socket we own.
+    check(unsafe { libc::shutdown(fd.raw(), libc::SHUT_WR) }).map(drop)
+}
