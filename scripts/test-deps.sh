@@ -7,6 +7,7 @@ need_apt=()
 command -v file >/dev/null || need_apt+=(file)
 command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v grep >/dev/null || need_apt+=(grep)
+command -v script >/dev/null || need_apt+=(bsdutils)
 [ -d /usr/share/zoneinfo ] || need_apt+=(tzdata)
 
 if ((${#need_apt[@]})); then
@@ -19,7 +20,7 @@ if ((${#need_apt[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-for tool in file unshare grep; do
+for tool in file unshare grep script; do
   command -v "$tool" >/dev/null || { echo "test-deps: error: $tool is still missing" >&2; exit 1; }
 done
 

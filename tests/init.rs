@@ -342,3 +342,24 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn on_a_terminal_the_child_gets_the_foreground() {
+    // `script` runs tug on a fresh pseudo-terminal as its foreground job.
+    // The child's process group must become the terminal's foreground
+    // group (fields 5 and 8 of /proc/PID/stat: pgrp and tpgid).
+    let inner = format!("{} -- sh -c 'exec cat /proc/self/stat'", tug().display());
+    let (c, out, err) = output({
+        let mut cmd = Command::new("script");
+        cmd.args(["-qec", &inner, "/dev/null"]);
+        cmd
+    });
+    assert_eq!(c, 0, "{err}");
+    let stat = out.trim().replace('\r', "");
+    let after = stat.rsplit_once(')').unwrap().1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let (pgrp, tpgid) = (fields[2], fields[5]);
+    assert_eq!(pgrp, tpgid, "the child's group owns the terminal: {stat}");
+    let pid = stat.split_whitespace().next().unwrap();
+    assert_eq!(pgrp, pid, "and it is a group of its own: {stat}");
+}
