@@ -23,7 +23,7 @@ fn socket(family: libc::c_int) -> Result<Fd> {
 
 /// A `sockaddr_un` for `path`; ENAMETOOLONG if it does not fit (108 bytes
 /// with the NUL).
-fn sockaddr_un(path: &CStr) -> Result<(libc::sockaddr_un, libc::socklen_t)> {
+pub(super) fn sockaddr_un(path: &CStr) -> Result<(libc::sockaddr_un, libc::socklen_t)> {
     // SAFETY: all-zero is a valid sockaddr_un.
     let mut sa: libc::sockaddr_un = unsafe { core::mem::zeroed() };
     sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
@@ -92,7 +92,12 @@ pub fn unlink(path: &CStr) -> Result<()> {
     check(unsafe { libc::unlink(path.as_ptr()) }).map(drop)
 }
 
-fn setsockopt_int(fd: &Fd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> Result<()> {
+fn setsockopt_int(
+    fd: &Fd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> Result<()> {
     // SAFETY: value is a valid c_int of the length given.
     check(unsafe {
         libc::setsockopt(
@@ -171,7 +176,8 @@ pub fn local_port(fd: &Fd) -> Result<u16> {
         libc::AF_INET => {
             // SAFETY: the kernel wrote a sockaddr_in (family AF_INET), and
             // sockaddr_storage is large and aligned enough for one.
-            let sa = unsafe { &*(&ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let sa =
+                unsafe { &*(&ss as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
             Ok(u16::from_be(sa.sin_port))
         }
         libc::AF_INET6 => {

@@ -70,25 +70,10 @@ pub fn unix_connect(path: &core::ffi::CStr) -> Result<Fd> {
     let fd = Fd::from_raw(check(unsafe {
         libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0)
     })?);
-    // SAFETY: all-zero is a valid sockaddr_un.
-    let mut sa: libc::sockaddr_un = unsafe { core::mem::zeroed() };
-    sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    let bytes = path.to_bytes();
-    if bytes.len() >= sa.sun_path.len() {
-        return Err(Errno(libc::ENAMETOOLONG));
-    }
-    for (dst, src) in sa.sun_path.iter_mut().zip(bytes) {
-        *dst = *src as libc::c_char;
-    }
+    let (sa, len) = super::listen::sockaddr_un(path)?;
     super::retry(|| {
         // SAFETY: sa is a valid sockaddr_un of the length given.
-        check(unsafe {
-            libc::connect(
-                fd.raw(),
-                (&sa as *const libc::sockaddr_un).cast(),
-                core::mem::size_of_val(&sa) as u32,
-            )
-        })
+        check(unsafe { libc::connect(fd.raw(), (&sa as *const libc::sockaddr_un).cast(), len) })
     })?;
     Ok(fd)
 }
