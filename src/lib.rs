@@ -57,6 +57,7 @@ pub unsafe fn c_strings(list: *const *const c_char) -> Vec<&'static CStr> {
 /// Runs tug with its arguments (argv[0] first) and environment; returns
 /// the process exit code.
 pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
+    sys::fd::ensure_stdio();
     let flavor = Flavor::from_argv0(args.first().map_or(&b""[..], |a| a.to_bytes()));
     if flavor == Flavor::Tini {
         log::set_style(log::Style::TiniNamed);

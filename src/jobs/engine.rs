@@ -1261,10 +1261,14 @@ impl Supervisor<'_> {
                 return None;
             }
         }
-        // Output pipes still open have nobody left to write: flush them.
+        // No process of ours is left to write: log what the pipes still
+        // hold, then close them (a write end passed to some unrelated
+        // process must not keep tug alive).
         for slot in 0..self.outputs.len() {
-            while self.outputs[slot].is_some() {
-                self.on_output(slot);
+            self.on_output(slot);
+            if let Some(out) = self.outputs[slot].take() {
+                let _ = self.lp.deregister(out.fd.raw());
+                drop(out);
             }
         }
         Some(match self.main_code {

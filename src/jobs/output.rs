@@ -92,6 +92,7 @@ impl Output {
         );
     }
 
+    /// Logs whatever is buffered, complete line or not.
     fn flush_all(&mut self) {
         self.emit_lines();
         if !self.buf.is_empty() {
@@ -99,5 +100,12 @@ impl Output {
             self.emit(0, len);
             self.buf.clear();
         }
+    }
+}
+
+impl Drop for Output {
+    /// A pipe closed before EOF (tug exiting) still logs its last bytes.
+    fn drop(&mut self) {
+        self.flush_all();
     }
 }

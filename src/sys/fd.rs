@@ -120,6 +120,21 @@ pub fn create(path: &CStr) -> Result<Fd> {
     })
 }
 
+/// Makes sure descriptors 0, 1 and 2 are open (on /dev/null if they were
+/// closed), so no pipe or socket tug creates can land on them and be
+/// mistaken for a child's stdio.
+pub fn ensure_stdio() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only inspects the descriptor.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            // SAFETY: open returns the lowest free descriptor, which is fd
+            // itself since the ones below it are open; not CLOEXEC on
+            // purpose: children inherit it as their stdio.
+            unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        }
+    }
+}
+
 /// Opens /dev/null read-write (stdin of jobs).
 pub fn dev_null() -> Result<Fd> {
     retry(|| {
