@@ -911,6 +911,12 @@ mod tests {
         assert!(listen::unix_is_live(&path));
         drop(fd);
         assert!(dir.join("s").exists());
+        // Another test thread forking right now holds a copy of the
+        // listener until its child execs (CLOEXEC): wait that out.
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while listen::unix_is_live(&path) && std::time::Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
         assert!(!listen::unix_is_live(&path));
         assert_eq!(
             listen::unix_listener(&path, 0o600).unwrap_err(),
