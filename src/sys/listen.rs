@@ -116,43 +116,11 @@ fn setsockopt_int(
 /// IPv6 socket keeps the kernel's IPV6_V6ONLY default (dual-stack on `::`
 /// unless the sysctl says otherwise).
 pub fn tcp_listener(ip: Ip, port: u16) -> Result<Fd> {
-    let fd = match ip {
-        Ip::V4(_) => socket(libc::AF_INET)?,
-        Ip::V6(_) => socket(libc::AF_INET6)?,
-    };
+    let fd = super::net::stream_socket(&ip)?;
     setsockopt_int(&fd, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
-    let ret = match ip {
-        Ip::V4(a) => {
-            // SAFETY: all-zero is a valid sockaddr_in.
-            let mut sa: libc::sockaddr_in = unsafe { core::mem::zeroed() };
-            sa.sin_family = libc::AF_INET as libc::sa_family_t;
-            sa.sin_port = port.to_be();
-            sa.sin_addr.s_addr = u32::from_ne_bytes(a);
-            // SAFETY: sa is a valid sockaddr_in of the length given.
-            unsafe {
-                libc::bind(
-                    fd.raw(),
-                    (&sa as *const libc::sockaddr_in).cast(),
-                    core::mem::size_of_val(&sa) as libc::socklen_t,
-                )
-            }
-        }
-        Ip::V6(a) => {
-            // SAFETY: all-zero is a valid sockaddr_in6.
-            let mut sa: libc::sockaddr_in6 = unsafe { core::mem::zeroed() };
-            sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sa.sin6_port = port.to_be();
-            sa.sin6_addr.s6_addr = a;
-            // SAFETY: sa is a valid sockaddr_in6 of the length given.
-            unsafe {
-                libc::bind(
-                    fd.raw(),
-                    (&sa as *const libc::sockaddr_in6).cast(),
-                    core::mem::size_of_val(&sa) as libc::socklen_t,
-                )
-            }
-        }
-    };
+    let addr = super::net::InetAddr::new(ip, port);
+    // SAFETY: addr yields a valid sockaddr of the length it reports.
+    let ret = unsafe { libc::bind(fd.raw(), addr.ptr(), addr.len()) };
     check(ret)?;
     // SAFETY: a bound socket we own.
     check(unsafe { libc::listen(fd.raw(), BACKLOG) })?;

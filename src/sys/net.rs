@@ -13,54 +13,74 @@ pub enum Ip {
 /// Starts a non-blocking connect. Ok(socket) means "in progress or done":
 /// wait for writability, then ask `take_error`.
 pub fn connect(ip: Ip, port: u16) -> Result<Fd> {
+    let fd = stream_socket(&ip)?;
+    let addr = InetAddr::new(ip, port);
+    // SAFETY: addr yields a valid sockaddr of the length it reports.
+    let ret = unsafe { libc::connect(fd.raw(), addr.ptr(), addr.len()) };
+    if ret < 0 && Errno::last() != Errno(libc::EINPROGRESS) {
+        return Err(Errno::last());
+    }
+    Ok(fd)
+}
+
+/// A non-blocking, CLOEXEC TCP socket of the address's family.
+pub(super) fn stream_socket(ip: &Ip) -> Result<Fd> {
     let family = match ip {
         Ip::V4(_) => libc::AF_INET,
         Ip::V6(_) => libc::AF_INET6,
     };
     // SAFETY: plain flags; the fd is owned by Fd from here on.
-    let fd = Fd::from_raw(check(unsafe {
+    let fd = check(unsafe {
         libc::socket(
             family,
             libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
             0,
         )
-    })?);
-    let ret = match ip {
-        Ip::V4(a) => {
-            // SAFETY: all-zero is a valid sockaddr_in.
-            let mut sa: libc::sockaddr_in = unsafe { core::mem::zeroed() };
-            sa.sin_family = libc::AF_INET as libc::sa_family_t;
-            sa.sin_port = port.to_be();
-            sa.sin_addr.s_addr = u32::from_ne_bytes(a);
-            // SAFETY: sa is a valid sockaddr_in of the length given.
-            unsafe {
-                libc::connect(
-                    fd.raw(),
-                    (&sa as *const libc::sockaddr_in).cast(),
-                    core::mem::size_of_val(&sa) as u32,
-                )
+    })?;
+    Ok(Fd::from_raw(fd))
+}
+
+/// An IPv4 or IPv6 socket address, for connect and bind.
+pub(super) enum InetAddr {
+    V4(libc::sockaddr_in),
+    V6(libc::sockaddr_in6),
+}
+
+impl InetAddr {
+    pub(super) fn new(ip: Ip, port: u16) -> InetAddr {
+        match ip {
+            Ip::V4(a) => {
+                // SAFETY: all-zero is a valid sockaddr_in.
+                let mut sa: libc::sockaddr_in = unsafe { core::mem::zeroed() };
+                sa.sin_family = libc::AF_INET as libc::sa_family_t;
+                sa.sin_port = port.to_be();
+                sa.sin_addr.s_addr = u32::from_ne_bytes(a);
+                InetAddr::V4(sa)
+            }
+            Ip::V6(a) => {
+                // SAFETY: all-zero is a valid sockaddr_in6.
+                let mut sa: libc::sockaddr_in6 = unsafe { core::mem::zeroed() };
+                sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+                sa.sin6_port = port.to_be();
+                sa.sin6_addr.s6_addr = a;
+                InetAddr::V6(sa)
             }
         }
-        Ip::V6(a) => {
-            // SAFETY: all-zero is a valid sockaddr_in6.
-            let mut sa: libc::sockaddr_in6 = unsafe { core::mem::zeroed() };
-            sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sa.sin6_port = port.to_be();
-            sa.sin6_addr.s6_addr = a;
-            // SAFETY: sa is a valid sockaddr_in6 of the length given.
-            unsafe {
-                libc::connect(
-                    fd.raw(),
-                    (&sa as *const libc::sockaddr_in6).cast(),
-                    core::mem::size_of_val(&sa) as u32,
-                )
-            }
-        }
-    };
-    if ret < 0 && Errno::last() != Errno(libc::EINPROGRESS) {
-        return Err(Errno::last());
     }
-    Ok(fd)
+
+    pub(super) fn ptr(&self) -> *const libc::sockaddr {
+        match self {
+            InetAddr::V4(sa) => (sa as *const libc::sockaddr_in).cast(),
+            InetAddr::V6(sa) => (sa as *const libc::sockaddr_in6).cast(),
+        }
+    }
+
+    pub(super) fn len(&self) -> libc::socklen_t {
+        (match self {
+            InetAddr::V4(sa) => core::mem::size_of_val(sa),
+            InetAddr::V6(sa) => core::mem::size_of_val(sa),
+        }) as libc::socklen_t
+    }
 }
 
 /// A blocking connection to a unix socket (for `tug ctl`, a short-lived
