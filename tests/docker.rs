@@ -299,3 +299,48 @@ fn docker_kill_signals_reach_the_child() {
     assert_eq!(c.exit_code(), 0, "logs: {lines:?} {err}");
     assert!(took < Duration::from_secs(5), "docker stop took {took:?}");
 }
+
+#[test]
+fn a_config_runs_in_a_scratch_image() {
+    let Some(img) = image() else { return };
+    // No shell in the image: exec arrays only, the probe as every job.
+    let dir = std::env::temp_dir().join(format!("tug-docker-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("tug.json5");
+    std::fs::write(
+        &cfg,
+        r#"{ logging: { output: "stdout" }, jobs: [
+            { name: "prestart", exec: ["/probe", "exit", "0"] },
+            { name: "app", exec: ["/probe", "term-after", "50"], when: { source: "prestart", once: "exitSuccess" } } ] }"#,
+    )
+    .unwrap();
+    let c = Container::new("config");
+    let label = format!("{LABEL}={}", std::process::id());
+    let volume = format!("{}:/etc/tug.json5:ro", cfg.display());
+    docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &c.0,
+        "--label",
+        &label,
+        "-v",
+        &volume,
+        "--entrypoint",
+        "/tug",
+        img,
+        "--config",
+        "/etc/tug.json5",
+    ]);
+    let mut logs = c.follow_logs();
+    logs.expect_line("job prestart exited with 0");
+    logs.expect_line("msg=\"ready\" job=\"app\"");
+    let took = c.stop();
+    let (_, lines, err) = logs.finish();
+    assert!(
+        lines.iter().any(|l| l.contains("finished cleanly")),
+        "logs: {lines:?} {err}"
+    );
+    assert_eq!(c.exit_code(), 0, "logs: {lines:?} {err}");
+    assert!(took < Duration::from_secs(5), "docker stop took {took:?}");
+}
