@@ -258,23 +258,14 @@ fn subcommand<'a>(
     let mut out = None;
     let mut i = 0;
     while i < args.len() {
-        let arg = args[i]
-            .to_str()
-            .map_err(|_| UsageError("arguments must be UTF-8".into()))?;
-        i += 1;
-        let (name, inline) = match arg.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n, Some(v)),
-            _ => (arg, None),
-        };
+        let (arg, name, inline) = next_flag(args, &mut i)?;
         let mut value = |flag: &str| inline_or_next(inline, args, &mut i, flag);
-        match name {
-            "--config" | "-config" => config = Some(value("--config")?),
-            "--out" | "-out" if render => out = Some(value("--out")?),
-            flag if flag.starts_with('-') => {
-                return Err(UsageError(format!("unknown option: {flag}")));
-            }
-            path if config.is_none() => config = Some(String::from(path)),
-            extra => return Err(UsageError(format!("unexpected argument: {extra}"))),
+        match (arg.starts_with('-'), name) {
+            (true, "config") => config = Some(value("--config")?),
+            (true, "out") if render => out = Some(value("--out")?),
+            (true, _) => return Err(UsageError(format!("unknown option: {arg}"))),
+            (false, _) if config.is_none() => config = Some(String::from(arg)),
+            (false, _) => return Err(UsageError(format!("unexpected argument: {arg}"))),
         }
     }
     let config = config
@@ -294,15 +285,7 @@ fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, Us
     let (mut template, mut out) = (false, None);
     let mut i = 0;
     while i < args.len() {
-        let arg = args[i]
-            .to_str()
-            .map_err(|_| UsageError("arguments must be UTF-8".into()))?;
-        i += 1;
-        let flag = arg.trim_start_matches('-');
-        let (name, inline) = match flag.split_once('=') {
-            Some((n, v)) => (n, Some(v)),
-            None => (flag, None),
-        };
+        let (arg, name, inline) = next_flag(args, &mut i)?;
         let mut value = |flag: &str| inline_or_next(inline, args, &mut i, flag);
         match name {
             "config" => config = Some(value("-config")?),
@@ -327,6 +310,23 @@ fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, Us
             config,
             main: Vec::new(),
         }
+    })
+}
+
+/// The next word as (word, name without leading dashes, value after '=').
+/// Go-style flags: `-x v`, `-x=v`, `--x=v` are all the same flag.
+fn next_flag<'a>(
+    args: &[&'a CStr],
+    i: &mut usize,
+) -> Result<(&'a str, &'a str, Option<&'a str>), UsageError> {
+    let arg = args[*i]
+        .to_str()
+        .map_err(|_| UsageError("arguments must be UTF-8".into()))?;
+    *i += 1;
+    let flag = arg.trim_start_matches('-');
+    Ok(match flag.split_once('=') {
+        Some((n, v)) if arg.starts_with('-') => (arg, n, Some(v)),
+        _ => (arg, flag, None),
     })
 }
 

@@ -3,6 +3,7 @@
 
 use super::decode::{self as d, Errors, Fields, join};
 use super::json5::{Node, Pos, Value};
+use crate::jobs::engine::{CODES, Code};
 use crate::jobs::words;
 use crate::signame;
 use alloc::format;
@@ -146,22 +147,6 @@ pub struct Metric {
     pub help: String,
     pub kind: String,
 }
-
-/// Event codes a `when` may name.
-pub const EVENT_CODES: [&str; 12] = [
-    "startup",
-    "shutdown",
-    "exitSuccess",
-    "exitFailed",
-    "stopping",
-    "stopped",
-    "healthy",
-    "unhealthy",
-    "changed",
-    "enterMaintenance",
-    "exitMaintenance",
-    "signal",
-];
 
 const TOP: [&str; 7] = [
     "consul",
@@ -762,12 +747,15 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
             return None;
         }
     };
-    if !EVENT_CODES.contains(&code.as_str()) {
+    if Code::from_name(&code).is_none() {
         let pos = code_node.map_or(n.pos, |c| c.pos);
         e.at(
             pos,
             &p(if each { "each" } else { "once" }),
-            format!("unknown event {code:?} (one of {})", EVENT_CODES.join(", ")),
+            format!(
+                "unknown event {code:?} (one of {})",
+                CODES.map(|(n, _)| n).join(", ")
+            ),
         );
         return None;
     }

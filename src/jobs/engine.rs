@@ -47,28 +47,32 @@ pub enum Code {
     Signal,
 }
 
+/// Every code with its name in configs and logs: one table, both ways.
+pub const CODES: [(&str, Code); 12] = [
+    ("startup", Code::Startup),
+    ("shutdown", Code::Shutdown),
+    ("exitSuccess", Code::ExitSuccess),
+    ("exitFailed", Code::ExitFailed),
+    ("stopping", Code::Stopping),
+    ("stopped", Code::Stopped),
+    ("healthy", Code::Healthy),
+    ("unhealthy", Code::Unhealthy),
+    ("changed", Code::Changed),
+    ("enterMaintenance", Code::EnterMaintenance),
+    ("exitMaintenance", Code::ExitMaintenance),
+    ("signal", Code::Signal),
+];
+
 impl Code {
     pub fn name(self) -> &'static str {
-        crate::config::schema::EVENT_CODES[self as usize]
+        CODES
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map_or("?", |(n, _)| n)
     }
 
-    fn from_name(s: &str) -> Option<Code> {
-        use Code::*;
-        const ALL: [Code; 12] = [
-            Startup,
-            Shutdown,
-            ExitSuccess,
-            ExitFailed,
-            Stopping,
-            Stopped,
-            Healthy,
-            Unhealthy,
-            Changed,
-            EnterMaintenance,
-            ExitMaintenance,
-            Signal,
-        ];
-        ALL.into_iter().find(|c| c.name() == s)
+    pub fn from_name(s: &str) -> Option<Code> {
+        CODES.iter().find(|(n, _)| *n == s).map(|(_, c)| *c)
     }
 }
 

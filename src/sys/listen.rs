@@ -6,20 +6,10 @@ use super::net::Ip;
 use super::{Errno, Result, check, retry};
 use core::ffi::CStr;
 
+use super::net::socket;
+
 /// Length of the accept queue.
 const BACKLOG: libc::c_int = 128;
-
-fn socket(family: libc::c_int) -> Result<Fd> {
-    // SAFETY: plain flags; the fd is owned by Fd from here on.
-    let fd = check(unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    })?;
-    Ok(Fd::from_raw(fd))
-}
 
 /// A `sockaddr_un` for `path`; ENAMETOOLONG if it does not fit (108 bytes
 /// with the NUL).

@@ -25,10 +25,14 @@ pub fn connect(ip: Ip, port: u16) -> Result<Fd> {
 
 /// A non-blocking, CLOEXEC TCP socket of the address's family.
 pub(super) fn stream_socket(ip: &Ip) -> Result<Fd> {
-    let family = match ip {
+    socket(match ip {
         Ip::V4(_) => libc::AF_INET,
         Ip::V6(_) => libc::AF_INET6,
-    };
+    })
+}
+
+/// A non-blocking, CLOEXEC stream socket of any family (TCP or unix).
+pub(super) fn socket(family: libc::c_int) -> Result<Fd> {
     // SAFETY: plain flags; the fd is owned by Fd from here on.
     let fd = check(unsafe {
         libc::socket(
