@@ -1028,22 +1028,10 @@ impl Supervisor<'_> {
                 self.halt(i);
             }
             k if k == T::RunTimeout as usize => {
-                if let Some(pid) = self.jobs[i].pid {
-                    warning!(
-                        "job {} timed out: killing its process group",
-                        self.jobs[i].cfg.name
-                    );
-                    let _ = kill(-pid, libc::SIGKILL);
-                }
+                self.kill_job(i, "timed out: killing its process group")
             }
             k if k == T::StopKill as usize => {
-                if let Some(pid) = self.jobs[i].pid {
-                    warning!(
-                        "job {} did not stop within its stopTimeout: SIGKILL",
-                        self.jobs[i].cfg.name
-                    );
-                    let _ = kill(-pid, libc::SIGKILL);
-                }
+                self.kill_job(i, "did not stop within its stopTimeout: SIGKILL")
             }
             k if k == T::StopWait as usize => {
                 self.jobs[i].wait_for_stopped = None;
@@ -1090,6 +1078,14 @@ impl Supervisor<'_> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// SIGKILL to a running job's whole process group.
+    fn kill_job(&self, i: usize, why: &str) {
+        if let Some(pid) = self.jobs[i].pid {
+            warning!("job {} {why}", self.jobs[i].cfg.name);
+            let _ = kill(-pid, libc::SIGKILL);
         }
     }
 
