@@ -14,17 +14,21 @@ extern crate alloc;
 
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod ctl;
+pub mod discovery;
 pub mod duration;
 pub mod env;
 pub mod event_loop;
 pub mod init;
 pub mod jobs;
+pub mod json;
 pub mod log;
 pub mod net;
 pub mod process;
 pub mod signame;
 pub mod sys;
+pub mod telemetry;
 
 use alloc::vec::Vec;
 use cli::{Action, Flavor};
