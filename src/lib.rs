@@ -12,6 +12,7 @@
 
 extern crate alloc;
 
+pub mod base64;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -76,8 +77,14 @@ pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
             log::set_verbosity(init_args.verbosity);
             init::run(&init_args, &env)
         }
-        Ok(Action::Supervise { config, main }) => match config::load(&config, &env) {
-            Ok(cfg) => jobs::engine::run(cfg, &main, &env),
+        Ok(Action::Supervise { config, main, .. }) => match config::load(&config, &env) {
+            Ok(cfg) => {
+                let opts = jobs::engine::Options {
+                    config_path: &config,
+                    socket: None,
+                };
+                jobs::engine::run(cfg, &main, &env, &opts)
+            }
             Err(errors) => config_errors(&errors),
         },
         Ok(Action::Check { config }) => match config::load(&config, &env) {

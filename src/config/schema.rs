@@ -14,11 +14,15 @@ const SECOND: u64 = 1_000_000_000;
 
 pub struct Config {
     pub consul: Option<Consul>,
+    /// tug's extension: etcd v3 as the discovery backend.
+    pub etcd: Option<Etcd>,
     pub logging: Logging,
     pub jobs: Vec<JobConfig>,
     pub watches: Vec<WatchConfig>,
     pub telemetry: Option<Telemetry>,
     pub control_socket: Option<String>,
+    /// uids besides root and tug's own that may use the control socket.
+    pub control_allow: Vec<u32>,
     /// How long the whole shutdown may take before SIGKILL (default 5 s).
     pub stop_timeout: u64,
 }
@@ -27,6 +31,12 @@ pub struct Consul {
     pub address: String,
     pub scheme: Option<String>,
     pub token: Option<String>,
+}
+
+pub struct Etcd {
+    pub endpoints: Vec<String>,
+    /// Key prefix for services, without a trailing slash.
+    pub prefix: String,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -131,6 +141,10 @@ pub struct WatchConfig {
     pub interval: u64,
     pub tag: Option<String>,
     pub dc: Option<String>,
+    /// tug's extension: watch a KV key, or every key under a prefix,
+    /// instead of a service.
+    pub key: Option<String>,
+    pub prefix: Option<String>,
 }
 
 pub struct Telemetry {
@@ -148,8 +162,9 @@ pub struct Metric {
     pub kind: String,
 }
 
-const TOP: [&str; 7] = [
+const TOP: [&str; 8] = [
     "consul",
+    "etcd",
     "logging",
     "jobs",
     "watches",
@@ -203,11 +218,31 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
         .and_then(|n| d::duration(e, n, "stopTimeout"))
         .unwrap_or(5 * SECOND);
     let consul = top.get("consul").and_then(|n| consul(e, n));
-    let control_socket = top.get("control").and_then(|n| {
-        let f = d::object(e, n, "control", &["socket"])?;
-        f.get("socket")
-            .and_then(|s| d::string(e, s, "control.socket"))
-    });
+    let etcd = top.get("etcd").and_then(|n| etcd(e, n));
+    if let (Some(_), Some(n)) = (&consul, top.get("etcd")) {
+        e.at(
+            n.pos,
+            "etcd",
+            "choose one discovery backend: consul or etcd",
+        );
+    }
+    let (mut control_socket, mut control_allow) = (None, Vec::new());
+    if let Some(f) = top
+        .get("control")
+        .and_then(|n| d::object(e, n, "control", &["socket", "allow"]))
+    {
+        control_socket = f
+            .get("socket")
+            .and_then(|s| d::string(e, s, "control.socket"));
+        if let Some(list) = f.get("allow").and_then(|a| d::array(e, a, "control.allow")) {
+            for (i, u) in list.iter().enumerate() {
+                let path = format!("control.allow[{i}]");
+                if let Some(uid) = d::integer(e, u, &path, 0, u32::MAX as i64) {
+                    control_allow.push(uid as u32);
+                }
+            }
+        }
+    }
     let watches = match top.get("watches") {
         Some(n) => d::array(e, n, "watches")?
             .iter()
@@ -228,11 +263,13 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
     check_graph(e, &jobs, &watches, &top);
     Some(Config {
         consul,
+        etcd,
         logging: logging?,
         jobs,
         watches,
         telemetry,
         control_socket,
+        control_allow,
         stop_timeout,
     })
 }
@@ -325,8 +362,39 @@ fn consul(e: &mut Errors, n: &Node) -> Option<Consul> {
     })
 }
 
+/// `etcd: { endpoints: ["http://127.0.0.1:2379"], prefix: "/services" }`
+/// (or just the endpoint list, or one endpoint string).
+fn etcd(e: &mut Errors, n: &Node) -> Option<Etcd> {
+    let (endpoints, prefix) = match &n.value {
+        Value::String(s) => (Vec::from([s.clone()]), None),
+        Value::Array(_) => (d::strings(e, n, "etcd")?, None),
+        _ => {
+            let f = d::object(e, n, "etcd", &["endpoints", "prefix"])?;
+            let endpoints = match f.get("endpoints") {
+                Some(x) if matches!(x.value, Value::String(_)) => {
+                    Vec::from([d::string(e, x, "etcd.endpoints")?])
+                }
+                Some(x) => d::strings(e, x, "etcd.endpoints")?,
+                None => Vec::new(),
+            };
+            let prefix = f.get("prefix").and_then(|x| d::string(e, x, "etcd.prefix"));
+            (endpoints, prefix)
+        }
+    };
+    let prefix = prefix.unwrap_or_else(|| "/services".into());
+    Some(Etcd {
+        endpoints,
+        prefix: prefix.trim_end_matches('/').into(),
+    })
+}
+
 fn watch(e: &mut Errors, n: &Node, path: &str) -> Option<WatchConfig> {
-    let f = d::object(e, n, path, &["name", "interval", "tag", "dc"])?;
+    let f = d::object(
+        e,
+        n,
+        path,
+        &["name", "interval", "tag", "dc", "key", "prefix"],
+    )?;
     let name = required(e, &f, path, "name").and_then(|x| d::string(e, x, &join(path, "name")))?;
     let interval = match f.get("interval") {
         Some(i) => d::duration(e, i, &join(path, "interval"))?,
@@ -339,11 +407,25 @@ fn watch(e: &mut Errors, n: &Node, path: &str) -> Option<WatchConfig> {
         .get("tag")
         .and_then(|x| d::string(e, x, &join(path, "tag")));
     let dc = f.get("dc").and_then(|x| d::string(e, x, &join(path, "dc")));
+    let key = f
+        .get("key")
+        .and_then(|x| d::string(e, x, &join(path, "key")));
+    let prefix = f
+        .get("prefix")
+        .and_then(|x| d::string(e, x, &join(path, "prefix")));
+    if key.is_some() && prefix.is_some() {
+        e.at(f.pos, path, "a watch has a key or a prefix, not both");
+    }
+    if (key.is_some() || prefix.is_some()) && tag.is_some() {
+        e.at(f.pos, &join(path, "tag"), "a KV watch has no tag");
+    }
     Some(WatchConfig {
         name,
         interval,
         tag,
         dc,
+        key,
+        prefix,
     })
 }
 
@@ -356,7 +438,7 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
     )?;
     let port =
         f.get("port")
-            .map_or(Some(9090), |p| d::integer(e, p, "telemetry.port", 1, 65535))? as u16;
+            .map_or(Some(9090), |p| d::integer(e, p, "telemetry.port", 0, 65535))? as u16;
     let interfaces = f
         .get("interfaces")
         .and_then(|x| d::strings(e, x, "telemetry.interfaces"))

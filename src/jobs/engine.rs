@@ -8,9 +8,14 @@
 //! and signals, all of which arrive one turn at a time. Reaping, signals
 //! and health checks are never behind a lock or a full channel.
 
+mod advertise;
+mod ops;
+
 use super::netcheck::{NetCheck, Progress};
 use super::output::Output;
 use crate::config::schema::{Check, Config, JobConfig, Restarts, When};
+use crate::control::Control;
+use crate::discovery::Discovery;
 use crate::env::Environ;
 use crate::event_loop::{Event, EventLoop, READABLE, TimerId, WRITABLE};
 use crate::log::{debug, error, info, warning};
@@ -23,6 +28,7 @@ use crate::sys::process::{self as proc, ExitStatus};
 use crate::sys::signal::kill;
 use crate::sys::spawn::Credentials;
 use crate::sys::time::wall_clock;
+use crate::telemetry::{Metrics, Telemetry};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::ffi::CString;
 use alloc::format;
@@ -122,7 +128,14 @@ const GRACE_KEY: u64 = u64::MAX >> 1;
 const TOK_OUTPUT: u64 = 1 << 56;
 const TOK_NET: u64 = 2 << 56;
 const TOK_PIDFD: u64 = 3 << 56;
+/// The control socket, telemetry and discovery own whole ranges of tokens
+/// and timer keys (their top byte), so one test routes both.
+const TOK_CONTROL: u64 = 4 << 56;
+const TOK_TELEMETRY: u64 = 5 << 56;
+const TOK_DISCOVERY: u64 = 6 << 56;
 const TOK_MASK: u64 = 0xff << 56;
+/// Timer key of the telemetry service's heartbeat.
+const TELEMETRY_BEAT_KEY: u64 = GRACE_KEY - 1;
 
 struct Job {
     cfg: JobConfig,
@@ -153,7 +166,20 @@ struct Job {
     timers: [Option<TimerId>; T_COUNT],
     check_pid: Option<i32>,
     net_check: Option<NetCheck>,
+    /// When the running health check started (for its duration metric).
+    check_started: u64,
     is_main: bool,
+    /// Deadline of each armed timer, for status ("next run in").
+    timer_at: [u64; T_COUNT],
+    /// Runs started after the first (restarts, for status and metrics).
+    restarts_done: u32,
+    last_exit: Option<ExitStatus>,
+    /// Advertised jobs: the service instance, once its address is known.
+    service: Option<crate::discovery::Service>,
+    /// `add_service` was called and no `remove_service` since.
+    advertised: bool,
+    /// Dropped by a reload: complete for good, kept so indices stay valid.
+    removed: bool,
 }
 
 enum Owner {
@@ -184,11 +210,35 @@ pub struct Supervisor<'e> {
     stop_timeout: u64,
     log_path: Option<CString>,
     dev_null: Option<Fd>,
+    discovery: Option<Discovery>,
+    control: Option<Control>,
+    telemetry: Option<Telemetry>,
+    /// The telemetry endpoint's own service, when discovery is configured.
+    telemetry_service: Option<String>,
+    metrics: Metrics,
+    watches: Vec<advertise::WatchState>,
+    /// `/v3/environ`: variables for future spawns (never tug's own).
+    extra_env: Vec<(String, String)>,
+    maintenance: bool,
+    /// Deregistration at exit has begun.
+    discovery_closing: bool,
+    /// Where the config came from, for reload.
+    config_path: String,
+    started_ns: u64,
+    hostname: String,
+}
+
+/// How `run` was invoked, beyond the config itself.
+pub struct Options<'a> {
+    pub config_path: &'a str,
+    /// `--socket`: the control socket path (else TUG_SOCKET, control.socket,
+    /// the default).
+    pub socket: Option<&'a str>,
 }
 
 /// Runs `config` (and `main`, the command after `--`) until everything
 /// has stopped; returns tug's exit code.
-pub fn run(config: Config, main: &[&CStr], env: &Environ) -> i32 {
+pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) -> i32 {
     let (inherited, lp) = match signals::become_init() {
         Ok(x) => x,
         Err(e) => {
@@ -196,6 +246,7 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ) -> i32 {
             return 1;
         }
     };
+    let started_ns = lp.now();
     let mut s = Supervisor {
         lp,
         inherited,
@@ -212,8 +263,24 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ) -> i32 {
         stop_timeout: config.stop_timeout,
         log_path: None,
         dev_null: fd::dev_null().ok(),
+        discovery: None,
+        control: None,
+        telemetry: None,
+        telemetry_service: None,
+        metrics: Metrics::new(config.telemetry.as_ref().map_or(&[], |t| &t.metrics[..])),
+        watches: Vec::new(),
+        extra_env: Vec::new(),
+        maintenance: false,
+        discovery_closing: false,
+        config_path: opts.config_path.into(),
+        started_ns,
+        hostname: crate::sys::host::hostname(),
     };
     if let Err(e) = s.open_log(&config) {
+        error!("{e}");
+        return 1;
+    }
+    if let Err(e) = s.open_services(&config, opts.socket) {
         error!("{e}");
         return 1;
     }
@@ -228,6 +295,7 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ) -> i32 {
         last.is_main = true;
     }
     s.link_stop_waits();
+    s.add_watches(&config.watches);
     s.start();
     s.run_loop()
 }
@@ -270,6 +338,48 @@ fn main_job(argv: &[&CStr], others: &[JobConfig], stop_timeout: u64) -> JobConfi
         group: None,
         workdir: None,
         env: Vec::new(),
+    }
+}
+
+/// Parses the `exec` words into C strings for execve.
+fn argv_of(cfg: &JobConfig) -> Vec<CString> {
+    cfg.exec
+        .iter()
+        .flatten()
+        .filter_map(|w| CString::new(w.as_str()).ok())
+        .collect()
+}
+
+/// The event that starts a job and how many starts it has (None: any).
+fn start_rule(when: &When) -> (Option<Ev>, Option<u32>) {
+    match when {
+        When::Startup | When::Interval(_) => (
+            Some(Ev {
+                code: Code::Startup,
+                source: GLOBAL.into(),
+            }),
+            Some(1),
+        ),
+        When::Cron { .. } => (None, None),
+        When::Event {
+            source, code, each, ..
+        } => {
+            let code = Code::from_name(code).unwrap_or(Code::Signal);
+            (
+                Some(Ev {
+                    code,
+                    source: source.clone(),
+                }),
+                if *each { None } else { Some(1) },
+            )
+        }
+    }
+}
+
+fn restart_budget(r: Restarts) -> Option<u32> {
+    match r {
+        Restarts::Unlimited => None,
+        Restarts::Limit(n) => Some(n),
     }
 }
 
@@ -322,38 +432,10 @@ impl Supervisor<'_> {
     }
 
     fn add_job(&mut self, cfg: JobConfig) {
-        let argv = cfg
-            .exec
-            .iter()
-            .flatten()
-            .filter_map(|w| CString::new(w.as_str()).ok())
-            .collect();
-        let (start_on, starts_remain) = match &cfg.when {
-            When::Startup | When::Interval(_) => (
-                Some(Ev {
-                    code: Code::Startup,
-                    source: GLOBAL.into(),
-                }),
-                Some(1),
-            ),
-            When::Cron { .. } => (None, None),
-            When::Event {
-                source, code, each, ..
-            } => {
-                let code = Code::from_name(code).unwrap_or(Code::Signal);
-                (
-                    Some(Ev {
-                        code,
-                        source: source.clone(),
-                    }),
-                    if *each { None } else { Some(1) },
-                )
-            }
-        };
-        let restarts_remain = match cfg.restarts {
-            Restarts::Unlimited => None,
-            Restarts::Limit(n) => Some(n),
-        };
+        let argv = argv_of(&cfg);
+        let (start_on, starts_remain) = start_rule(&cfg.when);
+        let restarts_remain = restart_budget(cfg.restarts);
+        let service = self.service_of(&cfg);
         self.jobs.push(Job {
             cfg,
             argv,
@@ -375,8 +457,17 @@ impl Supervisor<'_> {
             timers: [None; T_COUNT],
             check_pid: None,
             net_check: None,
+            check_started: 0,
             is_main: false,
+            timer_at: [0; T_COUNT],
+            restarts_done: 0,
+            last_exit: None,
+            service,
+            advertised: false,
+            removed: false,
         });
+        let name = self.jobs[self.jobs.len() - 1].cfg.name.clone();
+        self.metrics.job_state(&name, "waiting");
     }
 
     /// A job that starts on another's `stopping` delays that job's stop
@@ -397,22 +488,27 @@ impl Supervisor<'_> {
     }
 
     fn start(&mut self) {
-        let now = self.lp.now();
         for i in 0..self.jobs.len() {
-            if let Some(interval) = self.jobs[i].cfg.health.as_ref().map(|h| h.interval) {
-                self.set_timer(i, T::Health, now + interval);
-            }
-            match self.jobs[i].cfg.when.clone() {
-                When::Interval(every) => self.set_timer(i, T::Interval, now + every),
-                When::Cron { .. } => self.arm_cron(i),
-                When::Event {
-                    timeout: Some(t), ..
-                } => self.set_timer(i, T::WhenTimeout, now + t),
-                _ => {}
-            }
+            self.arm(i);
         }
         self.publish(Code::Startup, GLOBAL);
         self.dispatch();
+    }
+
+    /// A job's own clocks: health checks, interval, cron, when.timeout.
+    fn arm(&mut self, i: usize) {
+        let now = self.lp.now();
+        if let Some(interval) = self.jobs[i].cfg.health.as_ref().map(|h| h.interval) {
+            self.set_timer(i, T::Health, now + interval);
+        }
+        match self.jobs[i].cfg.when.clone() {
+            When::Interval(every) => self.set_timer(i, T::Interval, now + every),
+            When::Cron { .. } => self.arm_cron(i),
+            When::Event {
+                timeout: Some(t), ..
+            } => self.set_timer(i, T::WhenTimeout, now + t),
+            _ => {}
+        }
     }
 
     fn run_loop(&mut self) -> i32 {
@@ -425,10 +521,16 @@ impl Supervisor<'_> {
             for ev in events.drain(..) {
                 match ev {
                     Event::Signal(s) => self.on_signal(s.signo),
-                    Event::Timer(key) => self.on_timer(key),
+                    Event::Timer(key) => match key & TOK_MASK {
+                        TOK_CONTROL | TOK_TELEMETRY => self.on_server_timer(key),
+                        TOK_DISCOVERY => self.on_discovery(key, true),
+                        _ => self.on_timer(key),
+                    },
                     Event::Io(r) => match r.token & TOK_MASK {
                         TOK_OUTPUT => self.on_output((r.token & !TOK_MASK) as usize),
                         TOK_NET => self.on_net((r.token & !TOK_MASK) as usize),
+                        TOK_CONTROL | TOK_TELEMETRY => self.on_request(r.token),
+                        TOK_DISCOVERY => self.on_discovery(r.token, false),
                         _ => self.reap(),
                     },
                 }
@@ -454,6 +556,7 @@ impl Supervisor<'_> {
         loop {
             while let Some(ev) = self.bus.pop_front() {
                 debug!("event: {} {}", ev.source, ev.code.name());
+                self.metrics.event(ev.code.name(), &ev.source);
                 for i in 0..self.jobs.len() {
                     self.on_event(i, &ev);
                 }
@@ -590,13 +693,25 @@ impl Supervisor<'_> {
         if self.jobs[i].argv.is_empty() {
             return;
         }
-        self.jobs[i].status = Status::Unknown;
+        if self.jobs[i].status != Status::Maintenance {
+            self.jobs[i].status = Status::Unknown;
+        }
         match self.spawn_argv(i, false) {
             Ok(pid) => {
                 let now = self.lp.now();
                 let job = &mut self.jobs[i];
+                if job.last_exit.is_some() {
+                    job.restarts_done += 1;
+                    let name = job.cfg.name.clone();
+                    self.metrics.job_restart(&name);
+                }
+                let job = &mut self.jobs[i];
                 job.pid = Some(pid);
                 job.started_at = now;
+                let name = job.cfg.name.clone();
+                self.metrics.job_state(&name, "running");
+                self.advertise(i);
+                let job = &mut self.jobs[i];
                 if let Some(t) = job.cfg.timeout {
                     self.set_timer(i, T::RunTimeout, now + t);
                 }
@@ -737,6 +852,12 @@ impl Supervisor<'_> {
             }
         };
         set("CONTAINERPILOT_PID", Some(format!("{}", proc::getpid())));
+        for (k, v) in &self.extra_env {
+            set(k, Some(v.clone()));
+        }
+        for (k, v) in self.discovery_env() {
+            set(&k, Some(v));
+        }
         if let Some(id) = identity.filter(|id| !id.name.is_empty()) {
             set("HOME", Some(id.home.clone()));
             set("USER", Some(id.name.clone()));
@@ -842,6 +963,7 @@ impl Supervisor<'_> {
         let now = self.lp.now();
         let job = &mut self.jobs[i];
         job.pid = None;
+        job.last_exit = Some(status);
         // A job tug itself stopped did not fail.
         job.last_failed = !ok && !job.halting;
         let ran_for = now.saturating_sub(job.started_at);
@@ -934,6 +1056,10 @@ impl Supervisor<'_> {
         let name = job.cfg.name.clone();
         let waits = job.wait_for_stopped.is_some();
         let stop_timeout = job.cfg.stop_timeout;
+        // Out of the catalog before the signal: clients stop sending work
+        // while the job drains.
+        self.withdraw(i);
+        self.metrics.job_state(&name, "stopping");
         self.cancel_timer(i, T::Interval);
         self.cancel_timer(i, T::Cron);
         self.cancel_timer(i, T::Restart);
@@ -978,10 +1104,12 @@ impl Supervisor<'_> {
         if let Some(c) = self.jobs[i].net_check.take() {
             let _ = self.lp.deregister(c.fd.raw());
         }
+        self.withdraw(i);
         let job = &mut self.jobs[i];
         job.complete = true;
         job.halting = true;
         let name = job.cfg.name.clone();
+        self.metrics.job_state(&name, "stopped");
         // Every job publishes `stopping` once, then `stopped`.
         if !core::mem::replace(&mut job.stopping_sent, true) {
             self.publish(Code::Stopping, &name);
@@ -997,6 +1125,7 @@ impl Supervisor<'_> {
         }
         let id = self.lp.add_timer(at, ((i as u64) << 8) | kind as u64);
         self.jobs[i].timers[kind as usize] = Some(id);
+        self.jobs[i].timer_at[kind as usize] = at;
     }
 
     fn cancel_timer(&mut self, i: usize, kind: T) {
@@ -1010,6 +1139,9 @@ impl Supervisor<'_> {
             info!("grace period over: killing what is left");
             self.signal_tree(libc::SIGKILL);
             return;
+        }
+        if key == TELEMETRY_BEAT_KEY {
+            return self.telemetry_heartbeat();
         }
         let i = (key >> 8) as usize;
         let kind = (key & 0xff) as usize;
@@ -1134,6 +1266,7 @@ impl Supervisor<'_> {
                 NetCheck::http(url, *status).map(|c| self.watch_net(i, c))
             }
         };
+        self.jobs[i].check_started = self.lp.now();
         match started {
             Ok(()) => {
                 let at = self.lp.now() + h.timeout;
@@ -1179,6 +1312,9 @@ impl Supervisor<'_> {
             return;
         }
         let name = job.cfg.name.clone();
+        let took = self.lp.now().saturating_sub(job.check_started);
+        self.metrics.check(&name, passed, took as f64 / 1e9);
+        let job = &mut self.jobs[i];
         if passed {
             if job.status != Status::Healthy {
                 info!("job {name} is healthy");
@@ -1192,6 +1328,7 @@ impl Supervisor<'_> {
             job.status = Status::Unhealthy;
             self.publish(Code::Unhealthy, &name);
         }
+        self.report_health(i, passed, detail);
     }
 
     // ---- signals, shutdown, exit ----
@@ -1255,6 +1392,16 @@ impl Supervisor<'_> {
         if !self.draining {
             return None;
         }
+        // Nothing may be left behind in the catalog.
+        if let Some(d) = &mut self.discovery {
+            if !self.discovery_closing {
+                self.discovery_closing = true;
+                d.shutdown(&mut self.lp);
+            }
+            if !d.settled() {
+                return None;
+            }
+        }
         if !self.no_children {
             self.reap();
             if !self.no_children {
@@ -1271,6 +1418,7 @@ impl Supervisor<'_> {
                 drop(out);
             }
         }
+        self.close_servers();
         Some(match self.main_code {
             Some(code) => code % 256,
             None if self.has_main => 0,

@@ -1,6 +1,10 @@
-//! Network protocols, sans-IO: parsers and wire formats over bytes.
+//! Networking: sans-IO protocols (`http`, `dns`), the loop-driven
+//! `server`, `client` and `resolver` built on them, and `interfaces`
+//! (which local address to advertise).
 
 pub mod client;
 pub mod dns;
 pub mod http;
+pub mod interfaces;
+pub mod resolver;
 pub mod server;

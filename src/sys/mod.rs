@@ -5,6 +5,7 @@
 
 pub mod epoll;
 pub mod fd;
+pub mod host;
 pub mod listen;
 pub mod net;
 pub mod process;

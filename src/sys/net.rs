@@ -129,3 +129,38 @@ pub fn send(fd: &Fd, buf: &[u8]) -> Result<usize> {
         Ok(n as usize)
     }
 }
+
+/// A non-blocking connect to a unix socket for the loop. AF_UNIX never
+/// answers EINPROGRESS: the socket is connected when this returns, or
+/// the error is final (EAGAIN: the server's backlog is full).
+pub fn unix_connect_nonblocking(path: &core::ffi::CStr) -> Result<Fd> {
+    let fd = socket(libc::AF_UNIX)?;
+    let (sa, len) = super::listen::sockaddr_un(path)?;
+    super::retry(|| {
+        // SAFETY: sa is a valid sockaddr_un of the length given.
+        check(unsafe { libc::connect(fd.raw(), (&sa as *const libc::sockaddr_un).cast(), len) })
+    })?;
+    Ok(fd)
+}
+
+/// A non-blocking, CLOEXEC UDP socket connected to `ip:port`: `send` and
+/// `Fd::read` move one datagram each, the kernel drops datagrams from any
+/// other source, and an ICMP port unreachable comes back as ECONNREFUSED.
+pub fn udp_connect(ip: Ip, port: u16) -> Result<Fd> {
+    let family = match ip {
+        Ip::V4(_) => libc::AF_INET,
+        Ip::V6(_) => libc::AF_INET6,
+    };
+    // SAFETY: plain flags; the fd is owned by Fd from here on.
+    let fd = Fd::from_raw(check(unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?);
+    let addr = InetAddr::new(ip, port);
+    // SAFETY: addr yields a valid sockaddr of the length it reports.
+    check(unsafe { libc::connect(fd.raw(), addr.ptr(), addr.len()) })?;
+    Ok(fd)
+}

@@ -1,0 +1,476 @@
+//! The engine's side of discovery and of its two servers: advertised jobs
+//! become service instances, health results go to the backend, watch
+//! results become events, and the control socket and telemetry endpoint
+//! are opened and routed.
+
+use super::*;
+use crate::config::schema::WatchConfig;
+use crate::discovery::{BackendConfig, Health, Instance, Notice, Service, WatchKind, WatchSpec};
+use crate::net::interfaces;
+
+/// ContainerPilot's defaults for `interfaces`.
+const DEFAULT_INTERFACES: [&str; 2] = ["eth0:inet", "inet"];
+/// The telemetry endpoint's own service: ContainerPilot's hidden one, with
+/// its TTL and heartbeat.
+const TELEMETRY_SERVICE: &str = "containerpilot";
+const TELEMETRY_TTL: u64 = 15_000_000_000;
+const TELEMETRY_BEAT: u64 = 5_000_000_000;
+
+/// What one configured watch has seen.
+pub(super) struct WatchState {
+    pub name: String,
+    pub spec: WatchSpec,
+    /// Its index in the discovery backend.
+    pub index: usize,
+    pub healthy: Option<bool>,
+    pub instances: Vec<Instance>,
+}
+
+impl WatchState {
+    pub fn target(&self) -> String {
+        match &self.spec.kind {
+            WatchKind::Service { service, tag, dc } => {
+                let mut s = format!("service {service}");
+                if let Some(t) = tag {
+                    s.push_str(&format!(" tag {t}"));
+                }
+                if let Some(d) = dc {
+                    s.push_str(&format!(" dc {d}"));
+                }
+                s
+            }
+            WatchKind::Key(k) => format!("key {k}"),
+            WatchKind::Prefix(p) => format!("prefix {p}"),
+        }
+    }
+}
+
+/// The discovery backend a config asks for: its own keys first, then the
+/// environment (CONSUL_HTTP_ADDR, ETCD_ENDPOINTS), else none.
+pub(super) fn backend_config(
+    config: &Config,
+    env: &Environ,
+) -> core::result::Result<Option<BackendConfig>, String> {
+    let consul_token = |own: Option<&String>| {
+        own.cloned()
+            .or_else(|| env.get("CONSUL_HTTP_TOKEN").map(String::from))
+    };
+    if let Some(c) = &config.consul {
+        if let Some(scheme) = c.scheme.as_deref().filter(|s| *s != "http") {
+            return Err(format!(
+                "consul.scheme {scheme:?}: tug speaks plain HTTP only (no TLS); use a local agent over http"
+            ));
+        }
+        return Ok(Some(BackendConfig::Consul {
+            address: c.address.clone(),
+            token: consul_token(c.token.as_ref()),
+        }));
+    }
+    let env_endpoints = || {
+        env.get("ETCD_ENDPOINTS").map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|e| !e.is_empty())
+                .map(String::from)
+                .collect::<Vec<_>>()
+        })
+    };
+    if let Some(e) = &config.etcd {
+        let mut endpoints = e.endpoints.clone();
+        if endpoints.is_empty() {
+            endpoints = env_endpoints().unwrap_or_default();
+        }
+        if endpoints.is_empty() {
+            endpoints.push("http://127.0.0.1:2379".into());
+        }
+        return Ok(Some(BackendConfig::Etcd {
+            endpoints,
+            prefix: e.prefix.clone(),
+        }));
+    }
+    if let Some(addr) = env.get("CONSUL_HTTP_ADDR").filter(|a| !a.is_empty()) {
+        return Ok(Some(BackendConfig::Consul {
+            address: addr.into(),
+            token: consul_token(None),
+        }));
+    }
+    if let Some(endpoints) = env_endpoints().filter(|e| !e.is_empty()) {
+        return Ok(Some(BackendConfig::Etcd {
+            endpoints,
+            prefix: "/services".into(),
+        }));
+    }
+    Ok(None)
+}
+
+/// `CONTAINERPILOT_<NAME>_IP`, `TUG_WATCH_<NAME>`: upper case, and every
+/// character a shell variable cannot hold becomes `_`.
+fn env_name(prefix: &str, name: &str, suffix: &str) -> String {
+    let mut out = String::from(prefix);
+    out.extend(name.chars().map(|c| {
+        if c.is_ascii_alphanumeric() {
+            c.to_ascii_uppercase()
+        } else {
+            '_'
+        }
+    }));
+    out.push_str(suffix);
+    out
+}
+
+/// The address to advertise, by the `interfaces` specs.
+fn choose_address(specs: &[String]) -> core::result::Result<String, String> {
+    let specs: Vec<String> = if specs.is_empty() {
+        DEFAULT_INTERFACES
+            .iter()
+            .map(|s| String::from(*s))
+            .collect()
+    } else {
+        specs.to_vec()
+    };
+    interfaces::advertised_address(&specs)
+}
+
+impl Supervisor<'_> {
+    /// Discovery, the control socket and telemetry, as the config asks.
+    pub(super) fn open_services(
+        &mut self,
+        config: &Config,
+        socket: Option<&str>,
+    ) -> core::result::Result<(), String> {
+        if let Some(backend) = backend_config(config, self.env)? {
+            self.discovery = Some(Discovery::new(&backend, TOK_DISCOVERY)?);
+        }
+        self.open_control(config, socket)?;
+        if let Some(t) = &config.telemetry {
+            let ip = match t.interfaces.is_empty() {
+                // Unlike a job, telemetry may listen everywhere.
+                true => crate::sys::net::Ip::V4([0; 4]),
+                false => {
+                    let ifaces = interfaces::local_addresses()?;
+                    interfaces::select(&t.interfaces, &ifaces)
+                        .map_err(|e| format!("telemetry.interfaces: {e}"))?
+                }
+            };
+            let tel = Telemetry::open(ip, t.port, TOK_TELEMETRY)
+                .map_err(|e| format!("telemetry: {e}"))?;
+            let port = tel.port();
+            info!("telemetry listening on {}:{port}", interfaces::ip_text(&ip));
+            self.telemetry = Some(tel);
+            self.advertise_telemetry(ip, port, &t.tags);
+        }
+        Ok(())
+    }
+
+    /// The control socket: `--socket`, TUG_SOCKET, `control.socket`, the
+    /// default. Only a path the user chose is fatal when it cannot be
+    /// opened; the default is best effort (tug may not own /var/run).
+    fn open_control(
+        &mut self,
+        config: &Config,
+        socket: Option<&str>,
+    ) -> core::result::Result<(), String> {
+        let chosen = socket
+            .map(String::from)
+            .or_else(|| self.env.get("TUG_SOCKET").map(String::from))
+            .or_else(|| config.control_socket.clone());
+        let explicit = chosen.is_some();
+        let path = chosen.unwrap_or_else(|| crate::ctl::DEFAULT_SOCKET.into());
+        match Control::open(&path, &config.control_allow, TOK_CONTROL) {
+            Ok(c) => {
+                info!("control socket listening on {path}");
+                self.control = Some(c);
+                Ok(())
+            }
+            Err(e) if explicit => Err(format!("control socket: {e}")),
+            Err(e) => {
+                warning!("no control socket: {e}");
+                Ok(())
+            }
+        }
+    }
+
+    fn advertise_telemetry(&mut self, ip: crate::sys::net::Ip, port: u16, tags: &[String]) {
+        let Some(d) = &mut self.discovery else {
+            return;
+        };
+        let address = match ip {
+            crate::sys::net::Ip::V4([0, 0, 0, 0]) => match choose_address(&[]) {
+                Ok(a) => a,
+                Err(e) => {
+                    warning!("telemetry is not advertised: {e}");
+                    return;
+                }
+            },
+            other => interfaces::ip_text(&other),
+        };
+        let id = format!("{TELEMETRY_SERVICE}-{}", self.hostname);
+        let mut tags = tags.to_vec();
+        tags.push(format!("tug-{}", crate::cli::VERSION));
+        d.add_service(
+            &mut self.lp,
+            Service {
+                id: id.clone(),
+                name: TELEMETRY_SERVICE.into(),
+                address,
+                port,
+                tags,
+                meta: Vec::new(),
+                ttl_ns: TELEMETRY_TTL,
+                enable_tag_override: false,
+                deregister_after: None,
+                initial_status: Some("passing".into()),
+            },
+        );
+        self.telemetry_service = Some(id);
+        let at = self.lp.now() + TELEMETRY_BEAT;
+        self.lp.add_timer(at, TELEMETRY_BEAT_KEY);
+    }
+
+    pub(super) fn telemetry_heartbeat(&mut self) {
+        let (Some(d), Some(id)) = (&mut self.discovery, &self.telemetry_service) else {
+            return;
+        };
+        if self.discovery_closing {
+            return;
+        }
+        d.set_health(&mut self.lp, id, Health::Passing, "ok");
+        let at = self.lp.now() + TELEMETRY_BEAT;
+        self.lp.add_timer(at, TELEMETRY_BEAT_KEY);
+    }
+
+    /// The service instance of an advertised job (None: not advertised, or
+    /// no address could be chosen — the job still runs).
+    pub(super) fn service_of(&self, cfg: &JobConfig) -> Option<Service> {
+        let port = cfg.port?;
+        self.discovery.as_ref()?;
+        let address = match choose_address(&cfg.interfaces) {
+            Ok(a) => a,
+            Err(e) => {
+                error!("job {}: not advertised: {e}", cfg.name);
+                return None;
+            }
+        };
+        Some(Service {
+            id: format!("{}-{}", cfg.name, self.hostname),
+            name: cfg.name.clone(),
+            address,
+            port,
+            tags: cfg.tags.clone(),
+            meta: cfg.meta.clone(),
+            ttl_ns: cfg.health.as_ref().and_then(|h| h.ttl).unwrap_or(0),
+            enable_tag_override: cfg.enable_tag_override,
+            deregister_after: cfg.deregister_after.clone(),
+            initial_status: cfg.initial_status.clone(),
+        })
+    }
+
+    /// The job started: its instance is known to discovery from now on.
+    pub(super) fn advertise(&mut self, i: usize) {
+        let job = &mut self.jobs[i];
+        if job.advertised {
+            return;
+        }
+        if let (Some(d), Some(svc)) = (&mut self.discovery, &job.service) {
+            d.add_service(&mut self.lp, svc.clone());
+            job.advertised = true;
+        }
+    }
+
+    /// The job is stopping for good: out of the catalog.
+    pub(super) fn withdraw(&mut self, i: usize) {
+        let job = &mut self.jobs[i];
+        if !core::mem::take(&mut job.advertised) {
+            return;
+        }
+        if let (Some(d), Some(svc)) = (&mut self.discovery, &job.service) {
+            d.remove_service(&mut self.lp, &svc.id);
+        }
+    }
+
+    pub(super) fn report_health(&mut self, i: usize, passed: bool, detail: &str) {
+        let job = &self.jobs[i];
+        if !job.advertised {
+            return;
+        }
+        if let (Some(d), Some(svc)) = (&mut self.discovery, &job.service) {
+            let h = if passed {
+                Health::Passing
+            } else {
+                Health::Critical
+            };
+            d.set_health(&mut self.lp, &svc.id, h, detail);
+        }
+    }
+
+    pub(super) fn add_watches(&mut self, watches: &[WatchConfig]) {
+        for w in watches {
+            self.add_watch(w);
+        }
+    }
+
+    pub(super) fn add_watch(&mut self, w: &WatchConfig) {
+        let spec = watch_spec(w);
+        let Some(d) = &mut self.discovery else {
+            warning!(
+                "watch {} needs a discovery backend (consul or etcd): it will never fire",
+                w.name
+            );
+            return;
+        };
+        let index = d.add_watch(&mut self.lp, spec.clone());
+        self.watches.push(WatchState {
+            name: w.name.clone(),
+            spec,
+            index,
+            healthy: None,
+            instances: Vec::new(),
+        });
+    }
+
+    pub(super) fn on_discovery(&mut self, token: u64, timer: bool) {
+        let Some(d) = &mut self.discovery else {
+            return;
+        };
+        let mut notices = Vec::new();
+        if timer {
+            d.on_timer(&mut self.lp, token, &mut notices);
+        } else {
+            d.on_ready(&mut self.lp, token, &mut notices);
+        }
+        for n in notices {
+            match n {
+                Notice::WatchChanged {
+                    watch,
+                    healthy,
+                    instances,
+                } => self.watch_changed(watch, healthy, instances),
+            }
+        }
+    }
+
+    /// ContainerPilot's order: `changed`, then `healthy` or `unhealthy`.
+    fn watch_changed(&mut self, index: usize, healthy: bool, instances: Vec<Instance>) {
+        let Some(w) = self.watches.iter_mut().find(|w| w.index == index) else {
+            return;
+        };
+        info!(
+            "watch {}: {} instance(s), {}",
+            w.name,
+            instances.len(),
+            if healthy { "healthy" } else { "unhealthy" }
+        );
+        w.healthy = Some(healthy);
+        w.instances = instances;
+        let source = format!("watch.{}", w.name);
+        let (name, n) = (w.name.clone(), w.instances.len());
+        self.metrics.watch_instances(&name, n);
+        self.publish(Code::Changed, &source);
+        self.publish(
+            if healthy {
+                Code::Healthy
+            } else {
+                Code::Unhealthy
+            },
+            &source,
+        );
+    }
+
+    /// What children learn about discovery, per spawn: each advertised
+    /// job's address (ContainerPilot's CONTAINERPILOT_<JOB>_IP) and each
+    /// service watch's passing instances as `TUG_WATCH_<NAME>=ip:port,...`
+    /// (IPv6 in brackets), so an onChange job sees the set that fired it.
+    pub(super) fn discovery_env(&self) -> Vec<(String, String)> {
+        let mut vars = Vec::new();
+        for job in &self.jobs {
+            if let Some(svc) = &job.service {
+                vars.push((
+                    env_name("CONTAINERPILOT_", &job.cfg.name, "_IP"),
+                    svc.address.clone(),
+                ));
+            }
+        }
+        for w in &self.watches {
+            if w.healthy.is_none() || !matches!(w.spec.kind, WatchKind::Service { .. }) {
+                continue;
+            }
+            let list: Vec<String> = w
+                .instances
+                .iter()
+                .filter(|i| i.status == "passing")
+                .map(|i| {
+                    if i.address.contains(':') {
+                        format!("[{}]:{}", i.address, i.port)
+                    } else {
+                        format!("{}:{}", i.address, i.port)
+                    }
+                })
+                .collect();
+            vars.push((env_name("TUG_WATCH_", &w.name, ""), list.join(",")));
+        }
+        vars
+    }
+
+    // ---- the control socket and telemetry ----
+
+    pub(super) fn on_request(&mut self, token: u64) {
+        let control = token & TOK_MASK == TOK_CONTROL;
+        let mut pending = Vec::new();
+        match (control, &mut self.control, &mut self.telemetry) {
+            (true, Some(c), _) => c.on_ready(&mut self.lp, token, &mut pending),
+            (false, _, Some(t)) => t.on_ready(&mut self.lp, token, &mut pending),
+            _ => return,
+        }
+        for p in pending {
+            let resp = if control {
+                crate::control::route(&p.req, self)
+            } else {
+                let stats = crate::telemetry::process_stats(self.lp.wakeups());
+                let status = || self.status_report().to_containerpilot_json();
+                crate::telemetry::route(&p.req, &self.metrics, &stats, &status)
+            };
+            match (control, &mut self.control, &mut self.telemetry) {
+                (true, Some(c), _) => c.respond(&mut self.lp, p.conn, resp),
+                (false, _, Some(t)) => t.respond(&mut self.lp, p.conn, resp),
+                _ => {}
+            }
+        }
+    }
+
+    pub(super) fn on_server_timer(&mut self, key: u64) {
+        match (
+            key & TOK_MASK == TOK_CONTROL,
+            &mut self.control,
+            &mut self.telemetry,
+        ) {
+            (true, Some(c), _) => c.on_timer(&mut self.lp, key),
+            (false, _, Some(t)) => t.on_timer(&mut self.lp, key),
+            _ => {}
+        }
+    }
+
+    pub(super) fn close_servers(&mut self) {
+        if let Some(c) = &mut self.control {
+            c.close(&mut self.lp);
+        }
+        if let Some(t) = &mut self.telemetry {
+            t.close(&mut self.lp);
+        }
+    }
+}
+
+pub(super) fn watch_spec(w: &WatchConfig) -> WatchSpec {
+    let kind = match (&w.key, &w.prefix) {
+        (Some(k), _) => WatchKind::Key(k.clone()),
+        (None, Some(p)) => WatchKind::Prefix(p.clone()),
+        (None, None) => WatchKind::Service {
+            service: w.name.clone(),
+            tag: w.tag.clone(),
+            dc: w.dc.clone(),
+        },
+    };
+    WatchSpec {
+        name: w.name.clone(),
+        kind,
+    }
+}

@@ -1,0 +1,349 @@
+//! What the control socket can ask of the engine: status, per-job start,
+//! stop, restart and signal, reload, environment for future spawns,
+//! metrics, maintenance and shutdown.
+
+use super::advertise::watch_spec;
+use super::*;
+use crate::control::{JobAction, JobReport, OpError, Ops, Report, ServiceReport, WatchReport};
+
+impl Supervisor<'_> {
+    pub(super) fn status_report(&self) -> Report {
+        let now = self.lp.now();
+        let jobs = self
+            .jobs
+            .iter()
+            .filter(|j| !j.removed)
+            .map(|j| self.job_report(j, now))
+            .collect();
+        let watches = self
+            .watches
+            .iter()
+            .map(|w| WatchReport {
+                name: w.name.clone(),
+                target: w.target(),
+                healthy: w.healthy,
+                instances: w.instances.clone(),
+            })
+            .collect();
+        Report {
+            version: crate::cli::VERSION.into(),
+            pid: proc::getpid(),
+            uptime_ns: now.saturating_sub(self.started_ns),
+            maintenance: self.maintenance,
+            shutting_down: self.shutting_down,
+            jobs,
+            watches,
+        }
+    }
+
+    fn job_report(&self, j: &Job, now: u64) -> JobReport {
+        let state = if j.complete {
+            if self.shutting_down {
+                "stopped"
+            } else {
+                "completed"
+            }
+        } else if j.pid.is_some() && j.halting {
+            "stopping"
+        } else if j.pid.is_some() {
+            "running"
+        } else if j.timers[T::Restart as usize].is_some() {
+            "restarting"
+        } else {
+            "waiting"
+        };
+        let next_run_in_ns = [T::Restart, T::Interval, T::Cron]
+            .iter()
+            .filter(|k| j.timers[**k as usize].is_some())
+            .map(|k| j.timer_at[*k as usize].saturating_sub(now))
+            .min();
+        JobReport {
+            name: j.cfg.name.clone(),
+            state,
+            pid: j.pid,
+            restarts: j.restarts_done,
+            last_exit: j.last_exit.map(|s| match s {
+                ExitStatus::Exited(c) => format!("exit {c}"),
+                ExitStatus::Signaled(sig) => format!("signal {sig}"),
+            }),
+            health: j.cfg.health.as_ref().map(|_| match j.status {
+                Status::Unknown => "unknown",
+                Status::Healthy => "healthy",
+                Status::Unhealthy => "unhealthy",
+                Status::Maintenance => "maintenance",
+            }),
+            service: j.service.as_ref().map(|s| ServiceReport {
+                id: s.id.clone(),
+                address: s.address.clone(),
+                port: s.port,
+                registration: match (&self.discovery, j.advertised) {
+                    (Some(d), true) => d.service_state(&s.id),
+                    _ => "unregistered".into(),
+                },
+            }),
+            next_run_in_ns,
+        }
+    }
+
+    fn job_index(&self, name: &str) -> Option<usize> {
+        self.jobs
+            .iter()
+            .position(|j| !j.removed && j.cfg.name == name)
+    }
+
+    /// Makes a stopped job runnable again, as if newly configured, except
+    /// that it does not wait for its `when` event: the operator is it.
+    fn revive(&mut self, i: usize) {
+        let job = &mut self.jobs[i];
+        if !job.complete && !job.halting {
+            return;
+        }
+        let (_, starts) = start_rule(&job.cfg.when);
+        job.complete = false;
+        job.halting = false;
+        job.stopping_sent = false;
+        job.quit_requested = false;
+        job.listening = starts.is_none();
+        job.starts_remain = starts.map(|_| 0);
+        job.restarts_remain = restart_budget(job.cfg.restarts);
+        job.quick_failures = 0;
+        if job.status != Status::Maintenance {
+            job.status = Status::Unknown;
+        }
+        self.arm(i);
+    }
+
+    /// Replaces a running job's definition in place (reload): it keeps its
+    /// index, and its process is restarted on the new definition.
+    fn redefine(&mut self, i: usize, cfg: JobConfig) {
+        info!("reload: job {} changed: restarting it", cfg.name);
+        for k in 0..T_COUNT {
+            if k != T::StopKill as usize {
+                self.cancel_timer_kind(i, k);
+            }
+        }
+        self.withdraw(i);
+        let old_signal = self.jobs[i].cfg.stop_signal;
+        let service = self.service_of(&cfg);
+        let (start_on, starts_remain) = start_rule(&cfg.when);
+        let job = &mut self.jobs[i];
+        job.argv = argv_of(&cfg);
+        job.restarts_remain = restart_budget(cfg.restarts);
+        job.cfg = cfg;
+        job.start_on = start_on;
+        job.starts_remain = starts_remain;
+        job.listening = true;
+        job.complete = false;
+        job.halting = false;
+        job.stopping_sent = false;
+        job.quit_requested = false;
+        job.wait_for_stopped = None;
+        job.quick_failures = 0;
+        job.service = service;
+        if job.status != Status::Maintenance {
+            job.status = Status::Unknown;
+        }
+        self.arm(i);
+        let job = &mut self.jobs[i];
+        match job.pid {
+            Some(pid) => {
+                // The new definition starts once the old process is gone.
+                job.pending_start = job.start_on.as_ref().is_some_and(is_startup);
+                let _ = kill(-pid, old_signal);
+                let at = self.lp.now() + job.cfg.stop_timeout;
+                self.set_timer(i, T::StopKill, at);
+            }
+            None => self.kick(i),
+        }
+    }
+
+    /// A job that starts at startup, added after startup: start it now.
+    fn kick(&mut self, i: usize) {
+        let job = &self.jobs[i];
+        if job.listening && job.start_on.as_ref().is_some_and(is_startup) {
+            self.on_start_event(i);
+        }
+    }
+
+    fn cancel_timer_kind(&mut self, i: usize, k: usize) {
+        if let Some(id) = self.jobs[i].timers[k].take() {
+            self.lp.cancel_timer(id);
+        }
+    }
+
+    /// Applies a freshly loaded config: unchanged jobs are not touched,
+    /// removed ones stop, new ones start, changed ones restart. Discovery,
+    /// control and telemetry settings need a restart of tug.
+    fn apply(&mut self, config: Config) {
+        let mut incoming = config.jobs;
+        for i in 0..self.jobs.len() {
+            if self.jobs[i].is_main || self.jobs[i].removed {
+                continue;
+            }
+            let name = self.jobs[i].cfg.name.clone();
+            match incoming.iter().position(|c| c.name == name) {
+                Some(k) => {
+                    let mut new = incoming.remove(k);
+                    // Where the job sits in the file is not its definition.
+                    let pos = new.pos;
+                    new.pos = self.jobs[i].cfg.pos;
+                    if new != self.jobs[i].cfg {
+                        new.pos = pos;
+                        self.redefine(i, new);
+                    } else {
+                        self.jobs[i].cfg.pos = pos;
+                    }
+                }
+                None => {
+                    info!("reload: job {name} removed: stopping it");
+                    let job = &mut self.jobs[i];
+                    job.removed = true;
+                    job.restarts_remain = Some(0);
+                    job.pending_start = false;
+                    self.halt(i);
+                    self.metrics.forget_job(&name);
+                }
+            }
+        }
+        for cfg in incoming {
+            info!("reload: job {} added", cfg.name);
+            self.add_job(cfg);
+            let i = self.jobs.len() - 1;
+            self.arm(i);
+            self.kick(i);
+        }
+        self.link_stop_waits();
+        // Watches: keep those whose definition is the same.
+        let wanted: Vec<WatchSpec> = config.watches.iter().map(watch_spec).collect();
+        let mut kept = Vec::new();
+        for w in core::mem::take(&mut self.watches) {
+            if wanted.contains(&w.spec) {
+                kept.push(w);
+            } else if let Some(d) = &mut self.discovery {
+                info!("reload: watch {} removed", w.name);
+                d.remove_watch(&mut self.lp, w.index);
+            }
+        }
+        self.watches = kept;
+        for w in &config.watches {
+            if !self.watches.iter().any(|k| k.spec == watch_spec(w)) {
+                self.add_watch(w);
+            }
+        }
+    }
+}
+
+use crate::discovery::WatchSpec;
+
+fn is_startup(ev: &Ev) -> bool {
+    ev.code == Code::Startup && ev.source == GLOBAL
+}
+
+impl Ops for Supervisor<'_> {
+    fn status(&self) -> Report {
+        self.status_report()
+    }
+
+    fn job(&mut self, name: &str, action: JobAction) -> core::result::Result<(), OpError> {
+        let i = self.job_index(name).ok_or(OpError::UnknownJob)?;
+        let busy = |why: &str| Err(OpError::Conflict(format!("job {name} {why}")));
+        if self.shutting_down && !matches!(action, JobAction::Signal(_)) {
+            return busy("cannot change: tug is shutting down");
+        }
+        let pid = self.jobs[i].pid;
+        match action {
+            JobAction::Start => {
+                if pid.is_some() {
+                    return busy("is already running");
+                }
+                info!("control: starting job {name}");
+                self.revive(i);
+                self.start_exec(i);
+            }
+            JobAction::Stop => {
+                if self.jobs[i].complete || self.jobs[i].halting {
+                    return busy("is already stopped");
+                }
+                info!("control: stopping job {name}");
+                let job = &mut self.jobs[i];
+                job.restarts_remain = Some(0);
+                job.pending_start = false;
+                self.halt(i);
+            }
+            JobAction::Restart => match pid {
+                Some(pid) if !self.jobs[i].halting => {
+                    info!("control: restarting job {name}");
+                    let job = &mut self.jobs[i];
+                    job.pending_start = true;
+                    let _ = kill(-pid, job.cfg.stop_signal);
+                    let at = self.lp.now() + job.cfg.stop_timeout;
+                    self.set_timer(i, T::StopKill, at);
+                }
+                Some(_) => return busy("is stopping"),
+                None => {
+                    info!("control: starting job {name}");
+                    self.revive(i);
+                    self.start_exec(i);
+                }
+            },
+            JobAction::Signal(sig) => match pid {
+                Some(pid) => {
+                    kill(-pid, sig).map_err(|e| OpError::Conflict(format!("kill: {e}")))?
+                }
+                None => return busy("is not running"),
+            },
+        }
+        Ok(())
+    }
+
+    fn reload(&mut self) -> core::result::Result<(), Vec<String>> {
+        info!("reloading {}", self.config_path);
+        let config = crate::config::load(&self.config_path, self.env).inspect_err(|errors| {
+            error!(
+                "reload rejected, the running jobs are kept: {}",
+                errors.join("; ")
+            );
+        })?;
+        self.apply(config);
+        Ok(())
+    }
+
+    fn putenv(&mut self, vars: Vec<(String, String)>) {
+        for (k, v) in vars {
+            self.extra_env.retain(|(name, _)| *name != k);
+            self.extra_env.push((k, v));
+        }
+    }
+
+    fn putmetric(&mut self, values: Vec<(String, f64)>) -> core::result::Result<(), String> {
+        self.metrics.put(&values)
+    }
+
+    fn maintenance(&mut self, on: bool) {
+        if on == self.maintenance {
+            return;
+        }
+        self.maintenance = on;
+        info!("maintenance mode {}", if on { "on" } else { "off" });
+        if let Some(d) = &mut self.discovery {
+            d.maintenance(&mut self.lp, on);
+        }
+        self.publish(
+            if on {
+                Code::EnterMaintenance
+            } else {
+                Code::ExitMaintenance
+            },
+            GLOBAL,
+        );
+    }
+
+    fn shutdown(&mut self) {
+        info!("control: shutdown requested");
+        self.begin_shutdown();
+    }
+
+    fn count_request(&mut self, path: &str, status: u16) {
+        self.metrics.control_request(path, status);
+    }
+}
