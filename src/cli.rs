@@ -9,6 +9,7 @@ use crate::env::Environ;
 use crate::signame;
 use alloc::format;
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 use core::ffi::CStr;
 
@@ -86,6 +87,9 @@ pub enum Action<'a> {
     Supervise {
         config: String,
         main: Vec<&'a CStr>,
+        /// `--socket PATH`: the control socket (the engine falls back to
+        /// TUG_SOCKET, `control.socket`, the default).
+        socket: Option<String>,
     },
     /// Validate a config and print its job graph.
     Check {
@@ -96,7 +100,9 @@ pub enum Action<'a> {
         config: String,
         out: Option<String>,
     },
-    /// `tug ctl ...`: talk to a running tug's control socket.
+    /// `tug ctl ...`: talk to a running tug's control socket (the words
+    /// after `ctl`; ContainerPilot's `-reload`, `-ping`... become the same
+    /// words, with `--socket` first).
     Ctl(Vec<&'a str>),
 }
 
@@ -120,6 +126,7 @@ pub fn parse<'a>(
     };
     let mut grace_flag = None;
     let mut config: Option<String> = None;
+    let mut socket: Option<String> = None;
     if flavor == Flavor::ContainerPilot {
         return containerpilot(args, env);
     }
@@ -175,6 +182,12 @@ pub fn parse<'a>(
                         None => take_value(args, &mut i, "--config")?,
                     }));
                 }
+                (Flavor::Tug, "socket") => {
+                    socket = Some(String::from(match inline {
+                        Some(v) => v,
+                        None => take_value(args, &mut i, "--socket")?,
+                    }));
+                }
                 _ => return Err(UsageError(format!("unknown option: --{name}"))),
             }
             continue;
@@ -220,7 +233,13 @@ pub fn parse<'a>(
         return Ok(Action::Supervise {
             config,
             main: a.command,
+            socket,
         });
+    }
+    if socket.is_some() {
+        return Err(UsageError(
+            "--socket is for the supervisor: give --config".into(),
+        ));
     }
     if a.command.is_empty() {
         return Err(UsageError("no command given".into()));
@@ -278,19 +297,61 @@ fn subcommand<'a>(
     })
 }
 
+/// ContainerPilot's default control socket, where its `-reload`, `-ping`...
+/// look unless TUG_SOCKET says otherwise.
+pub const CONTAINERPILOT_SOCKET: &str = "/var/run/containerpilot.socket";
+
 /// ContainerPilot's command line: Go's flag package, so `-flag value`,
-/// `-flag=value` and `--flag` all work.
+/// `-flag=value` and `--flag` all work. Its control subcommands (`-reload`,
+/// `-maintenance enable|disable`, `-putenv K=V`, `-putmetric K=V`, `-ping`;
+/// the first of them in that order wins, as in ContainerPilot) become `tug
+/// ctl` calls on TUG_SOCKET or ContainerPilot's default socket; `-config`
+/// is accepted and not read (ContainerPilot rendered it only to find the
+/// socket).
 fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, UsageError> {
     let mut config = None;
     let (mut template, mut out) = (false, None);
+    let (mut reload, mut ping, mut maintenance) = (false, false, None);
+    let (mut putenv, mut putmetric) = (Vec::new(), Vec::new());
     let mut i = 0;
     while i < args.len() {
         let (arg, name, inline) = next_flag(args, &mut i)?;
-        let mut value = |flag: &str| inline_or_next(inline, args, &mut i, flag);
         match name {
-            "config" => config = Some(value("-config")?),
-            "out" => out = Some(value("-out")?),
-            "template" => template = true,
+            "config" => config = Some(inline_or_next(inline, args, &mut i, "-config")?),
+            "out" => out = Some(inline_or_next(inline, args, &mut i, "-out")?),
+            "template" => template = go_bool(arg, inline)?,
+            "reload" => reload = go_bool(arg, inline)?,
+            "ping" => ping = go_bool(arg, inline)?,
+            "maintenance" => {
+                let v = inline.map_or_else(|| take_value(args, &mut i, "-maintenance"), Ok)?;
+                maintenance = match v {
+                    "enable" | "disable" => Some(v),
+                    _ => {
+                        return Err(UsageError(format!(
+                            "-maintenance: {v:?} is not enable or disable"
+                        )));
+                    }
+                };
+            }
+            "putenv" | "putmetric" => {
+                let flag = if name == "putenv" {
+                    "-putenv"
+                } else {
+                    "-putmetric"
+                };
+                let v = inline.map_or_else(|| take_value(args, &mut i, flag), Ok)?;
+                if !v.contains('=') {
+                    return Err(UsageError(format!(
+                        "flag value '{v}' was not in the format 'key=val'"
+                    )));
+                }
+                if name == "putenv" {
+                    &mut putenv
+                } else {
+                    &mut putmetric
+                }
+                .push(v);
+            }
             "version" => {
                 return Ok(Action::Print(format!(
                     "Version: tug {VERSION} (ContainerPilot-compatible)\n"
@@ -300,17 +361,44 @@ fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, Us
             _ => return Err(UsageError(format!("flag provided but not defined: {arg}"))),
         }
     }
-    let config = config
-        .or_else(|| env.get("CONTAINERPILOT").map(String::from))
-        .ok_or_else(|| UsageError("-config flag is required".into()))?;
-    Ok(if template {
-        Action::Render { config, out }
+    let config = config.or_else(|| env.get("CONTAINERPILOT").map(String::from));
+    if template {
+        let config = config.ok_or_else(|| UsageError("-config flag is required".into()))?;
+        return Ok(Action::Render { config, out });
+    }
+    let words: Vec<&'a str> = if reload {
+        vec!["reload"]
+    } else if let Some(m) = maintenance {
+        vec!["maintenance", m]
+    } else if !putenv.is_empty() {
+        [&["putenv"][..], &putenv].concat()
+    } else if !putmetric.is_empty() {
+        [&["putmetric"][..], &putmetric].concat()
+    } else if ping {
+        vec!["ping"]
     } else {
-        Action::Supervise {
+        let config = config.ok_or_else(|| UsageError("-config flag is required".into()))?;
+        return Ok(Action::Supervise {
             config,
             main: Vec::new(),
-        }
-    })
+            socket: None,
+        });
+    };
+    let socket = env
+        .get("TUG_SOCKET")
+        .filter(|s| !s.is_empty())
+        .unwrap_or(CONTAINERPILOT_SOCKET);
+    Ok(Action::Ctl([&["--socket", socket][..], &words].concat()))
+}
+
+/// A Go boolean flag: `-x` alone is true, `-x=false` (or 0, f, F, FALSE,
+/// False) false.
+fn go_bool(arg: &str, inline: Option<&str>) -> Result<bool, UsageError> {
+    match inline {
+        None | Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
+        Some(v) => Err(UsageError(format!("invalid boolean value {v:?} for {arg}"))),
+    }
 }
 
 /// The next word as (word, name without leading dashes, value after '=').
@@ -380,15 +468,19 @@ pub fn usage(flavor: Flavor) -> String {
         Flavor::Tug => {
             "  --grace DURATION  Time descendants get between SIGTERM and SIGKILL at\n                    shutdown (default 5s; env TUG_GRACE).\n\n\
              Supervisor:\n  \
-             tug --config FILE [-- MAIN ARGS]   run a ContainerPilot-style config (env\n                                     TUG_CONFIG or CONTAINERPILOT); MAIN is the\n                                     main job, whose exit code tug returns\n  \
+             tug --config FILE [--socket PATH] [-- MAIN ARGS]\n                                     run a ContainerPilot-style config (env\n                                     TUG_CONFIG or CONTAINERPILOT); MAIN is the\n                                     main job, whose exit code tug returns;\n                                     --socket: the control socket (env\n                                     TUG_SOCKET, else control.socket, else\n                                     /var/run/tug.sock)\n  \
              tug check [--config] FILE          validate, print the job graph\n  \
-             tug render [--config] FILE [--out F]  print the rendered config\n"
+             tug render [--config] FILE [--out F]  print the rendered config\n  \
+             tug ctl [--socket PATH] COMMAND    talk to a running tug (`tug ctl help`)\n"
         }
         Flavor::Tini => "",
         Flavor::ContainerPilot => {
             return String::from(
                 "Usage: containerpilot -config FILE | -config FILE -template [-out FILE] | -version\n\
-                 (tug, ContainerPilot-compatible)\n",
+                 \x20      | -reload | -maintenance enable|disable | -putenv K=V... | -putmetric K=V...\n\
+                 \x20      | -ping\n\
+                 (tug, ContainerPilot-compatible; the control commands use TUG_SOCKET, else\n\
+                 /var/run/containerpilot.socket)\n",
             );
         }
     };
@@ -454,6 +546,7 @@ mod tests {
         let sup = |config: &str, main: &[&str]| Action::Supervise {
             config: config.into(),
             main: args(main),
+            socket: None,
         };
         assert_eq!(
             action(Flavor::Tug, &["--config", "a.json5"], &[]),
@@ -525,6 +618,94 @@ mod tests {
             action(Flavor::Tug, &["ctl", "restart", "web"], &[]),
             Action::Ctl(vec!["restart", "web"])
         );
+    }
+
+    #[test]
+    fn supervisor_socket() {
+        assert_eq!(
+            action(
+                Flavor::Tug,
+                &["--config", "a", "--socket", "/run/t.sock", "--", "x"],
+                &[]
+            ),
+            Action::Supervise {
+                config: "a".into(),
+                main: args(&["x"]),
+                socket: Some("/run/t.sock".into()),
+            }
+        );
+        assert_eq!(
+            action(Flavor::Tug, &["--socket=/s"], &[c"TUG_CONFIG=/c"]),
+            Action::Supervise {
+                config: "/c".into(),
+                main: vec![],
+                socket: Some("/s".into()),
+            }
+        );
+        let env = Environ::new(vec![]);
+        assert!(parse(Flavor::Tug, &args(&["--socket", "/s", "app"]), &env).is_err());
+        assert!(parse(Flavor::Tug, &args(&["--config", "a", "--socket"]), &env).is_err());
+    }
+
+    #[test]
+    fn containerpilot_control_flags() {
+        let ctl =
+            |words: &[&str], env: &[&'static CStr]| action(Flavor::ContainerPilot, words, env);
+        let cp = |rest: &[&'static str]| {
+            let mut w = vec!["--socket", CONTAINERPILOT_SOCKET];
+            w.extend_from_slice(rest);
+            Action::Ctl(w)
+        };
+        assert_eq!(ctl(&["-reload"], &[]), cp(&["reload"]));
+        assert_eq!(ctl(&["-config", "c.json5", "-ping"], &[]), cp(&["ping"]));
+        assert_eq!(ctl(&["--ping=true"], &[]), cp(&["ping"]));
+        assert_eq!(
+            ctl(&["-maintenance", "enable"], &[]),
+            cp(&["maintenance", "enable"])
+        );
+        assert_eq!(
+            ctl(&["-maintenance=disable"], &[]),
+            cp(&["maintenance", "disable"])
+        );
+        assert_eq!(
+            ctl(&["-putenv", "A=1", "-putenv=B=x=y"], &[]),
+            cp(&["putenv", "A=1", "B=x=y"])
+        );
+        assert_eq!(
+            ctl(&["-putmetric", "hits=3", "-putmetric", "lat=0.5"], &[]),
+            cp(&["putmetric", "hits=3", "lat=0.5"])
+        );
+        // ContainerPilot's order: reload before maintenance before putenv...
+        assert_eq!(
+            ctl(&["-ping", "-putenv", "A=1", "-reload"], &[]),
+            cp(&["reload"])
+        );
+        assert_eq!(
+            ctl(&["-ping"], &[c"TUG_SOCKET=/run/t.sock"]),
+            Action::Ctl(vec!["--socket", "/run/t.sock", "ping"])
+        );
+        // -ping=false is no command at all: supervise, which needs -config.
+        assert_eq!(
+            ctl(&["-ping=false", "-config", "c"], &[]),
+            Action::Supervise {
+                config: "c".into(),
+                main: vec![],
+                socket: None
+            }
+        );
+        let env = Environ::new(vec![]);
+        for bad in [
+            &["-maintenance", "on"][..],
+            &["-maintenance"],
+            &["-putenv", "NOVALUE"],
+            &["-putmetric"],
+            &["-reload=maybe"],
+        ] {
+            assert!(
+                parse(Flavor::ContainerPilot, &args(bad), &env).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,14 +1,29 @@
 //! `tug ctl`: the command-line client of a running tug's control socket.
 //! It is a separate short-lived process, so it may block; it never loads
 //! the config (ContainerPilot's CLI rendered the whole file just to find
-//! the socket).
+//! the socket). The socket: `--socket PATH`, else TUG_SOCKET, else
+//! `/var/run/tug.sock` (installed as `containerpilot`, cli.rs passes
+//! TUG_SOCKET or ContainerPilot's `/var/run/containerpilot.socket`).
+//!
+//! Output: what tug answers, on stdout (nothing for a bare 200); `status`
+//! as a table read from the JSON (`--json`: the JSON itself). Errors go to
+//! stderr as one line: tug's own message (`no job named x`), or why tug
+//! could not be reached.
+//!
+//! Exit codes: 0 done; 1 tug refused (its answer was not 2xx: unknown job,
+//! bad value, config errors...); 2 bad command line; 3 tug could not be
+//! reached (no socket, nobody listening, permission denied, a broken
+//! answer).
 
+use crate::config::json5;
+use crate::json::{self, as_array, as_bool, as_u64};
 use crate::net::http::{Request, ResponseParser, write_request};
 use crate::sys::fd::{read_raw, write_all};
 use crate::sys::{Errno, net};
 use alloc::ffi::CString;
 use alloc::format;
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 
 pub const DEFAULT_SOCKET: &str = "/var/run/tug.sock";
@@ -65,12 +80,18 @@ pub fn call_for(words: &[&str]) -> Result<Call, String> {
         ["putmetric", pairs @ ..] if !pairs.is_empty() => {
             post("/v3/metric".into(), json_object(pairs, true)?)
         }
-        _ => Err(String::from(
-            "usage: tug ctl [--socket PATH] status [--json] | ping | reload | shutdown | maintenance on|off\n\
-             \x20      | start|stop|restart JOB | signal JOB SIGNAL | putenv K=V... | putmetric K=V...",
-        )),
+        _ => Err(String::from(USAGE)),
     }
 }
+
+const USAGE: &str = "usage: tug ctl [--socket PATH] status [--json] | ping | reload | shutdown | maintenance on|off\n\
+    \x20      | start|stop|restart JOB | signal JOB SIGNAL | putenv K=V... | putmetric K=V...\n\
+    exit codes: 0 done, 1 tug refused, 2 bad usage, 3 tug not reachable";
+
+/// Exit codes (see the module docs).
+const REFUSED: i32 = 1;
+const USAGE_ERROR: i32 = 2;
+const UNREACHABLE: i32 = 3;
 
 /// `K=V` words as a JSON object; numbers stay numbers for metrics.
 fn json_object(pairs: &[&str], numeric: bool) -> Result<String, String> {
@@ -142,12 +163,15 @@ fn escape_path(s: &str) -> String {
 pub fn send(socket: &str, call: &Call) -> Result<(u16, Vec<u8>), String> {
     let path = CString::new(socket).map_err(|_| format!("invalid socket path {socket:?}"))?;
     let fd = net::unix_connect(&path).map_err(|e| match e {
-        Errno(libc::ENOENT | libc::ECONNREFUSED) => format!(
-            "cannot reach tug at {socket}: {e} (is tug running? set --socket or TUG_SOCKET)"
-        ),
-        Errno(libc::EACCES | libc::EPERM) => {
-            format!("permission denied on {socket}: run as root or as tug's user")
+        Errno(libc::ENOENT) => {
+            format!("is tug running? no control socket at {socket} (--socket or TUG_SOCKET)")
         }
+        Errno(libc::ECONNREFUSED) => format!(
+            "is tug running? nobody answers on {socket} (a stale socket file)"
+        ),
+        Errno(libc::EACCES | libc::EPERM) => format!(
+            "permission denied on {socket}: run as root or as tug's user, or list your uid in control.allow"
+        ),
         e => format!("cannot connect to {socket}: {e}"),
     })?;
     let mut req = Vec::new();
@@ -191,8 +215,7 @@ pub fn send(socket: &str, call: &Call) -> Result<(u16, Vec<u8>), String> {
     Ok((status, core::mem::take(&mut parser.body)))
 }
 
-/// `tug ctl ...`: prints the body (to stderr on failure); exit code 0 for
-/// 2xx, 1 otherwise, 2 for a usage error.
+/// `tug ctl ...`: prints the answer; returns the exit code (module docs).
 pub fn run(args: &[&str], env: &crate::env::Environ) -> i32 {
     let (socket, words) = match args {
         ["--socket", path, rest @ ..] => (String::from(*path), rest),
@@ -208,41 +231,175 @@ pub fn run(args: &[&str], env: &crate::env::Environ) -> i32 {
             rest,
         ),
     };
+    if matches!(words, ["help" | "--help" | "-h"]) {
+        write_all(1, format!("{USAGE}\n").as_bytes());
+        return 0;
+    }
     let call = match call_for(words) {
         Ok(c) => c,
-        Err(msg) => {
-            write_all(2, format!("tug ctl: {msg}\n").as_bytes());
-            return 2;
-        }
+        Err(msg) => return fail(USAGE_ERROR, &msg),
     };
-    match send(&socket, &call) {
-        Ok((status, body)) => {
-            let ok = (200..300).contains(&status);
-            let mut out = body;
-            if !out.is_empty() && !out.ends_with(b"\n") {
-                out.push(b'\n');
-            }
-            if ok {
-                write_all(1, &out);
-                0
-            } else {
-                write_all(2, format!("tug ctl: tug answered {status}: ").as_bytes());
-                write_all(
-                    2,
-                    if out.is_empty() {
-                        b"(no details)\n"
-                    } else {
-                        &out
-                    },
-                );
-                1
-            }
+    let (status, body) = match send(&socket, &call) {
+        Ok(answer) => answer,
+        Err(msg) => return fail(UNREACHABLE, &msg),
+    };
+    if !(200..300).contains(&status) {
+        let text = String::from_utf8_lossy(&body);
+        let text = text.trim_end();
+        return if text.is_empty() {
+            fail(REFUSED, &format!("tug answered {status}"))
+        } else {
+            fail(REFUSED, text)
+        };
+    }
+    let out = if words == ["status"] {
+        match status_table(&body) {
+            Ok(table) => table.into_bytes(),
+            Err(e) => return fail(UNREACHABLE, &format!("bad status from tug: {e}")),
         }
-        Err(msg) => {
-            write_all(2, format!("tug ctl: {msg}\n").as_bytes());
-            1
+    } else {
+        body
+    };
+    if !out.iter().all(u8::is_ascii_whitespace) {
+        write_all(1, &out);
+        if !out.ends_with(b"\n") {
+            write_all(1, b"\n");
         }
     }
+    0
+}
+
+fn fail(code: i32, msg: &str) -> i32 {
+    write_all(2, format!("tug ctl: {msg}\n").as_bytes());
+    code
+}
+
+/// `/v3/status` (control::status's JSON) as tables for people.
+fn status_table(body: &[u8]) -> Result<String, String> {
+    let doc = json::parse(body)?;
+    let text = |n: Option<&json5::Node>| match n.map(|n| &n.value) {
+        Some(json5::Value::String(s)) => s.clone(),
+        Some(json5::Value::Number(_)) => format!("{}", n.and_then(as_u64).unwrap_or(0)),
+        _ => String::from("-"),
+    };
+    let mut out = format!(
+        "tug {}, pid {}, up {}",
+        text(json::get(&doc, "version")),
+        text(json::get(&doc, "pid")),
+        ms_text(json::get(&doc, "uptime_ms").and_then(as_u64).unwrap_or(0)),
+    );
+    for flag in ["maintenance", "shutting_down"] {
+        if json::get(&doc, flag).and_then(as_bool) == Some(true) {
+            out.push_str(", ");
+            out.push_str(&flag.replace('_', " "));
+        }
+    }
+    out.push_str("\n\n");
+    let jobs = json::get(&doc, "jobs")
+        .and_then(as_array)
+        .ok_or("no jobs list")?;
+    let mut rows = vec![columns(&[
+        "JOB",
+        "STATE",
+        "PID",
+        "RESTARTS",
+        "HEALTH",
+        "LAST-EXIT",
+        "NEXT",
+    ])];
+    for j in jobs {
+        let next = json::get(j, "next_run_in_ms").and_then(as_u64);
+        rows.push(vec![
+            text(json::get(j, "name")),
+            text(json::get(j, "state")),
+            text(json::get(j, "pid")),
+            text(json::get(j, "restarts")),
+            text(json::get(j, "health")),
+            text(json::get(j, "last_exit")),
+            next.map_or(String::from("-"), |ms| format!("in {}", ms_text(ms))),
+        ]);
+    }
+    out.push_str(&table(&rows));
+    let watches = json::get(&doc, "watches").and_then(as_array).unwrap_or(&[]);
+    if !watches.is_empty() {
+        let mut rows = vec![columns(&["WATCH", "TARGET", "HEALTHY", "INSTANCES"])];
+        for w in watches {
+            let healthy = match json::get(w, "healthy").and_then(as_bool) {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "-",
+            };
+            let instances = json::get(w, "instances").and_then(as_array).unwrap_or(&[]);
+            let list: Vec<String> = instances
+                .iter()
+                .map(|i| {
+                    let addr = text(json::get(i, "address"));
+                    let port = text(json::get(i, "port"));
+                    let status = text(json::get(i, "status"));
+                    let addr = if addr.contains(':') {
+                        format!("[{addr}]")
+                    } else {
+                        addr
+                    };
+                    format!("{addr}:{port} ({status})")
+                })
+                .collect();
+            rows.push(vec![
+                text(json::get(w, "name")),
+                text(json::get(w, "target")),
+                String::from(healthy),
+                if list.is_empty() {
+                    String::from("-")
+                } else {
+                    list.join(", ")
+                },
+            ]);
+        }
+        out.push('\n');
+        out.push_str(&table(&rows));
+    }
+    Ok(out)
+}
+
+fn columns(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| String::from(*n)).collect()
+}
+
+/// Rows as aligned columns, two spaces apart, the last one unpadded.
+fn table(rows: &[Vec<String>]) -> String {
+    let mut widths = Vec::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            let w = cell.chars().count();
+            match widths.get_mut(i) {
+                Some(m) => *m = w.max(*m),
+                None => widths.push(w),
+            }
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            out.push_str(cell);
+            if i + 1 < row.len() {
+                let pad = widths[i] - cell.chars().count() + 2;
+                out.extend(core::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Milliseconds as a duration for people, rounded up to whole seconds
+/// from one second on ("1m30s", "250ms", "0s").
+fn ms_text(ms: u64) -> String {
+    let ns = if ms >= 1000 {
+        ms.div_ceil(1000) * 1_000_000_000
+    } else {
+        ms * 1_000_000
+    };
+    crate::duration::display(ns)
 }
 
 #[cfg(test)]
@@ -313,5 +470,67 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("is tug running?"), "{err}");
+    }
+
+    #[test]
+    fn status_as_tables() {
+        let json = crate::control::status::tests::sample().to_json();
+        let t = status_table(json.as_bytes()).unwrap();
+        let want = "tug 0.1.0, pid 7, up 6s\n\
+            \n\
+            JOB      STATE      PID  RESTARTS  HEALTH   LAST-EXIT  NEXT\n\
+            web \"x\"  running    42   2         healthy  exit 3     -\n\
+            cron     waiting    -    0         -        -          in 1m30s\n\
+            setup    completed  -    0         -        exit 0     -\n\
+            \n\
+            WATCH  TARGET      HEALTHY  INSTANCES\n\
+            db     service db  yes      10.0.0.7:5432 (passing)\n";
+        assert_eq!(t, want, "\n{t}");
+        assert!(status_table(b"{}").is_err());
+        assert_eq!(ms_text(250), "250ms");
+        assert_eq!(ms_text(90_001), "1m31s");
+    }
+
+    #[test]
+    fn exit_codes() {
+        use std::io::{Read, Write};
+        let env = crate::env::Environ::new(vec![]);
+        let dir = std::env::temp_dir().join(format!("tug-ctl-codes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sock = dir.join("tug.sock");
+        let _ = std::fs::remove_file(&sock);
+        let path = sock.to_str().unwrap();
+        assert_eq!(run(&["--socket", path, "ping"], &env), UNREACHABLE);
+        assert_eq!(run(&["--socket", path, "frobnicate"], &env), USAGE_ERROR);
+        assert_eq!(run(&["help"], &env), 0);
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let answers = [
+            "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n\n",
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 18\r\n\r\nno job named ghost\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n[1,2]",
+        ];
+        let server = std::thread::spawn(move || {
+            for answer in answers {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = s.read(&mut buf).unwrap();
+                    req.extend_from_slice(&buf[..n]);
+                }
+                s.write_all(answer.as_bytes()).unwrap();
+            }
+        });
+        assert_eq!(run(&["--socket", path, "reload"], &env), 0);
+        assert_eq!(
+            run(&[&format!("--socket={path}"), "stop", "ghost"], &env),
+            REFUSED
+        );
+        assert_eq!(
+            run(&["--socket", path, "status"], &env),
+            UNREACHABLE,
+            "not a status"
+        );
+        server.join().unwrap();
     }
 }

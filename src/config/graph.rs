@@ -75,15 +75,33 @@ pub fn describe(c: &Config) -> String {
         }
     }
     for w in &c.watches {
+        let what = match (&w.key, &w.prefix) {
+            (Some(k), _) => format!("key {k:?}"),
+            (None, Some(p)) => format!("prefix {p:?}"),
+            (None, None) => format!("every {}", duration::display(w.interval)),
+        };
         let _ = writeln!(
             out,
-            "watch {}: every {}{}",
+            "watch {}: {what}{}{}",
             w.name,
-            duration::display(w.interval),
             w.tag
                 .as_ref()
                 .map(|t| format!(", tag {t}"))
+                .unwrap_or_default(),
+            w.dc.as_ref()
+                .map(|d| format!(", dc {d}"))
                 .unwrap_or_default()
+        );
+    }
+    if let Some(c) = &c.consul {
+        let _ = writeln!(out, "discovery: consul at {}", c.address);
+    }
+    if let Some(e) = &c.etcd {
+        let _ = writeln!(
+            out,
+            "discovery: etcd at {} under {}",
+            e.endpoints.join(", "),
+            e.prefix
         );
     }
     out

@@ -443,6 +443,7 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
         .get("interfaces")
         .and_then(|x| d::strings(e, x, "telemetry.interfaces"))
         .unwrap_or_default();
+    check_interfaces(e, f.get("interfaces"), "telemetry.interfaces", &interfaces);
     let tags = f
         .get("tags")
         .and_then(|x| d::strings(e, x, "telemetry.tags"))
@@ -614,6 +615,7 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
             .unwrap_or_default()
     };
     let interfaces = strings(e, "interfaces");
+    check_interfaces(e, f.get("interfaces"), &p("interfaces"), &interfaces);
     let tags = strings(e, "tags");
     let meta = f
         .get("meta")
@@ -703,6 +705,20 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
         workdir,
         env,
     })
+}
+
+/// Each `interfaces` spec must be one the address selection understands.
+fn check_interfaces(e: &mut Errors, n: Option<&Node>, path: &str, specs: &[String]) {
+    let Some(n) = n else { return };
+    for (i, spec) in specs.iter().enumerate() {
+        if let Err(msg) = crate::net::interfaces::validate(spec) {
+            let pos = match &n.value {
+                Value::Array(items) => items.get(i).map_or(n.pos, |x| x.pos),
+                _ => n.pos,
+            };
+            e.at(pos, &format!("{path}[{i}]"), msg);
+        }
+    }
 }
 
 /// `logging: { raw: true }`

@@ -1,20 +1,56 @@
-//! INTERFACE STUB (to be implemented): the control socket. An HTTP/1.1
-//! server on a unix socket inside the loop, ContainerPilot's `/v3/...`
-//! routes plus tug's own; the engine does the work through `Ops`.
+//! The control socket: an HTTP/1.1 server on a unix socket inside the
+//! loop, ContainerPilot's `/v3/...` routes plus tug's own; the engine does
+//! the work through `Ops`.
 //!
 //! Flow (two phases, so the engine can lend itself as `Ops` without
 //! borrowing the server at the same time):
-//!   control.on_ready(lp, token, &mut pending);       // parsed requests
+//!   control.register(lp)?;                            // once, after open
+//!   control.on_ready(lp, token, &mut pending);        // parsed requests
 //!   for p in pending { let r = control::route(&p.req, self); control.respond(lp, p.conn, r); }
+//!
+//! Routes (every answer is `text/plain` unless it says JSON; errors carry a
+//! one-line reason per problem):
+//!
+//! | method | path | body | answers |
+//! | --- | --- | --- | --- |
+//! | GET | /v3/ping | | 200 `ok` |
+//! | GET | /v3/status | | 200 JSON (`status` module docs) |
+//! | POST | /v3/environ | `{"K":"V",...}` (`null` = "") | 200; 422 not an object of strings, bad name |
+//! | POST | /v3/reload | | 200; 422 the config's errors, the running set kept |
+//! | POST | /v3/metric | `{"name":N,...}` (N a number or numeric string) | 200; 422 not numbers, unknown name, bad value |
+//! | POST | /v3/maintenance/enable, /disable | | 200 |
+//! | POST | /v3/jobs/NAME/start, stop, restart | | 200; 404 no such job; 409 (running, stopped, shutting down) |
+//! | POST | /v3/jobs/NAME/signal | `{"signal":1}` or `{"signal":"SIGHUP"}` | as above; 422 bad signal |
+//! | POST | /v3/shutdown | | 200, then tug shuts down |
+//!
+//! A 200 without a body says `\n`, as ContainerPilot's did. Other paths are
+//! 404, other methods 405 with `Allow`, JSON that does not parse 422 with
+//! the parse error, a body over 64 KiB 413, a job name that is not valid
+//! percent-encoded UTF-8 400. Reload answers once the new config is applied
+//! (ContainerPilot answered 200 first and reloaded later, so a broken
+//! config went unnoticed). Where tug is stricter than ContainerPilot (which
+//! answered 200 to anything parseable): unknown metric names and bad
+//! environment names are 422.
+//!
+//! Who may connect: root, tug's own uid, and the uids in `control.allow`,
+//! checked per request with SO_PEERCRED (others get 403). With no `allow`
+//! list the socket file is mode 0600, so nobody else can even connect;
+//! with one it is 0666 and the peer check is the gate.
 
 pub mod status;
 
-use crate::discovery::Instance;
+use crate::config::json5::{Member, Value};
 use crate::event_loop::EventLoop;
-use crate::net::server::{Request, Response};
+use crate::json;
+use crate::log::warning;
+use crate::net::server::{Limits, Peer, Response, Server};
+use crate::sys::{Errno, listen, process};
+use alloc::ffi::CString;
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+pub use crate::net::server::{Pending, Request};
 pub use status::{JobReport, Report, ServiceReport, WatchReport};
 
 /// What the control plane can ask of the engine.
@@ -50,48 +86,937 @@ pub enum OpError {
     Conflict(String),
 }
 
-/// A parsed request waiting for its answer, and the connection it came on.
-pub struct Pending {
-    pub conn: u64,
-    pub req: Request,
+/// Largest request body the socket takes.
+pub const MAX_BODY: usize = 64 << 10;
+
+pub struct Control {
+    server: Server,
+    path: String,
+    cpath: CString,
+    own_uid: u32,
+    allow: Vec<u32>,
 }
 
-pub struct Control {}
-
 impl Control {
-    /// Listens on `path` (mode 0600). A stale socket file is replaced; a
-    /// live one (another tug answering) is an error. `allow`: uids besides
-    /// root and tug's own uid that may connect.
-    pub fn open(_path: &str, _allow: &[u32], _token_base: u64) -> Result<Control, String> {
-        unimplemented!()
+    /// Listens on `path` (mode 0600, or 0666 when `allow` is not empty: see
+    /// the module docs). A stale socket file is replaced; a live one
+    /// (another tug answering) is an error. `allow`: uids besides root and
+    /// tug's own uid that may connect. Call `register` before the loop runs.
+    pub fn open(path: &str, allow: &[u32], token_base: u64) -> Result<Control, String> {
+        let cpath = CString::new(path).map_err(|_| format!("{path:?}: a NUL in the path"))?;
+        let mode = if allow.is_empty() { 0o600 } else { 0o666 };
+        let fd = match listen::unix_listener(&cpath, mode) {
+            Err(Errno(libc::EADDRINUSE)) => {
+                replace_stale(&cpath, path)?;
+                listen::unix_listener(&cpath, mode)
+            }
+            r => r,
+        }
+        .map_err(|e| listen_error(path, e))?;
+        let limits = Limits {
+            max_body: MAX_BODY,
+            ..Limits::default()
+        };
+        Ok(Control {
+            server: Server::with_limits(fd, token_base, limits),
+            path: path.into(),
+            cpath,
+            own_uid: process::getuid(),
+            allow: allow.to_vec(),
+        })
     }
 
-    pub fn owns(&self, _token: u64) -> bool {
-        unimplemented!()
+    /// Adds the listener to the loop.
+    pub fn register(&self, lp: &EventLoop) -> Result<(), String> {
+        self.server
+            .register(lp)
+            .map_err(|e| format!("cannot watch the control socket {}: {e}", self.path))
     }
 
-    pub fn on_ready(&mut self, _lp: &mut EventLoop, _token: u64, _out: &mut Vec<Pending>) {
-        unimplemented!()
+    /// The socket's path.
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
-    pub fn on_timer(&mut self, _lp: &mut EventLoop, _key: u64) {
-        unimplemented!()
+    pub fn owns(&self, token: u64) -> bool {
+        self.server.owns(token)
     }
 
-    pub fn respond(&mut self, _lp: &mut EventLoop, _conn: u64, _resp: Response) {
-        unimplemented!()
+    /// Appends the requests that arrived; requests from a peer that may not
+    /// use the socket are answered 403 here and not appended.
+    pub fn on_ready(&mut self, lp: &mut EventLoop, token: u64, out: &mut Vec<Pending>) {
+        let start = out.len();
+        self.server.on_ready(lp, token, out);
+        let mut i = start;
+        while i < out.len() {
+            let peer = out[i].req.peer;
+            if peer_allowed(peer, self.own_uid, &self.allow) {
+                i += 1;
+                continue;
+            }
+            let p = out.remove(i);
+            let who = peer.map_or(String::from("a peer without credentials"), |p| {
+                format!("uid {} (pid {})", p.uid, p.pid)
+            });
+            warning!(
+                "control: refused {} {} from {who}",
+                p.req.method,
+                p.req.path
+            );
+            let msg = format!(
+                "forbidden: {who} is not root, tug's uid ({}) or in control.allow",
+                self.own_uid
+            );
+            self.server.respond(lp, p.conn, Response::text(403, &msg));
+        }
+    }
+
+    pub fn on_timer(&mut self, lp: &mut EventLoop, key: u64) {
+        self.server.on_timer(lp, key);
+    }
+
+    pub fn respond(&mut self, lp: &mut EventLoop, conn: u64, resp: Response) {
+        self.server.respond(lp, conn, resp);
     }
 
     /// Stops listening and removes the socket file.
-    pub fn close(&mut self, _lp: &mut EventLoop) {
-        unimplemented!()
+    pub fn close(&mut self, lp: &mut EventLoop) {
+        self.server.shutdown(lp);
+        if let Err(e) = listen::unlink(&self.cpath)
+            && e != Errno::ENOENT
+        {
+            warning!("control: cannot remove {}: {e}", self.path);
+        }
     }
 }
 
-/// Answers one request (peer already checked by `Control`).
-pub fn route(_req: &Request, _ops: &mut dyn Ops) -> Response {
-    unimplemented!()
+/// An existing file at the socket's path: removed if it is a socket nobody
+/// answers on; an error if another server answers or it is no socket.
+fn replace_stale(cpath: &CString, path: &str) -> Result<(), String> {
+    match listen::is_socket(cpath) {
+        Ok(true) => {}
+        Ok(false) => return Err(format!("{path} exists and is not a socket")),
+        Err(Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(format!("{path}: {e}")),
+    }
+    if listen::unix_is_live(cpath) {
+        return Err(format!("another tug is listening on {path}"));
+    }
+    match listen::unlink(cpath) {
+        Ok(()) | Err(Errno::ENOENT) => Ok(()),
+        Err(e) => Err(format!("cannot remove the stale socket {path}: {e}")),
+    }
 }
 
-#[allow(dead_code)]
-fn _uses(_: Instance) {}
+fn listen_error(path: &str, e: Errno) -> String {
+    let dir = match path.rfind('/') {
+        Some(0) => "/",
+        Some(i) => &path[..i],
+        None => ".",
+    };
+    match e {
+        Errno::ENOENT | Errno::ENOTDIR => {
+            format!("cannot create {path}: directory {dir} does not exist")
+        }
+        Errno(libc::ENAMETOOLONG) => {
+            format!("{path:?}: a socket path must be 1 to 107 bytes long")
+        }
+        Errno(libc::EACCES | libc::EPERM) => {
+            format!("cannot create {path}: permission denied in {dir}")
+        }
+        Errno(libc::EADDRINUSE) => format!("another tug is listening on {path}"),
+        e => format!("cannot listen on {path}: {e}"),
+    }
+}
+
+/// Whether a peer may use the control socket: root, tug's own uid, or a
+/// uid in `allow`. No credentials: no.
+pub fn peer_allowed(peer: Option<Peer>, own_uid: u32, allow: &[u32]) -> bool {
+    peer.is_some_and(|p| p.uid == 0 || p.uid == own_uid || allow.contains(&p.uid))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
+}
+
+const ROUTES: [(&str, Method); 8] = [
+    ("/v3/ping", Method::Get),
+    ("/v3/status", Method::Get),
+    ("/v3/environ", Method::Post),
+    ("/v3/reload", Method::Post),
+    ("/v3/metric", Method::Post),
+    ("/v3/maintenance/enable", Method::Post),
+    ("/v3/maintenance/disable", Method::Post),
+    ("/v3/shutdown", Method::Post),
+];
+const JOB_ROUTES: [(&str, &str); 4] = [
+    ("start", "/v3/jobs/{job}/start"),
+    ("stop", "/v3/jobs/{job}/stop"),
+    ("restart", "/v3/jobs/{job}/restart"),
+    ("signal", "/v3/jobs/{job}/signal"),
+];
+/// The label of requests that match no route (bounded cardinality).
+const UNMATCHED: &str = "other";
+const ALLOW_GET: &[(&str, &str)] = &[("Allow", "GET, HEAD")];
+const ALLOW_POST: &[(&str, &str)] = &[("Allow", "POST")];
+
+/// Answers one request (peer already checked by `Control`) and counts it
+/// by route pattern and status.
+pub fn route(req: &Request, ops: &mut dyn Ops) -> Response {
+    let (pattern, resp) = dispatch(req, ops);
+    ops.count_request(pattern, resp.status);
+    resp
+}
+
+fn dispatch(req: &Request, ops: &mut dyn Ops) -> (&'static str, Response) {
+    let path = req.path.as_str();
+    let get = req.method == "GET" || req.method == "HEAD";
+    let post = req.method == "POST";
+    if let Some(rest) = path.strip_prefix("/v3/jobs/") {
+        let Some((name, verb)) = rest.rsplit_once('/') else {
+            return (UNMATCHED, not_found(path));
+        };
+        let Some(&(_, pattern)) = JOB_ROUTES.iter().find(|(v, _)| *v == verb) else {
+            return (UNMATCHED, not_found(path));
+        };
+        if name.is_empty() {
+            return (UNMATCHED, not_found(path));
+        }
+        if !post {
+            return (pattern, Response::method_not_allowed(ALLOW_POST));
+        }
+        return (pattern, job_route(req, name, verb, ops));
+    }
+    let Some(&(pattern, method)) = ROUTES.iter().find(|(p, _)| *p == path) else {
+        return (UNMATCHED, not_found(path));
+    };
+    match method {
+        Method::Get if !get => return (pattern, Response::method_not_allowed(ALLOW_GET)),
+        Method::Post if !post => return (pattern, Response::method_not_allowed(ALLOW_POST)),
+        _ => {}
+    }
+    let resp = match pattern {
+        "/v3/ping" => Response::text(200, "ok"),
+        "/v3/status" => Response::json(200, ops.status().to_json()),
+        "/v3/environ" => match environ(&req.body) {
+            Ok(vars) => {
+                ops.putenv(vars);
+                done()
+            }
+            Err(e) => unprocessable(&e),
+        },
+        "/v3/reload" => match ops.reload() {
+            Ok(()) => done(),
+            Err(errors) => unprocessable(&errors.join("\n")),
+        },
+        "/v3/metric" => match metrics(&req.body).and_then(|v| ops.putmetric(v)) {
+            Ok(()) => done(),
+            Err(e) => unprocessable(&e),
+        },
+        "/v3/maintenance/enable" | "/v3/maintenance/disable" => {
+            ops.maintenance(pattern.ends_with("enable"));
+            done()
+        }
+        _ => {
+            ops.shutdown();
+            done()
+        }
+    };
+    (pattern, resp)
+}
+
+fn job_route(req: &Request, name: &str, verb: &str, ops: &mut dyn Ops) -> Response {
+    let Some(name) = percent_decode(name) else {
+        return Response::text(
+            400,
+            "the job name in the path is not valid percent-encoded UTF-8",
+        );
+    };
+    let action = match verb {
+        "start" => JobAction::Start,
+        "stop" => JobAction::Stop,
+        "restart" => JobAction::Restart,
+        _ => match signal(&req.body) {
+            Ok(sig) => JobAction::Signal(sig),
+            Err(e) => return unprocessable(&e),
+        },
+    };
+    match ops.job(&name, action) {
+        Ok(()) => done(),
+        Err(OpError::UnknownJob) => Response::text(404, &format!("no job named {name}")),
+        Err(OpError::Conflict(why)) => Response::text(409, &why),
+    }
+}
+
+/// ContainerPilot's bodiless 200.
+fn done() -> Response {
+    Response::text(200, "")
+}
+
+fn unprocessable(msg: &str) -> Response {
+    Response::text(422, msg)
+}
+
+fn not_found(path: &str) -> Response {
+    Response::text(404, &format!("no route {path}"))
+}
+
+/// The body as a JSON object's members.
+fn object(body: &[u8]) -> Result<Vec<Member>, String> {
+    let doc = json::parse(body)?;
+    match doc.value {
+        Value::Object(members) => Ok(members),
+        other => Err(format!(
+            "the body must be a JSON object, not {} {}",
+            article(other.kind()),
+            other.kind()
+        )),
+    }
+}
+
+fn article(kind: &str) -> &'static str {
+    if kind.starts_with(['a', 'o']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// `/v3/environ`: names to string values (`null`: empty, as Go decoded
+/// it). Names must be non-empty and hold no `=` or NUL.
+fn environ(body: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let mut vars = Vec::new();
+    let mut problems = Vec::new();
+    for m in object(body)? {
+        if m.key.is_empty() || m.key.contains(['=', '\0']) {
+            problems.push(format!("{:?} is not an environment variable name", m.key));
+            continue;
+        }
+        match m.value.value {
+            Value::String(v) if !v.contains('\0') => vars.push((m.key, v)),
+            Value::Null => vars.push((m.key, String::new())),
+            Value::String(_) => problems.push(format!("the value of {} holds a NUL", m.key)),
+            other => problems.push(format!(
+                "the value of {} must be a string, not {} {}",
+                m.key,
+                article(other.kind()),
+                other.kind()
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(vars)
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// `/v3/metric`: names to numbers, or to numeric strings (ContainerPilot's
+/// own client sent strings).
+fn metrics(body: &[u8]) -> Result<Vec<(String, f64)>, String> {
+    let mut values = Vec::new();
+    let mut problems = Vec::new();
+    for m in object(body)? {
+        let number = match &m.value.value {
+            Value::Number(n) => Some(*n),
+            Value::String(s) => json::parse(s.trim().as_bytes())
+                .ok()
+                .and_then(|n| json::as_f64(&n)),
+            _ => None,
+        };
+        match number {
+            Some(n) => values.push((m.key, n)),
+            None => problems.push(format!("the value of {} is not a number", m.key)),
+        }
+    }
+    if problems.is_empty() {
+        Ok(values)
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// `/v3/jobs/NAME/signal`: `{"signal": 15}` or `{"signal": "SIGTERM"}`.
+fn signal(body: &[u8]) -> Result<i32, String> {
+    let usage = "the body must be {\"signal\": NUMBER or NAME}";
+    let doc = json::parse(body)?;
+    let sig = json::get(&doc, "signal").ok_or(usage)?;
+    let parsed = match &sig.value {
+        Value::String(s) => crate::signame::parse(s),
+        Value::Number(n) if *n == (*n as i32) as f64 => {
+            crate::signame::parse(&format!("{}", *n as i32))
+        }
+        _ => return Err(usage.into()),
+    };
+    parsed.ok_or_else(|| match &sig.value {
+        Value::String(s) => format!("unknown signal {s:?}"),
+        _ => format!(
+            "a signal number must be 1 to {}",
+            crate::sys::signal::MAX_SIGNAL
+        ),
+    })
+}
+
+/// `%XX` escapes decoded; None for a bad escape or invalid UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let hi = (hex[0] as char).to_digit(16)?;
+            let lo = (hex[1] as char).to_digit(16)?;
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event_loop::Event;
+    use crate::net::http::ParsedRequest;
+    use crate::sys::signal::SigSet;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::net::UnixStream;
+    use std::path::PathBuf;
+    use std::string::ToString;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+    use std::{thread, vec};
+
+    const BASE: u64 = 4 << 56;
+    const TICK: u64 = 9;
+
+    /// Records what the routes ask for; a few names misbehave on purpose.
+    #[derive(Default)]
+    struct Fake {
+        calls: Vec<String>,
+        counted: Vec<(String, u16)>,
+        broken_config: bool,
+    }
+
+    impl Ops for Fake {
+        fn status(&self) -> Report {
+            status::tests::sample()
+        }
+        fn job(&mut self, name: &str, action: JobAction) -> Result<(), OpError> {
+            self.calls.push(format!("job {name} {action:?}"));
+            match name {
+                "busy" => Err(OpError::Conflict("job busy is already running".into())),
+                "web" | "a/b c" | "ünï" => Ok(()),
+                _ => Err(OpError::UnknownJob),
+            }
+        }
+        fn reload(&mut self) -> Result<(), Vec<String>> {
+            self.calls.push("reload".into());
+            if self.broken_config {
+                return Err(vec!["a.json5:1:2: bad".into(), "a.json5:3:4: worse".into()]);
+            }
+            Ok(())
+        }
+        fn putenv(&mut self, vars: Vec<(String, String)>) {
+            self.calls.push(format!("putenv {vars:?}"));
+        }
+        fn putmetric(&mut self, values: Vec<(String, f64)>) -> Result<(), String> {
+            if let Some((n, _)) = values.iter().find(|(n, _)| n == "nope") {
+                return Err(format!("unknown metric {n:?}"));
+            }
+            self.calls.push(format!("putmetric {values:?}"));
+            Ok(())
+        }
+        fn maintenance(&mut self, on: bool) {
+            self.calls.push(format!("maintenance {on}"));
+        }
+        fn shutdown(&mut self) {
+            self.calls.push("shutdown".into());
+        }
+        fn count_request(&mut self, path: &str, status: u16) {
+            self.counted.push((path.into(), status));
+        }
+    }
+
+    fn req(method: &str, path: &str, body: &str) -> Request {
+        Request {
+            http: ParsedRequest {
+                method: method.into(),
+                path: path.into(),
+                query: String::new(),
+                headers: Vec::new(),
+                body: body.as_bytes().to_vec(),
+                keep_alive: true,
+            },
+            peer: None,
+        }
+    }
+
+    /// (status, body) of one request, and the calls it made.
+    fn call(method: &str, path: &str, body: &str) -> (u16, String, Vec<String>) {
+        let mut ops = Fake::default();
+        let r = route(&req(method, path, body), &mut ops);
+        assert_eq!(ops.counted.len(), 1, "every request is counted once");
+        assert_eq!(ops.counted[0].1, r.status);
+        let text = String::from_utf8(r.body).unwrap();
+        (r.status, text, ops.calls)
+    }
+
+    #[test]
+    fn ping_and_status() {
+        assert_eq!(call("GET", "/v3/ping", "").0, 200);
+        assert_eq!(call("GET", "/v3/ping", "").1, "ok\n");
+        let mut ops = Fake::default();
+        let r = route(&req("GET", "/v3/status", ""), &mut ops);
+        assert_eq!((r.status, r.content_type), (200, "application/json"));
+        let doc = json::parse(&r.body).unwrap();
+        assert_eq!(
+            json::as_array(json::get(&doc, "jobs").unwrap())
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(ops.counted, [("/v3/status".to_string(), 200)]);
+        assert_eq!(call("HEAD", "/v3/ping", "").0, 200);
+    }
+
+    #[test]
+    fn wrong_methods_and_unknown_paths() {
+        let mut ops = Fake::default();
+        let r = route(&req("POST", "/v3/ping", ""), &mut ops);
+        assert_eq!((r.status, r.headers), (405, ALLOW_GET));
+        let r = route(&req("GET", "/v3/reload", ""), &mut ops);
+        assert_eq!((r.status, r.headers), (405, ALLOW_POST));
+        let r = route(&req("GET", "/v3/jobs/web/start", ""), &mut ops);
+        assert_eq!((r.status, r.headers), (405, ALLOW_POST));
+        assert!(ops.calls.is_empty(), "{:?}", ops.calls);
+        for path in [
+            "/",
+            "/v3",
+            "/v3/ping/",
+            "/v3/jobs/web",
+            "/v3/jobs//start",
+            "/v3/jobs/web/frob",
+            "/metrics",
+        ] {
+            assert_eq!(call("POST", path, "").0, 404, "{path}");
+        }
+        let mut ops = Fake::default();
+        route(&req("GET", "/v3/secret/path", ""), &mut ops);
+        route(&req("GET", "/v3/jobs/web/start", ""), &mut ops);
+        assert_eq!(
+            ops.counted,
+            [
+                ("other".to_string(), 404),
+                ("/v3/jobs/{job}/start".to_string(), 405)
+            ]
+        );
+    }
+
+    #[test]
+    fn environ() {
+        let (status, body, calls) = call("POST", "/v3/environ", r#"{"A":"1","B":null,"C":"x=y"}"#);
+        assert_eq!((status, body.as_str()), (200, "\n"));
+        assert_eq!(calls, [r#"putenv [("A", "1"), ("B", ""), ("C", "x=y")]"#]);
+        let (status, body, calls) = call(
+            "POST",
+            "/v3/environ",
+            r#"{"A":1,"B=C":"x","":"y","D":"ok"}"#,
+        );
+        assert_eq!(status, 422);
+        assert!(calls.is_empty(), "nothing applied: {calls:?}");
+        let lines: Vec<&str> = body.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "the value of A must be a string, not a number",
+                "\"B=C\" is not an environment variable name",
+                "\"\" is not an environment variable name"
+            ]
+        );
+        let (status, body, _) = call("POST", "/v3/environ", "[1]");
+        assert_eq!(
+            (status, body.as_str()),
+            (422, "the body must be a JSON object, not an array\n")
+        );
+        let (status, body, _) = call("POST", "/v3/environ", "{\"A\": ");
+        assert_eq!(status, 422);
+        assert!(body.starts_with("bad JSON at 1:"), "{body}");
+        assert_eq!(call("POST", "/v3/environ", "").0, 422);
+    }
+
+    #[test]
+    fn reload() {
+        assert_eq!(call("POST", "/v3/reload", "").0, 200);
+        let mut ops = Fake {
+            broken_config: true,
+            ..Fake::default()
+        };
+        let r = route(&req("POST", "/v3/reload", ""), &mut ops);
+        assert_eq!(r.status, 422);
+        assert_eq!(r.body, b"a.json5:1:2: bad\na.json5:3:4: worse\n");
+    }
+
+    #[test]
+    fn metric() {
+        let (status, _, calls) = call("POST", "/v3/metric", r#"{"hits":3,"lat":"-0.5","big":1e3}"#);
+        assert_eq!(status, 200);
+        assert_eq!(
+            calls,
+            [r#"putmetric [("hits", 3.0), ("lat", -0.5), ("big", 1000.0)]"#]
+        );
+        let (status, body, calls) = call("POST", "/v3/metric", r#"{"a":"x","b":true,"c":1}"#);
+        assert_eq!(status, 422);
+        assert_eq!(
+            body,
+            "the value of a is not a number\nthe value of b is not a number\n"
+        );
+        assert!(calls.is_empty());
+        let (status, body, _) = call("POST", "/v3/metric", r#"{"nope":1}"#);
+        assert_eq!((status, body.as_str()), (422, "unknown metric \"nope\"\n"));
+    }
+
+    #[test]
+    fn maintenance_and_shutdown() {
+        assert_eq!(
+            call("POST", "/v3/maintenance/enable", "").2,
+            ["maintenance true"]
+        );
+        assert_eq!(
+            call("POST", "/v3/maintenance/disable", "").2,
+            ["maintenance false"]
+        );
+        let (status, body, calls) = call("POST", "/v3/shutdown", "");
+        assert_eq!(
+            (status, body.as_str(), &calls[..]),
+            (200, "\n", &["shutdown".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn jobs() {
+        for verb in ["start", "stop", "restart"] {
+            let (status, _, calls) = call("POST", &format!("/v3/jobs/web/{verb}"), "");
+            assert_eq!(status, 200);
+            let action = match verb {
+                "start" => "Start",
+                "stop" => "Stop",
+                _ => "Restart",
+            };
+            assert_eq!(calls, [format!("job web {action}")]);
+        }
+        let (status, _, calls) = call("POST", "/v3/jobs/a%2Fb%20c/restart", "");
+        assert_eq!(
+            (status, &calls[..]),
+            (200, &["job a/b c Restart".to_string()][..])
+        );
+        assert_eq!(call("POST", "/v3/jobs/%C3%BCn%C3%AF/stop", "").0, 200);
+        let (status, body, _) = call("POST", "/v3/jobs/ghost/start", "");
+        assert_eq!((status, body.as_str()), (404, "no job named ghost\n"));
+        let (status, body, _) = call("POST", "/v3/jobs/busy/start", "");
+        assert_eq!(
+            (status, body.as_str()),
+            (409, "job busy is already running\n")
+        );
+        for bad in [
+            "/v3/jobs/a%2/start",
+            "/v3/jobs/a%zz/start",
+            "/v3/jobs/%FF/start",
+        ] {
+            assert_eq!(call("POST", bad, "").0, 400, "{bad}");
+        }
+    }
+
+    #[test]
+    fn signals() {
+        let sig = |body: &str| call("POST", "/v3/jobs/web/signal", body);
+        assert_eq!(sig(r#"{"signal":1}"#).2, ["job web Signal(1)"]);
+        assert_eq!(sig(r#"{"signal":"SIGUSR1"}"#).2, ["job web Signal(10)"]);
+        assert_eq!(sig(r#"{"signal":"term"}"#).2, ["job web Signal(15)"]);
+        for (body, msg) in [
+            (r#"{"signal":0}"#, "a signal number must be 1 to 64"),
+            (
+                r#"{"signal":1.5}"#,
+                "the body must be {\"signal\": NUMBER or NAME}",
+            ),
+            (r#"{"signal":"SIGNOPE"}"#, "unknown signal \"SIGNOPE\""),
+            (
+                r#"{"sig":1}"#,
+                "the body must be {\"signal\": NUMBER or NAME}",
+            ),
+            ("", "bad JSON at"),
+        ] {
+            let (status, text, calls) = sig(body);
+            assert_eq!(status, 422, "{body}");
+            assert!(text.starts_with(msg), "{body}: {text}");
+            assert!(calls.is_empty());
+        }
+        assert_eq!(
+            call("POST", "/v3/jobs/ghost/signal", r#"{"signal":1}"#).0,
+            404
+        );
+    }
+
+    #[test]
+    fn who_may_connect() {
+        let peer = |uid| {
+            Some(Peer {
+                pid: 1,
+                uid,
+                gid: 0,
+            })
+        };
+        assert!(peer_allowed(peer(0), 1000, &[]), "root");
+        assert!(peer_allowed(peer(1000), 1000, &[]), "tug's own uid");
+        assert!(!peer_allowed(peer(1001), 1000, &[]));
+        assert!(peer_allowed(peer(1001), 1000, &[5, 1001]));
+        assert!(!peer_allowed(None, 0, &[0]), "no credentials");
+    }
+
+    fn temp_dir() -> PathBuf {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let d = std::env::temp_dir().join(format!(
+            "tug-control-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        d
+    }
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn opening_the_socket() {
+        let dir = temp_dir();
+        let sock = dir.join("tug.sock");
+        let path = sock.to_str().unwrap();
+        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
+        let mut c = Control::open(path, &[], BASE).unwrap();
+        c.register(&lp).unwrap();
+        assert_eq!(mode(&sock), 0o600);
+        let e = Control::open(path, &[], BASE).err().unwrap();
+        assert_eq!(e, format!("another tug is listening on {path}"));
+        c.close(&mut lp);
+        assert!(!sock.exists(), "close removes the socket file");
+        // A stale socket file (its server gone) is replaced.
+        let stale = listen::unix_listener(&CString::new(path).unwrap(), 0o600).unwrap();
+        drop(stale);
+        let deadline = Instant::now() + Duration::from_secs(2);
+        // A concurrent fork elsewhere in the tests may hold the listener
+        // until its child execs (CLOEXEC).
+        while listen::unix_is_live(&CString::new(path).unwrap()) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
+        let c = Control::open(path, &[1234], BASE).unwrap();
+        assert_eq!(mode(&sock), 0o666, "others may connect when allow is set");
+        assert_eq!(c.path(), path);
+        drop(c);
+        // Not a socket: never removed.
+        let file = dir.join("file");
+        std::fs::write(&file, "keep me").unwrap();
+        let e = Control::open(file.to_str().unwrap(), &[], BASE)
+            .err()
+            .unwrap();
+        assert!(e.ends_with("exists and is not a socket"), "{e}");
+        assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+        let missing = dir.join("no/such/dir/tug.sock");
+        let e = Control::open(missing.to_str().unwrap(), &[], BASE)
+            .err()
+            .unwrap();
+        assert!(
+            e.ends_with(&format!(
+                "directory {} does not exist",
+                dir.join("no/such/dir").display()
+            )),
+            "{e}"
+        );
+        let long = format!("/tmp/{}", "x".repeat(120));
+        let e = Control::open(&long, &[], BASE).err().unwrap();
+        assert!(e.contains("1 to 107 bytes"), "{e}");
+    }
+
+    /// Runs the loop with `c` answering through `ops` until `done`.
+    fn drive(lp: &mut EventLoop, c: &mut Control, ops: &mut Fake, done: &mut dyn FnMut() -> bool) {
+        let give_up = Instant::now() + Duration::from_secs(20);
+        while !done() {
+            assert!(Instant::now() < give_up, "test timed out");
+            let tick = lp.add_timer(lp.now() + 10_000_000, TICK);
+            let mut evs = Vec::new();
+            lp.turn(&mut evs).unwrap();
+            let mut pending = Vec::new();
+            for e in evs {
+                match e {
+                    Event::Timer(TICK) => {}
+                    Event::Timer(k) if c.owns(k) => c.on_timer(lp, k),
+                    Event::Io(r) if c.owns(r.token) => c.on_ready(lp, r.token, &mut pending),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            for p in pending {
+                let resp = route(&p.req, ops);
+                c.respond(lp, p.conn, resp);
+            }
+            lp.cancel_timer(tick);
+        }
+    }
+
+    fn exchange(s: &mut BufReader<UnixStream>, request: &str) -> (String, String) {
+        s.get_mut().write_all(request.as_bytes()).unwrap();
+        let mut head = String::new();
+        let mut len = 0;
+        loop {
+            let mut line = String::new();
+            s.read_line(&mut line).unwrap();
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length: ") {
+                len = v.trim().parse().unwrap();
+            }
+            head.push_str(&line);
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; len];
+        s.read_exact(&mut body).unwrap();
+        (head, String::from_utf8(body).unwrap())
+    }
+
+    #[test]
+    fn requests_over_the_socket() {
+        let dir = temp_dir();
+        let sock = dir.join("tug.sock");
+        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
+        let mut c = Control::open(sock.to_str().unwrap(), &[], BASE).unwrap();
+        c.register(&lp).unwrap();
+        let mut ops = Fake::default();
+        let clients: Vec<_> = (0..8)
+            .map(|i| {
+                let sock = sock.clone();
+                thread::spawn(move || {
+                    let mut s = BufReader::new(UnixStream::connect(sock).unwrap());
+                    let post = |path: &str, body: &str| {
+                        format!(
+                            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        )
+                    };
+                    let env = format!("{{\"N\":\"{i}\"}}");
+                    let a = exchange(&mut s, &post("/v3/environ", &env));
+                    let b = exchange(&mut s, "GET /v3/reload HTTP/1.1\r\nHost: x\r\n\r\n");
+                    let c = exchange(&mut s, &post("/v3/jobs/ghost/stop", ""));
+                    [a, b, c]
+                })
+            })
+            .collect();
+        drive(&mut lp, &mut c, &mut ops, &mut || {
+            clients.iter().all(|c| c.is_finished())
+        });
+        for client in clients {
+            let [(h1, b1), (h2, _), (h3, b3)] = client.join().unwrap();
+            assert!(h1.starts_with("HTTP/1.1 200 OK\r\n") && b1 == "\n", "{h1}");
+            assert!(h2.starts_with("HTTP/1.1 405 "), "{h2}");
+            assert!(h2.contains("\r\nAllow: POST\r\n"), "{h2}");
+            assert!(
+                h3.starts_with("HTTP/1.1 404 ") && b3 == "no job named ghost\n",
+                "{h3}"
+            );
+            assert!(
+                h3.contains("Content-Type: text/plain; charset=utf-8\r\n"),
+                "{h3}"
+            );
+        }
+        assert_eq!(
+            ops.calls.iter().filter(|c| c.starts_with("putenv")).count(),
+            8
+        );
+        assert_eq!(ops.counted.len(), 24);
+        c.close(&mut lp);
+    }
+
+    /// The other end of `a_peer_outside_the_allow_list_gets_403`: run as a
+    /// child process under another uid.
+    #[test]
+    #[ignore]
+    fn peer_helper() {
+        let Ok(path) = std::env::var("TUG_TEST_PEER_SOCKET") else {
+            return;
+        };
+        let line = match UnixStream::connect(path) {
+            Ok(s) => {
+                let mut s = BufReader::new(s);
+                let (head, body) = exchange(&mut s, "GET /v3/ping HTTP/1.1\r\nHost: x\r\n\r\n");
+                format!("{} {}", &head[9..12], body.trim())
+            }
+            Err(e) => format!("connect: {:?}", e.kind()),
+        };
+        std::println!("PEER-RESULT {line}");
+    }
+
+    #[test]
+    fn a_peer_outside_the_allow_list_gets_403() {
+        if process::getuid() != 0 {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI runs the unit tests as root"
+            );
+            std::eprintln!("skipped: needs root to connect as another uid");
+            return;
+        }
+        const NOBODY: u32 = 65534;
+        let outcome = |allow: &[u32]| {
+            let dir = temp_dir();
+            let sock = dir.join("tug.sock");
+            let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
+            let mut c = Control::open(sock.to_str().unwrap(), allow, BASE).unwrap();
+            c.register(&lp).unwrap();
+            use std::os::unix::process::CommandExt;
+            let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "control::tests::peer_helper",
+                    "--ignored",
+                    "--nocapture",
+                ])
+                .env("TUG_TEST_PEER_SOCKET", &sock)
+                .uid(NOBODY)
+                .gid(NOBODY)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut ops = Fake::default();
+            drive(&mut lp, &mut c, &mut ops, &mut || {
+                child.try_wait().unwrap().is_some()
+            });
+            let mut out = String::new();
+            child
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut out)
+                .unwrap();
+            c.close(&mut lp);
+            let line = out
+                .lines()
+                .find_map(|l| l.strip_prefix("PEER-RESULT "))
+                .map(String::from);
+            (line.unwrap_or(out), ops.counted)
+        };
+        let (line, counted) = outcome(&[1234]);
+        assert!(line.starts_with("403 forbidden: uid 65534 (pid "), "{line}");
+        assert!(counted.is_empty(), "refused before routing");
+        assert_eq!(outcome(&[NOBODY]).0, "200 ok");
+        assert_eq!(outcome(&[]).0, "connect: PermissionDenied", "mode 0600");
+    }
+}

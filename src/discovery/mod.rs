@@ -1,7 +1,7 @@
-//! INTERFACE STUB (to be implemented): service discovery, Consul or etcd
-//! v3, driven by the one loop. The engine tells it what its jobs are
-//! doing; it keeps the catalog accurate (registering again after an agent
-//! restart, a lost lease, maintenance) and reports what watches see.
+//! Service discovery, Consul or etcd v3, driven by the one loop. The
+//! engine tells it what its jobs are doing; it keeps the catalog accurate
+//! (registering again after an agent restart, a lost lease, maintenance)
+//! and reports what watches see.
 //!
 //! Contract (the engine relies on it):
 //! - Nothing here blocks, and no call fails synchronously: failures are
@@ -11,8 +11,46 @@
 //! - The engine calls `set_health` on every health-check result of an
 //!   advertised job; Discovery decides what goes on the wire (first pass
 //!   registers, passes heartbeat, a failure marks critical at once).
+//!
+//! Layout: `consul` and `etcd` hold the protocols as sans-IO tasks (one per
+//! service, one per watch) that say what to send next and read what came
+//! back; `retry` paces them, `watch` compares what watches see. This file
+//! only moves calls between the tasks and the HTTP client.
+//!
+//! Decisions:
+//! - A task has at most one call in flight; it is asked for its next step
+//!   only when that call is done, so requests never pile up.
+//! - Token layout: the client owns `token_base..+2^32`; above that, timer
+//!   key `CLIENT_SPAN + n` wakes task n (n = 0 is the shutdown deadline).
+//!   Task numbers are never reused, so a stale timer cannot wake another.
+//! - etcd endpoints: every call goes to the current one; a transport error
+//!   (refused, timeout, broken response) moves to the next, and the current
+//!   one stays as long as it answers.
+//! - Shutdown gives each service one deregistration attempt (after any
+//!   registration still in flight) and gives up after `SHUTDOWN_NS`.
 
-use crate::event_loop::EventLoop;
+mod consul;
+mod etcd;
+#[cfg(test)]
+mod live_tests;
+mod retry;
+mod watch;
+
+pub use consul::{
+    BLOCKING_TIMEOUT_NS, CALL_TIMEOUT_NS, WAIT_SECS, next_index, parse_health_service, parse_kv,
+    register_body,
+};
+pub use etcd::{parse_service_value, prefix_end, service_value};
+pub use retry::{BACKOFF_MAX_NS, BACKOFF_MIN_NS, backoff_delay};
+pub use watch::worst_status;
+
+use crate::event_loop::{EventLoop, TimerId};
+use crate::log::{debug, info, warning};
+use crate::net::client::{self, Call, CallId, Client, Endpoint, Reply, Response};
+use crate::net::http::ResponseHead;
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -105,70 +143,591 @@ pub enum Notice {
     },
 }
 
-pub struct Discovery {}
+/// How long shutdown waits for deregistrations.
+pub const SHUTDOWN_NS: u64 = 5_000_000_000;
+const CLIENT_SPAN: u64 = client::TOKEN_SPAN;
+const KEY_SHUTDOWN: u64 = 0;
+
+/// What a task wants next.
+pub(crate) enum Step {
+    Send(Call),
+    /// Ask again at this time (backoff, keepalive, rate limit).
+    Wait(u64),
+    /// Nothing until something changes.
+    Idle,
+    /// Done for good: forget the task.
+    Finished,
+}
+
+/// One service or one watch, as a protocol state machine.
+pub(crate) trait Task {
+    /// Called only while none of the task's calls is in flight.
+    fn next(&mut self, now: u64) -> Step;
+    /// A stream's head; false: the task gave up on the call (it recorded
+    /// why), which is then cancelled.
+    fn head(&mut self, _now: u64, _head: &ResponseHead) -> bool {
+        true
+    }
+    /// Stream bytes; false as for `head`.
+    fn data(&mut self, _now: u64, _bytes: &[u8], _out: &mut Vec<Notice>) -> bool {
+        true
+    }
+    fn done(&mut self, now: u64, result: Result<Response, String>, out: &mut Vec<Notice>);
+}
+
+pub(crate) trait ServiceTask: Task {
+    fn set_health(&mut self, h: Health, output: &str);
+    fn maintenance(&mut self, on: bool);
+    fn remove(&mut self);
+    /// The same id was added again before its removal finished.
+    fn revive(&mut self, svc: Service);
+    /// Deregister now, once. True if the task dropped its call in flight
+    /// (which the caller then cancels).
+    fn shutdown(&mut self) -> bool;
+    fn state(&self) -> String;
+}
+
+pub(crate) fn health_word(h: Health) -> &'static str {
+    match h {
+        Health::Passing => "passing",
+        Health::Warning => "warning",
+        Health::Critical => "critical",
+    }
+}
+
+/// A one-line reason for an unexpected status: the status and the first
+/// line of the body (Consul errors are plain text, etcd's JSON).
+pub(crate) fn describe_status(resp: &Response) -> String {
+    let text = String::from_utf8_lossy(&resp.body);
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let mut end = line.len().min(200);
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    if line.is_empty() {
+        format!("HTTP {} {}", resp.head.status, resp.head.reason)
+    } else {
+        format!("HTTP {}: {}", resp.head.status, &line[..end])
+    }
+}
+
+enum Backend {
+    Consul {
+        ep: Endpoint,
+        token: Option<String>,
+    },
+    Etcd {
+        eps: Vec<Endpoint>,
+        current: usize,
+        /// The endpoint that answered last, while it keeps answering.
+        good: Option<usize>,
+        prefix: String,
+    },
+}
+
+impl Backend {
+    fn name(&self) -> &'static str {
+        match self {
+            Backend::Consul { .. } => "consul",
+            Backend::Etcd { .. } => "etcd",
+        }
+    }
+}
+
+enum Kind {
+    Service(String, Box<dyn ServiceTask>),
+    Watch(Box<dyn Task>),
+}
+
+impl Kind {
+    fn task(&mut self) -> &mut dyn Task {
+        match self {
+            Kind::Service(_, t) => t.as_mut(),
+            Kind::Watch(t) => t.as_mut(),
+        }
+    }
+}
+
+struct Unit {
+    kind: Kind,
+    /// The call in flight and the endpoint it went to.
+    call: Option<(CallId, usize)>,
+    timer: Option<(u64, TimerId)>,
+}
+
+pub struct Discovery {
+    base: u64,
+    client: Client,
+    backend: Backend,
+    units: BTreeMap<u64, Unit>,
+    services: BTreeMap<String, u64>,
+    /// Watch index -> task, None once removed (indices are never reused).
+    watches: Vec<Option<u64>>,
+    calls: BTreeMap<CallId, u64>,
+    next_unit: u64,
+    seeds: retry::Rng,
+    maint: bool,
+    shutting: bool,
+    deadline: Option<TimerId>,
+    replies: Vec<Reply>,
+    /// Notices produced outside on_ready/on_timer, handed out by the next.
+    notices: Vec<Notice>,
+}
 
 impl Discovery {
-    pub fn new(_cfg: &BackendConfig, _token_base: u64) -> Result<Discovery, String> {
-        unimplemented!()
+    pub fn new(cfg: &BackendConfig, token_base: u64) -> Result<Discovery, String> {
+        let backend = match cfg {
+            BackendConfig::Consul { address, token } => Backend::Consul {
+                ep: Endpoint::parse(address, 8500)
+                    .map_err(|e| format!("consul address {address:?}: {e}"))?,
+                token: token.clone().filter(|t| !t.is_empty()),
+            },
+            BackendConfig::Etcd { endpoints, prefix } => {
+                if endpoints.is_empty() {
+                    return Err(String::from("etcd: no endpoints given"));
+                }
+                let mut eps = Vec::new();
+                for e in endpoints {
+                    eps.push(
+                        Endpoint::parse(e, 2379)
+                            .map_err(|err| format!("etcd endpoint {e:?}: {err}"))?,
+                    );
+                }
+                Backend::Etcd {
+                    eps,
+                    current: 0,
+                    good: None,
+                    prefix: String::from(prefix.trim_end_matches('/')),
+                }
+            }
+        };
+        Ok(Discovery {
+            base: token_base,
+            client: Client::new(token_base),
+            backend,
+            units: BTreeMap::new(),
+            services: BTreeMap::new(),
+            watches: Vec::new(),
+            calls: BTreeMap::new(),
+            next_unit: 1,
+            seeds: retry::Rng::from_environment(),
+            maint: false,
+            shutting: false,
+            deadline: None,
+            replies: Vec::new(),
+            notices: Vec::new(),
+        })
     }
 
-    pub fn owns(&self, _token: u64) -> bool {
-        unimplemented!()
+    pub fn owns(&self, token: u64) -> bool {
+        token.wrapping_sub(self.base) < TOKEN_SPAN
     }
 
     /// An advertised job started. Registers at once when `initial_status`
     /// is set, otherwise remembers it until the first passing check.
-    pub fn add_service(&mut self, _lp: &mut EventLoop, _svc: Service) {
-        unimplemented!()
+    pub fn add_service(&mut self, lp: &mut EventLoop, svc: Service) {
+        if self.shutting {
+            debug!(
+                "{}: not adding service {} during shutdown",
+                self.backend.name(),
+                svc.id
+            );
+            return;
+        }
+        if let Some(&uid) = self.services.get(&svc.id) {
+            if let Some(Unit {
+                kind: Kind::Service(_, t),
+                ..
+            }) = self.units.get_mut(&uid)
+            {
+                t.revive(svc);
+            }
+            return self.drive_and_pump(lp, uid);
+        }
+        let seed = self.seeds.next();
+        let id = svc.id.clone();
+        let mut task: Box<dyn ServiceTask> = match &self.backend {
+            Backend::Consul { token, .. } => {
+                Box::new(consul::ConsulService::new(svc, token.clone(), seed))
+            }
+            Backend::Etcd { prefix, .. } => Box::new(etcd::EtcdService::new(svc, prefix, seed)),
+        };
+        if self.maint {
+            task.maintenance(true);
+        }
+        let uid = self.insert(Kind::Service(id.clone(), task));
+        self.services.insert(id, uid);
+        self.drive_and_pump(lp, uid);
     }
 
     /// A health-check result for the service `id`.
-    pub fn set_health(&mut self, _lp: &mut EventLoop, _id: &str, _h: Health, _output: &str) {
-        unimplemented!()
+    pub fn set_health(&mut self, lp: &mut EventLoop, id: &str, h: Health, output: &str) {
+        if let Some(uid) = self.with_service(id, |t| t.set_health(h, output)) {
+            self.drive_and_pump(lp, uid);
+        }
     }
 
     /// The job stopped (or is stopping): deregister now, forget it.
-    pub fn remove_service(&mut self, _lp: &mut EventLoop, _id: &str) {
-        unimplemented!()
+    pub fn remove_service(&mut self, lp: &mut EventLoop, id: &str) {
+        if let Some(uid) = self.with_service(id, |t| t.remove()) {
+            self.drive_and_pump(lp, uid);
+        }
     }
 
     /// Maintenance on: every service leaves the catalog (kept in memory);
     /// off: each registers again on its next passing check.
-    pub fn maintenance(&mut self, _lp: &mut EventLoop, _on: bool) {
-        unimplemented!()
+    pub fn maintenance(&mut self, lp: &mut EventLoop, on: bool) {
+        if self.maint == on {
+            return;
+        }
+        self.maint = on;
+        info!(
+            "{}: maintenance {}",
+            self.backend.name(),
+            if on {
+                "on: leaving the catalog"
+            } else {
+                "off: registering on the next passing check"
+            }
+        );
+        let ids: Vec<u64> = self.services.values().copied().collect();
+        for uid in ids {
+            if let Some(Unit {
+                kind: Kind::Service(_, t),
+                ..
+            }) = self.units.get_mut(&uid)
+            {
+                t.maintenance(on);
+            }
+            self.drive(lp, uid);
+        }
+        self.pump(lp);
     }
 
     /// Starts a watch; its index in `Notice::WatchChanged` is the return.
-    pub fn add_watch(&mut self, _lp: &mut EventLoop, _w: WatchSpec) -> usize {
-        unimplemented!()
+    pub fn add_watch(&mut self, lp: &mut EventLoop, w: WatchSpec) -> usize {
+        let index = self.watches.len();
+        if self.shutting {
+            self.watches.push(None);
+            return index;
+        }
+        let seed = self.seeds.next();
+        let task: Box<dyn Task> = match &self.backend {
+            Backend::Consul { token, .. } => Box::new(consul::ConsulWatch::new(
+                index,
+                w.name,
+                w.kind,
+                token.clone(),
+                seed,
+            )),
+            Backend::Etcd { prefix, .. } => {
+                let kind = match &w.kind {
+                    WatchKind::Service { service, tag, dc } => {
+                        if let Some(dc) = dc {
+                            warning!(
+                                "etcd: watch {}: dc {dc:?} is ignored (etcd has no datacenters)",
+                                w.name
+                            );
+                        }
+                        etcd::EtcdWatchKind::Service {
+                            prefix,
+                            service,
+                            tag: tag.clone(),
+                        }
+                    }
+                    WatchKind::Key(k) => etcd::EtcdWatchKind::Key(k),
+                    WatchKind::Prefix(p) => etcd::EtcdWatchKind::Prefix(p),
+                };
+                Box::new(etcd::EtcdWatch::new(index, w.name.clone(), kind, seed))
+            }
+        };
+        let uid = self.insert(Kind::Watch(task));
+        self.watches.push(Some(uid));
+        self.drive_and_pump(lp, uid);
+        index
     }
 
     /// Stops a watch (reload removed it); its index is never reused.
-    pub fn remove_watch(&mut self, _lp: &mut EventLoop, _watch: usize) {
-        unimplemented!()
+    pub fn remove_watch(&mut self, lp: &mut EventLoop, watch: usize) {
+        if let Some(uid) = self.watches.get_mut(watch).and_then(Option::take) {
+            self.drop_unit(lp, uid);
+        }
     }
 
-    pub fn on_ready(&mut self, _lp: &mut EventLoop, _token: u64, _out: &mut Vec<Notice>) {
-        unimplemented!()
+    pub fn on_ready(&mut self, lp: &mut EventLoop, token: u64, out: &mut Vec<Notice>) {
+        self.client.on_ready(lp, token, &mut self.replies);
+        self.pump(lp);
+        out.append(&mut self.notices);
     }
 
-    pub fn on_timer(&mut self, _lp: &mut EventLoop, _key: u64, _out: &mut Vec<Notice>) {
-        unimplemented!()
+    pub fn on_timer(&mut self, lp: &mut EventLoop, key: u64, out: &mut Vec<Notice>) {
+        if self.client.owns(key) {
+            self.client.on_timer(lp, key, &mut self.replies);
+        } else {
+            let n = key.wrapping_sub(self.base).wrapping_sub(CLIENT_SPAN);
+            if n == KEY_SHUTDOWN {
+                self.deadline = None;
+                self.give_up(lp);
+            } else if let Some(u) = self.units.get_mut(&n) {
+                if u.timer.is_some_and(|(at, _)| at <= lp.now()) {
+                    u.timer = None;
+                }
+                self.drive(lp, n);
+            }
+        }
+        self.pump(lp);
+        out.append(&mut self.notices);
     }
 
     /// Shutdown: stop watches, deregister every service. Returns at once;
     /// `settled` tells when the deregistrations are done (or failed).
-    pub fn shutdown(&mut self, _lp: &mut EventLoop) {
-        unimplemented!()
+    pub fn shutdown(&mut self, lp: &mut EventLoop) {
+        if self.shutting {
+            return;
+        }
+        self.shutting = true;
+        let uids: Vec<u64> = self.units.keys().copied().collect();
+        for uid in uids {
+            let Some(unit) = self.units.get_mut(&uid) else {
+                continue;
+            };
+            match &mut unit.kind {
+                Kind::Watch(_) => self.drop_unit(lp, uid),
+                Kind::Service(_, t) => {
+                    if t.shutdown() {
+                        if let Some((cid, _)) = unit.call.take() {
+                            self.client.cancel(lp, cid);
+                            self.calls.remove(&cid);
+                        }
+                    }
+                    self.drive(lp, uid);
+                }
+            }
+        }
+        self.watches.iter_mut().for_each(|w| *w = None);
+        self.pump(lp);
+        if !self.units.is_empty() {
+            self.deadline = Some(lp.add_timer(
+                lp.now() + SHUTDOWN_NS,
+                self.base + CLIENT_SPAN + KEY_SHUTDOWN,
+            ));
+        }
     }
 
     pub fn settled(&self) -> bool {
-        unimplemented!()
+        !self
+            .units
+            .values()
+            .any(|u| matches!(u.kind, Kind::Service(..)))
     }
 
     /// Registration state of a service, for status: "unregistered",
-    /// "registering", "passing", "critical", "maintenance", "error: ...".
-    pub fn service_state(&self, _id: &str) -> String {
-        unimplemented!()
+    /// "registering", "passing", "warning", "critical", "maintenance",
+    /// "error: ...".
+    pub fn service_state(&self, id: &str) -> String {
+        match self.services.get(id).and_then(|uid| self.units.get(uid)) {
+            Some(Unit {
+                kind: Kind::Service(_, t),
+                ..
+            }) => t.state(),
+            _ => String::from("unregistered"),
+        }
+    }
+
+    /// Calls in flight (for tests and status).
+    pub fn in_flight(&self) -> usize {
+        self.calls.len()
+    }
+
+    fn insert(&mut self, kind: Kind) -> u64 {
+        let uid = self.next_unit;
+        self.next_unit += 1;
+        self.units.insert(
+            uid,
+            Unit {
+                kind,
+                call: None,
+                timer: None,
+            },
+        );
+        uid
+    }
+
+    fn with_service(&mut self, id: &str, f: impl FnOnce(&mut dyn ServiceTask)) -> Option<u64> {
+        let uid = *self.services.get(id)?;
+        match self.units.get_mut(&uid) {
+            Some(Unit {
+                kind: Kind::Service(_, t),
+                ..
+            }) => {
+                f(t.as_mut());
+                Some(uid)
+            }
+            _ => None,
+        }
+    }
+
+    fn drive_and_pump(&mut self, lp: &mut EventLoop, uid: u64) {
+        self.drive(lp, uid);
+        self.pump(lp);
+    }
+
+    /// Asks an idle task for its next step and carries it out.
+    fn drive(&mut self, lp: &mut EventLoop, uid: u64) {
+        let now = lp.now();
+        let Some(unit) = self.units.get_mut(&uid) else {
+            return;
+        };
+        if unit.call.is_some() {
+            return;
+        }
+        let step = unit.kind.task().next(now);
+        if let Step::Wait(at) = step {
+            if unit.timer.is_some_and(|(t, _)| t == at) {
+                return;
+            }
+        }
+        if let Some((_, id)) = unit.timer.take() {
+            lp.cancel_timer(id);
+        }
+        match step {
+            Step::Send(call) => {
+                let (ep, ep_index) = match &self.backend {
+                    Backend::Consul { ep, .. } => (ep, 0),
+                    Backend::Etcd { eps, current, .. } => (&eps[*current], *current),
+                };
+                debug!(
+                    "{}: {} {} to {ep}",
+                    self.backend.name(),
+                    call.method,
+                    call.path
+                );
+                let cid = self.client.start(lp, ep, call, &mut self.replies);
+                unit.call = Some((cid, ep_index));
+                self.calls.insert(cid, uid);
+            }
+            Step::Wait(at) => {
+                unit.timer = Some((at, lp.add_timer(at, self.base + CLIENT_SPAN + uid)))
+            }
+            Step::Idle => {}
+            Step::Finished => self.forget(lp, uid),
+        }
+    }
+
+    /// Hands the client's replies to their tasks until none are left
+    /// (starting a call can produce a reply at once).
+    fn pump(&mut self, lp: &mut EventLoop) {
+        while !self.replies.is_empty() {
+            for reply in core::mem::take(&mut self.replies) {
+                self.dispatch(lp, reply);
+            }
+        }
+    }
+
+    fn dispatch(&mut self, lp: &mut EventLoop, reply: Reply) {
+        let cid = match &reply {
+            Reply::Head(c, _) | Reply::Data(c, _) | Reply::Done(c, _) => *c,
+        };
+        let Some(&uid) = self.calls.get(&cid) else {
+            return;
+        };
+        let Some(unit) = self.units.get_mut(&uid) else {
+            return;
+        };
+        let now = lp.now();
+        let keep = match reply {
+            Reply::Head(_, head) => unit.kind.task().head(now, &head),
+            Reply::Data(_, bytes) => unit.kind.task().data(now, &bytes, &mut self.notices),
+            Reply::Done(_, result) => {
+                self.calls.remove(&cid);
+                let ep = unit.call.take().map_or(0, |c| c.1);
+                note_endpoint(&mut self.backend, ep, &result);
+                unit.kind.task().done(now, result, &mut self.notices);
+                return self.drive(lp, uid);
+            }
+        };
+        if !keep {
+            self.client.cancel(lp, cid);
+            self.calls.remove(&cid);
+            unit.call = None;
+            self.drive(lp, uid);
+        }
+    }
+
+    /// Cancels a task's call and timer and forgets it.
+    fn drop_unit(&mut self, lp: &mut EventLoop, uid: u64) {
+        if let Some(unit) = self.units.get_mut(&uid) {
+            if let Some((cid, _)) = unit.call.take() {
+                self.client.cancel(lp, cid);
+                self.calls.remove(&cid);
+            }
+            if let Some((_, id)) = unit.timer.take() {
+                lp.cancel_timer(id);
+            }
+        }
+        self.forget(lp, uid);
+    }
+
+    fn forget(&mut self, lp: &mut EventLoop, uid: u64) {
+        if let Some(Unit {
+            kind: Kind::Service(id, _),
+            ..
+        }) = self.units.remove(&uid)
+        {
+            if self.services.get(&id) == Some(&uid) {
+                self.services.remove(&id);
+            }
+        }
+        if self.shutting && self.settled() {
+            if let Some(t) = self.deadline.take() {
+                lp.cancel_timer(t);
+            }
+        }
+    }
+
+    /// The shutdown deadline passed: whatever is still registered stays
+    /// (Consul's TTL check goes critical, etcd's lease expires).
+    fn give_up(&mut self, lp: &mut EventLoop) {
+        let left: Vec<String> = self.services.keys().cloned().collect();
+        if !left.is_empty() {
+            warning!(
+                "{}: shutdown deadline passed; not deregistered: {}",
+                self.backend.name(),
+                left.join(", ")
+            );
+        }
+        let uids: Vec<u64> = self.units.keys().copied().collect();
+        for uid in uids {
+            self.drop_unit(lp, uid);
+        }
+    }
+}
+
+/// Endpoint bookkeeping after a call: a transport error on the current
+/// etcd endpoint moves to the next one.
+fn note_endpoint(backend: &mut Backend, ep: usize, result: &Result<Response, String>) {
+    let Backend::Etcd {
+        eps, current, good, ..
+    } = backend
+    else {
+        return;
+    };
+    match result {
+        Ok(_) => *good = Some(ep),
+        Err(e) if ep == *current && eps.len() > 1 => {
+            let next = (ep + 1) % eps.len();
+            if *good == Some(ep) {
+                info!("etcd: {} failed ({e}); switching to {}", eps[ep], eps[next]);
+            } else {
+                debug!("etcd: {} failed ({e}); trying {}", eps[ep], eps[next]);
+            }
+            *good = None;
+            *current = next;
+        }
+        Err(_) => {}
     }
 }

@@ -110,6 +110,7 @@ impl Retry {
         self.until = None;
     }
 
+    #[cfg(test)]
     pub fn failures(&self) -> u32 {
         self.failures
     }

@@ -67,11 +67,21 @@ impl Reported {
     /// Reports `set` (already normalised) as watch `watch` if it is the
     /// first result or differs from the last; true if it did. `kv`: healthy
     /// means "some key exists" rather than "some instance passes".
-    pub fn offer(&mut self, watch: usize, kv: bool, set: Vec<Instance>, out: &mut Vec<Notice>) -> bool {
+    pub fn offer(
+        &mut self,
+        watch: usize,
+        kv: bool,
+        set: Vec<Instance>,
+        out: &mut Vec<Notice>,
+    ) -> bool {
         if self.last.as_ref() == Some(&set) {
             return false;
         }
-        let healthy = if kv { !set.is_empty() } else { any_passing(&set) };
+        let healthy = if kv {
+            !set.is_empty()
+        } else {
+            any_passing(&set)
+        };
         out.push(Notice::WatchChanged {
             watch,
             healthy,
@@ -81,6 +91,7 @@ impl Reported {
         true
     }
 
+    #[cfg(test)]
     pub fn last(&self) -> Option<&[Instance]> {
         self.last.as_deref()
     }
@@ -110,7 +121,10 @@ pub mod tests {
         assert_eq!(worst_status(["passing", "warning"]), "warning");
         assert_eq!(worst_status(["warning", "critical", "passing"]), "critical");
         assert_eq!(worst_status(["passing", "maintenance"]), "critical");
-        assert!(any_passing(&[inst("a", 1, &[], "critical"), inst("b", 1, &[], "passing")]));
+        assert!(any_passing(&[
+            inst("a", 1, &[], "critical"),
+            inst("b", 1, &[], "passing")
+        ]));
         assert!(!any_passing(&[inst("a", 1, &[], "warning")]));
         assert!(!any_passing(&[]));
     }
@@ -124,7 +138,10 @@ pub mod tests {
         let mut r = Reported::default();
         let mut out = Vec::new();
         assert!(r.offer(0, false, normalize(base.clone()), &mut out));
-        let mut reordered = vec![inst("b", 2, &[], "passing"), inst("a", 1, &["y", "x"], "passing")];
+        let mut reordered = vec![
+            inst("b", 2, &[], "passing"),
+            inst("a", 1, &["y", "x"], "passing"),
+        ];
         reordered[1].meta = Vec::new();
         assert!(!r.offer(0, false, normalize(reordered), &mut out));
         assert_eq!(out.len(), 1);
@@ -170,7 +187,10 @@ pub mod tests {
         assert!(!r.offer(5, false, Vec::new(), &mut out));
         let crit = vec![inst("a", 1, &[], "critical")];
         assert!(r.offer(5, false, crit.clone(), &mut out));
-        assert!(matches!(out[1], Notice::WatchChanged { healthy: false, .. }));
+        assert!(matches!(
+            out[1],
+            Notice::WatchChanged { healthy: false, .. }
+        ));
         // KV: existing is healthy whatever the status says.
         let mut kv = Reported::default();
         kv.offer(1, true, vec![kv_instance(b"k", b"\xffv")], &mut out);
@@ -182,7 +202,10 @@ pub mod tests {
     fn kv_instances_carry_the_value_as_meta() {
         let i = kv_instance(b"config/app", b"a=\xff");
         assert_eq!(i.id, "config/app");
-        assert_eq!(i.meta, vec![("value".to_string(), "a=\u{fffd}".to_string())]);
+        assert_eq!(
+            i.meta,
+            vec![("value".to_string(), "a=\u{fffd}".to_string())]
+        );
         assert_eq!((i.port, i.status.as_str()), (0, "passing"));
     }
 }

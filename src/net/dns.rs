@@ -1038,4 +1038,38 @@ mod tests {
             let _ = parse_response(&m, 0x1234, "example.com", QType::AAAA);
         }
     }
+
+    #[test]
+    fn counts_that_lie_and_oversized_messages() {
+        // The header claims 65535 records of each kind; none follow.
+        let mut m = RESPONSE[..29].to_vec();
+        m[6..12].copy_from_slice(&[0xff; 6]);
+        assert_eq!(
+            parse_response(&m, 0x1234, "example.com", QType::A),
+            Err(DnsError::Malformed)
+        );
+        // ... with TC set, what arrived (nothing) is the answer.
+        m[2] |= 2;
+        let a = parse_response(&m, 0x1234, "example.com", QType::A).unwrap();
+        assert!(a.truncated && a.ips.is_empty());
+        // A 64 KiB answer (far past 512 bytes) is read whole.
+        let records: Vec<Vec<u8>> = (0..4000u32)
+            .map(|i| rr(&[0xc0, 12], 1, 600 - i % 7, &i.to_be_bytes()))
+            .collect();
+        let m = message(0x8180, "example.com", QType::A, [&records, &[]]);
+        assert!(m.len() > 60_000);
+        let a = parse_response(&m, 0x1234, "example.com", QType::A).unwrap();
+        assert_eq!((a.ips.len(), a.ttl), (4000, 594));
+        // A record whose RDATA length runs past the end.
+        let mut m = RESPONSE.to_vec();
+        m[39] = 0xff;
+        assert_eq!(
+            parse_response(&m, 0x1234, "example.com", QType::A),
+            Err(DnsError::Malformed)
+        );
+        // Too short for a header, and all zeros.
+        for junk in [&[][..], &[0x12], &[0x12, 0x34, 0x81], &[0u8; 512]] {
+            assert!(parse_response(junk, 0x1234, "example.com", QType::A).is_err());
+        }
+    }
 }

@@ -1496,4 +1496,83 @@ mod tests {
         }
         assert!(p.is_complete() || p.head.is_some());
     }
+
+    #[test]
+    fn mutated_responses_never_panic_or_overgrow() {
+        let seeds = [
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 204 x\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: v\r\n\r\n",
+            "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close",
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..20_000 {
+            let mut m = seeds[round % seeds.len()].as_bytes().to_vec();
+            for _ in 0..1 + next() % 4 {
+                let i = (next() as usize) % m.len();
+                match next() % 3 {
+                    0 => m[i] = next() as u8,
+                    1 => m.insert(i, b"\r\n0:;fF \x00"[(next() % 9) as usize]),
+                    _ => {
+                        m.remove(i);
+                    }
+                }
+                if m.is_empty() {
+                    m.push(b'H');
+                }
+            }
+            let mut p = ResponseParser::new(16);
+            p.reset(next() % 8 == 0);
+            let mut rest = &m[..];
+            while !rest.is_empty() {
+                let n = 1 + (next() as usize) % 7;
+                let (a, b) = rest.split_at(n.min(rest.len()));
+                rest = b;
+                match p.feed(a) {
+                    Ok(true) if p.reusable() => p.reset(false),
+                    Ok(_) => {}
+                    Err(e) => {
+                        assert_eq!(e.status, 502);
+                        assert!(!e.msg.is_empty() && !e.msg.contains('\n'), "{e:?}");
+                        break;
+                    }
+                }
+                assert!(p.body.len() <= 16);
+                assert!(p.pending() <= (16 << 10) + 8);
+            }
+            let _ = p.eof();
+        }
+    }
+
+    #[test]
+    fn random_bytes_are_rejected_within_the_head_limit() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..200 {
+            let mut p = ResponseParser::new(1 << 20);
+            let mut fed = 0;
+            let res = loop {
+                let chunk: Vec<u8> = (0..4096)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        seed as u8
+                    })
+                    .collect();
+                fed += chunk.len();
+                match p.feed(&chunk) {
+                    Ok(_) if fed < 1 << 20 => continue,
+                    other => break other,
+                }
+            };
+            assert!(res.is_err(), "{res:?}");
+            assert!(fed <= 20 << 10, "accepted {fed} bytes of noise");
+        }
+    }
 }

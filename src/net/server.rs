@@ -1,13 +1,20 @@
 //! A non-blocking HTTP/1.1 server driven by the one loop: the control
 //! socket (AF_UNIX) and the telemetry endpoint (TCP) both sit on it.
 //!
+//! Two phases, so whoever answers (the engine, lending itself as
+//! `control::Ops`) is not borrowed while the server is: `on_ready` collects
+//! complete requests as `Pending { conn, req }`, and `respond(conn, ..)`
+//! later queues each answer. Answers may come in the same turn or any
+//! later one; an answer for a connection that closed meanwhile (a stale
+//! token) is dropped.
+//!
 //! Decisions:
 //! - Tokens: a server owns `token_base..token_base + 2^24`. Offset 0 is the
 //!   listener; a connection is `gen << 8 | slot` (slot < 256, generation
 //!   1..=0xffff, wrapping past 0 so no connection token is the listener's).
-//!   A slot's generation changes each time it is freed, so a stale event
-//!   or timer for a closed connection never reaches the next one in that
-//!   slot. Timer keys use the same numbers: a connection's deadline is
+//!   A slot's generation changes each time it is freed, so a stale event,
+//!   timer or answer for a closed connection never reaches the next one in
+//!   that slot. Timer keys use the same numbers: a connection's deadline is
 //!   keyed by its token, and `token_base` itself keys "resume accepting".
 //! - At most `max_conns` connections (<= 256). Beyond that a new client is
 //!   accepted and closed at once: the backlog keeps draining (a level-
@@ -21,18 +28,26 @@
 //!   after it, and a reader that stops reading is closed after it. No
 //!   response is sent; the connection just closes. The timer is cancelled
 //!   when the connection closes.
-//! - Reads happen only when no response bytes are pending; requests are
-//!   answered in order while under 64 KiB of output is pending. Pending
-//!   output switches interest to WRITABLE (and only that), so a client
-//!   that pipelines without reading cannot grow tug's memory beyond one
-//!   read chunk, one head (8 KiB) or body (`max_body`) and one response.
+//! - One request per connection is out at a time: while its answer is
+//!   awaited the connection is not read (interest none), so requests are
+//!   answered in order and a pipelining client waits in its own socket
+//!   buffer. Only a hang-up or error can wake a connection with no
+//!   interest: that closes it. After an answer, a request already buffered
+//!   is parsed and handed out at the next readiness event (the connection
+//!   asks for WRITABLE, which a socket with room reports at once).
+//! - Reads happen only when no response bytes are pending; the next request
+//!   is taken while under 64 KiB of output is pending. Pending output
+//!   switches interest to WRITABLE (and only that), so a client that
+//!   pipelines without reading cannot grow tug's memory beyond one read
+//!   chunk, one head (8 KiB) or body (`max_body`) and one response.
 //! - Each readiness event does at most one 16 KiB read and up to 32
 //!   accepts: a busy client cannot starve the others or the loop.
 //! - Parse errors are answered with their status (text/plain message) and
 //!   the connection closes. Closing after a response (an error, or
 //!   `Connection: close`) is a lingering close: shut down our side, then
 //!   drain the client's bytes until EOF (at most 1 s), so unread input does
-//!   not turn into an RST that destroys the response before it is read.
+//!   not turn into an RST that destroys the response before it is read. A
+//!   client that half-closes after its requests still gets every answer.
 //! - `Expect: 100-continue` gets its interim response. HEAD responses
 //!   carry the GET headers without the body.
 
@@ -48,12 +63,14 @@ pub const TOKEN_SPAN: u64 = 1 << 24;
 /// The most connections one server can hold (the slot is 8 bits).
 pub const MAX_CONNS: usize = 256;
 
-/// Answers are produced while less than this much output is pending.
+/// The next request is taken while less than this much output is pending.
 const HIGH_WATER: usize = 64 << 10;
 const READ_CHUNK: usize = 16 << 10;
 const ACCEPT_BATCH: usize = 32;
 const LINGER_NS: u64 = 1_000_000_000;
 const ACCEPT_RETRY_NS: u64 = 100_000_000;
+/// No readiness at all: a connection whose request awaits its answer.
+const MUTED: u32 = 0;
 
 /// The process at the other end of an AF_UNIX connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,12 +94,57 @@ impl Deref for Request {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A request awaiting its answer, and the connection (token) it came on.
+#[derive(Debug)]
+pub struct Pending {
+    pub conn: u64,
+    pub req: Request,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Response {
     pub status: u16,
     /// Empty: no Content-Type header.
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// More header lines, e.g. `Allow` on a 405.
+    pub headers: &'static [(&'static str, &'static str)],
+}
+
+pub const TEXT: &str = "text/plain; charset=utf-8";
+pub const JSON: &str = "application/json";
+
+impl Response {
+    /// A text answer; a newline is added if `msg` lacks one.
+    pub fn text(status: u16, msg: &str) -> Response {
+        let mut body = Vec::from(msg.as_bytes());
+        if !body.ends_with(b"\n") {
+            body.push(b'\n');
+        }
+        Response {
+            status,
+            content_type: TEXT,
+            body,
+            headers: &[],
+        }
+    }
+
+    pub fn json(status: u16, doc: alloc::string::String) -> Response {
+        Response {
+            status,
+            content_type: JSON,
+            body: doc.into_bytes(),
+            headers: &[],
+        }
+    }
+
+    /// 405 naming the methods the path takes (`allow`: "GET, HEAD").
+    pub fn method_not_allowed(allow: &'static [(&'static str, &'static str)]) -> Response {
+        Response {
+            headers: allow,
+            ..Response::text(405, "method not allowed")
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -113,6 +175,11 @@ struct Conn {
     /// Response bytes; `out[sent..]` are still to be sent.
     out: Vec<u8>,
     sent: usize,
+    /// The request handed out and not answered yet: (keep-alive, HEAD).
+    awaiting: Option<(bool, bool)>,
+    /// A complete request parsed while answering the previous one, handed
+    /// out at the next readiness event.
+    next: Option<ParsedRequest>,
     /// No more requests: close once `out` is sent.
     closing: bool,
     /// The client closed its side.
@@ -182,13 +249,9 @@ impl Server {
     }
 
     /// Handles readiness for any token in its range: accepts, reads,
-    /// answers each complete request with `handler`, writes.
-    pub fn on_ready(
-        &mut self,
-        lp: &mut EventLoop,
-        token: u64,
-        handler: &mut dyn FnMut(&Request) -> Response,
-    ) {
+    /// writes, and appends each complete request to `out` (at most one per
+    /// connection until it is answered with `respond`).
+    pub fn on_ready(&mut self, lp: &mut EventLoop, token: u64, out: &mut Vec<Pending>) {
         if token == self.token_base {
             self.accept_some(lp);
             return;
@@ -199,8 +262,30 @@ impl Server {
         let Some(c) = self.conns[slot].as_mut() else {
             return;
         };
-        let keep = c.pump(lp, handler, self.limits.deadline_ns, &mut self.stalls);
+        let keep = c.pump(lp, out, self.limits.deadline_ns, &mut self.stalls);
         if !keep {
+            self.close(lp, slot);
+        }
+    }
+
+    /// Queues the answer to the request that came on `conn`. Ignored when
+    /// that connection has closed since (or has no request out).
+    pub fn respond(&mut self, lp: &mut EventLoop, conn: u64, resp: Response) {
+        let Some(slot) = self.slot_of(conn) else {
+            return;
+        };
+        let Some(c) = self.conns[slot].as_mut() else {
+            return;
+        };
+        let Some((keep, head)) = c.awaiting.take() else {
+            return;
+        };
+        c.write_response(&resp, keep, head);
+        c.closing |= !keep;
+        c.next = c.take_request(&[]);
+        let alive =
+            c.flush().is_ok() && c.settle(lp, true, self.limits.deadline_ns, &mut self.stalls);
+        if !alive {
             self.close(lp, slot);
         }
     }
@@ -235,7 +320,7 @@ impl Server {
 
     /// The slot of a live connection's token.
     fn slot_of(&self, token: u64) -> Option<usize> {
-        if !self.owns(token) {
+        if !self.owns(token) || token == self.token_base {
             return None;
         }
         let slot = ((token - self.token_base) & 0xff) as usize;
@@ -254,7 +339,7 @@ impl Server {
                     // Out of descriptors or memory: a level-triggered
                     // listener would spin, so mute it for a while.
                     if lp
-                        .reregister(self.listener.raw(), self.token_base, 0)
+                        .reregister(self.listener.raw(), self.token_base, MUTED)
                         .is_ok()
                     {
                         self.accept_paused = true;
@@ -298,6 +383,8 @@ impl Server {
             peer,
             out: Vec::new(),
             sent: 0,
+            awaiting: None,
+            next: None,
             closing: false,
             eof: false,
             lingering: false,
@@ -332,7 +419,7 @@ impl Conn {
     fn pump(
         &mut self,
         lp: &mut EventLoop,
-        handler: &mut dyn FnMut(&Request) -> Response,
+        out: &mut Vec<Pending>,
         deadline_ns: u64,
         stalls: &mut u64,
     ) -> bool {
@@ -344,67 +431,85 @@ impl Conn {
                 Err(_) => false,
             };
         }
-        let mut input: &[u8] = &[];
-        // Only when nothing is pending: then the parser holds no complete
-        // request either (see the loop below).
-        if self.pending() == 0 && !self.closing {
-            match self.fd.read(&mut buf) {
-                Ok(0) => {
-                    self.eof = true;
-                    self.closing = true;
-                }
-                Ok(n) => input = &buf[..n],
-                Err(Errno::EAGAIN) => {}
-                Err(_) => return false,
-            }
+        if self.interest == MUTED {
+            // Only a hang-up or an error reports on a muted socket: the
+            // client is gone, and a level-triggered report would repeat.
+            return false;
         }
         let mut rearm = false;
-        loop {
-            let mut produced = false;
-            while !self.closing && self.pending() < HIGH_WATER {
-                match self.parser.feed(core::mem::take(&mut input)) {
-                    Ok(Some(http)) => {
-                        produced = true;
-                        rearm = true;
-                        self.continue_sent = false;
-                        let keep = http.keep_alive;
-                        let head = http.method == "HEAD";
-                        let req = Request {
-                            http,
-                            peer: self.peer,
-                        };
-                        let resp = handler(&req);
-                        self.respond(resp.status, resp.content_type, &resp.body, keep, head);
-                        self.closing = !keep;
-                    }
-                    Ok(None) => {
-                        if !self.continue_sent && self.parser.expects_continue() {
-                            self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-                            self.continue_sent = true;
-                            produced = true;
-                        }
-                        break;
-                    }
-                    Err(e) => {
-                        let mut body = Vec::from(e.msg.as_bytes());
-                        body.push(b'\n');
-                        self.respond(e.status, "text/plain; charset=utf-8", &body, false, false);
-                        self.closing = true;
-                        produced = true;
-                        break;
+        if self.awaiting.is_none() {
+            let mut req = self.next.take();
+            if req.is_none() {
+                let mut input: &[u8] = &[];
+                if self.pending() == 0 && !self.eof && !self.closing {
+                    match self.fd.read(&mut buf) {
+                        Ok(0) => self.eof = true,
+                        Ok(n) => input = &buf[..n],
+                        Err(Errno::EAGAIN) => {}
+                        Err(_) => return false,
                     }
                 }
+                req = self.take_request(input);
             }
-            match self.flush() {
-                Ok(moved) => rearm |= moved,
-                Err(_) => return false,
-            }
-            if self.pending() > 0 || !produced {
-                break;
+            if let Some(http) = req {
+                rearm = true;
+                self.continue_sent = false;
+                self.awaiting = Some((http.keep_alive, http.method == "HEAD"));
+                let req = Request {
+                    http,
+                    peer: self.peer,
+                };
+                out.push(Pending {
+                    conn: self.token,
+                    req,
+                });
             }
         }
+        match self.flush() {
+            Ok(moved) => rearm |= moved,
+            Err(_) => return false,
+        }
+        self.settle(lp, rearm, deadline_ns, stalls)
+    }
+
+    /// Parses `input` (and what is buffered) up to the next complete
+    /// request, unless the connection is closing or too much output waits.
+    /// Sends the interim 100 Continue, answers a parse error (closing),
+    /// and marks the connection closing once the client's EOF leaves
+    /// nothing more to answer.
+    fn take_request(&mut self, input: &[u8]) -> Option<ParsedRequest> {
+        if self.closing || self.pending() >= HIGH_WATER {
+            return None;
+        }
+        match self.parser.feed(input) {
+            Ok(Some(http)) => return Some(http),
+            Ok(None) => {
+                if !self.continue_sent && self.parser.expects_continue() {
+                    self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    self.continue_sent = true;
+                }
+                // A partial request at EOF will never complete.
+                self.closing = self.eof;
+            }
+            Err(e) => {
+                let resp = Response::text(e.status, &e.msg);
+                self.write_response(&resp, false, false);
+                self.closing = true;
+            }
+        }
+        None
+    }
+
+    /// Timers and interest after any progress. False: close now.
+    fn settle(
+        &mut self,
+        lp: &mut EventLoop,
+        rearm: bool,
+        deadline_ns: u64,
+        stalls: &mut u64,
+    ) -> bool {
         let now = lp.now();
-        if self.closing && self.pending() == 0 {
+        if self.closing && self.pending() == 0 && self.awaiting.is_none() {
             if self.eof || listen::shutdown_write(&self.fd).is_err() {
                 return false;
             }
@@ -420,6 +525,10 @@ impl Conn {
                 *stalls += 1;
             }
             self.want(lp, WRITABLE)
+        } else if self.next.is_some() {
+            self.want(lp, WRITABLE)
+        } else if self.awaiting.is_some() {
+            self.want(lp, MUTED)
         } else {
             self.want(lp, READABLE)
         }
@@ -442,17 +551,28 @@ impl Conn {
         self.timer = Some(lp.add_timer(at, self.token));
     }
 
-    fn respond(&mut self, status: u16, content_type: &str, body: &[u8], keep: bool, head: bool) {
+    fn write_response(&mut self, resp: &Response, keep: bool, head: bool) {
         if self.sent > 0 {
             // Less than HIGH_WATER is pending here: a short move.
             self.out.drain(..self.sent);
             self.sent = 0;
         }
-        let ct = [("Content-Type", content_type)];
-        let headers: &[(&str, &str)] = if content_type.is_empty() { &[] } else { &ct };
-        write_response(&mut self.out, status, reason(status), headers, body, keep);
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(resp.headers.len() + 1);
+        if !resp.content_type.is_empty() {
+            headers.push(("Content-Type", resp.content_type));
+        }
+        headers.extend_from_slice(resp.headers);
+        let status = resp.status;
+        write_response(
+            &mut self.out,
+            status,
+            reason(status),
+            &headers,
+            &resp.body,
+            keep,
+        );
         if head && status >= 200 && status != 204 && status != 304 {
-            self.out.truncate(self.out.len() - body.len());
+            self.out.truncate(self.out.len() - resp.body.len());
         }
     }
 
@@ -557,12 +677,14 @@ mod tests {
             status: 200,
             content_type: "text/plain",
             body: s.into_bytes(),
+            headers: &[],
         };
         match req.path.as_str() {
             "/big" => Response {
                 status: 200,
                 content_type: "application/octet-stream",
                 body: big_body(),
+                headers: &[("X-Big", "yes")],
             },
             "/peer" => {
                 let p = req.peer.unwrap();
@@ -570,8 +692,8 @@ mod tests {
             }
             "/echo" => Response {
                 status: 200,
-                content_type: "",
                 body: req.body.clone(),
+                ..Response::default()
             },
             p => text(format!("hello {p}")),
         }
@@ -621,24 +743,61 @@ mod tests {
             self.dir.join("ctl.sock")
         }
 
-        /// Drives the loop until the client thread is done.
+        /// Drives the loop until the client thread is done, answering each
+        /// request in the turn it arrives.
         fn run<T>(&mut self, client: JoinHandle<T>) -> T {
+            self.drive(client, false)
+        }
+
+        /// As `run`, but answers each request one turn later (the engine
+        /// may answer whenever it likes).
+        fn run_deferred<T>(&mut self, client: JoinHandle<T>) -> T {
+            self.drive(client, true)
+        }
+
+        /// One turn of the loop (at most 10 ms), requests left unanswered.
+        fn step(&mut self, out: &mut Vec<Pending>) {
+            let lp = &mut self.lp;
+            let tick = lp.add_timer(lp.now() + 10_000_000, TICK);
+            let mut evs = Vec::new();
+            lp.turn(&mut evs).unwrap();
+            for e in evs {
+                match e {
+                    Event::Timer(TICK) => {}
+                    Event::Timer(k) if self.server.owns(k) => self.server.on_timer(lp, k),
+                    Event::Io(r) if self.server.owns(r.token) => {
+                        self.server.on_ready(lp, r.token, out)
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            lp.cancel_timer(tick);
+        }
+
+        fn drive<T>(&mut self, client: JoinHandle<T>, defer: bool) -> T {
             let give_up = Instant::now() + Duration::from_secs(20);
             let lp = &mut self.lp;
             let mut tick = lp.add_timer(lp.now() + 10_000_000, TICK);
+            let mut waiting: Vec<Pending> = Vec::new();
             while !client.is_finished() {
                 assert!(Instant::now() < give_up, "test timed out");
                 let mut evs = Vec::new();
                 lp.turn(&mut evs).unwrap();
+                let mut due = core::mem::take(&mut waiting);
                 for e in evs {
                     match e {
                         Event::Timer(TICK) => tick = lp.add_timer(lp.now() + 10_000_000, TICK),
                         Event::Timer(k) if self.server.owns(k) => self.server.on_timer(lp, k),
                         Event::Io(r) if self.server.owns(r.token) => {
-                            self.server.on_ready(lp, r.token, &mut handler)
+                            let out = if defer { &mut waiting } else { &mut due };
+                            self.server.on_ready(lp, r.token, out)
                         }
                         other => panic!("unexpected {other:?}"),
                     }
+                }
+                for p in due {
+                    let resp = handler(&p.req);
+                    self.server.respond(lp, p.conn, resp);
                 }
             }
             lp.cancel_timer(tick);
@@ -838,7 +997,7 @@ mod tests {
     fn a_big_response_to_a_slow_reader_waits_for_writable() {
         let mut f = unix_fixture(limits(5000));
         let path = f.sock();
-        let (status, body, next) = f.run(thread::spawn(move || {
+        let (head, body, next) = f.run(thread::spawn(move || {
             let mut s = BufReader::new(UnixStream::connect(path).unwrap());
             s.get_mut().write_all(get("/big").as_bytes()).unwrap();
             // Read the head, then the body in small sips.
@@ -857,9 +1016,11 @@ mod tests {
             // The connection is still good for another request.
             s.get_mut().write_all(get("/after").as_bytes()).unwrap();
             let next = read_response(&mut s).unwrap().2;
-            (head[9..12].parse::<u16>().unwrap(), body, next)
+            (head, body, next)
         }));
+        let status: u16 = head[9..12].parse().unwrap();
         assert_eq!(status, 200);
+        assert!(head.contains("X-Big: yes\r\n"), "{head}");
         assert!(body == big_body());
         assert_eq!(next, b"hello /after");
         assert!(f.server.stalls > 0);
@@ -926,5 +1087,72 @@ mod tests {
         let _fd = listen::unix_listener(&path, 0o600).unwrap();
         assert!(listen::unix_is_live(&path));
         assert!(!listen::unix_is_live(&cpath(&dir.join("none"))));
+    }
+
+    #[test]
+    fn answers_may_come_in_a_later_turn() {
+        let mut f = tcp_fixture(limits(5000));
+        let port = f.port;
+        let got = f.run_deferred(thread::spawn(move || {
+            let mut s = BufReader::new(TcpStream::connect(("127.0.0.1", port)).unwrap());
+            let two = format!("{}{}", get("/a"), get("/b"));
+            s.get_mut().write_all(two.as_bytes()).unwrap();
+            let a = read_response(&mut s).unwrap().2;
+            let b = read_response(&mut s).unwrap().2;
+            s.get_mut().write_all(get("/c").as_bytes()).unwrap();
+            let c = read_response(&mut s).unwrap().2;
+            [a, b, c]
+        }));
+        assert_eq!(got, [&b"hello /a"[..], b"hello /b", b"hello /c"]);
+    }
+
+    #[test]
+    fn a_half_closed_client_gets_every_answer() {
+        for defer in [false, true] {
+            let mut f = unix_fixture(limits(5000));
+            let path = f.sock();
+            let client = thread::spawn(move || {
+                let mut s = BufReader::new(UnixStream::connect(path).unwrap());
+                let two = format!("{}{}", get("/a"), get("/b"));
+                s.get_mut().write_all(two.as_bytes()).unwrap();
+                s.get_mut().shutdown(std::net::Shutdown::Write).unwrap();
+                let a = read_response(&mut s).unwrap().2;
+                let b = read_response(&mut s).unwrap().2;
+                (a, b, at_eof(&mut s))
+            });
+            let (a, b, eof) = f.drive(client, defer);
+            assert_eq!(
+                (&a[..], &b[..], eof),
+                (&b"hello /a"[..], &b"hello /b"[..], true)
+            );
+        }
+    }
+
+    #[test]
+    fn a_client_gone_while_awaiting_is_closed_and_the_late_answer_dropped() {
+        let mut f = unix_fixture(limits(5000));
+        let path = f.sock();
+        let client = thread::spawn(move || {
+            let mut s = UnixStream::connect(path).unwrap();
+            s.write_all(get("/x").as_bytes()).unwrap();
+            s
+        });
+        let mut pending = Vec::new();
+        let give_up = Instant::now() + Duration::from_secs(20);
+        while pending.is_empty() {
+            assert!(Instant::now() < give_up, "no request arrived");
+            f.step(&mut pending);
+        }
+        drop(client.join().unwrap());
+        // The hang-up is the only thing a muted connection can report.
+        while f.server.connections() > 0 {
+            assert!(Instant::now() < give_up, "the connection stayed open");
+            f.step(&mut pending);
+        }
+        assert_eq!(pending.len(), 1);
+        let p = pending.pop().unwrap();
+        f.server.respond(&mut f.lp, p.conn, handler(&p.req));
+        assert_eq!(f.server.connections(), 0);
+        assert_eq!(f.lp.pending_timers(), 0);
     }
 }

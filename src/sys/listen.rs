@@ -77,6 +77,16 @@ pub fn unix_is_live(path: &CStr) -> bool {
     !matches!(r, Err(Errno(libc::ECONNREFUSED | libc::ENOENT)))
 }
 
+/// Whether the file at `path` is a socket (lstat: a symlink is not).
+/// Before a stale socket file is unlinked, so nothing else ever is.
+pub fn is_socket(path: &CStr) -> Result<bool> {
+    // SAFETY: all-zero is a valid stat buffer.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: path is NUL-terminated; st has room for the result.
+    check(unsafe { libc::lstat(path.as_ptr(), &mut st) })?;
+    Ok(st.st_mode & libc::S_IFMT == libc::S_IFSOCK)
+}
+
 pub fn unlink(path: &CStr) -> Result<()> {
     // SAFETY: path is NUL-terminated.
     check(unsafe { libc::unlink(path.as_ptr()) }).map(drop)

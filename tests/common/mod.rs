@@ -2,6 +2,13 @@
 //! are, running them with piped output, and reading readiness lines.
 #![allow(dead_code)]
 
+pub mod base64;
+pub mod capture;
+pub mod consul;
+pub mod etcd;
+pub mod http;
+pub mod json;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};

@@ -1,0 +1,1314 @@
+//! The Consul backend, sans-IO: each service and each watch is a task that
+//! builds its next `Call` and reads the `Response`; `mod.rs` moves them.
+//!
+//! Services (agent API, one TTL check `service:<ID>` per service):
+//! - At most one request in flight per service. Check results that arrive
+//!   meanwhile overwrite one pending slot, so only the newest is sent when
+//!   the call completes (a slow agent never builds a queue).
+//! - Registration carries the newest known status (initial_status, else
+//!   passing) and replaces the check (`?replace-existing-checks`), so it is
+//!   idempotent and doubles as "replay": it is sent whenever the agent may
+//!   have lost the service — a 404 or old-style 500 "Unknown check" on a
+//!   check update, or any failed request (refused, timeout, 5xx), since an
+//!   agent restarted without its data dir forgets everything.
+//! - A failing check is sent as critical at once (ContainerPilot let the
+//!   TTL lapse). Maintenance deregisters and forgets the heartbeat; the
+//!   next passing check after it registers again.
+//!
+//! Watches are blocking queries (`index` + `wait=60s`) with Consul's index
+//! rules (backwards: reset to 0; 0: use 1) and the full instance set
+//! compared on every return, since a return is not proof of change.
+
+use super::retry::{RateLimit, Retry};
+use super::watch::{Reported, kv_instance, normalize, worst_status};
+use super::{
+    Health, Instance, Notice, Service, ServiceTask, Step, Task, WatchKind, describe_status,
+    health_word,
+};
+use crate::config::json5::{Node, Value};
+use crate::json::{self, Writer};
+use crate::log::info;
+use crate::net::client::{Call, Response};
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// Deadline of every agent call that is not a blocking query.
+pub const CALL_TIMEOUT_NS: u64 = 5_000_000_000;
+/// The `wait` of blocking queries; the call deadline adds Consul's jitter
+/// (wait/16) and a margin.
+pub const WAIT_SECS: u64 = 60;
+pub const BLOCKING_TIMEOUT_NS: u64 = (WAIT_SECS + WAIT_SECS / 16 + 5) * 1_000_000_000 + 1;
+/// Consul keeps 4 KiB of check output; sending more is waste.
+const MAX_OUTPUT: usize = 4096;
+const SMALL_BODY: usize = 64 << 10;
+const WATCH_BODY: usize = 8 << 20;
+
+fn call(method: &'static str, path: String, body: Option<String>, token: Option<&str>) -> Call {
+    let mut headers = Vec::new();
+    if let Some(t) = token {
+        headers.push((String::from("X-Consul-Token"), String::from(t)));
+    }
+    if body.is_some() {
+        headers.push((
+            String::from("Content-Type"),
+            String::from("application/json"),
+        ));
+    }
+    Call {
+        method,
+        path,
+        headers,
+        body: body.map(String::into_bytes).unwrap_or_default(),
+        timeout_ns: Some(CALL_TIMEOUT_NS),
+        stream: false,
+        max_body: SMALL_BODY,
+    }
+}
+
+/// Percent-encodes `s` into `out`, keeping unreserved characters and
+/// those in `keep` (`:` for check IDs in a path, `/` for KV keys).
+pub fn push_encoded(out: &mut String, s: &str, keep: &[u8]) {
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+fn encoded(s: &str, keep: &[u8]) -> String {
+    let mut out = String::new();
+    push_encoded(&mut out, s, keep);
+    out
+}
+
+/// The TTL as Consul reads it: whole seconds, rounded up, at least 1.
+fn ttl_text(ttl_ns: u64) -> String {
+    format!("{}s", ttl_ns.div_ceil(1_000_000_000).max(1))
+}
+
+/// `PUT /v1/agent/service/register` with the service and its TTL check.
+pub fn register_body(svc: &Service, status: Health) -> String {
+    let mut w = Writer::new();
+    w.begin_object()
+        .field("ID", &svc.id)
+        .field("Name", &svc.name)
+        .field("Address", &svc.address)
+        .key("Port")
+        .uint(u64::from(svc.port))
+        .key("Tags")
+        .begin_array();
+    for t in &svc.tags {
+        w.string(t);
+    }
+    w.end_array().key("Meta").begin_object();
+    for (k, v) in &svc.meta {
+        w.field(k, v);
+    }
+    w.end_object()
+        .key("EnableTagOverride")
+        .bool(svc.enable_tag_override)
+        .key("Check")
+        .begin_object()
+        .field("CheckID", &check_id(&svc.id))
+        .field("Name", &format!("Service '{}' check", svc.name))
+        .field("TTL", &ttl_text(svc.ttl_ns))
+        .field("Status", health_word(status))
+        .field("Notes", &format!("TTL for {} set by tug", svc.name));
+    if let Some(after) = &svc.deregister_after {
+        w.field("DeregisterCriticalServiceAfter", after);
+    }
+    w.end_object().end_object();
+    w.finish()
+}
+
+pub fn check_id(service_id: &str) -> String {
+    format!("service:{service_id}")
+}
+
+pub fn update_body(status: Health, output: &str) -> String {
+    let mut w = Writer::new();
+    w.begin_object()
+        .field("Status", health_word(status))
+        .field("Output", output)
+        .end_object();
+    w.finish()
+}
+
+/// Cuts check output to what Consul keeps, on a character boundary.
+fn clip(output: &str) -> String {
+    let mut end = output.len().min(MAX_OUTPUT);
+    while !output.is_char_boundary(end) {
+        end -= 1;
+    }
+    String::from(&output[..end])
+}
+
+/// What the agent is believed to hold for a service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reg {
+    No,
+    Yes,
+    /// A request failed: the agent may hold it, or may have forgotten it.
+    Unknown,
+}
+
+#[derive(Debug)]
+enum Op {
+    Register(Health),
+    Update(Health, String),
+    Deregister,
+}
+
+pub struct ConsulService {
+    svc: Service,
+    token: Option<String>,
+    reg: Reg,
+    /// The status the agent last accepted.
+    reg_status: Health,
+    /// Registration is wanted: initial_status was given, or a check passed
+    /// (since the service was added or maintenance ended).
+    armed: bool,
+    maint: bool,
+    removed: bool,
+    /// Shutdown: one deregistration attempt, then finish.
+    shutting: bool,
+    /// The newest check result not yet sent.
+    pending: Option<(Health, String)>,
+    latest: Option<Health>,
+    op: Option<Op>,
+    retry: Retry,
+    /// Said once when registration starts, for the log.
+    why: Option<&'static str>,
+}
+
+pub fn parse_health(s: &str) -> Health {
+    match s {
+        "warning" => Health::Warning,
+        "critical" => Health::Critical,
+        _ => Health::Passing,
+    }
+}
+
+impl ConsulService {
+    pub fn new(svc: Service, token: Option<String>, seed: u64) -> ConsulService {
+        let mut s = ConsulService {
+            svc,
+            token,
+            reg: Reg::No,
+            reg_status: Health::Critical,
+            armed: false,
+            maint: false,
+            removed: false,
+            shutting: false,
+            pending: None,
+            latest: None,
+            op: None,
+            retry: Retry::new(seed),
+            why: None,
+        };
+        s.reset_desire();
+        s
+    }
+
+    fn reset_desire(&mut self) {
+        self.armed = self.svc.initial_status.is_some();
+        self.latest = self.svc.initial_status.as_deref().map(parse_health);
+        self.pending = None;
+        self.removed = false;
+    }
+
+    fn wanted(&self) -> bool {
+        self.armed && !self.maint && !self.removed
+    }
+
+    fn label(&self) -> String {
+        format!("consul: {} for service {}", self.op_name(), self.svc.id)
+    }
+
+    fn op_name(&self) -> &'static str {
+        match self.op {
+            Some(Op::Register(_)) => "registration",
+            Some(Op::Update(..)) => "check update",
+            Some(Op::Deregister) | None => "deregistration",
+        }
+    }
+
+    fn register_call(&mut self) -> Call {
+        let status = self.latest.unwrap_or(Health::Passing);
+        // The registration carries the newest status: a pending update of
+        // it would repeat what the agent is about to hear.
+        self.pending = None;
+        if let Some(why) = self.why.take() {
+            info!("consul: re-registering service {}: {why}", self.svc.id);
+        }
+        self.op = Some(Op::Register(status));
+        call(
+            "PUT",
+            String::from("/v1/agent/service/register?replace-existing-checks"),
+            Some(register_body(&self.svc, status)),
+            self.token.as_deref(),
+        )
+    }
+}
+
+/// Whether a check-update answer means "the agent does not know this
+/// check": 404 on current agents, 500 "Unknown check" on old ones.
+pub fn unknown_check(resp: &Response) -> bool {
+    resp.head.status == 404
+        || (resp.head.status == 500 && {
+            let body = String::from_utf8_lossy(&resp.body);
+            body.contains("nknown check") || body.contains("nknown service")
+        })
+}
+
+impl Task for ConsulService {
+    fn next(&mut self, now: u64) -> Step {
+        if self.wanted() {
+            if let Some(t) = self.retry.waiting(now) {
+                return Step::Wait(t);
+            }
+            if self.reg != Reg::Yes {
+                return Step::Send(self.register_call());
+            }
+            if let Some((h, out)) = self.pending.take() {
+                let path = format!(
+                    "/v1/agent/check/update/{}",
+                    encoded(&check_id(&self.svc.id), b":")
+                );
+                let body = update_body(h, &out);
+                self.op = Some(Op::Update(h, out));
+                return Step::Send(call("PUT", path, Some(body), self.token.as_deref()));
+            }
+            return Step::Idle;
+        }
+        if self.reg != Reg::No {
+            if let Some(t) = self.retry.waiting(now) {
+                return Step::Wait(t);
+            }
+            self.op = Some(Op::Deregister);
+            let path = format!(
+                "/v1/agent/service/deregister/{}",
+                encoded(&self.svc.id, b":")
+            );
+            return Step::Send(call("PUT", path, None, self.token.as_deref()));
+        }
+        if self.removed {
+            Step::Finished
+        } else {
+            Step::Idle
+        }
+    }
+
+    fn done(&mut self, now: u64, result: Result<Response, String>, _out: &mut Vec<Notice>) {
+        let label = self.label();
+        let Some(op) = self.op.take() else {
+            return;
+        };
+        let resp = match result {
+            Ok(r) if r.head.status == 200 => Ok(r),
+            Ok(r) => Err(r),
+            Err(e) => {
+                self.failed(now, &label, op, &e);
+                return;
+            }
+        };
+        match (op, resp) {
+            (Op::Register(h), Ok(_)) => {
+                self.retry.succeeded(&label);
+                self.reg = Reg::Yes;
+                self.reg_status = h;
+                let s = &self.svc;
+                info!(
+                    "consul: registered service {} ({} at {}:{}, {})",
+                    s.id,
+                    s.name,
+                    s.address,
+                    s.port,
+                    health_word(h)
+                );
+            }
+            (Op::Update(h, output), Ok(_)) => {
+                self.retry.succeeded(&label);
+                if h != self.reg_status && h != Health::Passing {
+                    info!(
+                        "consul: marked service {} {}: {}",
+                        self.svc.id,
+                        health_word(h),
+                        output.trim()
+                    );
+                } else if h != self.reg_status {
+                    info!("consul: service {} is passing again", self.svc.id);
+                }
+                self.reg_status = h;
+            }
+            (Op::Update(..), Err(r)) if unknown_check(&r) => {
+                // Not a failure: the agent lost the service (restart
+                // without data, or someone deregistered it). Registering
+                // again carries the newest status; no backoff.
+                self.reg = Reg::No;
+                self.why = Some("the agent does not know its check");
+            }
+            (Op::Deregister, Ok(_)) => {
+                self.retry.succeeded(&label);
+                self.reg = Reg::No;
+                info!("consul: deregistered service {}", self.svc.id);
+            }
+            (Op::Deregister, Err(r)) if r.head.status == 404 => {
+                self.retry.succeeded(&label);
+                self.reg = Reg::No;
+                info!(
+                    "consul: deregistered service {} (the agent had already forgotten it)",
+                    self.svc.id
+                );
+            }
+            (op, Err(r)) => {
+                let reason = describe_status(&r);
+                self.failed(now, &label, op, &reason);
+            }
+        }
+    }
+}
+
+impl ConsulService {
+    fn failed(&mut self, now: u64, label: &str, op: Op, reason: &str) {
+        self.retry.failed(now, label, reason);
+        match op {
+            Op::Register(_) => self.reg = Reg::Unknown,
+            Op::Update(h, output) => {
+                // The agent may be back without its state: replay by
+                // registering, with the newest result.
+                self.reg = Reg::Unknown;
+                self.why = Some("the agent failed to take a check update");
+                if self.pending.is_none() {
+                    self.pending = Some((h, output));
+                }
+            }
+            Op::Deregister => {
+                if self.shutting {
+                    crate::log::warning!(
+                        "consul: gave up deregistering service {} at shutdown",
+                        self.svc.id
+                    );
+                    self.reg = Reg::No;
+                } else if self.reg == Reg::Yes {
+                    self.reg = Reg::Unknown;
+                }
+            }
+        }
+    }
+}
+
+impl ServiceTask for ConsulService {
+    fn set_health(&mut self, h: Health, output: &str) {
+        if self.maint || self.removed {
+            return;
+        }
+        self.latest = Some(h);
+        if h == Health::Passing && !self.armed {
+            self.armed = true;
+        }
+        self.pending = Some((h, clip(output)));
+    }
+
+    fn maintenance(&mut self, on: bool) {
+        self.maint = on;
+        self.pending = None;
+        if !on {
+            self.armed = false;
+            self.why = None;
+        }
+    }
+
+    fn remove(&mut self) {
+        self.removed = true;
+        self.pending = None;
+        // Leaving the catalog is worth trying at once, even mid-backoff.
+        self.retry.skip_wait();
+    }
+
+    fn revive(&mut self, svc: Service) {
+        self.svc = svc;
+        self.reset_desire();
+    }
+
+    fn shutdown(&mut self) -> bool {
+        self.remove();
+        self.shutting = true;
+        // A check update may be abandoned; a registration may not (it could
+        // land after the deregistration and leave the service behind).
+        if matches!(self.op, Some(Op::Update(..))) {
+            self.op = None;
+            if self.reg == Reg::Yes {
+                self.reg = Reg::Unknown;
+            }
+            return true;
+        }
+        false
+    }
+
+    fn state(&self) -> String {
+        if self.maint {
+            return String::from("maintenance");
+        }
+        if let Some(e) = &self.retry.error {
+            return format!("error: {e}");
+        }
+        match self.reg {
+            Reg::Yes if !self.removed => String::from(health_word(self.reg_status)),
+            _ if self.wanted() => String::from("registering"),
+            _ => String::from("unregistered"),
+        }
+    }
+}
+
+/// A blocking-query watch on a service's health or on KV.
+pub struct ConsulWatch {
+    pub watch: usize,
+    name: String,
+    kind: WatchKind,
+    token: Option<String>,
+    index: u64,
+    reported: Reported,
+    retry: Retry,
+    rate: RateLimit,
+    in_flight: bool,
+}
+
+/// The next index from the previous one and the response's: backwards
+/// resets the loop (0: ask without index), 0 becomes 1 (A.6).
+pub fn next_index(prev: u64, got: u64) -> u64 {
+    if got < prev {
+        0
+    } else if got == 0 {
+        1
+    } else {
+        got
+    }
+}
+
+/// The request path of a watch (without blocking parameters).
+pub fn watch_path(kind: &WatchKind) -> String {
+    let mut p = String::new();
+    match kind {
+        WatchKind::Service { service, tag, dc } => {
+            p.push_str("/v1/health/service/");
+            push_encoded(&mut p, service, b"");
+            let mut sep = '?';
+            for (k, v) in [("tag", tag), ("dc", dc)] {
+                if let Some(v) = v {
+                    p.push(sep);
+                    p.push_str(k);
+                    p.push('=');
+                    push_encoded(&mut p, v, b"");
+                    sep = '&';
+                }
+            }
+        }
+        WatchKind::Key(key) => {
+            p.push_str("/v1/kv/");
+            push_encoded(&mut p, key.trim_start_matches('/'), b"/");
+        }
+        WatchKind::Prefix(prefix) => {
+            p.push_str("/v1/kv/");
+            push_encoded(&mut p, prefix.trim_start_matches('/'), b"/");
+            p.push_str("?recurse");
+        }
+    }
+    p
+}
+
+fn strings(node: Option<&Node>) -> Vec<String> {
+    node.and_then(json::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(json::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn string_map(node: Option<&Node>) -> Vec<(String, String)> {
+    match node.map(|n| &n.value) {
+        Some(Value::Object(members)) => members
+            .iter()
+            .filter_map(|m| json::as_str(&m.value).map(|v| (m.key.clone(), String::from(v))))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn entries(body: &[u8]) -> Result<Vec<Node>, String> {
+    let doc = json::parse(body)?;
+    match doc.value {
+        Value::Array(items) => Ok(items),
+        Value::Null => Ok(Vec::new()),
+        other => Err(format!("expected a JSON array, found {}", other.kind())),
+    }
+}
+
+/// The instances in a `/v1/health/service/<name>` answer.
+pub fn parse_health_service(body: &[u8]) -> Result<Vec<Instance>, String> {
+    let mut set = Vec::new();
+    for e in entries(body)? {
+        let svc = json::get(&e, "Service").ok_or("an entry without Service")?;
+        let id = json::get(svc, "ID")
+            .and_then(json::as_str)
+            .ok_or("a service without ID")?;
+        let port = match json::get(svc, "Port") {
+            None => 0,
+            Some(p) => json::as_u64(p)
+                .and_then(|p| u16::try_from(p).ok())
+                .ok_or("a service with a bad Port")?,
+        };
+        let own = json::get(svc, "Address")
+            .and_then(json::as_str)
+            .unwrap_or("");
+        let node = json::get(&e, "Node")
+            .and_then(|n| json::get(n, "Address"))
+            .and_then(json::as_str)
+            .unwrap_or("");
+        let checks = json::get(&e, "Checks")
+            .and_then(json::as_array)
+            .unwrap_or(&[]);
+        let status = worst_status(checks.iter().map(|c| {
+            json::get(c, "Status")
+                .and_then(json::as_str)
+                .unwrap_or("critical")
+        }));
+        set.push(Instance {
+            id: String::from(id),
+            address: String::from(if own.is_empty() { node } else { own }),
+            port,
+            tags: strings(json::get(svc, "Tags")),
+            meta: string_map(json::get(svc, "Meta")),
+            status: String::from(status),
+        });
+    }
+    Ok(normalize(set))
+}
+
+/// The keys in a `/v1/kv/<key>` answer (Value is base64 or null).
+pub fn parse_kv(body: &[u8]) -> Result<Vec<Instance>, String> {
+    let mut set = Vec::new();
+    for e in entries(body)? {
+        let key = json::get(&e, "Key")
+            .and_then(json::as_str)
+            .ok_or("a KV entry without Key")?;
+        let value = match json::get(&e, "Value").map(|v| &v.value) {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(s)) => crate::base64::decode(s)?,
+            Some(_) => return Err(String::from("a KV Value that is not a string")),
+        };
+        set.push(kv_instance(key.as_bytes(), &value));
+    }
+    Ok(normalize(set))
+}
+
+impl ConsulWatch {
+    pub fn new(
+        watch: usize,
+        name: String,
+        kind: WatchKind,
+        token: Option<String>,
+        seed: u64,
+    ) -> Self {
+        ConsulWatch {
+            watch,
+            name,
+            kind,
+            token,
+            index: 0,
+            reported: Reported::default(),
+            retry: Retry::new(seed),
+            rate: RateLimit::default(),
+            in_flight: false,
+        }
+    }
+
+    fn is_kv(&self) -> bool {
+        !matches!(self.kind, WatchKind::Service { .. })
+    }
+
+    #[cfg(test)]
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// Reads a response: the new index and set, or why it is unusable.
+    fn interpret(&self, resp: &Response) -> Result<(u64, Vec<Instance>), String> {
+        let absent_key = self.is_kv() && resp.head.status == 404;
+        if resp.head.status != 200 && !absent_key {
+            return Err(describe_status(resp));
+        }
+        let index = resp
+            .head
+            .header("X-Consul-Index")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        let set = if absent_key {
+            Vec::new()
+        } else if self.is_kv() {
+            parse_kv(&resp.body)?
+        } else {
+            parse_health_service(&resp.body)?
+        };
+        Ok((index, set))
+    }
+}
+
+impl Task for ConsulWatch {
+    fn next(&mut self, now: u64) -> Step {
+        if let Some(t) = self.retry.waiting(now) {
+            return Step::Wait(t);
+        }
+        let ready = self.rate.ready_at();
+        if ready > now {
+            return Step::Wait(ready);
+        }
+        self.rate.take(now);
+        let mut path = watch_path(&self.kind);
+        let mut c = call("GET", String::new(), None, self.token.as_deref());
+        if self.index > 0 {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            path.push_str(&format!("{sep}index={}&wait={WAIT_SECS}s", self.index));
+            c.timeout_ns = Some(BLOCKING_TIMEOUT_NS);
+        }
+        c.path = path;
+        c.max_body = WATCH_BODY;
+        self.in_flight = true;
+        Step::Send(c)
+    }
+
+    fn done(&mut self, now: u64, result: Result<Response, String>, out: &mut Vec<Notice>) {
+        self.in_flight = false;
+        let label = format!("consul: watch {}", self.name);
+        match result.and_then(|r| self.interpret(&r)) {
+            Ok((index, set)) => {
+                self.retry.succeeded(&label);
+                self.index = next_index(self.index, index);
+                let kv = self.is_kv();
+                self.reported.offer(self.watch, kv, set, out);
+            }
+            // The last known set stands: no notice on errors.
+            Err(e) => self.retry.failed(now, &label, &e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::http::ResponseHead;
+    use alloc::string::ToString;
+    use alloc::vec;
+
+    pub fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
+        Response {
+            head: ResponseHead {
+                status,
+                reason: String::new(),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            },
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn service() -> Service {
+        Service {
+            id: "web-h1".to_string(),
+            name: "web".to_string(),
+            address: "10.0.0.5".to_string(),
+            port: 8080,
+            tags: vec!["v1".to_string(), "x\"y".to_string()],
+            meta: vec![("version".to_string(), "1.2".to_string())],
+            ttl_ns: 15_000_000_000,
+            enable_tag_override: true,
+            deregister_after: Some("5m".to_string()),
+            initial_status: None,
+        }
+    }
+
+    fn send(t: &mut impl Task, now: u64) -> Call {
+        match t.next(now) {
+            Step::Send(c) => c,
+            other => panic!("expected a call, got {}", step_name(&other)),
+        }
+    }
+
+    fn step_name(s: &Step) -> String {
+        match s {
+            Step::Send(c) => format!("Send({} {})", c.method, c.path),
+            Step::Wait(t) => format!("Wait({t})"),
+            Step::Idle => "Idle".to_string(),
+            Step::Finished => "Finished".to_string(),
+        }
+    }
+
+    fn ok(t: &mut impl Task, now: u64) {
+        t.done(now, Ok(resp(200, &[], "")), &mut Vec::new());
+    }
+
+    fn body(c: &Call) -> &str {
+        core::str::from_utf8(&c.body).unwrap()
+    }
+
+    #[test]
+    fn register_body_golden() {
+        let got = register_body(&service(), Health::Passing);
+        assert_eq!(
+            got,
+            concat!(
+                r#"{"ID":"web-h1","Name":"web","Address":"10.0.0.5","Port":8080,"#,
+                r#""Tags":["v1","x\"y"],"Meta":{"version":"1.2"},"EnableTagOverride":true,"#,
+                r#""Check":{"CheckID":"service:web-h1","Name":"Service 'web' check","TTL":"15s","#,
+                r#""Status":"passing","Notes":"TTL for web set by tug","#,
+                r#""DeregisterCriticalServiceAfter":"5m"}}"#
+            )
+        );
+        let mut s = service();
+        s.deregister_after = None;
+        s.ttl_ns = 1_500_000_000;
+        s.tags.clear();
+        s.meta.clear();
+        let got = register_body(&s, Health::Warning);
+        assert!(got.contains(r#""Tags":[],"Meta":{}"#), "{got}");
+        assert!(got.contains(r#""TTL":"2s","Status":"warning","#), "{got}");
+        assert!(!got.contains("Deregister"), "{got}");
+        json::parse(got.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn registers_on_the_first_passing_check_without_initial_status() {
+        let mut t = ConsulService::new(service(), Some("secret".to_string()), 1);
+        assert!(matches!(t.next(0), Step::Idle));
+        assert_eq!(t.state(), "unregistered");
+        t.set_health(Health::Critical, "down");
+        assert!(
+            matches!(t.next(0), Step::Idle),
+            "a failing first check registers nothing"
+        );
+        t.set_health(Health::Passing, "ok");
+        let c = send(&mut t, 0);
+        assert_eq!(
+            (c.method, c.path.as_str()),
+            ("PUT", "/v1/agent/service/register?replace-existing-checks")
+        );
+        assert!(
+            c.headers
+                .contains(&("X-Consul-Token".to_string(), "secret".to_string()))
+        );
+        assert!(body(&c).contains(r#""Status":"passing""#));
+        assert_eq!(c.timeout_ns, Some(CALL_TIMEOUT_NS));
+        assert_eq!(t.state(), "registering");
+        ok(&mut t, 1);
+        assert_eq!(t.state(), "passing");
+        // The registration carried the result: nothing more to send.
+        assert!(matches!(t.next(1), Step::Idle));
+    }
+
+    #[test]
+    fn initial_status_registers_at_once_with_it() {
+        let mut s = service();
+        s.initial_status = Some("warning".to_string());
+        let mut t = ConsulService::new(s, None, 1);
+        let c = send(&mut t, 0);
+        assert!(body(&c).contains(r#""Status":"warning""#));
+        assert!(!c.headers.iter().any(|(k, _)| k == "X-Consul-Token"));
+        ok(&mut t, 1);
+        assert_eq!(t.state(), "warning");
+    }
+
+    #[test]
+    fn failing_check_is_critical_at_once_and_updates_coalesce() {
+        let mut t = ConsulService::new(service(), None, 1);
+        t.set_health(Health::Passing, "ok");
+        send(&mut t, 0);
+        ok(&mut t, 0);
+        t.set_health(Health::Critical, "HTTP 500");
+        let c = send(&mut t, 1);
+        assert_eq!(c.path, "/v1/agent/check/update/service:web-h1");
+        assert_eq!(body(&c), r#"{"Status":"critical","Output":"HTTP 500"}"#);
+        // While that is in flight, three more results: only the newest goes.
+        t.set_health(Health::Passing, "a");
+        t.set_health(Health::Critical, "b");
+        t.set_health(Health::Passing, "c");
+        ok(&mut t, 2);
+        assert_eq!(t.state(), "critical");
+        let c = send(&mut t, 2);
+        assert_eq!(body(&c), r#"{"Status":"passing","Output":"c"}"#);
+        ok(&mut t, 3);
+        assert!(matches!(t.next(3), Step::Idle));
+        assert_eq!(t.state(), "passing");
+    }
+
+    #[test]
+    fn unknown_check_registers_again_without_backoff() {
+        for answer in [
+            resp(
+                404,
+                &[],
+                "CheckID \"service:web-h1\" does not have associated TTL",
+            ),
+            resp(500, &[], "Unknown check \"service:web-h1\""),
+            resp(500, &[], "unknown check ID \"service:web-h1\""),
+        ] {
+            let mut t = ConsulService::new(service(), None, 1);
+            t.set_health(Health::Passing, "ok");
+            send(&mut t, 0);
+            ok(&mut t, 0);
+            t.set_health(Health::Critical, "bad");
+            send(&mut t, 10);
+            t.done(10, Ok(answer), &mut Vec::new());
+            let c = send(&mut t, 10);
+            assert!(
+                c.path.starts_with("/v1/agent/service/register"),
+                "{}",
+                c.path
+            );
+            assert!(
+                body(&c).contains(r#""Status":"critical""#),
+                "replays the newest status"
+            );
+            ok(&mut t, 11);
+            assert!(matches!(t.next(11), Step::Idle));
+            assert_eq!(t.state(), "critical");
+        }
+    }
+
+    #[test]
+    fn agent_failures_back_off_then_replay_the_registration() {
+        let mut t = ConsulService::new(service(), None, 1);
+        t.set_health(Health::Passing, "ok");
+        send(&mut t, 0);
+        ok(&mut t, 0);
+        t.set_health(Health::Passing, "ok2");
+        send(&mut t, 100);
+        t.done(100, Err("connection refused".to_string()), &mut Vec::new());
+        assert_eq!(t.state(), "error: connection refused");
+        let Step::Wait(at) = t.next(100) else {
+            panic!()
+        };
+        assert!(at >= 100 + 125_000_000 && at <= 100 + 250_000_000, "{at}");
+        // New results during the backoff do not cut it short.
+        t.set_health(Health::Passing, "ok3");
+        assert!(matches!(t.next(at - 1), Step::Wait(a) if a == at));
+        let c = send(&mut t, at);
+        assert!(c.path.starts_with("/v1/agent/service/register"));
+        t.done(at, Ok(resp(503, &[], "rpc error")), &mut Vec::new());
+        let Step::Wait(at2) = t.next(at) else {
+            panic!()
+        };
+        assert!(
+            at2 - at >= 250_000_000 && at2 - at <= 500_000_000,
+            "doubles"
+        );
+        send(&mut t, at2);
+        ok(&mut t, at2);
+        assert_eq!(t.state(), "passing");
+        assert!(matches!(t.next(at2), Step::Idle));
+    }
+
+    #[test]
+    fn remove_deregisters_and_finishes() {
+        let mut t = ConsulService::new(service(), None, 1);
+        t.remove();
+        assert!(
+            matches!(t.next(0), Step::Finished),
+            "never registered: nothing to do"
+        );
+        let mut t = ConsulService::new(service(), None, 1);
+        t.set_health(Health::Passing, "ok");
+        send(&mut t, 0);
+        // Removed while the registration is in flight: deregister after it.
+        t.remove();
+        ok(&mut t, 1);
+        let c = send(&mut t, 1);
+        assert_eq!(
+            (c.method, c.path.as_str()),
+            ("PUT", "/v1/agent/service/deregister/web-h1")
+        );
+        assert!(c.body.is_empty());
+        t.done(1, Ok(resp(404, &[], "Unknown service ID")), &mut Vec::new());
+        assert!(matches!(t.next(1), Step::Finished));
+        assert_eq!(t.state(), "unregistered");
+    }
+
+    #[test]
+    fn revive_before_the_removal_finished_keeps_one_task() {
+        let mut t = ConsulService::new(service(), None, 1);
+        t.set_health(Health::Passing, "ok");
+        send(&mut t, 0);
+        ok(&mut t, 0);
+        t.remove();
+        t.revive(service());
+        // The new run has not passed a check: the old registration goes.
+        let c = send(&mut t, 1);
+        assert!(c.path.starts_with("/v1/agent/service/deregister/"));
+        ok(&mut t, 1);
+        assert!(matches!(t.next(1), Step::Idle));
+        t.set_health(Health::Passing, "ok");
+        assert!(
+            send(&mut t, 2)
+                .path
+                .starts_with("/v1/agent/service/register")
+        );
+    }
+
+    #[test]
+    fn maintenance_deregisters_and_the_next_pass_registers() {
+        let mut t = ConsulService::new(service(), None, 1);
+        t.set_health(Health::Passing, "ok");
+        send(&mut t, 0);
+        ok(&mut t, 0);
+        t.maintenance(true);
+        assert_eq!(t.state(), "maintenance");
+        assert!(
+            send(&mut t, 1)
+                .path
+                .starts_with("/v1/agent/service/deregister/")
+        );
+        ok(&mut t, 1);
+        t.set_health(Health::Passing, "ignored");
+        assert!(
+            matches!(t.next(2), Step::Idle),
+            "no heartbeats in maintenance"
+        );
+        t.maintenance(false);
+        assert!(matches!(t.next(3), Step::Idle));
+        t.set_health(Health::Passing, "back");
+        assert!(
+            send(&mut t, 4)
+                .path
+                .starts_with("/v1/agent/service/register")
+        );
+    }
+
+    #[test]
+    fn shutdown_abandons_updates_and_tries_one_deregistration() {
+        let mut t = ConsulService::new(service(), None, 1);
+        t.set_health(Health::Passing, "ok");
+        send(&mut t, 0);
+        ok(&mut t, 0);
+        t.set_health(Health::Passing, "ok");
+        send(&mut t, 1);
+        assert!(t.shutdown(), "an update in flight may be dropped");
+        let c = send(&mut t, 1);
+        assert!(c.path.starts_with("/v1/agent/service/deregister/"));
+        t.done(1, Err("timed out".to_string()), &mut Vec::new());
+        assert!(
+            matches!(t.next(1), Step::Finished),
+            "no retries at shutdown"
+        );
+
+        let mut t = ConsulService::new(service(), None, 1);
+        t.set_health(Health::Passing, "ok");
+        send(&mut t, 0);
+        assert!(!t.shutdown(), "a registration in flight is waited for");
+        ok(&mut t, 1);
+        assert!(
+            send(&mut t, 1)
+                .path
+                .starts_with("/v1/agent/service/deregister/")
+        );
+        ok(&mut t, 2);
+        assert!(matches!(t.next(2), Step::Finished));
+    }
+
+    #[test]
+    fn output_is_clipped_on_a_char_boundary() {
+        let long = "é".repeat(3000);
+        let c = clip(&long);
+        assert!(c.len() <= MAX_OUTPUT && c.len() >= MAX_OUTPUT - 1);
+        assert_eq!(clip("short"), "short");
+    }
+
+    #[test]
+    fn index_rules() {
+        assert_eq!(next_index(0, 7), 7);
+        assert_eq!(next_index(7, 7), 7);
+        assert_eq!(next_index(7, 9), 9);
+        assert_eq!(next_index(9, 3), 0, "backwards resets");
+        assert_eq!(next_index(0, 0), 1, "0 becomes 1");
+        assert_eq!(next_index(5, 0), 0, "0 after 5 is backwards");
+    }
+
+    #[test]
+    fn watch_paths_encode_and_key_by_tag_and_dc() {
+        let svc = |tag: Option<&str>, dc: Option<&str>| WatchKind::Service {
+            service: "web app".to_string(),
+            tag: tag.map(String::from),
+            dc: dc.map(String::from),
+        };
+        assert_eq!(watch_path(&svc(None, None)), "/v1/health/service/web%20app");
+        assert_eq!(
+            watch_path(&svc(Some("v1&x"), Some("dc2"))),
+            "/v1/health/service/web%20app?tag=v1%26x&dc=dc2"
+        );
+        assert_eq!(
+            watch_path(&svc(None, Some("dc2"))),
+            "/v1/health/service/web%20app?dc=dc2"
+        );
+        assert_eq!(
+            watch_path(&WatchKind::Key("/config/app x".to_string())),
+            "/v1/kv/config/app%20x"
+        );
+        assert_eq!(
+            watch_path(&WatchKind::Prefix("config/".to_string())),
+            "/v1/kv/config/?recurse"
+        );
+    }
+
+    const HEALTH: &str = r#"[
+      {"Node":{"Node":"n1","Address":"10.1.10.12"},
+       "Service":{"ID":"web-1","Service":"web","Tags":["b","a"],"Address":"","Port":8080,"Meta":{"v":"1"}},
+       "Checks":[{"CheckID":"service:web-1","Status":"passing"},{"CheckID":"serfHealth","Status":"warning"}]},
+      {"Node":{"Node":"n2","Address":"10.1.10.13"},
+       "Service":{"ID":"web-2","Service":"web","Tags":null,"Address":"10.0.0.7","Port":8081,"Meta":null},
+       "Checks":[{"CheckID":"service:web-2","Status":"passing"}]}
+    ]"#;
+
+    #[test]
+    fn health_answers_become_instance_sets() {
+        let set = parse_health_service(HEALTH.as_bytes()).unwrap();
+        assert_eq!(set.len(), 2);
+        assert_eq!(set[0].id, "web-1");
+        assert_eq!(
+            set[0].address, "10.1.10.12",
+            "node address when the service has none"
+        );
+        assert_eq!(set[0].tags, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(set[0].meta, vec![("v".to_string(), "1".to_string())]);
+        assert_eq!(set[0].status, "warning");
+        assert_eq!((set[1].address.as_str(), set[1].port), ("10.0.0.7", 8081));
+        assert_eq!(set[1].status, "passing");
+        assert!(parse_health_service(b"[]").unwrap().is_empty());
+    }
+
+    #[test]
+    fn malformed_answers_are_errors_not_panics() {
+        let bad: &[&[u8]] = &[
+            b"",
+            b"[",
+            b"{\"a\":1}",
+            b"[{\"Service\":{}}]",
+            b"[{\"Service\":{\"ID\":\"x\",\"Port\":70000}}]",
+            b"[{\"Service\":{\"ID\":\"x\",\"Port\":-1}}]",
+            b"[1]",
+            b"\xff\xfe",
+            &HEALTH.as_bytes()[..HEALTH.len() / 2],
+        ];
+        for b in bad {
+            assert!(
+                parse_health_service(b).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(b)
+            );
+        }
+        for b in [
+            &b"[{\"Key\":\"k\",\"Value\":\"!!\"}]"[..],
+            b"[{\"Value\":null}]",
+            b"[{\"Key\":\"k\",\"Value\":3}]",
+        ] {
+            assert!(parse_kv(b).is_err());
+        }
+    }
+
+    #[test]
+    fn kv_answers() {
+        let set =
+            parse_kv(br#"[{"Key":"config/b","Value":null},{"Key":"config/a","Value":"dmFsdWU="}]"#)
+                .unwrap();
+        assert_eq!(set[0].id, "config/a");
+        assert_eq!(
+            set[0].meta,
+            vec![("value".to_string(), "value".to_string())]
+        );
+        assert_eq!(set[1].meta[0].1, "");
+    }
+
+    const SEC: u64 = 1_000_000_000;
+
+    fn watch(kind: WatchKind) -> ConsulWatch {
+        ConsulWatch::new(4, "backend".to_string(), kind, Some("tok".to_string()), 9)
+    }
+
+    fn web() -> WatchKind {
+        WatchKind::Service {
+            service: "web".to_string(),
+            tag: None,
+            dc: None,
+        }
+    }
+
+    #[test]
+    fn watch_blocks_on_the_index_and_reports_only_changes() {
+        let mut w = watch(web());
+        let c = send(&mut w, 0);
+        assert_eq!(
+            (c.method, c.path.as_str()),
+            ("GET", "/v1/health/service/web")
+        );
+        assert_eq!(c.timeout_ns, Some(CALL_TIMEOUT_NS));
+        let mut out = Vec::new();
+        w.done(
+            0,
+            Ok(resp(200, &[("X-Consul-Index", "10")], "[]")),
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            vec![Notice::WatchChanged {
+                watch: 4,
+                healthy: false,
+                instances: vec![]
+            }]
+        );
+        let c = send(&mut w, SEC);
+        assert_eq!(c.path, "/v1/health/service/web?index=10&wait=60s");
+        assert!(c.timeout_ns.unwrap() > (60 + 60 / 16) * 1_000_000_000);
+        // A timeout return with the same content: no notice.
+        w.done(
+            SEC,
+            Ok(resp(200, &[("X-Consul-Index", "10")], "[]")),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        send(&mut w, 2 * SEC);
+        w.done(
+            2 * SEC,
+            Ok(resp(200, &[("x-consul-index", "12")], HEALTH)),
+            &mut out,
+        );
+        assert_eq!(out.len(), 2);
+        assert!(
+            matches!(&out[1], Notice::WatchChanged { watch: 4, healthy: true, instances } if instances.len() == 2)
+        );
+        // Index went backwards (snapshot restore): ask without index.
+        send(&mut w, 3 * SEC);
+        w.done(
+            3 * SEC,
+            Ok(resp(200, &[("X-Consul-Index", "5")], HEALTH)),
+            &mut out,
+        );
+        assert_eq!(out.len(), 2);
+        assert_eq!(w.index(), 0);
+        assert_eq!(send(&mut w, 4_000_000_000).path, "/v1/health/service/web");
+    }
+
+    #[test]
+    fn watch_errors_back_off_silently_and_keep_the_last_set() {
+        let mut w = watch(web());
+        let mut out = Vec::new();
+        send(&mut w, 0);
+        w.done(
+            0,
+            Ok(resp(200, &[("X-Consul-Index", "3")], HEALTH)),
+            &mut out,
+        );
+        let failures = [
+            Err("connection refused".to_string()),
+            Ok(resp(500, &[("X-Consul-Index", "3")], "No cluster leader")),
+            Ok(resp(200, &[("X-Consul-Index", "4")], "[{\"Service\":")),
+            Ok(resp(200, &[("X-Consul-Index", "4")], "not json")),
+            Err("connection closed before the response was complete".to_string()),
+        ];
+        let mut now = 1_000_000_000;
+        let mut last_delay = 0;
+        for f in failures {
+            let c = send(&mut w, now);
+            assert!(c.path.contains("index=3"), "{}", c.path);
+            w.done(now, f, &mut out);
+            let Step::Wait(at) = w.next(now) else {
+                panic!()
+            };
+            assert!(at - now >= last_delay / 2 && at - now >= 125_000_000);
+            last_delay = at - now;
+            now = at;
+        }
+        assert_eq!(out.len(), 1, "errors emit nothing");
+        send(&mut w, now);
+        w.done(
+            now,
+            Ok(resp(200, &[("X-Consul-Index", "4")], HEALTH)),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1, "same set after recovery: still nothing");
+    }
+
+    #[test]
+    fn churning_index_is_rate_limited() {
+        let mut w = watch(web());
+        let mut out = Vec::new();
+        let mut now = 0u64;
+        let mut sent = 0;
+        let mut index = 1;
+        while now < 10_000_000_000 {
+            match w.next(now) {
+                Step::Send(_) => {
+                    sent += 1;
+                    index += 1;
+                    let i = index.to_string();
+                    w.done(
+                        now,
+                        Ok(resp(200, &[("X-Consul-Index", &i)], "[]")),
+                        &mut out,
+                    );
+                }
+                Step::Wait(at) => now = at,
+                _ => panic!(),
+            }
+        }
+        assert!(sent <= 23, "{sent} requests in 10 s");
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn kv_watch_treats_404_as_absent() {
+        let mut w = watch(WatchKind::Key("config/app".to_string()));
+        let mut out = Vec::new();
+        let c = send(&mut w, 0);
+        assert_eq!(c.path, "/v1/kv/config/app");
+        w.done(0, Ok(resp(404, &[("X-Consul-Index", "0")], "")), &mut out);
+        assert_eq!(
+            out,
+            vec![Notice::WatchChanged {
+                watch: 4,
+                healthy: false,
+                instances: vec![]
+            }]
+        );
+        assert_eq!(w.index(), 1, "index 0 becomes 1");
+        let c = send(&mut w, 1);
+        assert_eq!(c.path, "/v1/kv/config/app?index=1&wait=60s");
+        w.done(
+            1,
+            Ok(resp(
+                200,
+                &[("X-Consul-Index", "20")],
+                r#"[{"Key":"config/app","Value":"eA=="}]"#,
+            )),
+            &mut out,
+        );
+        assert!(
+            matches!(&out[1], Notice::WatchChanged { healthy: true, instances, .. } if instances[0].meta[0].1 == "x")
+        );
+        let mut p = watch(WatchKind::Prefix("config".to_string()));
+        assert_eq!(send(&mut p, 0).path, "/v1/kv/config?recurse");
+        p.done(
+            0,
+            Ok(resp(200, &[("X-Consul-Index", "20")], "[]")),
+            &mut out,
+        );
+        assert_eq!(
+            send(&mut p, 1).path,
+            "/v1/kv/config?recurse&index=20&wait=60s"
+        );
+    }
+}
