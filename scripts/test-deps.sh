@@ -9,6 +9,12 @@ command -v unshare >/dev/null || need_apt+=(util-linux)
 command -v grep >/dev/null || need_apt+=(grep)
 command -v script >/dev/null || need_apt+=(bsdutils)
 [ -d /usr/share/zoneinfo ] || need_apt+=(tzdata)
+# The discovery tests: the Consul emulator (tests/consul/emulator.py, stdlib
+# only), a real etcd (tests/common/etcd.rs), promtool for the telemetry
+# output.
+command -v python3 >/dev/null || need_apt+=(python3)
+command -v etcd >/dev/null || need_apt+=(etcd-server)
+command -v promtool >/dev/null || need_apt+=(prometheus)
 
 if ((${#need_apt[@]})); then
   echo "test-deps: installing ${need_apt[*]} from Debian" >&2
@@ -17,10 +23,17 @@ if ((${#need_apt[@]})); then
     exit 1
   fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  # --no-install-recommends: prometheus would pull in a web UI and node
+  # exporter; only promtool is wanted. Debian starts the etcd and
+  # prometheus services it installs where systemd runs: the tests start
+  # their own on free ports, so stop those.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now etcd prometheus >/dev/null 2>&1 || true
+  fi
 fi
 
-for tool in file unshare grep script; do
+for tool in file unshare grep script python3 etcd promtool; do
   command -v "$tool" >/dev/null || { echo "test-deps: error: $tool is still missing" >&2; exit 1; }
 done
 

@@ -41,7 +41,7 @@ fn value(c: u8) -> Option<u32> {
 
 pub fn decode(text: &str) -> Result<Vec<u8>, String> {
     let s = text.as_bytes();
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return Err(String::from(
             "invalid base64: length is not a multiple of 4",
         ));

@@ -603,21 +603,10 @@ fn restart_forgets_registrations_unless_the_data_dir_is_kept() {
 fn restart_drops_open_connections() {
     let emu = Emulator::start();
     let idx = index_of(&emu.api("GET", "/v1/health/service/web", ""));
-    let seq = emu.request_seq();
-    let addr = emu.addr().to_string();
-    let held = std::thread::spawn(move || {
-        http::request(
-            &addr,
-            "GET",
-            &format!("/v1/health/service/web?index={idx}&wait=30s"),
-            &[],
-            b"",
-            Duration::from_secs(20),
-        )
-    });
-    emu.expect(&format!(
-        "request=/v1/health/service/web&since={seq}&timeout=5s"
-    ));
+    let held = held_query(
+        &emu,
+        &format!("/v1/health/service/web?index={idx}&wait=30s"),
+    );
     let t0 = Instant::now();
     emu.restart(false);
     let r = held.join().unwrap();
@@ -628,7 +617,15 @@ fn restart_drops_open_connections() {
 #[test]
 fn fault_refuse_really_refuses_connections() {
     let emu = Emulator::start();
+    // Open connections die with the agent too.
+    let idx = index_of(&emu.api("GET", "/v1/health/service/web", ""));
+    let held = held_query(
+        &emu,
+        &format!("/v1/health/service/web?index={idx}&wait=30s"),
+    );
     emu.fault("refuse");
+    let r = held.join().unwrap();
+    assert!(r.is_err(), "a held query must die with the agent: {r:?}");
     let e = TcpStream::connect(emu.addr()).expect_err("connect must be refused");
     assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
     emu.clear_fault();
@@ -636,20 +633,41 @@ fn fault_refuse_really_refuses_connections() {
 
     // `for` clears it by itself, on the same port.
     emu.fault_with(r#"{"mode":"refuse","for":"300ms"}"#);
+    let t0 = Instant::now();
     assert!(TcpStream::connect(emu.addr()).is_err());
-    emu.expect("index=0&timeout=1s"); // (the admin port stays up)
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let st = loop {
-        let (_, a) = emu.wait_value("request=/v1/status/leader&count=1&timeout=50ms");
-        let mode = str_at(&emu.state(), &["fault", "mode"])
-            .unwrap()
-            .to_string();
-        if mode == "none" || Instant::now() > deadline {
-            break (mode, a);
-        }
-    };
-    assert_eq!(st.0, "none");
+    emu.expect("fault=none&timeout=5s");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        t0.elapsed()
+    );
     assert_eq!(emu.api("GET", "/v1/status/leader", "").status, 200);
+}
+
+/// A request sent on a thread, returned once the emulator has received it.
+fn held_query(
+    emu: &Emulator,
+    path: &str,
+) -> std::thread::JoinHandle<std::io::Result<http::Response>> {
+    let seq = emu.request_seq();
+    let (addr, p) = (emu.addr().to_string(), path.to_string());
+    let t = std::thread::spawn(move || {
+        http::request(&addr, "GET", &p, &[], b"", Duration::from_secs(20))
+    });
+    let prefix = path.split('?').next().unwrap();
+    emu.expect(&format!("request={prefix}&since={seq}&timeout=5s"));
+    t
+}
+
+#[test]
+fn stalled_requests_are_answered_when_the_stall_ends() {
+    let emu = Emulator::start();
+    emu.fault("stall");
+    let held = held_query(&emu, "/v1/status/leader");
+    assert!(emu.wait("fault=stall&hold=200ms&timeout=1s"));
+    emu.clear_fault();
+    let r = held.join().unwrap().expect("answered after the stall");
+    assert_eq!(r.status, 200);
 }
 
 #[test]
@@ -709,11 +727,11 @@ fn fault_count_and_paths() {
 #[test]
 fn deregister_critical_service_after() {
     let emu = Emulator::start_with(&["--deregister-min", "0s"]);
+    let t0 = Instant::now();
     register(
         &emu,
         r#"{"ID":"w","Name":"w","Check":{"TTL":"200ms","Status":"passing","DeregisterCriticalServiceAfter":"300ms"}}"#,
     );
-    let t0 = Instant::now();
     emu.expect("check=service:w&status=critical&timeout=2s");
     emu.expect("service=w&present=0&timeout=3s");
     assert!(

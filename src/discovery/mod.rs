@@ -498,11 +498,11 @@ impl Discovery {
             match &mut unit.kind {
                 Kind::Watch(_) => self.drop_unit(lp, uid),
                 Kind::Service(_, t) => {
-                    if t.shutdown() {
-                        if let Some((cid, _)) = unit.call.take() {
-                            self.client.cancel(lp, cid);
-                            self.calls.remove(&cid);
-                        }
+                    if t.shutdown()
+                        && let Some((cid, _)) = unit.call.take()
+                    {
+                        self.client.cancel(lp, cid);
+                        self.calls.remove(&cid);
                     }
                     self.drive(lp, uid);
                 }
@@ -586,10 +586,10 @@ impl Discovery {
             return;
         }
         let step = unit.kind.task().next(now);
-        if let Step::Wait(at) = step {
-            if unit.timer.is_some_and(|(t, _)| t == at) {
-                return;
-            }
+        if let Step::Wait(at) = step
+            && unit.timer.is_some_and(|(t, _)| t == at)
+        {
+            return;
         }
         if let Some((_, id)) = unit.timer.take() {
             lp.cancel_timer(id);
@@ -677,15 +677,15 @@ impl Discovery {
             kind: Kind::Service(id, _),
             ..
         }) = self.units.remove(&uid)
+            && self.services.get(&id) == Some(&uid)
         {
-            if self.services.get(&id) == Some(&uid) {
-                self.services.remove(&id);
-            }
+            self.services.remove(&id);
         }
-        if self.shutting && self.settled() {
-            if let Some(t) = self.deadline.take() {
-                lp.cancel_timer(t);
-            }
+        if self.shutting
+            && self.settled()
+            && let Some(t) = self.deadline.take()
+        {
+            lp.cancel_timer(t);
         }
     }
 

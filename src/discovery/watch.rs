@@ -34,11 +34,24 @@ pub fn any_passing(set: &[Instance]) -> bool {
 /// Sorts what is a set inside an instance, then the instances.
 pub fn normalize(mut set: Vec<Instance>) -> Vec<Instance> {
     for i in &mut set {
-        i.tags.sort_unstable();
-        i.meta.sort_unstable();
+        insertion_sort(&mut i.tags);
+        insertion_sort(&mut i.meta);
     }
-    set.sort_unstable();
+    insertion_sort(&mut set);
     set
+}
+
+/// Watch sets are small (instances of one service, tags of one instance),
+/// and core's sort costs kilobytes per element type in a binary that counts
+/// them; this costs a few hundred bytes.
+fn insertion_sort<T: Ord>(v: &mut [T]) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && v[j - 1] > v[j] {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
 }
 
 /// A KV entry as an instance: the key is its id, the value (lossy UTF-8)
@@ -196,6 +209,15 @@ pub mod tests {
         kv.offer(1, true, vec![kv_instance(b"k", b"\xffv")], &mut out);
         assert!(matches!(out[2], Notice::WatchChanged { healthy: true, .. }));
         assert_eq!(r.last(), Some(&crit[..]));
+    }
+
+    #[test]
+    fn insertion_sort_sorts() {
+        let mut v = vec![5, 1, 4, 1, 3, 9, 0];
+        insertion_sort(&mut v);
+        assert_eq!(v, [0, 1, 1, 3, 4, 5, 9]);
+        let mut e: Vec<u8> = Vec::new();
+        insertion_sort(&mut e);
     }
 
     #[test]

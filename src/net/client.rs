@@ -374,7 +374,7 @@ impl Client {
             out.push(Reply::Done(id, Err("too many HTTP calls in flight".into())));
             return id;
         };
-        let key = self.call_key(id);
+        let key = call_key(self.token_base, id);
         let c = self.calls.get_mut(id).expect("just inserted");
         if let Some(ns) = c.timeout_ns {
             c.timer = Some(lp.add_timer(lp.now() + ns, key));
@@ -438,14 +438,6 @@ impl Client {
             .iter()
             .filter(|(_, c)| c.state == ConnState::Idle)
             .count()
-    }
-
-    fn call_key(&self, id: u64) -> u64 {
-        self.token_base + CALLS + (id & KEY_MASK)
-    }
-
-    fn conn_key(&self, id: u64) -> u64 {
-        self.token_base + (id & KEY_MASK)
     }
 
     /// The call (`range` CALLS) or connection (0) a token or key names.
@@ -598,8 +590,7 @@ impl Client {
             self.finish(lp, id, Err("too many HTTP connections".into()), out);
             return;
         };
-        // Not conn_key(): `c` still borrows the calls.
-        let key = self.token_base + (conn & KEY_MASK);
+        let key = conn_key(self.token_base, conn);
         let k = self.conns.get_mut(conn).expect("just inserted");
         if let Err(e) = lp.register(k.fd.raw(), key, WRITABLE) {
             self.conns.remove(conn);
@@ -634,7 +625,7 @@ impl Client {
         };
         let outcome = match outcome {
             Outcome::Pending if k.interest != interest => {
-                let key = self.token_base + (conn & KEY_MASK);
+                let key = conn_key(self.token_base, conn);
                 match lp.reregister(k.fd.raw(), key, interest) {
                     Ok(()) => {
                         k.interest = interest;
@@ -663,7 +654,7 @@ impl Client {
                     let body = core::mem::take(&mut k.parser.body);
                     if k.parser.reusable() && k.parser.pending() == 0 {
                         k.call = None;
-                        self.pool(lp, conn, id);
+                        self.pool(lp, conn);
                     }
                     self.finish(lp, id, Ok(Response { head, body }), out);
                 }
@@ -677,8 +668,8 @@ impl Client {
 
     /// Puts a connection whose exchange is over into the pool (or closes
     /// it if its endpoint has enough idle ones).
-    fn pool(&mut self, lp: &mut EventLoop, conn: u64, call: u64) {
-        let Some(ep) = self.calls.get_mut(call).map(|c| c.ep.clone()) else {
+    fn pool(&mut self, lp: &mut EventLoop, conn: u64) {
+        let Some(ep) = self.conns.get_mut(conn).map(|k| k.ep.clone()) else {
             return;
         };
         let idle = self
@@ -690,7 +681,7 @@ impl Client {
             self.close(lp, conn);
             return;
         }
-        let key = self.conn_key(conn);
+        let key = conn_key(self.token_base, conn);
         let at = lp.now() + self.idle_ns;
         let Some(k) = self.conns.get_mut(conn) else {
             return;
@@ -746,6 +737,16 @@ impl Client {
             }
         }
     }
+}
+
+/// A connection's token and idle-timer key.
+fn conn_key(base: u64, id: u64) -> u64 {
+    base + (id & KEY_MASK)
+}
+
+/// A call's deadline-timer key.
+fn call_key(base: u64, id: u64) -> u64 {
+    base + CALLS + (id & KEY_MASK)
 }
 
 fn parser_for(c: &CallState) -> ResponseParser {
@@ -903,24 +904,28 @@ mod tests {
         heads: Arc<Mutex<Vec<String>>>,
     }
 
-    /// A server on 127.0.0.1 serving one connection at a time.
+    /// A server on 127.0.0.1, a thread per connection.
     fn serve(handler: Box<Handler>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let accepted = Arc::new(AtomicUsize::new(0));
         let heads = Arc::new(Mutex::new(Vec::new()));
         let (n, h) = (accepted.clone(), heads.clone());
+        let handler: Arc<Handler> = handler.into();
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut s) = stream else { return };
                 let conn = n.fetch_add(1, Ordering::SeqCst) + 1;
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                while let Some(head) = read_request(&mut r) {
-                    h.lock().unwrap().push(head.clone());
-                    if !handler(conn, &head, &mut s) {
-                        break;
+                let (h, handler) = (h.clone(), handler.clone());
+                thread::spawn(move || {
+                    let mut r = BufReader::new(s.try_clone().unwrap());
+                    while let Some(head) = read_request(&mut r) {
+                        h.lock().unwrap().push(head.clone());
+                        if !handler(conn, &head, &mut s) {
+                            break;
+                        }
                     }
-                }
+                });
             }
         });
         TestServer {
@@ -1068,6 +1073,31 @@ mod tests {
         assert_eq!(f.client.in_flight(), 0);
         // Only the idle connection's timer is left.
         assert_eq!(f.lp.pending_timers(), 1);
+    }
+
+    #[test]
+    fn the_pool_keeps_four_per_endpoint() {
+        let srv = serve(answer("x"));
+        let mut f = Fixture::new();
+        let ep = tcp(srv.port);
+        let mut out = Vec::new();
+        for _ in 0..6 {
+            f.start(&ep, get("/"), &mut out);
+        }
+        f.drive(&mut out, |_, o| {
+            o.iter()
+                .filter(|r| matches!(r, Reply::Done(_, Ok(_))))
+                .count()
+                == 6
+        });
+        assert_eq!(srv.accepted.load(Ordering::SeqCst), 6);
+        assert_eq!(f.client.pooled(), 4);
+        // Another endpoint (same server, other name) has a pool of its own.
+        let other = Endpoint::parse(&format!("localhost:{}", srv.port), 80).unwrap();
+        assert_eq!(f.body(&other, get("/")), "x");
+        assert_eq!(f.body(&ep, get("/")), "x");
+        assert_eq!(srv.accepted.load(Ordering::SeqCst), 7);
+        assert_eq!(f.client.pooled(), 5);
     }
 
     #[test]

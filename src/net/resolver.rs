@@ -207,7 +207,7 @@ pub struct Resolver {
     /// Lookups started, for `options rotate`.
     started: usize,
     cache: Vec<CacheEntry>,
-    /// Per-try timeout; None: resolv.conf's.
+    /// Per-try timeout; None: resolv.conf's (tests set milliseconds).
     try_ns: Option<u64>,
 }
 
@@ -226,11 +226,6 @@ impl Resolver {
             cache: Vec::new(),
             try_ns: None,
         }
-    }
-
-    /// Overrides resolv.conf's per-try timeout (tests use milliseconds).
-    pub fn set_try_timeout(&mut self, ns: u64) {
-        self.try_ns = Some(ns);
     }
 
     pub fn owns(&self, token: u64) -> bool {
@@ -783,7 +778,7 @@ mod tests {
                 hosts: hosts.into(),
             },
         );
-        r.set_try_timeout(150_000_000);
+        r.try_ns = Some(150_000_000);
         r
     }
 
@@ -999,7 +994,7 @@ mod tests {
         let good = FakeDns::start(false);
         let mut lp = lp();
         let mut r = resolver(&[closed_port, good.port], "", "");
-        r.set_try_timeout(5_000_000_000);
+        r.try_ns = Some(5_000_000_000);
         let start = Instant::now();
         assert_eq!(resolve(&mut lp, &mut r, "v4.test"), texts(&["10.0.0.3"]));
         assert!(start.elapsed() < Duration::from_secs(2));

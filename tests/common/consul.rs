@@ -121,14 +121,14 @@ impl Emulator {
     }
 
     fn admin_call(&self, method: &str, path: &str, body: &str, timeout: Duration) -> Response {
-        let r = http::request(&self.admin, method, path, &[], body.as_bytes(), timeout)
-            .unwrap_or_else(|e| {
+        http::request(&self.admin, method, path, &[], body.as_bytes(), timeout).unwrap_or_else(
+            |e| {
                 panic!(
                     "emulator admin {method} {path}: {e}\nemulator log:\n{}",
                     self.log()
                 )
-            });
-        r
+            },
+        )
     }
 
     fn admin_ok(&self, method: &str, path: &str, body: &str) -> Node {

@@ -81,7 +81,9 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
 
 /// Whether every thread of `pid` is in the stopped state (T).
 fn all_tasks_stopped(pid: i32) -> bool {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
     tasks.filter_map(|t| t.ok()).all(|t| {
         std::fs::read_to_string(t.path().join("stat")).is_ok_and(|stat| {
             stat.rsplit_once(')')
@@ -249,7 +251,10 @@ impl Etcd {
         // group stop to reach each task, or a request could still be served.
         let deadline = Instant::now() + Duration::from_secs(5);
         while !all_tasks_stopped(pid) {
-            assert!(Instant::now() < deadline, "etcd {pid} did not stop on SIGSTOP");
+            assert!(
+                Instant::now() < deadline,
+                "etcd {pid} did not stop on SIGSTOP"
+            );
             std::thread::yield_now();
         }
     }

@@ -71,7 +71,7 @@ Decisions (where the emulator has to pick one of Consul's behaviours):
          [tag=]... [instances=N] (what /v1/health/service/NAME shows);
          kv=KEY [value=] [present=]; request=PATH_PREFIX [method=] [since=SEQ]
          [body=substr] [count=N (at least, default 1)] [max=N (at most)];
-         index=N (the index is above N).
+         index=N (the index is above N); fault=MODE (the current fault).
     POST /_emulator/register?node=NAME[&address=IP]  body: a service
          definition, registered on another node (another agent): it is not
          forgotten by restart. POST /_emulator/deregister?id=ID[&node=NAME].
@@ -882,7 +882,9 @@ class Emulator:
             return met, {"count": len(hits), "requests": hits[-20:]}
         if "index" in q:
             return self.index > int(one("index")), self.index
-        raise HTTPError(400, "wait: give one of check=, service=, name=, kv=, request=, index=")
+        if "fault" in q:
+            return self.fault["mode"] == one("fault"), self.fault["mode"]
+        raise HTTPError(400, "wait: give one of check=, service=, name=, kv=, request=, index=, fault=")
 
     def wait_for(self, q, current):
         def dur(name, default):

@@ -1,0 +1,439 @@
+//! Discovery end to end: the real binary registering advertised jobs in the
+//! Consul emulator (tests/consul/emulator.py) and in a real etcd, through
+//! health changes, agent restarts, faults and shutdown, and watches that
+//! run onChange jobs with the instances they saw.
+//!
+//! Consul assertions are single blocking waits on the emulator; etcd ones
+//! read the store until a deadline. tug logs to stdout here (logging.output)
+//! so its lines and its jobs' output can be waited for.
+
+mod common;
+
+use common::consul::Emulator;
+use common::etcd::Etcd;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tug-disc-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn supervise(dir: &Path, body: &str) -> Command {
+    let path = dir.join("config.json5");
+    std::fs::write(&path, body).unwrap();
+    let mut c = tug_cmd(&["--config", path.to_str().unwrap()]);
+    c.env("TUG_SOCKET", dir.join("tug.sock"))
+        .env_remove("CONSUL_HTTP_ADDR")
+        .env_remove("ETCD_ENDPOINTS");
+    c
+}
+
+/// An app whose http health check passes while `dir/www/healthy` exists:
+/// python's http.server answers 200 for it and 404 once it is removed.
+struct App {
+    port: u16,
+    www: PathBuf,
+}
+
+impl App {
+    fn new(dir: &Path) -> App {
+        let www = dir.join("www");
+        std::fs::create_dir_all(&www).unwrap();
+        std::fs::write(www.join("healthy"), "ok").unwrap();
+        App {
+            port: free_port(),
+            www,
+        }
+    }
+
+    /// The job, advertised as `web` with a tag and meta.
+    fn job(&self, ttl: &str) -> String {
+        format!(
+            r#"{{ name: "web",
+                 exec: ["python3", "-m", "http.server", "--bind", "127.0.0.1", "{port}", "--directory", "{www}"],
+                 port: {port}, interfaces: ["static:127.0.0.1"], tags: ["v1"], meta: {{ version: "1.2" }},
+                 health: {{ http: "http://127.0.0.1:{port}/healthy", interval: "100ms", ttl: "{ttl}" }} }}"#,
+            port = self.port,
+            www = self.www.display()
+        )
+    }
+
+    fn set_healthy(&self, on: bool) {
+        let f = self.www.join("healthy");
+        if on {
+            std::fs::write(f, "ok").unwrap();
+        } else {
+            std::fs::remove_file(f).unwrap();
+        }
+    }
+}
+
+/// Stops tug with SIGTERM and returns its exit code and stderr.
+fn stop(r: Running) -> (Option<i32>, String) {
+    send(r.pid(), libc::SIGTERM);
+    let (status, _, err) = r.finish();
+    (status.code(), err)
+}
+
+#[test]
+fn consul_registration_follows_health_restarts_and_shutdown() {
+    let consul = Emulator::start();
+    let dir = temp_dir("consul-reg");
+    let app = App::new(&dir);
+    let cfg = format!(
+        r#"{{ consul: "{}", logging: {{ output: "stdout" }}, jobs: [ {} ] }}"#,
+        consul.addr(),
+        app.job("30s")
+    );
+    let r = Running::start(supervise(&dir, &cfg));
+    let id = format!("web-{}", hostname());
+    let check = format!("service:{id}");
+    consul.expect(&format!(
+        "service={id}&status=passing&address=127.0.0.1&port={}&tag=v1&meta=version:1.2&timeout=10s",
+        app.port
+    ));
+
+    // A failing check is critical at once, long before the 30 s TTL lapses.
+    let failed_at = Instant::now();
+    app.set_healthy(false);
+    consul.expect(&format!("check={check}&status=critical&timeout=5s"));
+    assert!(failed_at.elapsed() < Duration::from_secs(5));
+    app.set_healthy(true);
+    consul.expect(&format!("check={check}&status=passing&timeout=5s"));
+
+    // An agent that lost its data dir forgets the service: tug registers
+    // it again within one TTL, on its next heartbeat.
+    consul.restart(false);
+    consul.expect(&format!("service={id}&present=0&timeout=5s"));
+    consul.expect(&format!("service={id}&status=passing&timeout=30s"));
+
+    let (code, err) = stop(r);
+    assert_eq!(code, Some(0), "{err}");
+    consul.expect(&format!("service={id}&present=0&timeout=1s"));
+    consul.expect(&format!("check={check}&present=0&timeout=1s"));
+}
+
+#[test]
+fn consul_initial_status_registers_before_the_first_check() {
+    let consul = Emulator::start();
+    let dir = temp_dir("consul-initial");
+    let cfg = format!(
+        r#"{{ consul: "{}", jobs: [ {{ name: "slow", exec: ["{}", "sleep", "60000"],
+             port: 7000, interfaces: ["static:127.0.0.1"], initial_status: "warning",
+             health: {{ exec: "false", interval: "1h", ttl: "1h" }} }} ] }}"#,
+        consul.addr(),
+        probe_str()
+    );
+    let r = Running::start(supervise(&dir, &cfg));
+    let id = format!("slow-{}", hostname());
+    consul.expect(&format!("check=service:{id}&status=warning&timeout=10s"));
+    let (code, err) = stop(r);
+    assert_eq!(code, Some(0), "{err}");
+    consul.expect(&format!("service={id}&present=0&timeout=1s"));
+}
+
+#[test]
+fn consul_watch_runs_onchange_with_the_new_instances() {
+    let consul = Emulator::start();
+    let dir = temp_dir("consul-watch");
+    let cfg = format!(
+        r#"{{ consul: "{}", logging: {{ output: "stdout" }},
+             watches: [ {{ name: "backend", interval: 5 }} ],
+             jobs: [
+               {{ name: "onchange", exec: ["sh", "-c", "echo \"instances=[$TUG_WATCH_BACKEND]\""],
+                  when: {{ source: "watch.backend", each: "changed" }} }},
+               {{ name: "up", exec: "echo backend is up", when: {{ source: "watch.backend", each: "healthy" }} }},
+               {{ name: "down", exec: "echo backend is down", when: {{ source: "watch.backend", each: "unhealthy" }} }}
+             ] }}"#,
+        consul.addr()
+    );
+    let mut r = Running::start(supervise(&dir, &cfg));
+    // The first result counts: an absent service is unhealthy.
+    r.expect_line("instances=[]");
+    r.expect_line("backend is down");
+
+    let started = Instant::now();
+    consul.register_other_on(
+        "node2",
+        "10.0.0.7",
+        r#"{"ID":"backend-1","Name":"backend","Port":9000,"Tags":["a"],
+            "Check":{"CheckID":"b1","TTL":"1h","Status":"passing"}}"#,
+    );
+    r.expect_line("instances=[10.0.0.7:9000]");
+    r.expect_line("backend is up");
+    // Blocking queries: the change arrives in milliseconds, not after the
+    // watch's 5 s interval.
+    assert!(started.elapsed() < Duration::from_secs(3));
+
+    // A change of tags alone is a change.
+    consul.register_other_on(
+        "node2",
+        "10.0.0.7",
+        r#"{"ID":"backend-1","Name":"backend","Port":9000,"Tags":["b"],
+            "Check":{"CheckID":"b1","TTL":"1h","Status":"passing"}}"#,
+    );
+    r.expect_line("instances=[10.0.0.7:9000]");
+    // A critical instance is not among the passing ones.
+    consul.set_check_on(Some("node2"), "b1", "critical");
+    r.expect_line("instances=[]");
+    r.expect_line("backend is down");
+    let (code, err) = stop(r);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn consul_kv_watch_fires_on_a_changed_value() {
+    let consul = Emulator::start();
+    let dir = temp_dir("consul-kv");
+    let cfg = format!(
+        r#"{{ consul: "{}", logging: {{ output: "stdout" }},
+             watches: [ {{ name: "cfg", key: "config/app" }} ],
+             jobs: [
+               {{ name: "reconfigure", exec: "echo config changed", when: {{ source: "watch.cfg", each: "changed" }} }},
+               {{ name: "present", exec: "echo config present", when: {{ source: "watch.cfg", each: "healthy" }} }}
+             ] }}"#,
+        consul.addr()
+    );
+    let mut r = Running::start(supervise(&dir, &cfg));
+    r.expect_line("config changed"); // the first result: absent
+    consul.kv_put("config/app", "v1");
+    r.expect_line("config present");
+    consul.kv_put("config/app", "v2");
+    r.expect_line("config changed");
+    let (code, err) = stop(r);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// While the agent stalls, refuses, fails or talks garbage, tug's own
+/// clock keeps time: a 100 ms periodic job keeps ticking, and once the
+/// agent is healthy again the service is registered.
+#[test]
+fn consul_faults_never_block_the_loop() {
+    let consul = Emulator::start();
+    let dir = temp_dir("consul-faults");
+    let app = App::new(&dir);
+    let cfg = format!(
+        r#"{{ consul: "{}", logging: {{ output: "stdout" }}, jobs: [ {},
+             {{ name: "tick", exec: "echo tick", when: {{ interval: "100ms" }} }} ] }}"#,
+        consul.addr(),
+        app.job("5s")
+    );
+    let mut r = Running::start(supervise(&dir, &cfg));
+    let id = format!("web-{}", hostname());
+    consul.expect(&format!("service={id}&status=passing&timeout=10s"));
+    for mode in ["stall", "500", "malformed", "drop_mid_body", "refuse"] {
+        consul.fault(mode);
+        let t = Instant::now();
+        for _ in 0..10 {
+            r.expect_line("msg=\"tick\"");
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "{mode}: 10 ticks of 100 ms took {:?}",
+            t.elapsed()
+        );
+        consul.clear_fault();
+        // Gone from the agent meanwhile: it must come back.
+        consul.restart(false);
+        consul.expect(&format!("service={id}&status=passing&timeout=10s"));
+    }
+    let (code, err) = stop(r);
+    assert_eq!(code, Some(0), "{err}");
+    consul.expect(&format!("service={id}&present=0&timeout=1s"));
+}
+
+#[test]
+fn consul_maintenance_takes_services_out_and_back() {
+    let consul = Emulator::start();
+    let dir = temp_dir("consul-maint");
+    let app = App::new(&dir);
+    let cfg = format!(
+        r#"{{ consul: "{}", logging: {{ output: "stdout" }}, jobs: [ {} ] }}"#,
+        consul.addr(),
+        app.job("10s")
+    );
+    let r = Running::start(supervise(&dir, &cfg));
+    let id = format!("web-{}", hostname());
+    consul.expect(&format!("service={id}&status=passing&timeout=10s"));
+    let ctl = |what: &str| {
+        let mut c = tug_cmd(&["ctl", "maintenance", what]);
+        c.env("TUG_SOCKET", dir.join("tug.sock"));
+        let (code, out, err) = output(c);
+        assert_eq!(code, 0, "{out}{err}");
+    };
+    ctl("on");
+    consul.expect(&format!("service={id}&present=0&timeout=5s"));
+    ctl("off");
+    consul.expect(&format!("service={id}&status=passing&timeout=10s"));
+    let (code, err) = stop(r);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
+fn consul_from_the_environment_with_a_token() {
+    let consul = Emulator::start_with(&["--token", "s3cret"]);
+    let dir = temp_dir("consul-env");
+    let app = App::new(&dir);
+    let cfg = format!(r#"{{ jobs: [ {} ] }}"#, app.job("10s"));
+    let mut cmd = supervise(&dir, &cfg);
+    cmd.env("CONSUL_HTTP_ADDR", format!("http://{}", consul.addr()))
+        .env("CONSUL_HTTP_TOKEN", "s3cret");
+    let r = Running::start(cmd);
+    let id = format!("web-{}", hostname());
+    consul.expect(&format!("service={id}&status=passing&timeout=10s"));
+    let (code, err) = stop(r);
+    assert_eq!(code, Some(0), "{err}");
+    consul.expect(&format!("service={id}&present=0&timeout=1s"));
+}
+
+// ---- etcd ----
+
+/// Reads the store until `cond` holds (10 s at most).
+fn until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn etcd_config(etcd: &Etcd, rest: &str) -> String {
+    format!(
+        r#"{{ etcd: {{ endpoints: ["{}"], prefix: "/services" }}, logging: {{ output: "stdout" }}, {rest} }}"#,
+        etcd.endpoint()
+    )
+}
+
+#[test]
+fn etcd_registration_uses_a_lease_and_follows_health() {
+    let Some(mut etcd) = Etcd::start() else {
+        return;
+    };
+    let dir = temp_dir("etcd-reg");
+    let app = App::new(&dir);
+    let cfg = etcd_config(&etcd, &format!("jobs: [ {} ]", app.job("3s")));
+    let r = Running::start(supervise(&dir, &cfg));
+    let key = format!("/services/web/web-{}", hostname());
+    until("the registration", || etcd.get(&key).is_some());
+    let value = etcd.get(&key).unwrap();
+    for part in [
+        "\"name\":\"web\"",
+        "\"address\":\"127.0.0.1\"",
+        &format!("\"port\":{}", app.port),
+        "\"v1\"",
+        "\"version\":\"1.2\"",
+    ] {
+        assert!(value.contains(part), "{part} missing in {value}");
+    }
+    // Kept alive past several TTLs.
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(7) {
+        assert!(etcd.get(&key).is_some(), "the lease lapsed while healthy");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // Unhealthy: the key goes at once; healthy: it comes back.
+    app.set_healthy(false);
+    until("the key to go", || etcd.get(&key).is_none());
+    app.set_healthy(true);
+    until("the key to come back", || etcd.get(&key).is_some());
+
+    // etcd loses everything (a new cluster): the lease is gone, tug grants
+    // a new one and puts the key again.
+    etcd.kill_and_wipe();
+    etcd.restart();
+    until("re-registration after data loss", || {
+        etcd.get(&key).is_some()
+    });
+
+    let (code, err) = stop(r);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(etcd.get_prefix("/services/"), vec![], "left behind");
+}
+
+#[test]
+fn etcd_partition_and_recovery() {
+    let Some(mut etcd) = Etcd::start() else {
+        return;
+    };
+    let dir = temp_dir("etcd-part");
+    let app = App::new(&dir);
+    let cfg = etcd_config(
+        &etcd,
+        &format!(
+            r#"jobs: [ {}, {{ name: "tick", exec: "echo tick", when: {{ interval: "100ms" }} }} ]"#,
+            app.job("2s")
+        ),
+    );
+    let mut r = Running::start(supervise(&dir, &cfg));
+    let key = format!("/services/web/web-{}", hostname());
+    until("the registration", || etcd.get(&key).is_some());
+    // A partition: etcd stops answering. The loop keeps its time.
+    etcd.pause();
+    let t = Instant::now();
+    for _ in 0..30 {
+        r.expect_line("msg=\"tick\"");
+    }
+    assert!(t.elapsed() < Duration::from_secs(6), "{:?}", t.elapsed());
+    etcd.resume();
+    until("the registration after the partition", || {
+        etcd.get(&key).is_some()
+    });
+    let (code, err) = stop(r);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(etcd.get_prefix("/services/"), vec![]);
+}
+
+#[test]
+fn etcd_watch_runs_onchange_with_the_new_instances() {
+    let Some(etcd) = Etcd::start() else {
+        return;
+    };
+    let dir = temp_dir("etcd-watch");
+    let cfg = etcd_config(
+        &etcd,
+        r#"watches: [ { name: "backend" }, { name: "flag", key: "/flags/on" } ],
+           jobs: [
+             { name: "onchange", exec: ["sh", "-c", "echo \"instances=[$TUG_WATCH_BACKEND]\""],
+               when: { source: "watch.backend", each: "changed" } },
+             { name: "flag", exec: "echo flag set", when: { source: "watch.flag", each: "healthy" } }
+           ]"#,
+    );
+    let mut r = Running::start(supervise(&dir, &cfg));
+    r.expect_line("instances=[]");
+    etcd.put(
+        "/services/backend/b1",
+        r#"{"id":"b1","name":"backend","address":"10.1.2.3","port":8080,"tags":[],"meta":{}}"#,
+    );
+    r.expect_line("instances=[10.1.2.3:8080]");
+    etcd.put(
+        "/services/backend/b2",
+        r#"{"id":"b2","name":"backend","address":"fd00::5","port":8081,"tags":[],"meta":{}}"#,
+    );
+    r.expect_line("instances=[10.1.2.3:8080,[fd00::5]:8081]");
+    etcd.delete("/services/backend/b1");
+    r.expect_line("instances=[[fd00::5]:8081]");
+    etcd.put("/flags/on", "1");
+    r.expect_line("flag set");
+    let (code, err) = stop(r);
+    assert_eq!(code, Some(0), "{err}");
+}
