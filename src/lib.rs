@@ -77,11 +77,19 @@ pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
             log::set_verbosity(init_args.verbosity);
             init::run(&init_args, &env)
         }
-        Ok(Action::Supervise { config, main, .. }) => match config::load(&config, &env) {
+        Ok(Action::Supervise {
+            config,
+            main,
+            socket,
+        }) => match config::load(&config, &env) {
             Ok(cfg) => {
                 let opts = jobs::engine::Options {
                     config_path: &config,
-                    socket: None,
+                    socket: socket.as_deref(),
+                    default_socket: match flavor {
+                        Flavor::ContainerPilot => cli::CONTAINERPILOT_SOCKET,
+                        _ => ctl::DEFAULT_SOCKET,
+                    },
                 };
                 jobs::engine::run(cfg, &main, &env, &opts)
             }

@@ -474,6 +474,8 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
             };
             if metric.name.is_empty() {
                 e.at(node.pos, &join(&path, "name"), "missing");
+            } else if let Err(msg) = crate::telemetry::metric_name(&metric) {
+                e.at(node.pos, &path, msg);
             }
             if !["counter", "gauge", "histogram", "summary"].contains(&metric.kind.as_str()) {
                 e.at(

@@ -319,10 +319,11 @@ fn dispatch(req: &Request, ops: &mut dyn Ops) -> (&'static str, Response) {
             ops.maintenance(pattern.ends_with("enable"));
             done()
         }
-        _ => {
+        "/v3/shutdown" => {
             ops.shutdown();
             done()
         }
+        _ => not_found(path),
     };
     (pattern, resp)
 }

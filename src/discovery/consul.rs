@@ -17,13 +17,15 @@
 //!
 //! Watches are blocking queries (`index` + `wait=60s`) with Consul's index
 //! rules (backwards: reset to 0; 0: use 1) and the full instance set
-//! compared on every return, since a return is not proof of change.
+//! compared on every return, since a return is not proof of change. After
+//! an error the next read is without index, so an agent that came back
+//! with a lower index (a -dev restart) is seen at once, not after `wait`.
 
 use super::retry::{RateLimit, Retry};
 use super::watch::{Reported, kv_instance, normalize, worst_status};
 use super::{
-    Health, Instance, Notice, Service, ServiceTask, Step, Task, WatchKind, describe_status,
-    health_word,
+    CALL_TIMEOUT_NS, Health, Instance, Notice, Reg, Service, ServiceTask, Step, Task, WatchKind,
+    describe_status, health_word,
 };
 use crate::config::json5::{Node, Value};
 use crate::json::{self, Writer};
@@ -33,8 +35,6 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-/// Deadline of every agent call that is not a blocking query.
-pub const CALL_TIMEOUT_NS: u64 = 5_000_000_000;
 /// The `wait` of blocking queries; the call deadline adds Consul's jitter
 /// (wait/16) and a margin.
 pub const WAIT_SECS: u64 = 60;
@@ -144,15 +144,6 @@ fn clip(output: &str) -> String {
         end -= 1;
     }
     String::from(&output[..end])
-}
-
-/// What the agent is believed to hold for a service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reg {
-    No,
-    Yes,
-    /// A request failed: the agent may hold it, or may have forgotten it.
-    Unknown,
 }
 
 #[derive(Debug)]
@@ -693,8 +684,13 @@ impl Task for ConsulWatch {
                 let kv = self.is_kv();
                 self.reported.offer(self.watch, kv, set, out);
             }
-            // The last known set stands: no notice on errors.
-            Err(e) => self.retry.failed(now, &label, &e),
+            // The last known set stands: no notice on errors. The next
+            // request reads afresh: an agent that came back with a lower
+            // index would hold a blocking query for the whole wait.
+            Err(e) => {
+                self.retry.failed(now, &label, &e);
+                self.index = 0;
+            }
         }
     }
 }
@@ -1224,9 +1220,15 @@ mod tests {
         ];
         let mut now = 1_000_000_000;
         let mut last_delay = 0;
-        for f in failures {
+        for (n, f) in failures.into_iter().enumerate() {
             let c = send(&mut w, now);
-            assert!(c.path.contains("index=3"), "{}", c.path);
+            let blocking = c.path.contains("index=3");
+            assert_eq!(
+                blocking,
+                n == 0,
+                "after a failure the read is fresh: {}",
+                c.path
+            );
             w.done(now, f, &mut out);
             let Step::Wait(at) = w.next(now) else {
                 panic!()

@@ -18,22 +18,22 @@
 //! backwards (rebuilt) is re-read whole. Streams have no deadline: silence
 //! is normal, death shows as EOF.
 
-use super::consul::Reg;
 use super::retry::{RateLimit, Retry};
 use super::watch::{Reported, kv_instance, normalize};
-use super::{Health, Instance, Notice, Service, ServiceTask, Step, Task, describe_status};
+use super::{
+    CALL_TIMEOUT_NS, Health, Instance, Notice, Reg, Service, ServiceTask, Step, Task,
+    describe_status,
+};
 use crate::base64;
 use crate::config::json5::{Node, Value};
 use crate::json::{self, Writer};
 use crate::log::{info, warning};
 use crate::net::client::{Call, Response};
 use crate::net::http::ResponseHead;
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-pub const CALL_TIMEOUT_NS: u64 = 5_000_000_000;
 const SMALL_BODY: usize = 64 << 10;
 const RANGE_BODY: usize = 8 << 20;
 /// Undrained stream bytes the client may hold, and the longest line.
@@ -250,12 +250,23 @@ pub fn parse_grant(body: &[u8]) -> Result<(u64, u64), String> {
     Ok((id, u64_field(&doc, "TTL")))
 }
 
-/// A keepalive answer: the remaining TTL, 0 if the lease is gone.
+/// A keepalive answer: the remaining TTL, 0 if the lease is gone (a
+/// result without TTL, or a stream error with gRPC code 5, NotFound).
 pub fn parse_keepalive(body: &[u8]) -> Result<u64, String> {
     let line = body
         .split(|&b| b == b'\n')
         .find(|l| l.iter().any(|b| !b.is_ascii_whitespace()))
         .ok_or("an empty keepalive answer")?;
+    let not_found = json::parse(line).ok().is_some_and(|d| {
+        let e = json::get(&d, "error").unwrap_or(&d);
+        [json::get(e, "grpc_code"), json::get(e, "code")]
+            .into_iter()
+            .flatten()
+            .any(|c| json::as_u64(c) == Some(5))
+    });
+    if not_found {
+        return Ok(0);
+    }
     let doc = document(line)?;
     let result = json::get(&doc, "result").unwrap_or(&doc);
     Ok(u64_field(result, "TTL"))
@@ -580,7 +591,8 @@ pub struct EtcdWatch {
     kv: bool,
     /// The store revision everything applied so far is current to.
     revision: u64,
-    entries: BTreeMap<Vec<u8>, Instance>,
+    /// Key -> instance, in no order (`set` sorts what it reports).
+    entries: Vec<(Vec<u8>, Instance)>,
     reported: Reported,
     phase: Phase,
     in_flight: Option<Phase>,
@@ -630,7 +642,7 @@ impl EtcdWatch {
             tag,
             kv,
             revision: 0,
-            entries: BTreeMap::new(),
+            entries: Vec::new(),
             reported: Reported::default(),
             phase: Phase::Range,
             in_flight: None,
@@ -649,24 +661,22 @@ impl EtcdWatch {
         format!("etcd: watch {}", self.name)
     }
 
-    fn insert(&mut self, key: Vec<u8>, value: &[u8]) {
+    /// A PUT (`Some` value) or DELETE of `key`.
+    fn apply(&mut self, key: Vec<u8>, value: Option<&[u8]>) {
+        self.entries.retain(|(k, _)| *k != key);
+        let Some(value) = value else { return };
         let inst = if self.kv {
             Some(kv_instance(&key, value))
         } else {
             parse_service_value(value)
         };
         match inst {
-            Some(i) => {
-                self.entries.insert(key, i);
-            }
-            None => {
-                crate::log::debug!(
-                    "etcd: watch {}: skipping {} (not a service record)",
-                    self.name,
-                    String::from_utf8_lossy(&key)
-                );
-                self.entries.remove(&key);
-            }
+            Some(i) => self.entries.push((key, i)),
+            None => crate::log::debug!(
+                "etcd: watch {}: skipping {} (not a service record)",
+                self.name,
+                String::from_utf8_lossy(&key)
+            ),
         }
     }
 
@@ -675,7 +685,8 @@ impl EtcdWatch {
         let tag = self.tag.as_deref();
         normalize(
             self.entries
-                .values()
+                .iter()
+                .map(|(_, i)| i)
                 .filter(|i| tag.is_none_or(|t| i.tags.iter().any(|x| x == t)))
                 .cloned()
                 .collect(),
@@ -702,7 +713,7 @@ impl EtcdWatch {
         }
         self.entries.clear();
         for (k, v) in read {
-            self.insert(k, &v);
+            self.apply(k, Some(&v));
         }
         self.revision = revision;
         Ok(())
@@ -750,12 +761,7 @@ impl EtcdWatch {
             batch.push((key, value));
         }
         for (key, value) in batch {
-            match value {
-                Some(v) => self.insert(key, &v),
-                None => {
-                    self.entries.remove(&key);
-                }
-            }
+            self.apply(key, value.as_deref());
         }
         if revision > self.revision {
             self.revision = revision;
@@ -1000,10 +1006,10 @@ mod tests {
             Ok(0),
             "lease gone"
         );
-        assert!(
-            parse_keepalive(b"{\"error\":{\"grpc_code\":5,\"message\":\"lease not found\"}}")
-                .is_err()
-        );
+        let gone = b"{\"error\":{\"grpc_code\":5,\"message\":\"lease not found\"}}";
+        assert_eq!(parse_keepalive(gone), Ok(0), "NotFound is a lost lease");
+        let down = b"{\"error\":{\"grpc_code\":14,\"message\":\"no leader\"}}";
+        assert!(parse_keepalive(down).is_err());
         assert!(parse_keepalive(b"").is_err());
         assert!(parse_keepalive(b"{\"result\":").is_err());
     }

@@ -307,8 +307,8 @@ fn real_etcd_registration_watch_and_lease_recovery() {
         } = n;
         assert!([db, cfg].contains(&watch) && !healthy && instances.is_empty());
     }
-    // Let both streams be created before the puts.
-    h.run_until(Duration::from_millis(300), |_| false);
+    // No need to wait for the streams: they start at the revision after
+    // the one the first result was read at, so nothing falls in between.
     let mut record = service("db-1", "db", 10);
     record.address = "10.0.0.9".to_string();
     etcd.put("/services/db/db-1", &service_value(&record));
@@ -344,6 +344,7 @@ fn real_etcd_registration_watch_and_lease_recovery() {
 
     // A partition longer than the TTL: the lease expires inside etcd.
     etcd.signal(libc::SIGSTOP);
+    // Time must pass here: the partition has to outlive the 2 s lease.
     h.run_until(Duration::from_secs(4), |_| false);
     assert!(
         h.state("web-1").starts_with("error: "),
@@ -464,6 +465,7 @@ impl Drop for Emulator {
 
 #[test]
 fn consul_emulator_registration_heartbeats_restart_and_watch() {
+    crate::log::set_level(crate::log::Level::Debug);
     let Some(emu) = Emulator::start() else { return };
     let mut h = Harness::new(BackendConfig::Consul {
         address: format!("http://{}", emu.addr),
@@ -508,8 +510,7 @@ fn consul_emulator_registration_heartbeats_restart_and_watch() {
             instances: vec![]
         }
     );
-    // Let the blocking query reach the emulator.
-    h.run_until(Duration::from_millis(200), |_| false);
+    // Whether the blocking query is already held or not, the index moves.
     let def = r#"{"ID":"db-1","Name":"db","Address":"10.0.0.9","Port":5432,"Check":{"CheckID":"service:db-1","TTL":"30s","Status":"passing"}}"#;
     assert_eq!(
         emu.admin("POST", "/_emulator/register?node=n2&address=10.1.0.2", def),

@@ -21,7 +21,8 @@
 //! - A task has at most one call in flight; it is asked for its next step
 //!   only when that call is done, so requests never pile up.
 //! - Token layout: the client owns `token_base..+2^32`; above that, timer
-//!   key `CLIENT_SPAN + n` wakes task n (n = 0 is the shutdown deadline).
+//!   key `CLIENT_SPAN + n` wakes task n (n = 0 is the shutdown deadline,
+//!   n = 1 hands out notices an API call produced).
 //!   Task numbers are never reused, so a stale timer cannot wake another.
 //! - etcd endpoints: every call goes to the current one; a transport error
 //!   (refused, timeout, broken response) moves to the next, and the current
@@ -37,8 +38,7 @@ mod retry;
 mod watch;
 
 pub use consul::{
-    BLOCKING_TIMEOUT_NS, CALL_TIMEOUT_NS, WAIT_SECS, next_index, parse_health_service, parse_kv,
-    register_body,
+    BLOCKING_TIMEOUT_NS, WAIT_SECS, next_index, parse_health_service, parse_kv, register_body,
 };
 pub use etcd::{parse_service_value, prefix_end, service_value};
 pub use retry::{BACKOFF_MAX_NS, BACKOFF_MIN_NS, backoff_delay};
@@ -49,7 +49,6 @@ use crate::log::{debug, info, warning};
 use crate::net::client::{self, Call, CallId, Client, Endpoint, Reply, Response};
 use crate::net::http::ResponseHead;
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -143,10 +142,24 @@ pub enum Notice {
     },
 }
 
+/// Deadline of every call that is neither a blocking query nor a stream.
+pub const CALL_TIMEOUT_NS: u64 = 5_000_000_000;
 /// How long shutdown waits for deregistrations.
 pub const SHUTDOWN_NS: u64 = 5_000_000_000;
 const CLIENT_SPAN: u64 = client::TOKEN_SPAN;
 const KEY_SHUTDOWN: u64 = 0;
+/// Hands out notices that an API call (not an event) produced.
+const KEY_FLUSH: u64 = 1;
+
+/// What the backend is believed to hold for a service (its registration,
+/// or its etcd key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reg {
+    No,
+    Yes,
+    /// A request failed: it may be there, or may have been forgotten.
+    Unknown,
+}
 
 /// What a task wants next.
 pub(crate) enum Step {
@@ -253,26 +266,41 @@ impl Kind {
 }
 
 struct Unit {
+    uid: u64,
     kind: Kind,
     /// The call in flight and the endpoint it went to.
     call: Option<(CallId, usize)>,
     timer: Option<(u64, TimerId)>,
 }
 
+impl Unit {
+    fn service_id(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Service(id, _) => Some(id),
+            Kind::Watch(_) => None,
+        }
+    }
+}
+
+/// Units are few (advertised jobs and watches), so they live in a Vec and
+/// are found by scanning: cheaper in code than a map per key type.
+fn find(units: &mut [Unit], uid: u64) -> Option<&mut Unit> {
+    units.iter_mut().find(|u| u.uid == uid)
+}
+
 pub struct Discovery {
     base: u64,
     client: Client,
     backend: Backend,
-    units: BTreeMap<u64, Unit>,
-    services: BTreeMap<String, u64>,
+    units: Vec<Unit>,
     /// Watch index -> task, None once removed (indices are never reused).
     watches: Vec<Option<u64>>,
-    calls: BTreeMap<CallId, u64>,
     next_unit: u64,
     seeds: retry::Rng,
     maint: bool,
     shutting: bool,
     deadline: Option<TimerId>,
+    flush: Option<TimerId>,
     replies: Vec<Reply>,
     /// Notices produced outside on_ready/on_timer, handed out by the next.
     notices: Vec<Notice>,
@@ -309,15 +337,14 @@ impl Discovery {
             base: token_base,
             client: Client::new(token_base),
             backend,
-            units: BTreeMap::new(),
-            services: BTreeMap::new(),
+            units: Vec::new(),
             watches: Vec::new(),
-            calls: BTreeMap::new(),
-            next_unit: 1,
+            next_unit: 2,
             seeds: retry::Rng::from_environment(),
             maint: false,
             shutting: false,
             deadline: None,
+            flush: None,
             replies: Vec::new(),
             notices: Vec::new(),
         })
@@ -338,18 +365,11 @@ impl Discovery {
             );
             return;
         }
-        if let Some(&uid) = self.services.get(&svc.id) {
-            if let Some(Unit {
-                kind: Kind::Service(_, t),
-                ..
-            }) = self.units.get_mut(&uid)
-            {
-                t.revive(svc);
-            }
+        let id = svc.id.clone();
+        if let Some(uid) = self.with_service(&id, |t| t.revive(svc.clone())) {
             return self.drive_and_pump(lp, uid);
         }
         let seed = self.seeds.next();
-        let id = svc.id.clone();
         let mut task: Box<dyn ServiceTask> = match &self.backend {
             Backend::Consul { token, .. } => {
                 Box::new(consul::ConsulService::new(svc, token.clone(), seed))
@@ -359,8 +379,7 @@ impl Discovery {
         if self.maint {
             task.maintenance(true);
         }
-        let uid = self.insert(Kind::Service(id.clone(), task));
-        self.services.insert(id, uid);
+        let uid = self.insert(Kind::Service(id, task));
         self.drive_and_pump(lp, uid);
     }
 
@@ -394,18 +413,17 @@ impl Discovery {
                 "off: registering on the next passing check"
             }
         );
-        let ids: Vec<u64> = self.services.values().copied().collect();
-        for uid in ids {
-            if let Some(Unit {
-                kind: Kind::Service(_, t),
-                ..
-            }) = self.units.get_mut(&uid)
-            {
+        let mut uids = Vec::new();
+        for u in &mut self.units {
+            if let Kind::Service(_, t) = &mut u.kind {
                 t.maintenance(on);
+                uids.push(u.uid);
             }
+        }
+        for uid in uids {
             self.drive(lp, uid);
         }
-        self.pump(lp);
+        self.pump_outside(lp);
     }
 
     /// Starts a watch; its index in `Notice::WatchChanged` is the return.
@@ -461,7 +479,7 @@ impl Discovery {
     pub fn on_ready(&mut self, lp: &mut EventLoop, token: u64, out: &mut Vec<Notice>) {
         self.client.on_ready(lp, token, &mut self.replies);
         self.pump(lp);
-        out.append(&mut self.notices);
+        self.hand_out(lp, out);
     }
 
     pub fn on_timer(&mut self, lp: &mut EventLoop, key: u64, out: &mut Vec<Notice>) {
@@ -472,7 +490,9 @@ impl Discovery {
             if n == KEY_SHUTDOWN {
                 self.deadline = None;
                 self.give_up(lp);
-            } else if let Some(u) = self.units.get_mut(&n) {
+            } else if n == KEY_FLUSH {
+                self.flush = None;
+            } else if let Some(u) = find(&mut self.units, n) {
                 if u.timer.is_some_and(|(at, _)| at <= lp.now()) {
                     u.timer = None;
                 }
@@ -480,7 +500,7 @@ impl Discovery {
             }
         }
         self.pump(lp);
-        out.append(&mut self.notices);
+        self.hand_out(lp, out);
     }
 
     /// Shutdown: stop watches, deregister every service. Returns at once;
@@ -490,96 +510,108 @@ impl Discovery {
             return;
         }
         self.shutting = true;
-        let uids: Vec<u64> = self.units.keys().copied().collect();
-        for uid in uids {
-            let Some(unit) = self.units.get_mut(&uid) else {
-                continue;
-            };
-            match &mut unit.kind {
-                Kind::Watch(_) => self.drop_unit(lp, uid),
-                Kind::Service(_, t) => {
-                    if t.shutdown()
-                        && let Some((cid, _)) = unit.call.take()
-                    {
-                        self.client.cancel(lp, cid);
-                        self.calls.remove(&cid);
-                    }
-                    self.drive(lp, uid);
-                }
-            }
+        for uid in self
+            .watches
+            .iter_mut()
+            .filter_map(Option::take)
+            .collect::<Vec<_>>()
+        {
+            self.drop_unit(lp, uid);
         }
-        self.watches.iter_mut().for_each(|w| *w = None);
-        self.pump(lp);
+        let mut uids = Vec::new();
+        for u in &mut self.units {
+            if let Kind::Service(_, t) = &mut u.kind
+                && t.shutdown()
+                && let Some((cid, _)) = u.call.take()
+            {
+                self.client.cancel(lp, cid);
+            }
+            uids.push(u.uid);
+        }
+        for uid in uids {
+            self.drive(lp, uid);
+        }
+        self.pump_outside(lp);
         if !self.units.is_empty() {
-            self.deadline = Some(lp.add_timer(
-                lp.now() + SHUTDOWN_NS,
-                self.base + CLIENT_SPAN + KEY_SHUTDOWN,
-            ));
+            let key = self.base + CLIENT_SPAN + KEY_SHUTDOWN;
+            self.deadline = Some(lp.add_timer(lp.now() + SHUTDOWN_NS, key));
         }
     }
 
     pub fn settled(&self) -> bool {
-        !self
-            .units
-            .values()
-            .any(|u| matches!(u.kind, Kind::Service(..)))
+        !self.units.iter().any(|u| u.service_id().is_some())
     }
 
     /// Registration state of a service, for status: "unregistered",
     /// "registering", "passing", "warning", "critical", "maintenance",
     /// "error: ...".
     pub fn service_state(&self, id: &str) -> String {
-        match self.services.get(id).and_then(|uid| self.units.get(uid)) {
-            Some(Unit {
-                kind: Kind::Service(_, t),
-                ..
-            }) => t.state(),
-            _ => String::from("unregistered"),
+        for u in &self.units {
+            if let Kind::Service(i, t) = &u.kind
+                && i == id
+            {
+                return t.state();
+            }
         }
+        String::from("unregistered")
     }
 
     /// Calls in flight (for tests and status).
     pub fn in_flight(&self) -> usize {
-        self.calls.len()
+        self.units.iter().filter(|u| u.call.is_some()).count()
     }
 
     fn insert(&mut self, kind: Kind) -> u64 {
         let uid = self.next_unit;
         self.next_unit += 1;
-        self.units.insert(
+        self.units.push(Unit {
             uid,
-            Unit {
-                kind,
-                call: None,
-                timer: None,
-            },
-        );
+            kind,
+            call: None,
+            timer: None,
+        });
         uid
     }
 
     fn with_service(&mut self, id: &str, f: impl FnOnce(&mut dyn ServiceTask)) -> Option<u64> {
-        let uid = *self.services.get(id)?;
-        match self.units.get_mut(&uid) {
-            Some(Unit {
-                kind: Kind::Service(_, t),
-                ..
-            }) => {
+        for u in &mut self.units {
+            if let Kind::Service(i, t) = &mut u.kind
+                && i == id
+            {
                 f(t.as_mut());
-                Some(uid)
+                return Some(u.uid);
             }
-            _ => None,
         }
+        None
     }
 
     fn drive_and_pump(&mut self, lp: &mut EventLoop, uid: u64) {
         self.drive(lp, uid);
+        self.pump_outside(lp);
+    }
+
+    /// `pump` for API calls, which cannot return notices: any that a reply
+    /// produced at once (the client may answer inside `start`) wait for a
+    /// timer due now, so the engine hears them on its next turn.
+    fn pump_outside(&mut self, lp: &mut EventLoop) {
         self.pump(lp);
+        if !self.notices.is_empty() && self.flush.is_none() {
+            let key = self.base + CLIENT_SPAN + KEY_FLUSH;
+            self.flush = Some(lp.add_timer(lp.now(), key));
+        }
+    }
+
+    fn hand_out(&mut self, lp: &mut EventLoop, out: &mut Vec<Notice>) {
+        out.append(&mut self.notices);
+        if let Some(t) = self.flush.take() {
+            lp.cancel_timer(t);
+        }
     }
 
     /// Asks an idle task for its next step and carries it out.
     fn drive(&mut self, lp: &mut EventLoop, uid: u64) {
         let now = lp.now();
-        let Some(unit) = self.units.get_mut(&uid) else {
+        let Some(unit) = find(&mut self.units, uid) else {
             return;
         };
         if unit.call.is_some() {
@@ -608,7 +640,6 @@ impl Discovery {
                 );
                 let cid = self.client.start(lp, ep, call, &mut self.replies);
                 unit.call = Some((cid, ep_index));
-                self.calls.insert(cid, uid);
             }
             Step::Wait(at) => {
                 unit.timer = Some((at, lp.add_timer(at, self.base + CLIENT_SPAN + uid)))
@@ -632,18 +663,19 @@ impl Discovery {
         let cid = match &reply {
             Reply::Head(c, _) | Reply::Data(c, _) | Reply::Done(c, _) => *c,
         };
-        let Some(&uid) = self.calls.get(&cid) else {
+        let Some(unit) = self
+            .units
+            .iter_mut()
+            .find(|u| u.call.is_some_and(|c| c.0 == cid))
+        else {
             return;
         };
-        let Some(unit) = self.units.get_mut(&uid) else {
-            return;
-        };
+        let uid = unit.uid;
         let now = lp.now();
         let keep = match reply {
             Reply::Head(_, head) => unit.kind.task().head(now, &head),
             Reply::Data(_, bytes) => unit.kind.task().data(now, &bytes, &mut self.notices),
             Reply::Done(_, result) => {
-                self.calls.remove(&cid);
                 let ep = unit.call.take().map_or(0, |c| c.1);
                 note_endpoint(&mut self.backend, ep, &result);
                 unit.kind.task().done(now, result, &mut self.notices);
@@ -652,7 +684,6 @@ impl Discovery {
         };
         if !keep {
             self.client.cancel(lp, cid);
-            self.calls.remove(&cid);
             unit.call = None;
             self.drive(lp, uid);
         }
@@ -660,10 +691,9 @@ impl Discovery {
 
     /// Cancels a task's call and timer and forgets it.
     fn drop_unit(&mut self, lp: &mut EventLoop, uid: u64) {
-        if let Some(unit) = self.units.get_mut(&uid) {
+        if let Some(unit) = find(&mut self.units, uid) {
             if let Some((cid, _)) = unit.call.take() {
                 self.client.cancel(lp, cid);
-                self.calls.remove(&cid);
             }
             if let Some((_, id)) = unit.timer.take() {
                 lp.cancel_timer(id);
@@ -673,14 +703,7 @@ impl Discovery {
     }
 
     fn forget(&mut self, lp: &mut EventLoop, uid: u64) {
-        if let Some(Unit {
-            kind: Kind::Service(id, _),
-            ..
-        }) = self.units.remove(&uid)
-            && self.services.get(&id) == Some(&uid)
-        {
-            self.services.remove(&id);
-        }
+        self.units.retain(|u| u.uid != uid);
         if self.shutting
             && self.settled()
             && let Some(t) = self.deadline.take()
@@ -692,7 +715,7 @@ impl Discovery {
     /// The shutdown deadline passed: whatever is still registered stays
     /// (Consul's TTL check goes critical, etcd's lease expires).
     fn give_up(&mut self, lp: &mut EventLoop) {
-        let left: Vec<String> = self.services.keys().cloned().collect();
+        let left: Vec<&str> = self.units.iter().filter_map(Unit::service_id).collect();
         if !left.is_empty() {
             warning!(
                 "{}: shutdown deadline passed; not deregistered: {}",
@@ -700,8 +723,7 @@ impl Discovery {
                 left.join(", ")
             );
         }
-        let uids: Vec<u64> = self.units.keys().copied().collect();
-        for uid in uids {
+        for uid in self.units.iter().map(|u| u.uid).collect::<Vec<_>>() {
             self.drop_unit(lp, uid);
         }
     }

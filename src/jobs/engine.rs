@@ -234,6 +234,9 @@ pub struct Options<'a> {
     /// `--socket`: the control socket path (else TUG_SOCKET, control.socket,
     /// the default).
     pub socket: Option<&'a str>,
+    /// Where the socket goes when nothing names it (ContainerPilot's path
+    /// when tug runs under its name).
+    pub default_socket: &'a str,
 }
 
 /// Runs `config` (and `main`, the command after `--`) until everything
@@ -280,7 +283,7 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         error!("{e}");
         return 1;
     }
-    if let Err(e) = s.open_services(&config, opts.socket) {
+    if let Err(e) = s.open_services(&config, opts) {
         error!("{e}");
         return 1;
     }
@@ -852,6 +855,10 @@ impl Supervisor<'_> {
             }
         };
         set("CONTAINERPILOT_PID", Some(format!("{}", proc::getpid())));
+        // Hooks find the socket with `tug ctl` and no config.
+        if let Some(c) = &self.control {
+            set("TUG_SOCKET", Some(c.path().into()));
+        }
         for (k, v) in &self.extra_env {
             set(k, Some(v.clone()));
         }

@@ -52,8 +52,22 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A fresh data dir, named after this process so that dirs of test
+/// processes that were killed (no Drop ran) are swept here.
 fn temp_dir() -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
+    if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+        for e in entries.filter_map(|e| e.ok()) {
+            let name = e.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix("tug-etcd-")) else {
+                continue;
+            };
+            let pid = rest.split('-').next().and_then(|p| p.parse::<i32>().ok());
+            if pid.is_some_and(|p| !super::alive(p)) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -136,12 +136,12 @@ impl Supervisor<'_> {
     pub(super) fn open_services(
         &mut self,
         config: &Config,
-        socket: Option<&str>,
+        opts: &Options<'_>,
     ) -> core::result::Result<(), String> {
         if let Some(backend) = backend_config(config, self.env)? {
             self.discovery = Some(Discovery::new(&backend, TOK_DISCOVERY)?);
         }
-        self.open_control(config, socket)?;
+        self.open_control(config, opts)?;
         if let Some(t) = &config.telemetry {
             let ip = match t.interfaces.is_empty() {
                 // Unlike a job, telemetry may listen everywhere.
@@ -153,6 +153,7 @@ impl Supervisor<'_> {
                 }
             };
             let tel = Telemetry::open(ip, t.port, TOK_TELEMETRY)
+                .and_then(|tel| tel.register(&self.lp).map(|()| tel))
                 .map_err(|e| format!("telemetry: {e}"))?;
             let port = tel.port();
             info!("telemetry listening on {}:{port}", interfaces::ip_text(&ip));
@@ -168,15 +169,18 @@ impl Supervisor<'_> {
     fn open_control(
         &mut self,
         config: &Config,
-        socket: Option<&str>,
+        opts: &Options<'_>,
     ) -> core::result::Result<(), String> {
-        let chosen = socket
+        let chosen = opts
+            .socket
             .map(String::from)
             .or_else(|| self.env.get("TUG_SOCKET").map(String::from))
             .or_else(|| config.control_socket.clone());
         let explicit = chosen.is_some();
-        let path = chosen.unwrap_or_else(|| crate::ctl::DEFAULT_SOCKET.into());
-        match Control::open(&path, &config.control_allow, TOK_CONTROL) {
+        let path = chosen.unwrap_or_else(|| opts.default_socket.into());
+        let opened = Control::open(&path, &config.control_allow, TOK_CONTROL)
+            .and_then(|c| c.register(&self.lp).map(|()| c));
+        match opened {
             Ok(c) => {
                 info!("control socket listening on {path}");
                 self.control = Some(c);
