@@ -40,5 +40,6 @@ echo "== tug check scripts/demo.json5   (the job graph)"
 "$tug" check "$(dirname "$0")/demo.json5"
 echo
 echo "== tug --config scripts/demo.json5 -- sleep 6   (supervisor; the main job is sleep 6)"
-set +e; "$tug" --config "$(dirname "$0")/demo.json5" -- sleep 6 2>&1 | sed 's/^time="[^"]*" //'; code=${PIPESTATUS[0]}; set -e
+sock=$(mktemp -u /tmp/tug-demo.XXXXXX.sock)
+set +e; TUG_BIN=$(realpath "$tug") TUG_SOCKET=$sock "$tug" --config "$(dirname "$0")/demo.json5" -- sleep 6 2>&1 | sed 's/^time="[^"]*" //'; code=${PIPESTATUS[0]}; set -e
 echo "== tug exited with $code (sleep's exit code)"

@@ -465,7 +465,6 @@ impl Drop for Emulator {
 
 #[test]
 fn consul_emulator_registration_heartbeats_restart_and_watch() {
-    crate::log::set_level(crate::log::Level::Debug);
     let Some(emu) = Emulator::start() else { return };
     let mut h = Harness::new(BackendConfig::Consul {
         address: format!("http://{}", emu.addr),

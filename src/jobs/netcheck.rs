@@ -196,6 +196,16 @@ fn parse_v4(s: &str) -> Option<[u8; 4]> {
 }
 
 fn parse_v6(s: &str) -> Option<[u8; 16]> {
+    // Mixed notation (`::ffff:1.2.3.4`): the last 32 bits as IPv4.
+    if let Some(colon) = s.rfind(':')
+        && s[colon + 1..].contains('.')
+    {
+        let v4 = parse_v4(&s[colon + 1..])?;
+        // Parse it with two zero groups in place of the IPv4 part.
+        let mut out = parse_v6(&format!("{}0:0", &s[..=colon]))?;
+        out[12..].copy_from_slice(&v4);
+        return Some(out);
+    }
     let (head, tail) = match s.split_once("::") {
         Some((h, t)) => (h, Some(t)),
         None => (s, None),
@@ -206,7 +216,8 @@ fn parse_v6(s: &str) -> Option<[u8; 16]> {
         }
         part.split(':')
             .map(|g| {
-                if g.is_empty() || g.len() > 4 {
+                // from_str_radix would take a sign: `::+1` is not an address.
+                if g.is_empty() || g.len() > 4 || !g.bytes().all(|b| b.is_ascii_hexdigit()) {
                     None
                 } else {
                     u16::from_str_radix(g, 16).ok()
@@ -236,6 +247,25 @@ fn parse_v6(s: &str) -> Option<[u8; 16]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ip_literals_signs_and_mixed_notation() {
+        assert_eq!(parse_ip("::+1"), None);
+        assert_eq!(parse_ip("::-1"), None);
+        let mapped = parse_ip("::ffff:10.1.2.3").unwrap();
+        let mut want = [0u8; 16];
+        want[10..12].copy_from_slice(&[0xff, 0xff]);
+        want[12..].copy_from_slice(&[10, 1, 2, 3]);
+        assert_eq!(mapped, Ip::V6(want));
+        assert!(parse_ip("1:2:3:4:5:6:1.2.3.4").is_some());
+        assert_eq!(parse_ip("1:2:3:4:5:6:7:1.2.3.4"), None);
+        assert_eq!(parse_ip("::ffff:1.2.3"), None);
+        assert_eq!(
+            crate::net::interfaces::ip_text(&mapped),
+            "::ffff:10.1.2.3",
+            "round trip"
+        );
+    }
 
     #[test]
     fn ip_literals() {

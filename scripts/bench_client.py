@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""The client side of the discovery and telemetry benchmarks (scripts/bench.sh).
+
+Python 3 standard library only. Every subcommand prints `key=value` lines
+on stdout for bench.sh to read; errors go to stderr with exit code 1.
+
+  changes --backend consul|etcd --target HOST:PORT --stamps FILE --pid PID
+          [--count 200] [--gap-ms 500] [--timeout 5]
+      Makes COUNT catalog changes, one at a time, and times each from just
+      before its request is sent to the exec of tug's onChange job, which
+      appends CLOCK_MONOTONIC ns to FILE (scripts/stamp.c). consul: TARGET
+      is the emulator's admin listener and each change re-registers
+      another node's instance with a new port; etcd: TARGET is the client
+      URL's host:port and each change is a put under /services/backend/.
+      Change N+1 is made only after the onChange job for N has exec'd and
+      been reaped (tug has no child left), then GAP ms later, so changes
+      never coalesce. Prints the latency percentiles in ms.
+  wait-passing --target ADMIN --names a,b,... [--timeout 30]
+      Blocks until every named service has one passing instance in the
+      emulator's catalog.
+  emulator-requests --target ADMIN
+      The number of Consul API requests the emulator has served so far.
+  scrape --url http://HOST:PORT/metrics [--count 200]
+      Times GET requests, each on a new connection and then all on one
+      keep-alive connection; prints percentiles in ms, the body size and
+      the number of series.
+  metric --url http://HOST:PORT/metrics --name NAME
+      The value of one series (the first whose name and labels start so).
+
+Clocks: the stamps and the change times are both CLOCK_MONOTONIC
+(time.monotonic_ns), so wall-clock steps cannot skew a latency.
+"""
+
+import argparse
+import base64
+import http.client
+import json
+import math
+import os
+import sys
+import time
+import urllib.parse
+
+
+def die(msg):
+    sys.stderr.write("bench_client: error: %s\n" % msg)
+    sys.exit(1)
+
+
+def split_hostport(text):
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        die("%r is not HOST:PORT" % text)
+    return host.strip("[]"), int(port)
+
+
+def percentile(sorted_values, p):
+    """Nearest rank: the smallest value with at least p% of them at or below it."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, math.ceil(p / 100.0 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def print_stats(prefix, values_ns):
+    v = sorted(values_ns)
+    out = {"n": len(v)}
+    if v:
+        out.update({
+            "min_ms": v[0] / 1e6, "p50_ms": percentile(v, 50) / 1e6, "p90_ms": percentile(v, 90) / 1e6,
+            "p99_ms": percentile(v, 99) / 1e6, "max_ms": v[-1] / 1e6, "mean_ms": sum(v) / len(v) / 1e6,
+        })
+    for k, x in out.items():
+        print("%s%s=%s" % (prefix, k, ("%.3f" % x) if isinstance(x, float) else x))
+
+
+class Keepalive:
+    """One HTTP/1.1 connection, reopened only when the server closed it."""
+
+    def __init__(self, hostport, timeout=10):
+        self.host, self.port = split_hostport(hostport)
+        self.timeout = timeout
+        self.conn = None
+
+    def call(self, method, path, body=None, headers=None):
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            self.conn.request(method, path, body=body, headers=headers or {})
+            resp = self.conn.getresponse()
+            data = resp.read()
+        except (OSError, http.client.HTTPException) as e:
+            self.conn.close()
+            self.conn = None
+            die("%s %s to %s:%d: %s" % (method, path, self.host, self.port, e))
+        if resp.will_close:
+            self.conn.close()
+            self.conn = None
+        if resp.status // 100 != 2:
+            die("%s %s: HTTP %d: %s" % (method, path, resp.status, data[:300].decode("utf-8", "replace")))
+        return data
+
+
+# ---------------------------------------------------------------- changes
+
+def consul_change(api, i):
+    body = json.dumps({"ID": "backend-1", "Name": "backend", "Port": 10000 + i,
+                       "Check": {"CheckID": "backend-1-ttl", "TTL": "1h", "Status": "passing"}})
+    return lambda: api.call("POST", "/_emulator/register?node=bench-node2&address=10.0.0.7", body.encode())
+
+
+def etcd_change(api, i):
+    key = b"/services/backend/b1"
+    value = json.dumps({"id": "b1", "name": "backend", "address": "10.0.0.7", "port": 10000 + i,
+                        "tags": [], "meta": {}}).encode()
+    body = json.dumps({"key": base64.b64encode(key).decode(), "value": base64.b64encode(value).decode()})
+    return lambda: api.call("POST", "/v3/kv/put", body.encode(), {"Content-Type": "application/json"})
+
+
+def stamps_in(path):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    # A line is complete once its newline is there (the stamp writes it whole).
+    return [int(x) for x in data.split(b"\n")[:-1]]
+
+
+def has_children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return bool(f.read().strip())
+    except OSError:
+        die("tug (pid %d) is gone" % pid)
+
+
+def wait_for(cond, timeout, poll=0.0005):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(poll)
+    return True
+
+
+def cmd_changes(a):
+    api = Keepalive(a.target)
+    make = consul_change if a.backend == "consul" else etcd_change
+    # The watch's first result (nothing there yet) runs onChange once.
+    if not wait_for(lambda: len(stamps_in(a.stamps)) >= 1, 15):
+        die("the onChange job never ran for the watch's first result (no line in %s)" % a.stamps)
+    if not wait_for(lambda: not has_children(a.pid), a.timeout):
+        die("the first onChange job never exited")
+    time.sleep(a.gap_ms / 1000.0)
+    latencies, missed = [], 0
+    for i in range(a.count):
+        seen = len(stamps_in(a.stamps))
+        change = make(api, i)
+        t0 = time.monotonic_ns()
+        change()
+        if not wait_for(lambda: len(stamps_in(a.stamps)) > seen, a.timeout):
+            missed += 1
+            continue
+        stamp = stamps_in(a.stamps)[seen]
+        latencies.append(stamp - t0)
+        if not wait_for(lambda: not has_children(a.pid), a.timeout):
+            die("change %d: the onChange job did not exit within %s s" % (i, a.timeout))
+        time.sleep(a.gap_ms / 1000.0)
+    extra = len(stamps_in(a.stamps)) - 1 - len(latencies)
+    if missed > a.count // 10:
+        die("%d of %d changes never ran onChange within %s s" % (missed, a.count, a.timeout))
+    print_stats("", latencies)
+    print("missed=%d" % missed)
+    print("extra_runs=%d" % extra)
+
+
+# ---------------------------------------------------------------- emulator
+
+def cmd_wait_passing(a):
+    api = Keepalive(a.target, timeout=a.timeout + 5)
+    deadline = time.monotonic() + a.timeout
+    for name in a.names.split(","):
+        left = max(1, int(deadline - time.monotonic()))
+        q = urllib.parse.urlencode({"name": name, "passing": "1", "instances": "1", "timeout": "%ds" % left})
+        api.conn = api.conn or http.client.HTTPConnection(api.host, api.port, timeout=left + 5)
+        api.conn.request("GET", "/_emulator/wait?" + q)
+        resp = api.conn.getresponse()
+        data = resp.read()
+        if resp.status != 200:
+            die("service %s has no passing instance after %d s: HTTP %d %s" % (
+                name, a.timeout, resp.status, data[:300].decode("utf-8", "replace")))
+    print("passing=%d" % len(a.names.split(",")))
+
+
+def cmd_emulator_requests(a):
+    state = json.loads(Keepalive(a.target).call("GET", "/_emulator/state?since=%d" % (1 << 62)))
+    print("requests=%d" % (state["next_seq"] - 1))
+    print("services=%d" % len(state["services"]))
+
+
+# ---------------------------------------------------------------- telemetry
+
+def cmd_scrape(a):
+    u = urllib.parse.urlsplit(a.url)
+    path = u.path or "/"
+    fresh, kept = [], []
+    body = b""
+    for _ in range(a.count):
+        t0 = time.monotonic_ns()
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        c.request("GET", path, headers={"Connection": "close"})
+        r = c.getresponse()
+        body = r.read()
+        fresh.append(time.monotonic_ns() - t0)
+        c.close()
+        if r.status != 200:
+            die("GET %s: HTTP %d" % (a.url, r.status))
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    reconnects = 0
+    for _ in range(a.count):
+        t0 = time.monotonic_ns()
+        c.request("GET", path)
+        r = c.getresponse()
+        r.read()
+        kept.append(time.monotonic_ns() - t0)
+        if r.will_close:
+            reconnects += 1
+            c.close()
+    c.close()
+    print_stats("fresh_", fresh)
+    print_stats("keepalive_", kept)
+    print("keepalive_closed_by_server=%d" % reconnects)
+    print("bytes=%d" % len(body))
+    print("series=%d" % sum(1 for line in body.split(b"\n") if line and not line.startswith(b"#")))
+
+
+def cmd_metric(a):
+    u = urllib.parse.urlsplit(a.url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    c.request("GET", u.path, headers={"Connection": "close"})
+    r = c.getresponse()
+    body = r.read().decode("utf-8", "replace")
+    for line in body.splitlines():
+        if line.startswith(a.name) and not line.startswith("#"):
+            print("value=%s" % line.rsplit(" ", 1)[1])
+            return
+    die("no series %s in %s" % (a.name, a.url))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("changes")
+    c.add_argument("--backend", choices=("consul", "etcd"), required=True)
+    c.add_argument("--target", required=True)
+    c.add_argument("--stamps", required=True)
+    c.add_argument("--pid", type=int, required=True)
+    c.add_argument("--count", type=int, default=200)
+    c.add_argument("--gap-ms", type=float, default=500)
+    c.add_argument("--timeout", type=float, default=5)
+    w = sub.add_parser("wait-passing")
+    w.add_argument("--target", required=True)
+    w.add_argument("--names", required=True)
+    w.add_argument("--timeout", type=int, default=30)
+    e = sub.add_parser("emulator-requests")
+    e.add_argument("--target", required=True)
+    s = sub.add_parser("scrape")
+    s.add_argument("--url", required=True)
+    s.add_argument("--count", type=int, default=200)
+    m = sub.add_parser("metric")
+    m.add_argument("--url", required=True)
+    m.add_argument("--name", required=True)
+    a = p.parse_args()
+    {"changes": cmd_changes, "wait-passing": cmd_wait_passing, "emulator-requests": cmd_emulator_requests,
+     "scrape": cmd_scrape, "metric": cmd_metric}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
