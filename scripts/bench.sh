@@ -4,12 +4,19 @@
 #   scripts/bench.sh            # build tug, install the other inits, measure
 #
 # Layout: main() writes the header, then calls one function per section
-# (bench_init, ...). Each section function measures and appends its own
-# markdown with md(). To add a section (supervisor, watch latency, ...), write
-# another bench_* function and call it from main().
+# (bench_init, bench_supervisors, bench_watch, bench_fleet). Each section
+# function measures and appends its own markdown with md(). To add a section,
+# write another bench_* function and call it from main(). The discovery and
+# control sections drive tug through scripts/bench_client.py (Python stdlib)
+# against the Consul emulator (tests/consul/emulator.py) and a real etcd.
 #
 # Knobs (environment): BENCH_RUNS (1000), BENCH_WARMUP (50), BENCH_ROUNDS (5),
-# BENCH_IDLE_SECS (10), BENCH_SUP_SECS (60: the supervisor window).
+# BENCH_IDLE_SECS (10), BENCH_SUP_SECS (60: the supervisor window),
+# BENCH_WATCH_CHANGES (200 per backend), BENCH_WATCH_GAP_MS (500: between
+# Consul changes), BENCH_WATCH_ETCD_GAP_MS (50), BENCH_WATCH_IDLE_SECS (5),
+# BENCH_FLEET_SECS (30: the 50-job window), BENCH_CTL_RUNS (300).
+# BENCH_SECTIONS="watch fleet" runs only those sections (init, supervisors,
+# watch, fleet) and prints the result without touching docs/BENCHMARKS.md.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,6 +29,13 @@ WARMUP=${BENCH_WARMUP:-50}
 ROUNDS=${BENCH_ROUNDS:-5}
 IDLE_SECS=${BENCH_IDLE_SECS:-10}
 SUP_SECS=${BENCH_SUP_SECS:-60}
+WATCH_CHANGES=${BENCH_WATCH_CHANGES:-200}
+WATCH_GAP_MS=${BENCH_WATCH_GAP_MS:-500}
+WATCH_ETCD_GAP_MS=${BENCH_WATCH_ETCD_GAP_MS:-50}
+WATCH_IDLE_SECS=${BENCH_WATCH_IDLE_SECS:-5}
+FLEET_SECS=${BENCH_FLEET_SECS:-30}
+CTL_RUNS=${BENCH_CTL_RUNS:-300}
+SECTIONS=${BENCH_SECTIONS:-init supervisors watch fleet}
 
 # Targets for supervisor mode: tug's own RSS against supervisord's and s6's.
 TARGET_SUP_RSS_VS_SUPERVISORD=0.10 # at most a tenth
@@ -32,6 +46,10 @@ TARGET_SIZE=409600 # 400 KB (KiB)
 TARGET_RSS_KB=600
 TARGET_OVERHEAD_RATIO=1.00
 TARGET_WAKEUPS=0
+
+# Targets for discovery (issue 4) and the control plane (issue 5).
+TARGET_WATCH_P99_MS=50
+TARGET_CTL_STATUS_VS_CHECK=1.00 # a `tug ctl status` round trip faster than loading the config
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tug-bench.XXXXXX")
 MD=$WORK/BENCHMARKS.md
@@ -117,6 +135,13 @@ wait_for_child() {
 		sleep 0.01
 	done
 	return 1
+}
+
+nap() { # nap SECS: sleep in the background, so that a signal to this script is handled at once
+	sleep "$1" &
+	BG_PIDS[$!]=1
+	wait $!
+	unset 'BG_PIDS[$!]'
 }
 
 status_field() { # status_field PID FIELD -> number
@@ -306,10 +331,7 @@ measure_idle() {
 		before[$n]=$(ctxt_switches "$pid")
 	done
 	log "idle window: ${IDLE_SECS} s with all ${#INITS[@]} inits running"
-	sleep "$IDLE_SECS" & # in the background so that a signal to this script is handled at once
-	BG_PIDS[$!]=1
-	wait $!
-	unset 'BG_PIDS[$!]'
+	nap "$IDLE_SECS"
 	for n in "${INITS[@]}"; do
 		pid=${pids[$n]}
 		alive "$pid" || die "$n exited during the idle window"
@@ -504,6 +526,7 @@ while True:
         s.close()
 EOF
 	: >"$WORK/listener.log"
+	rm -f "$WORK/listener.port" # from an earlier section's listener
 	python3 "$WORK/listener.py" "$WORK/listener.port" "$WORK/listener.log" </dev/null >"$WORK/listener.out" 2>&1 &
 	LISTENER_PID=$!
 	BG_PIDS[$!]=1
@@ -594,8 +617,8 @@ measure_supervisors() {
 
 	for n in "${SUPS[@]}"; do
 		case $n in
-		tug) start_sup tug "$TUG" --config "$WORK/tug.json5" ;;
-		tug-no-checks) start_sup tug-no-checks "$TUG" --config "$WORK/tug-no-checks.json5" ;;
+		tug) start_sup tug "$TUG" --config "$WORK/tug.json5" --socket "$WORK/tug.sock" ;;
+		tug-no-checks) start_sup tug-no-checks "$TUG" --config "$WORK/tug-no-checks.json5" --socket "$WORK/tug-no-checks.sock" ;;
 		supervisord) start_sup supervisord "$supervisord" -n -c "$WORK/supervisord/supervisord.conf" ;;
 		s6) start_sup s6 "$s6svscan" "$WORK/s6" ;;
 		esac
@@ -625,10 +648,7 @@ measure_supervisors() {
 	fi
 	log "supervisor window: ${SUP_SECS} s with ${SUPS[*]} running $SUP_JOBS children each"
 	for ((i = 0; i < SUP_SECS; i++)); do
-		sleep 1 & # in the background so that a signal to this script is handled at once
-		BG_PIDS[$!]=1
-		wait $!
-		unset 'BG_PIDS[$!]'
+		nap 1
 		if [ -n "${SUP_PID[tug]:-}" ]; then
 			rss=$(status_field "${SUP_PID[tug]}" VmRSS)
 			((rss < TUG_RSS_MIN)) && TUG_RSS_MIN=$rss
@@ -697,8 +717,8 @@ measure_config_latency() {
 	else
 		log "tug check $LAT_CORPUS failed: $(cat "$WORK/err")"
 	fi
-	if timeout 10 "$TUG" --config "$once" >/dev/null 2>"$WORK/err"; then
-		args+=(-n config "$TUG --config $once")
+	if timeout 10 "$TUG" --config "$once" --socket "$WORK/once.sock" >/dev/null 2>"$WORK/err"; then
+		args+=(-n config "$TUG --config $once --socket $WORK/once.sock")
 	else
 		log "tug --config $once failed: $(cat "$WORK/err")"
 	fi
@@ -789,7 +809,7 @@ bench_supervisors() {
 		"\`tug check $(basename "$LAT_CORPUS")\` (ContainerPilot's own test config, the corpus file with the most" \
 		"jobs: $("$TUG" check "$LAT_CORPUS" 2>/dev/null | sed -n 2p)): JSON5 parse, template render, decode and" \
 		"validation, printing the job graph. **config** is \`tug --config\` on a config whose one job execs the" \
-		"static true (\`restarts\` unset): load, first job exec, reap, exit. **init** (\`tug -- static-true\`) and" \
+		"static true (\`restarts\` unset; control socket in a temp dir): load, first job exec, reap, exit. **init** (\`tug -- static-true\`) and" \
 		"**bare** (\`static-true\` alone) are the baselines; config − init approximates the first-exec latency" \
 		"that supervisor mode adds over init mode." ""
 	md "| command | mean (ms) | stddev (ms) | median (ms) |" "| --- | ---: | ---: | ---: |"

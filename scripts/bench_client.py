@@ -26,6 +26,10 @@ on stdout for bench.sh to read; errors go to stderr with exit code 1.
       the number of series.
   metric --url http://HOST:PORT/metrics --name NAME
       The value of one series (the first whose name and labels start so).
+  control --socket PATH [--count 200]
+      Times GET /v3/ping and GET /v3/status on the control socket, each on
+      a new connection (what one `tug ctl` call does, without the process
+      start-up); prints percentiles in ms.
 
 Clocks: the stamps and the change times are both CLOCK_MONOTONIC
 (time.monotonic_ns), so wall-clock steps cannot skew a latency.
@@ -36,7 +40,7 @@ import base64
 import http.client
 import json
 import math
-import os
+import socket
 import sys
 import time
 import urllib.parse
@@ -178,19 +182,21 @@ def cmd_changes(a):
 # ---------------------------------------------------------------- emulator
 
 def cmd_wait_passing(a):
-    api = Keepalive(a.target, timeout=a.timeout + 5)
+    host, port = split_hostport(a.target)
     deadline = time.monotonic() + a.timeout
-    for name in a.names.split(","):
+    names = a.names.split(",")
+    for name in names:
         left = max(1, int(deadline - time.monotonic()))
         q = urllib.parse.urlencode({"name": name, "passing": "1", "instances": "1", "timeout": "%ds" % left})
-        api.conn = api.conn or http.client.HTTPConnection(api.host, api.port, timeout=left + 5)
-        api.conn.request("GET", "/_emulator/wait?" + q)
-        resp = api.conn.getresponse()
+        c = http.client.HTTPConnection(host, port, timeout=left + 5)
+        c.request("GET", "/_emulator/wait?" + q)
+        resp = c.getresponse()
         data = resp.read()
+        c.close()
         if resp.status != 200:
             die("service %s has no passing instance after %d s: HTTP %d %s" % (
                 name, a.timeout, resp.status, data[:300].decode("utf-8", "replace")))
-    print("passing=%d" % len(a.names.split(",")))
+    print("passing=%d" % len(names))
 
 
 def cmd_emulator_requests(a):
@@ -248,6 +254,34 @@ def cmd_metric(a):
     die("no series %s in %s" % (a.name, a.url))
 
 
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout=10):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+def cmd_control(a):
+    for name, path in (("ping", "/v3/ping"), ("status", "/v3/status")):
+        times = []
+        for _ in range(a.count):
+            t0 = time.monotonic_ns()
+            c = UnixHTTPConnection(a.socket)
+            c.request("GET", path, headers={"Connection": "close"})
+            r = c.getresponse()
+            body = r.read()
+            times.append(time.monotonic_ns() - t0)
+            c.close()
+            if r.status != 200:
+                die("GET %s on %s: HTTP %d: %s" % (path, a.socket, r.status, body[:300]))
+        print_stats(name + "_", times)
+        print("%s_bytes=%d" % (name, len(body)))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -271,9 +305,12 @@ def main():
     m = sub.add_parser("metric")
     m.add_argument("--url", required=True)
     m.add_argument("--name", required=True)
+    u = sub.add_parser("control")
+    u.add_argument("--socket", required=True)
+    u.add_argument("--count", type=int, default=200)
     a = p.parse_args()
     {"changes": cmd_changes, "wait-passing": cmd_wait_passing, "emulator-requests": cmd_emulator_requests,
-     "scrape": cmd_scrape, "metric": cmd_metric}[a.cmd](a)
+     "scrape": cmd_scrape, "metric": cmd_metric, "control": cmd_control}[a.cmd](a)
 
 
 if __name__ == "__main__":

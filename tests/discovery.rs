@@ -437,3 +437,62 @@ fn etcd_watch_runs_onchange_with_the_new_instances() {
     let (code, err) = stop(r);
     assert_eq!(code, Some(0), "{err}");
 }
+
+#[test]
+fn consul_telemetry_registers_itself_as_containerpilot() {
+    let consul = Emulator::start();
+    let dir = temp_dir("consul-telemetry");
+    let cfg = format!(
+        r#"{{ consul: "{}", logging: {{ output: "stdout" }},
+             telemetry: {{ port: 0, interfaces: ["static:127.0.0.1"], tags: ["metrics"] }},
+             jobs: [ {{ name: "idle", exec: ["{}", "sleep", "60000"] }} ] }}"#,
+        consul.addr(),
+        probe_str()
+    );
+    let mut r = Running::start(supervise(&dir, &cfg));
+    let line = r.expect_line("telemetry listening on 127.0.0.1:");
+    let port: u16 = line
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_matches(|c: char| !c.is_ascii_digit()).parse().ok())
+        .unwrap_or_else(|| panic!("no port in {line:?}"));
+    let id = format!("containerpilot-{}", hostname());
+    consul.expect(&format!(
+        "service={id}&status=passing&address=127.0.0.1&port={port}&tag=metrics&timeout=10s"
+    ));
+    let (code, err) = stop(r);
+    assert_eq!(code, Some(0), "{err}");
+    consul.expect(&format!("service={id}&present=0&timeout=1s"));
+}
+
+/// A name, not an address: the agent's host is resolved inside the loop
+/// (here from /etc/hosts: localhost), and a name that does not resolve is
+/// retried like any other failure while the jobs run.
+#[test]
+fn consul_by_host_name() {
+    let consul = Emulator::start();
+    let dir = temp_dir("consul-name");
+    let app = App::new(&dir);
+    let cfg = format!(
+        r#"{{ consul: "localhost:{}", jobs: [ {} ] }}"#,
+        consul.port(),
+        app.job("10s")
+    );
+    let r = Running::start(supervise(&dir, &cfg));
+    let id = format!("web-{}", hostname());
+    consul.expect(&format!("service={id}&status=passing&timeout=10s"));
+    let (code, err) = stop(r);
+    assert_eq!(code, Some(0), "{err}");
+
+    let cfg = format!(
+        r#"{{ consul: "no-such-host.invalid:8500", logging: {{ output: "stdout" }}, jobs: [ {},
+             {{ name: "tick", exec: "echo tick", when: {{ interval: "100ms" }} }} ] }}"#,
+        app.job("10s")
+    );
+    let mut r = Running::start(supervise(&dir, &cfg));
+    for _ in 0..5 {
+        r.expect_line("msg=\"tick\"");
+    }
+    let (code, err) = stop(r);
+    assert_eq!(code, Some(0), "{err}");
+}

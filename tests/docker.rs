@@ -344,3 +344,89 @@ fn a_config_runs_in_a_scratch_image() {
     assert_eq!(c.exit_code(), 0, "logs: {lines:?} {err}");
     assert!(took < Duration::from_secs(5), "docker stop took {took:?}");
 }
+
+/// A user-defined network, removed on drop.
+struct Network(String);
+
+impl Network {
+    fn new(test: &str) -> Network {
+        let name = format!("tug-test-{}-{test}", std::process::id());
+        let label = format!("{LABEL}={}", std::process::id());
+        docker_ok(&["network", "create", "--label", &label, &name]);
+        Network(name)
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["network", "rm", &self.0])
+            .output();
+    }
+}
+
+/// In a container on a user-defined network, the agent's name is only in
+/// Docker's embedded DNS (127.0.0.11 in /etc/resolv.conf, not in
+/// /etc/hosts): tug resolves it inside its loop, and advertises the
+/// container's eth0 address.
+#[test]
+fn discovery_resolves_through_dockers_embedded_dns() {
+    let Some(img) = image() else { return };
+    let net = Network::new("dns");
+    let label = format!("{LABEL}={}", std::process::id());
+    let agent = Container::new("dns-agent");
+    docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &agent.0,
+        "--label",
+        &label,
+        "--network",
+        &net.0,
+        "--network-alias",
+        "consul-agent",
+        img,
+        "/probe",
+        "http-log",
+        "8500",
+    ]);
+    let mut agent_log = agent.follow_logs();
+    agent_log.expect_line("ready");
+
+    let dir = std::env::temp_dir().join(format!("tug-docker-dns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("tug.json5");
+    std::fs::write(
+        &cfg,
+        r#"{ consul: "consul-agent:8500", logging: { output: "stdout" }, jobs: [
+            { name: "web", exec: ["/probe", "sleep", "60000"], port: 8080, interfaces: ["eth0"],
+              health: { exec: ["/probe", "exit", "0"], interval: "200ms", ttl: "10s" } } ] }"#,
+    )
+    .unwrap();
+    let app = Container::new("dns-app");
+    let volume = format!("{}:/etc/tug.json5:ro", cfg.display());
+    docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        &app.0,
+        "--label",
+        &label,
+        "--network",
+        &net.0,
+        "-v",
+        &volume,
+        "--entrypoint",
+        "/tug",
+        img,
+        "--config",
+        "/etc/tug.json5",
+    ]);
+    agent_log.expect_line("request PUT /v1/agent/service/register");
+    agent_log.expect_line("request PUT /v1/agent/check/update/service:web-");
+    let took = app.stop();
+    agent_log.expect_line("request PUT /v1/agent/service/deregister/web-");
+    assert_eq!(app.exit_code(), 0);
+    assert!(took < Duration::from_secs(5), "docker stop took {took:?}");
+}

@@ -175,7 +175,7 @@ pub struct ConsulService {
     why: Option<&'static str>,
 }
 
-pub fn parse_health(s: &str) -> Health {
+fn parse_health(s: &str) -> Health {
     match s {
         "warning" => Health::Warning,
         "critical" => Health::Critical,
@@ -247,7 +247,7 @@ impl ConsulService {
 
 /// Whether a check-update answer means "the agent does not know this
 /// check": 404 on current agents, 500 "Unknown check" on old ones.
-pub fn unknown_check(resp: &Response) -> bool {
+fn unknown_check(resp: &Response) -> bool {
     resp.head.status == 404
         || (resp.head.status == 500 && {
             let body = String::from_utf8_lossy(&resp.body);
@@ -368,14 +368,11 @@ impl ConsulService {
         self.retry.failed(now, label, reason);
         match op {
             Op::Register(_) => self.reg = Reg::Unknown,
-            Op::Update(h, output) => {
+            Op::Update(..) => {
                 // The agent may be back without its state: replay by
-                // registering, with the newest result.
+                // registering, which carries the newest result.
                 self.reg = Reg::Unknown;
                 self.why = Some("the agent failed to take a check update");
-                if self.pending.is_none() {
-                    self.pending = Some((h, output));
-                }
             }
             Op::Deregister => {
                 if self.shutting {
@@ -423,6 +420,10 @@ impl ServiceTask for ConsulService {
     fn revive(&mut self, svc: Service) {
         self.svc = svc;
         self.reset_desire();
+        // The definition may have changed (a reload): write it again.
+        if self.reg == Reg::Yes {
+            self.reg = Reg::Unknown;
+        }
     }
 
     fn shutdown(&mut self) -> bool {
@@ -958,6 +959,21 @@ mod tests {
                 .path
                 .starts_with("/v1/agent/service/register")
         );
+    }
+
+    #[test]
+    fn revive_with_initial_status_writes_the_new_definition() {
+        let mut s = service();
+        s.initial_status = Some("passing".to_string());
+        let mut t = ConsulService::new(s.clone(), None, 1);
+        send(&mut t, 0);
+        ok(&mut t, 0);
+        t.remove();
+        s.tags = vec!["v2".to_string()];
+        t.revive(s);
+        let c = send(&mut t, 1);
+        assert!(c.path.starts_with("/v1/agent/service/register"));
+        assert!(body(&c).contains(r#""Tags":["v2"]"#));
     }
 
     #[test]

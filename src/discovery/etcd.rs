@@ -528,6 +528,10 @@ impl ServiceTask for EtcdService {
     fn revive(&mut self, svc: Service) {
         self.svc = svc;
         self.reset_desire();
+        // The definition may have changed (a reload): write it again.
+        if self.key_state == Reg::Yes {
+            self.key_state = Reg::Unknown;
+        }
     }
 
     fn shutdown(&mut self) -> bool {

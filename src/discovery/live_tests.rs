@@ -540,3 +540,35 @@ fn consul_emulator_registration_heartbeats_restart_and_watch() {
     assert!(h.run_until(Duration::from_secs(6), |h| h.d.settled()));
     emu.wait("service=web-1&present=0");
 }
+
+#[test]
+fn notices_produced_inside_an_api_call_reach_the_next_turn() {
+    let mut h = Harness::new(BackendConfig::Consul {
+        address: format!("127.0.0.1:{}", free_port()),
+        token: None,
+    });
+    let spec = WatchSpec {
+        name: "db".to_string(),
+        kind: WatchKind::Key("k".to_string()),
+    };
+    let w = h.d.add_watch(&mut h.lp, spec);
+    // The client may answer inside `start` (a pooled connection): play
+    // that answer to the watch as if it came from there.
+    let cid = h.d.units[0].call.expect("the first read is in flight").0;
+    h.d.client.cancel(&mut h.lp, cid);
+    let head = ResponseHead {
+        status: 404,
+        reason: String::new(),
+        headers: vec![("X-Consul-Index".to_string(), "3".to_string())],
+    };
+    let body = Vec::new();
+    h.d.replies
+        .push(Reply::Done(cid, Ok(Response { head, body })));
+    h.d.pump_outside(&mut h.lp);
+    assert!(h.notices.is_empty());
+    assert!(h.run_until(Duration::from_secs(2), |h| !h.notices.is_empty()));
+    assert!(
+        matches!(h.notices[0], Notice::WatchChanged { watch, healthy: false, .. } if watch == w)
+    );
+    h.d.shutdown(&mut h.lp);
+}

@@ -743,9 +743,9 @@ fn note_endpoint(backend: &mut Backend, ep: usize, result: &Result<Response, Str
         Err(e) if ep == *current && eps.len() > 1 => {
             let next = (ep + 1) % eps.len();
             if *good == Some(ep) {
-                info!("etcd: {} failed ({e}); switching to {}", eps[ep], eps[next]);
+                info!("etcd: switching to endpoint {} after: {e}", eps[next]);
             } else {
-                debug!("etcd: {} failed ({e}); trying {}", eps[ep], eps[next]);
+                debug!("etcd: trying endpoint {} after: {e}", eps[next]);
             }
             *good = None;
             *current = next;

@@ -18,6 +18,9 @@
 //!                                exec CMD with those signals (comma lists)
 //!                                blocked / ignored
 //!   probe sleep MS               sleep, then exit 0
+//!   probe http-log PORT          an HTTP/1.1 server on 0.0.0.0:PORT that
+//!                                prints "request METHOD PATH" per request
+//!                                and answers 200 with an empty body
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -259,6 +262,40 @@ fn with_sigstate(blocked: &str, ignored: &str, cmd: &[String]) -> ! {
     );
 }
 
+fn http_log(port: u16) {
+    use std::io::{BufRead, BufReader, Read};
+    let listener = std::net::TcpListener::bind(("0.0.0.0", port)).expect("bind");
+    say("ready");
+    for conn in listener.incoming() {
+        let Ok(mut conn) = conn else { continue };
+        let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+        loop {
+            let mut first = String::new();
+            if reader.read_line(&mut first).unwrap_or(0) == 0 {
+                break;
+            }
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':')
+                    && k.eq_ignore_ascii_case("content-length")
+                {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let mut words = first.split_whitespace();
+            let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+            say(&format!("request {method} {path}"));
+            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or("");
@@ -292,6 +329,7 @@ fn main() {
         "tree" => tree(arg(1), num(2)),
         "term-after" => term_after(num(1)),
         "with-sigstate" => with_sigstate(arg(1), arg(2), &args[4..]),
+        "http-log" => http_log(num(1) as u16),
         "sleep" => {
             say("ready");
             std::thread::sleep(Duration::from_millis(num(1)));
