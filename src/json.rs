@@ -170,6 +170,14 @@ impl Writer {
 /// Appends `s` as a JSON string literal.
 pub fn quote(out: &mut String, s: &str) {
     out.push('"');
+    escape_into(out, s);
+    out.push('"');
+}
+
+/// Appends `s` with JSON string escapes, without the quotes. DEL and the
+/// line separators are escaped too, so the text is safe in a log line and
+/// in JavaScript.
+pub fn escape_into(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -177,13 +185,12 @@ pub fn quote(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+            c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{2028}' || c == '\u{2029}' => {
                 out.push_str(&format!("\\u{:04x}", c as u32))
             }
             c => out.push(c),
         }
     }
-    out.push('"');
 }
 
 #[cfg(test)]

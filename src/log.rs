@@ -174,19 +174,7 @@ fn structured(out: &mut String, level: Level, msg: &[u8], source: Option<&Source
 fn quote(out: &mut String, bytes: &[u8]) {
     out.push('"');
     for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            match c {
-                '"' => out.push_str("\\\""),
-                '\\' => out.push_str("\\\\"),
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                    let _ = write!(out, "\\u{:04x}", c as u32);
-                }
-                c => out.push(c),
-            }
-        }
+        crate::json::escape_into(out, chunk.valid());
         if !chunk.invalid().is_empty() {
             out.push('\u{fffd}');
         }

@@ -180,6 +180,9 @@ struct Job {
     advertised: bool,
     /// Dropped by a reload: complete for good, kept so indices stay valid.
     removed: bool,
+    /// Stopped by the operator (`tug ctl stop`): it does not count as done,
+    /// so tug keeps running until it is started again or shut down.
+    held: bool,
 }
 
 enum Owner {
@@ -468,9 +471,8 @@ impl Supervisor<'_> {
             service,
             advertised: false,
             removed: false,
+            held: false,
         });
-        let name = self.jobs[self.jobs.len() - 1].cfg.name.clone();
-        self.metrics.job_state(&name, "waiting");
     }
 
     /// A job that starts on another's `stopping` delays that job's stop
@@ -572,7 +574,12 @@ impl Supervisor<'_> {
                 break;
             }
         }
-        if !self.draining && !self.jobs.is_empty() && self.jobs.iter().all(|j| j.complete) {
+        // With no jobs at all tug runs until it is told to stop.
+        let done = self
+            .jobs
+            .iter()
+            .all(|j| j.complete && (!j.held || self.shutting_down));
+        if !self.draining && (self.shutting_down || !self.jobs.is_empty()) && done {
             self.begin_drain();
         }
     }
@@ -711,8 +718,6 @@ impl Supervisor<'_> {
                 let job = &mut self.jobs[i];
                 job.pid = Some(pid);
                 job.started_at = now;
-                let name = job.cfg.name.clone();
-                self.metrics.job_state(&name, "running");
                 self.advertise(i);
                 let job = &mut self.jobs[i];
                 if let Some(t) = job.cfg.timeout {
@@ -1066,7 +1071,6 @@ impl Supervisor<'_> {
         // Out of the catalog before the signal: clients stop sending work
         // while the job drains.
         self.withdraw(i);
-        self.metrics.job_state(&name, "stopping");
         self.cancel_timer(i, T::Interval);
         self.cancel_timer(i, T::Cron);
         self.cancel_timer(i, T::Restart);
@@ -1116,7 +1120,6 @@ impl Supervisor<'_> {
         job.complete = true;
         job.halting = true;
         let name = job.cfg.name.clone();
-        self.metrics.job_state(&name, "stopped");
         // Every job publishes `stopping` once, then `stopped`.
         if !core::mem::replace(&mut job.stopping_sent, true) {
             self.publish(Code::Stopping, &name);

@@ -89,9 +89,10 @@ impl Endpoint {
     pub fn parse(s: &str, default_port: u16) -> Result<Endpoint, String> {
         let bad = |why: &str| format!("bad address {s:?}: {why}");
         let t = s.trim();
+        // `unix:/path`, but `unix:8500` is the host "unix".
         if let Some(path) = t
             .strip_prefix("unix://")
-            .or_else(|| t.strip_prefix("unix:"))
+            .or_else(|| t.strip_prefix("unix:").filter(|p| p.is_empty() || p.starts_with('/')))
         {
             if path.is_empty() {
                 return Err(bad("empty socket path"));
@@ -101,12 +102,17 @@ impl Endpoint {
             }
             return Ok(Endpoint::Unix(path.into()));
         }
-        if t.len() >= 8 && t[..8].eq_ignore_ascii_case("https://") {
+        // `get`, not slicing: the text may hold multi-byte characters.
+        let has_scheme = |text: &str, scheme: &str| {
+            text.get(..scheme.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+        };
+        if has_scheme(t, "https://") {
             return Err(bad("https is not supported (tug has no TLS); use http://"));
         }
         let mut rest = t;
         for scheme in ["http://", "tcp://"] {
-            if rest.len() >= scheme.len() && rest[..scheme.len()].eq_ignore_ascii_case(scheme) {
+            if has_scheme(rest, scheme) {
                 rest = &rest[scheme.len()..];
                 rest = rest.strip_suffix('/').unwrap_or(rest);
                 break;
@@ -1239,6 +1245,17 @@ mod tests {
     fn closed_port() -> u16 {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
+    }
+
+    #[test]
+    fn multi_byte_text_is_an_error_not_a_panic() {
+        // Found by the netaddr fuzz target: slicing at a byte offset.
+        assert!(Endpoint::parse("0:(:2:\u{47b}", 80).is_err());
+        assert!(Endpoint::parse("htt\u{e9}://x", 80).is_err());
+        // Also found by it: the host "unix" shown as "unix:8500".
+        let unix_host = Endpoint::parse("unix", 8500).unwrap();
+        assert_eq!(Endpoint::parse(&unix_host.to_string(), 1), Ok(unix_host));
+        assert!(Endpoint::parse("\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}", 80).is_err());
     }
 
     #[test]

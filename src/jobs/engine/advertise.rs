@@ -429,6 +429,7 @@ impl Supervisor<'_> {
             let resp = if control {
                 crate::control::route(&p.req, self)
             } else {
+                self.sync_job_states();
                 let stats = crate::telemetry::process_stats(self.lp.wakeups());
                 let status = || self.status_report().to_containerpilot_json();
                 crate::telemetry::route(&p.req, &self.metrics, &stats, &status)

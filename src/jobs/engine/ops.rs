@@ -36,9 +36,10 @@ impl Supervisor<'_> {
         }
     }
 
-    fn job_report(&self, j: &Job, now: u64) -> JobReport {
-        let state = if j.complete {
-            if self.shutting_down {
+    /// One job's state, as status and the `tug_job_state` gauge show it.
+    fn job_state(&self, j: &Job) -> &'static str {
+        if j.complete {
+            if self.shutting_down || j.held {
                 "stopped"
             } else {
                 "completed"
@@ -51,7 +52,23 @@ impl Supervisor<'_> {
             "restarting"
         } else {
             "waiting"
-        };
+        }
+    }
+
+    /// The job-state gauges, brought up to date before a scrape: derived
+    /// here, from the one place that decides a state, not tracked apart.
+    pub(super) fn sync_job_states(&mut self) {
+        for i in 0..self.jobs.len() {
+            if !self.jobs[i].removed {
+                let state = self.job_state(&self.jobs[i]);
+                let name = self.jobs[i].cfg.name.clone();
+                self.metrics.job_state(&name, state);
+            }
+        }
+    }
+
+    fn job_report(&self, j: &Job, now: u64) -> JobReport {
+        let state = self.job_state(j);
         let next_run_in_ns = [T::Restart, T::Interval, T::Cron]
             .iter()
             .filter(|k| j.timers[**k as usize].is_some())
@@ -101,6 +118,7 @@ impl Supervisor<'_> {
         let (_, starts) = start_rule(&job.cfg.when);
         job.complete = false;
         job.halting = false;
+        job.held = false;
         job.stopping_sent = false;
         job.quit_requested = false;
         job.listening = starts.is_none();
@@ -268,6 +286,7 @@ impl Ops for Supervisor<'_> {
                 let job = &mut self.jobs[i];
                 job.restarts_remain = Some(0);
                 job.pending_start = false;
+                job.held = true;
                 self.halt(i);
             }
             JobAction::Restart => match pid {
