@@ -90,10 +90,10 @@ impl Endpoint {
         let bad = |why: &str| format!("bad address {s:?}: {why}");
         let t = s.trim();
         // `unix:/path`, but `unix:8500` is the host "unix".
-        if let Some(path) = t
-            .strip_prefix("unix://")
-            .or_else(|| t.strip_prefix("unix:").filter(|p| p.is_empty() || p.starts_with('/')))
-        {
+        if let Some(path) = t.strip_prefix("unix://").or_else(|| {
+            t.strip_prefix("unix:")
+                .filter(|p| p.is_empty() || p.starts_with('/'))
+        }) {
             if path.is_empty() {
                 return Err(bad("empty socket path"));
             }
