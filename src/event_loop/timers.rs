@@ -3,8 +3,11 @@
 //! A binary heap ordered by deadline; cancelling only forgets the id, and
 //! stale heap entries are skipped when they surface (and swept when they
 //! outnumber the live ones, so re-arming a timer forever cannot grow memory).
+//! Ids only grow, so the live set is a Vec sorted by id for free: binary
+//! search finds one, and it costs far less code than a BTreeMap.
 
-use alloc::collections::{BTreeMap, BinaryHeap};
+use alloc::collections::BinaryHeap;
+use alloc::vec::Vec;
 use core::cmp::Reverse;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -13,8 +16,8 @@ pub struct TimerId(u64);
 #[derive(Default)]
 pub struct Timers {
     heap: BinaryHeap<Reverse<(u64, TimerId)>>,
-    /// Live timers: id -> the caller's key.
-    live: BTreeMap<TimerId, u64>,
+    /// Live timers: (id, the caller's key), sorted by id.
+    live: Vec<(TimerId, u64)>,
     next_id: u64,
 }
 
@@ -24,16 +27,22 @@ impl Timers {
         let id = TimerId(self.next_id);
         self.next_id += 1;
         self.heap.push(Reverse((at_ns, id)));
-        self.live.insert(id, key);
+        self.live.push((id, key));
         id
     }
 
     pub fn cancel(&mut self, id: TimerId) {
-        self.live.remove(&id);
+        self.take(id);
         if self.heap.len() > 64 && self.heap.len() > 2 * self.live.len() {
             let live = &self.live;
-            self.heap.retain(|Reverse((_, id))| live.contains_key(id));
+            self.heap.retain(|Reverse((_, id))| find(live, *id).is_ok());
         }
+    }
+
+    /// Forgets live timer `id`; its key, if it was live.
+    fn take(&mut self, id: TimerId) -> Option<u64> {
+        let at = find(&self.live, id).ok()?;
+        Some(self.live.remove(at).1)
     }
 
     pub fn len(&self) -> usize {
@@ -43,7 +52,7 @@ impl Timers {
     /// The earliest live deadline.
     pub fn next_deadline(&mut self) -> Option<u64> {
         while let Some(Reverse((at, id))) = self.heap.peek() {
-            if self.live.contains_key(id) {
+            if find(&self.live, *id).is_ok() {
                 return Some(*at);
             }
             self.heap.pop();
@@ -58,12 +67,17 @@ impl Timers {
                 return None;
             }
             self.heap.pop();
-            if let Some(key) = self.live.remove(&id) {
+            if let Some(key) = self.take(id) {
                 return Some(key);
             }
         }
         None
     }
+}
+
+/// Where `id` is (or would be) in the sorted live set.
+fn find(live: &[(TimerId, u64)], id: TimerId) -> Result<usize, usize> {
+    live.binary_search_by_key(&id, |e| e.0)
 }
 
 #[cfg(test)]

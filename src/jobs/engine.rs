@@ -29,7 +29,7 @@ use crate::sys::signal::kill;
 use crate::sys::spawn::Credentials;
 use crate::sys::time::wall_clock;
 use crate::telemetry::{Metrics, Telemetry};
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::ffi::CString;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -191,6 +191,7 @@ enum Owner {
 }
 
 struct ProcEntry {
+    pid: i32,
     owner: Owner,
     _pidfd: Option<Fd>,
 }
@@ -200,7 +201,8 @@ pub struct Supervisor<'e> {
     inherited: Inherited,
     env: &'e Environ,
     jobs: Vec<Job>,
-    procs: BTreeMap<i32, ProcEntry>,
+    /// Live children, a handful: a Vec costs far less code than a map.
+    procs: Vec<ProcEntry>,
     outputs: Vec<Option<Output>>,
     bus: VecDeque<Ev>,
     shutting_down: bool,
@@ -258,7 +260,7 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         inherited,
         env,
         jobs: Vec::new(),
-        procs: BTreeMap::new(),
+        procs: Vec::new(),
         outputs: Vec::new(),
         bus: VecDeque::new(),
         shutting_down: false,
@@ -390,6 +392,16 @@ fn restart_budget(r: Restarts) -> Option<u32> {
 }
 
 impl Supervisor<'_> {
+    /// Job `i` (indices come from the engine itself). One accessor is one
+    /// bounds-check panic site instead of one per use (~48 bytes each).
+    fn job_at(&self, i: usize) -> &Job {
+        &self.jobs[i]
+    }
+
+    fn job_at_mut(&mut self, i: usize) -> &mut Job {
+        &mut self.jobs[i]
+    }
+
     fn open_log(&mut self, config: &Config) -> core::result::Result<(), String> {
         use crate::config::schema::{Format, Level as L};
         use crate::log::{Level, Style};
@@ -482,9 +494,9 @@ impl Supervisor<'_> {
             if let Some(Ev {
                 code: Code::Stopping,
                 source,
-            }) = self.jobs[i].start_on.clone()
+            }) = self.job_at(i).start_on.clone()
             {
-                let dependent = self.jobs[i].cfg.name.clone();
+                let dependent = self.job_at(i).cfg.name.clone();
                 if let Some(j) = self.jobs.iter_mut().find(|j| j.cfg.name == source) {
                     j.wait_for_stopped = Some(dependent);
                 }
@@ -503,10 +515,10 @@ impl Supervisor<'_> {
     /// A job's own clocks: health checks, interval, cron, when.timeout.
     fn arm(&mut self, i: usize) {
         let now = self.lp.now();
-        if let Some(interval) = self.jobs[i].cfg.health.as_ref().map(|h| h.interval) {
+        if let Some(interval) = self.job_at(i).cfg.health.as_ref().map(|h| h.interval) {
             self.set_timer(i, T::Health, now + interval);
         }
-        match self.jobs[i].cfg.when.clone() {
+        match self.job_at(i).cfg.when.clone() {
             When::Interval(every) => self.set_timer(i, T::Interval, now + every),
             When::Cron { .. } => self.arm_cron(i),
             When::Event {
@@ -585,24 +597,24 @@ impl Supervisor<'_> {
     }
 
     fn on_event(&mut self, i: usize, ev: &Ev) {
-        if self.jobs[i].complete {
+        if self.job_at(i).complete {
             return;
         }
         match (ev.code, ev.source.as_str()) {
             (Code::Shutdown, GLOBAL) => return self.on_quit(i),
-            (Code::EnterMaintenance, GLOBAL) => self.jobs[i].status = Status::Maintenance,
-            (Code::ExitMaintenance, GLOBAL) => self.jobs[i].status = Status::Unknown,
+            (Code::EnterMaintenance, GLOBAL) => self.job_at_mut(i).status = Status::Maintenance,
+            (Code::ExitMaintenance, GLOBAL) => self.job_at_mut(i).status = Status::Unknown,
             (Code::Stopped, src)
-                if self.jobs[i].wait_for_stopped.as_deref() == Some(src)
-                    && self.jobs[i].halting =>
+                if self.job_at(i).wait_for_stopped.as_deref() == Some(src)
+                    && self.job_at(i).halting =>
             {
                 self.cancel_timer(i, T::StopWait);
-                self.jobs[i].wait_for_stopped = None;
+                self.job_at_mut(i).wait_for_stopped = None;
                 self.stop_process(i);
             }
             _ => {}
         }
-        let job = &self.jobs[i];
+        let job = self.job_at(i);
         if job.listening && job.start_on.as_ref() == Some(ev) {
             return self.on_start_event(i);
         }
@@ -619,13 +631,13 @@ impl Supervisor<'_> {
                 "job {} will not start: {} has stopped",
                 job.cfg.name, ev.source
             );
-            self.jobs[i].listening = false;
+            self.job_at_mut(i).listening = false;
             self.halt(i);
         }
     }
 
     fn on_start_event(&mut self, i: usize) {
-        let job = &mut self.jobs[i];
+        let job = self.job_at_mut(i);
         if job.starts_remain == Some(0) {
             job.listening = false;
             return self.halt(i);
@@ -641,13 +653,13 @@ impl Supervisor<'_> {
     }
 
     fn on_quit(&mut self, i: usize) {
-        let job = &mut self.jobs[i];
+        let job = self.job_at_mut(i);
         job.restarts_remain = Some(0);
         job.pending_start = false;
         self.cancel_timer(i, T::Restart);
         self.cancel_timer(i, T::Interval);
         self.cancel_timer(i, T::Cron);
-        let job = &mut self.jobs[i];
+        let job = self.job_at_mut(i);
         let stop_triggered = matches!(
             job.start_on,
             Some(Ev {
@@ -673,7 +685,7 @@ impl Supervisor<'_> {
         loop {
             let mut progressed = false;
             for i in 0..self.jobs.len() {
-                let job = &self.jobs[i];
+                let job = self.job_at(i);
                 if !job.quit_requested || job.halting || job.complete {
                     continue;
                 }
@@ -695,39 +707,39 @@ impl Supervisor<'_> {
     // ---- running ----
 
     fn start_exec(&mut self, i: usize) {
-        if self.jobs[i].pid.is_some() {
+        if self.job_at(i).pid.is_some() {
             // One process per job: start again when this run exits.
-            self.jobs[i].pending_start = true;
+            self.job_at_mut(i).pending_start = true;
             return;
         }
-        if self.jobs[i].argv.is_empty() {
+        if self.job_at(i).argv.is_empty() {
             return;
         }
-        if self.jobs[i].status != Status::Maintenance {
-            self.jobs[i].status = Status::Unknown;
+        if self.job_at(i).status != Status::Maintenance {
+            self.job_at_mut(i).status = Status::Unknown;
         }
         match self.spawn_argv(i, false) {
             Ok(pid) => {
                 let now = self.lp.now();
-                let job = &mut self.jobs[i];
+                let job = self.job_at_mut(i);
                 if job.last_exit.is_some() {
                     job.restarts_done += 1;
                     let name = job.cfg.name.clone();
                     self.metrics.job_restart(&name);
                 }
-                let job = &mut self.jobs[i];
+                let job = self.job_at_mut(i);
                 job.pid = Some(pid);
                 job.started_at = now;
                 self.advertise(i);
-                let job = &mut self.jobs[i];
+                let job = self.job_at_mut(i);
                 if let Some(t) = job.cfg.timeout {
                     self.set_timer(i, T::RunTimeout, now + t);
                 }
             }
             Err(msg) => {
-                error!("job {}: {msg}", self.jobs[i].cfg.name);
-                self.jobs[i].last_failed = true;
-                let name = self.jobs[i].cfg.name.clone();
+                error!("job {}: {msg}", self.job_at(i).cfg.name);
+                self.job_at_mut(i).last_failed = true;
+                let name = self.job_at(i).cfg.name.clone();
                 self.publish(Code::ExitFailed, &name);
                 // Never retry a failed spawn synchronously: it would fail
                 // again at once (unknown user, no pipes left), in a loop.
@@ -738,7 +750,7 @@ impl Supervisor<'_> {
 
     /// Forks and execs a job's command or its health check.
     fn spawn_argv(&mut self, i: usize, check: bool) -> core::result::Result<i32, String> {
-        let job = &self.jobs[i];
+        let job = self.job_at(i);
         let cfg = &job.cfg;
         let (argv, raw, label) = match (&cfg.health, check) {
             (Some(h), true) => match &h.check {
@@ -831,17 +843,16 @@ impl Supervisor<'_> {
                 .register(f.raw(), TOK_PIDFD | pid as u64, READABLE)
                 .is_ok()
         });
-        self.procs.insert(
+        // A pid is unique among unreaped children.
+        self.procs.push(ProcEntry {
             pid,
-            ProcEntry {
-                owner: if check {
-                    Owner::Check(i)
-                } else {
-                    Owner::Job(i)
-                },
-                _pidfd: pidfd,
+            owner: if check {
+                Owner::Check(i)
+            } else {
+                Owner::Job(i)
             },
-        );
+            _pidfd: pidfd,
+        });
         Ok(pid)
     }
 
@@ -945,10 +956,11 @@ impl Supervisor<'_> {
     }
 
     fn reaped(&mut self, pid: i32, status: ExitStatus) {
-        let Some(entry) = self.procs.remove(&pid) else {
+        let Some(at) = self.procs.iter().position(|p| p.pid == pid) else {
             debug!("reaped orphan pid {pid}");
             return;
         };
+        let entry = self.procs.swap_remove(at);
         if let Some(f) = &entry._pidfd {
             let _ = self.lp.deregister(f.raw());
         }
@@ -956,7 +968,7 @@ impl Supervisor<'_> {
             Owner::Job(i) => self.job_exited(i, status),
             Owner::Check(i) => {
                 self.drain_outputs_of(Some(pid));
-                self.jobs[i].check_pid = None;
+                self.job_at_mut(i).check_pid = None;
                 self.cancel_timer(i, T::HealthTimeout);
                 self.check_result(
                     i,
@@ -970,10 +982,10 @@ impl Supervisor<'_> {
     fn job_exited(&mut self, i: usize, status: ExitStatus) {
         self.cancel_timer(i, T::RunTimeout);
         self.cancel_timer(i, T::StopKill);
-        self.drain_outputs_of(self.jobs[i].pid);
+        self.drain_outputs_of(self.job_at(i).pid);
         let ok = status == ExitStatus::Exited(0);
         let now = self.lp.now();
-        let job = &mut self.jobs[i];
+        let job = self.job_at_mut(i);
         job.pid = None;
         job.last_exit = Some(status);
         // A job tug itself stopped did not fail.
@@ -991,7 +1003,7 @@ impl Supervisor<'_> {
         }
         if job.is_main && self.main_code.is_none() {
             self.main_code = Some(status.code());
-            self.jobs[i].restarts_remain = Some(0);
+            self.job_at_mut(i).restarts_remain = Some(0);
             self.publish(
                 if ok {
                     Code::ExitSuccess
@@ -1058,7 +1070,7 @@ impl Supervisor<'_> {
     /// No more runs: publish `stopping`, let a preStop-style job finish,
     /// stop the process, then `stopped`.
     fn halt(&mut self, i: usize) {
-        let job = &mut self.jobs[i];
+        let job = self.job_at_mut(i);
         if job.halting || job.complete {
             return;
         }
@@ -1085,7 +1097,7 @@ impl Supervisor<'_> {
     }
 
     fn stop_process(&mut self, i: usize) {
-        let job = &self.jobs[i];
+        let job = self.job_at(i);
         match job.pid {
             Some(pid) => {
                 debug!(
@@ -1101,22 +1113,22 @@ impl Supervisor<'_> {
     }
 
     fn complete(&mut self, i: usize) {
-        if self.jobs[i].complete {
+        if self.job_at(i).complete {
             return;
         }
         for k in 0..T_COUNT {
-            if let Some(id) = self.jobs[i].timers[k].take() {
+            if let Some(id) = self.job_at_mut(i).timers[k].take() {
                 self.lp.cancel_timer(id);
             }
         }
-        if let Some(pid) = self.jobs[i].check_pid {
+        if let Some(pid) = self.job_at(i).check_pid {
             let _ = kill(-pid, libc::SIGKILL);
         }
-        if let Some(c) = self.jobs[i].net_check.take() {
+        if let Some(c) = self.job_at_mut(i).net_check.take() {
             let _ = self.lp.deregister(c.fd.raw());
         }
         self.withdraw(i);
-        let job = &mut self.jobs[i];
+        let job = self.job_at_mut(i);
         job.complete = true;
         job.halting = true;
         let name = job.cfg.name.clone();
@@ -1130,16 +1142,16 @@ impl Supervisor<'_> {
     // ---- timers ----
 
     fn set_timer(&mut self, i: usize, kind: T, at: u64) {
-        if let Some(old) = self.jobs[i].timers[kind as usize].take() {
+        if let Some(old) = self.job_at_mut(i).timers[kind as usize].take() {
             self.lp.cancel_timer(old);
         }
         let id = self.lp.add_timer(at, ((i as u64) << 8) | kind as u64);
-        self.jobs[i].timers[kind as usize] = Some(id);
-        self.jobs[i].timer_at[kind as usize] = at;
+        self.job_at_mut(i).timers[kind as usize] = Some(id);
+        self.job_at_mut(i).timer_at[kind as usize] = at;
     }
 
     fn cancel_timer(&mut self, i: usize, kind: T) {
-        if let Some(id) = self.jobs[i].timers[kind as usize].take() {
+        if let Some(id) = self.job_at_mut(i).timers[kind as usize].take() {
             self.lp.cancel_timer(id);
         }
     }
@@ -1158,15 +1170,15 @@ impl Supervisor<'_> {
         if i >= self.jobs.len() {
             return;
         }
-        self.jobs[i].timers[kind] = None;
+        self.job_at_mut(i).timers[kind] = None;
         let now = self.lp.now();
         match kind {
             k if k == T::WhenTimeout as usize => {
                 warning!(
                     "job {}: when.timeout expired before its start event",
-                    self.jobs[i].cfg.name
+                    self.job_at(i).cfg.name
                 );
-                self.jobs[i].starts_remain = Some(0);
+                self.job_at_mut(i).starts_remain = Some(0);
                 self.halt(i);
             }
             k if k == T::RunTimeout as usize => {
@@ -1176,15 +1188,15 @@ impl Supervisor<'_> {
                 self.kill_job(i, "did not stop within its stopTimeout: SIGKILL")
             }
             k if k == T::StopWait as usize => {
-                self.jobs[i].wait_for_stopped = None;
+                self.job_at_mut(i).wait_for_stopped = None;
                 self.stop_process(i);
             }
             k if k == T::Restart as usize => self.start_exec(i),
             k if k == T::Interval as usize => {
-                if let When::Interval(every) = self.jobs[i].cfg.when {
+                if let When::Interval(every) = self.job_at(i).cfg.when {
                     self.set_timer(i, T::Interval, now + every);
                 }
-                let job = &mut self.jobs[i];
+                let job = self.job_at_mut(i);
                 if job.restarts_remain == Some(0) {
                     self.halt(i);
                 } else {
@@ -1195,10 +1207,10 @@ impl Supervisor<'_> {
                 }
             }
             k if k == T::Cron as usize => {
-                if self.jobs[i].pid.is_some() {
+                if self.job_at(i).pid.is_some() {
                     warning!(
                         "job {}: previous run still going, skipping this cron run",
-                        self.jobs[i].cfg.name
+                        self.job_at(i).cfg.name
                     );
                 } else {
                     self.start_exec(i);
@@ -1206,15 +1218,15 @@ impl Supervisor<'_> {
                 self.arm_cron(i);
             }
             k if k == T::Health as usize => {
-                let every = self.jobs[i].cfg.health.as_ref().map_or(0, |h| h.interval);
+                let every = self.job_at(i).cfg.health.as_ref().map_or(0, |h| h.interval);
                 self.set_timer(i, T::Health, now + every);
                 self.run_check(i);
             }
             k if k == T::HealthTimeout as usize => {
-                if let Some(pid) = self.jobs[i].check_pid {
+                if let Some(pid) = self.job_at(i).check_pid {
                     let _ = kill(-pid, libc::SIGKILL);
                 }
-                if let Some(c) = self.jobs[i].net_check.take() {
+                if let Some(c) = self.job_at_mut(i).net_check.take() {
                     let _ = self.lp.deregister(c.fd.raw());
                     self.check_result(i, false, "timed out");
                 }
@@ -1225,14 +1237,14 @@ impl Supervisor<'_> {
 
     /// SIGKILL to a running job's whole process group.
     fn kill_job(&self, i: usize, why: &str) {
-        if let Some(pid) = self.jobs[i].pid {
-            warning!("job {} {why}", self.jobs[i].cfg.name);
+        if let Some(pid) = self.job_at(i).pid {
+            warning!("job {} {why}", self.job_at(i).cfg.name);
             let _ = kill(-pid, libc::SIGKILL);
         }
     }
 
     fn arm_cron(&mut self, i: usize) {
-        let When::Cron { expr, local } = &self.jobs[i].cfg.when else {
+        let When::Cron { expr, local } = &self.job_at(i).cfg.when else {
             return;
         };
         let Ok(schedule) = super::cron::Schedule::parse(expr) else {
@@ -1249,14 +1261,14 @@ impl Supervisor<'_> {
                 let at = self.lp.now() + (next - now_wall).max(0) as u64 * 1_000_000_000;
                 self.set_timer(i, T::Cron, at);
             }
-            None => warning!("job {}: cron {expr:?} never fires", self.jobs[i].cfg.name),
+            None => warning!("job {}: cron {expr:?} never fires", self.job_at(i).cfg.name),
         }
     }
 
     // ---- health ----
 
     fn run_check(&mut self, i: usize) {
-        let job = &self.jobs[i];
+        let job = self.job_at(i);
         if job.complete
             || job.status == Status::Maintenance
             || job.check_pid.is_some()
@@ -1270,13 +1282,13 @@ impl Supervisor<'_> {
         let started = match &h.check {
             Check::Exec(_) => self
                 .spawn_argv(i, true)
-                .map(|pid| self.jobs[i].check_pid = Some(pid)),
+                .map(|pid| self.job_at_mut(i).check_pid = Some(pid)),
             Check::Tcp(addr) => NetCheck::tcp(addr).map(|c| self.watch_net(i, c)),
             Check::Http { url, status } => {
                 NetCheck::http(url, *status).map(|c| self.watch_net(i, c))
             }
         };
-        self.jobs[i].check_started = self.lp.now();
+        self.job_at_mut(i).check_started = self.lp.now();
         match started {
             Ok(()) => {
                 let at = self.lp.now() + h.timeout;
@@ -1289,7 +1301,7 @@ impl Supervisor<'_> {
     fn watch_net(&mut self, i: usize, c: NetCheck) {
         let token = TOK_NET | i as u64;
         if self.lp.register(c.fd.raw(), token, WRITABLE).is_ok() {
-            self.jobs[i].net_check = Some(c);
+            self.job_at_mut(i).net_check = Some(c);
         }
     }
 
@@ -1306,7 +1318,7 @@ impl Supervisor<'_> {
             }
             Progress::Done(r) => r,
         };
-        if let Some(c) = self.jobs[i].net_check.take() {
+        if let Some(c) = self.job_at_mut(i).net_check.take() {
             let _ = self.lp.deregister(c.fd.raw());
         }
         self.cancel_timer(i, T::HealthTimeout);
@@ -1324,7 +1336,7 @@ impl Supervisor<'_> {
         let name = job.cfg.name.clone();
         let took = self.lp.now().saturating_sub(job.check_started);
         self.metrics.check(&name, passed, took as f64 / 1e9);
-        let job = &mut self.jobs[i];
+        let job = self.job_at_mut(i);
         if passed {
             if job.status != Status::Healthy {
                 info!("job {name} is healthy");

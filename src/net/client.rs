@@ -51,7 +51,6 @@ use crate::net::resolver::{Config, QueryId, Resolution, Resolver, Slots, errno_t
 use crate::sys::Errno;
 use crate::sys::fd::Fd;
 use crate::sys::net::{self, Ip};
-use alloc::collections::BTreeMap;
 use alloc::ffi::CString;
 use alloc::format;
 use alloc::string::String;
@@ -303,8 +302,8 @@ pub struct Client {
     resolver: Resolver,
     calls: Slots<CallState>,
     conns: Slots<Conn>,
-    /// Lookups in flight and the call waiting for each.
-    lookups: BTreeMap<QueryId, u64>,
+    /// Lookups in flight and the call waiting for each (a few at most).
+    lookups: Vec<(QueryId, u64)>,
     idle_ns: u64,
 }
 
@@ -320,7 +319,7 @@ impl Client {
             resolver: Resolver::new(token_base + RESOLVER, config),
             calls: Slots::new(),
             conns: Slots::new(),
-            lookups: BTreeMap::new(),
+            lookups: Vec::new(),
             idle_ns: IDLE_NS,
         }
     }
@@ -505,16 +504,22 @@ impl Client {
                 let mut res = Vec::new();
                 let q = self.resolver.lookup(lp, &host, &mut res);
                 c.stage = Stage::Resolving(q);
-                self.lookups.insert(q, id);
+                self.lookups.push((q, id));
                 self.resolved(lp, res, out);
             }
         }
     }
 
+    /// The call waiting for lookup `q`, no longer waiting.
+    fn take_lookup(&mut self, q: QueryId) -> Option<u64> {
+        let at = self.lookups.iter().position(|(k, _)| *k == q)?;
+        Some(self.lookups.swap_remove(at).1)
+    }
+
     /// Hands finished lookups to their calls.
     fn resolved(&mut self, lp: &mut EventLoop, res: Vec<Resolution>, out: &mut Vec<Reply>) {
         for (q, result) in res {
-            let Some(id) = self.lookups.remove(&q) else {
+            let Some(id) = self.take_lookup(q) else {
                 continue;
             };
             let Some(c) = self.calls.get_mut(id) else {
@@ -722,7 +727,7 @@ impl Client {
         match c.stage {
             Stage::New => {}
             Stage::Resolving(q) => {
-                if self.lookups.remove(&q).is_some() {
+                if self.take_lookup(q).is_some() {
                     self.resolver.cancel(lp, q);
                 }
             }

@@ -59,9 +59,9 @@ impl Supervisor<'_> {
     /// here, from the one place that decides a state, not tracked apart.
     pub(super) fn sync_job_states(&mut self) {
         for i in 0..self.jobs.len() {
-            if !self.jobs[i].removed {
-                let state = self.job_state(&self.jobs[i]);
-                let name = self.jobs[i].cfg.name.clone();
+            if !self.job_at(i).removed {
+                let state = self.job_state(self.job_at(i));
+                let name = self.job_at(i).cfg.name.clone();
                 self.metrics.job_state(&name, state);
             }
         }
@@ -111,7 +111,7 @@ impl Supervisor<'_> {
     /// Makes a stopped job runnable again, as if newly configured, except
     /// that it does not wait for its `when` event: the operator is it.
     fn revive(&mut self, i: usize) {
-        let job = &mut self.jobs[i];
+        let job = self.job_at_mut(i);
         if !job.complete && !job.halting {
             return;
         }
@@ -141,10 +141,10 @@ impl Supervisor<'_> {
             }
         }
         self.withdraw(i);
-        let old_signal = self.jobs[i].cfg.stop_signal;
+        let old_signal = self.job_at(i).cfg.stop_signal;
         let service = self.service_of(&cfg);
         let (start_on, starts_remain) = start_rule(&cfg.when);
-        let job = &mut self.jobs[i];
+        let job = self.job_at_mut(i);
         job.argv = argv_of(&cfg);
         job.restarts_remain = restart_budget(cfg.restarts);
         job.cfg = cfg;
@@ -177,14 +177,14 @@ impl Supervisor<'_> {
 
     /// A job that starts at startup, added after startup: start it now.
     fn kick(&mut self, i: usize) {
-        let job = &self.jobs[i];
+        let job = self.job_at(i);
         if job.listening && job.start_on.as_ref().is_some_and(is_startup) {
             self.on_start_event(i);
         }
     }
 
     fn cancel_timer_kind(&mut self, i: usize, k: usize) {
-        if let Some(id) = self.jobs[i].timers[k].take() {
+        if let Some(id) = self.job_at_mut(i).timers[k].take() {
             self.lp.cancel_timer(id);
         }
     }
@@ -195,26 +195,26 @@ impl Supervisor<'_> {
     fn apply(&mut self, config: Config) {
         let mut incoming = config.jobs;
         for i in 0..self.jobs.len() {
-            if self.jobs[i].is_main || self.jobs[i].removed {
+            if self.job_at(i).is_main || self.job_at(i).removed {
                 continue;
             }
-            let name = self.jobs[i].cfg.name.clone();
+            let name = self.job_at(i).cfg.name.clone();
             match incoming.iter().position(|c| c.name == name) {
                 Some(k) => {
                     let mut new = incoming.remove(k);
                     // Where the job sits in the file is not its definition.
                     let pos = new.pos;
-                    new.pos = self.jobs[i].cfg.pos;
-                    if new != self.jobs[i].cfg {
+                    new.pos = self.job_at(i).cfg.pos;
+                    if new != self.job_at(i).cfg {
                         new.pos = pos;
                         self.redefine(i, new);
                     } else {
-                        self.jobs[i].cfg.pos = pos;
+                        self.job_at_mut(i).cfg.pos = pos;
                     }
                 }
                 None => {
                     info!("reload: job {name} removed: stopping it");
-                    let job = &mut self.jobs[i];
+                    let job = self.job_at_mut(i);
                     job.removed = true;
                     job.restarts_remain = Some(0);
                     job.pending_start = false;
@@ -268,7 +268,7 @@ impl Ops for Supervisor<'_> {
         if self.shutting_down && !matches!(action, JobAction::Signal(_)) {
             return busy("cannot change: tug is shutting down");
         }
-        let pid = self.jobs[i].pid;
+        let pid = self.job_at(i).pid;
         match action {
             JobAction::Start => {
                 if pid.is_some() {
@@ -279,18 +279,18 @@ impl Ops for Supervisor<'_> {
                 self.start_exec(i);
             }
             JobAction::Stop => {
-                if self.jobs[i].complete || self.jobs[i].halting {
+                if self.job_at(i).complete || self.job_at(i).halting {
                     return busy("is already stopped");
                 }
                 info!("control: stopping job {name}");
-                let job = &mut self.jobs[i];
+                let job = self.job_at_mut(i);
                 job.restarts_remain = Some(0);
                 job.pending_start = false;
                 job.held = true;
                 self.halt(i);
             }
             JobAction::Restart => match pid {
-                Some(pid) if !self.jobs[i].halting => {
+                Some(pid) if !self.job_at(i).halting => {
                     info!("control: restarting job {name}");
                     let job = &mut self.jobs[i];
                     job.pending_start = true;
