@@ -190,8 +190,8 @@ pkg_bin() { # pkg_bin PACKAGE NAME -> path of the executable NAME that PACKAGE s
 }
 
 build_tug() {
-	log "building tug (cargo build --release --target $TARGET)"
-	(cd "$ROOT" && cargo build --release --target "$TARGET") || die "cargo build failed"
+	log "building tug (make build)"
+	(cd "$ROOT" && make build) || die "make build failed"
 	[ -x "$TUG" ] || die "no tug binary at $TUG"
 }
 
@@ -1258,7 +1258,7 @@ write_header() {
 		"- Date: $(date -u '+%Y-%m-%d %H:%M UTC')" \
 		"- Kernel: $(uname -r) ($(uname -m))" \
 		"- CPUs: $(nproc)${cpu:+ × $cpu}" \
-		"- tug: \`${INIT_VER[tug]}\`, built with \`cargo build --release --target $TARGET\`" \
+		"- tug: \`${INIT_VER[tug]}\`, built with \`make build\` (release, $TARGET)" \
 		"- hyperfine: $(hyperfine --version | awk '{ print $2 }')" ""
 }
 
