@@ -308,13 +308,19 @@ fn consul_from_the_environment_with_a_token() {
 
 // ---- etcd ----
 
-/// Reads the store until `cond` holds (10 s at most).
-fn until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Whether `key` is (or is not) in the store within `limit`, waited for on
+/// an etcd watch rather than by polling.
+fn key_becomes(etcd: &Etcd, key: &str, present: bool, limit: Duration) -> bool {
+    etcd.wait_prefix(key, limit, |kvs| {
+        kvs.iter().any(|(k, _)| k == key) == present
+    })
+}
+
+fn await_key(etcd: &Etcd, key: &str, present: bool, what: &str) {
+    assert!(
+        key_becomes(etcd, key, present, Duration::from_secs(10)),
+        "timed out waiting for {what}"
+    );
 }
 
 fn etcd_config(etcd: &Etcd, rest: &str) -> String {
@@ -334,7 +340,7 @@ fn etcd_registration_uses_a_lease_and_follows_health() {
     let cfg = etcd_config(&etcd, &format!("jobs: [ {} ]", app.job("3s")));
     let r = Running::start(supervise(&dir, &cfg));
     let key = format!("/services/web/web-{}", hostname());
-    until("the registration", || etcd.get(&key).is_some());
+    await_key(&etcd, &key, true, "the registration");
     let value = etcd.get(&key).unwrap();
     for part in [
         "\"name\":\"web\"",
@@ -345,25 +351,22 @@ fn etcd_registration_uses_a_lease_and_follows_health() {
     ] {
         assert!(value.contains(part), "{part} missing in {value}");
     }
-    // Kept alive past several TTLs.
-    let t = Instant::now();
-    while t.elapsed() < Duration::from_secs(7) {
-        assert!(etcd.get(&key).is_some(), "the lease lapsed while healthy");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    // Kept alive past several TTLs: no event removes it for 7 s.
+    assert!(
+        !key_becomes(&etcd, &key, false, Duration::from_secs(7)),
+        "the lease lapsed while healthy"
+    );
     // Unhealthy: the key goes at once; healthy: it comes back.
     app.set_healthy(false);
-    until("the key to go", || etcd.get(&key).is_none());
+    await_key(&etcd, &key, false, "the key to go");
     app.set_healthy(true);
-    until("the key to come back", || etcd.get(&key).is_some());
+    await_key(&etcd, &key, true, "the key to come back");
 
     // etcd loses everything (a new cluster): the lease is gone, tug grants
     // a new one and puts the key again.
     etcd.kill_and_wipe();
     etcd.restart();
-    until("re-registration after data loss", || {
-        etcd.get(&key).is_some()
-    });
+    await_key(&etcd, &key, true, "re-registration after data loss");
 
     let (code, err) = stop(r);
     assert_eq!(code, Some(0), "{err}");
@@ -386,7 +389,7 @@ fn etcd_partition_and_recovery() {
     );
     let mut r = Running::start(supervise(&dir, &cfg));
     let key = format!("/services/web/web-{}", hostname());
-    until("the registration", || etcd.get(&key).is_some());
+    await_key(&etcd, &key, true, "the registration");
     // A partition: etcd stops answering. The loop keeps its time.
     etcd.pause();
     let t = Instant::now();
@@ -395,9 +398,7 @@ fn etcd_partition_and_recovery() {
     }
     assert!(t.elapsed() < Duration::from_secs(6), "{:?}", t.elapsed());
     etcd.resume();
-    until("the registration after the partition", || {
-        etcd.get(&key).is_some()
-    });
+    await_key(&etcd, &key, true, "the registration after the partition");
     let (code, err) = stop(r);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(etcd.get_prefix("/services/"), vec![]);
