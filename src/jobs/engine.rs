@@ -129,7 +129,8 @@ const TOK_OUTPUT: u64 = 1 << 56;
 const TOK_NET: u64 = 2 << 56;
 const TOK_PIDFD: u64 = 3 << 56;
 /// The control socket, telemetry and discovery own whole ranges of tokens
-/// and timer keys (their top byte), so one test routes both.
+/// and timer keys (their top byte), so one mask routes their I/O and
+/// their timers alike.
 const TOK_CONTROL: u64 = 4 << 56;
 const TOK_TELEMETRY: u64 = 5 << 56;
 const TOK_DISCOVERY: u64 = 6 << 56;
