@@ -367,7 +367,9 @@ impl Drop for Network {
 
 /// In a container on a user-defined network, the agent's name is only in
 /// Docker's embedded DNS (127.0.0.11 in /etc/resolv.conf, not in
-/// /etc/hosts): tug resolves it inside its loop, and advertises the
+/// /etc/hosts): tug resolves it inside its loop, for discovery and for the
+/// built-in http check (here against the same server, so the service is
+/// registered only if the check's lookup worked), and advertises the
 /// container's eth0 address.
 #[test]
 fn discovery_resolves_through_dockers_embedded_dns() {
@@ -401,7 +403,7 @@ fn discovery_resolves_through_dockers_embedded_dns() {
         &cfg,
         r#"{ consul: "consul-agent:8500", logging: { output: "stdout" }, jobs: [
             { name: "web", exec: ["/probe", "sleep", "60000"], port: 8080, interfaces: ["eth0"],
-              health: { exec: ["/probe", "exit", "0"], interval: "200ms", ttl: "10s" } } ] }"#,
+              health: { http: "http://consul-agent:8500/health", interval: "200ms", ttl: "10s" } } ] }"#,
     )
     .unwrap();
     let app = Container::new("dns-app");
@@ -423,6 +425,7 @@ fn discovery_resolves_through_dockers_embedded_dns() {
         "--config",
         "/etc/tug.json5",
     ]);
+    agent_log.expect_line("request GET /health");
     agent_log.expect_line("request PUT /v1/agent/service/register");
     agent_log.expect_line("request PUT /v1/agent/check/update/service:web-");
     let took = app.stop();

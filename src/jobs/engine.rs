@@ -134,6 +134,8 @@ const TOK_PIDFD: u64 = 3 << 56;
 const TOK_CONTROL: u64 = 4 << 56;
 const TOK_TELEMETRY: u64 = 5 << 56;
 const TOK_DISCOVERY: u64 = 6 << 56;
+/// The resolver of the built-in health checks' host names.
+const TOK_RESOLVER: u64 = 7 << 56;
 const TOK_MASK: u64 = 0xff << 56;
 /// Timer key of the telemetry service's heartbeat.
 const TELEMETRY_BEAT_KEY: u64 = GRACE_KEY - 1;
@@ -167,6 +169,8 @@ struct Job {
     timers: [Option<TimerId>; T_COUNT],
     check_pid: Option<i32>,
     net_check: Option<NetCheck>,
+    /// A network check whose host is being resolved, and its port.
+    check_lookup: Option<(crate::net::resolver::QueryId, u16)>,
     /// When the running health check started (for its duration metric).
     check_started: u64,
     is_main: bool,
@@ -216,6 +220,7 @@ pub struct Supervisor<'e> {
     stop_timeout: u64,
     log_path: Option<CString>,
     dev_null: Option<Fd>,
+    resolver: crate::net::resolver::Resolver,
     discovery: Option<Discovery>,
     control: Option<Control>,
     telemetry: Option<Telemetry>,
@@ -272,6 +277,10 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         stop_timeout: config.stop_timeout,
         log_path: None,
         dev_null: fd::dev_null().ok(),
+        resolver: crate::net::resolver::Resolver::new(
+            TOK_RESOLVER,
+            crate::net::resolver::Config::System,
+        ),
         discovery: None,
         control: None,
         telemetry: None,
@@ -476,6 +485,7 @@ impl Supervisor<'_> {
             timers: [None; T_COUNT],
             check_pid: None,
             net_check: None,
+            check_lookup: None,
             check_started: 0,
             is_main: false,
             timer_at: [0; T_COUNT],
@@ -542,6 +552,7 @@ impl Supervisor<'_> {
                     Event::Timer(key) => match key & TOK_MASK {
                         TOK_CONTROL | TOK_TELEMETRY => self.on_server_timer(key),
                         TOK_DISCOVERY => self.on_discovery(key, true),
+                        TOK_RESOLVER => self.on_resolver(key, true),
                         _ => self.on_timer(key),
                     },
                     Event::Io(r) => match r.token & TOK_MASK {
@@ -549,6 +560,7 @@ impl Supervisor<'_> {
                         TOK_NET => self.on_net((r.token & !TOK_MASK) as usize),
                         TOK_CONTROL | TOK_TELEMETRY => self.on_request(r.token),
                         TOK_DISCOVERY => self.on_discovery(r.token, false),
+                        TOK_RESOLVER => self.on_resolver(r.token, false),
                         _ => self.reap(),
                     },
                 }
@@ -1128,6 +1140,9 @@ impl Supervisor<'_> {
         if let Some(c) = self.job_at_mut(i).net_check.take() {
             let _ = self.lp.deregister(c.fd.raw());
         }
+        if let Some((id, _)) = self.job_at_mut(i).check_lookup.take() {
+            self.resolver.cancel(&mut self.lp, id);
+        }
         self.withdraw(i);
         let job = self.job_at_mut(i);
         job.complete = true;
@@ -1231,6 +1246,10 @@ impl Supervisor<'_> {
                     let _ = self.lp.deregister(c.fd.raw());
                     self.check_result(i, false, "timed out");
                 }
+                if let Some((id, _)) = self.job_at_mut(i).check_lookup.take() {
+                    self.resolver.cancel(&mut self.lp, id);
+                    self.check_result(i, false, "timed out resolving its host");
+                }
             }
             _ => {}
         }
@@ -1274,28 +1293,77 @@ impl Supervisor<'_> {
             || job.status == Status::Maintenance
             || job.check_pid.is_some()
             || job.net_check.is_some()
+            || job.check_lookup.is_some()
         {
             return;
         }
         let Some(h) = job.cfg.health.clone() else {
             return;
         };
+        self.job_at_mut(i).check_started = self.lp.now();
         let started = match &h.check {
             Check::Exec(_) => self
                 .spawn_argv(i, true)
                 .map(|pid| self.job_at_mut(i).check_pid = Some(pid)),
-            Check::Tcp(addr) => NetCheck::tcp(addr).map(|c| self.watch_net(i, c)),
-            Check::Http { url, status } => {
-                NetCheck::http(url, *status).map(|c| self.watch_net(i, c))
-            }
+            net => super::netcheck::target(net).map(|(host, port)| {
+                // The deadline covers the lookup too; a name in the hosts
+                // file or an IP literal resolves at once, below.
+                let at = self.lp.now() + h.timeout;
+                self.set_timer(i, T::HealthTimeout, at);
+                let mut quick = Vec::new();
+                let id = self.resolver.lookup(&mut self.lp, &host, &mut quick);
+                self.job_at_mut(i).check_lookup = Some((id, port));
+                self.resolved(quick);
+            }),
         };
-        self.job_at_mut(i).check_started = self.lp.now();
         match started {
-            Ok(()) => {
+            Ok(()) if self.job_at(i).check_pid.is_some() => {
                 let at = self.lp.now() + h.timeout;
                 self.set_timer(i, T::HealthTimeout, at);
             }
+            Ok(()) => {}
             Err(msg) => self.check_result(i, false, &msg),
+        }
+    }
+
+    fn on_resolver(&mut self, key: u64, timer: bool) {
+        let mut out = Vec::new();
+        if timer {
+            self.resolver.on_timer(&mut self.lp, key, &mut out);
+        } else {
+            self.resolver.on_ready(&mut self.lp, key, &mut out);
+        }
+        self.resolved(out);
+    }
+
+    /// A check's host is resolved: connect (to the first address; IPv4
+    /// comes first), or fail the check with the lookup's reason.
+    fn resolved(&mut self, results: Vec<crate::net::resolver::Resolution>) {
+        for (id, result) in results {
+            let Some(i) = self
+                .jobs
+                .iter()
+                .position(|j| j.check_lookup.is_some_and(|(q, _)| q == id))
+            else {
+                continue;
+            };
+            let Some((_, port)) = self.job_at_mut(i).check_lookup.take() else {
+                continue;
+            };
+            let Some(check) = self.job_at(i).cfg.health.as_ref().map(|h| h.check.clone()) else {
+                continue;
+            };
+            let started = result.and_then(|ips| {
+                let ip = *ips.first().ok_or("the name has no address")?;
+                NetCheck::start(&check, ip, port)
+            });
+            match started {
+                Ok(c) => self.watch_net(i, c),
+                Err(msg) => {
+                    self.cancel_timer(i, T::HealthTimeout);
+                    self.check_result(i, false, &msg);
+                }
+            }
         }
     }
 

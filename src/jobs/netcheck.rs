@@ -1,10 +1,13 @@
 //! Built-in health checks that need no program in the image (scratch
 //! images have no curl or nc): `tcp` connects, `http` sends a GET and reads
-//! the status line. Both run as non-blocking sockets in the loop.
+//! the status line. Both run as non-blocking sockets in the loop; the
+//! engine resolves the target's host first (the loop's resolver: hosts
+//! file, then DNS), so names such as Docker's service aliases work.
 
+use crate::config::schema::Check;
+use crate::sys::Errno;
 use crate::sys::fd::{Fd, read_raw};
 use crate::sys::net::{self, Ip};
-use crate::sys::{Errno, fd::read_file};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -30,35 +33,55 @@ pub enum Progress {
     Done(Result<(), String>),
 }
 
-impl NetCheck {
-    pub fn tcp(addr: &str) -> Result<NetCheck, String> {
-        let (ip, port) = resolve(addr)?;
-        Ok(NetCheck {
-            fd: connect(ip, port)?,
-            phase: Phase::Connecting,
-            request: None,
-            expect: None,
-            response: Vec::new(),
-        })
-    }
+/// Where a `tcp` or `http` check connects: the host to resolve (a name or
+/// an IP literal, without brackets) and the port.
+pub fn target(check: &Check) -> Result<(String, u16), String> {
+    let hostport = match check {
+        Check::Tcp(addr) => addr.clone(),
+        Check::Http { url, .. } => {
+            let (hostport, _) = split_url(url)?;
+            if hostport.ends_with(']') || !hostport.contains(':') {
+                format!("{hostport}:80")
+            } else {
+                hostport.into()
+            }
+        }
+        Check::Exec(_) => return Err("not a network check".into()),
+    };
+    let (host, port) = hostport
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{hostport:?} is not host:port"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("bad port in {hostport:?}"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok((host.into(), port))
+}
 
-    pub fn http(url: &str, expect: Option<u16>) -> Result<NetCheck, String> {
-        let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
-        let (hostport, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
+/// `http://HOST[:PORT]/PATH` as (HOST[:PORT], /PATH).
+fn split_url(url: &str) -> Result<(&str, &str), String> {
+    let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
+    Ok(match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    })
+}
+
+impl NetCheck {
+    /// Starts `check` against `ip`, its target's host resolved.
+    pub fn start(check: &Check, ip: Ip, port: u16) -> Result<NetCheck, String> {
+        let (request, expect) = match check {
+            Check::Http { url, status } => {
+                let (hostport, path) = split_url(url)?;
+                let request = format!("GET {path} HTTP/1.1\r\nHost: {hostport}\r\nUser-Agent: tug-health\r\nConnection: close\r\n\r\n");
+                (Some(request.into_bytes()), *status)
+            }
+            _ => (None, None),
         };
-        let with_port = if hostport.ends_with(']') || !hostport.contains(':') {
-            format!("{hostport}:80")
-        } else {
-            hostport.into()
-        };
-        let (ip, port) = resolve(&with_port)?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {hostport}\r\nUser-Agent: tug-health\r\nConnection: close\r\n\r\n").into_bytes();
         Ok(NetCheck {
             fd: connect(ip, port)?,
             phase: Phase::Connecting,
-            request: Some(request),
+            request,
             expect,
             response: Vec::new(),
         })
@@ -141,38 +164,6 @@ impl NetCheck {
 
 fn connect(ip: Ip, port: u16) -> Result<Fd, String> {
     net::connect(ip, port).map_err(|e| format!("connect: {e}"))
-}
-
-/// "host:port" with an IP literal, "localhost" or a name from /etc/hosts
-/// (DNS names need the resolver of the discovery stage).
-fn resolve(addr: &str) -> Result<(Ip, u16), String> {
-    let (host, port) = addr
-        .rsplit_once(':')
-        .ok_or_else(|| format!("{addr:?} is not host:port"))?;
-    let port: u16 = port.parse().map_err(|_| format!("bad port in {addr:?}"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if let Some(ip) = parse_ip(host) {
-        return Ok((ip, port));
-    }
-    let hosts = read_file(c"/etc/hosts").unwrap_or_default();
-    for line in String::from_utf8_lossy(&hosts).lines() {
-        let mut f = line
-            .split('#')
-            .next()
-            .unwrap_or("")
-            .split_ascii_whitespace();
-        if let Some(ip) = f.next().and_then(parse_ip)
-            && f.any(|n| n.eq_ignore_ascii_case(host))
-        {
-            return Ok((ip, port));
-        }
-    }
-    if host.eq_ignore_ascii_case("localhost") {
-        return Ok((Ip::V4([127, 0, 0, 1]), port));
-    }
-    Err(format!(
-        "cannot resolve {host:?} (use an IP address or a name from /etc/hosts)"
-    ))
 }
 
 pub fn parse_ip(s: &str) -> Option<Ip> {
@@ -286,9 +277,24 @@ mod tests {
         ] {
             assert_eq!(parse_ip(bad), None, "{bad}");
         }
-        assert_eq!(resolve("[::1]:80").unwrap().1, 80);
-        assert_eq!(resolve("localhost:8080").unwrap().1, 8080);
-        assert!(resolve("nohost.invalid:1").is_err());
+    }
+
+    #[test]
+    fn targets_of_tcp_and_http_checks() {
+        let tcp = |a: &str| target(&Check::Tcp(a.into()));
+        let http = |u: &str| {
+            target(&Check::Http {
+                url: u.into(),
+                status: None,
+            })
+        };
+        assert_eq!(tcp("[::1]:80"), Ok(("::1".into(), 80)));
+        assert_eq!(tcp("db.internal:5432"), Ok(("db.internal".into(), 5432)));
+        assert!(tcp("nohost").is_err());
+        assert!(tcp("host:99999").is_err());
+        assert_eq!(http("http://web/health"), Ok(("web".into(), 80)));
+        assert_eq!(http("http://[fd00::1]:8080"), Ok(("fd00::1".into(), 8080)));
+        assert!(http("https://web/").is_err());
     }
 
     #[test]
@@ -325,18 +331,24 @@ mod tests {
             }
         };
         let url = format!("http://127.0.0.1:{port}/health");
-        assert_eq!(run(NetCheck::http(&url, None).unwrap()), Ok(()));
+        let http = |status| Check::Http {
+            url: url.clone(),
+            status,
+        };
+        let lo = Ip::V4([127, 0, 0, 1]);
+        assert_eq!(run(NetCheck::start(&http(None), lo, port).unwrap()), Ok(()));
         assert_eq!(
-            run(NetCheck::http(&url, None).unwrap()),
+            run(NetCheck::start(&http(None), lo, port).unwrap()),
             Err("HTTP status 503".into())
         );
         assert!(
-            run(NetCheck::http(&url, Some(200)).unwrap())
+            run(NetCheck::start(&http(Some(200)), lo, port).unwrap())
                 .unwrap_err()
                 .contains("not an HTTP response")
         );
         server.join().unwrap();
         // Nothing listens there any more.
-        assert!(run(NetCheck::tcp(&format!("127.0.0.1:{port}")).unwrap()).is_err());
+        let tcp = Check::Tcp(format!("127.0.0.1:{port}"));
+        assert!(run(NetCheck::start(&tcp, lo, port).unwrap()).is_err());
     }
 }
