@@ -73,7 +73,9 @@ impl NetCheck {
         let (request, expect) = match check {
             Check::Http { url, status } => {
                 let (hostport, path) = split_url(url)?;
-                let request = format!("GET {path} HTTP/1.1\r\nHost: {hostport}\r\nUser-Agent: tug-health\r\nConnection: close\r\n\r\n");
+                let request = format!(
+                    "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nUser-Agent: tug-health\r\nConnection: close\r\n\r\n"
+                );
                 (Some(request.into_bytes()), *status)
             }
             _ => (None, None),
