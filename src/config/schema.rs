@@ -320,8 +320,18 @@ fn logging(e: &mut Errors, n: &Node) -> Option<Logging> {
     Some(out)
 }
 
+/// An agent or endpoint address tug can dial (`host:port`, `http://...`,
+/// `unix:///path`; no TLS), checked when the config loads rather than
+/// when tug starts.
+fn check_address(e: &mut Errors, n: &Node, path: &str, addr: &str, default_port: u16) {
+    if let Err(msg) = crate::net::client::Endpoint::parse(addr, default_port) {
+        e.at(n.pos, path, msg);
+    }
+}
+
 fn consul(e: &mut Errors, n: &Node) -> Option<Consul> {
     if let Value::String(s) = &n.value {
+        check_address(e, n, "consul", s, 8500);
         return Some(Consul {
             address: s.clone(),
             scheme: None,
@@ -351,9 +361,21 @@ fn consul(e: &mut Errors, n: &Node) -> Option<Consul> {
             return None;
         }
     };
+    if let Some(a) = f.get("address") {
+        check_address(e, a, "consul.address", &address, 8500);
+    }
     let scheme = f
         .get("scheme")
         .and_then(|s| d::string(e, s, "consul.scheme"));
+    if let (Some(s), Some(node)) = (&scheme, f.get("scheme"))
+        && s != "http"
+    {
+        e.at(
+            node.pos,
+            "consul.scheme",
+            format!("{s:?}: tug speaks plain HTTP only (no TLS); use a local agent over http"),
+        );
+    }
     let token = f.get("token").and_then(|s| d::string(e, s, "consul.token"));
     Some(Consul {
         address,
@@ -381,6 +403,13 @@ fn etcd(e: &mut Errors, n: &Node) -> Option<Etcd> {
             (endpoints, prefix)
         }
     };
+    for (i, ep) in endpoints.iter().enumerate() {
+        let at = match &n.value {
+            Value::Array(items) => items.get(i).unwrap_or(n),
+            _ => n,
+        };
+        check_address(e, at, &format!("etcd.endpoints[{i}]"), ep, 2379);
+    }
     let prefix = prefix.unwrap_or_else(|| "/services".into());
     Some(Etcd {
         endpoints,
@@ -1133,6 +1162,38 @@ mod tests {
                 local: true
             }
         );
+    }
+
+    #[test]
+    fn backend_addresses_are_checked_when_the_config_loads() {
+        for (text, want) in [
+            (r#"{ consul: "https://c:8500" }"#, "consul: bad address"),
+            (
+                r#"{ consul: { address: "c:99999" } }"#,
+                "consul.address: bad address",
+            ),
+            (
+                r#"{ consul: { address: "c:8500", scheme: "https" } }"#,
+                "consul.scheme: \"https\": tug speaks plain HTTP only",
+            ),
+            (
+                r#"{ etcd: { endpoints: ["http://e:2379", "e:"] } }"#,
+                "etcd.endpoints[1]: bad address",
+            ),
+            (
+                r#"{ consul: "c:8500", etcd: "e:2379" }"#,
+                "choose one discovery backend",
+            ),
+        ] {
+            let e = errors(text);
+            assert!(e.iter().any(|m| m.contains(want)), "{text}: {e:?}");
+        }
+        let c = parse(
+            "t.json5",
+            r#"{ etcd: ["http://[::1]:2379", "unix:///run/etcd.sock"] }"#,
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(c.etcd.unwrap().endpoints.len(), 2);
     }
 
     #[test]

@@ -47,24 +47,18 @@ impl WatchState {
 
 /// The discovery backend a config asks for: its own keys first, then the
 /// environment (CONSUL_HTTP_ADDR, ETCD_ENDPOINTS), else none.
-pub(super) fn backend_config(
-    config: &Config,
-    env: &Environ,
-) -> core::result::Result<Option<BackendConfig>, String> {
+pub(super) fn backend_config(config: &Config, env: &Environ) -> Option<BackendConfig> {
     let consul_token = |own: Option<&String>| {
         own.cloned()
             .or_else(|| env.get("CONSUL_HTTP_TOKEN").map(String::from))
     };
+    // The config's addresses and scheme were checked when it loaded; the
+    // environment's are checked by Discovery::new.
     if let Some(c) = &config.consul {
-        if let Some(scheme) = c.scheme.as_deref().filter(|s| *s != "http") {
-            return Err(format!(
-                "consul.scheme {scheme:?}: tug speaks plain HTTP only (no TLS); use a local agent over http"
-            ));
-        }
-        return Ok(Some(BackendConfig::Consul {
+        return Some(BackendConfig::Consul {
             address: c.address.clone(),
             token: consul_token(c.token.as_ref()),
-        }));
+        });
     }
     let env_endpoints = || {
         env.get("ETCD_ENDPOINTS").map(|v| {
@@ -83,24 +77,24 @@ pub(super) fn backend_config(
         if endpoints.is_empty() {
             endpoints.push("http://127.0.0.1:2379".into());
         }
-        return Ok(Some(BackendConfig::Etcd {
+        return Some(BackendConfig::Etcd {
             endpoints,
             prefix: e.prefix.clone(),
-        }));
+        });
     }
     if let Some(addr) = env.get("CONSUL_HTTP_ADDR").filter(|a| !a.is_empty()) {
-        return Ok(Some(BackendConfig::Consul {
+        return Some(BackendConfig::Consul {
             address: addr.into(),
             token: consul_token(None),
-        }));
+        });
     }
     if let Some(endpoints) = env_endpoints().filter(|e| !e.is_empty()) {
-        return Ok(Some(BackendConfig::Etcd {
+        return Some(BackendConfig::Etcd {
             endpoints,
             prefix: "/services".into(),
-        }));
+        });
     }
-    Ok(None)
+    None
 }
 
 /// `CONTAINERPILOT_<NAME>_IP`, `TUG_WATCH_<NAME>`: upper case, and every
@@ -138,7 +132,7 @@ impl Supervisor<'_> {
         config: &Config,
         opts: &Options<'_>,
     ) -> core::result::Result<(), String> {
-        if let Some(backend) = backend_config(config, self.env)? {
+        if let Some(backend) = backend_config(config, self.env) {
             self.discovery = Some(Discovery::new(&backend, TOK_DISCOVERY)?);
         }
         self.open_control(config, opts)?;
