@@ -123,8 +123,13 @@ fn consul_registration_follows_health_restarts_and_shutdown() {
 
     // An agent that lost its data dir forgets the service: tug registers
     // it again within one TTL, on its next heartbeat.
+    // (Not a wait for its absence: tug may register it again before such
+    // a wait could look.)
+    let seq = consul.request_seq();
     consul.restart(false);
-    consul.expect(&format!("service={id}&present=0&timeout=5s"));
+    consul.expect(&format!(
+        "request=/v1/agent/service/register&method=PUT&since={seq}&timeout=30s"
+    ));
     consul.expect(&format!("service={id}&status=passing&timeout=30s"));
 
     let (code, err) = stop(r);
