@@ -190,6 +190,28 @@ struct Job {
     held: bool,
 }
 
+impl Job {
+    /// Runnable again, as configured: not stopping or stopped, the restart
+    /// budget and backoff reset, health unknown (maintenance persists).
+    fn rearm(&mut self) {
+        self.complete = false;
+        self.halting = false;
+        self.held = false;
+        self.stopping_sent = false;
+        self.quit_requested = false;
+        self.restarts_remain = restart_budget(self.cfg.restarts);
+        self.quick_failures = 0;
+        self.forget_health();
+    }
+
+    /// A new run's health is unknown, unless maintenance holds it.
+    fn forget_health(&mut self) {
+        if self.status != Status::Maintenance {
+            self.status = Status::Unknown;
+        }
+    }
+}
+
 enum Owner {
     Job(usize),
     Check(usize),
@@ -237,6 +259,9 @@ pub struct Supervisor<'e> {
     config_path: String,
     started_ns: u64,
     hostname: String,
+    /// This host's interface addresses, read when something needs to
+    /// choose one (discovery, telemetry) and again on reload.
+    ifaces: core::result::Result<Vec<crate::net::interfaces::IfAddr>, String>,
 }
 
 /// How `run` was invoked, beyond the config itself.
@@ -293,6 +318,7 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         config_path: opts.config_path.into(),
         started_ns,
         hostname: crate::sys::host::hostname(),
+        ifaces: Ok(Vec::new()),
     };
     if let Err(e) = s.open_log(&config) {
         error!("{e}");
@@ -728,9 +754,7 @@ impl Supervisor<'_> {
         if self.job_at(i).argv.is_empty() {
             return;
         }
-        if self.job_at(i).status != Status::Maintenance {
-            self.job_at_mut(i).status = Status::Unknown;
-        }
+        self.job_at_mut(i).forget_health();
         match self.spawn_argv(i, false) {
             Ok(pid) => {
                 let now = self.lp.now();
@@ -1129,11 +1153,7 @@ impl Supervisor<'_> {
         if self.job_at(i).complete {
             return;
         }
-        for k in 0..T_COUNT {
-            if let Some(id) = self.job_at_mut(i).timers[k].take() {
-                self.lp.cancel_timer(id);
-            }
-        }
+        self.cancel_timers(i, None);
         if let Some(pid) = self.job_at(i).check_pid {
             let _ = kill(-pid, libc::SIGKILL);
         }
@@ -1164,6 +1184,18 @@ impl Supervisor<'_> {
         let id = self.lp.add_timer(at, ((i as u64) << 8) | kind as u64);
         self.job_at_mut(i).timers[kind as usize] = Some(id);
         self.job_at_mut(i).timer_at[kind as usize] = at;
+    }
+
+    /// Every timer of job `i`, but `keep`.
+    fn cancel_timers(&mut self, i: usize, keep: Option<T>) {
+        for k in 0..T_COUNT {
+            if keep.is_some_and(|t| t as usize == k) {
+                continue;
+            }
+            if let Some(id) = self.job_at_mut(i).timers[k].take() {
+                self.lp.cancel_timer(id);
+            }
+        }
     }
 
     fn cancel_timer(&mut self, i: usize, kind: T) {
@@ -1300,29 +1332,26 @@ impl Supervisor<'_> {
         let Some(h) = job.cfg.health.clone() else {
             return;
         };
-        self.job_at_mut(i).check_started = self.lp.now();
+        let now = self.lp.now();
+        self.job_at_mut(i).check_started = now;
+        // The deadline covers a check's lookup too.
+        self.set_timer(i, T::HealthTimeout, now + h.timeout);
         let started = match &h.check {
             Check::Exec(_) => self
                 .spawn_argv(i, true)
                 .map(|pid| self.job_at_mut(i).check_pid = Some(pid)),
             net => super::netcheck::target(net).map(|(host, port)| {
-                // The deadline covers the lookup too; a name in the hosts
-                // file or an IP literal resolves at once, below.
-                let at = self.lp.now() + h.timeout;
-                self.set_timer(i, T::HealthTimeout, at);
+                // An IP literal or a name in the hosts file resolves at
+                // once, into `quick`.
                 let mut quick = Vec::new();
                 let id = self.resolver.lookup(&mut self.lp, &host, &mut quick);
                 self.job_at_mut(i).check_lookup = Some((id, port));
                 self.resolved(quick);
             }),
         };
-        match started {
-            Ok(()) if self.job_at(i).check_pid.is_some() => {
-                let at = self.lp.now() + h.timeout;
-                self.set_timer(i, T::HealthTimeout, at);
-            }
-            Ok(()) => {}
-            Err(msg) => self.check_result(i, false, &msg),
+        if let Err(msg) = started {
+            self.cancel_timer(i, T::HealthTimeout);
+            self.check_result(i, false, &msg);
         }
     }
 

@@ -8,8 +8,6 @@ use crate::config::schema::WatchConfig;
 use crate::discovery::{BackendConfig, Health, Instance, Notice, Service, WatchKind, WatchSpec};
 use crate::net::interfaces;
 
-/// ContainerPilot's defaults for `interfaces`.
-const DEFAULT_INTERFACES: [&str; 2] = ["eth0:inet", "inet"];
 /// The telemetry endpoint's own service: ContainerPilot's hidden one, with
 /// its TTL and heartbeat.
 const TELEMETRY_SERVICE: &str = "containerpilot";
@@ -112,20 +110,22 @@ fn env_name(prefix: &str, name: &str, suffix: &str) -> String {
     out
 }
 
-/// The address to advertise, by the `interfaces` specs.
-fn choose_address(specs: &[String]) -> core::result::Result<String, String> {
-    let specs: Vec<String> = if specs.is_empty() {
-        DEFAULT_INTERFACES
-            .iter()
-            .map(|s| String::from(*s))
-            .collect()
-    } else {
-        specs.to_vec()
-    };
-    interfaces::advertised_address(&specs)
-}
-
 impl Supervisor<'_> {
+    /// Reads this host's addresses once for every `interfaces` choice that
+    /// follows (start-up, or a reload), not once per advertised job.
+    pub(super) fn read_interfaces(&mut self) {
+        self.ifaces = interfaces::local_addresses();
+    }
+
+    /// The address the `interfaces` specs pick (none: ContainerPilot's
+    /// defaults).
+    fn choose_address(
+        &self,
+        specs: &[String],
+    ) -> core::result::Result<crate::sys::net::Ip, String> {
+        interfaces::select(specs, self.ifaces.as_deref().map_err(String::clone)?)
+    }
+
     /// Discovery, the control socket and telemetry, as the config asks.
     pub(super) fn open_services(
         &mut self,
@@ -135,16 +135,17 @@ impl Supervisor<'_> {
         if let Some(backend) = backend_config(config, self.env) {
             self.discovery = Some(Discovery::new(&backend, TOK_DISCOVERY)?);
         }
+        if self.discovery.is_some() || config.telemetry.is_some() {
+            self.read_interfaces();
+        }
         self.open_control(config, opts)?;
         if let Some(t) = &config.telemetry {
             let ip = match t.interfaces.is_empty() {
                 // Unlike a job, telemetry may listen everywhere.
                 true => crate::sys::net::Ip::V4([0; 4]),
-                false => {
-                    let ifaces = interfaces::local_addresses()?;
-                    interfaces::select(&t.interfaces, &ifaces)
-                        .map_err(|e| format!("telemetry.interfaces: {e}"))?
-                }
+                false => self
+                    .choose_address(&t.interfaces)
+                    .map_err(|e| format!("telemetry.interfaces: {e}"))?,
             };
             let tel = Telemetry::open(ip, t.port, TOK_TELEMETRY)
                 .and_then(|tel| tel.register(&self.lp).map(|()| tel))
@@ -189,18 +190,23 @@ impl Supervisor<'_> {
     }
 
     fn advertise_telemetry(&mut self, ip: crate::sys::net::Ip, port: u16, tags: &[String]) {
-        let Some(d) = &mut self.discovery else {
+        if self.discovery.is_none() {
             return;
-        };
-        let address = match ip {
-            crate::sys::net::Ip::V4([0, 0, 0, 0]) => match choose_address(&[]) {
+        }
+        // Listening everywhere: advertise what a job would.
+        let ip = match ip {
+            crate::sys::net::Ip::V4([0, 0, 0, 0]) => match self.choose_address(&[]) {
                 Ok(a) => a,
                 Err(e) => {
                     warning!("telemetry is not advertised: {e}");
                     return;
                 }
             },
-            other => interfaces::ip_text(&other),
+            other => other,
+        };
+        let address = interfaces::ip_text(&ip);
+        let Some(d) = &mut self.discovery else {
+            return;
         };
         let id = format!("{TELEMETRY_SERVICE}-{}", self.hostname);
         let mut tags = tags.to_vec();
@@ -242,8 +248,8 @@ impl Supervisor<'_> {
     pub(super) fn service_of(&self, cfg: &JobConfig) -> Option<Service> {
         let port = cfg.port?;
         self.discovery.as_ref()?;
-        let address = match choose_address(&cfg.interfaces) {
-            Ok(a) => a,
+        let address = match self.choose_address(&cfg.interfaces) {
+            Ok(a) => interfaces::ip_text(&a),
             Err(e) => {
                 error!("job {}: not advertised: {e}", cfg.name);
                 return None;

@@ -116,18 +116,9 @@ impl Supervisor<'_> {
             return;
         }
         let (_, starts) = start_rule(&job.cfg.when);
-        job.complete = false;
-        job.halting = false;
-        job.held = false;
-        job.stopping_sent = false;
-        job.quit_requested = false;
+        job.rearm();
         job.listening = starts.is_none();
         job.starts_remain = starts.map(|_| 0);
-        job.restarts_remain = restart_budget(job.cfg.restarts);
-        job.quick_failures = 0;
-        if job.status != Status::Maintenance {
-            job.status = Status::Unknown;
-        }
         self.arm(i);
     }
 
@@ -135,32 +126,21 @@ impl Supervisor<'_> {
     /// index, and its process is restarted on the new definition.
     fn redefine(&mut self, i: usize, cfg: JobConfig) {
         info!("reload: job {} changed: restarting it", cfg.name);
-        for k in 0..T_COUNT {
-            if k != T::StopKill as usize {
-                self.cancel_timer_kind(i, k);
-            }
-        }
+        // A stop in progress keeps its SIGKILL deadline.
+        self.cancel_timers(i, Some(T::StopKill));
         self.withdraw(i);
         let old_signal = self.job_at(i).cfg.stop_signal;
         let service = self.service_of(&cfg);
         let (start_on, starts_remain) = start_rule(&cfg.when);
         let job = self.job_at_mut(i);
         job.argv = argv_of(&cfg);
-        job.restarts_remain = restart_budget(cfg.restarts);
         job.cfg = cfg;
+        job.rearm();
         job.start_on = start_on;
         job.starts_remain = starts_remain;
         job.listening = true;
-        job.complete = false;
-        job.halting = false;
-        job.stopping_sent = false;
-        job.quit_requested = false;
         job.wait_for_stopped = None;
-        job.quick_failures = 0;
         job.service = service;
-        if job.status != Status::Maintenance {
-            job.status = Status::Unknown;
-        }
         self.arm(i);
         let job = &mut self.jobs[i];
         match job.pid {
@@ -183,16 +163,14 @@ impl Supervisor<'_> {
         }
     }
 
-    fn cancel_timer_kind(&mut self, i: usize, k: usize) {
-        if let Some(id) = self.job_at_mut(i).timers[k].take() {
-            self.lp.cancel_timer(id);
-        }
-    }
-
     /// Applies a freshly loaded config: unchanged jobs are not touched,
     /// removed ones stop, new ones start, changed ones restart. Discovery,
     /// control and telemetry settings need a restart of tug.
     fn apply(&mut self, config: Config) {
+        if self.discovery.is_some() {
+            // Addresses may have changed since start-up.
+            self.read_interfaces();
+        }
         let mut incoming = config.jobs;
         for i in 0..self.jobs.len() {
             if self.job_at(i).is_main || self.job_at(i).removed {
