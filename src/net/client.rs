@@ -232,9 +232,9 @@ pub enum Reply {
 }
 
 enum Stage {
-    /// Not yet dispatched.
+    /// Holding nothing: not dispatched yet, or resolved and not connected.
     New,
-    /// Waiting for the resolver.
+    /// Waiting for this lookup (the only record of who waits for it).
     Resolving(QueryId),
     /// Trying `addrs[next - 1]`, or past connecting, on this connection.
     Attached(u64),
@@ -302,8 +302,7 @@ pub struct Client {
     resolver: Resolver,
     calls: Slots<CallState>,
     conns: Slots<Conn>,
-    /// Lookups in flight and the call waiting for each (a few at most).
-    lookups: Vec<(QueryId, u64)>,
+    /// How long an idle pooled connection is kept (tests shorten it).
     idle_ns: u64,
 }
 
@@ -319,14 +318,8 @@ impl Client {
             resolver: Resolver::new(token_base + RESOLVER, config),
             calls: Slots::new(),
             conns: Slots::new(),
-            lookups: Vec::new(),
             idle_ns: IDLE_NS,
         }
-    }
-
-    /// How long an idle pooled connection is kept.
-    pub fn set_idle_timeout(&mut self, ns: u64) {
-        self.idle_ns = ns;
     }
 
     pub fn owns(&self, token: u64) -> bool {
@@ -433,12 +426,14 @@ impl Client {
     }
 
     /// Calls not yet done.
-    pub fn in_flight(&self) -> usize {
+    #[cfg(test)]
+    fn in_flight(&self) -> usize {
         self.calls.len()
     }
 
     /// Idle connections in the pool.
-    pub fn pooled(&self) -> usize {
+    #[cfg(test)]
+    fn pooled(&self) -> usize {
         self.conns
             .iter()
             .filter(|(_, c)| c.state == ConnState::Idle)
@@ -504,27 +499,24 @@ impl Client {
                 let mut res = Vec::new();
                 let q = self.resolver.lookup(lp, &host, &mut res);
                 c.stage = Stage::Resolving(q);
-                self.lookups.push((q, id));
                 self.resolved(lp, res, out);
             }
         }
     }
 
-    /// The call waiting for lookup `q`, no longer waiting.
-    fn take_lookup(&mut self, q: QueryId) -> Option<u64> {
-        let at = self.lookups.iter().position(|(k, _)| *k == q)?;
-        Some(self.lookups.swap_remove(at).1)
-    }
-
     /// Hands finished lookups to their calls.
     fn resolved(&mut self, lp: &mut EventLoop, res: Vec<Resolution>, out: &mut Vec<Reply>) {
         for (q, result) in res {
-            let Some(id) = self.take_lookup(q) else {
+            let Some(id) = self
+                .calls
+                .iter()
+                .find(|(_, c)| matches!(c.stage, Stage::Resolving(w) if w == q))
+                .map(|(id, _)| id)
+            else {
                 continue;
             };
-            let Some(c) = self.calls.get_mut(id) else {
-                continue;
-            };
+            let c = self.calls.get_mut(id).expect("listed");
+            c.stage = Stage::New;
             match result {
                 Ok(ips) => {
                     c.addrs = ips;
@@ -726,11 +718,7 @@ impl Client {
         }
         match c.stage {
             Stage::New => {}
-            Stage::Resolving(q) => {
-                if self.take_lookup(q).is_some() {
-                    self.resolver.cancel(lp, q);
-                }
-            }
+            Stage::Resolving(q) => self.resolver.cancel(lp, q),
             Stage::Attached(conn) => {
                 let busy = self.conns.get_mut(conn).is_some_and(|k| k.call.is_some());
                 if busy {
@@ -795,8 +783,12 @@ impl Conn {
     }
 
     /// A pooled connection that fails before the response began is retried.
+    fn retries(&self, c: &CallState) -> bool {
+        self.reused && !self.got_bytes && !c.retried
+    }
+
     fn broken(&self, op: &str, e: Errno, c: &CallState) -> Outcome {
-        if self.reused && !self.got_bytes && !c.retried {
+        if self.retries(c) {
             return Outcome::Retry;
         }
         Outcome::Failed(format!("{op} {}: {}", self.peer, errno_text(e)))
@@ -811,7 +803,7 @@ impl Conn {
             Err(e) => return self.broken("read", e, c),
         };
         if n == 0 {
-            if self.reused && !self.got_bytes && !c.retried {
+            if self.retries(c) {
                 return Outcome::Retry;
             }
             return match self.parser.eof() {
@@ -1385,7 +1377,7 @@ mod tests {
     fn idle_connections_time_out() {
         let srv = serve(answer("x"));
         let mut f = Fixture::new();
-        f.client.set_idle_timeout(50_000_000);
+        f.client.idle_ns = 50_000_000;
         assert_eq!(f.body(&tcp(srv.port), get("/")), "x");
         assert_eq!((f.client.pooled(), f.lp.pending_timers()), (1, 1));
         f.drive(&mut Vec::new(), |c, _| c.pooled() == 0);

@@ -41,7 +41,7 @@ pub struct IfAddr {
 }
 
 /// What `select` uses when the config gives no specs.
-pub const DEFAULT_SPECS: [&str; 2] = ["eth0:inet", "inet"];
+const DEFAULT_SPECS: [&str; 2] = ["eth0:inet", "inet"];
 
 #[derive(Debug, PartialEq, Eq)]
 enum Spec<'a> {
@@ -161,7 +161,7 @@ fn is_link_local_v6(ip: &Ip) -> bool {
     matches!(ip, Ip::V6([0xfe, b, ..]) if b & 0xc0 == 0x80)
 }
 
-const V6_LOOPBACK: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+pub(crate) const V6_LOOPBACK: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
 /// The 16-byte form ContainerPilot sorts by.
 fn sort_key(ip: &Ip) -> [u8; 16] {
@@ -243,11 +243,6 @@ pub fn local_addresses() -> Result<Vec<IfAddr>, String> {
             ip,
         })
         .collect())
-}
-
-/// `select` over this host's addresses, as text for a registration.
-pub fn advertised_address(specs: &[String]) -> Result<String, String> {
-    select(specs, &local_addresses()?).map(|ip| ip_text(&ip))
 }
 
 /// An address as text: IPv4 dotted, IPv6 in RFC 5952's canonical form
@@ -500,6 +495,7 @@ mod tests {
         assert!(all.iter().any(|a| a.ip == Ip::V4([127, 0, 0, 1])));
         assert!(all.iter().all(|a| !a.name.contains(':')));
         let specs = ["lo".to_string()];
-        assert_eq!(advertised_address(&specs).as_deref(), Ok("127.0.0.1"));
+        let picked = select(&specs, &all).map(|ip| ip_text(&ip));
+        assert_eq!(picked.as_deref(), Ok("127.0.0.1"));
     }
 }

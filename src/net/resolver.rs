@@ -24,9 +24,12 @@
 //!   stayed silent end the lookup ("DNS timeout"), as in glibc.
 //! - Positive answers are cached for their TTL (at most an hour, 32
 //!   names, the one expiring first evicted); failures are not cached.
-//! - `Config::System` reads /etc/resolv.conf and /etc/hosts for every
-//!   lookup that gets past the IP-literal check (two small local files),
-//!   so edits (Docker rewrites both) apply at once.
+//! - `Config::System` reads /etc/hosts for every lookup that gets past the
+//!   IP-literal check, and /etc/resolv.conf for every one that goes on to
+//!   DNS, so edits (Docker rewrites both) apply at once, as in musl. No
+//!   cache: a small local file costs a few syscalls, fewer than the check
+//!   or connection the lookup is for, and an mtime test would cost a stat
+//!   per file anyway.
 //! - Tokens and timer keys: a lookup's socket and its timer share its key,
 //!   `token_base + (id mod 2^30)`, where an id is a sequence number and a
 //!   slot (`Slots`); a key whose id is gone (a stale event) is ignored.
@@ -34,14 +37,13 @@
 use crate::event_loop::{EventLoop, READABLE, TimerId};
 use crate::log::debug;
 use crate::net::dns::{self, NOERROR, NXDOMAIN, QType, ResolvConf};
-use crate::net::interfaces::ip_text;
+use crate::net::interfaces::{V6_LOOPBACK, ip_text};
 use crate::sys::fd::{Fd, read_file};
 use crate::sys::net::{self, Ip};
 use crate::sys::{Errno, host};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use core::ffi::CStr;
 
 /// Tokens (and timer keys) a resolver owns from its `token_base`.
 pub const TOKEN_SPAN: u64 = 1 << 30;
@@ -60,7 +62,7 @@ pub type Resolution = (QueryId, Result<Vec<Ip>, String>);
 /// Where the resolver reads resolv.conf and hosts.
 #[derive(Clone, Debug)]
 pub enum Config {
-    /// /etc/resolv.conf and /etc/hosts, read for each lookup.
+    /// /etc/resolv.conf and /etc/hosts, read for each lookup that needs them.
     System,
     /// Fixed (tests; a server port other than 53 goes in `nameservers`).
     Fixed { conf: ResolvConf, hosts: String },
@@ -137,6 +139,7 @@ impl<T> Slots<T> {
         self.items.iter().flatten().map(|(id, t)| (*id, t))
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.items.len() - self.free.len()
     }
@@ -187,6 +190,10 @@ struct Lookup {
     /// The current try's socket and server index.
     sock: Option<(Fd, usize)>,
     timer: Option<TimerId>,
+    /// The socket token and timer key (`Resolver::key`).
+    key: u64,
+    /// How long one try waits.
+    try_ns: u64,
     a: Question,
     aaaa: Question,
     /// Why the latest server failed; `timed_out` if it was silence.
@@ -233,51 +240,41 @@ impl Resolver {
     }
 
     /// Lookups not finished.
-    pub fn in_flight(&self) -> usize {
+    #[cfg(test)]
+    fn in_flight(&self) -> usize {
         self.lookups.len()
     }
 
     /// Starts resolving `name`. Answers known at once (IP literal, hosts,
     /// cache, bad name) are pushed to `out` before this returns.
     pub fn lookup(&mut self, lp: &mut EventLoop, name: &str, out: &mut Vec<Resolution>) -> QueryId {
-        let quick = |r: &mut Resolver, out: &mut Vec<Resolution>, res| {
-            let id = QueryId(r.lookups.detached_id());
-            out.push((id, res));
-            id
-        };
         if let Some(ip) = dns::parse_ip(name) {
-            return quick(self, out, Ok(alloc::vec![ip]));
+            return self.answer_now(out, Ok(alloc::vec![ip]));
         }
-        let (conf, hosts) = match &self.config {
-            Config::System => {
-                let read = |p: &CStr| {
-                    let bytes = read_file(p).unwrap_or_default();
-                    String::from_utf8_lossy(&bytes).into_owned()
-                };
-                (
-                    dns::parse_resolv_conf(&read(c"/etc/resolv.conf")),
-                    read(c"/etc/hosts"),
-                )
-            }
-            Config::Fixed { conf, hosts } => (conf.clone(), hosts.clone()),
+        let mut ips = match &self.config {
+            Config::System => dns::hosts_lookup(&read_text(c"/etc/hosts"), name),
+            Config::Fixed { hosts, .. } => dns::hosts_lookup(hosts, name),
         };
-        let mut ips = dns::hosts_lookup(&hosts, name);
         let bare = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
         if ips.is_empty() && (bare == "localhost" || bare.ends_with(".localhost")) {
             ips = alloc::vec![Ip::V4([127, 0, 0, 1]), Ip::V6(V6_LOOPBACK)];
         }
         if !ips.is_empty() {
-            return quick(self, out, Ok(v4_first(ips)));
+            return self.answer_now(out, Ok(v4_first(ips)));
         }
         let now = lp.now();
         self.cache.retain(|e| e.expires > now);
         if let Some(e) = self.cache.iter().find(|e| e.name == bare) {
             let ips = e.ips.clone();
-            return quick(self, out, Ok(ips));
+            return self.answer_now(out, Ok(ips));
         }
+        let conf = match &self.config {
+            Config::System => dns::parse_resolv_conf(&read_text(c"/etc/resolv.conf")),
+            Config::Fixed { conf, .. } => conf.clone(),
+        };
         let candidates = dns::candidates(name, &conf);
         if candidates.is_empty() {
-            return quick(self, out, Err(format!("no such host {name:?}")));
+            return self.answer_now(out, Err(format!("no such host {name:?}")));
         }
         let first_server = if conf.rotate {
             self.started % conf.nameservers.len()
@@ -285,6 +282,9 @@ impl Resolver {
             0
         };
         self.started = self.started.wrapping_add(1);
+        let try_ns = self
+            .try_ns
+            .unwrap_or(u64::from(conf.timeout_secs) * 1_000_000_000);
         let lookup = Lookup {
             name: name.into(),
             candidates,
@@ -294,19 +294,29 @@ impl Resolver {
             tries: 0,
             sock: None,
             timer: None,
+            key: 0,
+            try_ns,
             a: Question::Unasked,
             aaaa: Question::Unasked,
             failure: None,
             timed_out: false,
         };
         let Some(id) = self.lookups.insert(lookup) else {
-            return quick(self, out, Err("too many DNS lookups in flight".into()));
+            return self.answer_now(out, Err("too many DNS lookups in flight".into()));
         };
         let key = self.key(id);
         let l = self.lookups.get_mut(id).expect("just inserted");
-        let step = l.begin_candidate(lp, key, self.try_ns);
+        l.key = key;
+        let step = l.begin_candidate(lp);
         self.conclude(lp, id, step, out);
         QueryId(id)
+    }
+
+    /// An answer known without asking: pushed to `out` under a fresh id.
+    fn answer_now(&mut self, out: &mut Vec<Resolution>, res: Result<Vec<Ip>, String>) -> QueryId {
+        let id = QueryId(self.lookups.detached_id());
+        out.push((id, res));
+        id
     }
 
     /// Abandons a lookup: no answer will come.
@@ -317,30 +327,32 @@ impl Resolver {
     }
 
     pub fn on_ready(&mut self, lp: &mut EventLoop, token: u64, out: &mut Vec<Resolution>) {
-        let Some(id) = self.id_of(token) else {
-            return;
-        };
-        let key = self.key(id);
-        let try_ns = self.try_ns;
-        let Some(l) = self.lookups.get_mut(id) else {
-            return;
-        };
-        let step = l.receive(lp, key, try_ns);
-        self.conclude(lp, id, step, out);
+        self.drive(lp, token, out, Lookup::receive);
     }
 
     pub fn on_timer(&mut self, lp: &mut EventLoop, key: u64, out: &mut Vec<Resolution>) {
+        self.drive(lp, key, out, |l, lp| {
+            // It fired: nothing to cancel.
+            l.timer = None;
+            l.timeout(lp)
+        });
+    }
+
+    /// Moves the lookup that `key` (a token or timer key) names with `f`.
+    fn drive(
+        &mut self,
+        lp: &mut EventLoop,
+        key: u64,
+        out: &mut Vec<Resolution>,
+        f: impl FnOnce(&mut Lookup, &mut EventLoop) -> Step,
+    ) {
         let Some(id) = self.id_of(key) else {
             return;
         };
-        let token = self.key(id);
-        let try_ns = self.try_ns;
         let Some(l) = self.lookups.get_mut(id) else {
             return;
         };
-        // It fired: nothing to cancel.
-        l.timer = None;
-        let step = l.timeout(lp, token, try_ns);
+        let step = f(l, lp);
         self.conclude(lp, id, step, out);
     }
 
@@ -402,7 +414,12 @@ impl Resolver {
     }
 }
 
-const V6_LOOPBACK: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+/// A file's text; empty if it cannot be read (no hosts file, no
+/// resolv.conf: the defaults apply).
+fn read_text(path: &core::ffi::CStr) -> String {
+    let bytes = read_file(path).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
 
 /// IPv4 addresses, then IPv6, each in the order given.
 fn v4_first(ips: Vec<Ip>) -> Vec<Ip> {
@@ -423,7 +440,7 @@ impl Lookup {
     }
 
     /// Starts on `candidates[current]` (skipping names DNS cannot carry).
-    fn begin_candidate(&mut self, lp: &mut EventLoop, key: u64, try_ns: Option<u64>) -> Step {
+    fn begin_candidate(&mut self, lp: &mut EventLoop) -> Step {
         let mut scratch = Vec::new();
         while let Some(name) = self.candidates.get(self.current) {
             if let Err(e) = dns::build_query(0, name, QType::A, &mut scratch) {
@@ -435,7 +452,7 @@ impl Lookup {
             self.a = Question::Unasked;
             self.aaaa = Question::Unasked;
             self.timed_out = false;
-            return self.next_try(lp, key, try_ns);
+            return self.next_try(lp);
         }
         Step::Done(Err(self
             .failure
@@ -445,16 +462,15 @@ impl Lookup {
 
     /// Asks the unanswered questions of the next server; servers that fail
     /// at once (no route, refused send) are skipped in the same call.
-    fn next_try(&mut self, lp: &mut EventLoop, key: u64, try_ns: Option<u64>) -> Step {
+    fn next_try(&mut self, lp: &mut EventLoop) -> Step {
         self.end_try(lp);
         let total = self.servers() as u32 * self.conf.attempts;
         while self.tries < total {
             let server = (self.first_server + self.tries as usize) % self.servers();
             self.tries += 1;
-            match self.ask(lp, server, key) {
+            match self.ask(lp, server) {
                 Ok(()) => {
-                    let ns = try_ns.unwrap_or(u64::from(self.conf.timeout_secs) * 1_000_000_000);
-                    self.timer = Some(lp.add_timer(lp.now() + ns, key));
+                    self.timer = Some(lp.add_timer(lp.now() + self.try_ns, self.key));
                     return Step::Wait;
                 }
                 Err(e) => {
@@ -463,14 +479,15 @@ impl Lookup {
                 }
             }
         }
-        self.exhausted(lp, key, try_ns)
+        self.exhausted(lp)
     }
 
     /// Opens the try's socket and sends the questions.
-    fn ask(&mut self, lp: &mut EventLoop, server: usize, key: u64) -> Result<(), String> {
+    fn ask(&mut self, lp: &mut EventLoop, server: usize) -> Result<(), String> {
         let (ip, port) = self.conf.nameservers[server];
         let fd = net::udp_connect(ip, port).map_err(errno_text)?;
-        lp.register(fd.raw(), key, READABLE).map_err(errno_text)?;
+        lp.register(fd.raw(), self.key, READABLE)
+            .map_err(errno_text)?;
         self.sock = Some((fd, server));
         let name = &self.candidates[self.current];
         let mut query = Vec::new();
@@ -513,7 +530,7 @@ impl Lookup {
     }
 
     /// Reads what the current server sent.
-    fn receive(&mut self, lp: &mut EventLoop, key: u64, try_ns: Option<u64>) -> Step {
+    fn receive(&mut self, lp: &mut EventLoop) -> Step {
         let mut buf = [0u8; 4096];
         for _ in 0..READS_PER_EVENT {
             let Some((fd, server)) = &self.sock else {
@@ -525,12 +542,12 @@ impl Lookup {
                 Err(Errno::EAGAIN) => break,
                 Err(e) => {
                     self.server_failed(server, &errno_text(e));
-                    return self.next_try(lp, key, try_ns);
+                    return self.next_try(lp);
                 }
             };
             self.answer(&buf[..n], server);
         }
-        self.progress(lp, key, try_ns)
+        self.progress(lp)
     }
 
     /// Takes one datagram from `server`.
@@ -570,20 +587,20 @@ impl Lookup {
 
     /// After replies: wait for more, try the next server or candidate, or
     /// finish.
-    fn progress(&mut self, lp: &mut EventLoop, key: u64, try_ns: Option<u64>) -> Step {
+    fn progress(&mut self, lp: &mut EventLoop) -> Step {
         let asked = |q: &Question| matches!(q, Question::Asked(_));
         if asked(&self.a) || asked(&self.aaaa) {
             return Step::Wait;
         }
         if self.a == Question::Unasked || self.aaaa == Question::Unasked {
-            return self.next_try(lp, key, try_ns);
+            return self.next_try(lp);
         }
         self.end_try(lp);
         match self.found() {
             Some(ips) => Step::Done(Ok(ips)),
             None => {
                 self.current += 1;
-                self.begin_candidate(lp, key, try_ns)
+                self.begin_candidate(lp)
             }
         }
     }
@@ -599,7 +616,7 @@ impl Lookup {
         (!ips.is_empty()).then_some(ips)
     }
 
-    fn timeout(&mut self, lp: &mut EventLoop, key: u64, try_ns: Option<u64>) -> Step {
+    fn timeout(&mut self, lp: &mut EventLoop) -> Step {
         if let Some((_, server)) = &self.sock {
             self.failure = Some(format!(
                 "DNS timeout resolving {:?} (no answer from {})",
@@ -612,11 +629,11 @@ impl Lookup {
         if let Some(ips) = self.found() {
             return Step::Done(Ok(ips));
         }
-        self.next_try(lp, key, try_ns)
+        self.next_try(lp)
     }
 
     /// Every try of the current candidate is spent.
-    fn exhausted(&mut self, lp: &mut EventLoop, key: u64, try_ns: Option<u64>) -> Step {
+    fn exhausted(&mut self, lp: &mut EventLoop) -> Step {
         if let Some(ips) = self.found() {
             return Step::Done(Ok(ips));
         }
@@ -624,7 +641,7 @@ impl Lookup {
             return Step::Done(Err(self.failure.take().unwrap_or_default()));
         }
         self.current += 1;
-        self.begin_candidate(lp, key, try_ns)
+        self.begin_candidate(lp)
     }
 }
 

@@ -111,8 +111,8 @@ pub struct Response {
     pub headers: &'static [(&'static str, &'static str)],
 }
 
-pub const TEXT: &str = "text/plain; charset=utf-8";
-pub const JSON: &str = "application/json";
+const TEXT: &str = "text/plain; charset=utf-8";
+const JSON: &str = "application/json";
 
 impl Response {
     /// A text answer; a newline is added if `msg` lacks one.

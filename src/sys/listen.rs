@@ -63,18 +63,15 @@ pub fn unix_listener(path: &CStr, mode: u32) -> Result<Fd> {
 /// AF_UNIX never returns EINPROGRESS: it succeeds, or fails with EAGAIN
 /// when a live server's backlog is full (still live). Any other failure
 /// (EACCES...) also counts as live: never remove what is not proven stale.
+/// A path too long for a socket address (ENAMETOOLONG) cannot be live.
 pub fn unix_is_live(path: &CStr) -> bool {
-    let Ok((sa, len)) = sockaddr_un(path) else {
-        return false;
-    };
-    let Ok(fd) = socket(libc::AF_UNIX) else {
-        return true;
-    };
-    let r = retry(|| {
-        // SAFETY: sa is a valid sockaddr_un of length len.
-        check(unsafe { libc::connect(fd.raw(), (&sa as *const libc::sockaddr_un).cast(), len) })
-    });
-    !matches!(r, Err(Errno(libc::ECONNREFUSED | libc::ENOENT)))
+    let r = super::net::unix_connect_nonblocking(path);
+    !matches!(
+        r,
+        Err(Errno(
+            libc::ECONNREFUSED | libc::ENOENT | libc::ENAMETOOLONG
+        ))
+    )
 }
 
 /// Whether the file at `path` is a socket (lstat: a symlink is not).

@@ -25,23 +25,36 @@ pub fn connect(ip: Ip, port: u16) -> Result<Fd> {
 
 /// A non-blocking, CLOEXEC TCP socket of the address's family.
 pub(super) fn stream_socket(ip: &Ip) -> Result<Fd> {
-    socket(match ip {
-        Ip::V4(_) => libc::AF_INET,
-        Ip::V6(_) => libc::AF_INET6,
-    })
+    socket(family(ip))
 }
 
 /// A non-blocking, CLOEXEC stream socket of any family (TCP or unix).
 pub(super) fn socket(family: libc::c_int) -> Result<Fd> {
+    new_socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK)
+}
+
+fn family(ip: &Ip) -> libc::c_int {
+    match ip {
+        Ip::V4(_) => libc::AF_INET,
+        Ip::V6(_) => libc::AF_INET6,
+    }
+}
+
+/// A CLOEXEC socket; `kind` is the type with any SOCK_NONBLOCK.
+fn new_socket(family: libc::c_int, kind: libc::c_int) -> Result<Fd> {
     // SAFETY: plain flags; the fd is owned by Fd from here on.
-    let fd = check(unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    })?;
+    let fd = check(unsafe { libc::socket(family, kind | libc::SOCK_CLOEXEC, 0) })?;
     Ok(Fd::from_raw(fd))
+}
+
+/// Connects `fd` (an AF_UNIX stream socket) to `path`.
+fn connect_unix(fd: &Fd, path: &core::ffi::CStr) -> Result<()> {
+    let (sa, len) = super::listen::sockaddr_un(path)?;
+    super::retry(|| {
+        // SAFETY: sa is a valid sockaddr_un of the length given.
+        check(unsafe { libc::connect(fd.raw(), (&sa as *const libc::sockaddr_un).cast(), len) })
+    })
+    .map(drop)
 }
 
 /// An IPv4 or IPv6 socket address, for connect and bind.
@@ -90,15 +103,8 @@ impl InetAddr {
 /// A blocking connection to a unix socket (for `tug ctl`, a short-lived
 /// client process, never the loop).
 pub fn unix_connect(path: &core::ffi::CStr) -> Result<Fd> {
-    // SAFETY: plain flags; the fd is owned by Fd from here on.
-    let fd = Fd::from_raw(check(unsafe {
-        libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0)
-    })?);
-    let (sa, len) = super::listen::sockaddr_un(path)?;
-    super::retry(|| {
-        // SAFETY: sa is a valid sockaddr_un of the length given.
-        check(unsafe { libc::connect(fd.raw(), (&sa as *const libc::sockaddr_un).cast(), len) })
-    })?;
+    let fd = new_socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
+    connect_unix(&fd, path)?;
     Ok(fd)
 }
 
@@ -135,11 +141,7 @@ pub fn send(fd: &Fd, buf: &[u8]) -> Result<usize> {
 /// the error is final (EAGAIN: the server's backlog is full).
 pub fn unix_connect_nonblocking(path: &core::ffi::CStr) -> Result<Fd> {
     let fd = socket(libc::AF_UNIX)?;
-    let (sa, len) = super::listen::sockaddr_un(path)?;
-    super::retry(|| {
-        // SAFETY: sa is a valid sockaddr_un of the length given.
-        check(unsafe { libc::connect(fd.raw(), (&sa as *const libc::sockaddr_un).cast(), len) })
-    })?;
+    connect_unix(&fd, path)?;
     Ok(fd)
 }
 
@@ -147,18 +149,7 @@ pub fn unix_connect_nonblocking(path: &core::ffi::CStr) -> Result<Fd> {
 /// `Fd::read` move one datagram each, the kernel drops datagrams from any
 /// other source, and an ICMP port unreachable comes back as ECONNREFUSED.
 pub fn udp_connect(ip: Ip, port: u16) -> Result<Fd> {
-    let family = match ip {
-        Ip::V4(_) => libc::AF_INET,
-        Ip::V6(_) => libc::AF_INET6,
-    };
-    // SAFETY: plain flags; the fd is owned by Fd from here on.
-    let fd = Fd::from_raw(check(unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    })?);
+    let fd = new_socket(family(&ip), libc::SOCK_DGRAM | libc::SOCK_NONBLOCK)?;
     let addr = InetAddr::new(ip, port);
     // SAFETY: addr yields a valid sockaddr of the length it reports.
     check(unsafe { libc::connect(fd.raw(), addr.ptr(), addr.len()) })?;
