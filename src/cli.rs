@@ -170,23 +170,14 @@ pub fn parse<'a>(
             match (flavor, name) {
                 (_, "help") => return Ok(Action::Print(usage(flavor))),
                 (Flavor::Tug, "grace") => {
-                    let v = match inline {
-                        Some(v) => v,
-                        None => take_value(args, &mut i, "--grace")?,
-                    };
+                    let v = inline_or_next(inline, args, &mut i, "--grace")?;
                     grace_flag = Some(parse_grace(v, "--grace")?);
                 }
                 (Flavor::Tug, "config") => {
-                    config = Some(String::from(match inline {
-                        Some(v) => v,
-                        None => take_value(args, &mut i, "--config")?,
-                    }));
+                    config = Some(inline_or_next(inline, args, &mut i, "--config")?.into());
                 }
                 (Flavor::Tug, "socket") => {
-                    socket = Some(String::from(match inline {
-                        Some(v) => v,
-                        None => take_value(args, &mut i, "--socket")?,
-                    }));
+                    socket = Some(inline_or_next(inline, args, &mut i, "--socket")?.into());
                 }
                 _ => return Err(UsageError(format!("unknown option: --{name}"))),
             }
@@ -278,7 +269,7 @@ fn subcommand<'a>(
     let mut i = 0;
     while i < args.len() {
         let (arg, name, inline) = next_flag(args, &mut i)?;
-        let mut value = |flag: &str| inline_or_next(inline, args, &mut i, flag);
+        let mut value = |flag: &str| inline_or_next(inline, args, &mut i, flag).map(String::from);
         match (arg.starts_with('-'), name) {
             (true, "config") => config = Some(value("--config")?),
             (true, "out") if render => out = Some(value("--out")?),
@@ -316,14 +307,15 @@ fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, Us
     let mut i = 0;
     while i < args.len() {
         let (arg, name, inline) = next_flag(args, &mut i)?;
+        let mut value = |flag: &str| inline_or_next(inline, args, &mut i, flag);
         match name {
-            "config" => config = Some(inline_or_next(inline, args, &mut i, "-config")?),
-            "out" => out = Some(inline_or_next(inline, args, &mut i, "-out")?),
+            "config" => config = Some(String::from(value("-config")?)),
+            "out" => out = Some(String::from(value("-out")?)),
             "template" => template = go_bool(arg, inline)?,
             "reload" => reload = go_bool(arg, inline)?,
             "ping" => ping = go_bool(arg, inline)?,
             "maintenance" => {
-                let v = inline.map_or_else(|| take_value(args, &mut i, "-maintenance"), Ok)?;
+                let v = value("-maintenance")?;
                 maintenance = match v {
                     "enable" | "disable" => Some(v),
                     _ => {
@@ -334,23 +326,16 @@ fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, Us
                 };
             }
             "putenv" | "putmetric" => {
-                let flag = if name == "putenv" {
-                    "-putenv"
-                } else {
-                    "-putmetric"
-                };
-                let v = inline.map_or_else(|| take_value(args, &mut i, flag), Ok)?;
+                let v = value(&format!("-{name}"))?;
                 if !v.contains('=') {
                     return Err(UsageError(format!(
                         "flag value '{v}' was not in the format 'key=val'"
                     )));
                 }
-                if name == "putenv" {
-                    &mut putenv
-                } else {
-                    &mut putmetric
+                match name {
+                    "putenv" => putenv.push(v),
+                    _ => putmetric.push(v),
                 }
-                .push(v);
             }
             "version" => {
                 return Ok(Action::Print(format!(
@@ -419,16 +404,16 @@ fn next_flag<'a>(
 }
 
 /// A flag's value: after `=` in the same word, or the next word.
-fn inline_or_next(
-    inline: Option<&str>,
-    args: &[&CStr],
+fn inline_or_next<'a>(
+    inline: Option<&'a str>,
+    args: &[&'a CStr],
     i: &mut usize,
     flag: &str,
-) -> Result<String, UsageError> {
-    Ok(String::from(match inline {
-        Some(v) => v,
-        None => take_value(args, i, flag)?,
-    }))
+) -> Result<&'a str, UsageError> {
+    match inline {
+        Some(v) => Ok(v),
+        None => take_value(args, i, flag),
+    }
 }
 
 fn take_value<'a>(args: &[&'a CStr], i: &mut usize, flag: &str) -> Result<&'a str, UsageError> {

@@ -95,30 +95,26 @@ const UNREACHABLE: i32 = 3;
 
 /// `K=V` words as a JSON object; numbers stay numbers for metrics.
 fn json_object(pairs: &[&str], numeric: bool) -> Result<String, String> {
-    let mut out = String::from("{");
-    for (i, p) in pairs.iter().enumerate() {
+    let mut w = json::Writer::new();
+    w.begin_object();
+    for p in pairs {
         let (k, v) = p
             .split_once('=')
             .ok_or_else(|| format!("{p:?} is not KEY=VALUE"))?;
         if k.is_empty() {
             return Err(format!("{p:?} has an empty key"));
         }
-        if i > 0 {
-            out.push(',');
-        }
-        json_string(&mut out, k);
-        out.push(':');
-        if numeric {
-            if !is_json_number(v) {
-                return Err(format!("{p:?}: the value must be a number"));
-            }
-            out.push_str(v);
+        w.key(k);
+        if !numeric {
+            w.string(v);
+        } else if is_json_number(v) {
+            w.raw(v);
         } else {
-            json_string(&mut out, v);
+            return Err(format!("{p:?}: the value must be a number"));
         }
     }
-    out.push('}');
-    Ok(out)
+    w.end_object();
+    Ok(w.finish())
 }
 
 fn is_json_number(s: &str) -> bool {
@@ -131,19 +127,6 @@ fn is_json_number(s: &str) -> bool {
     // One digit, or several without a leading zero (JSON's rule).
     let int_ok = int.len() == 1 || (int.len() > 1 && !int.starts_with('0'));
     int_ok && frac_ok
-}
-
-fn json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// Job names go into the URL path: keep them intact.
@@ -436,34 +419,42 @@ mod tests {
         }
     }
 
+    /// A tug stand-in on `sock`: one connection per answer, each answered
+    /// once its request head is in; returns the request heads.
+    fn fake_tug(
+        sock: &std::path::Path,
+        answers: &[&'static str],
+    ) -> std::thread::JoinHandle<Vec<String>> {
+        use std::io::{Read, Write};
+        let listener = std::os::unix::net::UnixListener::bind(sock).unwrap();
+        let answers = answers.to_vec();
+        std::thread::spawn(move || {
+            let mut heads = Vec::new();
+            for answer in answers {
+                let (mut s, _) = listener.accept().unwrap();
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let n = s.read(&mut buf).unwrap();
+                    req.extend_from_slice(&buf[..n]);
+                }
+                s.write_all(answer.as_bytes()).unwrap();
+                heads.push(String::from_utf8(req).unwrap());
+            }
+            heads
+        })
+    }
+
     #[test]
     fn talks_http_over_a_unix_socket() {
-        use std::io::{Read, Write};
         let dir = std::env::temp_dir().join(format!("tug-ctl-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let sock = dir.join("tug.sock");
         let _ = std::fs::remove_file(&sock);
-        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        let server = std::thread::spawn(move || {
-            let (mut s, _) = listener.accept().unwrap();
-            let mut req = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                let n = s.read(&mut buf).unwrap();
-                req.extend_from_slice(&buf[..n]);
-            }
-            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\npong")
-                .unwrap();
-            String::from_utf8(req).unwrap()
-        });
+        let server = fake_tug(&sock, &["HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\npong"]);
         let (status, body) = send(sock.to_str().unwrap(), &call_for(&["ping"]).unwrap()).unwrap();
         assert_eq!((status, body.as_slice()), (200, &b"pong"[..]));
-        assert!(
-            server
-                .join()
-                .unwrap()
-                .starts_with("GET /v3/ping HTTP/1.1\r\n")
-        );
+        assert!(server.join().unwrap()[0].starts_with("GET /v3/ping HTTP/1.1\r\n"));
         let err = send(
             dir.join("missing.sock").to_str().unwrap(),
             &call_for(&["ping"]).unwrap(),
@@ -493,7 +484,6 @@ mod tests {
 
     #[test]
     fn exit_codes() {
-        use std::io::{Read, Write};
         let env = crate::env::Environ::new(vec![]);
         let dir = std::env::temp_dir().join(format!("tug-ctl-codes-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -503,24 +493,14 @@ mod tests {
         assert_eq!(run(&["--socket", path, "ping"], &env), UNREACHABLE);
         assert_eq!(run(&["--socket", path, "frobnicate"], &env), USAGE_ERROR);
         assert_eq!(run(&["help"], &env), 0);
-        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        let answers = [
-            "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n\n",
-            "HTTP/1.1 404 Not Found\r\nContent-Length: 18\r\n\r\nno job named ghost\n",
-            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n[1,2]",
-        ];
-        let server = std::thread::spawn(move || {
-            for answer in answers {
-                let (mut s, _) = listener.accept().unwrap();
-                let mut req = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                    let n = s.read(&mut buf).unwrap();
-                    req.extend_from_slice(&buf[..n]);
-                }
-                s.write_all(answer.as_bytes()).unwrap();
-            }
-        });
+        let server = fake_tug(
+            &sock,
+            &[
+                "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n\n",
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 18\r\n\r\nno job named ghost\n",
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n[1,2]",
+            ],
+        );
         assert_eq!(run(&["--socket", path, "reload"], &env), 0);
         assert_eq!(
             run(&[&format!("--socket={path}"), "stop", "ghost"], &env),

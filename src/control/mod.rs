@@ -43,14 +43,13 @@ use crate::config::json5::{Member, Value};
 use crate::event_loop::EventLoop;
 use crate::json;
 use crate::log::warning;
-use crate::net::server::{Limits, Peer, Response, Server};
+use crate::net::server::{Limits, Peer, Pending, Request, Response, Server};
 use crate::sys::{Errno, listen, process};
 use alloc::ffi::CString;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-pub use crate::net::server::{Pending, Request};
 pub use status::{JobReport, Report, ServiceReport, WatchReport};
 
 /// What the control plane can ask of the engine.
@@ -87,7 +86,7 @@ pub enum OpError {
 }
 
 /// Largest request body the socket takes.
-pub const MAX_BODY: usize = 64 << 10;
+const MAX_BODY: usize = 64 << 10;
 
 pub struct Control {
     server: Server,
@@ -231,7 +230,7 @@ fn listen_error(path: &str, e: Errno) -> String {
 
 /// Whether a peer may use the control socket: root, tug's own uid, or a
 /// uid in `allow`. No credentials: no.
-pub fn peer_allowed(peer: Option<Peer>, own_uid: u32, allow: &[u32]) -> bool {
+fn peer_allowed(peer: Option<Peer>, own_uid: u32, allow: &[u32]) -> bool {
     peer.is_some_and(|p| p.uid == 0 || p.uid == own_uid || allow.contains(&p.uid))
 }
 

@@ -37,7 +37,7 @@
 use crate::config::schema::Metric;
 use crate::event_loop::EventLoop;
 use crate::log::error;
-use crate::net::server::{Limits, Request, Response, Server};
+use crate::net::server::{Limits, Pending, Request, Response, Server};
 use crate::sys::fd;
 use crate::sys::listen;
 use crate::sys::net::Ip;
@@ -46,10 +46,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
 
-use crate::control::Pending;
-
 /// `/metrics`' content type (text format 0.0.4).
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// What the process itself looks like, sampled at scrape time.
 #[derive(Clone, Copy, Debug, Default)]
@@ -528,13 +526,7 @@ impl Out {
         o.push_str("# HELP ");
         o.push_str(name);
         o.push(' ');
-        for c in help.chars() {
-            match c {
-                '\\' => o.push_str("\\\\"),
-                '\n' => o.push_str("\\n"),
-                c => o.push(c),
-            }
-        }
+        escape(o, help, false);
         o.push_str("\n# TYPE ");
         o.push_str(name);
         o.push(' ');
@@ -553,14 +545,7 @@ impl Out {
             first = false;
             o.push_str(l);
             o.push_str("=\"");
-            for c in v.chars() {
-                match c {
-                    '\\' => o.push_str("\\\\"),
-                    '"' => o.push_str("\\\""),
-                    '\n' => o.push_str("\\n"),
-                    c => o.push(c),
-                }
-            }
+            escape(o, v, true);
             o.push('"');
         }
         if !first {
@@ -634,6 +619,19 @@ impl Out {
                 }
                 self.sums(name, &[], s.sum, s.count);
             }
+        }
+    }
+}
+
+/// The text format's escapes: `\` and newline in HELP, also `"` in a
+/// label value.
+fn escape(o: &mut String, s: &str, label: bool) {
+    for c in s.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '"' if label => o.push_str("\\\""),
+            c => o.push(c),
         }
     }
 }
