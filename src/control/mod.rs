@@ -6,7 +6,10 @@
 //! borrowing the server at the same time):
 //!   control.register(lp)?;                            // once, after open
 //!   control.on_ready(lp, token, &mut pending);        // parsed requests
-//!   for p in pending { let r = control::route(&p.req, self); control.respond(lp, p.conn, r); }
+//!   for p in pending { let r = control::route(&p.req, self); control.server().respond(lp, p.conn, r); }
+//!
+//! Timers and answers go straight to the server (`server()`): only the
+//! peer check on arrival and removing the socket file are the socket's own.
 //!
 //! Routes (every answer is `text/plain` unless it says JSON; errors carry a
 //! one-line reason per problem):
@@ -137,8 +140,9 @@ impl Control {
         &self.path
     }
 
-    pub fn owns(&self, token: u64) -> bool {
-        self.server.owns(token)
+    /// The HTTP server under the socket: answers, timers.
+    pub fn server(&mut self) -> &mut Server {
+        &mut self.server
     }
 
     /// Appends the requests that arrived; requests from a peer that may not
@@ -168,14 +172,6 @@ impl Control {
             );
             self.server.respond(lp, p.conn, Response::text(403, &msg));
         }
-    }
-
-    pub fn on_timer(&mut self, lp: &mut EventLoop, key: u64) {
-        self.server.on_timer(lp, key);
-    }
-
-    pub fn respond(&mut self, lp: &mut EventLoop, conn: u64, resp: Response) {
-        self.server.respond(lp, conn, resp);
     }
 
     /// Stops listening and removes the socket file.
@@ -859,14 +855,16 @@ mod tests {
             for e in evs {
                 match e {
                     Event::Timer(TICK) => {}
-                    Event::Timer(k) if c.owns(k) => c.on_timer(lp, k),
-                    Event::Io(r) if c.owns(r.token) => c.on_ready(lp, r.token, &mut pending),
+                    Event::Timer(k) if c.server().owns(k) => c.server().on_timer(lp, k),
+                    Event::Io(r) if c.server().owns(r.token) => {
+                        c.on_ready(lp, r.token, &mut pending)
+                    }
                     other => panic!("unexpected {other:?}"),
                 }
             }
             for p in pending {
                 let resp = route(&p.req, ops);
-                c.respond(lp, p.conn, resp);
+                c.server().respond(lp, p.conn, resp);
             }
             lp.cancel_timer(tick);
         }

@@ -28,7 +28,7 @@ use crate::sys::process::{self as proc, ExitStatus};
 use crate::sys::signal::kill;
 use crate::sys::spawn::Credentials;
 use crate::sys::time::wall_clock;
-use crate::telemetry::{Metrics, Telemetry};
+use crate::telemetry::Metrics;
 use alloc::collections::VecDeque;
 use alloc::ffi::CString;
 use alloc::format;
@@ -245,7 +245,8 @@ pub struct Supervisor<'e> {
     resolver: crate::net::resolver::Resolver,
     discovery: Option<Discovery>,
     control: Option<Control>,
-    telemetry: Option<Telemetry>,
+    /// The telemetry endpoint: a plain server; `telemetry::route` answers.
+    telemetry: Option<crate::net::server::Server>,
     /// The telemetry endpoint's own service, when discovery is configured.
     telemetry_service: Option<String>,
     metrics: Metrics,

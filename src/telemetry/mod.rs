@@ -35,9 +35,8 @@
 //!   engine), `NaN`, `+Inf`, `-Inf` spelled as Go's ParseFloat reads them.
 
 use crate::config::schema::Metric;
-use crate::event_loop::EventLoop;
 use crate::log::error;
-use crate::net::server::{Limits, Pending, Request, Response, Server};
+use crate::net::server::{Limits, Request, Response, Server};
 use crate::sys::fd;
 use crate::sys::listen;
 use crate::sys::net::Ip;
@@ -647,89 +646,54 @@ fn float(v: f64) -> String {
     }
 }
 
-pub struct Telemetry {
-    server: Server,
-    port: u16,
-}
-
-impl Telemetry {
-    /// Listens on ip:port (TCP). Call `register` before the loop runs.
-    pub fn open(ip: Ip, port: u16, token_base: u64) -> Result<Telemetry, String> {
-        let addr = crate::net::interfaces::ip_text(&ip);
-        let fd = listen::tcp_listener(ip, port)
-            .map_err(|e| format!("cannot listen on {addr} port {port}: {e}"))?;
-        let port =
-            listen::local_port(&fd).map_err(|e| format!("cannot read the bound port: {e}"))?;
-        let limits = Limits {
-            // Scrapes have no body.
-            max_body: 4 << 10,
-            max_conns: 32,
-            ..Limits::default()
-        };
-        Ok(Telemetry {
-            server: Server::with_limits(fd, token_base, limits),
-            port,
-        })
-    }
-
-    /// Adds the listener to the loop.
-    pub fn register(&self, lp: &EventLoop) -> Result<(), String> {
-        self.server
-            .register(lp)
-            .map_err(|e| format!("cannot watch the telemetry listener: {e}"))
-    }
-
-    /// The port actually bound (port 0 picks one).
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    pub fn owns(&self, token: u64) -> bool {
-        self.server.owns(token)
-    }
-
-    pub fn on_ready(&mut self, lp: &mut EventLoop, token: u64, out: &mut Vec<Pending>) {
-        self.server.on_ready(lp, token, out);
-    }
-
-    pub fn on_timer(&mut self, lp: &mut EventLoop, key: u64) {
-        self.server.on_timer(lp, key);
-    }
-
-    pub fn respond(&mut self, lp: &mut EventLoop, conn: u64, resp: Response) {
-        self.server.respond(lp, conn, resp);
-    }
-
-    pub fn close(&mut self, lp: &mut EventLoop) {
-        self.server.shutdown(lp);
-    }
+/// Listens on ip:port (TCP) for scrapes; returns the server (register it
+/// with the loop) and the port actually bound (port 0 picks one). The
+/// server is the plain loop-driven one: telemetry adds only `route`.
+pub fn listen(ip: Ip, port: u16, token_base: u64) -> Result<(Server, u16), String> {
+    let addr = crate::net::interfaces::ip_text(&ip);
+    let fd = listen::tcp_listener(ip, port)
+        .map_err(|e| format!("cannot listen on {addr} port {port}: {e}"))?;
+    let port = listen::local_port(&fd).map_err(|e| format!("cannot read the bound port: {e}"))?;
+    let limits = Limits {
+        // Scrapes have no body.
+        max_body: 4 << 10,
+        max_conns: 32,
+        ..Limits::default()
+    };
+    Ok((Server::with_limits(fd, token_base, limits), port))
 }
 
 const GET_HEAD: &[(&str, &str)] = &[("Allow", "GET, HEAD")];
 
-/// Answers a telemetry request: `/metrics` from `metrics`, `/status` from
-/// the report's ContainerPilot JSON; 404/405 otherwise.
-pub fn route(
-    req: &Request,
-    metrics: &Metrics,
-    process: &ProcessStats,
-    status_json: &dyn Fn() -> String,
-) -> Response {
+/// The pages telemetry serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    /// Prometheus text.
+    Metrics,
+    /// ContainerPilot's status JSON.
+    Status,
+}
+
+/// Answers a telemetry request; `body` makes the page asked for, and only
+/// that one (a 404 or 405 costs no rendering, no /proc read).
+pub fn route(req: &Request, body: &mut dyn FnMut(Page) -> String) -> Response {
     let path = req.path.as_str();
-    if path != "/metrics" && path != "/status" {
-        return Response::text(404, &format!("not found: {path} (try /metrics or /status)"));
-    }
+    let page = match path {
+        "/metrics" => Page::Metrics,
+        "/status" => Page::Status,
+        _ => return Response::text(404, &format!("not found: {path} (try /metrics or /status)")),
+    };
     if req.method != "GET" && req.method != "HEAD" {
         return Response::method_not_allowed(GET_HEAD);
     }
-    if path == "/status" {
-        return Response::json(200, status_json());
-    }
-    Response {
-        status: 200,
-        content_type: CONTENT_TYPE,
-        body: metrics.render(process).into_bytes(),
-        headers: &[],
+    match page {
+        Page::Status => Response::json(200, body(page)),
+        Page::Metrics => Response {
+            status: 200,
+            content_type: CONTENT_TYPE,
+            body: body(page).into_bytes(),
+            headers: &[],
+        },
     }
 }
 
@@ -1046,21 +1010,31 @@ mod tests {
     #[test]
     fn routes() {
         let m = busy();
-        let status = || String::from("{\"Version\":\"x\"}");
-        let r = route(&req("GET", "/metrics"), &m, &stats(), &status);
+        let mut asked = Vec::new();
+        let mut page = |p: Page| {
+            asked.push(p);
+            match p {
+                Page::Metrics => m.render(&stats()),
+                Page::Status => String::from("{\"Version\":\"x\"}"),
+            }
+        };
+        let r = route(&req("GET", "/metrics"), &mut page);
         assert_eq!((r.status, r.content_type), (200, CONTENT_TYPE));
         assert!(r.body.starts_with(b"# HELP tug_events_total "));
-        let r = route(&req("GET", "/status"), &m, &stats(), &status);
+        let r = route(&req("GET", "/status"), &mut page);
         assert_eq!(
             (r.status, r.content_type, &r.body[..]),
             (200, "application/json", &b"{\"Version\":\"x\"}"[..])
         );
-        let r = route(&req("POST", "/status"), &m, &stats(), &status);
+        let r = route(&req("POST", "/status"), &mut page);
         assert_eq!((r.status, r.headers), (405, GET_HEAD));
-        assert_eq!(route(&req("GET", "/"), &m, &stats(), &status).status, 404);
+        assert_eq!(route(&req("GET", "/"), &mut page).status, 404);
+        assert_eq!(route(&req("HEAD", "/metrics"), &mut page).status, 200);
+        // Only what a 200 shows is made.
         assert_eq!(
-            route(&req("HEAD", "/metrics"), &m, &stats(), &status).status,
-            200
+            asked,
+            [Page::Metrics, Page::Status, Page::Metrics],
+            "404 and 405 render nothing"
         );
     }
 
@@ -1074,13 +1048,12 @@ mod tests {
 
     #[test]
     fn scrape_over_tcp() {
-        use crate::event_loop::Event;
+        use crate::event_loop::{Event, EventLoop};
         use crate::sys::signal::SigSet;
         use std::io::Read;
         let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
-        let mut t = Telemetry::open(Ip::V4([127, 0, 0, 1]), 0, 5 << 56).unwrap();
+        let (mut t, port) = listen(Ip::V4([127, 0, 0, 1]), 0, 5 << 56).unwrap();
         t.register(&lp).unwrap();
-        let port = t.port();
         assert_ne!(port, 0);
         let client = std::thread::spawn(move || {
             let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -1107,7 +1080,7 @@ mod tests {
             }
             for p in pending {
                 let stats = process_stats(lp.wakeups());
-                let resp = route(&p.req, &m, &stats, &|| String::new());
+                let resp = route(&p.req, &mut |_| m.render(&stats));
                 t.respond(&mut lp, p.conn, resp);
             }
             lp.cancel_timer(tick);
@@ -1116,6 +1089,6 @@ mod tests {
         assert!(all.starts_with("HTTP/1.1 200 OK\r\n"), "{all}");
         assert!(all.contains(&format!("Content-Type: {CONTENT_TYPE}\r\n")));
         assert!(all.contains("\r\n\r\n# HELP tug_events_total"));
-        t.close(&mut lp);
+        t.shutdown(&mut lp);
     }
 }

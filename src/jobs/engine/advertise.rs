@@ -147,10 +147,10 @@ impl Supervisor<'_> {
                     .choose_address(&t.interfaces)
                     .map_err(|e| format!("telemetry.interfaces: {e}"))?,
             };
-            let tel = Telemetry::open(ip, t.port, TOK_TELEMETRY)
-                .and_then(|tel| tel.register(&self.lp).map(|()| tel))
+            let (tel, port) = crate::telemetry::listen(ip, t.port, TOK_TELEMETRY)
                 .map_err(|e| format!("telemetry: {e}"))?;
-            let port = tel.port();
+            tel.register(&self.lp)
+                .map_err(|e| format!("telemetry: cannot watch its listener: {e}"))?;
             info!("telemetry listening on {}:{port}", interfaces::ip_text(&ip));
             self.telemetry = Some(tel);
             self.advertise_telemetry(ip, port, &t.tags);
@@ -421,6 +421,7 @@ impl Supervisor<'_> {
         let control = token & TOK_MASK == TOK_CONTROL;
         let mut pending = Vec::new();
         match (control, &mut self.control, &mut self.telemetry) {
+            // The control socket checks its peers first.
             (true, Some(c), _) => c.on_ready(&mut self.lp, token, &mut pending),
             (false, _, Some(t)) => t.on_ready(&mut self.lp, token, &mut pending),
             _ => return,
@@ -429,28 +430,31 @@ impl Supervisor<'_> {
             let resp = if control {
                 crate::control::route(&p.req, self)
             } else {
-                self.sync_job_states();
-                let stats = crate::telemetry::process_stats(self.lp.wakeups());
-                let status = || self.status_report().to_containerpilot_json();
-                crate::telemetry::route(&p.req, &self.metrics, &stats, &status)
+                crate::telemetry::route(&p.req, &mut |page| self.telemetry_page(page))
             };
-            match (control, &mut self.control, &mut self.telemetry) {
-                (true, Some(c), _) => c.respond(&mut self.lp, p.conn, resp),
-                (false, _, Some(t)) => t.respond(&mut self.lp, p.conn, resp),
-                _ => {}
+            if let Some(s) = server_of(control, &mut self.control, &mut self.telemetry) {
+                s.respond(&mut self.lp, p.conn, resp);
             }
         }
     }
 
+    /// A telemetry page, made when it is asked for: only a scrape reads
+    /// /proc and brings the job-state gauges up to date.
+    fn telemetry_page(&mut self, page: crate::telemetry::Page) -> String {
+        match page {
+            crate::telemetry::Page::Metrics => {
+                self.sync_job_states();
+                let stats = crate::telemetry::process_stats(self.lp.wakeups());
+                self.metrics.render(&stats)
+            }
+            crate::telemetry::Page::Status => self.status_report().to_containerpilot_json(),
+        }
+    }
+
     pub(super) fn on_server_timer(&mut self, key: u64) {
-        match (
-            key & TOK_MASK == TOK_CONTROL,
-            &mut self.control,
-            &mut self.telemetry,
-        ) {
-            (true, Some(c), _) => c.on_timer(&mut self.lp, key),
-            (false, _, Some(t)) => t.on_timer(&mut self.lp, key),
-            _ => {}
+        let control = key & TOK_MASK == TOK_CONTROL;
+        if let Some(s) = server_of(control, &mut self.control, &mut self.telemetry) {
+            s.on_timer(&mut self.lp, key);
         }
     }
 
@@ -459,8 +463,21 @@ impl Supervisor<'_> {
             c.close(&mut self.lp);
         }
         if let Some(t) = &mut self.telemetry {
-            t.close(&mut self.lp);
+            t.shutdown(&mut self.lp);
         }
+    }
+}
+
+/// The HTTP server a control or telemetry token belongs to.
+fn server_of<'a>(
+    control: bool,
+    c: &'a mut Option<Control>,
+    t: &'a mut Option<crate::net::server::Server>,
+) -> Option<&'a mut crate::net::server::Server> {
+    if control {
+        c.as_mut().map(Control::server)
+    } else {
+        t.as_mut()
     }
 }
 
