@@ -21,11 +21,13 @@
 //! an error the next read is without index, so an agent that came back
 //! with a lower index (a -dev restart) is seen at once, not after `wait`.
 
-use super::retry::{RateLimit, Retry};
-use super::watch::{Reported, kv_instance, normalize, worst_status};
+use super::retry::{RateLimit, Retry, watch_gate};
+use super::watch::{
+    Reported, base64_member, kv_instance, normalize, string_list, string_map, worst_status,
+};
 use super::{
     CALL_TIMEOUT_NS, Health, Instance, Notice, Reg, Service, ServiceTask, Step, Task, WatchKind,
-    describe_status, health_word,
+    clip, describe_status, health_word,
 };
 use crate::config::json5::{Node, Value};
 use crate::json::{self, Writer};
@@ -135,15 +137,6 @@ pub fn update_body(status: Health, output: &str) -> String {
         .field("Output", output)
         .end_object();
     w.finish()
-}
-
-/// Cuts check output to what Consul keeps, on a character boundary.
-fn clip(output: &str) -> String {
-    let mut end = output.len().min(MAX_OUTPUT);
-    while !output.is_char_boundary(end) {
-        end -= 1;
-    }
-    String::from(&output[..end])
 }
 
 #[derive(Debug)]
@@ -381,8 +374,8 @@ impl ConsulService {
                         self.svc.id
                     );
                     self.reg = Reg::No;
-                } else if self.reg == Reg::Yes {
-                    self.reg = Reg::Unknown;
+                } else {
+                    self.reg.doubt();
                 }
             }
         }
@@ -398,7 +391,7 @@ impl ServiceTask for ConsulService {
         if h == Health::Passing && !self.armed {
             self.armed = true;
         }
-        self.pending = Some((h, clip(output)));
+        self.pending = Some((h, String::from(clip(output, MAX_OUTPUT))));
     }
 
     fn maintenance(&mut self, on: bool) {
@@ -420,10 +413,8 @@ impl ServiceTask for ConsulService {
     fn revive(&mut self, svc: Service) {
         self.svc = svc;
         self.reset_desire();
-        // The definition may have changed (a reload): write it again.
-        if self.reg == Reg::Yes {
-            self.reg = Reg::Unknown;
-        }
+        // The definition may have changed (a reload).
+        self.reg.doubt();
     }
 
     fn shutdown(&mut self) -> bool {
@@ -433,9 +424,7 @@ impl ServiceTask for ConsulService {
         // land after the deregistration and leave the service behind).
         if matches!(self.op, Some(Op::Update(..))) {
             self.op = None;
-            if self.reg == Reg::Yes {
-                self.reg = Reg::Unknown;
-            }
+            self.reg.doubt();
             return true;
         }
         false
@@ -512,27 +501,6 @@ pub fn watch_path(kind: &WatchKind) -> String {
     p
 }
 
-fn strings(node: Option<&Node>) -> Vec<String> {
-    node.and_then(json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(json::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn string_map(node: Option<&Node>) -> Vec<(String, String)> {
-    match node.map(|n| &n.value) {
-        Some(Value::Object(members)) => members
-            .iter()
-            .filter_map(|m| json::as_str(&m.value).map(|v| (m.key.clone(), String::from(v))))
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn entries(body: &[u8]) -> Result<Vec<Node>, String> {
     let doc = json::parse(body)?;
     match doc.value {
@@ -575,7 +543,7 @@ pub fn parse_health_service(body: &[u8]) -> Result<Vec<Instance>, String> {
             id: String::from(id),
             address: String::from(if own.is_empty() { node } else { own }),
             port,
-            tags: strings(json::get(svc, "Tags")),
+            tags: string_list(json::get(svc, "Tags")),
             meta: string_map(json::get(svc, "Meta")),
             status: String::from(status),
         });
@@ -590,11 +558,7 @@ pub fn parse_kv(body: &[u8]) -> Result<Vec<Instance>, String> {
         let key = json::get(&e, "Key")
             .and_then(json::as_str)
             .ok_or("a KV entry without Key")?;
-        let value = match json::get(&e, "Value").map(|v| &v.value) {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) => crate::base64::decode(s)?,
-            Some(_) => return Err(String::from("a KV Value that is not a string")),
-        };
+        let value = base64_member(&e, "Value")?;
         set.push(kv_instance(key.as_bytes(), &value));
     }
     Ok(normalize(set))
@@ -654,14 +618,9 @@ impl ConsulWatch {
 
 impl Task for ConsulWatch {
     fn next(&mut self, now: u64) -> Step {
-        if let Some(t) = self.retry.waiting(now) {
+        if let Some(t) = watch_gate(&self.retry, &mut self.rate, now) {
             return Step::Wait(t);
         }
-        let ready = self.rate.ready_at();
-        if ready > now {
-            return Step::Wait(ready);
-        }
-        self.rate.take(now);
         let mut path = watch_path(&self.kind);
         let mut c = call("GET", String::new(), None, self.token.as_deref());
         if self.index > 0 {
@@ -746,6 +705,11 @@ mod tests {
             Step::Idle => "Idle".to_string(),
             Step::Finished => "Finished".to_string(),
         }
+    }
+
+    /// A 200 answer to a watch at `index`.
+    fn indexed(index: &str, body: &str) -> Result<Response, String> {
+        Ok(resp(200, &[("X-Consul-Index", index)], body))
     }
 
     fn ok(t: &mut impl Task, now: u64) {
@@ -1039,9 +1003,9 @@ mod tests {
     #[test]
     fn output_is_clipped_on_a_char_boundary() {
         let long = "é".repeat(3000);
-        let c = clip(&long);
+        let c = clip(&long, MAX_OUTPUT);
         assert!(c.len() <= MAX_OUTPUT && c.len() >= MAX_OUTPUT - 1);
-        assert_eq!(clip("short"), "short");
+        assert_eq!(clip("short", MAX_OUTPUT), "short");
     }
 
     #[test]
@@ -1172,11 +1136,7 @@ mod tests {
         );
         assert_eq!(c.timeout_ns, Some(CALL_TIMEOUT_NS));
         let mut out = Vec::new();
-        w.done(
-            0,
-            Ok(resp(200, &[("X-Consul-Index", "10")], "[]")),
-            &mut out,
-        );
+        w.done(0, indexed("10", "[]"), &mut out);
         assert_eq!(
             out,
             vec![Notice::WatchChanged {
@@ -1189,11 +1149,7 @@ mod tests {
         assert_eq!(c.path, "/v1/health/service/web?index=10&wait=60s");
         assert!(c.timeout_ns.unwrap() > (60 + 60 / 16) * 1_000_000_000);
         // A timeout return with the same content: no notice.
-        w.done(
-            SEC,
-            Ok(resp(200, &[("X-Consul-Index", "10")], "[]")),
-            &mut out,
-        );
+        w.done(SEC, indexed("10", "[]"), &mut out);
         assert_eq!(out.len(), 1);
         send(&mut w, 2 * SEC);
         w.done(
@@ -1207,11 +1163,7 @@ mod tests {
         );
         // Index went backwards (snapshot restore): ask without index.
         send(&mut w, 3 * SEC);
-        w.done(
-            3 * SEC,
-            Ok(resp(200, &[("X-Consul-Index", "5")], HEALTH)),
-            &mut out,
-        );
+        w.done(3 * SEC, indexed("5", HEALTH), &mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(w.index(), 0);
         assert_eq!(send(&mut w, 4_000_000_000).path, "/v1/health/service/web");
@@ -1222,16 +1174,12 @@ mod tests {
         let mut w = watch(web());
         let mut out = Vec::new();
         send(&mut w, 0);
-        w.done(
-            0,
-            Ok(resp(200, &[("X-Consul-Index", "3")], HEALTH)),
-            &mut out,
-        );
+        w.done(0, indexed("3", HEALTH), &mut out);
         let failures = [
             Err("connection refused".to_string()),
             Ok(resp(500, &[("X-Consul-Index", "3")], "No cluster leader")),
-            Ok(resp(200, &[("X-Consul-Index", "4")], "[{\"Service\":")),
-            Ok(resp(200, &[("X-Consul-Index", "4")], "not json")),
+            indexed("4", "[{\"Service\":"),
+            indexed("4", "not json"),
             Err("connection closed before the response was complete".to_string()),
         ];
         let mut now = 1_000_000_000;
@@ -1255,11 +1203,7 @@ mod tests {
         }
         assert_eq!(out.len(), 1, "errors emit nothing");
         send(&mut w, now);
-        w.done(
-            now,
-            Ok(resp(200, &[("X-Consul-Index", "4")], HEALTH)),
-            &mut out,
-        );
+        w.done(now, indexed("4", HEALTH), &mut out);
         assert_eq!(out.len(), 1, "same set after recovery: still nothing");
     }
 
@@ -1276,11 +1220,7 @@ mod tests {
                     sent += 1;
                     index += 1;
                     let i = index.to_string();
-                    w.done(
-                        now,
-                        Ok(resp(200, &[("X-Consul-Index", &i)], "[]")),
-                        &mut out,
-                    );
+                    w.done(now, indexed(&i, "[]"), &mut out);
                 }
                 Step::Wait(at) => now = at,
                 _ => panic!(),
@@ -1322,11 +1262,7 @@ mod tests {
         );
         let mut p = watch(WatchKind::Prefix("config".to_string()));
         assert_eq!(send(&mut p, 0).path, "/v1/kv/config?recurse");
-        p.done(
-            0,
-            Ok(resp(200, &[("X-Consul-Index", "20")], "[]")),
-            &mut out,
-        );
+        p.done(0, indexed("20", "[]"), &mut out);
         assert_eq!(
             send(&mut p, 1).path,
             "/v1/kv/config?recurse&index=20&wait=60s"

@@ -18,8 +18,8 @@
 //! backwards (rebuilt) is re-read whole. Streams have no deadline: silence
 //! is normal, death shows as EOF.
 
-use super::retry::{RateLimit, Retry};
-use super::watch::{Reported, kv_instance, normalize};
+use super::retry::{RateLimit, Retry, watch_gate};
+use super::watch::{Reported, base64_member, kv_instance, normalize, string_list, string_map};
 use super::{
     CALL_TIMEOUT_NS, Health, Instance, Notice, Reg, Service, ServiceTask, Step, Task,
     describe_status,
@@ -186,28 +186,12 @@ pub fn parse_service_value(value: &[u8]) -> Option<Instance> {
     let address = json::get(&doc, "address")
         .and_then(json::as_str)
         .unwrap_or("");
-    let tags = json::get(&doc, "tags")
-        .and_then(json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(json::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default();
-    let meta = match json::get(&doc, "meta").map(|m| &m.value) {
-        Some(Value::Object(ms)) => ms
-            .iter()
-            .filter_map(|m| json::as_str(&m.value).map(|v| (m.key.clone(), String::from(v))))
-            .collect(),
-        _ => Vec::new(),
-    };
     Some(Instance {
         id: String::from(id),
         address: String::from(address),
         port,
-        tags,
-        meta,
+        tags: string_list(json::get(&doc, "tags")),
+        meta: string_map(json::get(&doc, "meta")),
         status: String::from("passing"),
     })
 }
@@ -230,14 +214,6 @@ fn document(body: &[u8]) -> Result<Node, String> {
 
 fn u64_field(node: &Node, key: &str) -> u64 {
     json::get(node, key).and_then(json::as_u64).unwrap_or(0)
-}
-
-fn b64_field(node: &Node, key: &str) -> Result<Vec<u8>, String> {
-    match json::get(node, key).map(|n| &n.value) {
-        None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::String(s)) => base64::decode(s),
-        Some(_) => Err(format!("{key} is not a base64 string")),
-    }
 }
 
 /// A lease grant answer: (ID, TTL).
@@ -528,10 +504,8 @@ impl ServiceTask for EtcdService {
     fn revive(&mut self, svc: Service) {
         self.svc = svc;
         self.reset_desire();
-        // The definition may have changed (a reload): write it again.
-        if self.key_state == Reg::Yes {
-            self.key_state = Reg::Unknown;
-        }
+        // The definition may have changed (a reload).
+        self.key_state.doubt();
     }
 
     fn shutdown(&mut self) -> bool {
@@ -713,7 +687,7 @@ impl EtcdWatch {
             .unwrap_or(&[]);
         let mut read = Vec::with_capacity(kvs.len());
         for kv in kvs {
-            read.push((b64_field(kv, "key")?, b64_field(kv, "value")?));
+            read.push((base64_member(kv, "key")?, base64_member(kv, "value")?));
         }
         self.entries.clear();
         for (k, v) in read {
@@ -756,11 +730,11 @@ impl EtcdWatch {
         for ev in events {
             let kv = json::get(ev, "kv").ok_or("a watch event without kv")?;
             let delete = json::get(ev, "type").and_then(json::as_str) == Some("DELETE");
-            let key = b64_field(kv, "key")?;
+            let key = base64_member(kv, "key")?;
             let value = if delete {
                 None
             } else {
-                Some(b64_field(kv, "value")?)
+                Some(base64_member(kv, "value")?)
             };
             batch.push((key, value));
         }
@@ -782,14 +756,9 @@ impl EtcdWatch {
 
 impl Task for EtcdWatch {
     fn next(&mut self, now: u64) -> Step {
-        if let Some(t) = self.retry.waiting(now) {
+        if let Some(t) = watch_gate(&self.retry, &mut self.rate, now) {
             return Step::Wait(t);
         }
-        let ready = self.rate.ready_at();
-        if ready > now {
-            return Step::Wait(ready);
-        }
-        self.rate.take(now);
         self.in_flight = Some(self.phase);
         self.line.clear();
         Step::Send(match self.phase {
@@ -925,6 +894,12 @@ mod tests {
 
     fn field<'a>(n: &'a Node, k: &str) -> &'a str {
         json::as_str(json::get(n, k).unwrap()).unwrap()
+    }
+
+    /// Where a watch call's stream starts.
+    fn start_revision(c: &Call) -> String {
+        let doc = body_doc(c);
+        field(json::get(&doc, "create_request").unwrap(), "start_revision").to_string()
     }
 
     #[test]
@@ -1269,13 +1244,7 @@ mod tests {
         ));
         let c = send(&mut w, 1);
         assert_eq!(c.path, "/v3/watch");
-        assert_eq!(
-            field(
-                json::get(&body_doc(&c), "create_request").unwrap(),
-                "start_revision"
-            ),
-            "11"
-        );
+        assert_eq!(start_revision(&c), "11");
         let head = ResponseHead {
             status: 200,
             reason: "OK".to_string(),
@@ -1313,13 +1282,7 @@ mod tests {
         w.done(1, Ok(resp(200, "")), &mut out);
         let Step::Wait(at) = w.next(1) else { panic!() };
         let c = send(&mut w, at);
-        assert_eq!(
-            field(
-                json::get(&body_doc(&c), "create_request").unwrap(),
-                "start_revision"
-            ),
-            "14"
-        );
+        assert_eq!(start_revision(&c), "14");
         // Deleting the last instance: unhealthy.
         assert!(w.data(at, del_event("/services/web/b", 14).as_bytes(), &mut out));
         assert!(
@@ -1355,13 +1318,7 @@ mod tests {
         };
         assert!(at <= SEC);
         let c = send(&mut w, at);
-        assert_eq!(
-            field(
-                json::get(&body_doc(&c), "create_request").unwrap(),
-                "start_revision"
-            ),
-            "31"
-        );
+        assert_eq!(start_revision(&c), "31");
         // etcd came back empty (data dir lost): its revision is behind ours.
         assert!(!w.data(
             at,
@@ -1372,13 +1329,7 @@ mod tests {
         assert_eq!(send(&mut w, now).path, "/v3/kv/range");
         ok(&mut w, now, r#"{"header":{"revision":"2"}}"#);
         assert_eq!(w.revision(), 2);
-        assert_eq!(
-            field(
-                json::get(&body_doc(&send(&mut w, now)), "create_request").unwrap(),
-                "start_revision"
-            ),
-            "3"
-        );
+        assert_eq!(start_revision(&send(&mut w, now)), "3");
     }
 
     #[test]

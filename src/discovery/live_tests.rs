@@ -230,6 +230,18 @@ fn service(id: &str, name: &str, ttl_s: u64) -> Service {
     }
 }
 
+/// A watch on the service "db".
+fn db_watch() -> WatchSpec {
+    WatchSpec {
+        name: "db".to_string(),
+        kind: WatchKind::Service {
+            service: "db".to_string(),
+            tag: None,
+            dc: None,
+        },
+    }
+}
+
 fn etcd_available() -> bool {
     if std::path::Path::new(ETCD).exists() {
         return true;
@@ -280,17 +292,7 @@ fn real_etcd_registration_watch_and_lease_recovery() {
     let lease = etcd.lease_of(key).unwrap();
 
     // Watches: the first result at once, then a put by someone else.
-    let db = h.d.add_watch(
-        &mut h.lp,
-        WatchSpec {
-            name: "db".to_string(),
-            kind: WatchKind::Service {
-                service: "db".to_string(),
-                tag: None,
-                dc: None,
-            },
-        },
-    );
+    let db = h.d.add_watch(&mut h.lp, db_watch());
     let cfg = h.d.add_watch(
         &mut h.lp,
         WatchSpec {
@@ -379,17 +381,7 @@ fn unreachable_consul_backs_off_without_spinning() {
     });
     h.d.add_service(&mut h.lp, service("web-1", "web", 10));
     h.d.set_health(&mut h.lp, "web-1", Health::Passing, "ok");
-    h.d.add_watch(
-        &mut h.lp,
-        WatchSpec {
-            name: "db".to_string(),
-            kind: WatchKind::Service {
-                service: "db".to_string(),
-                tag: None,
-                dc: None,
-            },
-        },
-    );
+    h.d.add_watch(&mut h.lp, db_watch());
     let before = h.lp.wakeups();
     h.run_until(Duration::from_secs(2), |_| false);
     // Retries at ~0.2, 0.5, 1, 2 s for two tasks, plus connection events.
@@ -489,17 +481,7 @@ fn consul_emulator_registration_heartbeats_restart_and_watch() {
     emu.wait("service=web-1&status=passing");
 
     // A watch: the absent service first, then an instance on another node.
-    let w = h.d.add_watch(
-        &mut h.lp,
-        WatchSpec {
-            name: "db".to_string(),
-            kind: WatchKind::Service {
-                service: "db".to_string(),
-                tag: None,
-                dc: None,
-            },
-        },
-    );
+    let w = h.d.add_watch(&mut h.lp, db_watch());
     assert!(h.run_until(Duration::from_secs(5), |h| !h.notices.is_empty()));
     assert_eq!(
         h.notices.remove(0),
@@ -542,9 +524,24 @@ fn consul_emulator_registration_heartbeats_restart_and_watch() {
 }
 
 #[test]
-fn notices_produced_inside_an_api_call_reach_the_next_turn() {
+fn a_new_watch_reads_on_the_next_turn_and_its_notice_comes_from_there() {
+    // An agent answering the one read at once: 404, the key is absent.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let agent = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut req = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).unwrap();
+            assert_ne!(n, 0, "the request ended early");
+            req.extend_from_slice(&buf[..n]);
+        }
+        s.write_all(b"HTTP/1.1 404 Not Found\r\nX-Consul-Index: 3\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+    });
     let mut h = Harness::new(BackendConfig::Consul {
-        address: format!("127.0.0.1:{}", free_port()),
+        address: addr.to_string(),
         token: None,
     });
     let spec = WatchSpec {
@@ -552,23 +549,13 @@ fn notices_produced_inside_an_api_call_reach_the_next_turn() {
         kind: WatchKind::Key("k".to_string()),
     };
     let w = h.d.add_watch(&mut h.lp, spec);
-    // The client may answer inside `start` (a pooled connection): play
-    // that answer to the watch as if it came from there.
-    let cid = h.d.units[0].call.expect("the first read is in flight").0;
-    h.d.client.cancel(&mut h.lp, cid);
-    let head = ResponseHead {
-        status: 404,
-        reason: String::new(),
-        headers: vec![("X-Consul-Index".to_string(), "3".to_string())],
-    };
-    let body = Vec::new();
-    h.d.replies
-        .push(Reply::Done(cid, Ok(Response { head, body })));
-    h.d.pump_outside(&mut h.lp);
+    // Nothing starts inside the API call, so nothing can answer there.
+    assert_eq!(h.d.in_flight(), 0);
     assert!(h.notices.is_empty());
     assert!(h.run_until(Duration::from_secs(2), |h| !h.notices.is_empty()));
     assert!(
         matches!(h.notices[0], Notice::WatchChanged { watch, healthy: false, .. } if watch == w)
     );
     h.d.shutdown(&mut h.lp);
+    agent.join().unwrap();
 }

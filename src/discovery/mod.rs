@@ -20,9 +20,12 @@
 //! Decisions:
 //! - A task has at most one call in flight; it is asked for its next step
 //!   only when that call is done, so requests never pile up.
+//! - Notices come only from watches, and a watch is driven only from
+//!   `on_ready`/`on_timer` (a new one's first read waits for a timer due
+//!   now): the API calls drive services, which produce none, so they need
+//!   no `out` (the client may answer inside `start`).
 //! - Token layout: the client owns `token_base..+2^32`; above that, timer
-//!   key `CLIENT_SPAN + n` wakes task n (n = 0 is the shutdown deadline,
-//!   n = 1 hands out notices an API call produced).
+//!   key `CLIENT_SPAN + n` wakes task n (n = 0 is the shutdown deadline).
 //!   Task numbers are never reused, so a stale timer cannot wake another.
 //! - etcd endpoints: every call goes to the current one; a transport error
 //!   (refused, timeout, broken response) moves to the next, and the current
@@ -37,12 +40,9 @@ mod live_tests;
 mod retry;
 mod watch;
 
-pub use consul::{
-    BLOCKING_TIMEOUT_NS, WAIT_SECS, next_index, parse_health_service, parse_kv, register_body,
-};
-pub use etcd::{parse_service_value, prefix_end, service_value};
-pub use retry::{BACKOFF_MAX_NS, BACKOFF_MIN_NS, backoff_delay};
-pub use watch::worst_status;
+// For the fuzz targets.
+pub use consul::{parse_health_service, parse_kv};
+pub use etcd::{parse_service_value, service_value};
 
 use crate::event_loop::{EventLoop, TimerId};
 use crate::log::{debug, info, warning};
@@ -148,8 +148,6 @@ pub const CALL_TIMEOUT_NS: u64 = 5_000_000_000;
 pub const SHUTDOWN_NS: u64 = 5_000_000_000;
 const CLIENT_SPAN: u64 = client::TOKEN_SPAN;
 const KEY_SHUTDOWN: u64 = 0;
-/// Hands out notices that an API call (not an event) produced.
-const KEY_FLUSH: u64 = 1;
 
 /// What the backend is believed to hold for a service (its registration,
 /// or its etcd key).
@@ -159,6 +157,16 @@ pub(crate) enum Reg {
     Yes,
     /// A request failed: it may be there, or may have been forgotten.
     Unknown,
+}
+
+impl Reg {
+    /// What the backend holds may no longer be what was written (a request
+    /// was abandoned, or the definition changed): write it again.
+    pub(crate) fn doubt(&mut self) {
+        if *self == Reg::Yes {
+            *self = Reg::Unknown;
+        }
+    }
 }
 
 /// What a task wants next.
@@ -217,15 +225,20 @@ pub(crate) fn describe_status(resp: &Response) -> String {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("");
-    let mut end = line.len().min(200);
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
     if line.is_empty() {
         format!("HTTP {} {}", resp.head.status, resp.head.reason)
     } else {
-        format!("HTTP {}: {}", resp.head.status, &line[..end])
+        format!("HTTP {}: {}", resp.head.status, clip(line, 200))
     }
+}
+
+/// `s` cut to at most `max` bytes, on a character boundary.
+pub(crate) fn clip(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 enum Backend {
@@ -300,10 +313,7 @@ pub struct Discovery {
     maint: bool,
     shutting: bool,
     deadline: Option<TimerId>,
-    flush: Option<TimerId>,
     replies: Vec<Reply>,
-    /// Notices produced outside on_ready/on_timer, handed out by the next.
-    notices: Vec<Notice>,
 }
 
 impl Discovery {
@@ -339,14 +349,12 @@ impl Discovery {
             backend,
             units: Vec::new(),
             watches: Vec::new(),
-            next_unit: 2,
+            next_unit: 1,
             seeds: retry::Rng::from_environment(),
             maint: false,
             shutting: false,
             deadline: None,
-            flush: None,
             replies: Vec::new(),
-            notices: Vec::new(),
         })
     }
 
@@ -423,7 +431,7 @@ impl Discovery {
         for uid in uids {
             self.drive(lp, uid);
         }
-        self.pump_outside(lp);
+        self.pump_services(lp);
     }
 
     /// Starts a watch; its index in `Notice::WatchChanged` is the return.
@@ -465,7 +473,12 @@ impl Discovery {
         };
         let uid = self.insert(Kind::Watch(task));
         self.watches.push(Some(uid));
-        self.drive_and_pump(lp, uid);
+        // Its first read starts on the loop's next turn, so whatever the
+        // answer reports is handed out by on_ready/on_timer.
+        let now = lp.now();
+        if let Some(u) = find(&mut self.units, uid) {
+            u.timer = Some((now, lp.add_timer(now, self.base + CLIENT_SPAN + uid)));
+        }
         index
     }
 
@@ -478,8 +491,7 @@ impl Discovery {
 
     pub fn on_ready(&mut self, lp: &mut EventLoop, token: u64, out: &mut Vec<Notice>) {
         self.client.on_ready(lp, token, &mut self.replies);
-        self.pump(lp);
-        self.hand_out(lp, out);
+        self.pump(lp, out);
     }
 
     pub fn on_timer(&mut self, lp: &mut EventLoop, key: u64, out: &mut Vec<Notice>) {
@@ -490,8 +502,6 @@ impl Discovery {
             if n == KEY_SHUTDOWN {
                 self.deadline = None;
                 self.give_up(lp);
-            } else if n == KEY_FLUSH {
-                self.flush = None;
             } else if let Some(u) = find(&mut self.units, n) {
                 if u.timer.is_some_and(|(at, _)| at <= lp.now()) {
                     u.timer = None;
@@ -499,8 +509,7 @@ impl Discovery {
                 self.drive(lp, n);
             }
         }
-        self.pump(lp);
-        self.hand_out(lp, out);
+        self.pump(lp, out);
     }
 
     /// Shutdown: stop watches, deregister every service. Returns at once;
@@ -531,7 +540,7 @@ impl Discovery {
         for uid in uids {
             self.drive(lp, uid);
         }
-        self.pump_outside(lp);
+        self.pump_services(lp);
         if !self.units.is_empty() {
             let key = self.base + CLIENT_SPAN + KEY_SHUTDOWN;
             self.deadline = Some(lp.add_timer(lp.now() + SHUTDOWN_NS, key));
@@ -556,7 +565,7 @@ impl Discovery {
         String::from("unregistered")
     }
 
-    /// Calls in flight (for tests and status).
+    #[cfg(test)]
     pub fn in_flight(&self) -> usize {
         self.units.iter().filter(|u| u.call.is_some()).count()
     }
@@ -587,25 +596,14 @@ impl Discovery {
 
     fn drive_and_pump(&mut self, lp: &mut EventLoop, uid: u64) {
         self.drive(lp, uid);
-        self.pump_outside(lp);
+        self.pump_services(lp);
     }
 
-    /// `pump` for API calls, which cannot return notices: any that a reply
-    /// produced at once (the client may answer inside `start`) wait for a
-    /// timer due now, so the engine hears them on its next turn.
-    fn pump_outside(&mut self, lp: &mut EventLoop) {
-        self.pump(lp);
-        if !self.notices.is_empty() && self.flush.is_none() {
-            let key = self.base + CLIENT_SPAN + KEY_FLUSH;
-            self.flush = Some(lp.add_timer(lp.now(), key));
-        }
-    }
-
-    fn hand_out(&mut self, lp: &mut EventLoop, out: &mut Vec<Notice>) {
-        out.append(&mut self.notices);
-        if let Some(t) = self.flush.take() {
-            lp.cancel_timer(t);
-        }
+    /// `pump` for the API calls, which drive services only.
+    fn pump_services(&mut self, lp: &mut EventLoop) {
+        let mut none = Vec::new();
+        self.pump(lp, &mut none);
+        debug_assert!(none.is_empty(), "a watch was driven by an API call");
     }
 
     /// Asks an idle task for its next step and carries it out.
@@ -651,15 +649,15 @@ impl Discovery {
 
     /// Hands the client's replies to their tasks until none are left
     /// (starting a call can produce a reply at once).
-    fn pump(&mut self, lp: &mut EventLoop) {
+    fn pump(&mut self, lp: &mut EventLoop, out: &mut Vec<Notice>) {
         while !self.replies.is_empty() {
             for reply in core::mem::take(&mut self.replies) {
-                self.dispatch(lp, reply);
+                self.dispatch(lp, reply, out);
             }
         }
     }
 
-    fn dispatch(&mut self, lp: &mut EventLoop, reply: Reply) {
+    fn dispatch(&mut self, lp: &mut EventLoop, reply: Reply, out: &mut Vec<Notice>) {
         let cid = match &reply {
             Reply::Head(c, _) | Reply::Data(c, _) | Reply::Done(c, _) => *c,
         };
@@ -674,11 +672,11 @@ impl Discovery {
         let now = lp.now();
         let keep = match reply {
             Reply::Head(_, head) => unit.kind.task().head(now, &head),
-            Reply::Data(_, bytes) => unit.kind.task().data(now, &bytes, &mut self.notices),
+            Reply::Data(_, bytes) => unit.kind.task().data(now, &bytes, out),
             Reply::Done(_, result) => {
                 let ep = unit.call.take().map_or(0, |c| c.1);
                 note_endpoint(&mut self.backend, ep, &result);
-                unit.kind.task().done(now, result, &mut self.notices);
+                unit.kind.task().done(now, result, out);
                 return self.drive(lp, uid);
             }
         };

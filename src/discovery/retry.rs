@@ -139,6 +139,20 @@ impl RateLimit {
     }
 }
 
+/// A watch's gate before each request: its backoff, then its rate. None:
+/// send now (the request is counted); Some: ask again at that time.
+pub fn watch_gate(retry: &Retry, rate: &mut RateLimit, now: u64) -> Option<u64> {
+    if let Some(t) = retry.waiting(now) {
+        return Some(t);
+    }
+    let ready = rate.ready_at();
+    if ready > now {
+        return Some(ready);
+    }
+    rate.take(now);
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 //! What a watch reports, shared by both backends: instance sets compared
-//! whole, the aggregate health of an instance, and when to notify.
+//! whole, the aggregate health of an instance, when to notify, and the
+//! readers of the answer fields both backends have.
 //!
 //! Decisions:
 //! - A set is normalised before comparison (instances sorted, and each
@@ -9,6 +10,9 @@
 //!   service is `unhealthy` from the start; ContainerPilot said nothing).
 
 use super::{Instance, Notice};
+use crate::config::json5::{Node, Value};
+use crate::json;
+use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -67,6 +71,39 @@ pub fn kv_instance(key: &[u8], value: &[u8]) -> Instance {
             String::from_utf8_lossy(value).into_owned()
         )],
         status: String::from("passing"),
+    }
+}
+
+/// The strings of a JSON array (other items skipped); none when absent.
+pub fn string_list(node: Option<&Node>) -> Vec<String> {
+    node.and_then(json::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(json::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The string members of a JSON object (others skipped); none when absent.
+pub fn string_map(node: Option<&Node>) -> Vec<(String, String)> {
+    match node.map(|n| &n.value) {
+        Some(Value::Object(members)) => members
+            .iter()
+            .filter_map(|m| json::as_str(&m.value).map(|v| (m.key.clone(), String::from(v))))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A base64 bytes member (etcd's keys and values, Consul's KV `Value`):
+/// empty when absent or null.
+pub fn base64_member(node: &Node, key: &str) -> Result<Vec<u8>, String> {
+    match json::get(node, key).map(|n| &n.value) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => crate::base64::decode(s),
+        Some(_) => Err(format!("{key} is not a base64 string")),
     }
 }
 
