@@ -1069,14 +1069,11 @@ write_fleet_config() { # write_fleet_config NAME EMULATOR [TELEMETRY_PORT]
 	} >"$WORK/$1.json5"
 }
 
-fleet_requests() { # fleet_requests NAME -> the Consul requests its emulator has served
+# fleet_count NAME requests|services -> the Consul requests its emulator has
+# served, or the services registered in its agent
+fleet_count() {
 	client emulator-requests --target "${EMU_ADMIN[emu-$1]}" >"$WORK/req.kv"
-	awk -F= '$1 == "requests" { print $2 }' "$WORK/req.kv"
-}
-
-fleet_services() { # fleet_services NAME -> services registered in its emulator's agent
-	client emulator-requests --target "${EMU_ADMIN[emu-$1]}" >"$WORK/req.kv"
-	awk -F= '$1 == "services" { print $2 }' "$WORK/req.kv"
+	awk -F= -v k="$2" '$1 == k { print $2 }' "$WORK/req.kv"
 }
 
 tel_metric() { # tel_metric NAME -> the value of that series on fleet's /metrics
@@ -1099,7 +1096,7 @@ measure_fleet() {
 	names=$(for ((i = 0; i < FLEET_JOBS; i++)); do printf 'svc%d,' "$i"; done)
 	for n in "${FLEETS[@]}"; do
 		client wait-passing --target "${EMU_ADMIN[emu-$n]}" --names "${names%,}" --timeout 30 >/dev/null
-		FLEET[$n,registered]=$(fleet_services "$n")
+		FLEET[$n,registered]=$(fleet_count "$n" services)
 	done
 	sleep 2 # past the first round of heartbeats
 	for n in "${FLEETS[@]}"; do
@@ -1107,7 +1104,7 @@ measure_fleet() {
 		alive "$pid" || die "$n exited: $(tail -c 600 "$WORK/$n.out")"
 		FLEET[$n,rss_first]=$(status_field "$pid" VmRSS)
 		FLEET[$n,rss_min]=${FLEET[$n,rss_first]} FLEET[$n,rss_max]=${FLEET[$n,rss_first]}
-		req0[$n]=$(fleet_requests "$n")
+		req0[$n]=$(fleet_count "$n" requests)
 	done
 	w0=$(tel_metric tug_loop_wakeups_total)
 	for n in "${FLEETS[@]}"; do
@@ -1136,7 +1133,7 @@ measure_fleet() {
 		FLEET[$n,cpu]=$(awk -v d="$(($(sum_cpu_ticks "$pid") - cpu0[$n]))" -v t="$tck" -v s="$FLEET_ELAPSED" \
 			'BEGIN { printf "%.0f", d * 1000 / t * 60 / s }')
 		FLEET[$n,rss]=$(status_field "$pid" VmRSS)
-		FLEET[$n,req]=$(awk -v d="$(($(fleet_requests "$n") - req0[$n]))" -v s="$FLEET_ELAPSED" 'BEGIN { printf "%.2f", d / s }')
+		FLEET[$n,req]=$(awk -v d="$(($(fleet_count "$n" requests) - req0[$n]))" -v s="$FLEET_ELAPSED" 'BEGIN { printf "%.2f", d / s }')
 		[ "$(children_of "$pid" | wc -w)" -ge "$FLEET_JOBS" ] || die "$n lost children during the window"
 	done
 	w1=$(tel_metric tug_loop_wakeups_total)
@@ -1148,7 +1145,7 @@ measure_fleet() {
 
 	for n in "${FLEETS[@]}"; do
 		stop_init "${SUP_PID[$n]}"
-		FLEET[$n,left]=$(fleet_services "$n")
+		FLEET[$n,left]=$(fleet_count "$n" services)
 		stop_init "${EMU_PID[emu-$n]}"
 	done
 	stop_init "$LISTENER_PID"

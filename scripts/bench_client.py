@@ -210,21 +210,29 @@ def cmd_emulator_requests(a):
 
 # ---------------------------------------------------------------- telemetry
 
-def cmd_scrape(a):
-    u = urllib.parse.urlsplit(a.url)
-    path = u.path or "/"
-    fresh, kept = [], []
-    body = b""
-    for _ in range(a.count):
+def timed_gets(connect, path, count, where):
+    """`count` GETs of `path`, each on a fresh connection from `connect()`:
+    their times in ns and the last body; anything but 200 is fatal."""
+    times, body = [], b""
+    for _ in range(count):
         t0 = time.monotonic_ns()
-        c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        c = connect()
         c.request("GET", path, headers={"Connection": "close"})
         r = c.getresponse()
         body = r.read()
-        fresh.append(time.monotonic_ns() - t0)
+        times.append(time.monotonic_ns() - t0)
         c.close()
         if r.status != 200:
-            die("GET %s: HTTP %d" % (a.url, r.status))
+            die("GET %s: HTTP %d: %s" % (where, r.status, body[:300]))
+    return times, body
+
+
+def cmd_scrape(a):
+    u = urllib.parse.urlsplit(a.url)
+    path = u.path or "/"
+    fresh, body = timed_gets(lambda: http.client.HTTPConnection(u.hostname, u.port, timeout=10),
+                             path, a.count, a.url)
+    kept = []
     c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
     reconnects = 0
     for _ in range(a.count):
@@ -270,17 +278,8 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 
 def cmd_control(a):
     for name, path in (("ping", "/v3/ping"), ("status", "/v3/status")):
-        times = []
-        for _ in range(a.count):
-            t0 = time.monotonic_ns()
-            c = UnixHTTPConnection(a.socket)
-            c.request("GET", path, headers={"Connection": "close"})
-            r = c.getresponse()
-            body = r.read()
-            times.append(time.monotonic_ns() - t0)
-            c.close()
-            if r.status != 200:
-                die("GET %s on %s: HTTP %d: %s" % (path, a.socket, r.status, body[:300]))
+        times, body = timed_gets(lambda: UnixHTTPConnection(a.socket), path, a.count,
+                                 "%s on %s" % (path, a.socket))
         print_stats(name + "_", times)
         print("%s_bytes=%d" % (name, len(body)))
 

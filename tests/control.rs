@@ -35,9 +35,7 @@ struct Sandbox {
 impl Sandbox {
     /// A fresh dir (mode 0755, so another uid may reach the socket in it).
     fn new(name: &str) -> Sandbox {
-        let dir = std::env::temp_dir().join(format!("tug-ctl-e2e-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = fresh_dir(&format!("ctl-e2e-{name}"));
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         Sandbox {
             sock: dir.join("tug.sock"),
@@ -225,10 +223,7 @@ impl Drop for Tug {
         if r.child.try_wait().unwrap().is_none() {
             // SIGTERM first, so tug stops its jobs instead of orphaning them.
             send(r.pid(), libc::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while r.child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            let _ = wait_up_to(&mut r.child, Duration::from_secs(5));
             let _ = r.child.kill();
             let _ = r.child.wait();
         }
@@ -1388,51 +1383,46 @@ fn containerpilot_flags_drive_the_control_socket() {
         c.args(args).env("TUG_SOCKET", &sb.sock);
         c
     };
+    let cp_ok = |args: &[&str]| {
+        let (code, out, err) = output(cp_cmd(args));
+        assert_eq!(code, 0, "containerpilot {args:?}: {err}");
+        out
+    };
     let mut t = Tug::start(cp_cmd(&["-config", sb.config_path()]));
     t.expect(&format!("control socket listening on {}", sb.sock()));
     let addr = t.telemetry_addr();
 
-    let (code, out, err) = output(cp_cmd(&["-ping"]));
-    assert_eq!((code, out.as_str()), (0, "ok\n"), "{err}");
+    assert_eq!(cp_ok(&["-ping"]), "ok\n");
 
-    let (code, _, err) = output(cp_cmd(&["-putmetric", "app_hits_total=3"]));
-    assert_eq!(code, 0, "{err}");
+    cp_ok(&["-putmetric", "app_hits_total=3"]);
     assert_eq!(value(&scrape(&addr), "app_hits_total"), 3.0);
 
-    let (code, _, err) = output(cp_cmd(&["-putenv", "FOO=from containerpilot"]));
-    assert_eq!(code, 0, "{err}");
+    cp_ok(&["-putenv", "FOO=from containerpilot"]);
     send(t.pid(), libc::SIGHUP);
     t.expect("on-hup sees [from containerpilot]");
 
-    let (code, _, err) = output(cp_cmd(&["-maintenance", "enable"]));
-    assert_eq!(code, 0, "{err}");
+    cp_ok(&["-maintenance", "enable"]);
     assert_eq!(json::bool_at(&sb.status(), &["maintenance"]), Some(true));
-    let (code, _, err) = output(cp_cmd(&["-maintenance=disable"]));
-    assert_eq!(code, 0, "{err}");
+    cp_ok(&["-maintenance=disable"]);
     assert_eq!(json::bool_at(&sb.status(), &["maintenance"]), Some(false));
 
-    let (code, _, err) = output(cp_cmd(&["-reload"]));
-    assert_eq!(code, 0, "{err}");
+    cp_ok(&["-reload"]);
     t.expect(&format!("reloading {}", sb.config_path()));
 
     // Refusals and unreachable sockets keep tug ctl's exit codes.
     let (code, _, err) = output(cp_cmd(&["-putmetric", "nope=1"]));
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("unknown metric \"nope\""), "{err}");
-    let (code, _, err) = output({
-        let mut c = cp_cmd(&["-ping"]);
-        c.env("TUG_SOCKET", sb.dir.join("missing.sock"));
-        c
-    });
+    let mut ping = cp_cmd(&["-ping"]);
+    ping.env("TUG_SOCKET", sb.dir.join("missing.sock"));
+    let (code, _, err) = output(ping);
     assert_eq!(code, 3, "{err}");
     // Without TUG_SOCKET: ContainerPilot's own default socket.
     let default = Path::new("/var/run/containerpilot.socket");
     if !default.exists() {
-        let (code, _, err) = output({
-            let mut c = cp_cmd(&["-ping"]);
-            c.env_remove("TUG_SOCKET");
-            c
-        });
+        let mut ping = cp_cmd(&["-ping"]);
+        ping.env_remove("TUG_SOCKET");
+        let (code, _, err) = output(ping);
         assert_eq!(code, 3, "{err}");
         assert!(err.contains("/var/run/containerpilot.socket"), "{err}");
     }

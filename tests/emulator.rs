@@ -599,18 +599,20 @@ fn restart_forgets_registrations_unless_the_data_dir_is_kept() {
     assert_eq!(emu.kv_get("k"), None);
 }
 
+/// A blocking query held by the emulator dies when `agent_goes` runs.
+fn held_query_dies_when(emu: &Emulator, agent_goes: impl FnOnce()) {
+    let idx = index_of(&emu.api("GET", "/v1/health/service/web", ""));
+    let held = held_query(emu, &format!("/v1/health/service/web?index={idx}&wait=30s"));
+    agent_goes();
+    let r = held.join().unwrap();
+    assert!(r.is_err(), "a held query must die with the agent: {r:?}");
+}
+
 #[test]
 fn restart_drops_open_connections() {
     let emu = Emulator::start();
-    let idx = index_of(&emu.api("GET", "/v1/health/service/web", ""));
-    let held = held_query(
-        &emu,
-        &format!("/v1/health/service/web?index={idx}&wait=30s"),
-    );
     let t0 = Instant::now();
-    emu.restart(false);
-    let r = held.join().unwrap();
-    assert!(r.is_err(), "a held query must die with the agent: {r:?}");
+    held_query_dies_when(&emu, || emu.restart(false));
     assert!(t0.elapsed() < Duration::from_secs(5));
 }
 
@@ -618,14 +620,7 @@ fn restart_drops_open_connections() {
 fn fault_refuse_really_refuses_connections() {
     let emu = Emulator::start();
     // Open connections die with the agent too.
-    let idx = index_of(&emu.api("GET", "/v1/health/service/web", ""));
-    let held = held_query(
-        &emu,
-        &format!("/v1/health/service/web?index={idx}&wait=30s"),
-    );
-    emu.fault("refuse");
-    let r = held.join().unwrap();
-    assert!(r.is_err(), "a held query must die with the agent: {r:?}");
+    held_query_dies_when(&emu, || emu.fault("refuse"));
     let e = TcpStream::connect(emu.addr()).expect_err("connect must be refused");
     assert_eq!(e.kind(), ErrorKind::ConnectionRefused);
     emu.clear_fault();
@@ -754,30 +749,21 @@ fn acl_token_is_enforced_when_configured() {
     let emu = Emulator::start_with(&["--token", "s3cret"]);
     let r = emu.api("GET", "/v1/agent/services", "");
     assert_eq!((r.status, r.text().as_str()), (403, "Permission denied"));
-    let hdr = |t: &str| {
+    let with = |header: &str, value: &str| {
         http::request(
             emu.addr(),
             "GET",
             "/v1/agent/services",
-            &[("X-Consul-Token", t)],
+            &[(header, value)],
             b"",
             http::TIMEOUT,
         )
         .unwrap()
     };
-    let r = hdr("wrong");
+    let r = with("X-Consul-Token", "wrong");
     assert_eq!((r.status, r.text().as_str()), (403, "ACL not found"));
-    assert_eq!(hdr("s3cret").status, 200);
-    let r = http::request(
-        emu.addr(),
-        "GET",
-        "/v1/agent/services",
-        &[("Authorization", "Bearer s3cret")],
-        b"",
-        http::TIMEOUT,
-    )
-    .unwrap();
-    assert_eq!(r.status, 200);
+    assert_eq!(with("X-Consul-Token", "s3cret").status, 200);
+    assert_eq!(with("Authorization", "Bearer s3cret").status, 200);
     assert_eq!(emu.api("GET", "/v1/status/leader", "").status, 200);
     let st = emu.state();
     let last = json::items(at(&st, &["requests"]).unwrap())

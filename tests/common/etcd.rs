@@ -45,13 +45,6 @@ pub fn binary() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a loopback port")
-        .port()
-}
-
 /// A fresh data dir, named after this process so that dirs of test
 /// processes that were killed (no Drop ran) are swept here.
 fn temp_dir() -> PathBuf {
@@ -123,8 +116,8 @@ impl Etcd {
             let mut e = Etcd {
                 bin: bin.clone().unwrap(),
                 dir: temp_dir(),
-                client_port: free_port(),
-                peer_port: free_port(),
+                client_port: super::free_port(),
+                peer_port: super::free_port(),
                 child: None,
                 paused: false,
                 log: Arc::new(Mutex::new(String::new())),
@@ -243,14 +236,9 @@ impl Etcd {
             self.paused = false;
         }
         super::send(child.id() as i32, libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while child.try_wait().unwrap().is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        if super::wait_up_to(&mut child, Duration::from_secs(10)).is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
         self.log.lock().unwrap().push_str("--- etcd stopped ---\n");
     }
@@ -375,10 +363,15 @@ impl Etcd {
     }
 
     pub fn put(&self, key: &str, value: &str) {
+        self.put_on_lease(key, value, "0");
+    }
+
+    /// A put attached to `lease` ("0": none, as etcd reads an absent one).
+    fn put_on_lease(&self, key: &str, value: &str, lease: &str) {
         self.call_ok(
             "/v3/kv/put",
             &format!(
-                "{{\"key\":\"{}\",\"value\":\"{}\"}}",
+                "{{\"key\":\"{}\",\"value\":\"{}\",\"lease\":\"{lease}\"}}",
                 base64::encode(key.as_bytes()),
                 base64::encode(value.as_bytes())
             ),
@@ -395,14 +388,7 @@ impl Etcd {
     /// registrant does); returns the lease ID.
     pub fn put_with_lease(&self, key: &str, value: &str, ttl: u64) -> String {
         let lease = self.grant(ttl);
-        self.call_ok(
-            "/v3/kv/put",
-            &format!(
-                "{{\"key\":\"{}\",\"value\":\"{}\",\"lease\":\"{lease}\"}}",
-                base64::encode(key.as_bytes()),
-                base64::encode(value.as_bytes())
-            ),
-        );
+        self.put_on_lease(key, value, &lease);
         lease
     }
 

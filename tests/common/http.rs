@@ -18,10 +18,7 @@ pub struct Response {
 impl Response {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header(&self.headers, name)
     }
 
     pub fn text(&self) -> String {
@@ -44,6 +41,13 @@ impl std::fmt::Debug for Response {
             self.text()
         )
     }
+}
+
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
 }
 
 fn connect(addr: &str, timeout: Duration) -> io::Result<TcpStream> {
@@ -86,21 +90,8 @@ impl Read for Body {
         match &mut self.framing {
             Framing::Empty => Ok(0),
             Framing::UntilClose => self.reader.read(buf),
-            Framing::Length(left) => {
-                if *left == 0 {
-                    return Ok(0);
-                }
-                let want = buf.len().min(*left as usize);
-                let n = self.reader.read(&mut buf[..want])?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!("body ended {left} bytes short of Content-Length"),
-                    ));
-                }
-                *left -= n as u64;
-                Ok(n)
-            }
+            Framing::Length(0) => Ok(0),
+            Framing::Length(left) => read_within(&mut self.reader, buf, left, "Content-Length"),
             Framing::Chunked { left, done } => {
                 if *done {
                     return Ok(0);
@@ -122,15 +113,7 @@ impl Read for Body {
                     }
                     *left = size;
                 }
-                let want = buf.len().min(*left as usize);
-                let n = self.reader.read(&mut buf[..want])?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "chunk cut short",
-                    ));
-                }
-                *left -= n as u64;
+                let n = read_within(&mut self.reader, buf, left, "the chunk")?;
                 if *left == 0 && !read_line(&mut self.reader)?.is_empty() {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidData,
@@ -141,6 +124,21 @@ impl Read for Body {
             }
         }
     }
+}
+
+/// Reads at most `left` bytes, counting them off; the connection closing
+/// first is an error.
+fn read_within(r: &mut impl Read, buf: &mut [u8], left: &mut u64, what: &str) -> io::Result<usize> {
+    let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
+    let n = r.read(&mut buf[..want])?;
+    if n == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!("body ended {left} bytes short of {what}"),
+        ));
+    }
+    *left -= n as u64;
+    Ok(n)
 }
 
 fn read_line(r: &mut impl BufRead) -> io::Result<String> {
@@ -213,11 +211,7 @@ impl Stream {
                 break;
             }
         }
-        let find = |name: &str| {
-            hdrs.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.clone())
-        };
+        let find = |name: &str| header(&hdrs, name);
         let framing = if method == "HEAD" || status == 204 || status == 304 {
             Framing::Empty
         } else if find("Transfer-Encoding")

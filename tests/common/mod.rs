@@ -169,18 +169,42 @@ impl Running {
     }
 }
 
-pub fn wait_timeout(child: &mut Child, limit: Duration) -> ExitStatus {
+/// The exit status, or None if the child is still running after `limit`.
+pub fn wait_up_to(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let deadline = Instant::now() + limit;
     loop {
         if let Some(s) = child.try_wait().unwrap() {
-            return s;
+            return Some(s);
         }
         if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("process {} did not exit within {limit:?}", child.id());
+            return None;
         }
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// The exit status; kills the child and panics after `limit`.
+pub fn wait_timeout(child: &mut Child, limit: Duration) -> ExitStatus {
+    wait_up_to(child, limit).unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("process {} did not exit within {limit:?}", child.id())
+    })
+}
+
+/// A loopback TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a loopback port")
+        .port()
+}
+
+/// A fresh empty dir `$TMPDIR/tug-{tag}-{pid}`; `tag` names the test.
+pub fn fresh_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tug-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 pub fn send(pid: i32, sig: i32) {

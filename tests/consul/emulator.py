@@ -186,6 +186,23 @@ def go_bool(text):
     raise ValueError(text)
 
 
+def param(query, name):
+    """The last value of a query parameter ("" when absent), as Go's Query().Get."""
+    return (query.get(name) or [""])[-1]
+
+
+def decode_body(body):
+    """A JSON request body, decoded as Consul's decodeBody: 400 on bad JSON,
+    and on an empty body or `null` (Go's decoder reports EOF)."""
+    try:
+        raw = json.loads(body.decode("utf-8")) if body.strip() else None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise HTTPError(400, "Request decode failed: %s" % e)
+    if raw is None:
+        raise HTTPError(400, "Request decode failed: EOF")
+    return raw
+
+
 def flag(query, name):
     """A Consul bool query parameter: present (any value but false) means true."""
     if name not in query:
@@ -380,12 +397,7 @@ class Emulator:
     # -- registration
 
     def parse_definition(self, body):
-        try:
-            raw = json.loads(body.decode("utf-8")) if body.strip() else None
-        except (ValueError, UnicodeDecodeError) as e:
-            raise HTTPError(400, "Request decode failed: %s" % e)
-        if raw is None:
-            raise HTTPError(400, "Request decode failed: EOF")
+        raw = decode_body(body)
         d = canonical(raw, SERVICE_KEYS, "structs.ServiceDefinition")
         for f, kind in (("ID", "string"), ("Name", "string"), ("Address", "string"),
                         ("Port", "int"), ("EnableTagOverride", "bool"), ("Tags", "strings"),
@@ -570,15 +582,19 @@ class Emulator:
         self.set_status(chk, status, output, now)
         self.changed()  # the scheduler re-arms on the new deadline
 
-    def maintenance(self, node, cid, svc, enable, reason, default_notes):
+    def maintenance(self, node, cid, svc, enable, reason):
+        """Service maintenance with `svc`, else the node's."""
         key = (node, cid)
         if enable:
             if key in self.checks:
                 return
+            what = "service" if svc else "node"
+            notes = reason or ("Maintenance mode is enabled for this %s, but no reason was provided. "
+                               "This is a default message." % what)
             idx = self.bump()
             self.checks[key] = self.new_check(node, {
-                "CheckID": cid, "Name": "Service Maintenance Mode" if svc else "Node Maintenance Mode",
-                "Notes": reason or default_notes, "Status": "critical", "Type": "maintenance"}, svc, idx)
+                "CheckID": cid, "Name": "%s Maintenance Mode" % what.capitalize(),
+                "Notes": notes, "Status": "critical", "Type": "maintenance"}, svc, idx)
         else:
             if key not in self.checks:
                 return
@@ -1183,7 +1199,7 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         if not token and auth.lower().startswith("bearer "):
             token = auth[7:].strip()
-        token = token or (query.get("token") or [""])[-1]
+        token = token or param(query, "token")
         entry = {"method": self.command, "path": raw_path, "body": body[:65536].decode("utf-8", "replace"),
                  "token": token or None, "time": time.time(), "status": None, "fault": None}
         with emu.cond:
@@ -1252,7 +1268,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise HTTPError(403, "ACL not found", acl_headers)
         if "filter" in query:
             raise HTTPError(400, "emulator: filter expressions are not implemented")
-        dc = (query.get("dc") or [""])[-1]
+        dc = param(query, "dc")
         if dc and dc != emu.dc:
             raise HTTPError(500, "No path to datacenter")
         arg = path[len(prefix):]
@@ -1381,28 +1397,19 @@ class Handler(BaseHTTPRequestHandler):
             svc = emu.services.get((emu.node, arg))
             if svc is None:
                 raise self.unknown_service(arg)
-            emu.maintenance(emu.node, "_service_maintenance:" + arg, svc, enable, (query.get("reason") or [""])[-1],
-                            "Maintenance mode is enabled for this service, but no reason was provided. "
-                            "This is a default message.")
+            emu.maintenance(emu.node, "_service_maintenance:" + arg, svc, enable, param(query, "reason"))
         return 200, None, [], None
 
     def node_maintenance(self, arg, query, body, gen):
         emu = self.emu
         enable = self.enable_param(query)
         with emu.cond:
-            emu.maintenance(emu.node, "_node_maintenance", None, enable, (query.get("reason") or [""])[-1],
-                            "Maintenance mode is enabled for this node, but no reason was provided. "
-                            "This is a default message.")
+            emu.maintenance(emu.node, "_node_maintenance", None, enable, param(query, "reason"))
         return 200, None, [], None
 
     def check_register(self, arg, query, body, gen):
         emu = self.emu
-        try:
-            raw = json.loads(body.decode("utf-8")) if body.strip() else None
-        except (ValueError, UnicodeDecodeError) as e:
-            raise HTTPError(400, "Request decode failed: %s" % e)
-        if raw is None:
-            raise HTTPError(400, "Request decode failed: EOF")
+        raw = decode_body(body)
         c = canonical(raw, CHECK_KEYS, "structs.CheckDefinition")
         if not c.get("Name"):
             raise HTTPError(400, "Missing check name")
@@ -1446,12 +1453,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def check_update(self, arg, query, body, gen):
         emu = self.emu
-        try:
-            raw = json.loads(body.decode("utf-8")) if body.strip() else None
-        except (ValueError, UnicodeDecodeError) as e:
-            raise HTTPError(400, "Request decode failed: %s" % e)
-        if raw is None:
-            raise HTTPError(400, "Request decode failed: EOF")
+        raw = decode_body(body)
         if not isinstance(raw, dict):
             raise HTTPError(400, "Request decode failed: json: cannot unmarshal %s into Go value of type "
                                  "agent.checkUpdate" % json_type(raw))
@@ -1468,7 +1470,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def legacy_update(self, arg, query, status):
         with self.emu.cond:
-            self.emu.update_ttl(arg, status, (query.get("note") or [""])[-1])
+            self.emu.update_ttl(arg, status, param(query, "note"))
         return 200, None, [], None
 
     def check_pass(self, arg, query, body, gen):
@@ -1598,7 +1600,7 @@ class Handler(BaseHTTPRequestHandler):
         emu = self.emu
         keys_only = flag(query, "keys")
         recurse = flag(query, "recurse") or keys_only
-        sep = (query.get("separator") or [""])[-1]
+        sep = param(query, "separator")
 
         def lookup():
             if not recurse:

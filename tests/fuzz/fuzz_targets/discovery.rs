@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
     for parse in [parse_health_service, parse_kv] {
         if let Ok(set) = parse(data) {
             for i in &set {
-                assert!(["passing", "warning", "critical"].contains(&i.status.as_str()), "{i:?}");
+                assert!(
+                    ["passing", "warning", "critical"].contains(&i.status.as_str()),
+                    "{i:?}"
+                );
             }
         }
     }
@@ -26,14 +29,23 @@ fuzz_target!(|data: &[u8]| {
             name: words.next().unwrap_or("").into(),
             address: words.next().unwrap_or("").into(),
             port: 8080,
-            tags: words.next().map(|t| t.split(',').map(String::from).collect()).unwrap_or_default(),
-            meta: words.next().map(|m| vec![("k".into(), m.into())]).unwrap_or_default(),
+            tags: words
+                .next()
+                .map(|t| t.split(',').map(String::from).collect())
+                .unwrap_or_default(),
+            meta: words
+                .next()
+                .map(|m| vec![("k".into(), m.into())])
+                .unwrap_or_default(),
             ttl_ns: 10_000_000_000,
             enable_tag_override: false,
             deregister_after: None,
             initial_status: None,
         };
         let back = parse_service_value(service_value(&svc).as_bytes()).expect("tug's own value");
-        assert_eq!((back.id.as_str(), back.address.as_str(), back.port), (svc.id.as_str(), svc.address.as_str(), 8080));
+        assert_eq!(
+            (back.id.as_str(), back.address.as_str(), back.port),
+            (svc.id.as_str(), svc.address.as_str(), 8080)
+        );
     }
 });

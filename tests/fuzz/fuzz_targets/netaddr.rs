@@ -21,14 +21,30 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(ep) = Endpoint::parse(s, 8500) {
         let _ = ep.host_header();
         let shown = ep.to_string();
-        assert_eq!(Endpoint::parse(&shown, 8500).as_ref(), Ok(&ep), "{s:?} shown as {shown:?}");
+        assert_eq!(
+            Endpoint::parse(&shown, 8500).as_ref(),
+            Ok(&ep),
+            "{s:?} shown as {shown:?}"
+        );
     }
     if interfaces::validate(s).is_ok() {
         let ifaces = [
-            IfAddr { name: "eth0".into(), ip: Ip::V4([10, 0, 0, 5]) },
-            IfAddr { name: "eth0".into(), ip: Ip::V6([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5]) },
-            IfAddr { name: "br-1a.2".into(), ip: Ip::V4([172, 17, 0, 1]) },
-            IfAddr { name: "lo".into(), ip: Ip::V4([127, 0, 0, 1]) },
+            IfAddr {
+                name: "eth0".into(),
+                ip: Ip::V4([10, 0, 0, 5]),
+            },
+            IfAddr {
+                name: "eth0".into(),
+                ip: Ip::V6([0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5]),
+            },
+            IfAddr {
+                name: "br-1a.2".into(),
+                ip: Ip::V4([172, 17, 0, 1]),
+            },
+            IfAddr {
+                name: "lo".into(),
+                ip: Ip::V4([127, 0, 0, 1]),
+            },
         ];
         let _ = interfaces::select(&[s.to_string()], &ifaces);
     }
