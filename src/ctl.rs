@@ -132,13 +132,7 @@ fn is_json_number(s: &str) -> bool {
 /// Job names go into the URL path: keep them intact.
 fn escape_path(s: &str) -> String {
     let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
+    crate::net::http::percent_encode(&mut out, s, b"");
     out
 }
 

@@ -193,6 +193,21 @@ fn start(image: &str, name: &Container, args: &[&str]) {
     docker_ok(&all);
 }
 
+/// `docker run -d` of `c` with tug as PID 1 running `config` (mounted
+/// read-only at /etc/tug.json5); `docker_args` go before the image.
+fn start_with_config(image: &str, c: &Container, config: &str, docker_args: &[&str]) {
+    let cfg = fresh_dir(&format!("docker-cfg-{}", c.0)).join("tug.json5");
+    std::fs::write(&cfg, config).unwrap();
+    let label = format!("{LABEL}={}", std::process::id());
+    let volume = format!("{}:/etc/tug.json5:ro", cfg.display());
+    let mut all = vec![
+        "run", "-d", "--name", &c.0, "--label", &label, "-v", &volume,
+    ];
+    all.extend_from_slice(docker_args);
+    all.extend_from_slice(&["--entrypoint", "/tug", image, "--config", "/etc/tug.json5"]);
+    docker_ok(&all);
+}
+
 #[test]
 fn exit_codes_and_signal_deaths_pass_through_docker_run() {
     let Some(img) = image() else { return };
@@ -304,34 +319,15 @@ fn docker_kill_signals_reach_the_child() {
 fn a_config_runs_in_a_scratch_image() {
     let Some(img) = image() else { return };
     // No shell in the image: exec arrays only, the probe as every job.
-    let dir = std::env::temp_dir().join(format!("tug-docker-config-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("tug.json5");
-    std::fs::write(
-        &cfg,
+    let c = Container::new("config");
+    start_with_config(
+        img,
+        &c,
         r#"{ logging: { output: "stdout" }, jobs: [
             { name: "prestart", exec: ["/probe", "exit", "0"] },
             { name: "app", exec: ["/probe", "term-after", "50"], when: { source: "prestart", once: "exitSuccess" } } ] }"#,
-    )
-    .unwrap();
-    let c = Container::new("config");
-    let label = format!("{LABEL}={}", std::process::id());
-    let volume = format!("{}:/etc/tug.json5:ro", cfg.display());
-    docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        &c.0,
-        "--label",
-        &label,
-        "-v",
-        &volume,
-        "--entrypoint",
-        "/tug",
-        img,
-        "--config",
-        "/etc/tug.json5",
-    ]);
+        &[],
+    );
     let mut logs = c.follow_logs();
     logs.expect_line("job prestart exited with 0");
     logs.expect_line("msg=\"ready\" job=\"app\"");
@@ -396,35 +392,15 @@ fn discovery_resolves_through_dockers_embedded_dns() {
     let mut agent_log = agent.follow_logs();
     agent_log.expect_line("ready");
 
-    let dir = std::env::temp_dir().join(format!("tug-docker-dns-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("tug.json5");
-    std::fs::write(
-        &cfg,
+    let app = Container::new("dns-app");
+    start_with_config(
+        img,
+        &app,
         r#"{ consul: "consul-agent:8500", logging: { output: "stdout" }, jobs: [
             { name: "web", exec: ["/probe", "sleep", "60000"], port: 8080, interfaces: ["eth0"],
               health: { http: "http://consul-agent:8500/health", interval: "200ms", ttl: "10s" } } ] }"#,
-    )
-    .unwrap();
-    let app = Container::new("dns-app");
-    let volume = format!("{}:/etc/tug.json5:ro", cfg.display());
-    docker_ok(&[
-        "run",
-        "-d",
-        "--name",
-        &app.0,
-        "--label",
-        &label,
-        "--network",
-        &net.0,
-        "-v",
-        &volume,
-        "--entrypoint",
-        "/tug",
-        img,
-        "--config",
-        "/etc/tug.json5",
-    ]);
+        &["--network", &net.0],
+    );
     agent_log.expect_line("request GET /health");
     agent_log.expect_line("request PUT /v1/agent/service/register");
     agent_log.expect_line("request PUT /v1/agent/check/update/service:web-");

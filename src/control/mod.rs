@@ -324,7 +324,7 @@ fn dispatch(req: &Request, ops: &mut dyn Ops) -> (&'static str, Response) {
 }
 
 fn job_route(req: &Request, name: &str, verb: &str, ops: &mut dyn Ops) -> Response {
-    let Some(name) = percent_decode(name) else {
+    let Some(name) = crate::net::http::percent_decode(name) else {
         return Response::text(
             400,
             "the job name in the path is not valid percent-encoded UTF-8",
@@ -453,26 +453,6 @@ fn signal(body: &[u8]) -> Result<i32, String> {
             crate::sys::signal::MAX_SIGNAL
         ),
     })
-}
-
-/// `%XX` escapes decoded; None for a bad escape or invalid UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = b.get(i + 1..i + 3)?;
-            let hi = (hex[0] as char).to_digit(16)?;
-            let lo = (hex[1] as char).to_digit(16)?;
-            out.push((hi * 16 + lo) as u8);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]

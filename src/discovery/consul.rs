@@ -33,6 +33,7 @@ use crate::config::json5::{Node, Value};
 use crate::json::{self, Writer};
 use crate::log::info;
 use crate::net::client::{Call, Response};
+use crate::net::http::percent_encode;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -68,21 +69,9 @@ fn call(method: &'static str, path: String, body: Option<String>, token: Option<
     }
 }
 
-/// Percent-encodes `s` into `out`, keeping unreserved characters and
-/// those in `keep` (`:` for check IDs in a path, `/` for KV keys).
-pub fn push_encoded(out: &mut String, s: &str, keep: &[u8]) {
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-}
-
 fn encoded(s: &str, keep: &[u8]) -> String {
     let mut out = String::new();
-    push_encoded(&mut out, s, keep);
+    percent_encode(&mut out, s, keep);
     out
 }
 
@@ -476,25 +465,25 @@ pub fn watch_path(kind: &WatchKind) -> String {
     match kind {
         WatchKind::Service { service, tag, dc } => {
             p.push_str("/v1/health/service/");
-            push_encoded(&mut p, service, b"");
+            percent_encode(&mut p, service, b"");
             let mut sep = '?';
             for (k, v) in [("tag", tag), ("dc", dc)] {
                 if let Some(v) = v {
                     p.push(sep);
                     p.push_str(k);
                     p.push('=');
-                    push_encoded(&mut p, v, b"");
+                    percent_encode(&mut p, v, b"");
                     sep = '&';
                 }
             }
         }
         WatchKind::Key(key) => {
             p.push_str("/v1/kv/");
-            push_encoded(&mut p, key.trim_start_matches('/'), b"/");
+            percent_encode(&mut p, key.trim_start_matches('/'), b"/");
         }
         WatchKind::Prefix(prefix) => {
             p.push_str("/v1/kv/");
-            push_encoded(&mut p, prefix.trim_start_matches('/'), b"/");
+            percent_encode(&mut p, prefix.trim_start_matches('/'), b"/");
             p.push_str("?recurse");
         }
     }

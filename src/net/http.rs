@@ -721,6 +721,40 @@ fn trim(mut s: &[u8]) -> &[u8] {
 }
 
 /// Quotes the start of untrusted bytes for an error message.
+/// Percent-encodes `s` onto `out` for a URL path or query: unreserved
+/// characters stay, and so do those in `keep` (`/` for a KV key, `:` for a
+/// check ID).
+pub fn percent_encode(out: &mut String, s: &str, keep: &[u8]) {
+    for &b in s.as_bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+/// The text `s` percent-encodes; None for a bad escape or bytes that are
+/// not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b.get(i + 1..i + 3)?;
+            let hi = (hex[0] as char).to_digit(16)?;
+            let lo = (hex[1] as char).to_digit(16)?;
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 fn show(b: &[u8]) -> String {
     format!("{:?}", &*String::from_utf8_lossy(&b[..b.len().min(60)]))
 }
