@@ -83,23 +83,13 @@ fn ttl_text(ttl_ns: u64) -> String {
 /// `PUT /v1/agent/service/register` with the service and its TTL check.
 pub fn register_body(svc: &Service, status: Health) -> String {
     let mut w = Writer::new();
-    w.begin_object()
-        .field("ID", &svc.id)
-        .field("Name", &svc.name)
-        .field("Address", &svc.address)
-        .key("Port")
-        .uint(u64::from(svc.port))
-        .key("Tags")
-        .begin_array();
-    for t in &svc.tags {
-        w.string(t);
-    }
-    w.end_array().key("Meta").begin_object();
-    for (k, v) in &svc.meta {
-        w.field(k, v);
-    }
-    w.end_object()
-        .key("EnableTagOverride")
+    w.begin_object();
+    super::write_service(
+        &mut w,
+        svc,
+        ["ID", "Name", "Address", "Port", "Tags", "Meta"],
+    );
+    w.key("EnableTagOverride")
         .bool(svc.enable_tag_override)
         .key("Check")
         .begin_object()

@@ -155,22 +155,13 @@ pub fn watch_call(key: &[u8], range_end: Option<&[u8]>, start_revision: u64) -> 
 /// The value stored for a service: what a watcher needs to reach it.
 pub fn service_value(svc: &Service) -> String {
     let mut w = Writer::new();
-    w.begin_object()
-        .field("id", &svc.id)
-        .field("name", &svc.name)
-        .field("address", &svc.address)
-        .key("port")
-        .uint(u64::from(svc.port))
-        .key("tags")
-        .begin_array();
-    for t in &svc.tags {
-        w.string(t);
-    }
-    w.end_array().key("meta").begin_object();
-    for (k, v) in &svc.meta {
-        w.field(k, v);
-    }
-    w.end_object().end_object();
+    w.begin_object();
+    super::write_service(
+        &mut w,
+        svc,
+        ["id", "name", "address", "port", "tags", "meta"],
+    );
+    w.end_object();
     w.finish()
 }
 

@@ -142,6 +142,26 @@ pub enum Notice {
     },
 }
 
+/// A service's id, name, address, port, tags and meta as members of the
+/// object `w` is in, under the names a backend spells them with.
+pub(crate) fn write_service(w: &mut crate::json::Writer, svc: &Service, names: [&str; 6]) {
+    w.field(names[0], &svc.id)
+        .field(names[1], &svc.name)
+        .field(names[2], &svc.address)
+        .key(names[3])
+        .uint(u64::from(svc.port))
+        .key(names[4])
+        .begin_array();
+    for t in &svc.tags {
+        w.string(t);
+    }
+    w.end_array().key(names[5]).begin_object();
+    for (k, v) in &svc.meta {
+        w.field(k, v);
+    }
+    w.end_object();
+}
+
 /// Deadline of every call that is neither a blocking query nor a stream.
 pub const CALL_TIMEOUT_NS: u64 = 5_000_000_000;
 /// How long shutdown waits for deregistrations.
