@@ -50,14 +50,14 @@ clean:
 	$(CARGO) clean
 
 # Fuzz the parsers for FUZZ_SECONDS each, from the seeds in tests/fuzz/seeds
-# (and ContainerPilot's corpus for the config parsers) (cargo fuzz needs nightly features;
+# (and the ContainerPilot corpus in tests/compat for the config parsers) (cargo fuzz needs nightly features;
 # RUSTC_BOOTSTRAP enables them on the stable toolchain).
 FUZZ_SECONDS ?= 60
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	for t in $$(RUSTC_BOOTSTRAP=1 $(CARGO) fuzz list --fuzz-dir tests/fuzz); do \
 	  seeds=""; [ -d tests/fuzz/seeds/$$t ] && seeds="tests/fuzz/seeds/$$t"; \
-	  case $$t in config|json5|template) [ -d ../shared/compat/containerpilot ] && seeds="$$seeds ../shared/compat/containerpilot";; esac; \
+	  case $$t in config|json5|template) seeds="$$seeds tests/compat/containerpilot";; esac; \
 	  dict=""; [ -f tests/fuzz/$$t.dict ] && dict="-dict=tests/fuzz/$$t.dict"; \
 	  mkdir -p tests/fuzz/corpus/$$t; \
 	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --fuzz-dir tests/fuzz $$t tests/fuzz/corpus/$$t $$seeds -- -max_total_time=$(FUZZ_SECONDS) $$dict || exit 1; \

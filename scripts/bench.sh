@@ -713,7 +713,7 @@ declare -A LAT_MEAN LAT_SD LAT_MED
 LAT_CORPUS=
 measure_config_latency() {
 	local once=$WORK/once.json5 json=$WORK/latency.json
-	LAT_CORPUS=$(cd "$ROOT/.." && pwd)/shared/compat/containerpilot/config-testdata.json5
+	LAT_CORPUS=$ROOT/tests/compat/containerpilot/config-testdata.json5
 	[ -f "$LAT_CORPUS" ] || die "no corpus file $LAT_CORPUS"
 	case $LAT_CORPUS$WORK in *[[:space:]]*) die "path with whitespace: $LAT_CORPUS or $WORK" ;; esac
 	printf '{ logging: { level: "WARN" }, jobs: [ { name: "once", exec: ["%s"] } ] }\n' "$STATIC_TRUE" >"$once"

@@ -1,4 +1,4 @@
-//! Every real ContainerPilot config in shared/compat/containerpilot must
+//! Every real ContainerPilot config in tests/compat/containerpilot must
 //! pass `tug check` with the job graph ContainerPilot builds, except
 //! stopping.json5, whose two typos ContainerPilot rejects too.
 
@@ -8,10 +8,10 @@ use common::*;
 use std::path::PathBuf;
 
 fn corpus() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/compat/containerpilot");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/compat/containerpilot");
     assert!(
         dir.is_dir(),
-        "{} is missing: the shared/ folder must sit beside the repo",
+        "{} is missing: the corpus is part of the repo",
         dir.display()
     );
     dir

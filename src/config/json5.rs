@@ -1197,7 +1197,7 @@ mod tests {
     fn containerpilot_examples() {
         let dir = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/compat/containerpilot"
+            "/tests/compat/containerpilot"
         );
         let mut n = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
@@ -1215,7 +1215,7 @@ mod tests {
 
     fn example(name: &str) -> Node {
         let path = std::format!(
-            "{}/../shared/compat/containerpilot/{name}",
+            "{}/tests/compat/containerpilot/{name}",
             env!("CARGO_MANIFEST_DIR")
         );
         parse(&std::fs::read_to_string(path).unwrap()).unwrap()

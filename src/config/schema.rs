@@ -25,6 +25,11 @@ pub struct Config {
     pub control_allow: Vec<u32>,
     /// How long the whole shutdown may take before SIGKILL (default 5 s).
     pub stop_timeout: u64,
+    /// What loads but will not do what it seems to (or what ContainerPilot
+    /// would reject), as complete lines `FILE:LINE:COL: field: message`
+    /// (filled in by `config::parse`). `tug check` prints them and
+    /// `--strict` makes them errors; the supervisor logs them at start.
+    pub warnings: Vec<String>,
 }
 
 pub struct Consul {
@@ -271,6 +276,7 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
         control_socket,
         control_allow,
         stop_timeout,
+        warnings: Vec::new(),
     })
 }
 

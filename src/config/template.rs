@@ -2086,7 +2086,7 @@ mod tests {
     fn render_compat_corpus() {
         let dir = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/compat/containerpilot/"
+            "/tests/compat/containerpilot/"
         );
         let mut n = 0;
         for entry in std::fs::read_dir(dir).unwrap() {

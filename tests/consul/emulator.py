@@ -3,7 +3,7 @@
 
 It plays one Consul agent (a server, like `consul agent -dev`) and the
 catalog behind it, faithful to Consul's documented semantics for the agent,
-health, catalog, KV and status endpoints; see /work/shared/reference/apis.md
+health, catalog, KV and status endpoints; see Consul's HTTP API documentation
 section A. Nothing in it knows about any particular client.
 
 Run:  python3 tests/consul/emulator.py --port 0 [--bind 127.0.0.1]
