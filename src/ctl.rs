@@ -84,7 +84,7 @@ pub fn call_for(words: &[&str]) -> Result<Call, String> {
     }
 }
 
-const USAGE: &str = "usage: tug ctl [--socket PATH] status [--json] | ping | reload | shutdown | maintenance on|off\n\
+pub const USAGE: &str = "usage: tug ctl [--socket PATH] status [--json] | ping | reload | shutdown | maintenance on|off\n\
     \x20      | start|stop|restart JOB | signal JOB SIGNAL | putenv K=V... | putmetric K=V...\n\
     exit codes: 0 done, 1 tug refused, 2 bad usage, 3 tug not reachable";
 

@@ -109,7 +109,7 @@ fn members<'n>(e: &mut Errors, node: &'n Node, path: &str) -> Option<&'n [Member
 }
 
 /// The allowed key within edit distance 2 (or a case-insensitive match).
-fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+pub fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
     allowed
         .iter()
         .map(|k| {
