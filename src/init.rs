@@ -113,10 +113,10 @@ impl<'a> Init<'a> {
             fatal!("fork failed: {e}");
             1
         })?;
-        if let Some((step, e)) = started.exec_error {
+        if let Some(why) = &started.error {
             // The child already exited with 127 or 126; it is reaped below
             // like any other exit, so -e and the grace logic still apply.
-            fatal!("{} {argv0} failed: {e}", step.describe());
+            fatal!("{why}");
         } else {
             info!("Spawned child process '{argv0}' with pid '{}'", started.pid);
         }

@@ -363,3 +363,82 @@ fn on_a_terminal_the_child_gets_the_foreground() {
     let pid = stat.split_whitespace().next().unwrap();
     assert_eq!(pgrp, pid, "and it is a group of its own: {stat}");
 }
+
+/// A minimal x86-64 ELF executable whose program interpreter (dynamic
+/// loader) is `interp`: enough for the kernel to look for the loader.
+fn elf_needing(interp: &str) -> Vec<u8> {
+    let mut elf = vec![0u8; 120];
+    elf[..7].copy_from_slice(b"\x7fELF\x02\x01\x01");
+    elf[16] = 2; // ET_EXEC
+    elf[18] = 62; // EM_X86_64
+    elf[20] = 1; // EV_CURRENT
+    elf[0x20] = 64; // e_phoff
+    elf[0x34] = 64; // e_ehsize
+    elf[0x36] = 56; // e_phentsize
+    elf[0x38] = 1; // e_phnum
+    let name = format!("{interp}\0");
+    elf[64] = 3; // PT_INTERP
+    elf[64 + 8] = 120; // p_offset
+    elf[64 + 32] = name.len() as u8; // p_filesz
+    elf[64 + 40] = name.len() as u8; // p_memsz
+    elf.extend_from_slice(name.as_bytes());
+    elf
+}
+
+#[test]
+fn a_file_that_exists_but_cannot_run_says_why() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir();
+    let write = |name: &str, body: &[u8], mode: u32| {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let interp = write("interp", b"not executable", 0o644);
+    let cases = [
+        (
+            write("start.sh", b"#!/nonexistent/bash\necho hi\n", 0o755),
+            127,
+            "its interpreter /nonexistent/bash (#! line) was not found".to_string(),
+        ),
+        (
+            write("env.sh", format!("#! {interp} -x\n").as_bytes(), 0o755),
+            126,
+            format!("its interpreter {interp} (#! line) is not executable (Permission denied)"),
+        ),
+        (
+            write("plain.sh", b"#!/bin/sh\necho hi\n", 0o644),
+            126,
+            "it is not executable (Permission denied: no x permission bit)".to_string(),
+        ),
+        (
+            write("server", &elf_needing("/nonexistent/ld-linux.so.2"), 0o755),
+            127,
+            "its ELF interpreter /nonexistent/ld-linux.so.2 was not found".to_string(),
+        ),
+    ];
+    for (path, want_code, why) in cases {
+        let (c, _, err) = code(&["--", &path]);
+        assert_eq!(c, want_code, "{path}: {err}");
+        assert!(
+            err.contains(&format!("cannot run {path}: {why}")),
+            "{path}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "one clear line: {err}");
+    }
+    // Found through PATH: the message names the file that was found.
+    let (c, _, err) = output({
+        let mut cmd = tug_cmd(&["--", "start.sh"]);
+        cmd.env("PATH", format!("/nonexistent:{}", dir.display()));
+        cmd
+    });
+    assert_eq!(c, 127, "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot run {}/start.sh: its interpreter /nonexistent/bash (#! line) was not found",
+            dir.display()
+        )),
+        "{err}"
+    );
+}

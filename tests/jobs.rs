@@ -545,3 +545,46 @@ fn a_crashing_job_without_restart_delay_restarts_at_most_once_a_second() {
     assert_eq!(delays.len(), 2, "{err}");
     assert!(delays.iter().all(|d| (1..=1000).contains(d)), "{delays:?}");
 }
+
+#[test]
+fn a_job_whose_file_cannot_run_says_why() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = fresh_dir("cannot-run");
+    let write = |name: &str, body: &str, mode: u32| {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let interp = write("interp", "not executable", 0o644);
+    let missing = write("missing.sh", "#!/nonexistent/bash\necho hi\n", 0o755);
+    let denied = write("denied.sh", &format!("#!{interp}\n"), 0o755);
+    let plain = write("plain.sh", "#!/bin/sh\necho hi\n", 0o644);
+    let cfg = config(
+        "cannot-run",
+        &format!(
+            r#"{{ jobs: [ {{ name: "missing", exec: "{missing}" }},
+                          {{ name: "denied", exec: "{denied}" }},
+                          {{ name: "plain", exec: "{plain}" }} ] }}"#
+        ),
+    );
+    let (code, _, err) = output(supervise(&cfg, &[]));
+    assert_eq!(code, 1, "{err}");
+    for want in [
+        format!(
+            "job missing: cannot run {missing}: its interpreter /nonexistent/bash (#! line) was not found"
+        ),
+        format!(
+            "job denied: cannot run {denied}: its interpreter {interp} (#! line) is not executable (Permission denied)"
+        ),
+        format!(
+            "job plain: cannot run {plain}: it is not executable (Permission denied: no x permission bit)"
+        ),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains("level=error") && l.contains(&want)),
+            "{want}: {err}"
+        );
+    }
+}

@@ -856,12 +856,9 @@ impl Supervisor<'_> {
         .spawn(&self.inherited)
         .map_err(|e| format!("fork failed: {e}"))?;
         let pid = started.pid;
-        match started.exec_error {
-            Some((step, e)) => error!(
-                "{label}: {} {} failed: {e}",
-                step.describe(),
-                argv[0].to_string_lossy()
-            ),
+        match &started.error {
+            Some(why) if check => error!("{label}: {why}"),
+            Some(why) => error!("job {label}: {why}"),
             None if !check => info!("job {label} started (pid {pid})"),
             None => {}
         }

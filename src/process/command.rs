@@ -1,10 +1,19 @@
-//! Starting a child: PATH search, argv/envp arrays, then sys::spawn.
+//! Starting a child: PATH search, argv/envp arrays, then sys::spawn; and
+//! when exec fails, saying why in words.
+//!
+//! "No such file or directory" for a file that exists is the kernel's way
+//! of saying its `#!` interpreter (or an ELF binary's dynamic loader) is
+//! missing. After the child reports its errno, the parent reads the
+//! file's first bytes and names the real culprit. Only on failure, so it
+//! costs a normal start nothing.
 
 use super::signals::Inherited;
-use crate::sys::Result;
-use crate::sys::fd::RawFd;
-use crate::sys::spawn::{Credentials, ExecPlan, Started, fork_exec};
+use crate::sys::fd::{RawFd, open_read};
+use crate::sys::spawn::{Credentials, ExecPlan, Step, file_mode, fork_exec};
+use crate::sys::{Errno, Result};
 use alloc::ffi::CString;
+use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::{CStr, c_char};
 
@@ -24,13 +33,21 @@ pub struct Command<'a> {
     pub credentials: Option<Credentials<'a>>,
 }
 
+/// A started child. On a failed setup it has already exited, with 127 (not
+/// found) or 126 (found but not runnable), as a shell would.
+pub struct Spawned {
+    pub pid: i32,
+    /// Why the child could not run its program, as one sentence.
+    pub error: Option<String>,
+}
+
 impl Command<'_> {
-    pub fn spawn(self, inherited: &Inherited) -> Result<Started> {
+    pub fn spawn(self, inherited: &Inherited) -> Result<Spawned> {
         let candidates = search_path(self.argv[0], self.path.unwrap_or(DEFAULT_PATH));
         let candidate_refs: Vec<&CStr> = candidates.iter().map(CString::as_c_str).collect();
         let mut argv: Vec<*const c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
         argv.push(core::ptr::null());
-        fork_exec(&ExecPlan {
+        let started = fork_exec(&ExecPlan {
             candidates: &candidate_refs,
             argv: &argv,
             envp: self.envp,
@@ -41,8 +58,138 @@ impl Command<'_> {
             stdio: self.stdio,
             workdir: self.workdir,
             credentials: self.credentials,
+        })?;
+        let error = started.exec_error.map(|(step, e)| {
+            let explained = (step == Step::Exec)
+                .then(|| {
+                    // Without a culprit every candidate said ENOENT: the
+                    // first one that exists is the one execvp ran.
+                    let path = match started.culprit {
+                        Some(k) => candidates.get(k)?,
+                        None => candidates
+                            .iter()
+                            .find(|c| file_mode(&at(self.workdir, c)).is_ok())?,
+                    };
+                    let why = explain(&at(self.workdir, path), e, self.workdir)?;
+                    Some(format!("cannot run {}: {why}", path.to_string_lossy()))
+                })
+                .flatten();
+            explained.unwrap_or_else(|| {
+                format!(
+                    "{} {} failed: {e}",
+                    step.describe(),
+                    self.argv[0].to_string_lossy()
+                )
+            })
+        });
+        Ok(Spawned {
+            pid: started.pid,
+            error,
         })
     }
+}
+
+/// `path` as the child saw it: relative to its working directory.
+fn at(workdir: Option<&CStr>, path: &CStr) -> CString {
+    match workdir {
+        Some(dir) if !path.to_bytes().starts_with(b"/") => {
+            let mut full = dir.to_bytes().to_vec();
+            full.push(b'/');
+            full.extend_from_slice(path.to_bytes());
+            CString::new(full).unwrap_or_default()
+        }
+        _ => CString::from(path),
+    }
+}
+
+const S_IFMT: u32 = 0o170_000;
+const S_IFDIR: u32 = 0o040_000;
+
+/// Why execve of the existing file `path` failed with `e`, when the file
+/// itself tells (None: the errno says it all).
+fn explain(path: &CStr, e: Errno, workdir: Option<&CStr>) -> Option<String> {
+    let mode = file_mode(path).ok()?;
+    let denied = e == Errno(libc::EACCES);
+    if denied && mode & S_IFMT == S_IFDIR {
+        return Some(format!("it is a directory ({e})"));
+    }
+    if denied && mode & 0o111 == 0 {
+        return Some(format!("it is not executable ({e}: no x permission bit)"));
+    }
+    // The kernel reads at most 256 bytes of a #! line; an ELF header and
+    // its program headers sit in the first few hundred bytes.
+    let mut head = [0u8; 1024];
+    let n = open_read(path).and_then(|f| f.read(&mut head)).ok()?;
+    let head = &head[..n];
+    if let Some(interp) = shebang(head) {
+        let interp = CString::new(interp).ok()?;
+        let shown = interp.to_string_lossy();
+        let imode = file_mode(&at(workdir, &interp));
+        return match imode {
+            Err(_) if e == Errno::ENOENT => {
+                Some(format!("its interpreter {shown} (#! line) was not found"))
+            }
+            Ok(m) if denied && (m & S_IFMT == S_IFDIR || m & 0o111 == 0) => Some(format!(
+                "its interpreter {shown} (#! line) is not executable ({e})"
+            )),
+            _ => None,
+        };
+    }
+    if head.starts_with(b"\x7fELF") {
+        return match e {
+            Errno::ENOENT => {
+                let interp = String::from_utf8_lossy(elf_interp(head)?);
+                Some(format!(
+                    "its ELF interpreter {interp} was not found (a binary built for another libc?)"
+                ))
+            }
+            Errno(libc::ENOEXEC) => Some(format!(
+                "it is a binary for another CPU architecture or OS ({e})"
+            )),
+            _ => None,
+        };
+    }
+    (e == Errno(libc::ENOEXEC))
+        .then(|| format!("it is neither a binary nor a script with a #! line ({e})"))
+}
+
+/// The interpreter of a `#!` line, as the kernel finds it: after optional
+/// blanks, up to the next blank or the end of the line.
+fn shebang(head: &[u8]) -> Option<&[u8]> {
+    let line = head.strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n').unwrap_or(line.len())];
+    let start = line.iter().position(|&b| b != b' ' && b != b'\t')?;
+    let rest = &line[start..];
+    let end = rest
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t' || b == 0)
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
+/// PT_INTERP of a 64-bit little-endian ELF file's first bytes (the
+/// dynamic loader the kernel looks for), if it lies within them.
+fn elf_interp(head: &[u8]) -> Option<&[u8]> {
+    // ELFCLASS64, ELFDATA2LSB: the only layout tug is built for.
+    if head.get(4..6)? != [2, 1] {
+        return None;
+    }
+    let u16_at = |o: usize| Some(u16::from_le_bytes(head.get(o..o + 2)?.try_into().ok()?));
+    let u64_at = |o: usize| {
+        let v = u64::from_le_bytes(head.get(o..o + 8)?.try_into().ok()?);
+        usize::try_from(v).ok()
+    };
+    let (phoff, phentsize, phnum) = (u64_at(0x20)?, u16_at(0x36)?, u16_at(0x38)?);
+    for k in 0..usize::from(phnum) {
+        let ph = phoff.checked_add(k.checked_mul(usize::from(phentsize))?)?;
+        // p_type 3 = PT_INTERP; p_offset at +8, p_filesz at +32.
+        if head.get(ph..ph + 4)? == 3u32.to_le_bytes() {
+            let (off, len) = (u64_at(ph + 8)?, u64_at(ph + 32)?);
+            let name = head.get(off..off.checked_add(len)?)?;
+            return Some(name.strip_suffix(&[0]).unwrap_or(name));
+        }
+    }
+    None
 }
 
 /// execvp's rule: a name with a slash is used as is; otherwise every PATH
@@ -82,5 +229,35 @@ mod tests {
             names(search_path(c"ls", "/a:/b::/c")),
             ["/a/ls", "/b/ls", "ls", "/c/ls"]
         );
+    }
+
+    #[test]
+    fn shebang_lines_as_the_kernel_reads_them() {
+        assert_eq!(shebang(b"#!/bin/bash\necho"), Some(&b"/bin/bash"[..]));
+        assert_eq!(
+            shebang(b"#! /usr/bin/env python3 -u\n"),
+            Some(&b"/usr/bin/env"[..])
+        );
+        assert_eq!(shebang(b"#!\t/bin/sh"), Some(&b"/bin/sh"[..]));
+        assert_eq!(shebang(b"#!\n/bin/sh"), None);
+        assert_eq!(shebang(b"echo hi"), None);
+    }
+
+    #[test]
+    fn elf_program_interpreter() {
+        // Header (64 bytes), one program header (56) at 64, the name at 120.
+        let mut elf = alloc::vec![0u8; 120];
+        elf[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        elf[0x20] = 64; // e_phoff
+        elf[0x36] = 56; // e_phentsize
+        elf[0x38] = 1; // e_phnum
+        elf[64] = 3; // PT_INTERP
+        elf[64 + 8] = 120; // p_offset
+        elf[64 + 32] = 11; // p_filesz
+        elf.extend_from_slice(b"/lib/ld.so\0");
+        assert_eq!(elf_interp(&elf), Some(&b"/lib/ld.so"[..]));
+        assert_eq!(elf_interp(&elf[..100]), None, "cut short");
+        elf[64] = 1; // PT_LOAD only: statically linked
+        assert_eq!(elf_interp(&elf), None);
     }
 }

@@ -70,6 +70,23 @@ impl Step {
 pub struct Started {
     pub pid: i32,
     pub exec_error: Option<(Step, Errno)>,
+    /// The candidate whose execve gave that errno; None when every
+    /// candidate said ENOENT (the parent then looks for one that exists:
+    /// a file whose interpreter is missing also says ENOENT).
+    pub culprit: Option<usize>,
+}
+
+/// Candidate index meaning "none" in the report.
+const NO_CULPRIT: u16 = u16::MAX;
+
+/// The mode bits (type and permissions) of `path`, following symlinks as
+/// execve does. Used after a failed exec, to say why it failed.
+pub fn file_mode(path: &CStr) -> Result<u32> {
+    // SAFETY: stat is plain old data; all-zeroes is a valid value.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: path is NUL-terminated and st is a valid stat to fill.
+    check(unsafe { libc::stat(path.as_ptr(), &mut st) })?;
+    Ok(st.st_mode)
 }
 
 /// Exit code a shell uses for an exec that failed with `e`.
@@ -103,6 +120,7 @@ pub fn fork_exec(plan: &ExecPlan<'_>) -> Result<Started> {
             Ok(n) => got += n,
         }
     }
+    let culprit = u16::from_ne_bytes([buf[2], buf[3]]);
     let exec_error = (got == buf.len()).then(|| {
         let step = match buf[0] {
             1 => Step::Stdio,
@@ -117,16 +135,22 @@ pub fn fork_exec(plan: &ExecPlan<'_>) -> Result<Started> {
             Errno(i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]])),
         )
     });
-    Ok(Started { pid, exec_error })
+    Ok(Started {
+        pid,
+        exec_error,
+        culprit: (exec_error.is_some() && culprit != NO_CULPRIT).then_some(usize::from(culprit)),
+    })
 }
 
-/// Tells the parent which setup step failed, and exits as a shell would.
+/// Tells the parent which setup step failed (and for exec, which
+/// candidate), and exits as a shell would.
 ///
 /// # Safety
 /// Only called in the forked child, with `report` the report pipe.
-unsafe fn child_fail(report: RawFd, step: u8, err: i32) -> ! {
+unsafe fn child_fail(report: RawFd, step: u8, err: i32, culprit: u16) -> ! {
     let mut msg = [0u8; 8];
     msg[0] = step;
+    msg[2..4].copy_from_slice(&culprit.to_ne_bytes());
     msg[4..].copy_from_slice(&err.to_ne_bytes());
     // SAFETY: writing our own buffer to our pipe, then exiting.
     unsafe {
@@ -157,25 +181,25 @@ fn child_after_fork(plan: &ExecPlan<'_>, report: RawFd) -> ! {
             if let Some(fd) = fd
                 && libc::dup2(*fd, target as RawFd) < 0
             {
-                child_fail(report, 1, *libc::__errno_location());
+                child_fail(report, 1, *libc::__errno_location(), NO_CULPRIT);
             }
         }
         if let Some(c) = &plan.credentials {
             // Groups first: after setuid we could no longer change them.
             if libc::setgroups(c.groups.len(), c.groups.as_ptr()) != 0 {
-                child_fail(report, 3, *libc::__errno_location());
+                child_fail(report, 3, *libc::__errno_location(), NO_CULPRIT);
             }
             if libc::setgid(c.gid) != 0 {
-                child_fail(report, 4, *libc::__errno_location());
+                child_fail(report, 4, *libc::__errno_location(), NO_CULPRIT);
             }
             if libc::setuid(c.uid) != 0 {
-                child_fail(report, 5, *libc::__errno_location());
+                child_fail(report, 5, *libc::__errno_location(), NO_CULPRIT);
             }
         }
         if let Some(dir) = plan.workdir
             && libc::chdir(dir.as_ptr()) != 0
         {
-            child_fail(report, 2, *libc::__errno_location());
+            child_fail(report, 2, *libc::__errno_location(), NO_CULPRIT);
         }
         for (sig, disp) in plan.dispositions {
             libc::sigaction(*sig, disp.as_ptr(), core::ptr::null_mut());
@@ -195,21 +219,30 @@ fn child_after_fork(plan: &ExecPlan<'_>, report: RawFd) -> ! {
         // exactly as tug's own parent arranged.
         libc::sigprocmask(libc::SIG_SETMASK, plan.mask.as_ptr(), core::ptr::null_mut());
 
+        // Only the errno and the candidate's index go back: working out
+        // *why* (reading the file's #! line) is the parent's job, as it
+        // needs allocation and is not async-signal-safe.
         let mut err = libc::ENOENT;
-        let mut saw_eacces = false;
-        for path in plan.candidates {
+        let mut culprit = NO_CULPRIT;
+        let mut first_eacces = NO_CULPRIT;
+        for (k, path) in plan.candidates.iter().enumerate() {
             libc::execve(path.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
             err = *libc::__errno_location();
             match err {
                 // Not here: try the next PATH entry, as execvp does.
                 libc::ENOENT | libc::ENOTDIR => {}
-                libc::EACCES => saw_eacces = true,
-                _ => break,
+                libc::EACCES if first_eacces == NO_CULPRIT => first_eacces = k as u16,
+                libc::EACCES => {}
+                _ => {
+                    culprit = k as u16;
+                    break;
+                }
             }
         }
-        if saw_eacces && (err == libc::ENOENT || err == libc::ENOTDIR) {
+        if first_eacces != NO_CULPRIT && (err == libc::ENOENT || err == libc::ENOTDIR) {
             err = libc::EACCES;
+            culprit = first_eacces;
         }
-        child_fail(report, 0, err);
+        child_fail(report, 0, err, culprit);
     }
 }
