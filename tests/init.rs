@@ -442,3 +442,28 @@ fn a_file_that_exists_but_cannot_run_says_why() {
         "{err}"
     );
 }
+
+#[test]
+fn the_sigkill_at_the_end_of_the_grace_period_names_its_targets() {
+    let mut r = Running::start(tug_cmd(&[
+        "--grace",
+        "300ms",
+        "--",
+        &probe_str(),
+        "tree",
+        "ignore",
+        "0",
+    ]));
+    let line = r.expect_line("descendant");
+    let pid: i32 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let tug_pid = r.pid();
+    let (status, _, err) = r.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+    // At the default verbosity, a warning.
+    assert!(
+        err.contains(&format!(
+            "[WARN  tug ({tug_pid})] grace period (300ms) over: SIGKILL to 1 process: {pid} (probe)"
+        )),
+        "{err}"
+    );
+}

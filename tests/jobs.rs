@@ -588,3 +588,55 @@ fn a_job_whose_file_cannot_run_says_why() {
         );
     }
 }
+
+#[test]
+fn sigkill_at_the_stop_timeout_and_at_the_grace_period_names_its_targets() {
+    // A job that ignores SIGTERM is killed at its stopTimeout.
+    let cfg = config(
+        "stubborn",
+        r#"{ logging: { output: "stdout" }, jobs: [
+            { name: "stubborn", exec: ["sh", "-c", "trap '' TERM; echo ignoring; exec sleep 60"],
+              stopTimeout: "200ms" } ] }"#,
+    );
+    let mut r = Running::start(supervise(&cfg, &[]));
+    let started = r.expect_line("job stubborn started (pid ");
+    let pid = started
+        .split("(pid ")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .unwrap()
+        .to_string();
+    r.expect_line("ignoring");
+    send(r.pid(), libc::SIGTERM);
+    let line = r.expect_line("did not stop");
+    assert!(line.contains("level=warning"), "{line}");
+    assert!(
+        line.contains(&format!(
+            "job stubborn did not stop within its stopTimeout (200ms): SIGKILL to 1 process: {pid} (sleep)"
+        )),
+        "{line}"
+    );
+    let (status, _, err) = r.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+
+    // A process a finished job left behind is killed when the grace
+    // period (the global stopTimeout) ends.
+    let cfg = config(
+        "leftover",
+        r#"{ stopTimeout: "200ms", logging: { output: "stdout" }, jobs: [
+            { name: "spawner", exec: ["sh", "-c", "(trap '' TERM; exec sleep 60) & echo $!"] } ] }"#,
+    );
+    let mut r = Running::start(supervise(&cfg, &[]));
+    r.expect_line("job spawner exited with 0");
+    let (status, lines, err) = r.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+    let all = lines.join("\n");
+    let left = &job_lines(&all)[0].1;
+    assert!(
+        lines.iter().any(|l| l.contains("level=warning")
+            && l.contains(&format!(
+                "grace period (200ms) over: SIGKILL to 1 process: {left} (sleep)"
+            ))),
+        "{all}"
+    );
+}

@@ -1204,8 +1204,14 @@ impl Supervisor<'_> {
 
     fn on_timer(&mut self, key: u64) {
         if key == GRACE_KEY {
-            info!("grace period over: killing what is left");
-            self.signal_tree(libc::SIGKILL);
+            let procs = self.signal_tree(libc::SIGKILL);
+            if !procs.is_empty() {
+                warning!(
+                    "grace period ({}) over: SIGKILL to {}",
+                    crate::duration::display(self.stop_timeout),
+                    tree::describe(&procs)
+                );
+            }
             return;
         }
         if key == TELEMETRY_BEAT_KEY {
@@ -1228,10 +1234,18 @@ impl Supervisor<'_> {
                 self.halt(i);
             }
             k if k == T::RunTimeout as usize => {
-                self.kill_job(i, "timed out: killing its process group")
+                let t = self.job_at(i).cfg.timeout.unwrap_or(0);
+                self.kill_job(i, &format!("timed out ({})", crate::duration::display(t)))
             }
             k if k == T::StopKill as usize => {
-                self.kill_job(i, "did not stop within its stopTimeout: SIGKILL")
+                let t = self.job_at(i).cfg.stop_timeout;
+                self.kill_job(
+                    i,
+                    &format!(
+                        "did not stop within its stopTimeout ({})",
+                        crate::duration::display(t)
+                    ),
+                )
             }
             k if k == T::StopWait as usize => {
                 self.job_at_mut(i).wait_for_stopped = None;
@@ -1285,10 +1299,15 @@ impl Supervisor<'_> {
         }
     }
 
-    /// SIGKILL to a running job's whole process group.
+    /// SIGKILL to a running job's whole process group, naming whom it hits.
     fn kill_job(&self, i: usize, why: &str) {
         if let Some(pid) = self.job_at(i).pid {
-            warning!("job {} {why}", self.job_at(i).cfg.name);
+            // Listed before the kill: dead processes have no names to read.
+            let whom = match tree::group(pid) {
+                Ok(procs) if !procs.is_empty() => tree::describe(&procs),
+                _ => "its process group".into(),
+            };
+            warning!("job {} {why}: SIGKILL to {whom}", self.job_at(i).cfg.name);
             let _ = kill(-pid, libc::SIGKILL);
         }
     }
@@ -1492,18 +1511,21 @@ impl Supervisor<'_> {
         }
     }
 
-    fn signal_tree(&self, sig: i32) {
+    /// Sends `sig` to every descendant; returns those it reached.
+    fn signal_tree(&self, sig: i32) -> Vec<tree::Proc> {
         match tree::descendants(proc::getpid()) {
-            Ok(pids) => {
-                for pid in pids {
-                    let _ = kill(pid, sig);
+            Ok(procs) => {
+                for p in &procs {
+                    let _ = kill(p.pid, sig);
                 }
+                return procs;
             }
             Err(_) if proc::getpid() == 1 => {
                 let _ = kill(-1, sig);
             }
             Err(e) => warning!("cannot read /proc ({e}): leftover processes are not stopped"),
         }
+        Vec::new()
     }
 
     fn finished(&mut self) -> Option<i32> {

@@ -5,15 +5,29 @@
 //! direct children. /proc lists every process with its parent; following
 //! parent links down from tug finds them all. Only thread-group leaders
 //! appear in /proc, which is what signals are sent to anyway.
+//!
+//! Each process comes with its name (the kernel's `comm`, from the same
+//! read of /proc/PID/stat), so a SIGKILL can say whom it hit.
 
 use crate::sys::Result;
 use crate::sys::fd::{list_dir, read_file};
 use alloc::ffi::CString;
+use alloc::string::String;
 use alloc::vec::Vec;
 
-/// Pids of all processes below `root`, parents before children.
-pub fn descendants(root: i32) -> Result<Vec<i32>> {
-    let mut links = Vec::new();
+/// One process, as /proc/PID/stat shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proc {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgrp: i32,
+    /// `comm`: the program's file name, at most 15 bytes.
+    pub name: String,
+}
+
+/// Every process in /proc.
+fn all() -> Result<Vec<Proc>> {
+    let mut procs = Vec::new();
     for name in list_dir(c"/proc")? {
         let Some(pid) = name.to_str().ok().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
@@ -22,31 +36,80 @@ pub fn descendants(root: i32) -> Result<Vec<i32>> {
             continue;
         };
         // A process that exits between the listing and the read is simply gone.
-        if let Some(ppid) = read_file(&path).ok().as_deref().and_then(parent_of) {
-            links.push((pid, ppid));
+        if let Some(p) = read_file(&path).ok().as_deref().and_then(parse_stat) {
+            procs.push(p);
         }
     }
-    Ok(walk(root, &links))
+    Ok(procs)
 }
 
-/// The ppid field of /proc/PID/stat. The command name (field 2) may contain
-/// spaces and parentheses, so parse from the last ')'.
-fn parent_of(stat: &[u8]) -> Option<i32> {
+/// All processes below `root`, parents before children.
+pub fn descendants(root: i32) -> Result<Vec<Proc>> {
+    Ok(walk(root, all()?))
+}
+
+/// The members of process group `pgrp` (a job's process and what it forked).
+pub fn group(pgrp: i32) -> Result<Vec<Proc>> {
+    let mut procs = all()?;
+    procs.retain(|p| p.pgrp == pgrp);
+    Ok(procs)
+}
+
+/// "2 processes: 41 (sleep), 42 (worker.sh)".
+pub fn describe(procs: &[Proc]) -> String {
+    use core::fmt::Write;
+    let mut s = String::new();
+    let plural = if procs.len() == 1 { "" } else { "es" };
+    let _ = write!(s, "{} process{plural}", procs.len());
+    for (k, p) in procs.iter().enumerate() {
+        let _ = write!(
+            s,
+            "{}{} ({})",
+            if k == 0 { ": " } else { ", " },
+            p.pid,
+            p.name
+        );
+    }
+    s
+}
+
+/// pid, comm, ppid and pgrp of /proc/PID/stat. The command name (field 2)
+/// may contain spaces and parentheses, so it ends at the last ')'.
+fn parse_stat(stat: &[u8]) -> Option<Proc> {
+    let open = stat.iter().position(|&b| b == b'(')?;
     let close = stat.iter().rposition(|&b| b == b')')?;
+    let pid = core::str::from_utf8(stat.get(..open)?)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let name = String::from_utf8_lossy(stat.get(open + 1..close)?).into_owned();
     let rest = core::str::from_utf8(&stat[close + 1..]).ok()?;
     let mut fields = rest.split_ascii_whitespace();
     let _state = fields.next()?;
-    fields.next()?.parse().ok()
+    let ppid = fields.next()?.parse().ok()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    Some(Proc {
+        pid,
+        ppid,
+        pgrp,
+        name,
+    })
 }
 
-fn walk(root: i32, links: &[(i32, i32)]) -> Vec<i32> {
-    let mut found = Vec::new();
+fn walk(root: i32, procs: Vec<Proc>) -> Vec<Proc> {
+    let mut left = procs;
+    let mut found: Vec<Proc> = Vec::new();
     let mut frontier = alloc::vec![root];
     while let Some(parent) = frontier.pop() {
-        for &(pid, ppid) in links {
-            if ppid == parent && pid != root && !found.contains(&pid) {
-                found.push(pid);
-                frontier.push(pid);
+        let mut k = 0;
+        while k < left.len() {
+            if left[k].ppid == parent && left[k].pid != root {
+                let p = left.swap_remove(k);
+                frontier.push(p.pid);
+                found.push(p);
+            } else {
+                k += 1;
             }
         }
     }
@@ -57,31 +120,62 @@ fn walk(root: i32, links: &[(i32, i32)]) -> Vec<i32> {
 mod tests {
     use super::*;
 
+    fn p(pid: i32, ppid: i32) -> Proc {
+        Proc {
+            pid,
+            ppid,
+            pgrp: pid,
+            name: "x".into(),
+        }
+    }
+
     #[test]
     fn parses_stat_with_hostile_names() {
-        assert_eq!(parent_of(b"42 (sleep) S 7 42 42 0 -1"), Some(7));
-        assert_eq!(parent_of(b"42 (a) b) (c) R 9 1 1"), Some(9));
-        assert_eq!(parent_of(b"42 (x"), None);
-        assert_eq!(parent_of(b""), None);
+        let s = parse_stat(b"42 (sleep) S 7 40 40 0 -1").unwrap();
+        assert_eq!(
+            (s.pid, s.ppid, s.pgrp, s.name.as_str()),
+            (42, 7, 40, "sleep")
+        );
+        let s = parse_stat(b"42 (a) b) (c) R 9 1 1").unwrap();
+        assert_eq!((s.ppid, s.name.as_str()), (9, "a) b) (c"));
+        assert_eq!(parse_stat(b"42 (x"), None);
+        assert_eq!(parse_stat(b"42 (x) S 1"), None);
+        assert_eq!(parse_stat(b""), None);
     }
 
     #[test]
     fn walks_the_whole_subtree() {
         let links = [(2, 1), (3, 2), (4, 3), (5, 1), (6, 99), (7, 6)];
-        let mut d = walk(1, &links);
+        let mut d: Vec<i32> = walk(1, links.iter().map(|&(c, q)| p(c, q)).collect())
+            .iter()
+            .map(|p| p.pid)
+            .collect();
         d.sort();
         assert_eq!(d, [2, 3, 4, 5]);
     }
 
     #[test]
-    fn finds_our_own_children() {
+    fn describes_processes_by_pid_and_name() {
+        let mut a = p(41, 1);
+        a.name = "sleep".into();
+        let mut b = p(42, 1);
+        b.name = "worker.sh".into();
+        assert_eq!(describe(&[a.clone()]), "1 process: 41 (sleep)");
+        assert_eq!(describe(&[a, b]), "2 processes: 41 (sleep), 42 (worker.sh)");
+    }
+
+    #[test]
+    fn finds_our_own_children_with_their_names_and_group() {
         let mut child = std::process::Command::new("sleep")
             .arg("5")
             .spawn()
             .unwrap();
         let found = descendants(std::process::id() as i32).unwrap();
+        let ours = group(crate::sys::process::getpgrp()).unwrap();
         child.kill().unwrap();
         child.wait().unwrap();
-        assert!(found.contains(&(child.id() as i32)));
+        let me = found.iter().find(|p| p.pid == child.id() as i32).unwrap();
+        assert_eq!(me.name, "sleep");
+        assert!(ours.iter().any(|p| p.pid == child.id() as i32));
     }
 }
