@@ -640,3 +640,92 @@ fn sigkill_at_the_stop_timeout_and_at_the_grace_period_names_its_targets() {
         "{all}"
     );
 }
+
+#[test]
+fn a_health_check_in_flight_when_its_job_stops_reports_nothing() {
+    // Stopped for good (shutdown), and stopped to restart (`tug ctl restart`).
+    check_racing_a_stop(false);
+    check_racing_a_stop(true);
+}
+
+/// A check is waiting for its answer when the job is stopped; while the
+/// job drains, its server answers 503, as draining servers do. That is the
+/// stop, not the job's health: tug must not log or publish `unhealthy`.
+fn check_racing_a_stop(restart: bool) {
+    use std::io::{Read, Write};
+    // The check's server: accepts, and answers only when the test says so.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(s) = stream else { break };
+            if tx.send(s).is_err() {
+                break;
+            }
+        }
+    });
+    // The job holds its stop (in its TERM trap) until the test writes to
+    // this fifo.
+    let dir = fresh_dir(&format!("check-race-{restart}"));
+    let fifo = dir.join("release");
+    let sock = dir.join("tug.sock");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: c is a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let cfg = config(
+        &format!("check-race-{restart}"),
+        &format!(
+            r#"{{ logging: {{ output: "stdout" }}, jobs: [
+                {{ name: "web", exec: ["sh", "-c", "trap 'echo web stopping; read x < {fifo}; exit 0' TERM; echo web up; while :; do sleep 1 & wait $!; done"],
+                   restarts: "unlimited",
+                   health: {{ http: "http://127.0.0.1:{port}/", interval: "50ms", timeout: "30s" }} }} ] }}"#,
+            fifo = fifo.display()
+        ),
+    );
+    let mut cmd = supervise(&cfg, &[]);
+    cmd.args(["--socket", sock.to_str().unwrap()]);
+    let mut r = Running::start(cmd);
+    r.expect_line("job web started");
+    r.expect_line("web up");
+    let mut conn = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the health check connects");
+    let mut request = Vec::new();
+    let mut buf = [0u8; 512];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = conn.read(&mut buf).unwrap();
+        assert!(n > 0, "request cut short");
+        request.extend_from_slice(&buf[..n]);
+    }
+    if restart {
+        let (code, _, err) = output(tug_cmd(&[
+            "ctl",
+            "--socket",
+            sock.to_str().unwrap(),
+            "restart",
+            "web",
+        ]));
+        assert_eq!(code, 0, "{err}");
+    } else {
+        send(r.pid(), libc::SIGTERM);
+    }
+    r.expect_line("web stopping");
+    let _ = conn.write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+    // tug has dealt with the check once it closes its end.
+    while matches!(conn.read(&mut buf), Ok(n) if n > 0) {}
+    std::fs::write(&fifo, "go\n").unwrap();
+    if restart {
+        r.expect_line("job web started");
+        r.expect_line("web up");
+        send(r.pid(), libc::SIGTERM);
+        r.expect_line("web stopping");
+        std::fs::write(&fifo, "go\n").unwrap();
+    }
+    let (status, lines, err) = r.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(
+        !lines.iter().any(|l| l.contains("unhealthy")),
+        "the stop reported as the job's health (restart: {restart}): {lines:#?}"
+    );
+}

@@ -1003,6 +1003,9 @@ impl Supervisor<'_> {
             Owner::Job(i) => self.job_exited(i, status),
             Owner::Check(i) => {
                 self.drain_outputs_of(Some(pid));
+                if self.job_at(i).check_pid != Some(pid) {
+                    return; // aborted: its result describes nothing
+                }
                 self.job_at_mut(i).check_pid = None;
                 self.cancel_timer(i, T::HealthTimeout);
                 self.check_result(
@@ -1017,6 +1020,8 @@ impl Supervisor<'_> {
     fn job_exited(&mut self, i: usize, status: ExitStatus) {
         self.cancel_timer(i, T::RunTimeout);
         self.cancel_timer(i, T::StopKill);
+        // A check in flight was about the run that just ended.
+        self.abort_check(i);
         self.drain_outputs_of(self.job_at(i).pid);
         let ok = status == ExitStatus::Exited(0);
         let now = self.lp.now();
@@ -1122,6 +1127,10 @@ impl Supervisor<'_> {
         self.cancel_timer(i, T::Cron);
         self.cancel_timer(i, T::Restart);
         self.cancel_timer(i, T::WhenTimeout);
+        // A stopping job's health is no news: a check now would only see
+        // the stop itself (a refused or reset connection, a 503).
+        self.cancel_timer(i, T::Health);
+        self.abort_check(i);
         self.publish(Code::Stopping, &name);
         if waits {
             let at = self.lp.now() + stop_timeout;
@@ -1152,15 +1161,7 @@ impl Supervisor<'_> {
             return;
         }
         self.cancel_timers(i, None);
-        if let Some(pid) = self.job_at(i).check_pid {
-            let _ = kill(-pid, libc::SIGKILL);
-        }
-        if let Some(c) = self.job_at_mut(i).net_check.take() {
-            let _ = self.lp.deregister(c.fd.raw());
-        }
-        if let Some((id, _)) = self.job_at_mut(i).check_lookup.take() {
-            self.resolver.cancel(&mut self.lp, id);
-        }
+        self.abort_check(i);
         self.withdraw(i);
         let job = self.job_at_mut(i);
         job.complete = true;
@@ -1336,9 +1337,32 @@ impl Supervisor<'_> {
 
     // ---- health ----
 
+    /// Whether tug is stopping the job's process (for good, or to restart
+    /// it): its checks would only report that stop.
+    fn stopping(&self, i: usize) -> bool {
+        let job = self.job_at(i);
+        job.halting || job.timers[T::StopKill as usize].is_some()
+    }
+
+    /// Forgets the check in flight, if any: kills an exec check (its exit
+    /// is then ignored), closes a network check, cancels a lookup.
+    fn abort_check(&mut self, i: usize) {
+        self.cancel_timer(i, T::HealthTimeout);
+        if let Some(pid) = self.job_at_mut(i).check_pid.take() {
+            let _ = kill(-pid, libc::SIGKILL);
+        }
+        if let Some(c) = self.job_at_mut(i).net_check.take() {
+            let _ = self.lp.deregister(c.fd.raw());
+        }
+        if let Some((id, _)) = self.job_at_mut(i).check_lookup.take() {
+            self.resolver.cancel(&mut self.lp, id);
+        }
+    }
+
     fn run_check(&mut self, i: usize) {
         let job = self.job_at(i);
         if job.complete
+            || self.stopping(i)
             || job.status == Status::Maintenance
             || job.check_pid.is_some()
             || job.net_check.is_some()
@@ -1444,6 +1468,13 @@ impl Supervisor<'_> {
     }
 
     fn check_result(&mut self, i: usize, passed: bool, detail: &str) {
+        if self.stopping(i) {
+            debug!(
+                "job {}: health check result ignored: the job is stopping",
+                self.job_at(i).cfg.name
+            );
+            return;
+        }
         let job = &mut self.jobs[i];
         if job.status == Status::Maintenance || job.complete {
             return;
