@@ -729,3 +729,20 @@ fn check_racing_a_stop(restart: bool) {
         "the stop reported as the job's health (restart: {restart}): {lines:#?}"
     );
 }
+
+#[test]
+fn exit_1_says_which_job_failed_in_tugs_last_line() {
+    let cfg = config(
+        "last-line",
+        r#"{ jobs: [ { name: "migrate", exec: "sh -c 'exit 3'" },
+                     { name: "seed", exec: "sh -c 'exit 0'" } ] }"#,
+    );
+    let (code, _, err) = output(supervise(&cfg, &[]));
+    assert_eq!(code, 1, "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.contains("level=error"), "{err}");
+    assert!(
+        last.ends_with("msg=\"exiting 1: job migrate failed (exit code 3) with no restarts left\""),
+        "{err}"
+    );
+}

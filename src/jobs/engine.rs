@@ -1595,8 +1595,34 @@ impl Supervisor<'_> {
             None if self.has_main => 0,
             // Without a main command: 1 if any job's last run failed and it
             // had no restarts left, else 0.
-            None => i32::from(self.jobs.iter().any(|j| j.last_failed)),
+            None => self.failure_code(),
         })
+    }
+
+    /// 1 when a job's last run failed (saying which, as tug's last line),
+    /// else 0.
+    fn failure_code(&self) -> i32 {
+        let failed: Vec<String> = self
+            .jobs
+            .iter()
+            .filter(|j| j.last_failed)
+            .map(|j| {
+                let why = match j.last_exit {
+                    Some(ExitStatus::Exited(c)) => format!("exit code {c}"),
+                    Some(ExitStatus::Signaled(sig)) => format!(
+                        "killed by {}",
+                        crate::signame::name(sig).unwrap_or("a signal")
+                    ),
+                    None => "could not be started".into(),
+                };
+                format!("job {} failed ({why})", j.cfg.name)
+            })
+            .collect();
+        if failed.is_empty() {
+            return 0;
+        }
+        error!("exiting 1: {} with no restarts left", failed.join(", "));
+        1
     }
 }
 
