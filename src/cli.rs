@@ -91,9 +91,11 @@ pub enum Action<'a> {
         /// TUG_SOCKET, `control.socket`, the default).
         socket: Option<String>,
     },
-    /// Validate a config and print its job graph.
+    /// Validate a config, print its warnings and job graph; `strict`:
+    /// warnings fail it.
     Check {
         config: String,
+        strict: bool,
     },
     /// Print the rendered config (to `out`, or stdout).
     Render {
@@ -106,9 +108,58 @@ pub enum Action<'a> {
     Ctl(Vec<&'a str>),
 }
 
-/// A bad command line: the message, printed with the usage.
+/// What a help text covers, and which help a usage error points to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Topic {
+    Tug,
+    Check,
+    Render,
+}
+
+/// A bad command line: what was wrong, and whose help covers it.
 #[derive(Debug, PartialEq, Eq)]
-pub struct UsageError(pub String);
+pub struct UsageError {
+    pub msg: String,
+    pub topic: Topic,
+}
+
+impl UsageError {
+    fn new(msg: impl Into<String>) -> UsageError {
+        UsageError {
+            msg: msg.into(),
+            topic: Topic::Tug,
+        }
+    }
+
+    /// The text for stderr. tug names the mistake and where help is; the
+    /// tini and ContainerPilot flavors print the whole usage, as those do.
+    pub fn report(&self, flavor: Flavor) -> String {
+        let msg = &self.msg;
+        let cmd = match self.topic {
+            Topic::Tug => "tug",
+            Topic::Check => "tug check",
+            Topic::Render => "tug render",
+        };
+        match flavor {
+            Flavor::Tug => format!("{cmd}: {msg}\nRun '{cmd} --help' for usage.\n"),
+            _ => format!("{}: {msg}\n{}", flavor.name(), usage(flavor)),
+        }
+    }
+}
+
+/// tug's long options, for the did-you-mean hints.
+const TUG_LONG: &[&str] = &["help", "version", "config", "socket", "grace"];
+/// The words `tug` takes as a command rather than a program to run.
+const COMMANDS: &[&str] = &["check", "render", "ctl", "help"];
+
+/// "unknown option: WORD", with the closest of `options` when one is near.
+fn unknown_option(word: &str, options: &[&str]) -> UsageError {
+    let name = word.trim_start_matches('-');
+    UsageError::new(match crate::config::decode::closest(name, options) {
+        Some(o) => format!("unknown option: {word} (did you mean --{o}?)"),
+        None => format!("unknown option: {word}"),
+    })
+}
 
 pub fn parse<'a>(
     flavor: Flavor,
@@ -132,8 +183,9 @@ pub fn parse<'a>(
     }
     if flavor == Flavor::Tug {
         match args.first().map(|a| a.to_bytes()) {
-            Some(b"check") => return subcommand(&args[1..], env, false),
-            Some(b"render") => return subcommand(&args[1..], env, true),
+            Some(b"check") => return subcommand(&args[1..], env, Topic::Check),
+            Some(b"render") => return subcommand(&args[1..], env, Topic::Render),
+            Some(b"help") => return help(&args[1..]),
             Some(b"ctl") => {
                 let words = args[1..]
                     .iter()
@@ -141,7 +193,7 @@ pub fn parse<'a>(
                     .collect::<Result<Vec<_>, _>>();
                 return words
                     .map(Action::Ctl)
-                    .map_err(|_| UsageError("arguments must be UTF-8".into()));
+                    .map_err(|_| UsageError::new("arguments must be UTF-8"));
             }
             _ => {}
         }
@@ -161,7 +213,7 @@ pub fn parse<'a>(
             i -= 1;
             break;
         }
-        let arg = core::str::from_utf8(arg).map_err(|_| UsageError("invalid option".into()))?;
+        let arg = core::str::from_utf8(arg).map_err(|_| UsageError::new("invalid option"))?;
         if let Some(long) = arg.strip_prefix("--") {
             let (name, inline) = match long.split_once('=') {
                 Some((n, v)) => (n, Some(v)),
@@ -169,6 +221,7 @@ pub fn parse<'a>(
             };
             match (flavor, name) {
                 (_, "help") => return Ok(Action::Print(usage(flavor))),
+                (Flavor::Tug, "version") => return Ok(Action::Print(version_text(flavor))),
                 (Flavor::Tug, "grace") => {
                     let v = inline_or_next(inline, args, &mut i, "--grace")?;
                     grace_flag = Some(parse_grace(v, "--grace")?);
@@ -179,12 +232,20 @@ pub fn parse<'a>(
                 (Flavor::Tug, "socket") => {
                     socket = Some(inline_or_next(inline, args, &mut i, "--socket")?.into());
                 }
-                _ => return Err(UsageError(format!("unknown option: --{name}"))),
+                (Flavor::Tug, _) => return Err(unknown_option(&format!("--{name}"), TUG_LONG)),
+                _ => return Err(UsageError::new(format!("unknown option: --{name}"))),
             }
             continue;
         }
         // A cluster of short flags: -vvv, -gs, -e1, -e 1.
         let flags = &arg[1..];
+        // `-config` (ContainerPilot's and Go's habit) would read as -c -o
+        // ...; tug says which long option was meant. tini reads clusters
+        // as getopt does.
+        let word = flags.split('=').next().unwrap_or(flags);
+        if flavor == Flavor::Tug && word.len() > 1 && TUG_LONG.contains(&word) {
+            return Err(unknown_option(&arg[..=word.len()], TUG_LONG));
+        }
         for (pos, c) in flags.char_indices() {
             match c {
                 'h' => return Ok(Action::Print(usage(flavor))),
@@ -202,18 +263,26 @@ pub fn parse<'a>(
                         attached
                     };
                     if c == 'e' {
-                        let code: u8 = v
-                            .parse()
-                            .map_err(|_| UsageError(format!("Not a valid option for -e: {v}")))?;
+                        let code: u8 = v.parse().map_err(|_| {
+                            UsageError::new(format!("Not a valid option for -e: {v}"))
+                        })?;
                         a.remap_to_zero[usize::from(code / 64)] |= 1 << (code % 64);
                     } else {
-                        let sig = signame::parse(v)
-                            .ok_or_else(|| UsageError(format!("Not a valid option for -p: {v}")))?;
+                        let sig = signame::parse(v).ok_or_else(|| {
+                            UsageError::new(format!("Not a valid option for -p: {v}"))
+                        })?;
                         a.parent_death_signal = Some(sig);
                     }
                     break;
                 }
-                _ => return Err(UsageError(format!("unknown option: -{c}"))),
+                // A long option after one dash (`-confg`): name it whole.
+                _ if flavor == Flavor::Tug
+                    && word.len() > 2
+                    && crate::config::decode::closest(word, TUG_LONG).is_some() =>
+                {
+                    return Err(unknown_option(&arg[..=word.len()], TUG_LONG));
+                }
+                _ => return Err(UsageError::new(format!("unknown option: -{c}"))),
             }
         }
     }
@@ -228,12 +297,12 @@ pub fn parse<'a>(
         });
     }
     if socket.is_some() {
-        return Err(UsageError(
-            "--socket is for the supervisor: give --config".into(),
+        return Err(UsageError::new(
+            "--socket is for the supervisor: give --config",
         ));
     }
     if a.command.is_empty() {
-        return Err(UsageError("no command given".into()));
+        return Err(UsageError::new("no command given"));
     }
     // Like tini, the environment is read after the flags and wins.
     if env.get("TINI_KILL_PROCESS_GROUP").is_some() {
@@ -258,34 +327,105 @@ fn config_from_env(env: &Environ) -> Option<String> {
         .map(String::from)
 }
 
-/// `tug check [--config] FILE`, `tug render [--config] FILE [--out FILE]`.
+/// `tug check [--strict] [--config] FILE`, `tug render [--config] FILE
+/// [--out FILE]`; errors point to the command's own help.
 fn subcommand<'a>(
     args: &[&'a CStr],
     env: &Environ,
-    render: bool,
+    topic: Topic,
 ) -> Result<Action<'a>, UsageError> {
+    let render = topic == Topic::Render;
+    let in_topic = |msg: String| UsageError { msg, topic };
     let mut config = None;
     let mut out = None;
+    let mut strict = false;
     let mut i = 0;
     while i < args.len() {
-        let (arg, name, inline) = next_flag(args, &mut i)?;
-        let mut value = |flag: &str| inline_or_next(inline, args, &mut i, flag).map(String::from);
+        let (arg, name, inline) = next_flag(args, &mut i).map_err(|e| in_topic(e.msg))?;
+        let mut value = |flag: &str| {
+            inline_or_next(inline, args, &mut i, flag)
+                .map(String::from)
+                .map_err(|e| in_topic(e.msg))
+        };
         match (arg.starts_with('-'), name) {
+            (true, "help" | "h") => return Ok(Action::Print(help_text(topic))),
             (true, "config") => config = Some(value("--config")?),
             (true, "out") if render => out = Some(value("--out")?),
-            (true, _) => return Err(UsageError(format!("unknown option: {arg}"))),
+            (true, "strict") if !render && inline.is_none() => strict = true,
+            (true, _) => {
+                let options: &[&str] = if render {
+                    &["config", "out", "help"]
+                } else {
+                    &["config", "strict", "help"]
+                };
+                return Err(in_topic(unknown_option(arg, options).msg));
+            }
             (false, _) if config.is_none() => config = Some(String::from(arg)),
-            (false, _) => return Err(UsageError(format!("unexpected argument: {arg}"))),
+            (false, _) => return Err(in_topic(format!("unexpected argument: {arg}"))),
         }
     }
     let config = config
         .or_else(|| config_from_env(env))
-        .ok_or_else(|| UsageError("no config given (--config FILE)".into()))?;
+        .ok_or_else(|| in_topic("no config given (--config FILE)".into()))?;
     Ok(if render {
         Action::Render { config, out }
     } else {
-        Action::Check { config }
+        Action::Check { config, strict }
     })
+}
+
+/// `tug help [COMMAND]`.
+fn help<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
+    let word = match args {
+        [] => return Ok(Action::Print(usage(Flavor::Tug))),
+        [w] => w.to_str().unwrap_or("?"),
+        _ => return Err(UsageError::new("help takes one command name")),
+    };
+    Ok(Action::Print(match word {
+        "check" => help_text(Topic::Check),
+        "render" => help_text(Topic::Render),
+        "ctl" => format!("{}\n", crate::ctl::USAGE),
+        "help" => usage(Flavor::Tug),
+        _ => {
+            return Err(UsageError::new(
+                match crate::config::decode::closest(word, COMMANDS) {
+                    Some(c) => format!("unknown command: {word} (did you mean {c}?)"),
+                    None => format!("unknown command: {word} (commands: check, render, ctl)"),
+                },
+            ));
+        }
+    }))
+}
+
+/// The hint after `tug WORD` failed with "not found" (127): in init mode
+/// the first word is the program to run, so `tug chek` ran `chek`.
+pub fn command_hint(program: &CStr) -> Option<String> {
+    let word = program.to_str().ok().filter(|w| !w.contains('/'))?;
+    let command = crate::config::decode::closest(word, COMMANDS)?;
+    Some(format!(
+        "tug: did you mean 'tug {command}'? ({word} was run as a program)\n"
+    ))
+}
+
+/// `tug check`'s verdict on a config that loaded: (exit code, stderr
+/// text). Every warning is printed; `--strict` makes any of them fail
+/// the check (and then "FILE: OK" and the graph are not printed).
+pub fn check_verdict(file: &str, warnings: &[String], strict: bool) -> (i32, String) {
+    let mut text = String::new();
+    for w in warnings {
+        text.push_str("tug: ");
+        text.push_str(w);
+        text.push('\n');
+    }
+    if !strict || warnings.is_empty() {
+        return (0, text);
+    }
+    let n = warnings.len();
+    let s = if n == 1 { "" } else { "s" };
+    text.push_str(&format!(
+        "tug: {file}: {n} warning{s} (--strict makes warnings errors)\n"
+    ));
+    (1, text)
 }
 
 /// ContainerPilot's default control socket, where its `-reload`, `-ping`...
@@ -319,7 +459,7 @@ fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, Us
                 maintenance = match v {
                     "enable" | "disable" => Some(v),
                     _ => {
-                        return Err(UsageError(format!(
+                        return Err(UsageError::new(format!(
                             "-maintenance: {v:?} is not enable or disable"
                         )));
                     }
@@ -328,7 +468,7 @@ fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, Us
             "putenv" | "putmetric" => {
                 let v = value(&format!("-{name}"))?;
                 if !v.contains('=') {
-                    return Err(UsageError(format!(
+                    return Err(UsageError::new(format!(
                         "flag value '{v}' was not in the format 'key=val'"
                     )));
                 }
@@ -343,12 +483,16 @@ fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, Us
                 )));
             }
             "h" | "help" => return Ok(Action::Print(usage(Flavor::ContainerPilot))),
-            _ => return Err(UsageError(format!("flag provided but not defined: {arg}"))),
+            _ => {
+                return Err(UsageError::new(format!(
+                    "flag provided but not defined: {arg}"
+                )));
+            }
         }
     }
     let config = config.or_else(|| env.get("CONTAINERPILOT").map(String::from));
     if template {
-        let config = config.ok_or_else(|| UsageError("-config flag is required".into()))?;
+        let config = config.ok_or_else(|| UsageError::new("-config flag is required"))?;
         return Ok(Action::Render { config, out });
     }
     let words: Vec<&'a str> = if reload {
@@ -362,7 +506,7 @@ fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, Us
     } else if ping {
         vec!["ping"]
     } else {
-        let config = config.ok_or_else(|| UsageError("-config flag is required".into()))?;
+        let config = config.ok_or_else(|| UsageError::new("-config flag is required"))?;
         return Ok(Action::Supervise {
             config,
             main: Vec::new(),
@@ -382,7 +526,9 @@ fn go_bool(arg: &str, inline: Option<&str>) -> Result<bool, UsageError> {
     match inline {
         None | Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
         Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
-        Some(v) => Err(UsageError(format!("invalid boolean value {v:?} for {arg}"))),
+        Some(v) => Err(UsageError::new(format!(
+            "invalid boolean value {v:?} for {arg}"
+        ))),
     }
 }
 
@@ -394,7 +540,7 @@ fn next_flag<'a>(
 ) -> Result<(&'a str, &'a str, Option<&'a str>), UsageError> {
     let arg = args[*i]
         .to_str()
-        .map_err(|_| UsageError("arguments must be UTF-8".into()))?;
+        .map_err(|_| UsageError::new("arguments must be UTF-8"))?;
     *i += 1;
     let flag = arg.trim_start_matches('-');
     Ok(match flag.split_once('=') {
@@ -419,14 +565,14 @@ fn inline_or_next<'a>(
 fn take_value<'a>(args: &[&'a CStr], i: &mut usize, flag: &str) -> Result<&'a str, UsageError> {
     let v = args
         .get(*i)
-        .ok_or_else(|| UsageError(format!("{flag} needs a value")))?;
+        .ok_or_else(|| UsageError::new(format!("{flag} needs a value")))?;
     *i += 1;
     v.to_str()
-        .map_err(|_| UsageError(format!("{flag}: value is not UTF-8")))
+        .map_err(|_| UsageError::new(format!("{flag}: value is not UTF-8")))
 }
 
 fn parse_grace(v: &str, what: &str) -> Result<u64, UsageError> {
-    duration::parse(v).map_err(|e| UsageError(format!("{what}: {e}: {v:?}")))
+    duration::parse(v).map_err(|e| UsageError::new(format!("{what}: {e}: {v:?}")))
 }
 
 /// atoi(): the leading digits, 0 when there are none.
@@ -454,9 +600,10 @@ pub fn usage(flavor: Flavor) -> String {
             "  --grace DURATION  Time descendants get between SIGTERM and SIGKILL at\n                    shutdown (default 5s; env TUG_GRACE).\n\n\
              Supervisor:\n  \
              tug --config FILE [--socket PATH] [-- MAIN ARGS]\n                                     run a ContainerPilot-style config (env\n                                     TUG_CONFIG or CONTAINERPILOT); MAIN is the\n                                     main job, whose exit code tug returns;\n                                     --socket: the control socket (env\n                                     TUG_SOCKET, else control.socket, else\n                                     /var/run/tug.sock)\n  \
-             tug check [--config] FILE          validate, print the job graph\n  \
+             tug check [--strict] [--config] FILE  validate, print warnings and the\n                                     job graph (--strict: warnings fail)\n  \
              tug render [--config] FILE [--out F]  print the rendered config\n  \
-             tug ctl [--socket PATH] COMMAND    talk to a running tug (`tug ctl help`)\n"
+             tug ctl [--socket PATH] COMMAND    talk to a running tug\n  \
+             tug help [COMMAND]                 help on check, render or ctl\n"
         }
         Flavor::Tini => "",
         Flavor::ContainerPilot => {
@@ -475,7 +622,7 @@ pub fn usage(flavor: Flavor) -> String {
          PROGRAM's exit code.\n\n\
          Options:\n  \
          --version         Show version and exit.\n  \
-         -h                Show this help and exit.\n  \
+         -h{help}  Show this help and exit.\n  \
          -s                Register as a child subreaper (automatic when not PID 1).\n  \
          -p SIGNAL         Send SIGNAL to tug when its parent dies, e.g. -p SIGKILL.\n  \
          -v                More verbose output (repeat up to 3 times).\n  \
@@ -485,12 +632,37 @@ pub fn usage(flavor: Flavor) -> String {
          -l                Show license and exit.\n\
          {grace}\n\
          Environment: TINI_SUBREAPER, TINI_VERBOSITY, TINI_KILL_PROCESS_GROUP{tug_env}.\n",
+        help = if flavor == Flavor::Tug {
+            ", --help      "
+        } else {
+            "              "
+        },
         tug_env = if flavor == Flavor::Tug {
             ", TUG_GRACE"
         } else {
             ""
         },
     )
+}
+
+/// `tug check --help`, `tug render --help`.
+fn help_text(topic: Topic) -> String {
+    String::from(match topic {
+        Topic::Tug => return usage(Flavor::Tug),
+        Topic::Check => {
+            "Usage: tug check [--strict] [--config] FILE\n\n\
+             Loads FILE as `tug --config FILE` would, prints each warning on stderr,\n\
+             then \"FILE: OK\" and the job graph. Exit 0, or 1 on errors.\n\n  \
+             --strict  Warnings are errors too.\n\n\
+             FILE defaults to env TUG_CONFIG or CONTAINERPILOT.\n"
+        }
+        Topic::Render => {
+            "Usage: tug render [--config] FILE [--out FILE]\n\n\
+             Prints FILE after its template rendering, as tug reads it.\n\n  \
+             --out FILE  Write there instead of stdout.\n\n\
+             FILE defaults to env TUG_CONFIG or CONTAINERPILOT.\n"
+        }
+    })
 }
 
 const LICENSE: &str = "tug is distributed under the MIT License.\n\n\
@@ -552,7 +724,8 @@ mod tests {
         assert_eq!(
             action(Flavor::Tug, &["check", "x.json5"], &[]),
             Action::Check {
-                config: "x.json5".into()
+                config: "x.json5".into(),
+                strict: false,
             }
         );
         assert_eq!(
@@ -762,7 +935,7 @@ mod tests {
             "tini has no --grace"
         );
         let e = init(Flavor::Tug, &["x"], &[c"TUG_GRACE=soon"]).unwrap_err();
-        assert!(e.0.contains("TUG_GRACE"), "{}", e.0);
+        assert!(e.msg.contains("TUG_GRACE"), "{}", e.msg);
     }
 
     #[test]
@@ -793,5 +966,208 @@ mod tests {
         assert_eq!(Flavor::from_argv0(b"/tug"), Flavor::Tug);
         assert_eq!(Flavor::Tini.usage_exit_code(), 1);
         assert_eq!(Flavor::Tug.usage_exit_code(), 2);
+    }
+
+    fn error(flavor: Flavor, words: &[&str]) -> UsageError {
+        parse(flavor, &args(words), &Environ::new(vec![])).unwrap_err()
+    }
+
+    fn printed(words: &[&str]) -> String {
+        match action(Flavor::Tug, words, &[]) {
+            Action::Print(t) => t,
+            other => panic!("{words:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn help_for_each_command() {
+        let main = usage(Flavor::Tug);
+        for words in [&["--help"][..], &["-h"], &["help"], &["help", "help"]] {
+            assert_eq!(printed(words), main, "{words:?}");
+        }
+        let check = help_text(Topic::Check);
+        assert!(check.starts_with("Usage: tug check [--strict]"), "{check}");
+        for words in [
+            &["check", "--help"][..],
+            &["check", "-h"],
+            &["check", "x.json5", "--help"],
+            &["help", "check"],
+        ] {
+            assert_eq!(printed(words), check, "{words:?}");
+        }
+        let render = help_text(Topic::Render);
+        assert!(render.starts_with("Usage: tug render"), "{render}");
+        assert_eq!(printed(&["render", "--help"]), render);
+        assert_eq!(printed(&["help", "render"]), render);
+        assert_eq!(
+            printed(&["help", "ctl"]),
+            format!("{}\n", crate::ctl::USAGE)
+        );
+        // `tug ctl --help` is ctl's to answer.
+        assert_eq!(
+            action(Flavor::Tug, &["ctl", "--help"], &[]),
+            Action::Ctl(vec!["--help"])
+        );
+        assert!(main.contains("tug help [COMMAND]") && main.contains("check [--strict]"));
+        assert!(main.contains("\n  -h, --help        Show this help and exit.\n"));
+        let tini = usage(Flavor::Tini);
+        assert!(tini.contains("\n  -h                Show this help and exit.\n"));
+        assert!(!tini.contains("tug help"), "{tini}");
+        // tini has no `help` command: it is a program to run.
+        let a = init(Flavor::Tini, &["help"], &[]).unwrap();
+        assert_eq!(a.command, args(&["help"]));
+    }
+
+    #[test]
+    fn did_you_mean() {
+        let msg = |flavor, words: &[&str]| error(flavor, words).msg;
+        assert_eq!(
+            msg(Flavor::Tug, &["--confg", "x"]),
+            "unknown option: --confg (did you mean --config?)"
+        );
+        assert_eq!(
+            msg(Flavor::Tug, &["--sockt=/s", "x"]),
+            "unknown option: --sockt (did you mean --socket?)"
+        );
+        assert_eq!(
+            msg(Flavor::Tug, &["--bogus", "x"]),
+            "unknown option: --bogus"
+        );
+        let e = error(Flavor::Tug, &["check", "--stric", "x"]);
+        assert_eq!(
+            (e.msg.as_str(), e.topic),
+            (
+                "unknown option: --stric (did you mean --strict?)",
+                Topic::Check
+            )
+        );
+        let e = error(Flavor::Tug, &["render", "x", "-ot", "y"]);
+        assert_eq!(
+            (e.msg.as_str(), e.topic),
+            ("unknown option: -ot (did you mean --out?)", Topic::Render)
+        );
+        // --strict is check's alone.
+        assert_eq!(
+            error(Flavor::Tug, &["render", "--strict", "x"]).msg,
+            "unknown option: --strict"
+        );
+        assert_eq!(
+            msg(Flavor::Tug, &["help", "rendr"]),
+            "unknown command: rendr (did you mean render?)"
+        );
+        assert_eq!(
+            msg(Flavor::Tug, &["help", "frobnicate"]),
+            "unknown command: frobnicate (commands: check, render, ctl)"
+        );
+        // tini keeps its plain messages.
+        assert_eq!(
+            msg(Flavor::Tini, &["--confg", "x"]),
+            "unknown option: --confg"
+        );
+        assert_eq!(
+            command_hint(c"chek"),
+            Some("tug: did you mean 'tug check'? (chek was run as a program)\n".into())
+        );
+        assert_eq!(command_hint(c"./chek"), None, "a path is no command");
+        assert_eq!(command_hint(c"no-such-program"), None);
+    }
+
+    #[test]
+    fn single_dash_long_options() {
+        for (word, shown, long) in [
+            ("-config", "-config", "config"),
+            ("-config=a.json5", "-config", "config"),
+            ("-socket", "-socket", "socket"),
+            ("-grace", "-grace", "grace"),
+            ("-help", "-help", "help"),
+            ("-version", "-version", "version"),
+            ("-confg", "-confg", "config"),
+            ("-sockt", "-sockt", "socket"),
+        ] {
+            let e = error(Flavor::Tug, &[word, "a.json5"]);
+            assert_eq!(
+                e.msg,
+                format!("unknown option: {shown} (did you mean --{long}?)")
+            );
+        }
+        // Real clusters still work, and unknown letters are named alone.
+        let a = init(Flavor::Tug, &["-gvw", "-e143", "x"], &[]).unwrap();
+        assert!(a.group && a.warn_on_reap && a.is_remapped(143));
+        assert_eq!(error(Flavor::Tug, &["-gx", "y"]).msg, "unknown option: -x");
+        // tini parses `-config` as getopt would: -c is not one of its flags.
+        assert_eq!(
+            error(Flavor::Tini, &["-config", "y"]).msg,
+            "unknown option: -c"
+        );
+    }
+
+    #[test]
+    fn usage_error_reports() {
+        let e = error(Flavor::Tug, &["--confg"]);
+        assert_eq!(
+            e.report(Flavor::Tug),
+            "tug: unknown option: --confg (did you mean --config?)\n\
+             Run 'tug --help' for usage.\n"
+        );
+        let e = error(Flavor::Tug, &["check"]);
+        assert_eq!(
+            e.report(Flavor::Tug),
+            "tug check: no config given (--config FILE)\n\
+             Run 'tug check --help' for usage.\n"
+        );
+        // tini and ContainerPilot print their whole usage, as they do.
+        let e = error(Flavor::Tini, &["-x", "y"]);
+        assert_eq!(
+            e.report(Flavor::Tini),
+            format!("tini: unknown option: -x\n{}", usage(Flavor::Tini))
+        );
+        let e = error(Flavor::ContainerPilot, &["-bogus"]);
+        assert_eq!(
+            e.report(Flavor::ContainerPilot),
+            format!(
+                "containerpilot: flag provided but not defined: -bogus\n{}",
+                usage(Flavor::ContainerPilot)
+            )
+        );
+    }
+
+    #[test]
+    fn check_strict() {
+        let check = |words: &[&str]| action(Flavor::Tug, words, &[]);
+        let want = |strict| Action::Check {
+            config: "x".into(),
+            strict,
+        };
+        assert_eq!(check(&["check", "--strict", "x"]), want(true));
+        assert_eq!(check(&["check", "x", "--strict"]), want(true));
+        assert_eq!(check(&["check", "--strict", "--config=x"]), want(true));
+        assert_eq!(check(&["check", "--config", "x"]), want(false));
+    }
+
+    #[test]
+    fn check_verdicts() {
+        let w = |n: usize| -> Vec<String> {
+            (1..=n)
+                .map(|i| format!("a.json5:{i}:5: warning: jobs[0].x: why"))
+                .collect()
+        };
+        assert_eq!(check_verdict("a.json5", &[], false), (0, String::new()));
+        assert_eq!(check_verdict("a.json5", &[], true), (0, String::new()));
+        let lines = "tug: a.json5:1:5: warning: jobs[0].x: why\n\
+                     tug: a.json5:2:5: warning: jobs[0].x: why\n";
+        assert_eq!(check_verdict("a.json5", &w(2), false), (0, lines.into()));
+        assert_eq!(
+            check_verdict("a.json5", &w(2), true),
+            (
+                1,
+                format!("{lines}tug: a.json5: 2 warnings (--strict makes warnings errors)\n")
+            )
+        );
+        let (code, text) = check_verdict("a.json5", &w(1), true);
+        assert_eq!(code, 1);
+        assert!(
+            text.ends_with("tug: a.json5: 1 warning (--strict makes warnings errors)\n"),
+            "{text}"
+        );
     }
 }

@@ -75,7 +75,15 @@ pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
         }
         Ok(Action::Init(init_args)) => {
             log::set_verbosity(init_args.verbosity);
-            init::run(&init_args, &env)
+            let code = init::run(&init_args, &env);
+            // Not found: the word may have been meant as a command.
+            if code == 127 && flavor == Flavor::Tug {
+                let hint = init_args.command.first().and_then(|p| cli::command_hint(p));
+                if let Some(hint) = hint {
+                    write_all(2, hint.as_bytes());
+                }
+            }
+            code
         }
         Ok(Action::Supervise {
             config,
@@ -83,6 +91,7 @@ pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
             socket,
         }) => match config::load(&config, &env) {
             Ok(cfg) => {
+                log_warnings(&cfg);
                 let opts = jobs::engine::Options {
                     config_path: &config,
                     socket: socket.as_deref(),
@@ -95,11 +104,15 @@ pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
             }
             Err(errors) => config_errors(&errors),
         },
-        Ok(Action::Check { config }) => match config::load(&config, &env) {
+        Ok(Action::Check { config, strict }) => match config::load(&config, &env) {
             Ok(cfg) => {
-                let text = alloc::format!("{config}: OK\n{}", config::graph::describe(&cfg));
-                write_all(1, text.as_bytes());
-                0
+                let (code, warnings) = cli::check_verdict(&config, &cfg.warnings, strict);
+                write_all(2, warnings.as_bytes());
+                if code == 0 {
+                    let text = alloc::format!("{config}: OK\n{}", config::graph::describe(&cfg));
+                    write_all(1, text.as_bytes());
+                }
+                code
             }
             Err(errors) => config_errors(&errors),
         },
@@ -108,11 +121,25 @@ pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
             Ok(text) => render_to(&text, out.as_deref()),
             Err(errors) => config_errors(&errors),
         },
-        Err(cli::UsageError(msg)) => {
-            let text = alloc::format!("{}: {msg}\n{}", flavor.name(), cli::usage(flavor));
-            write_all(2, text.as_bytes());
+        Err(e) => {
+            write_all(2, e.report(flavor).as_bytes());
             flavor.usage_exit_code()
         }
+    }
+}
+
+/// The config's warnings, once, before the supervisor starts: at warning
+/// level, so the default verbosity shows them, in the config's log format.
+fn log_warnings(cfg: &config::schema::Config) {
+    if cfg.warnings.is_empty() {
+        return;
+    }
+    log::set_style(match cfg.logging.format {
+        config::schema::Format::Json => log::Style::Json,
+        _ => log::Style::Text,
+    });
+    for w in &cfg.warnings {
+        log::warning!("{w}");
     }
 }
 

@@ -63,7 +63,7 @@ fn command_not_found_is_127_and_not_executable_is_126() {
 }
 
 #[test]
-fn usage_errors_exit_2_with_a_short_usage() {
+fn usage_errors_exit_2_with_one_line_and_a_pointer_to_help() {
     for args in [
         &[][..],
         &["-x", "true"],
@@ -73,7 +73,9 @@ fn usage_errors_exit_2_with_a_short_usage() {
         let (c, out, err) = code(args);
         assert_eq!(c, 2, "{args:?}");
         assert!(out.is_empty());
-        assert!(err.contains("Usage: tug"), "{err}");
+        assert!(err.starts_with("tug: "), "{err}");
+        assert!(err.ends_with("\nRun 'tug --help' for usage.\n"), "{err}");
+        assert_eq!(err.lines().count(), 2, "{err}");
     }
     let (c, out, _) = code(&["--version"]);
     assert_eq!((c, out.starts_with("tug ")), (0, true));
