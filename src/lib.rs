@@ -97,6 +97,9 @@ pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
         },
         Ok(Action::Check { config }) => match config::load(&config, &env) {
             Ok(cfg) => {
+                for w in &cfg.warnings {
+                    write_all(2, alloc::format!("tug: {w}\n").as_bytes());
+                }
                 let text = alloc::format!("{config}: OK\n{}", config::graph::describe(&cfg));
                 write_all(1, text.as_bytes());
                 0
