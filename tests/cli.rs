@@ -180,7 +180,6 @@ fn check_strict_passes_a_clean_config() {
 
 /// Needs a loader that fills `Config.warnings` (a duplicate key warns).
 #[test]
-#[ignore = "Config.warnings is always empty until the config loader fills it"]
 fn check_prints_warnings_and_strict_makes_them_errors() {
     let path = config(
         "cli-strict-warn",
@@ -209,7 +208,6 @@ fn check_prints_warnings_and_strict_makes_them_errors() {
 /// The supervisor logs each warning once at start, at warning level (shown
 /// by default), in the log format the config asks for.
 #[test]
-#[ignore = "Config.warnings is always empty until the config loader fills it"]
 fn the_supervisor_logs_the_warnings_once_at_start() {
     let path = config(
         "cli-supervise-warn",

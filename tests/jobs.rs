@@ -383,14 +383,6 @@ fn config_errors_name_file_line_column_and_field() {
             "duplicate job name",
         ),
         (
-            r#"{ jobs: [ { name: "a", exec: "x", when: { source: "ghost", once: "exitSuccess" } } ] }"#,
-            "names no job",
-        ),
-        (
-            r#"{ jobs: [ { name: "a", exec: "x", when: { source: "b", once: "healthy" } }, { name: "b", exec: "y", when: { source: "a", once: "healthy" } } ] }"#,
-            "can never start",
-        ),
-        (
             r#"{ jobs: [ { name: "a", exec: "x", port: 80 } ] }"#,
             "must be set when 'port' is set",
         ),

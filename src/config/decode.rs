@@ -1,6 +1,7 @@
 //! Typed reading of a JSON5 tree with errors that name the field path and
 //! the file:line:column. Errors are collected, not returned at the first
-//! one, so a config with two typos reports both.
+//! one, so a config with two typos reports both; warnings (what loads but
+//! will not do what it seems to) are collected beside them.
 
 use super::json5::{Member, Node, Pos, Value};
 use crate::duration;
@@ -27,13 +28,21 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// Collects errors while decoding.
+/// Collects errors (`.0`) and warnings (`.1`) while decoding.
 #[derive(Default)]
-pub struct Errors(pub Vec<ConfigError>);
+pub struct Errors(pub Vec<ConfigError>, pub Vec<ConfigError>);
 
 impl Errors {
     pub fn at(&mut self, pos: Pos, path: &str, msg: impl Into<String>) {
         self.0.push(ConfigError {
+            pos,
+            path: path.to_string(),
+            msg: msg.into(),
+        });
+    }
+
+    pub fn warn(&mut self, pos: Pos, path: &str, msg: impl Into<String>) {
+        self.1.push(ConfigError {
             pos,
             path: path.to_string(),
             msg: msg.into(),
@@ -45,11 +54,19 @@ impl Errors {
 pub struct Fields<'n> {
     members: &'n [Member],
     pub pos: Pos,
+    /// Some key was unknown (a typo): checks for a missing key would only
+    /// repeat that error in other words.
+    pub typo: bool,
 }
 
 impl<'n> Fields<'n> {
+    /// The key's value; of duplicates the last, as ContainerPilot's
+    /// reader keeps it.
     pub fn get(&self, key: &str) -> Option<&'n Node> {
-        self.members.iter().find(|m| m.key == key).map(|m| &m.value)
+        self.members
+            .iter()
+            .rfind(|m| m.key == key)
+            .map(|m| &m.value)
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -67,7 +84,8 @@ pub fn join(path: &str, key: &str) -> String {
 }
 
 /// Reads an object whose keys must all be in `allowed`. Unknown keys are
-/// reported with the closest allowed key, duplicates as errors.
+/// reported with the closest allowed key; a duplicate is a warning (the
+/// last one wins, as in ContainerPilot).
 pub fn object<'n>(
     e: &mut Errors,
     node: &'n Node,
@@ -75,6 +93,7 @@ pub fn object<'n>(
     allowed: &[&str],
 ) -> Option<Fields<'n>> {
     let members = members(e, node, path)?;
+    let mut typo = false;
     for (i, m) in members.iter().enumerate() {
         let here = join(path, &m.key);
         if !allowed.contains(&m.key.as_str()) {
@@ -83,13 +102,22 @@ pub fn object<'n>(
                 None => String::new(),
             };
             e.at(m.key_pos, &here, format!("unknown key \"{}\"{hint}", m.key));
-        } else if members[..i].iter().any(|p| p.key == m.key) {
-            e.at(m.key_pos, &here, "duplicate key");
+            typo = true;
+        } else if let Some(p) = members[..i].iter().rfind(|p| p.key == m.key) {
+            e.warn(
+                m.key_pos,
+                &here,
+                format!(
+                    "duplicate key: this value replaces the one at {} (the last one wins, as in ContainerPilot)",
+                    p.key_pos
+                ),
+            );
         }
     }
     Some(Fields {
         members,
         pos: node.pos,
+        typo,
     })
 }
 
@@ -191,8 +219,40 @@ pub fn integer(e: &mut Errors, node: &Node, path: &str, min: i64, max: i64) -> O
 /// A duration: a number of seconds, or a string in Go syntax ("1m30s") or
 /// of whole seconds ("10"). Returns nanoseconds.
 pub fn duration(e: &mut Errors, node: &Node, path: &str) -> Option<u64> {
+    duration_in(e, node, path, "")
+}
+
+/// A duration the field needs above zero (the caller checks the minimum;
+/// this only words the message for a negative one).
+pub fn positive_duration(e: &mut Errors, node: &Node, path: &str) -> Option<u64> {
+    duration_in(e, node, path, " > 0")
+}
+
+fn duration_in(e: &mut Errors, node: &Node, path: &str, above: &str) -> Option<u64> {
+    let negative = |e: &mut Errors, what: &str| {
+        e.at(
+            node.pos,
+            path,
+            format!("{what} is negative: expected a duration{above} such as 30 or \"30s\""),
+        );
+        None
+    };
     match &node.value {
         Value::Number(n) if *n >= 0.0 && n.is_finite() && *n < 1e10 => Some((*n * 1e9) as u64),
+        // Whole numbers print without float formatting (its code is big).
+        Value::Number(n) if *n < 0.0 && *n > -1e18 && *n == (*n as i64) as f64 => {
+            negative(e, &format!("{}", *n as i64))
+        }
+        Value::Number(n) if *n < 0.0 => negative(e, "the number"),
+        Value::Number(_) => {
+            e.at(
+                node.pos,
+                path,
+                "duration out of range: expected seconds below 10000000000",
+            );
+            None
+        }
+        Value::String(s) if s.trim().starts_with('-') => negative(e, &format!("{s:?}")),
         Value::String(s) => match duration::parse(s.trim()) {
             Ok(ns) => Some(ns),
             Err(err) => {
@@ -219,11 +279,16 @@ pub fn strings(e: &mut Errors, node: &Node, path: &str) -> Option<Vec<String>> {
     match &node.value {
         Value::String(s) => Some(alloc::vec![s.clone()]),
         Value::Array(items) => {
+            // Every element is checked, so two bad ones give two errors.
             let mut out = Vec::with_capacity(items.len());
+            let mut ok = true;
             for (i, item) in items.iter().enumerate() {
-                out.push(string(e, item, &format!("{path}[{i}]"))?);
+                match string(e, item, &format!("{path}[{i}]")) {
+                    Some(s) => out.push(s),
+                    None => ok = false,
+                }
             }
-            Some(out)
+            ok.then_some(out)
         }
         other => {
             e.at(

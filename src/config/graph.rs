@@ -26,6 +26,16 @@ pub fn describe(c: &Config) -> String {
                 if *local { "local time" } else { "UTC" }
             ),
             When::Event {
+                source, timeout, ..
+            } if source.is_empty() => {
+                // See schema::never: the config's warning says why.
+                let mut s = String::from("never (no event can start it)");
+                if let Some(t) = timeout {
+                    let _ = write!(s, ", gives up after {}", duration::display(*t));
+                }
+                s
+            }
+            When::Event {
                 source,
                 code,
                 each,

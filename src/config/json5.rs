@@ -4,8 +4,10 @@
 //! Beyond JSON: comments, unquoted (identifier) keys, single-quoted strings
 //! with JSON5's escapes and line continuations, trailing commas, hex numbers,
 //! `+`, leading and trailing decimal points, `Infinity` and `NaN`. And one
-//! quirk real configs rely on: a line break may stand in for the comma
-//! between two members or elements.
+//! leniency real configs rely on: a line break may stand in for the comma
+//! between two members or elements. ContainerPilot 3.8's reader rejects
+//! that (its own documentation examples carry such typos), so each one is
+//! reported as a warning with its position ([`parse_noting`]).
 //!
 //! Deliberate simplifications: any non-ASCII character that is neither
 //! whitespace nor a control character may appear in an unquoted key (no
@@ -92,11 +94,18 @@ impl fmt::Display for ParseError {
 
 /// Parses one JSON5 value (normally the top-level object) from `text`.
 pub fn parse(text: &str) -> Result<Node, ParseError> {
+    parse_noting(text, &mut Vec::new())
+}
+
+/// Like [`parse`], and adds to `notes` every place where a line break
+/// stood in for a comma (also when the text then fails to parse).
+pub fn parse_noting(text: &str, notes: &mut Vec<ParseError>) -> Result<Node, ParseError> {
     // A byte order mark is whitespace, but not a column.
     let mut p = Parser {
         it: text.strip_prefix('\u{feff}').unwrap_or(text).chars(),
         line: 1,
         col: 1,
+        notes,
     };
     p.ws()?;
     let node = p.value(0)?;
@@ -150,14 +159,14 @@ fn found(c: Option<char>) -> String {
     }
 }
 
-#[derive(Clone)]
-struct Parser<'a> {
+struct Parser<'a, 'n> {
     it: Chars<'a>,
     line: u32,
     col: u32,
+    notes: &'n mut Vec<ParseError>,
 }
 
-impl<'a> Parser<'a> {
+impl<'a> Parser<'a, '_> {
     fn peek(&self) -> Option<char> {
         self.it.clone().next()
     }
@@ -311,6 +320,7 @@ impl<'a> Parser<'a> {
     fn object(&mut self, depth: u32) -> Result<Value, ParseError> {
         self.bump();
         let mut members = Vec::new();
+        let mut no_comma = false;
         loop {
             self.ws()?;
             if self.eat('}') {
@@ -322,6 +332,9 @@ impl<'a> Parser<'a> {
                 Some(c) if is_ident_start(c) => String::from(self.word()),
                 _ => return Err(self.expected("a member name or '}'")),
             };
+            if no_comma {
+                self.note(key_pos, format!("missing comma before {key:?}"));
+            }
             self.ws()?;
             if !self.eat(':') {
                 return Err(self.expected("':' after the member name"));
@@ -333,33 +346,48 @@ impl<'a> Parser<'a> {
                 key_pos,
                 value,
             });
-            self.sep('}', "after an object member")?;
+            no_comma = self.sep('}', "after an object member")?;
         }
     }
 
     fn array(&mut self, depth: u32) -> Result<Value, ParseError> {
         self.bump();
         let mut items = Vec::new();
+        let mut no_comma = false;
         loop {
             self.ws()?;
             if self.eat(']') {
                 return Ok(Value::Array(items));
             }
+            if no_comma {
+                let pos = self.pos();
+                self.note(pos, String::from("missing comma before this element"));
+            }
             items.push(self.value(depth)?);
-            self.sep(']', "after an array element")?;
+            no_comma = self.sep(']', "after an array element")?;
         }
     }
 
     /// What follows a member or an element: a comma, the closing bracket
-    /// (left for the caller) or, as ContainerPilot's reader allows, a line
-    /// break standing in for the comma.
-    fn sep(&mut self, close: char, after: &str) -> Result<(), ParseError> {
+    /// (left for the caller) or a line break standing in for the comma
+    /// (tug's leniency: true, and the caller notes it where the next
+    /// member or element starts).
+    fn sep(&mut self, close: char, after: &str) -> Result<bool, ParseError> {
         let nl = self.ws()?;
-        if self.eat(',') || nl || self.peek() == Some(close) {
-            Ok(())
+        if self.eat(',') || self.peek() == Some(close) {
+            Ok(false)
+        } else if nl {
+            Ok(true)
         } else {
             Err(self.expected(&format!("',' or '{close}' {after}")))
         }
+    }
+
+    fn note(&mut self, pos: Pos, what: String) {
+        self.notes.push(ParseError {
+            pos,
+            msg: format!("{what} (ContainerPilot 3.8 rejects this)"),
+        });
     }
 
     fn string(&mut self) -> Result<String, ParseError> {
@@ -408,7 +436,7 @@ impl<'a> Parser<'a> {
     /// (and a lone surrogate becomes U+FFFD in the caller).
     fn surrogates(&mut self, hi: u32) -> u32 {
         if (0xd800..0xdc00).contains(&hi) {
-            let saved = self.clone();
+            let saved = (self.it.clone(), self.line, self.col);
             if self.eat('\\')
                 && self.eat('u')
                 && let Some(lo) = self.hex(4)
@@ -416,7 +444,7 @@ impl<'a> Parser<'a> {
             {
                 return 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
             }
-            *self = saved;
+            (self.it, self.line, self.col) = saved;
         }
         hi
     }
@@ -764,6 +792,54 @@ mod tests {
         // The quirk does not reach other places.
         assert!(parse("{a\n 1}").is_err());
         assert!(parse("[1 2\n 3]").is_err());
+    }
+
+    fn notes(text: &str) -> Vec<String> {
+        let mut notes = Vec::new();
+        if let Err(e) = parse_noting(text, &mut notes) {
+            notes.push(e);
+        }
+        notes.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn a_line_break_for_a_comma_is_noted_where_the_next_item_starts() {
+        assert_eq!(
+            notes("{ source: \"preStart\", once: \"exitSuccess\"\n        timeout: \"120s\" }"),
+            ["2:9: missing comma before \"timeout\" (ContainerPilot 3.8 rejects this)"]
+        );
+        assert_eq!(
+            notes("[{}\n  {}, {}\n /* c */ 'x']"),
+            [
+                "2:3: missing comma before this element (ContainerPilot 3.8 rejects this)",
+                "3:10: missing comma before this element (ContainerPilot 3.8 rejects this)"
+            ]
+        );
+        assert_eq!(
+            notes("{'a b': 1 // one\n  \"c d\": 2}"),
+            ["2:3: missing comma before \"c d\" (ContainerPilot 3.8 rejects this)"]
+        );
+        // A comma on either side of the line break, or the closing
+        // bracket after it: nothing to note.
+        for text in [
+            "{a: 1\n, b: 2\n,\n}",
+            "[1\n,\n2\n]",
+            "{a: 1,\n}",
+            "[1\n]",
+            "{a: [1\n]\n}",
+        ] {
+            assert_eq!(notes(text), Vec::<String>::new(), "{text:?}");
+        }
+        // Notes made before a syntax error are kept.
+        assert_eq!(
+            notes("{a: 1\n b: 2 c}"),
+            [
+                "2:2: missing comma before \"b\" (ContainerPilot 3.8 rejects this)",
+                "2:7: expected ',' or '}' after an object member, found 'c'"
+            ]
+        );
+        // parse() takes the same text, without the notes.
+        assert_eq!(keys(&ok("{a: 1\n b: 2}")), ["a", "b"]);
     }
 
     #[test]
@@ -1201,9 +1277,21 @@ mod tests {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "json5") {
                 let text = std::fs::read_to_string(&path).unwrap();
-                if let Err(e) = parse(&text) {
+                let name = path.file_name().unwrap().to_str().unwrap();
+                let mut found = Vec::new();
+                if let Err(e) = parse_noting(&text, &mut found) {
                     panic!("{}: {e}", path.display());
                 }
+                // Line breaks for commas: ContainerPilot 3.8 rejects these
+                // three (NOTICE.md), and tug says where.
+                let want: &[&str] = match name {
+                    "consul-agent.json5" => &["50:5", "62:9", "68:9"],
+                    "nginx-upstreams.json5" => &["58:9", "64:9"],
+                    "periodic-tasks.json5" => &["11:7"],
+                    _ => &[],
+                };
+                let at: Vec<String> = found.iter().map(|n| n.pos.to_string()).collect();
+                assert_eq!(at, want, "{name}: {found:?}");
                 n += 1;
             }
         }

@@ -39,13 +39,89 @@ pub fn load(path: &str, env: &Environ) -> Result<Config, Vec<String>> {
     parse(path, &text)
 }
 
-/// Parses and validates already-rendered text.
+/// Parses and validates already-rendered text. Warnings go to
+/// `Config.warnings`, or with the errors when there are any; either way
+/// each is a complete line, and the lines are in the order of their
+/// positions.
 pub fn parse(path: &str, text: &str) -> Result<Config, Vec<String>> {
-    let root = json5::parse(text).map_err(|e| Vec::from([format!("{path}:{e}")]))?;
-    let mut errors = decode::Errors::default();
-    let config = schema::decode(&root, &mut errors);
+    let mut notes = Vec::new();
+    let parsed = json5::parse_noting(text, &mut notes);
+    let mut lines: Vec<((u32, u32), String)> = notes
+        .iter()
+        .map(|n| {
+            let at = (n.pos.line, n.pos.col);
+            (at, format!("{path}:{}: warning: {}", n.pos, n.msg))
+        })
+        .collect();
+    let root = match parsed {
+        Ok(root) => root,
+        Err(e) => {
+            lines.push(((e.pos.line, e.pos.col), format!("{path}:{e}")));
+            return Err(sorted(lines));
+        }
+    };
+    let mut found = decode::Errors::default();
+    let config = schema::decode(&root, &mut found);
+    for w in &found.1 {
+        let mut line = format!("{path}:{}: warning: ", w.pos);
+        if !w.path.is_empty() {
+            line = format!("{line}{}: ", w.path);
+        }
+        lines.push(((w.pos.line, w.pos.col), line + &w.msg));
+    }
     match config {
-        Some(c) if errors.0.is_empty() => Ok(c),
-        _ => Err(errors.0.iter().map(|e| format!("{path}:{e}")).collect()),
+        Some(mut c) if found.0.is_empty() => {
+            c.warnings = sorted(lines);
+            Ok(c)
+        }
+        _ => {
+            for e in &found.0 {
+                lines.push(((e.pos.line, e.pos.col), format!("{path}:{e}")));
+            }
+            Err(sorted(lines))
+        }
+    }
+}
+
+/// The lines in the order of their positions; at one position, in the
+/// order the checks found them in.
+fn sorted(lines: Vec<((u32, u32), String)>) -> Vec<String> {
+    let mut keys: Vec<u128> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, ((line, col), _))| {
+            (u128::from(*line) << 96) | (u128::from(*col) << 64) | i as u128
+        })
+        .collect();
+    heapsort(&mut keys);
+    let mut lines: Vec<Option<String>> = lines.into_iter().map(|(_, l)| Some(l)).collect();
+    keys.iter()
+        .filter_map(|k| lines.get_mut(*k as u64 as usize)?.take())
+        .collect()
+}
+
+/// O(n log n) in a few hundred bytes of code (core's sorts cost ~3 KB
+/// here); the keys are unique, so stability is moot.
+fn heapsort(v: &mut [u128]) {
+    let sift = |v: &mut [u128], mut root: usize, end: usize| loop {
+        let mut child = 2 * root + 1;
+        if child >= end {
+            return;
+        }
+        if child + 1 < end && v[child] < v[child + 1] {
+            child += 1;
+        }
+        if v[root] >= v[child] {
+            return;
+        }
+        v.swap(root, child);
+        root = child;
+    };
+    for i in (0..v.len() / 2).rev() {
+        sift(v, i, v.len());
+    }
+    for end in (1..v.len()).rev() {
+        v.swap(0, end);
+        sift(v, 0, end);
     }
 }

@@ -26,8 +26,9 @@ pub struct Config {
     /// How long the whole shutdown may take before SIGKILL (default 5 s).
     pub stop_timeout: u64,
     /// What loads but will not do what it seems to (or what ContainerPilot
-    /// would reject), as complete lines `FILE:LINE:COL: field: message`
-    /// (filled in by `config::parse`). `tug check` prints them and
+    /// would reject), as complete lines `FILE:LINE:COL: warning: FIELD:
+    /// message`, in the order of their positions (filled in by
+    /// `config::parse`). `tug check` prints them and
     /// `--strict` makes them errors; the supervisor logs them at start.
     pub warnings: Vec<String>,
 }
@@ -208,16 +209,41 @@ const JOB: [&str; 27] = [
     "comment",
 ];
 
+/// ContainerPilot v2's top-level keys, which v3 replaced.
+const V2: [&str; 7] = [
+    "services",
+    "backends",
+    "preStart",
+    "preStop",
+    "postStop",
+    "tasks",
+    "coprocesses",
+];
+
 pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
-    let top = d::object(e, root, "", &TOP)?;
+    // A v2 config gets one error that says so, not one per v2 key.
+    let v2 = match &root.value {
+        Value::Object(members) => members.iter().find(|m| V2.contains(&m.key.as_str())),
+        _ => None,
+    };
+    if let Some(m) = v2 {
+        e.at(
+            m.key_pos,
+            &m.key,
+            "this is a ContainerPilot v2 config; tug reads v3 configs, where services become \
+             jobs with port and health, backends become watches, preStart/preStop/postStop \
+             become jobs with when, tasks become jobs with when.interval and coprocesses \
+             become jobs with restarts",
+        );
+    }
+    let mut allowed = Vec::from(TOP);
+    if v2.is_some() {
+        allowed.extend(V2);
+    }
+    let top = d::object(e, root, "", &allowed)?;
     let logging = top
         .get("logging")
-        .map(|n| logging(e, n))
-        .unwrap_or(Some(Logging {
-            level: Level::Info,
-            format: Format::Text,
-            output: None,
-        }));
+        .map_or_else(Logging::default, |n| logging(e, n));
     let stop_timeout = top
         .get("stopTimeout")
         .and_then(|n| d::duration(e, n, "stopTimeout"))
@@ -248,28 +274,33 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
             }
         }
     }
-    let watches = match top.get("watches") {
-        Some(n) => d::array(e, n, "watches")?
-            .iter()
-            .enumerate()
-            .filter_map(|(i, w)| watch(e, w, &format!("watches[{i}]")))
-            .collect(),
-        None => Vec::new(),
-    };
+    let watch_nodes = top
+        .get("watches")
+        .and_then(|n| d::array(e, n, "watches"))
+        .unwrap_or(&[]);
+    let watches: Vec<WatchConfig> = watch_nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| watch(e, w, &format!("watches[{i}]")))
+        .collect();
     let telemetry = top.get("telemetry").and_then(|n| telemetry(e, n));
+    // Each job with the node it came from (a job that fails to decode
+    // leaves a gap, so list positions and job indices differ).
     let mut jobs = Vec::new();
+    let mut job_nodes = Vec::new();
     if let Some(n) = top.get("jobs") {
         for (i, j) in d::array(e, n, "jobs").unwrap_or(&[]).iter().enumerate() {
             if let Some(job) = job(e, j, &format!("jobs[{i}]"), stop_timeout) {
                 jobs.push(job);
+                job_nodes.push((i, j));
             }
         }
     }
-    check_graph(e, &jobs, &watches, &top);
+    check_graph(e, &mut jobs, &job_nodes, &watches, watch_nodes);
     Some(Config {
         consul,
         etcd,
-        logging: logging?,
+        logging,
         jobs,
         watches,
         telemetry,
@@ -280,50 +311,69 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
     })
 }
 
-fn logging(e: &mut Errors, n: &Node) -> Option<Logging> {
-    let f = d::object(e, n, "logging", &["level", "format", "output"])?;
-    let mut out = Logging {
-        level: Level::Info,
-        format: Format::Text,
-        output: None,
+impl Default for Logging {
+    fn default() -> Logging {
+        Logging {
+            level: Level::Info,
+            format: Format::Text,
+            output: None,
+        }
+    }
+}
+
+/// An empty value, as a template renders an unset variable: ContainerPilot
+/// takes it as unset.
+fn empty_is_default(e: &mut Errors, n: &Node, path: &str, s: &str, default: &str) -> bool {
+    if s.is_empty() {
+        e.warn(
+            n.pos,
+            path,
+            format!("empty (a template variable that is not set?): using the default, {default}, as ContainerPilot does"),
+        );
+    }
+    s.is_empty()
+}
+
+fn logging(e: &mut Errors, n: &Node) -> Logging {
+    let mut out = Logging::default();
+    let Some(f) = d::object(e, n, "logging", &["level", "format", "output"]) else {
+        return out;
     };
-    if let Some(l) = f.get("level") {
-        let s = d::string(e, l, "logging.level")?;
-        out.level = match s.to_ascii_uppercase().as_str() {
-            "DEBUG" => Level::Debug,
-            "INFO" => Level::Info,
-            "WARN" | "WARNING" => Level::Warn,
-            "ERROR" => Level::Error,
-            "FATAL" | "PANIC" => Level::Fatal,
-            _ => {
-                e.at(
-                    l.pos,
-                    "logging.level",
-                    format!("unknown level {s:?} (DEBUG, INFO, WARN, ERROR, FATAL or PANIC)"),
-                );
-                return None;
-            }
-        };
+    let field = |e: &mut Errors, k: &str, default: &str| {
+        let path = join("logging", k);
+        let x = f.get(k)?;
+        let s = d::string(e, x, &path)?;
+        (!empty_is_default(e, x, &path, &s, default)).then_some((x, s))
+    };
+    if let Some((l, s)) = field(e, "level", "INFO") {
+        match s.to_ascii_uppercase().as_str() {
+            "DEBUG" => out.level = Level::Debug,
+            "INFO" => out.level = Level::Info,
+            "WARN" | "WARNING" => out.level = Level::Warn,
+            "ERROR" => out.level = Level::Error,
+            "FATAL" | "PANIC" => out.level = Level::Fatal,
+            _ => e.at(
+                l.pos,
+                "logging.level",
+                format!("unknown level {s:?} (DEBUG, INFO, WARN, ERROR, FATAL or PANIC)"),
+            ),
+        }
     }
-    if let Some(x) = f.get("format") {
-        out.format = match d::string(e, x, "logging.format")?.as_str() {
-            "default" | "text" => Format::Text,
-            "json" => Format::Json,
-            other => {
-                e.at(
-                    x.pos,
-                    "logging.format",
-                    format!("unknown format {other:?} (default, text or json)"),
-                );
-                return None;
-            }
-        };
+    if let Some((x, s)) = field(e, "format", "text") {
+        match s.as_str() {
+            "default" | "text" => out.format = Format::Text,
+            "json" => out.format = Format::Json,
+            other => e.at(
+                x.pos,
+                "logging.format",
+                format!("unknown format {other:?} (default, text or json)"),
+            ),
+        }
     }
-    if let Some(o) = f.get("output") {
-        let s = d::string(e, o, "logging.output")?;
+    if let Some((_, s)) = field(e, "output", "stderr") {
         out.output = (s != "stderr").then_some(s);
     }
-    Some(out)
+    out
 }
 
 /// An agent or endpoint address tug can dial (`host:port`, `http://...`,
@@ -335,11 +385,53 @@ fn check_address(e: &mut Errors, n: &Node, path: &str, addr: &str, default_port:
     }
 }
 
+/// The Consul agent's address. ContainerPilot hands any string to Consul's
+/// client, which takes "" as 127.0.0.1:8500 and whose dialer takes a
+/// missing host as the local one; anything else that is not an address
+/// loads too, and every request then fails. tug does the same, with a
+/// warning. Only https is an error: tug has no TLS, so it could never work
+/// as the config means it to.
+fn agent_address(e: &mut Errors, n: &Node, path: &str, given: &str) -> String {
+    let t = given.trim();
+    let bare = t.strip_prefix("http://").unwrap_or(t);
+    let address = if t.is_empty() {
+        e.warn(
+            n.pos,
+            path,
+            "empty (a template variable that is not set?): tug uses 127.0.0.1:8500, as ContainerPilot does",
+        );
+        String::from("127.0.0.1:8500")
+    } else if bare.starts_with(':') {
+        let local = format!("127.0.0.1{bare}");
+        e.warn(
+            n.pos,
+            path,
+            format!("{given:?} has no host: tug uses {local}, as ContainerPilot does"),
+        );
+        local
+    } else {
+        String::from(given)
+    };
+    if t.get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
+    {
+        check_address(e, n, path, &address, 8500);
+    } else if let Err(msg) = crate::net::client::Endpoint::parse(&address, 8500) {
+        let prefix = format!("bad address {address:?}: ");
+        let why = msg.strip_prefix(prefix.as_str()).unwrap_or(&msg);
+        e.warn(
+            n.pos,
+            path,
+            format!("{address:?} is not a valid host:port ({why}): every request to the agent will fail; tug keeps retrying with backoff"),
+        );
+    }
+    address
+}
+
 fn consul(e: &mut Errors, n: &Node) -> Option<Consul> {
     if let Value::String(s) = &n.value {
-        check_address(e, n, "consul", s, 8500);
         return Some(Consul {
-            address: s.clone(),
+            address: agent_address(e, n, "consul", s),
             scheme: None,
             token: None,
         });
@@ -361,20 +453,19 @@ fn consul(e: &mut Errors, n: &Node) -> Option<Consul> {
         );
     }
     let address = match f.get("address") {
-        Some(a) => d::string(e, a, "consul.address")?,
-        None => {
-            e.at(n.pos, "consul.address", "missing (\"host:port\")");
-            return None;
+        Some(a) => {
+            let given = d::string(e, a, "consul.address")?;
+            agent_address(e, a, "consul.address", &given)
         }
+        // Consul's client defaults an unset address as it does "".
+        None => agent_address(e, n, "consul.address", ""),
     };
-    if let Some(a) = f.get("address") {
-        check_address(e, a, "consul.address", &address, 8500);
-    }
     let scheme = f
         .get("scheme")
         .and_then(|s| d::string(e, s, "consul.scheme"));
     if let (Some(s), Some(node)) = (&scheme, f.get("scheme"))
         && s != "http"
+        && !empty_is_default(e, node, "consul.scheme", s, "http")
     {
         e.at(
             node.pos,
@@ -430,13 +521,14 @@ fn watch(e: &mut Errors, n: &Node, path: &str) -> Option<WatchConfig> {
         path,
         &["name", "interval", "tag", "dc", "key", "prefix"],
     )?;
-    let name = required(e, &f, path, "name").and_then(|x| d::string(e, x, &join(path, "name")))?;
+    let name = required(e, &f, path, "name").and_then(|x| d::string(e, x, &join(path, "name")));
     let interval = match f.get("interval") {
-        Some(i) => d::duration(e, i, &join(path, "interval"))?,
-        None => 10 * SECOND,
+        Some(i) => d::positive_duration(e, i, &join(path, "interval")),
+        None => Some(10 * SECOND),
     };
-    if interval == 0 {
-        e.at(f.pos, &join(path, "interval"), "must be > 0");
+    if interval == Some(0) {
+        let at = f.get("interval").map_or(f.pos, |x| x.pos);
+        e.at(at, &join(path, "interval"), "must be > 0");
     }
     let tag = f
         .get("tag")
@@ -455,8 +547,8 @@ fn watch(e: &mut Errors, n: &Node, path: &str) -> Option<WatchConfig> {
         e.at(f.pos, &join(path, "tag"), "a KV watch has no tag");
     }
     Some(WatchConfig {
-        name,
-        interval,
+        name: name?,
+        interval: interval?,
         tag,
         dc,
         key,
@@ -471,9 +563,9 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
         "telemetry",
         &["port", "interfaces", "tags", "metrics"],
     )?;
-    let port =
-        f.get("port")
-            .map_or(Some(9090), |p| d::integer(e, p, "telemetry.port", 0, 65535))? as u16;
+    let port = f
+        .get("port")
+        .map_or(Some(9090), |p| d::integer(e, p, "telemetry.port", 0, 65535));
     let interfaces = f
         .get("interfaces")
         .and_then(|x| d::strings(e, x, "telemetry.interfaces"))
@@ -485,7 +577,8 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
         .unwrap_or_default();
     let mut metrics = Vec::new();
     if let Some(m) = f.get("metrics") {
-        for (i, node) in d::array(e, m, "telemetry.metrics")?.iter().enumerate() {
+        let list = d::array(e, m, "telemetry.metrics").unwrap_or(&[]);
+        for (i, node) in list.iter().enumerate() {
             let path = format!("telemetry.metrics[{i}]");
             let Some(mf) = d::object(
                 e,
@@ -526,7 +619,7 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
         }
     }
     Some(Telemetry {
-        port,
+        port: port? as u16,
         interfaces,
         tags,
         metrics,
@@ -564,26 +657,29 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
     let f = d::object(e, n, path, &JOB)?;
     let p = |k: &str| join(path, k);
     let exec = f.get("exec").and_then(|x| command(e, x, &p("exec")));
+    // Every field is decoded even when an earlier one fails, so that each
+    // error is reported; the job itself then needs only a name.
     let name = match f.get("name") {
-        Some(x) => d::string(e, x, &p("name"))?,
+        Some(x) => d::string(e, x, &p("name")),
         // ContainerPilot names an unnamed job after its executable.
         None => match &exec {
-            Some(argv) => argv[0].clone(),
+            Some(argv) => Some(argv[0].clone()),
+            None if f.has("exec") => None,
             None => {
                 e.at(n.pos, &p("name"), "missing (a job needs a name or an exec)");
-                return None;
+                None
             }
         },
     };
-    if name.is_empty() {
+    if name.as_deref() == Some("") {
         e.at(n.pos, &p("name"), "must not be empty");
     }
-    let when = match f.get("when") {
-        Some(w) => when(e, w, &p("when"))?,
-        None => When::Startup,
-    };
+    let when = f
+        .get("when")
+        .and_then(|w| when(e, w, &p("when")))
+        .unwrap_or(When::Startup);
     let restarts = match f.get("restarts") {
-        Some(r) => restarts(e, r, &p("restarts"))?,
+        Some(r) => restarts(e, r, &p("restarts")).unwrap_or(Restarts::Limit(0)),
         // Periodic jobs run again on every tick.
         None if matches!(when, When::Interval(_) | When::Cron { .. }) => Restarts::Unlimited,
         None => Restarts::Limit(0),
@@ -596,7 +692,9 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
         );
     }
     let dur = |e: &mut Errors, k: &str| f.get(k).and_then(|x| d::duration(e, x, &p(k)));
-    let mut timeout = dur(e, "timeout");
+    let mut timeout = f
+        .get("timeout")
+        .and_then(|x| d::positive_duration(e, x, &p("timeout")));
     if timeout == Some(0) {
         e.at(n.pos, &p("timeout"), "must be at least 1ms");
     }
@@ -604,29 +702,32 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
         // ContainerPilot: a periodic task may not outlive its period.
         timeout = Some(*every);
     }
-    let stop_signal = match f.get("stopSignal") {
-        Some(s) => {
+    let stop_signal = f
+        .get("stopSignal")
+        .and_then(|s| {
             let name = d::string(e, s, &p("stopSignal"))?;
             signame::parse(&name).or_else(|| {
                 e.at(s.pos, &p("stopSignal"), format!("unknown signal {name:?}"));
                 None
-            })?
-        }
-        None => libc::SIGTERM,
-    };
+            })
+        })
+        .unwrap_or(libc::SIGTERM);
     let port = f
         .get("port")
         .and_then(|x| d::integer(e, x, &p("port"), 1, 65535))
         .map(|v| v as u16);
     let health = f
         .get("health")
-        .and_then(|h| health(e, h, &p("health"), timeout));
+        .and_then(|h| health(e, h, &p("health"), timeout, port.is_some()));
     if port.is_some() {
         if health.is_none() && !f.has("health") {
             e.at(n.pos, &p("health"), "must be set when 'port' is set");
         }
-        if let Some(h) = &health
-            && h.ttl.is_none()
+        // (Not when the check has a typo, which may be the ttl's.)
+        if let Some(Value::Object(members)) = f.get("health").map(|h| &h.value)
+            && members
+                .iter()
+                .all(|m| m.key != "ttl" && HEALTH.contains(&m.key.as_str()))
         {
             e.at(
                 f.get("health").map_or(n.pos, |x| x.pos),
@@ -634,7 +735,9 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
                 "must be set when 'port' is set (the TTL given to the discovery backend)",
             );
         }
-        if !valid_service_name(&name) {
+        if let Some(name) = &name
+            && !valid_service_name(name)
+        {
             e.at(
                 f.get("name").map_or(n.pos, |x| x.pos),
                 &p("name"),
@@ -674,7 +777,21 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
     }
     let initial_status = f.get("initial_status").and_then(|x| {
         let s = d::string(e, x, &p("initial_status"))?;
-        if ["passing", "warning", "critical"].contains(&s.as_str()) {
+        let valid = ["passing", "warning", "critical"].contains(&s.as_str());
+        if port.is_none() {
+            // ContainerPilot validates it only for a registered service.
+            let also = if valid {
+                String::new()
+            } else {
+                format!(" (and {s:?} is not passing, warning or critical)")
+            };
+            e.warn(
+                x.pos,
+                &p("initial_status"),
+                format!("has no effect without 'port': the job is not registered{also}"),
+            );
+            None
+        } else if valid {
             Some(s)
         } else {
             e.at(
@@ -717,7 +834,7 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
         .map(|x| job_env(e, x, &p("env")))
         .unwrap_or_default();
     Some(JobConfig {
-        name,
+        name: name?,
         pos: n.pos,
         exec,
         when,
@@ -830,7 +947,7 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
         return None;
     }
     if let Some(i) = f.get("interval") {
-        let every = d::duration(e, i, &p("interval"))?;
+        let every = d::positive_duration(e, i, &p("interval"))?;
         if every < 1_000_000 {
             e.at(i.pos, &p("interval"), "cannot be less than 1ms");
             return None;
@@ -869,16 +986,19 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
         (_, Some(c)) => (Some(c), true),
         _ => (None, true),
     };
+    let word = if each { "each" } else { "once" };
     let code = match code_node {
-        Some(c) => d::string(e, c, &p(if each { "each" } else { "once" }))?,
+        Some(c) => d::string(e, c, &p(word))?,
         // `when: { source: "SIGHUP" }` runs the job on each signal.
         None if source.as_deref().is_some_and(is_signal_source) => "signal".to_string(),
         None => {
-            e.at(
-                n.pos,
-                path,
-                "needs 'once' or 'each' with 'source', or 'interval' or 'cron'",
-            );
+            if !f.typo {
+                e.at(
+                    n.pos,
+                    path,
+                    "needs 'once' or 'each' with 'source', or 'interval' or 'cron'",
+                );
+            }
             return None;
         }
     };
@@ -886,7 +1006,7 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
         let pos = code_node.map_or(n.pos, |c| c.pos);
         e.at(
             pos,
-            &p(if each { "each" } else { "once" }),
+            &p(word),
             format!(
                 "unknown event {code:?} (one of {})",
                 CODES.map(|(n, _)| n).join(", ")
@@ -895,8 +1015,22 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
         return None;
     }
     let Some(source) = source else {
-        e.at(n.pos, &p("source"), "missing");
-        return None;
+        if f.has("source") || f.typo {
+            return None;
+        }
+        // ContainerPilot loads this and waits for the event from source
+        // "", which nothing publishes.
+        let advice = if code == "startup" {
+            "ContainerPilot's startup event comes from source \"global\"; without 'when' a job starts at startup"
+        } else {
+            "add the source: a job, watch.NAME or \"global\""
+        };
+        e.warn(
+            n.pos,
+            &p("source"),
+            format!("missing: no event matches {word} {code:?} without a source, so this job will never start ({advice})"),
+        );
+        return Some(never(timeout));
     };
     Some(When::Event {
         source,
@@ -904,6 +1038,23 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
         each,
         timeout,
     })
+}
+
+/// The `when` of a job that can never start: source "" publishes nothing,
+/// and a start event that is not `stopping` or `stopped` lets the job stop
+/// at shutdown like any other (no preStop wait that could never end).
+fn never(timeout: Option<u64>) -> When {
+    When::Event {
+        source: String::new(),
+        code: String::from("startup"),
+        each: false,
+        timeout,
+    }
+}
+
+/// Whether `when` can never start the job (see [`never`]).
+pub fn never_starts(when: &When) -> bool {
+    matches!(when, When::Event { source, .. } if source.is_empty())
 }
 
 pub fn is_signal_source(s: &str) -> bool {
@@ -939,130 +1090,232 @@ fn restarts(e: &mut Errors, n: &Node, path: &str) -> Option<Restarts> {
     }
 }
 
-fn health(e: &mut Errors, n: &Node, path: &str, job_timeout: Option<u64>) -> Option<Health> {
-    let f = d::object(
-        e,
-        n,
-        path,
-        &[
-            "exec", "http", "tcp", "status", "interval", "ttl", "timeout", "logging",
-        ],
-    )?;
+const HEALTH: [&str; 8] = [
+    "exec", "http", "tcp", "status", "interval", "ttl", "timeout", "logging",
+];
+
+fn health(
+    e: &mut Errors,
+    n: &Node,
+    path: &str,
+    job_timeout: Option<u64>,
+    advertised: bool,
+) -> Option<Health> {
+    let f = d::object(e, n, path, &HEALTH)?;
     let p = |k: &str| join(path, k);
     let kinds = ["exec", "http", "tcp"].iter().filter(|k| f.has(k)).count();
-    if kinds != 1 {
-        e.at(n.pos, path, "needs exactly one of 'exec', 'http' or 'tcp'");
-        return None;
-    }
-    let check = if let Some(x) = f.get("exec") {
-        Check::Exec(command(e, x, &p("exec"))?)
-    } else if let Some(x) = f.get("http") {
-        let url = d::string(e, x, &p("http"))?;
-        if !url.starts_with("http://") {
-            e.at(x.pos, &p("http"), "only http:// URLs can be checked");
-            return None;
+    let check = if kinds != 1 {
+        if kinds > 1 || !f.typo {
+            e.at(n.pos, path, "needs exactly one of 'exec', 'http' or 'tcp'");
         }
+        None
+    } else if let Some(x) = f.get("exec") {
+        command(e, x, &p("exec")).map(Check::Exec)
+    } else if let Some(x) = f.get("http") {
+        let url = d::string(e, x, &p("http")).filter(|url| {
+            let ok = url.starts_with("http://");
+            if !ok {
+                e.at(x.pos, &p("http"), "only http:// URLs can be checked");
+            }
+            ok
+        });
         let status = f
             .get("status")
             .and_then(|s| d::integer(e, s, &p("status"), 100, 599))
             .map(|s| s as u16);
-        Check::Http { url, status }
+        url.map(|url| Check::Http { url, status })
     } else {
-        let x = f.get("tcp")?;
-        let addr = d::string(e, x, &p("tcp"))?;
-        if !addr
-            .rsplit_once(':')
-            .is_some_and(|(_, port)| port.parse::<u16>().is_ok_and(|p| p > 0))
-        {
-            e.at(x.pos, &p("tcp"), format!("{addr:?} is not host:port"));
-            return None;
-        }
-        Check::Tcp(addr)
+        f.get("tcp")
+            .and_then(|x| Some((x, d::string(e, x, &p("tcp"))?)))
+            .and_then(|(x, addr)| {
+                let ok = addr
+                    .rsplit_once(':')
+                    .is_some_and(|(_, port)| port.parse::<u16>().is_ok_and(|p| p > 0));
+                if !ok {
+                    e.at(x.pos, &p("tcp"), format!("{addr:?} is not host:port"));
+                }
+                ok.then_some(Check::Tcp(addr))
+            })
     };
     if f.has("status") && !f.has("http") {
         e.at(n.pos, &p("status"), "only applies to 'http' checks");
     }
-    // ContainerPilot requires an interval; tug defaults it so that a check
-    // used only for `healthy` events (no port) can be written bare.
+    // ContainerPilot 3.8 requires interval and ttl (> 0); tug defaults the
+    // interval so that a check used only for `healthy` events (no port)
+    // can be written bare, and needs a ttl only to advertise.
     let interval = match f.get("interval") {
-        Some(i) => d::duration(e, i, &p("interval"))?,
-        None => 5 * SECOND,
+        Some(i) => d::positive_duration(e, i, &p("interval")),
+        None => Some(5 * SECOND),
     };
-    if interval < 1_000_000 {
+    if interval.is_some_and(|i| i < 1_000_000) {
         e.at(
             f.get("interval").map_or(n.pos, |x| x.pos),
             &p("interval"),
             "must be > 0",
         );
-        return None;
     }
-    let ttl = f.get("ttl").and_then(|t| d::duration(e, t, &p("ttl")));
+    let ttl = f.get("ttl").and_then(|t| {
+        let ttl = d::positive_duration(e, t, &p("ttl"))?;
+        if ttl < SECOND {
+            e.at(
+                t.pos,
+                &p("ttl"),
+                "must be at least 1s (Consul's TTL is in seconds)",
+            );
+        }
+        Some(ttl)
+    });
+    let rejects = "ContainerPilot 3.8 rejects a health check without it";
+    match (f.has("interval") || f.typo, f.has("ttl") || advertised || f.typo) {
+        (false, false) => e.warn(
+            n.pos,
+            path,
+            "no 'interval' or 'ttl': tug checks every 5s (ContainerPilot 3.8 rejects a health check without them)",
+        ),
+        (false, true) => e.warn(
+            n.pos,
+            &p("interval"),
+            format!("missing: tug checks every 5s ({rejects})"),
+        ),
+        (true, false) => e.warn(
+            n.pos,
+            &p("ttl"),
+            format!("missing: tug needs it only with 'port' ({rejects})"),
+        ),
+        (true, true) => {}
+    }
     let timeout = f
         .get("timeout")
         .and_then(|t| d::duration(e, t, &p("timeout")))
         .or(job_timeout)
-        .unwrap_or(interval);
+        .or(interval);
     let raw_output = f
         .get("logging")
         .and_then(|l| raw_flag(e, l, &p("logging")))
         .unwrap_or(false);
     Some(Health {
-        check,
-        interval,
+        check: check?,
+        interval: interval.filter(|i| *i >= 1_000_000)?,
         ttl,
-        timeout,
+        timeout: timeout?,
         raw_output,
     })
 }
 
-/// Cross-job rules: unique names, `when` sources that exist, and no group
-/// of jobs that only wait on each other (they could never start).
-fn check_graph(e: &mut Errors, jobs: &[JobConfig], watches: &[WatchConfig], top: &Fields<'_>) {
-    let at = |i: usize| jobs[i].pos;
+/// A node inside a job by path (`["when", "source"]`), for positions.
+fn node_in<'n>(job: &'n Node, keys: &[&str]) -> Option<&'n Node> {
+    keys.iter().try_fold(job, |n, k| match &n.value {
+        Value::Object(members) => members.iter().rfind(|m| m.key == *k).map(|m| &m.value),
+        _ => None,
+    })
+}
+
+/// Cross-job rules: unique names, and `when` events that can come. A
+/// source that names nothing, or a group of jobs that only wait on each
+/// other, loads in ContainerPilot and the job never starts: tug warns and
+/// gives the job a `when` that never fires ([`never`]).
+fn check_graph(
+    e: &mut Errors,
+    jobs: &mut [JobConfig],
+    nodes: &[(usize, &Node)],
+    watches: &[WatchConfig],
+    watch_nodes: &[Node],
+) {
     for (i, j) in jobs.iter().enumerate() {
         if jobs[..i].iter().any(|o| o.name == j.name) {
+            let (k, node) = nodes[i];
+            let at = node_in(node, &["name"]).map_or(node.pos, |x| x.pos);
             e.at(
-                at(i),
-                &format!("jobs[{i}].name"),
+                at,
+                &format!("jobs[{k}].name"),
                 format!("duplicate job name {:?}", j.name),
             );
         }
     }
     for (i, w) in watches.iter().enumerate() {
         if watches[..i].iter().any(|o| o.name == w.name) {
-            let pos = top.get("watches").map_or(Pos::default(), |n| n.pos);
+            let at = watch_nodes
+                .iter()
+                .filter_map(|n| node_in(n, &["name"]))
+                .filter(|n| matches!(&n.value, Value::String(s) if *s == w.name))
+                .nth(1)
+                .map_or(Pos::default(), |n| n.pos);
             e.at(
-                pos,
+                at,
                 &format!("watches[{i}].name"),
                 format!("duplicate watch name {:?}", w.name),
             );
         }
     }
-    for (i, j) in jobs.iter().enumerate() {
-        let When::Event { source, .. } = &j.when else {
+    let job_index = |jobs: &[JobConfig], name: &str| jobs.iter().position(|o| o.name == name);
+    let watch_names: Vec<String> = watches
+        .iter()
+        .map(|w| format!("watch.{}", w.name))
+        .collect();
+    for i in 0..jobs.len() {
+        let When::Event {
+            source, timeout, ..
+        } = &jobs[i].when
+        else {
             continue;
         };
-        let known = source == "global"
+        let known = source.is_empty()
+            || source == "global"
             || is_signal_source(source)
-            || jobs.iter().any(|o| o.name == *source)
-            || source
-                .strip_prefix("watch.")
-                .is_some_and(|w| watches.iter().any(|x| x.name == w));
-        if !known {
-            e.at(at(i), &format!("jobs[{i}].when.source"), format!("{source:?} names no job, watch (watch.NAME), signal (SIGHUP, SIGUSR2) or 'global'"));
+            || job_index(jobs, source).is_some()
+            || watch_names.contains(source);
+        if known {
+            continue;
         }
+        let mut names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+        names.extend(watch_names.iter().map(String::as_str));
+        names.extend(["global", "SIGHUP", "SIGUSR2"]);
+        let hint = d::closest(source, &names)
+            .or_else(|| {
+                d::closest(
+                    &format!("watch.{source}"),
+                    &watch_names.iter().map(String::as_str).collect::<Vec<_>>(),
+                )
+            })
+            .map(|k| format!(" (did you mean {k:?}?)"))
+            .unwrap_or_default();
+        let (k, node) = nodes[i];
+        let at = node_in(node, &["when", "source"]).map_or(node.pos, |x| x.pos);
+        e.warn(
+            at,
+            &format!("jobs[{k}].when.source"),
+            format!("{source:?} names no job or watch: this job will never start{hint}"),
+        );
+        jobs[i].when = never(*timeout);
     }
-    // A job can start if its source is not a job, or is a job that can.
-    let mut can_start: Vec<bool> = jobs.iter().map(|j| !matches!(&j.when, When::Event { source, .. } if jobs.iter().any(|o| o.name == *source))).collect();
+    // Which jobs can start: those waiting on no job, or on a job that can
+    // start; and on a job's stopping/stopped, which also comes when the
+    // job stops at shutdown without having run (unless it waits for a
+    // stop event itself and has no when.timeout to give up on it).
+    // For each job: the job it waits on, and whether for a stop event.
+    let dep: Vec<Option<(usize, bool)>> = jobs
+        .iter()
+        .map(|j| match &j.when {
+            When::Event { source, code, .. } => job_index(jobs, source)
+                .map(|s| (s, matches!(code.as_str(), "stopping" | "stopped"))),
+            _ => None,
+        })
+        .collect();
+    let stops_anyway = |j: &JobConfig| match &j.when {
+        When::Event { code, timeout, .. } => {
+            timeout.is_some() || !matches!(code.as_str(), "stopping" | "stopped")
+        }
+        _ => true,
+    };
+    let mut can_start: Vec<bool> = (0..jobs.len())
+        .map(|i| !never_starts(&jobs[i].when) && dep[i].is_none())
+        .collect();
     loop {
         let mut changed = false;
-        for (i, j) in jobs.iter().enumerate() {
-            if let When::Event { source, .. } = &j.when
+        for i in 0..jobs.len() {
+            if let Some((s, on_stop)) = dep[i]
                 && !can_start[i]
-                && jobs
-                    .iter()
-                    .zip(&can_start)
-                    .any(|(o, ok)| *ok && o.name == *source)
+                && (can_start[s] || (on_stop && stops_anyway(&jobs[s])))
             {
                 can_start[i] = true;
                 changed = true;
@@ -1072,16 +1325,40 @@ fn check_graph(e: &mut Errors, jobs: &[JobConfig], watches: &[WatchConfig], top:
             break;
         }
     }
-    for (i, ok) in can_start.iter().enumerate() {
-        if !ok {
-            e.at(
-                at(i),
-                &format!("jobs[{i}].when"),
-                format!(
-                    "job {:?} waits on a cycle of jobs that wait on each other: it can never start",
-                    jobs[i].name
-                ),
-            );
+    for i in 0..jobs.len() {
+        let Some((s, _)) = dep[i].filter(|_| !can_start[i]) else {
+            continue;
+        };
+        // In a ring if the chain of sources leads back here.
+        let mut on = s;
+        for _ in 0..jobs.len() {
+            match dep[on] {
+                Some((next, _)) if on != i => on = next,
+                _ => break,
+            }
+        }
+        let why = if on == i {
+            " (the jobs wait on each other)"
+        } else {
+            ""
+        };
+        let (k, node) = nodes[i];
+        let at = node_in(node, &["when"]).map_or(node.pos, |x| x.pos);
+        let msg = if s == i {
+            String::from("waits on its own event: this job will never start")
+        } else {
+            format!(
+                "waits on job {:?}, which never starts{why}: this job will never start either",
+                jobs[s].name
+            )
+        };
+        e.warn(at, &format!("jobs[{k}].when"), msg);
+    }
+    for i in 0..jobs.len() {
+        if !can_start[i]
+            && let When::Event { timeout, .. } = jobs[i].when
+        {
+            jobs[i].when = never(timeout);
         }
     }
 }
@@ -1175,10 +1452,6 @@ mod tests {
         for (text, want) in [
             (r#"{ consul: "https://c:8500" }"#, "consul: bad address"),
             (
-                r#"{ consul: { address: "c:99999" } }"#,
-                "consul.address: bad address",
-            ),
-            (
                 r#"{ consul: { address: "c:8500", scheme: "https" } }"#,
                 "consul.scheme: \"https\": tug speaks plain HTTP only",
             ),
@@ -1207,6 +1480,7 @@ mod tests {
         let e = errors(
             "{\n  jobs: [\n    { name: \"a\", exec: \"x\", health: { exec: \"y\", tll: 3 } }\n  ]\n}",
         );
+        // (No warning that 'ttl' is missing: the typo says it.)
         assert_eq!(
             e,
             ["t.json5:3:50: jobs[0].health.tll: unknown key \"tll\" (did you mean \"ttl\"?)"]
@@ -1225,6 +1499,385 @@ mod tests {
         let e = errors(
             r#"{ logging: { level: "LOUD" }, jobs: [ { name: "a", exec: "x", health: { http: "https://x" } } ] }"#,
         );
+        let e: Vec<&String> = e.iter().filter(|l| !l.contains(": warning: ")).collect();
         assert_eq!(e.len(), 2, "both errors are reported: {e:?}");
+    }
+
+    fn loaded(text: &str) -> Config {
+        parse("t.json5", text).unwrap_or_else(|e| panic!("{text}: {e:?}"))
+    }
+
+    const NEVER: When = When::Event {
+        source: String::new(),
+        code: String::new(),
+        each: false,
+        timeout: None,
+    };
+
+    fn never_fires(w: &When) -> bool {
+        let When::Event { source, code, .. } = w else {
+            return false;
+        };
+        // Nothing publishes from source ""; and not a stop event, which
+        // would hold the job back at shutdown.
+        source.is_empty() && code == "startup" && never_starts(w) && *w != NEVER
+    }
+
+    #[test]
+    fn a_source_that_names_nothing_loads_warns_and_never_fires() {
+        let c = loaded(
+            r#"{
+  jobs: [
+    { name: "backend-config", exec: "x" },
+    { name: "app", exec: "x", when: { source: "backend-confg", once: "exitSuccess" } },
+    { name: "reload", exec: "x", when: { source: "watch.bakend", each: "changed", timeout: "9s" } },
+    { name: "other", exec: "x", when: { source: "db-from-another-image", once: "stopping" } },
+    { name: "no-prefix", exec: "x", when: { source: "backend", each: "changed" } },
+    { name: "hup", exec: "x", when: { source: "SIGHUP" } },
+    { name: "usr2", exec: "x", when: { source: "SIGUSR2", each: "signal" } },
+    { name: "glob", exec: "x", when: { source: "global", once: "startup" } },
+    { name: "on-watch", exec: "x", when: { source: "watch.backend", once: "healthy" } },
+  ],
+  watches: [ { name: "backend" } ],
+}"#,
+        );
+        assert_eq!(
+            c.warnings,
+            [
+                "t.json5:4:47: warning: jobs[1].when.source: \"backend-confg\" names no job or watch: this job will never start (did you mean \"backend-config\"?)",
+                "t.json5:5:50: warning: jobs[2].when.source: \"watch.bakend\" names no job or watch: this job will never start (did you mean \"watch.backend\"?)",
+                "t.json5:6:49: warning: jobs[3].when.source: \"db-from-another-image\" names no job or watch: this job will never start",
+                "t.json5:7:53: warning: jobs[4].when.source: \"backend\" names no job or watch: this job will never start (did you mean \"watch.backend\"?)",
+            ]
+        );
+        let w: Vec<&When> = c.jobs.iter().map(|j| &j.when).collect();
+        assert!(never_fires(w[1]) && never_fires(w[2]) && never_fires(w[3]) && never_fires(w[4]));
+        assert!(
+            matches!(w[2], When::Event { timeout: Some(t), .. } if *t == 9 * SECOND),
+            "when.timeout still gives up: {:?}",
+            w[2]
+        );
+        for (i, source) in [
+            (5, "SIGHUP"),
+            (6, "SIGUSR2"),
+            (7, "global"),
+            (8, "watch.backend"),
+        ] {
+            assert!(
+                matches!(w[i], When::Event { source: s, .. } if s == source),
+                "{:?}",
+                w[i]
+            );
+        }
+    }
+
+    #[test]
+    fn once_or_each_without_a_source_loads_warns_and_never_fires() {
+        let c = loaded(
+            r#"{ jobs: [
+  { name: "setup", exec: "x", when: { once: "startup" } },
+  { name: "bye", exec: "x", when: { once: "shutdown", timeout: "3s" } },
+  { name: "later", exec: "x", when: { each: "stopping" } },
+] }"#,
+        );
+        assert_eq!(
+            c.warnings,
+            [
+                "t.json5:2:37: warning: jobs[0].when.source: missing: no event matches once \"startup\" without a source, so this job will never start (ContainerPilot's startup event comes from source \"global\"; without 'when' a job starts at startup)",
+                "t.json5:3:35: warning: jobs[1].when.source: missing: no event matches once \"shutdown\" without a source, so this job will never start (add the source: a job, watch.NAME or \"global\")",
+                "t.json5:4:37: warning: jobs[2].when.source: missing: no event matches each \"stopping\" without a source, so this job will never start (add the source: a job, watch.NAME or \"global\")",
+            ]
+        );
+        assert!(
+            c.jobs.iter().all(|j| never_fires(&j.when)),
+            "{:?}",
+            c.jobs[2].when
+        );
+        assert!(matches!(c.jobs[1].when, When::Event { timeout: Some(t), .. } if t == 3 * SECOND));
+        // Still errors, as in ContainerPilot: no event at all, or one that
+        // does not exist.
+        assert!(
+            errors(r#"{ jobs: [ { name: "a", exec: "x", when: { timeout: "1s" } } ] }"#)[0]
+                .contains("needs 'once' or 'each'")
+        );
+        assert!(
+            errors(r#"{ jobs: [ { name: "a", exec: "x", when: { once: "started" } } ] }"#)[0]
+                .contains("unknown event \"started\"")
+        );
+    }
+
+    #[test]
+    fn jobs_that_wait_on_each_other_load_warn_and_never_fire() {
+        let c = loaded(
+            r#"{ jobs: [
+  { name: "a", exec: "x", when: { source: "b", once: "healthy" } },
+  { name: "b", exec: "x", when: { source: "a", once: "exitSuccess" } },
+  { name: "c", exec: "x", when: { source: "b", each: "exitFailed" } },
+  { name: "pre-stop-a", exec: "x", when: { source: "a", once: "stopping" } },
+  { name: "p", exec: "x", when: { source: "q", once: "stopped" } },
+  { name: "q", exec: "x", when: { source: "p", once: "stopping" } },
+  { name: "self", exec: "x", when: { source: "self", once: "exitFailed" } },
+] }"#,
+        );
+        let at = |l: u32, k: usize, on: &str, why: &str| {
+            format!(
+                "t.json5:{l}:33: warning: jobs[{k}].when: waits on job \"{on}\", which never starts{why}: this job will never start either"
+            )
+        };
+        let ring = " (the jobs wait on each other)";
+        assert_eq!(
+            c.warnings,
+            [
+                at(2, 0, "b", ring),
+                at(3, 1, "a", ring),
+                at(4, 2, "b", ""),
+                at(6, 4, "q", ring),
+                at(7, 5, "p", ring),
+                "t.json5:8:36: warning: jobs[6].when: waits on its own event: this job will never start".into()
+            ]
+        );
+        let w: Vec<&When> = c.jobs.iter().map(|j| &j.when).collect();
+        assert!(never_fires(w[0]) && never_fires(w[1]) && never_fires(w[2]));
+        // `a` never runs, but it stops at shutdown: its preStop runs then.
+        assert!(matches!(w[3], When::Event { source, .. } if source == "a"));
+        // Two jobs that each wait for the other to stop: neither ever does.
+        assert!(never_fires(w[4]) && never_fires(w[5]));
+    }
+
+    #[test]
+    fn an_empty_logging_value_is_the_default() {
+        let c = loaded(r#"{ logging: { level: "", format: "", output: "" } }"#);
+        assert_eq!(
+            (c.logging.level, c.logging.format, c.logging.output),
+            (Level::Info, Format::Text, None)
+        );
+        assert_eq!(
+            c.warnings,
+            [
+                "t.json5:1:21: warning: logging.level: empty (a template variable that is not set?): using the default, INFO, as ContainerPilot does",
+                "t.json5:1:33: warning: logging.format: empty (a template variable that is not set?): using the default, text, as ContainerPilot does",
+                "t.json5:1:45: warning: logging.output: empty (a template variable that is not set?): using the default, stderr, as ContainerPilot does",
+            ]
+        );
+        let c = loaded(r#"{ logging: { level: "debug", format: "json", output: "stdout" } }"#);
+        assert_eq!(
+            (c.logging.level, c.logging.format),
+            (Level::Debug, Format::Json)
+        );
+        assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn agent_addresses_containerpilot_loads_load_with_a_warning() {
+        let agent = |text: &str| {
+            let c = loaded(text);
+            (c.consul.unwrap().address, c.warnings)
+        };
+        let empty = "empty (a template variable that is not set?): tug uses 127.0.0.1:8500, as ContainerPilot does";
+        assert_eq!(
+            agent(r#"{ consul: "" }"#),
+            (
+                "127.0.0.1:8500".into(),
+                Vec::from([std::format!("t.json5:1:11: warning: consul: {empty}")])
+            )
+        );
+        assert_eq!(
+            agent(r#"{ consul: { address: "" } }"#),
+            (
+                "127.0.0.1:8500".into(),
+                Vec::from([std::format!(
+                    "t.json5:1:22: warning: consul.address: {empty}"
+                )])
+            )
+        );
+        assert_eq!(
+            agent(r#"{ consul: {} }"#),
+            (
+                "127.0.0.1:8500".into(),
+                Vec::from([std::format!(
+                    "t.json5:1:11: warning: consul.address: {empty}"
+                )])
+            )
+        );
+        assert_eq!(
+            agent(r#"{ consul: ":8500" }"#),
+            ("127.0.0.1:8500".into(), Vec::from(["t.json5:1:11: warning: consul: \":8500\" has no host: tug uses 127.0.0.1:8500, as ContainerPilot does".to_string()]))
+        );
+        assert_eq!(agent(r#"{ consul: "http://:8501" }"#).0, "127.0.0.1:8501");
+        assert_eq!(
+            agent(r#"{ consul: "localhost:8500:8500" }"#),
+            ("localhost:8500:8500".into(), Vec::from(["t.json5:1:11: warning: consul: \"localhost:8500:8500\" is not a valid host:port (IPv6 addresses go in brackets: [::1]:8500): every request to the agent will fail; tug keeps retrying with backoff".to_string()]))
+        );
+        let (address, w) = agent(r#"{ consul: { address: "c:99999", scheme: "" } }"#);
+        assert_eq!(address, "c:99999");
+        assert!(
+            w[0].contains("consul.address: \"c:99999\" is not a valid host:port"),
+            "{w:?}"
+        );
+        assert!(w[1].contains("consul.scheme: empty"), "{w:?}");
+        let (_, w) = agent(r#"{ consul: "consul:8500" }"#);
+        assert!(w.is_empty(), "{w:?}");
+        // What could never work as meant (TLS) stays an error.
+        assert!(
+            errors(r#"{ consul: "https://c:8500" }"#)[0]
+                .contains("consul: bad address \"https://c:8500\": https is not supported")
+        );
+    }
+
+    #[test]
+    fn a_duplicate_key_warns_and_the_last_one_wins() {
+        let c = loaded(
+            "{ jobs: [ {\n  name: \"app\", exec: \"x\",\n  when: { source: \"nope\", once: \"exitSuccess\" },\n  when: { source: \"setup\", once: \"exitSuccess\" },\n}, { name: \"setup\", exec: \"y\", name: \"setup\" } ] }",
+        );
+        assert_eq!(
+            c.warnings,
+            [
+                "t.json5:4:3: warning: jobs[0].when: duplicate key: this value replaces the one at 3:3 (the last one wins, as in ContainerPilot)",
+                "t.json5:5:32: warning: jobs[1].name: duplicate key: this value replaces the one at 5:6 (the last one wins, as in ContainerPilot)",
+            ]
+        );
+        assert_eq!(
+            c.jobs[0].when,
+            When::Event {
+                source: "setup".into(),
+                code: "exitSuccess".into(),
+                each: false,
+                timeout: None
+            }
+        );
+    }
+
+    #[test]
+    fn initial_status_without_a_port_has_no_effect_and_says_so() {
+        let c = loaded(
+            r#"{ jobs: [
+  { name: "a", exec: "x", initial_status: "passing" },
+  { name: "b", exec: "x", initial_status: "bogus" },
+  { name: "web", exec: "x", port: 80, initial_status: "warning", health: { exec: "y", interval: 5, ttl: 10 } },
+] }"#,
+        );
+        assert_eq!(
+            c.warnings,
+            [
+                "t.json5:2:43: warning: jobs[0].initial_status: has no effect without 'port': the job is not registered",
+                "t.json5:3:43: warning: jobs[1].initial_status: has no effect without 'port': the job is not registered (and \"bogus\" is not passing, warning or critical)",
+            ]
+        );
+        assert_eq!(
+            (
+                c.jobs[0].initial_status.as_deref(),
+                c.jobs[2].initial_status.as_deref()
+            ),
+            (None, Some("warning"))
+        );
+        let e = errors(
+            r#"{ jobs: [ { name: "web", exec: "x", port: 80, initial_status: "bogus", health: { exec: "y", interval: 5, ttl: 10 } } ] }"#,
+        );
+        assert!(
+            e[0].contains("jobs[0].initial_status: \"bogus\" is not passing, warning or critical"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn a_health_check_containerpilot_rejects_loads_with_a_warning() {
+        let w = loaded(
+            r#"{ jobs: [
+  { name: "a", exec: "x", health: { exec: "y" } },
+  { name: "b", exec: "x", health: { exec: "y", ttl: 10 } },
+  { name: "c", exec: "x", health: { exec: "y", interval: 5 } },
+  { name: "web", exec: "x", port: 80, health: { exec: "y", ttl: 10 } },
+  { name: "e", exec: "x", health: { exec: "y", interval: 5, ttl: 10 } },
+] }"#,
+        )
+        .warnings;
+        assert_eq!(
+            w,
+            [
+                "t.json5:2:35: warning: jobs[0].health: no 'interval' or 'ttl': tug checks every 5s (ContainerPilot 3.8 rejects a health check without them)",
+                "t.json5:3:35: warning: jobs[1].health.interval: missing: tug checks every 5s (ContainerPilot 3.8 rejects a health check without it)",
+                "t.json5:4:35: warning: jobs[2].health.ttl: missing: tug needs it only with 'port' (ContainerPilot 3.8 rejects a health check without it)",
+                "t.json5:5:47: warning: jobs[3].health.interval: missing: tug checks every 5s (ContainerPilot 3.8 rejects a health check without it)",
+            ]
+        );
+        // ttl > 0, as in ContainerPilot; and the messages say what is wrong.
+        let e = errors(
+            r#"{ jobs: [ { name: "a", exec: "x", health: { exec: "y", interval: 5, ttl: 0 } } ] }"#,
+        );
+        assert_eq!(
+            e,
+            ["t.json5:1:74: jobs[0].health.ttl: must be at least 1s (Consul's TTL is in seconds)"]
+        );
+    }
+
+    #[test]
+    fn a_v2_config_gets_one_error_that_says_so() {
+        let e = errors(
+            r#"{
+  consul: "consul:8500",
+  preStart: "/bin/setup.sh",
+  services: [ { name: "app", port: 80, health: "/bin/check", poll: 10, ttl: 25 } ],
+  backends: [ { name: "db", poll: 7, onChange: "/bin/reload.sh" } ],
+  coprocesses: [], tasks: [], preStop: "x", postStop: "y",
+  bogus: 1,
+}"#,
+        );
+        assert_eq!(
+            e,
+            [
+                "t.json5:3:3: preStart: this is a ContainerPilot v2 config; tug reads v3 configs, where services become jobs with port and health, backends become watches, preStart/preStop/postStop become jobs with when, tasks become jobs with when.interval and coprocesses become jobs with restarts",
+                "t.json5:7:3: bogus: unknown key \"bogus\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_error_is_reported_in_the_order_of_positions() {
+        let e = errors(
+            r#"{
+  jobs: [
+    { name: "a", exec: "x", restarts: "forever", stopTimeout: "soon" },
+    { name: "b", exec: "x", stopSignal: "SIGNOPE", restartDelay: "later" },
+    { name: "c", exec: "x", when: { source: "a", onse: "exitSuccess" },
+      health: { exec: "y", intreval: 5, tll: 10 } },
+  ],
+  watches: "none", stopTimeout: -1,
+}"#,
+        );
+        assert_eq!(
+            e,
+            [
+                "t.json5:3:39: jobs[0].restarts: \"forever\": accepts a whole number, \"unlimited\" or \"never\"",
+                "t.json5:3:63: jobs[0].stopTimeout: invalid duration \"soon\": expected a number, as in \"5s\" or \"1m30s\"",
+                "t.json5:4:41: jobs[1].stopSignal: unknown signal \"SIGNOPE\"",
+                "t.json5:4:66: jobs[1].restartDelay: invalid duration \"later\": expected a number, as in \"5s\" or \"1m30s\"",
+                "t.json5:5:50: jobs[2].when.onse: unknown key \"onse\" (did you mean \"once\"?)",
+                "t.json5:6:28: jobs[2].health.intreval: unknown key \"intreval\" (did you mean \"interval\"?)",
+                "t.json5:6:41: jobs[2].health.tll: unknown key \"tll\" (did you mean \"ttl\"?)",
+                "t.json5:8:12: watches: expected a list, found string",
+                "t.json5:8:33: stopTimeout: -1 is negative: expected a duration such as 30 or \"30s\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn negative_durations_say_so() {
+        let e = errors(
+            r#"{ jobs: [
+  { name: "web", exec: "x", port: 80, health: { exec: "y", interval: -5, ttl: -1 } },
+  { name: "b", exec: "x", stopTimeout: "-5s", timeout: -2.5, when: { interval: -1 } },
+], watches: [ { name: "w", interval: "-1m" } ] }"#,
+        );
+        assert_eq!(
+            e,
+            [
+                "t.json5:2:70: jobs[0].health.interval: -5 is negative: expected a duration > 0 such as 30 or \"30s\"",
+                "t.json5:2:79: jobs[0].health.ttl: -1 is negative: expected a duration > 0 such as 30 or \"30s\"",
+                "t.json5:3:40: jobs[1].stopTimeout: \"-5s\" is negative: expected a duration such as 30 or \"30s\"",
+                "t.json5:3:56: jobs[1].timeout: the number is negative: expected a duration > 0 such as 30 or \"30s\"",
+                "t.json5:3:80: jobs[1].when.interval: -1 is negative: expected a duration > 0 such as 30 or \"30s\"",
+                "t.json5:4:38: watches[0].interval: \"-1m\" is negative: expected a duration > 0 such as 30 or \"30s\"",
+            ]
+        );
     }
 }

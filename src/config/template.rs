@@ -84,19 +84,24 @@ pub fn render(
         ex.walk(&nodes, &Value::Map)?;
         Ok(ex.out)
     };
-    run().map_err(|(mut pos, msg)| {
-        pos = pos.min(text.len());
-        while !text.is_char_boundary(pos) {
-            pos -= 1;
-        }
-        let before = &text[..pos];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        TemplateError {
-            line: before.matches('\n').count() as u32 + 1,
-            col: before[line_start..].chars().count() as u32 + 1,
-            msg,
-        }
+    run().map_err(|(pos, msg)| {
+        let (line, col) = line_col(text, pos);
+        TemplateError { line, col, msg }
     })
+}
+
+/// The 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, mut pos: usize) -> (u32, u32) {
+    pos = pos.min(text.len());
+    while !text.is_char_boundary(pos) {
+        pos -= 1;
+    }
+    let before = &text[..pos];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() as u32 + 1,
+        before[line_start..].chars().count() as u32 + 1,
+    )
 }
 
 // ---------------------------------------------------------------- values
@@ -225,9 +230,10 @@ fn close_at(s: &str) -> Option<(usize, bool)> {
     }
 }
 
-/// Whether a name or number may end at the start of `s`.
+/// Whether a name or number may end at the start of `s` (a lone "}" too,
+/// so that `{{ .X}` is reported as the unclosed action it is).
 fn at_terminator(s: &str) -> bool {
-    s.is_empty() || s.starts_with(|c| is_space(c) || ".,|:()".contains(c)) || s.starts_with("}}")
+    s.is_empty() || s.starts_with(|c| is_space(c) || ".,|:()}".contains(c))
 }
 
 fn lex(s: &str) -> R<Vec<(Tok<'_>, usize)>> {
@@ -280,8 +286,19 @@ fn lex(s: &str) -> R<Vec<(Tok<'_>, usize)>> {
                     break;
                 }
                 let Some(c) = rest.chars().next() else {
-                    return fail(open, "unclosed action");
+                    return fail(open, "unclosed action: this \"{{\" has no \"}}\"");
                 };
+                // `{{ .X }`: a typo, which would otherwise surface later as
+                // some confusing error (the next quote opening a string).
+                if c == '}' {
+                    let (line, col) = line_col(s, open);
+                    return fail(
+                        pos,
+                        format!(
+                            "unclosed action: the \"{{{{\" at {line}:{col} ends with a single \"}}\" (expected \"}}}}\")"
+                        ),
+                    );
+                }
                 let (tok, len) = lex_token(rest, c, &mut parens).map_err(|m| (pos, m))?;
                 toks.push((tok, pos));
                 pos += len;
@@ -2479,7 +2496,28 @@ mod tests {
             e("x\n{{ if 1 }}{{ else }}{{ else }}{{ end }}"),
             "2:21: expected end; found {{else}}"
         );
-        assert_eq!(e("{{ .USER"), "1:1: unclosed action");
+        assert_eq!(
+            e("{{ .USER"),
+            "1:1: unclosed action: this \"{{\" has no \"}}\""
+        );
+        // A single closing brace: said as such, not as the string that the
+        // next quote would open.
+        let single =
+            "1:4: unclosed action: the \"{{\" at 1:1 ends with a single \"}\" (expected \"}}\")";
+        assert_eq!(e("{{ }\n"), single);
+        let text = "{\n  \"a\": \"{{ .A }\",\n  \"b\": \"{{ .B }}\"\n}";
+        assert_eq!(
+            e(text),
+            "2:15: unclosed action: the \"{{\" at 2:9 ends with a single \"}\" (expected \"}}\")"
+        );
+        assert_eq!(
+            e("x {{ .A} y }}"),
+            "1:8: unclosed action: the \"{{\" at 1:3 ends with a single \"}\" (expected \"}}\")"
+        );
+        assert_eq!(
+            e("{{ 12} }}"),
+            "1:6: unclosed action: the \"{{\" at 1:1 ends with a single \"}\" (expected \"}}\")"
+        );
         assert_eq!(e("{{ (1 }}"), "1:7: unclosed left paren");
         assert_eq!(e("{{ 1) }}"), "1:5: unexpected right paren");
         assert_eq!(e("{{ }}"), "1:4: missing value for command");
