@@ -1,14 +1,32 @@
 //! `tug ctl`: the command-line client of a running tug's control socket.
-//! It is a separate short-lived process, so it may block; it never loads
-//! the config (ContainerPilot's CLI rendered the whole file just to find
-//! the socket). The socket: `--socket PATH`, else TUG_SOCKET, else
-//! `/var/run/tug.sock` (installed as `containerpilot`, cli.rs passes
-//! TUG_SOCKET or ContainerPilot's `/var/run/containerpilot.socket`).
+//! It is a separate short-lived process, so it may block.
 //!
-//! Output: what tug answers, on stdout (nothing for a bare 200); `status`
-//! as a table read from the JSON (`--json`: the JSON itself). Errors go to
-//! stderr as one line: tug's own message (`no job named x`), or why tug
-//! could not be reached.
+//! Which socket (the first that applies): `--socket PATH`; TUG_SOCKET
+//! (tug sets it for its jobs); `control.socket` of the config named by
+//! TUG_CONFIG or CONTAINERPILOT (`docker exec` inherits the image's ENV);
+//! else the defaults, tried in the server's order (`control` module docs:
+//! `/var/run/tug.sock`, `/run/tug.sock`, `@tug.sock`). ctl loads the config
+//! only for `control.socket`: one that does not load (ctl may lack the
+//! server's environment, or its files) falls back to the defaults without a
+//! word, as does a config that names no socket. Installed as
+//! `containerpilot`, cli.rs passes TUG_SOCKET or ContainerPilot's
+//! `/var/run/containerpilot.socket` as `--socket`; that path stands for
+//! ContainerPilot's defaults (the config of CONTAINERPILOT, then the same
+//! three places for `containerpilot.socket`). An abstract socket whose tug
+//! is outside ctl's pid namespace (another container sharing the network)
+//! is refused rather than talked to.
+//!
+//! Output on stdout: tug's answer (`ok` for ping; the job routes say what
+//! they did: `stopping job web (pid 42)`); for ContainerPilot's routes,
+//! whose 200 has no body, a confirmation: `reloaded the config`,
+//! `maintenance on`, `set 2 variables for jobs started from now on`, `set 1
+//! metric`, `shutting down`. `status` is a table read from the JSON,
+//! `status JOB` the job in detail (`--json`: the JSON itself); `logs JOB`
+//! the job's recent output as kept by tug (`-f`: then follows it until tug
+//! ends the stream or ctl is stopped). Errors go to stderr as one line:
+//! tug's own message (`no job named x`), why tug could not be reached, or
+//! what is wrong with the command line (with a pointer to `--help` for an
+//! unknown word).
 //!
 //! Exit codes: 0 done; 1 tug refused (its answer was not 2xx: unknown job,
 //! bad value, config errors...); 2 bad command line; 3 tug could not be
@@ -16,10 +34,10 @@
 //! answer).
 
 use crate::config::json5;
-use crate::json::{self, as_array, as_bool, as_u64};
+use crate::json::{self, as_array, as_bool, as_str, as_u64};
 use crate::net::http::{Request, ResponseParser, write_request};
-use crate::sys::fd::{read_raw, write_all};
-use crate::sys::{Errno, net};
+use crate::sys::fd::{Fd, read_raw, write_all, write_raw};
+use crate::sys::{Errno, listen, net};
 use alloc::ffi::CString;
 use alloc::format;
 use alloc::string::String;
@@ -28,70 +46,214 @@ use alloc::vec::Vec;
 
 pub const DEFAULT_SOCKET: &str = "/var/run/tug.sock";
 /// Responses larger than this are an error (status output of many jobs
-/// fits easily).
+/// fits easily; a followed log is written out as it comes).
 const MAX_RESPONSE: usize = 4 << 20;
 
-/// One control request: what to send.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Call {
-    pub method: &'static str,
-    pub path: String,
-    pub body: String,
-}
+pub const USAGE: &str = "usage: tug ctl [--socket PATH] COMMAND
 
-/// Maps `tug ctl WORDS` to a request, or explains the usage.
-pub fn call_for(words: &[&str]) -> Result<Call, String> {
-    let get = |path: &str| {
-        Ok(Call {
-            method: "GET",
-            path: path.into(),
-            body: String::new(),
-        })
-    };
-    let post = |path: String, body: String| {
-        Ok(Call {
-            method: "POST",
-            path,
-            body,
-        })
-    };
-    match words {
-        ["ping"] => get("/v3/ping"),
-        ["status"] | ["status", "--json"] => get("/v3/status"),
-        ["reload"] => post("/v3/reload".into(), String::new()),
-        ["shutdown"] => post("/v3/shutdown".into(), String::new()),
-        ["maintenance", "on" | "enable"] => post("/v3/maintenance/enable".into(), String::new()),
-        ["maintenance", "off" | "disable"] => post("/v3/maintenance/disable".into(), String::new()),
-        [verb @ ("start" | "stop" | "restart"), job] => post(
-            format!("/v3/jobs/{}/{verb}", escape_path(job)),
-            String::new(),
-        ),
-        ["signal", job, sig] => {
-            let sig =
-                crate::signame::parse(sig).ok_or_else(|| format!("unknown signal {sig:?}"))?;
-            post(
-                format!("/v3/jobs/{}/signal", escape_path(job)),
-                format!("{{\"signal\":{sig}}}"),
-            )
-        }
-        ["putenv", pairs @ ..] if !pairs.is_empty() => {
-            post("/v3/environ".into(), json_object(pairs, false)?)
-        }
-        ["putmetric", pairs @ ..] if !pairs.is_empty() => {
-            post("/v3/metric".into(), json_object(pairs, true)?)
-        }
-        _ => Err(String::from(USAGE)),
-    }
-}
+  status [JOB] [--json]   every job and watch, or one job in detail
+  logs JOB [-f]           the job's recent output (tug keeps 64 KiB per
+                          job); -f: then follow it
+  start|stop|restart JOB
+  signal JOB SIGNAL       to the job's process group (HUP, SIGUSR1, 10...)
+  reload                  re-read the config; unchanged jobs keep running
+  maintenance on|off
+  putenv K=V...           environment of jobs started from now on
+  putmetric K=V...        values of the metrics in telemetry.metrics
+  ping | shutdown | help
 
-pub const USAGE: &str = "usage: tug ctl [--socket PATH] status [--json] | ping | reload | shutdown | maintenance on|off\n\
-    \x20      | start|stop|restart JOB | signal JOB SIGNAL | putenv K=V... | putmetric K=V...\n\
-    exit codes: 0 done, 1 tug refused, 2 bad usage, 3 tug not reachable";
+The socket: --socket, else TUG_SOCKET, else control.socket of the config
+in TUG_CONFIG or CONTAINERPILOT, else the first of /var/run/tug.sock,
+/run/tug.sock and @tug.sock (abstract) that answers.
+Exit codes: 0 done, 1 tug refused, 2 bad usage, 3 tug not reachable.";
+
+/// Every command and its arguments, for usage errors.
+const COMMANDS: [(&str, &str); 13] = [
+    ("status", "status [JOB] [--json]"),
+    ("logs", "logs JOB [-f]"),
+    ("start", "start JOB"),
+    ("stop", "stop JOB"),
+    ("restart", "restart JOB"),
+    ("signal", "signal JOB SIGNAL"),
+    ("reload", "reload"),
+    ("maintenance", "maintenance on|off"),
+    ("putenv", "putenv K=V..."),
+    ("putmetric", "putmetric K=V..."),
+    ("ping", "ping"),
+    ("shutdown", "shutdown"),
+    ("help", "help"),
+];
 
 /// Exit codes (see the module docs).
 const REFUSED: i32 = 1;
 const USAGE_ERROR: i32 = 2;
 const UNREACHABLE: i32 = 3;
+
+/// How the answer is shown.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Show {
+    /// tug's text (or JSON), with a newline at the end.
+    Body,
+    /// Exactly what tug sent (a log).
+    Raw,
+    /// Written out as it arrives (a followed log).
+    Stream,
+    /// The status as tables.
+    Table,
+    /// One job's JSON in detail.
+    Job,
+    /// This line when tug's 200 has no body.
+    Confirm(String),
+}
+
+/// One control request: what to send, and how to show the answer.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Call {
+    pub method: &'static str,
+    pub path: String,
+    pub body: String,
+    pub show: Show,
+}
+
+/// A bad command line: the one-line message, and whether to point at
+/// `--help` (for a word ctl does not know).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Usage(pub String, pub bool);
+
+/// The usage of `cmd` ("restart JOB"); "" for an unknown one.
+fn usage_of(cmd: &str) -> &'static str {
+    COMMANDS
+        .iter()
+        .find(|(c, _)| *c == cmd)
+        .map_or("", |(_, u)| u)
+}
+
+/// "unknown command \"x\" (did you mean \"y\"?)"
+fn unknown(what: &str, word: &str, known: &[&str]) -> Usage {
+    let hint = crate::config::decode::closest(word, known)
+        .map_or(String::new(), |k| format!(" (did you mean {k:?}?)"));
+    Usage(format!("unknown {what} {word:?}{hint}"), true)
+}
+
+/// Maps `tug ctl WORDS` (after `--socket`) to a request.
+pub fn call_for(words: &[&str]) -> Result<Call, Usage> {
+    let (&cmd, rest) = words
+        .split_first()
+        .ok_or_else(|| Usage("missing COMMAND".into(), true))?;
+    let usage = usage_of(cmd);
+    if usage.is_empty() {
+        let names: Vec<&str> = COMMANDS.iter().map(|(c, _)| *c).collect();
+        return Err(unknown("command", cmd, &names));
+    }
+    // Options only where a command has them; K=V and signal words are
+    // values, not options.
+    let options: &[&str] = match cmd {
+        "status" => &["--json"],
+        "logs" => &["-f", "--follow"],
+        _ => &[],
+    };
+    let (flags, args): (Vec<&str>, Vec<&str>) = rest
+        .iter()
+        .partition(|w| !options.is_empty() && w.starts_with('-') && w.len() > 1);
+    if let Some(f) = flags.iter().find(|f| !options.contains(f)) {
+        let Usage(msg, _) = unknown("option", f, options);
+        return Err(Usage(format!("{cmd}: {msg}"), true));
+    }
+    // The arguments the usage line names: required, `[optional]`, `...`.
+    let mut names = usage.split(' ').skip(1).filter(|w| !w.starts_with("[-"));
+    let required = names.clone().filter(|w| !w.starts_with('[')).count();
+    let most = if usage.ends_with("...") {
+        usize::MAX
+    } else {
+        names.clone().count()
+    };
+    if let Some(missing) = names.nth(args.len()).filter(|_| args.len() < required) {
+        let missing = missing.trim_end_matches("...");
+        return Err(Usage(
+            format!("{cmd}: missing {missing} (tug ctl {usage})"),
+            false,
+        ));
+    }
+    if let Some(extra) = args.get(most) {
+        return Err(Usage(
+            format!("{cmd}: unexpected {extra:?} (tug ctl {usage})"),
+            false,
+        ));
+    }
+    let bad = |msg: String| Usage(format!("{cmd}: {msg}"), false);
+    let arg = |i: usize| args.get(i).copied().unwrap_or("");
+    let job = format!("/v3/jobs/{}", escape_path(arg(0)));
+    let confirm = |s: &str| Show::Confirm(s.into());
+    let n = args.len();
+    let plural = if n == 1 { "" } else { "s" };
+    let (get, path, body, show) = match cmd {
+        "ping" => (true, "/v3/ping".into(), String::new(), Show::Body),
+        "reload" => (
+            false,
+            "/v3/reload".into(),
+            String::new(),
+            confirm("reloaded the config"),
+        ),
+        "shutdown" => (
+            false,
+            "/v3/shutdown".into(),
+            String::new(),
+            confirm("shutting down"),
+        ),
+        "status" => {
+            let (path, show) = match n {
+                0 => ("/v3/status".into(), Show::Table),
+                _ => (job, Show::Job),
+            };
+            let json = flags.contains(&"--json");
+            (
+                true,
+                path,
+                String::new(),
+                if json { Show::Body } else { show },
+            )
+        }
+        "logs" if flags.is_empty() => (true, job + "/logs", String::new(), Show::Raw),
+        "logs" => (true, job + "/logs?follow", String::new(), Show::Stream),
+        "signal" => {
+            let sig = crate::signame::parse(arg(1))
+                .ok_or_else(|| bad(format!("unknown signal {:?}", arg(1))))?;
+            let body = format!("{{\"signal\":{sig}}}");
+            (false, job + "/signal", body, Show::Body)
+        }
+        "maintenance" => {
+            let (path, word) = match arg(0) {
+                "on" | "enable" => ("/v3/maintenance/enable", "on"),
+                "off" | "disable" => ("/v3/maintenance/disable", "off"),
+                w => return Err(bad(format!("{w:?} is not on or off"))),
+            };
+            (
+                false,
+                path.into(),
+                String::new(),
+                Show::Confirm(format!("maintenance {word}")),
+            )
+        }
+        "putenv" => {
+            let body = json_object(&args, false).map_err(bad)?;
+            let done = format!("set {n} variable{plural} for jobs started from now on");
+            (false, "/v3/environ".into(), body, Show::Confirm(done))
+        }
+        "putmetric" => {
+            let body = json_object(&args, true).map_err(bad)?;
+            let done = format!("set {n} metric{plural}");
+            (false, "/v3/metric".into(), body, Show::Confirm(done))
+        }
+        // start, stop, restart: tug says what it did.
+        _ => (false, format!("{job}/{cmd}"), String::new(), Show::Body),
+    };
+    Ok(Call {
+        method: if get { "GET" } else { "POST" },
+        path,
+        body,
+        show,
+    })
+}
 
 /// `K=V` words as a JSON object; numbers stay numbers for metrics.
 fn json_object(pairs: &[&str], numeric: bool) -> Result<String, String> {
@@ -136,21 +298,103 @@ fn escape_path(s: &str) -> String {
     out
 }
 
-/// Sends one request and returns (status, body).
-pub fn send(socket: &str, call: &Call) -> Result<(u16, Vec<u8>), String> {
-    let path = CString::new(socket).map_err(|_| format!("invalid socket path {socket:?}"))?;
-    let fd = net::unix_connect(&path).map_err(|e| match e {
-        Errno(libc::ENOENT) => {
-            format!("is tug running? no control socket at {socket} (--socket or TUG_SOCKET)")
+/// Where tug's socket may be, in the order to try, and what named them
+/// (for the error when none answers).
+#[derive(Debug, PartialEq, Eq)]
+pub struct Target {
+    pub paths: Vec<String>,
+    pub from: String,
+}
+
+/// The sockets to try (module docs): `flag` is `--socket`.
+pub fn target(flag: Option<&str>, env: &crate::env::Environ) -> Target {
+    let one = |p: &str, from: &str| Target {
+        paths: vec![p.into()],
+        from: from.into(),
+    };
+    let containerpilot = flag == Some(crate::cli::CONTAINERPILOT_SOCKET);
+    match flag {
+        Some(p) if !containerpilot => return one(p, "--socket or TUG_SOCKET"),
+        _ => {}
+    }
+    if let Some(p) = env.get("TUG_SOCKET").filter(|s| !s.is_empty()) {
+        return one(p, "--socket or TUG_SOCKET");
+    }
+    let config = env
+        .get("TUG_CONFIG")
+        .or_else(|| env.get("CONTAINERPILOT"))
+        .filter(|p| !p.is_empty());
+    if let Some(path) = config
+        && let Ok(cfg) = crate::config::load(path, env)
+        && let Some(sock) = cfg.control_socket
+    {
+        return one(&sock, &format!("control.socket in {path}"));
+    }
+    let default = if containerpilot {
+        crate::cli::CONTAINERPILOT_SOCKET
+    } else {
+        DEFAULT_SOCKET
+    };
+    Target {
+        paths: crate::control::default_sockets(default).into(),
+        from: String::from("--socket or TUG_SOCKET"),
+    }
+}
+
+/// Connects to the first socket of `t` that answers; returns it and its
+/// path.
+pub fn connect(t: &Target) -> Result<(Fd, &str), String> {
+    let mut absent = Vec::new();
+    for path in &t.paths {
+        let c = CString::new(path.as_str()).map_err(|_| format!("invalid socket path {path:?}"))?;
+        let abstract_name = listen::is_abstract(path.as_bytes());
+        match net::unix_connect(&c) {
+            Ok(fd) => {
+                // A pid the kernel cannot show here: the listener is in
+                // another pid namespace (control module docs).
+                if abstract_name && listen::peer_credentials(&fd).is_ok_and(|(pid, ..)| pid == 0) {
+                    return Err(format!(
+                        "the tug on {path} is outside this pid namespace (another container?): name its socket with --socket or TUG_SOCKET"
+                    ));
+                }
+                return Ok((fd, path));
+            }
+            Err(Errno(libc::ENOENT | libc::ENOTDIR)) => absent.push(path.as_str()),
+            Err(Errno(libc::ECONNREFUSED)) if abstract_name || t.paths.len() > 1 => {
+                absent.push(path.as_str())
+            }
+            Err(Errno(libc::ECONNREFUSED)) => {
+                return Err(format!(
+                    "is tug running? nobody answers on {path} (a stale socket file)"
+                ));
+            }
+            Err(Errno(libc::EACCES | libc::EPERM)) => {
+                return Err(format!(
+                    "permission denied on {path}: run as root or as tug's user, or list your uid in control.allow"
+                ));
+            }
+            Err(e) => return Err(format!("cannot connect to {path}: {e}")),
         }
-        Errno(libc::ECONNREFUSED) => format!(
-            "is tug running? nobody answers on {socket} (a stale socket file)"
-        ),
-        Errno(libc::EACCES | libc::EPERM) => format!(
-            "permission denied on {socket}: run as root or as tug's user, or list your uid in control.allow"
-        ),
-        e => format!("cannot connect to {socket}: {e}"),
-    })?;
+    }
+    let list = match absent.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => absent.join(""),
+    };
+    Err(format!(
+        "is tug running? no control socket at {list} ({})",
+        t.from
+    ))
+}
+
+/// Sends one request on `fd` and returns (status, body). With `stream`, a
+/// 200's body is written to stdout as it arrives instead (until tug ends
+/// it or stdout is gone).
+pub fn exchange(
+    fd: &Fd,
+    socket: &str,
+    call: &Call,
+    stream: bool,
+) -> Result<(u16, Vec<u8>), String> {
     let mut req = Vec::new();
     let headers: &[(&str, &str)] = if call.body.is_empty() {
         &[]
@@ -169,22 +413,31 @@ pub fn send(socket: &str, call: &Call) -> Result<(u16, Vec<u8>), String> {
     );
     let mut sent = 0;
     while sent < req.len() {
-        sent += net::send(&fd, &req[sent..]).map_err(|e| format!("sending to {socket}: {e}"))?;
+        sent += net::send(fd, &req[sent..]).map_err(|e| format!("sending to {socket}: {e}"))?;
     }
     let mut parser = ResponseParser::new(MAX_RESPONSE);
     let mut buf = [0u8; 8192];
+    let bad = |e| format!("bad response from tug: {e}");
     loop {
         let n = read_raw(fd.raw(), &mut buf).map_err(|e| format!("reading from {socket}: {e}"))?;
-        if n == 0 {
-            parser
-                .eof()
-                .map_err(|e| format!("bad response from tug: {e}"))?;
-            break;
+        let done = if n == 0 {
+            parser.eof().map_err(bad)?;
+            true
+        } else {
+            parser.feed(&buf[..n]).map_err(bad)?
+        };
+        if stream && parser.head.as_ref().is_some_and(|h| h.status == 200) {
+            let mut out = &parser.body[..];
+            while !out.is_empty() {
+                match write_raw(1, out) {
+                    Ok(k) if k > 0 => out = &out[k..],
+                    // stdout is gone (a closed pipe): nobody reads on.
+                    _ => return Ok((200, Vec::new())),
+                }
+            }
+            parser.body.clear();
         }
-        if parser
-            .feed(&buf[..n])
-            .map_err(|e| format!("bad response from tug: {e}"))?
-        {
+        if done {
             break;
         }
     }
@@ -192,32 +445,48 @@ pub fn send(socket: &str, call: &Call) -> Result<(u16, Vec<u8>), String> {
     Ok((status, core::mem::take(&mut parser.body)))
 }
 
+/// Connects (one socket) and exchanges one call.
+pub fn send(socket: &str, call: &Call) -> Result<(u16, Vec<u8>), String> {
+    let t = Target {
+        paths: vec![socket.into()],
+        from: String::from("--socket or TUG_SOCKET"),
+    };
+    let (fd, path) = connect(&t)?;
+    exchange(&fd, path, call, false)
+}
+
 /// `tug ctl ...`: prints the answer; returns the exit code (module docs).
 pub fn run(args: &[&str], env: &crate::env::Environ) -> i32 {
-    let (socket, words) = match args {
-        ["--socket", path, rest @ ..] => (String::from(*path), rest),
-        [flag, rest @ ..] if flag.starts_with("--socket=") => {
-            (String::from(&flag["--socket=".len()..]), rest)
+    let mut socket = None;
+    let mut words = Vec::new();
+    let mut it = args.iter();
+    while let Some(&w) = it.next() {
+        match w {
+            "--socket" => match it.next() {
+                Some(p) => socket = Some(*p),
+                None => return usage_error(&Usage("--socket needs a PATH".into(), false)),
+            },
+            _ if w.starts_with("--socket=") => socket = Some(&w["--socket=".len()..]),
+            _ => words.push(w),
         }
-        rest => (
-            String::from(
-                env.get("TUG_SOCKET")
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or(DEFAULT_SOCKET),
-            ),
-            rest,
-        ),
-    };
-    if matches!(words, ["help" | "--help" | "-h"]) {
+    }
+    if words.is_empty() {
+        write_all(2, format!("{USAGE}\n").as_bytes());
+        return USAGE_ERROR;
+    }
+    if matches!(words[0], "help" | "--help" | "-h") || words.contains(&"--help") {
         write_all(1, format!("{USAGE}\n").as_bytes());
         return 0;
     }
-    let call = match call_for(words) {
+    let call = match call_for(&words) {
         Ok(c) => c,
-        Err(msg) => return fail(USAGE_ERROR, &msg),
+        Err(u) => return usage_error(&u),
     };
-    let (status, body) = match send(&socket, &call) {
-        Ok(answer) => answer,
+    let t = target(socket, env);
+    let answer =
+        connect(&t).and_then(|(fd, path)| exchange(&fd, path, &call, call.show == Show::Stream));
+    let (status, body) = match answer {
+        Ok(a) => a,
         Err(msg) => return fail(UNREACHABLE, &msg),
     };
     if !(200..300).contains(&status) {
@@ -229,21 +498,27 @@ pub fn run(args: &[&str], env: &crate::env::Environ) -> i32 {
             fail(REFUSED, text)
         };
     }
-    let out = if words == ["status"] {
-        match status_table(&body) {
-            Ok(table) => table.into_bytes(),
-            Err(e) => return fail(UNREACHABLE, &format!("bad status from tug: {e}")),
+    let blank = body.iter().all(u8::is_ascii_whitespace);
+    let out = match &call.show {
+        Show::Raw | Show::Stream => {
+            write_all(1, &body);
+            return 0;
         }
-    } else {
-        body
+        Show::Table => status_table(&body),
+        Show::Job => job_detail(&body),
+        Show::Confirm(line) if blank => Ok(line.clone()),
+        Show::Confirm(_) | Show::Body => Ok(String::from_utf8_lossy(&body).into_owned()),
     };
-    if !out.iter().all(u8::is_ascii_whitespace) {
-        write_all(1, &out);
-        if !out.ends_with(b"\n") {
-            write_all(1, b"\n");
+    match out {
+        Ok(text) => {
+            let text = text.trim_end();
+            if !text.is_empty() {
+                write_all(1, format!("{text}\n").as_bytes());
+            }
+            0
         }
+        Err(e) => fail(UNREACHABLE, &format!("bad status from tug: {e}")),
     }
-    0
 }
 
 fn fail(code: i32, msg: &str) -> i32 {
@@ -251,14 +526,36 @@ fn fail(code: i32, msg: &str) -> i32 {
     code
 }
 
-/// `/v3/status` (control::status's JSON) as tables for people.
-fn status_table(body: &[u8]) -> Result<String, String> {
-    let doc = json::parse(body)?;
-    let text = |n: Option<&json5::Node>| match n.map(|n| &n.value) {
+fn usage_error(u: &Usage) -> i32 {
+    let more = if u.1 {
+        "\n(tug ctl --help lists the commands)"
+    } else {
+        ""
+    };
+    fail(USAGE_ERROR, &format!("{}{more}", u.0))
+}
+
+/// A JSON value as text for a table cell: "-" for null or missing.
+fn text(n: Option<&json5::Node>) -> String {
+    match n.map(|n| &n.value) {
         Some(json5::Value::String(s)) => s.clone(),
         Some(json5::Value::Number(_)) => format!("{}", n.and_then(as_u64).unwrap_or(0)),
         _ => String::from("-"),
-    };
+    }
+}
+
+/// "2/5" (restarts and their limit), "2" when unlimited.
+fn restarts_cell(j: &json5::Node) -> String {
+    let n = text(json::get(j, "restarts"));
+    match json::get(j, "restart_limit").and_then(as_u64) {
+        Some(limit) => format!("{n}/{limit}"),
+        None => n,
+    }
+}
+
+/// `/v3/status` (control::status's JSON) as tables for people.
+fn status_table(body: &[u8]) -> Result<String, String> {
+    let doc = json::parse(body)?;
     let mut out = format!(
         "tug {}, pid {}, up {}",
         text(json::get(&doc, "version")),
@@ -279,6 +576,7 @@ fn status_table(body: &[u8]) -> Result<String, String> {
         "JOB",
         "STATE",
         "PID",
+        "RUNS",
         "RESTARTS",
         "HEALTH",
         "LAST-EXIT",
@@ -290,7 +588,8 @@ fn status_table(body: &[u8]) -> Result<String, String> {
             text(json::get(j, "name")),
             text(json::get(j, "state")),
             text(json::get(j, "pid")),
-            text(json::get(j, "restarts")),
+            text(json::get(j, "runs")),
+            restarts_cell(j),
             text(json::get(j, "health")),
             text(json::get(j, "last_exit")),
             next.map_or(String::from("-"), |ms| format!("in {}", ms_text(ms))),
@@ -336,6 +635,101 @@ fn status_table(body: &[u8]) -> Result<String, String> {
         out.push_str(&table(&rows));
     }
     Ok(out)
+}
+
+/// `/v3/jobs/NAME` (one job of the status) as "key  value" lines; keys
+/// without a value are left out.
+fn job_detail(body: &[u8]) -> Result<String, String> {
+    let j = json::parse(body)?;
+    let get = |k| json::get(&j, k);
+    let ms = |k| get(k).and_then(as_u64);
+    let name = get("name").and_then(as_str).ok_or("no job name")?;
+    let mut state = text(get("state"));
+    if let Some(pid) = ms("pid") {
+        state.push_str(&format!(", pid {pid}"));
+        if let Some(ago) = ms("started_ms_ago") {
+            state.push_str(&format!(", started {} ago", ms_text(ago)));
+        }
+    }
+    let exec: Vec<String> = get("exec")
+        .and_then(as_array)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(as_str)
+        .map(|w| {
+            if w.is_empty() || w.contains(char::is_whitespace) {
+                format!("{w:?}")
+            } else {
+                w.into()
+            }
+        })
+        .collect();
+    let mut rows: Vec<(&str, String)> = vec![
+        ("job", name.into()),
+        ("state", state),
+        ("exec", exec.join(" ")),
+        ("when", text(get("when"))),
+        ("runs", text(get("runs"))),
+        ("restarts", {
+            let n = text(get("restarts"));
+            match ms("restart_limit") {
+                Some(limit) => format!("{n} of {limit}"),
+                None => format!("{n} (unlimited)"),
+            }
+        }),
+    ];
+    if let Some(exit) = get("last_exit").and_then(as_str) {
+        let ago = ms("last_exit_ms_ago").unwrap_or(0);
+        rows.push(("last exit", format!("{exit}, {} ago", ms_text(ago))));
+    }
+    if let Some(h) = get("health").and_then(as_str) {
+        rows.push(("health", h.into()));
+    }
+    if let Some(c) = get("check").filter(|c| json::get(c, "kind").is_some()) {
+        let dur = |k| ms_text(json::get(c, k).and_then(as_u64).unwrap_or(0));
+        let mut line = format!(
+            "{} {}, every {}, timeout {}",
+            text(json::get(c, "kind")),
+            text(json::get(c, "target")),
+            dur("interval_ms"),
+            dur("timeout_ms"),
+        );
+        if let Some(result) = json::get(c, "last_result").and_then(as_str) {
+            line.push_str(&format!("; last: {result}, {} ago", dur("last_ms_ago")));
+        }
+        rows.push(("check", line));
+    }
+    if let Some(s) = get("service").filter(|s| json::get(s, "id").is_some()) {
+        let field = |k| text(json::get(s, k));
+        rows.push((
+            "service",
+            format!(
+                "{} at {}:{} ({})",
+                field("id"),
+                field("address"),
+                field("port"),
+                field("registration")
+            ),
+        ));
+    }
+    if let Some(next) = ms("next_run_in_ms") {
+        rows.push(("next run", format!("in {}", ms_text(next))));
+    }
+    let log = match get("log").filter(|l| json::get(l, "lines").is_some()) {
+        Some(l) => {
+            let lines = text(json::get(l, "lines"));
+            let s = if lines == "1" { "" } else { "s" };
+            let bytes = text(json::get(l, "bytes"));
+            format!("{lines} line{s}, {bytes} bytes kept (tug ctl logs {name})")
+        }
+        None => String::from("none kept: raw output"),
+    };
+    rows.push(("log", log));
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|(k, v)| vec![String::from(k), v])
+        .collect();
+    Ok(table(&rows))
 }
 
 fn columns(names: &[&str]) -> Vec<String> {
@@ -401,16 +795,174 @@ mod tests {
             c(&["putmetric", "hits=3", "lat=-0.5"]).body,
             r#"{"hits":3,"lat":-0.5}"#
         );
+        // status: all, one job, JSON either way; options anywhere.
+        let status = c(&["status"]);
+        assert_eq!(
+            (status.path.as_str(), status.show),
+            ("/v3/status", Show::Table)
+        );
+        let one = c(&["status", "a/b"]);
+        assert_eq!((one.path.as_str(), one.show), ("/v3/jobs/a%2Fb", Show::Job));
+        assert_eq!(c(&["status", "--json", "web"]).show, Show::Body);
+        assert_eq!(c(&["status", "--json"]).path, "/v3/status");
+        // logs, followed or not.
+        let logs = c(&["logs", "web"]);
+        assert_eq!(
+            (logs.method, logs.path.as_str(), logs.show),
+            ("GET", "/v3/jobs/web/logs", Show::Raw)
+        );
+        for follow in [&["logs", "-f", "web"][..], &["logs", "web", "--follow"]] {
+            let f = c(follow);
+            assert_eq!(
+                (f.path.as_str(), f.show),
+                ("/v3/jobs/web/logs?follow", Show::Stream)
+            );
+        }
+        // What a bodiless 200 prints.
+        let said = |w: &[&str]| match c(w).show {
+            Show::Confirm(s) => s,
+            other => panic!("{w:?}: {other:?}"),
+        };
+        assert_eq!(said(&["reload"]), "reloaded the config");
+        assert_eq!(said(&["shutdown"]), "shutting down");
+        assert_eq!(said(&["maintenance", "disable"]), "maintenance off");
+        assert_eq!(
+            said(&["putenv", "A=1", "B=2"]),
+            "set 2 variables for jobs started from now on"
+        );
+        assert_eq!(said(&["putmetric", "x=1"]), "set 1 metric");
+        assert_eq!(c(&["stop", "web"]).show, Show::Body, "tug says what it did");
+    }
+
+    #[test]
+    fn usage_errors_say_what_is_wrong() {
+        let err = |w: &[&str]| call_for(w).unwrap_err();
+        let line = |m: &str| Usage(m.into(), false);
+        let pointed = |m: &str| Usage(m.into(), true);
+        assert_eq!(
+            err(&["stauts"]),
+            pointed("unknown command \"stauts\" (did you mean \"status\"?)")
+        );
+        assert_eq!(
+            err(&["frobnicate"]),
+            pointed("unknown command \"frobnicate\"")
+        );
+        assert_eq!(err(&[]), pointed("missing COMMAND"));
+        assert_eq!(
+            err(&["restart"]),
+            line("restart: missing JOB (tug ctl restart JOB)")
+        );
+        assert_eq!(
+            err(&["signal", "web"]),
+            line("signal: missing SIGNAL (tug ctl signal JOB SIGNAL)")
+        );
+        assert_eq!(
+            err(&["logs"]),
+            line("logs: missing JOB (tug ctl logs JOB [-f])")
+        );
+        assert_eq!(
+            err(&["ping", "x"]),
+            line("ping: unexpected \"x\" (tug ctl ping)")
+        );
+        assert_eq!(
+            err(&["status", "a", "b"]),
+            line("status: unexpected \"b\" (tug ctl status [JOB] [--json])")
+        );
+        assert_eq!(
+            err(&["status", "--jsn"]),
+            pointed("status: unknown option \"--jsn\" (did you mean \"--json\"?)")
+        );
+        assert_eq!(
+            err(&["logs", "web", "-x"]),
+            pointed("logs: unknown option \"-x\" (did you mean \"-f\"?)")
+        );
+        assert_eq!(
+            err(&["logs", "web", "--tail"]),
+            pointed("logs: unknown option \"--tail\"")
+        );
+        assert_eq!(
+            err(&["putenv"]),
+            line("putenv: missing K=V (tug ctl putenv K=V...)")
+        );
+        assert_eq!(
+            err(&["maintenance", "maybe"]),
+            line("maintenance: \"maybe\" is not on or off")
+        );
+        assert_eq!(
+            err(&["signal", "j", "NOPE"]),
+            line("signal: unknown signal \"NOPE\"")
+        );
+        assert_eq!(
+            err(&["putmetric", "x=abc"]),
+            line("putmetric: \"x=abc\": the value must be a number")
+        );
         for bad in [
-            &["putmetric", "x=abc"][..],
-            &["putmetric", "x=01"],
+            &["putmetric", "x=01"][..],
             &["putenv", "novalue"],
-            &["signal", "j", "NOPE"],
-            &["frobnicate"],
-            &[],
+            &["putenv", "=v"],
         ] {
             assert!(call_for(bad).is_err(), "{bad:?}");
         }
+        // Values that look like options are values where there are none.
+        assert_eq!(c_body(&["putmetric", "lat=-1"]), r#"{"lat":-1}"#);
+    }
+
+    fn c_body(w: &[&str]) -> String {
+        call_for(w).unwrap().body
+    }
+
+    #[test]
+    fn the_socket_to_try() {
+        use crate::env::Environ;
+        let env = |vars: &[&'static core::ffi::CStr]| Environ::new(vars.to_vec());
+        let paths = |t: Target| t.paths;
+        let none = env(&[]);
+        assert_eq!(paths(target(Some("/s"), &none)), ["/s"]);
+        assert_eq!(
+            paths(target(None, &none)),
+            ["/var/run/tug.sock", "/run/tug.sock", "@tug.sock"]
+        );
+        assert_eq!(
+            paths(target(Some(crate::cli::CONTAINERPILOT_SOCKET), &none)),
+            [
+                "/var/run/containerpilot.socket",
+                "/run/containerpilot.socket",
+                "@containerpilot.socket"
+            ]
+        );
+        assert_eq!(paths(target(None, &env(&[c"TUG_SOCKET=/e"]))), ["/e"]);
+        assert_eq!(paths(target(Some("/s"), &env(&[c"TUG_SOCKET=/e"]))), ["/s"]);
+        // The config's control.socket, when it loads; else the defaults.
+        let dir = std::env::temp_dir().join(format!("tug-ctl-target-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("good.json5");
+        std::fs::write(&good, r#"{ control: { socket: "/from/config.sock" } }"#).unwrap();
+        let bad = dir.join("bad.json5");
+        std::fs::write(&bad, r#"{ control: { socket: 7 } }"#).unwrap();
+        let leak = |p: &std::path::Path, var: &str| -> &'static core::ffi::CStr {
+            let s = format!("{var}={}", p.display());
+            Box::leak(std::ffi::CString::new(s).unwrap().into_boxed_c_str())
+        };
+        let t = target(None, &env(&[leak(&good, "TUG_CONFIG")]));
+        assert_eq!(t.paths, ["/from/config.sock"]);
+        assert_eq!(t.from, format!("control.socket in {}", good.display()));
+        assert_eq!(
+            paths(target(None, &env(&[leak(&good, "CONTAINERPILOT")]))),
+            ["/from/config.sock"]
+        );
+        assert_eq!(
+            paths(target(None, &env(&[leak(&bad, "TUG_CONFIG")]))).len(),
+            3
+        );
+        assert_eq!(
+            paths(target(
+                None,
+                &env(&[leak(&dir.join("missing"), "TUG_CONFIG")])
+            ))
+            .len(),
+            3
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A tug stand-in on `sock`: one connection per answer, each answered
@@ -455,18 +1007,46 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.contains("is tug running?"), "{err}");
+        // Several places: the first that answers; the error names all.
+        let abs = format!("@tug-ctl-test-{}", std::process::id());
+        let t = Target {
+            paths: vec![
+                dir.join("none.sock").to_str().unwrap().into(),
+                abs.clone(),
+                sock.to_str().unwrap().into(),
+            ],
+            from: "here".into(),
+        };
+        std::fs::remove_file(&sock).unwrap();
+        let server = fake_tug(&sock, &["HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"]);
+        let (fd, path) = connect(&t).unwrap();
+        assert_eq!(path, sock.to_str().unwrap());
+        exchange(&fd, path, &call_for(&["ping"]).unwrap(), false).unwrap();
+        server.join().unwrap();
+        let _ = std::fs::remove_file(&sock);
+        let err = connect(&t).err().unwrap();
+        assert_eq!(
+            err,
+            format!(
+                "is tug running? no control socket at {}, {abs} or {} (here)",
+                dir.join("none.sock").display(),
+                sock.display()
+            )
+        );
     }
 
+    /// The table is shown as tug's status JSON says: RUNS and RESTARTS
+    /// apart, the restart limit after the count.
     #[test]
     fn status_as_tables() {
         let json = crate::control::status::tests::sample().to_json();
         let t = status_table(json.as_bytes()).unwrap();
         let want = "tug 0.1.0, pid 7, up 6s\n\
             \n\
-            JOB      STATE      PID  RESTARTS  HEALTH   LAST-EXIT  NEXT\n\
-            web \"x\"  running    42   2         healthy  exit 3     -\n\
-            cron     waiting    -    0         -        -          in 1m30s\n\
-            setup    completed  -    0         -        exit 0     -\n\
+            JOB      STATE      PID  RUNS  RESTARTS  HEALTH   LAST-EXIT  NEXT\n\
+            web \"x\"  running    42   3     2/5       healthy  exit 3     -\n\
+            cron     waiting    -    0     0         -        -          in 1m30s\n\
+            setup    completed  -    1     0/0       -        exit 0     -\n\
             \n\
             WATCH  TARGET      HEALTHY  INSTANCES\n\
             db     service db  yes      10.0.0.7:5432 (passing)\n";
@@ -474,6 +1054,31 @@ mod tests {
         assert!(status_table(b"{}").is_err());
         assert_eq!(ms_text(250), "250ms");
         assert_eq!(ms_text(90_001), "1m31s");
+    }
+
+    #[test]
+    fn one_job_in_detail() {
+        let jobs = crate::control::status::tests::sample().jobs;
+        let t = job_detail(jobs[0].to_json().as_bytes()).unwrap();
+        let want = "job        web \"x\"\n\
+            state      running, pid 42, started 4s ago\n\
+            exec       web --port 8080\n\
+            when       at startup\n\
+            runs       3\n\
+            restarts   2 of 5\n\
+            last exit  exit 3, 5s ago\n\
+            health     healthy\n\
+            check      http http://localhost:8080/, every 5s, timeout 1s; last: ok, 2s ago\n\
+            service    web-abc at 10.0.0.5:8080 (registered)\n\
+            log        12 lines, 960 bytes kept (tug ctl logs web \"x\")\n";
+        assert_eq!(t, want, "\n{t}");
+        let t = job_detail(jobs[1].to_json().as_bytes()).unwrap();
+        assert!(t.contains("\nrestarts  0 (unlimited)\n"), "{t}");
+        assert!(t.contains("\nnext run  in 1m30s\n"), "{t}");
+        assert!(!t.contains("check") && !t.contains("last exit"), "{t}");
+        let t = job_detail(jobs[2].to_json().as_bytes()).unwrap();
+        assert!(t.ends_with("\nlog        none kept: raw output\n"), "{t}");
+        assert!(job_detail(b"[]").is_err());
     }
 
     #[test]
@@ -486,7 +1091,11 @@ mod tests {
         let path = sock.to_str().unwrap();
         assert_eq!(run(&["--socket", path, "ping"], &env), UNREACHABLE);
         assert_eq!(run(&["--socket", path, "frobnicate"], &env), USAGE_ERROR);
+        assert_eq!(run(&["--socket"], &env), USAGE_ERROR);
+        assert_eq!(run(&[], &env), USAGE_ERROR);
         assert_eq!(run(&["help"], &env), 0);
+        assert_eq!(run(&["--help"], &env), 0);
+        assert_eq!(run(&["restart", "--help"], &env), 0);
         let server = fake_tug(
             &sock,
             &[
@@ -501,7 +1110,7 @@ mod tests {
             REFUSED
         );
         assert_eq!(
-            run(&["--socket", path, "status"], &env),
+            run(&["status", "--socket", path], &env),
             UNREACHABLE,
             "not a status"
         );

@@ -212,7 +212,7 @@ impl Tug {
 
     /// `tug ctl shutdown`, then the exit.
     fn finish_with_ctl_shutdown(self, sb: &Sandbox) -> (ExitStatus, Vec<String>, String) {
-        assert_eq!(sb.ctl_ok(&["shutdown"]), "");
+        assert_eq!(sb.ctl_ok(&["shutdown"]), "shutting down\n");
         self.finish()
     }
 }
@@ -387,6 +387,7 @@ fn ctl_ping_status_and_its_exit_codes() {
             "JOB",
             "STATE",
             "PID",
+            "RUNS",
             "RESTARTS",
             "HEALTH",
             "LAST-EXIT",
@@ -396,12 +397,21 @@ fn ctl_ping_status_and_its_exit_codes() {
     );
     assert_eq!(
         cols(lines[3]),
-        ["web", "running", &web.to_string(), "0", "-", "-", "-"],
+        [
+            "web",
+            "running",
+            &web.to_string(),
+            "1",
+            "0/0",
+            "-",
+            "-",
+            "-"
+        ],
         "{table}"
     );
     assert_eq!(
         cols(lines[4]),
-        ["later", "waiting", "-", "0", "-", "-", "-"],
+        ["later", "waiting", "-", "0", "0/0", "-", "-", "-"],
         "{table}"
     );
     assert_eq!(lines.len(), 5, "{table}");
@@ -416,7 +426,8 @@ fn ctl_ping_status_and_its_exit_codes() {
     assert_eq!(json::str_at(&doc, &["jobs", "0", "state"]), Some("running"));
     assert_eq!(json::i64_at(&doc, &["jobs", "0", "pid"]), Some(web));
     assert_eq!(json::u64_at(&doc, &["jobs", "0", "restarts"]), Some(0));
-    for key in ["last_exit", "health", "service", "next_run_in_ms"] {
+    assert_eq!(json::u64_at(&doc, &["jobs", "0", "runs"]), Some(1));
+    for key in ["last_exit", "health", "check", "service", "next_run_in_ms"] {
         assert!(
             json::is_null(json::at(&doc, &["jobs", "0", key]).unwrap()),
             "{key}"
@@ -433,7 +444,6 @@ fn ctl_ping_status_and_its_exit_codes() {
     // Usage errors: exit 2, nothing sent.
     for bad in [
         &["frobnicate"][..],
-        &[],
         &["start"],
         &["signal", "web", "SIGNOPE"],
         &["putenv", "novalue"],
@@ -444,6 +454,9 @@ fn ctl_ping_status_and_its_exit_codes() {
         assert_eq!(code, 2, "tug ctl {bad:?}: {out}{err}");
         assert!(err.starts_with("tug ctl: "), "{err}");
     }
+    let (code, out, err) = sb.ctl(&[]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.starts_with("usage: tug ctl"), "{err}");
     let (code, out, _) = sb.ctl(&["help"]);
     assert_eq!(code, 0);
     assert!(out.starts_with("usage: tug ctl"), "{out}");
@@ -507,6 +520,8 @@ fn every_route_answers_raw_http_with_its_status() {
         ("GET", "/v3/shutdown", "POST"),
         ("GET", "/v3/jobs/web/start", "POST"),
         ("GET", "/v3/jobs/web/signal", "POST"),
+        ("POST", "/v3/jobs/web", "GET, HEAD"),
+        ("DELETE", "/v3/jobs/web/logs", "GET, HEAD"),
     ] {
         let r = sb.call(method, path, "");
         assert_eq!(r.status, 405, "{method} {path}: {r:?}");
@@ -514,14 +529,7 @@ fn every_route_answers_raw_http_with_its_status() {
     }
 
     // Unknown paths: 404 saying which.
-    for path in [
-        "/",
-        "/v3",
-        "/v3/nope",
-        "/v3/jobs/web",
-        "/v3/jobs/web/frob",
-        "/metrics",
-    ] {
+    for path in ["/", "/v3", "/v3/nope", "/v3/jobs/web/frob", "/metrics"] {
         let r = sb.call("GET", path, "");
         assert_eq!(r.status, 404, "{path}: {r:?}");
         assert_eq!(r.body, format!("no route {path}\n"));
@@ -570,6 +578,29 @@ fn every_route_answers_raw_http_with_its_status() {
     let r = sb.call("POST", "/v3/maintenance/disable", "");
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(json::bool_at(&sb.status(), &["maintenance"]), Some(false));
+
+    // One job, and its recent output.
+    let r = sb.call("GET", "/v3/jobs/web", "");
+    assert_eq!(
+        (r.status, r.header("Content-Type")),
+        (200, Some("application/json")),
+        "{r:?}"
+    );
+    let job = json::parse(&r.body);
+    assert_eq!(json::str_at(&job, &["name"]), Some("web"));
+    assert_eq!(json::str_at(&job, &["when"]), Some("at startup"));
+    assert_eq!(json::str_at(&job, &["exec", "0"]), Some("sh"));
+    let r = sb.call("GET", "/v3/jobs/web/logs", "");
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(r.body.starts_with("web up "), "{r:?}");
+    for path in ["/v3/jobs/ghost", "/v3/jobs/ghost/logs"] {
+        let r = sb.call("GET", path, "");
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (404, "no job named ghost\n"),
+            "{path}"
+        );
+    }
 
     // Jobs: 404 for an unknown one, 409 for a conflict, 422 for a bad
     // signal, 400 for a name that does not decode.
@@ -641,10 +672,16 @@ fn ctl_starts_stops_restarts_and_signals_a_job() {
     assert_eq!(sb.pid_of("worker"), Some(first));
 
     // Signal, by name and by number: to the whole process group.
-    assert_eq!(sb.ctl_ok(&["signal", "worker", "USR1"]), "");
+    assert_eq!(
+        sb.ctl_ok(&["signal", "worker", "USR1"]),
+        format!("sent SIGUSR1 to job worker (pid {first})\n")
+    );
     t.expect(&format!("worker {first} got USR1"));
     t.expect("child got USR1");
-    assert_eq!(sb.ctl_ok(&["signal", "worker", "1"]), "");
+    assert_eq!(
+        sb.ctl_ok(&["signal", "worker", "1"]),
+        format!("sent SIGHUP to job worker (pid {first})\n")
+    );
     t.expect(&format!("worker {first} got HUP"));
     t.expect("child got HUP");
     let r = sb.call("POST", "/v3/jobs/worker/signal", r#"{"signal":"SIGUSR1"}"#);
@@ -652,15 +689,20 @@ fn ctl_starts_stops_restarts_and_signals_a_job() {
     t.expect(&format!("worker {first} got USR1"));
     t.expect("child got USR1");
 
-    // Restart: a new process, counted.
-    assert_eq!(sb.ctl_ok(&["restart", "worker"]), "");
+    // Restart: a new process, counted as a run (an operator's restart is
+    // not one of the restart policy's).
+    assert_eq!(
+        sb.ctl_ok(&["restart", "worker"]),
+        format!("restarting job worker (pid {first})\n")
+    );
     let second = number_after(&t.expect("worker up "), "worker up ");
     t.expect("child up");
     assert_ne!(second, first);
     assert!(!alive(first as i32), "the old worker {first} is gone");
     let doc = sb.status();
     assert_eq!(json::i64_at(&doc, &["jobs", "0", "pid"]), Some(second));
-    assert_eq!(json::u64_at(&doc, &["jobs", "0", "restarts"]), Some(1));
+    assert_eq!(json::u64_at(&doc, &["jobs", "0", "runs"]), Some(2));
+    assert_eq!(json::u64_at(&doc, &["jobs", "0", "restarts"]), Some(0));
     assert_eq!(
         json::str_at(&doc, &["jobs", "0", "last_exit"]),
         Some("signal 15")
@@ -671,7 +713,10 @@ fn ctl_starts_stops_restarts_and_signals_a_job() {
     assert_eq!(err, "tug ctl: job worker is already running\n");
 
     // Stop: no process, no restart.
-    assert_eq!(sb.ctl_ok(&["stop", "worker"]), "");
+    assert_eq!(
+        sb.ctl_ok(&["stop", "worker"]),
+        format!("stopping job worker (pid {second})\n")
+    );
     t.expect("job worker was killed by signal 15");
     let doc = sb.status();
     assert!(json::is_null(
@@ -689,8 +734,9 @@ fn ctl_starts_stops_restarts_and_signals_a_job() {
     assert_eq!(err, "tug ctl: job worker is not running\n");
 
     // Start again after a stop.
-    assert_eq!(sb.ctl_ok(&["start", "worker"]), "");
+    let said = sb.ctl_ok(&["start", "worker"]);
     let third = number_after(&t.expect("worker up "), "worker up ");
+    assert_eq!(said, format!("started job worker (pid {third})\n"));
     t.expect("child up");
     assert_eq!(sb.pid_of("worker"), Some(third));
     assert!(third != first && third != second);
@@ -729,12 +775,18 @@ fn ctl_stop_of_the_last_job_keeps_tug_running() {
         looping_job("only", "only up", "")
     ));
     let first = number_after(&t.expect("only up "), "only up ");
-    assert_eq!(sb.ctl_ok(&["stop", "only"]), "");
+    assert_eq!(
+        sb.ctl_ok(&["stop", "only"]),
+        format!("stopping job only (pid {first})\n")
+    );
     t.expect("job only was killed by signal 15");
     let doc = sb.status();
     let job = &json::items(json::at(&doc, &["jobs"]).unwrap())[0];
     assert_eq!(json::str_at(job, &["state"]), Some("stopped"));
-    assert_eq!(sb.ctl_ok(&["start", "only"]), "");
+    assert!(
+        sb.ctl_ok(&["start", "only"])
+            .starts_with("started job only (pid ")
+    );
     let second = number_after(&t.expect("only up "), "only up ");
     assert_ne!(first, second);
     let (status, _, err) = t.finish_with_ctl_shutdown(&sb);
@@ -768,13 +820,16 @@ fn putenv_reaches_later_spawns_only() {
 
     assert_eq!(
         sb.ctl_ok(&["putenv", "FOO=bar baz", "GREETING=changed", "EMPTY="]),
-        ""
+        "set 3 variables for jobs started from now on\n"
     );
     // A job started afterwards by an event sees it...
     send(t.pid(), libc::SIGHUP);
     t.expect("on-hup sees [bar baz] [changed] []");
     // ...and one started by `tug ctl start`.
-    assert_eq!(sb.ctl_ok(&["start", "manual"]), "");
+    assert!(
+        sb.ctl_ok(&["start", "manual"])
+            .starts_with("started job manual (pid ")
+    );
     t.expect("manual sees [bar baz] [changed] []");
     // The later value of a name wins; null is empty (raw: the CLI always
     // sends strings).
@@ -785,7 +840,10 @@ fn putenv_reaches_later_spawns_only() {
 
     // The job started before does not see it, nor does tug's own
     // environment change.
-    assert_eq!(sb.ctl_ok(&["signal", "before", "USR1"]), "");
+    assert!(
+        sb.ctl_ok(&["signal", "before", "USR1"])
+            .starts_with("sent SIGUSR1 to job before (pid ")
+    );
     t.expect("before sees [] [hello]");
     let environ = std::fs::read(format!("/proc/{}/environ", t.pid())).unwrap();
     let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
@@ -822,7 +880,10 @@ fn putmetric_sets_declared_metrics_seen_in_metrics() {
     assert_eq!(value(&text, "app_db_connections"), 0.0);
 
     // Counters add, gauges set, histograms and summaries observe.
-    assert_eq!(sb.ctl_ok(&["putmetric", "app_hits_total=2"]), "");
+    assert_eq!(
+        sb.ctl_ok(&["putmetric", "app_hits_total=2"]),
+        "set 1 metric\n"
+    );
     assert_eq!(
         sb.ctl_ok(&[
             "putmetric",
@@ -831,10 +892,16 @@ fn putmetric_sets_declared_metrics_seen_in_metrics() {
             "latency_seconds=0.2",
             "app_size_bytes=10",
         ]),
-        ""
+        "set 4 metrics\n"
     );
-    assert_eq!(sb.ctl_ok(&["putmetric", "app_db_connections=-4.25"]), "");
-    assert_eq!(sb.ctl_ok(&["putmetric", "app_size_bytes=30"]), "");
+    assert_eq!(
+        sb.ctl_ok(&["putmetric", "app_db_connections=-4.25"]),
+        "set 1 metric\n"
+    );
+    assert_eq!(
+        sb.ctl_ok(&["putmetric", "app_size_bytes=30"]),
+        "set 1 metric\n"
+    );
     // ContainerPilot's client sent numeric strings, and its names join the
     // empty subsystem too.
     let r = sb.call("POST", "/v3/metric", r#"{"app__hits_total":"1.5"}"#);
@@ -886,7 +953,7 @@ fn maintenance_on_and_off() {
         looping_job("keep", "keep up", "")
     ));
     let addr = t.telemetry_addr();
-    assert_eq!(sb.ctl_ok(&["maintenance", "on"]), "");
+    assert_eq!(sb.ctl_ok(&["maintenance", "on"]), "maintenance on\n");
     t.expect("maintenance mode on");
     assert_eq!(json::bool_at(&sb.status(), &["maintenance"]), Some(true));
     let table = sb.ctl_ok(&["status"]);
@@ -895,7 +962,7 @@ fn maintenance_on_and_off() {
         "{table}"
     );
     // Entering twice is one event.
-    assert_eq!(sb.ctl_ok(&["maintenance", "enable"]), "");
+    assert_eq!(sb.ctl_ok(&["maintenance", "enable"]), "maintenance on\n");
     let text = scrape(&addr);
     assert_eq!(
         value(
@@ -904,7 +971,7 @@ fn maintenance_on_and_off() {
         ),
         1.0
     );
-    assert_eq!(sb.ctl_ok(&["maintenance", "off"]), "");
+    assert_eq!(sb.ctl_ok(&["maintenance", "off"]), "maintenance off\n");
     t.expect("maintenance mode off");
     assert_eq!(json::bool_at(&sb.status(), &["maintenance"]), Some(false));
     assert!(!sb.ctl_ok(&["status"]).contains("maintenance"));
@@ -936,7 +1003,7 @@ fn ctl_shutdown_stops_the_jobs_exits_0_and_removes_the_socket() {
     let app_pid = number_after(&t.expect("app up "), "app up ");
     let plain = number_after(&t.expect("plain up "), "plain up ");
     assert!(sb.sock.exists());
-    assert_eq!(sb.ctl_ok(&["shutdown"]), "");
+    assert_eq!(sb.ctl_ok(&["shutdown"]), "shutting down\n");
     t.expect("control: shutdown requested");
     t.expect("app got TERM");
     let (status, _, err) = t.finish();
@@ -953,7 +1020,7 @@ fn shutdown_without_jobs_exits_0() {
     // With no jobs tug runs until told to stop: by tug ctl, or SIGTERM.
     let sb = Sandbox::new("nojobs");
     let mut t = sb.start(r#"{ logging: { output: "stdout" } }"#);
-    assert_eq!(sb.ctl_ok(&["shutdown"]), "");
+    assert_eq!(sb.ctl_ok(&["shutdown"]), "shutting down\n");
     t.expect("control: shutdown requested");
     let (status, _, err) = t.finish();
     assert_eq!(status.code(), Some(0), "{err}");
@@ -1001,7 +1068,7 @@ fn reload_keeps_unchanged_jobs_and_rejects_a_broken_config() {
     ]
     .join("\n");
     sb.write_config(&v2);
-    assert_eq!(sb.ctl_ok(&["reload"]), "");
+    assert_eq!(sb.ctl_ok(&["reload"]), "reloaded the config\n");
     let changed2 = number_after(&t.expect("changed v2 "), "changed v2 ");
     let added = number_after(&t.expect("added up "), "added up ");
     t.expect("job gone was killed by signal 15");
@@ -1070,7 +1137,7 @@ fn reload_keeps_unchanged_jobs_and_rejects_a_broken_config() {
 
     // The same config again changes nothing.
     sb.write_config(&v2);
-    assert_eq!(sb.ctl_ok(&["reload"]), "");
+    assert_eq!(sb.ctl_ok(&["reload"]), "reloaded the config\n");
     assert_eq!(sb.pids(), after);
     let (status, _, err) = t.finish_with_ctl_shutdown(&sb);
     assert_eq!(status.code(), Some(0), "{err}");
@@ -1462,14 +1529,17 @@ fn metrics_after_known_events_pass_promtool() {
     let addr = t.telemetry_addr();
     await_known_events(&mut t);
     let keeper = sb.pid_of("keeper").unwrap();
-    assert_eq!(sb.ctl_ok(&["restart", "keeper"]), "");
+    assert!(
+        sb.ctl_ok(&["restart", "keeper"])
+            .starts_with("restarting job keeper (pid ")
+    );
     let keeper2 = number_after(&t.expect("keeper up "), "keeper up ");
     assert_ne!(keeper, keeper2);
     sb.ctl_refused(&["stop", "ghost"]);
     assert_eq!(sb.call("GET", "/v3/nope", "").status, 404);
     assert_eq!(
         sb.ctl_ok(&["putmetric", "app_hits_total=5", "latency_seconds=0.01"]),
-        ""
+        "set 2 metrics\n"
     );
 
     let text = scrape(&addr);
@@ -1544,7 +1614,10 @@ fn metrics_after_known_events_pass_promtool() {
     promtool_accepts(&text);
 
     // The counters move with what happens next.
-    assert_eq!(sb.ctl_ok(&["restart", "keeper"]), "");
+    assert!(
+        sb.ctl_ok(&["restart", "keeper"])
+            .starts_with("restarting job keeper (pid ")
+    );
     t.expect("keeper up ");
     let text = scrape(&addr);
     assert_eq!(value(&text, r#"tug_job_restarts_total{job="keeper"}"#), 2.0);
@@ -1579,7 +1652,10 @@ fn job_state_gauge_agrees_with_the_status() {
     t.expect("job flaky exited with 3");
     send(t.pid(), libc::SIGHUP);
     t.expect("job on-hup exited with 0");
-    assert_eq!(sb.ctl_ok(&["stop", "keeper"]), "");
+    assert!(
+        sb.ctl_ok(&["stop", "keeper"])
+            .starts_with("stopping job keeper (pid ")
+    );
     t.expect("job keeper was killed by signal 15");
     let doc = sb.status();
     let text = scrape(&addr);
@@ -1697,6 +1773,507 @@ fn telemetry_status_and_other_paths() {
     }
     // Still scraping after all that.
     promtool_accepts(&scrape(&addr));
+    let (status, _, err) = t.finish_with_ctl_shutdown(&sb);
+    assert_eq!(status.code(), Some(0), "{err}");
+}
+
+// ---- finding the socket, usage, one job, logs ----
+
+/// A root of its own for tug, like a FROM scratch image: a copy of the
+/// static binary and a config, no /var/run, /run or /tmp. Commands run
+/// chrooted into it, in a network namespace of their own (abstract
+/// sockets are per network namespace) or in tug's.
+struct Scratch {
+    root: PathBuf,
+}
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let root = fresh_dir(&format!("ctl-scratch-{name}"));
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::copy(tug(), root.join("tug")).unwrap();
+        std::fs::write(
+            root.join("cfg.json5"),
+            r#"{ logging: { output: "stdout" } }"#,
+        )
+        .unwrap();
+        Scratch { root }
+    }
+
+    /// `/tug ARGS` inside the root, with an empty environment: in a new
+    /// network namespace (`join`: None) or in the one of process `join`;
+    /// as `uid` (and its gid) when given.
+    fn cmd(&self, args: &[&str], join: Option<i32>, uid: Option<u32>) -> Command {
+        use std::os::unix::process::CommandExt;
+        // The path resolves after pre_exec's chroot: the copy in the root.
+        let mut c = Command::new("/tug");
+        c.args(args).env_clear();
+        let root = std::ffi::CString::new(self.root.to_str().unwrap()).unwrap();
+        let netns = join.map(|pid| std::fs::File::open(format!("/proc/{pid}/ns/net")).unwrap());
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            c.pre_exec(move || {
+                use std::os::fd::AsRawFd;
+                let ok = |r: libc::c_int| {
+                    if r == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                };
+                match &netns {
+                    Some(f) => ok(libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET))?,
+                    None => ok(libc::unshare(libc::CLONE_NEWNET))?,
+                }
+                ok(libc::chroot(root.as_ptr()))?;
+                ok(libc::chdir(c"/".as_ptr()))?;
+                if let Some(id) = uid {
+                    ok(libc::setgid(id))?;
+                    ok(libc::setuid(id))?;
+                }
+                Ok(())
+            });
+        }
+        c
+    }
+
+    /// tug supervising /cfg.json5 in the root; the socket it chose.
+    fn start(&self, uid: Option<u32>) -> (Tug, String) {
+        let mut t = Tug::start(self.cmd(&["--config", "/cfg.json5"], None, uid));
+        let line = t.expect("control socket listening on ");
+        let path = line
+            .split_once("listening on ")
+            .unwrap()
+            .1
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        (t, path)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// With nothing configured, tug and `tug ctl` agree on the socket without
+/// being told, in a root without /var/run or /run (a FROM scratch image):
+/// /var/run/tug.sock where /var/run exists, else /run/tug.sock (tug
+/// creates /run), else the abstract @tug.sock (not root: / is not
+/// writable). When nothing answers, ctl names every place it looked.
+#[test]
+fn ctl_finds_the_default_socket_in_a_scratch_root() {
+    if !require(is_root(), "chroot and network namespaces need root") {
+        return;
+    }
+    let sc = Scratch::new("defaults");
+    let ctl = |join: i32, uid: Option<u32>, args: &[&str]| {
+        let mut all = vec!["ctl"];
+        all.extend_from_slice(args);
+        output(sc.cmd(&all, Some(join), uid))
+    };
+
+    // Nothing runs yet: every default is named.
+    let (code, out, err) = output(sc.cmd(&["ctl", "ping"], None, None));
+    assert_eq!((code, out.as_str()), (3, ""), "{err}");
+    assert_eq!(
+        err,
+        "tug ctl: is tug running? no control socket at /var/run/tug.sock, /run/tug.sock or @tug.sock (--socket or TUG_SOCKET)\n"
+    );
+
+    // Root, no /run: tug makes it.
+    assert!(!sc.root.join("run").exists());
+    let (mut t, path) = sc.start(None);
+    assert_eq!(path, "/run/tug.sock");
+    assert!(sc.root.join("run/tug.sock").exists());
+    let (code, out, err) = ctl(t.pid(), None, &["status"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with(&format!("tug 0.1.0, pid {}, up ", t.pid())),
+        "{out}"
+    );
+    drop(t);
+    assert!(!sc.root.join("run/tug.sock").exists());
+
+    // /var/run exists: there.
+    std::fs::create_dir_all(sc.root.join("var/run")).unwrap();
+    let (mut t, path) = sc.start(None);
+    assert_eq!(path, "/var/run/tug.sock");
+    assert_eq!(ctl(t.pid(), None, &["ping"]).1, "ok\n");
+    drop(t);
+
+    // Not root: neither directory is writable, so the abstract name; ctl
+    // in tug's network namespace finds it, ctl outside does not.
+    std::fs::remove_dir_all(sc.root.join("var")).unwrap();
+    std::fs::remove_dir_all(sc.root.join("run")).unwrap();
+    const NOBODY: u32 = 65534;
+    let (mut t, path) = sc.start(Some(NOBODY));
+    assert_eq!(path, "@tug.sock");
+    assert!(!sc.root.join("run").exists());
+    let (code, out, err) = ctl(t.pid(), Some(NOBODY), &["ping"]);
+    assert_eq!((code, out.as_str()), (0, "ok\n"), "{err}");
+    assert_eq!(ctl(t.pid(), None, &["ping"]).1, "ok\n", "root may too");
+    let (code, _, err) = output(sc.cmd(&["ctl", "ping"], None, None));
+    assert_eq!(code, 3, "another network namespace: {err}");
+    drop(t);
+}
+
+/// `tug ctl` without --socket or TUG_SOCKET reads control.socket from the
+/// config in TUG_CONFIG (or CONTAINERPILOT), as `docker exec` passes the
+/// image's ENV; installed as `containerpilot` too.
+#[test]
+fn ctl_finds_control_socket_through_the_config_in_the_environment() {
+    let sb = Sandbox::new("via-config");
+    sb.write_config(&format!(
+        r#"{{ logging: {{ output: "stdout" }}, control: {{ socket: {} }} }}"#,
+        json::quote(sb.sock())
+    ));
+    let mut server = tug_cmd(&["--config", sb.config_path()]);
+    server.env_remove("TUG_SOCKET");
+    let mut t = Tug::start(server);
+    t.expect(&format!("control socket listening on {}", sb.sock()));
+    for var in ["TUG_CONFIG", "CONTAINERPILOT"] {
+        let mut c = tug_cmd(&["ctl", "ping"]);
+        c.env_remove("TUG_SOCKET")
+            .env_remove("TUG_CONFIG")
+            .env_remove("CONTAINERPILOT")
+            .env(var, sb.config_path());
+        let (code, out, err) = output(c);
+        assert_eq!((code, out.as_str()), (0, "ok\n"), "{var}: {err}");
+    }
+    let cp = sb.dir.join("containerpilot");
+    std::os::unix::fs::symlink(tug(), &cp).unwrap();
+    let mut c = Command::new(&cp);
+    c.arg("-ping")
+        .env_remove("TUG_SOCKET")
+        .env("CONTAINERPILOT", sb.config_path());
+    let (code, out, err) = output(c);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "ok\n"),
+        "containerpilot -ping: {err}"
+    );
+    // A socket that does not answer is named with where it came from.
+    drop(t);
+    let mut c = tug_cmd(&["ctl", "ping"]);
+    c.env_remove("TUG_SOCKET")
+        .env("TUG_CONFIG", sb.config_path());
+    let (code, _, err) = output(c);
+    assert_eq!(code, 3);
+    assert_eq!(
+        err,
+        format!(
+            "tug ctl: is tug running? no control socket at {} (control.socket in {})\n",
+            sb.sock(),
+            sb.config_path()
+        )
+    );
+}
+
+#[test]
+fn ctl_help_and_usage_errors() {
+    let ctl = |args: &[&str]| {
+        let mut c = tug_cmd(&["ctl"]);
+        c.args(args).env_remove("TUG_SOCKET");
+        output(c)
+    };
+    for help in [&["--help"][..], &["help"], &["-h"], &["status", "--help"]] {
+        let (code, out, err) = ctl(help);
+        assert_eq!((code, err.as_str()), (0, ""), "{help:?}");
+        assert!(
+            out.starts_with("usage: tug ctl [--socket PATH] COMMAND\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("logs JOB [-f]") && out.contains("64 KiB"),
+            "{out}"
+        );
+    }
+    for (args, want) in [
+        (
+            &["stauts"][..],
+            "tug ctl: unknown command \"stauts\" (did you mean \"status\"?)\n(tug ctl --help lists the commands)\n",
+        ),
+        (
+            &["restart"],
+            "tug ctl: restart: missing JOB (tug ctl restart JOB)\n",
+        ),
+        (
+            &["signal", "web"],
+            "tug ctl: signal: missing SIGNAL (tug ctl signal JOB SIGNAL)\n",
+        ),
+        (
+            &["status", "web", "--jsno"],
+            "tug ctl: status: unknown option \"--jsno\" (did you mean \"--json\"?)\n(tug ctl --help lists the commands)\n",
+        ),
+        (
+            &["ping", "now"],
+            "tug ctl: ping: unexpected \"now\" (tug ctl ping)\n",
+        ),
+        (&["--socket"], "tug ctl: --socket needs a PATH\n"),
+    ] {
+        let (code, out, err) = ctl(args);
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (2, "", want),
+            "{args:?}"
+        );
+    }
+}
+
+/// `status JOB`: one job in detail; the table's RUNS and RESTARTS count
+/// different things.
+#[test]
+fn ctl_status_of_one_job_in_detail() {
+    let sb = Sandbox::new("detail");
+    let mut t = sb.start(&format!(
+        r#"{{ logging: {{ output: "stdout" }}, jobs: [
+            {{ name: "flaky", exec: ["sh", "-c", "echo flaky ran; exit 3"], restarts: 2 }},
+            {} ] }}"#,
+        looping_job(
+            "checked",
+            "checked up",
+            r#", health: { exec: ["true"], interval: 1, ttl: 5 }"#
+        ),
+    ));
+    for _ in 0..3 {
+        t.expect("job flaky exited with 3");
+    }
+    t.expect("job checked is healthy");
+    let checked = sb.pid_of("checked").unwrap();
+
+    // "key  value" lines, keys padded to one width.
+    let rows = |args: &[&str]| -> Vec<(String, String)> {
+        let text = sb.ctl_ok(args);
+        let gap = text.find("  ").unwrap();
+        let width = gap + text[gap..].find(|c| c != ' ').unwrap();
+        text.lines()
+            .map(|l| {
+                let (k, v) = l.split_at(width);
+                assert!(!v.starts_with(' '), "aligned: {text}");
+                (k.trim_end().to_string(), v.to_string())
+            })
+            .collect()
+    };
+    let flaky = rows(&["status", "flaky"]);
+    let keys: Vec<&str> = flaky.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "job",
+            "state",
+            "exec",
+            "when",
+            "runs",
+            "restarts",
+            "last exit",
+            "log"
+        ],
+        "{flaky:?}"
+    );
+    let v = |rows: &[(String, String)], key: &str| {
+        rows.iter()
+            .find(|(k, _)| k == key)
+            .unwrap_or_else(|| panic!("no {key} in {rows:?}"))
+            .1
+            .clone()
+    };
+    assert_eq!(v(&flaky, "job"), "flaky");
+    assert_eq!(v(&flaky, "state"), "completed");
+    assert_eq!(v(&flaky, "exec"), r#"sh -c "echo flaky ran; exit 3""#);
+    assert_eq!(v(&flaky, "when"), "at startup");
+    assert_eq!(v(&flaky, "runs"), "3");
+    assert_eq!(v(&flaky, "restarts"), "2 of 2");
+    let exit = v(&flaky, "last exit");
+    assert!(
+        exit.starts_with("exit 3, ") && exit.ends_with(" ago"),
+        "{exit}"
+    );
+    assert_eq!(
+        v(&flaky, "log"),
+        "3 lines, 30 bytes kept (tug ctl logs flaky)"
+    );
+
+    let checked_rows = rows(&["status", "checked"]);
+    let state = v(&checked_rows, "state");
+    assert!(
+        state.starts_with(&format!("running, pid {checked}, started ")),
+        "{state}"
+    );
+    assert_eq!(v(&checked_rows, "health"), "healthy");
+    let check = v(&checked_rows, "check");
+    assert!(
+        check.starts_with("exec true, every 1s, timeout 1s; last: exited with 0, "),
+        "{check}"
+    );
+    assert_eq!(v(&checked_rows, "restarts"), "0 of 0");
+
+    let doc = json::parse(&sb.ctl_ok(&["status", "flaky", "--json"]));
+    assert_eq!(json::u64_at(&doc, &["runs"]), Some(3));
+    assert_eq!(json::u64_at(&doc, &["restarts"]), Some(2));
+    assert_eq!(json::u64_at(&doc, &["restart_limit"]), Some(2));
+    assert!(json::u64_at(&doc, &["last_exit_ms_ago"]).is_some());
+    let doc = json::parse(&sb.ctl_ok(&["status", "--json", "checked"]));
+    assert_eq!(json::str_at(&doc, &["check", "kind"]), Some("exec"));
+    assert_eq!(json::u64_at(&doc, &["check", "interval_ms"]), Some(1000));
+    assert_eq!(json::bool_at(&doc, &["check", "last_passed"]), Some(true));
+
+    let table = sb.ctl_ok(&["status"]);
+    let row = |job: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(&format!("{job} ")))
+            .unwrap()
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        row("flaky")[1..],
+        ["completed", "-", "3", "2/2", "-", "exit", "3", "-"],
+        "{table}"
+    );
+    assert_eq!(row("checked")[3..5], ["1", "0/0"], "{table}");
+
+    assert_eq!(
+        sb.ctl_refused(&["status", "ghost"]),
+        "tug ctl: no job named ghost\n"
+    );
+    // flaky's last run failed with no restarts left: tug exits 1.
+    let (status, _, err) = t.finish_with_ctl_shutdown(&sb);
+    assert_eq!(status.code(), Some(1), "{err}");
+}
+
+/// `logs JOB`: the job's recent output, stdout and stderr, at most 64 KiB
+/// of whole lines; `-f` follows it until tug ends the stream; raw jobs
+/// keep none.
+#[test]
+fn ctl_logs_shows_and_follows_a_jobs_output() {
+    let sb = Sandbox::new("logs");
+    let talker = sb.script(
+        "talker.sh",
+        &format!(
+            "trap 'echo got USR1' USR1\n\
+             echo hello out\n\
+             echo hello err >&2\n\
+             {LOOP}\n"
+        ),
+    );
+    let mut t = sb.start(&format!(
+        r#"{{ logging: {{ output: "stdout" }}, jobs: [
+            {{ name: "talker", exec: ["sh", {}] }},
+            {{ name: "big", exec: ["sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo \"line $i of the big job, padded to about fifty\"; i=$((i+1)); done; echo big done"] }},
+            {} ] }}"#,
+        json::quote(&talker),
+        looping_job("raw", "raw up", r#", logging: { raw: true }"#),
+    ));
+    t.expect("hello out");
+    t.expect("hello err");
+    t.expect("big done");
+
+    let logs = sb.ctl_ok(&["logs", "talker"]);
+    let mut lines: Vec<&str> = logs.lines().collect();
+    lines.sort();
+    assert_eq!(lines, ["hello err", "hello out"], "{logs}");
+
+    // The ring keeps the newest whole lines, 64 KiB at most.
+    let big = sb.ctl_ok(&["logs", "big"]);
+    assert!(
+        big.len() <= 64 << 10 && big.len() > 60 << 10,
+        "{}",
+        big.len()
+    );
+    assert!(big.ends_with("line 1999 of the big job, padded to about fifty\nbig done\n"));
+    assert!(
+        big.starts_with("line "),
+        "whole lines only: {:?}",
+        &big[..60]
+    );
+    assert!(!big.contains("line 0 of"));
+
+    assert_eq!(
+        sb.ctl_refused(&["logs", "raw"]),
+        "tug ctl: job raw writes to tug's stdout and stderr itself (raw output): tug keeps none of it\n"
+    );
+    assert_eq!(
+        sb.ctl_refused(&["logs", "ghost"]),
+        "tug ctl: no job named ghost\n"
+    );
+
+    // -f: what is kept, then each new line as it comes.
+    let mut follow = {
+        let mut c = tug_cmd(&["ctl", "--socket", sb.sock(), "logs", "-f", "talker"]);
+        c.env_remove("TUG_SOCKET");
+        Running::start(c)
+    };
+    follow.expect_line("hello out");
+    follow.expect_line("hello err");
+    sb.ctl_ok(&["signal", "talker", "USR1"]);
+    follow.expect_line("got USR1");
+    sb.ctl_ok(&["signal", "talker", "USR1"]);
+    follow.expect_line("got USR1");
+    // Another job's lines are not this stream's.
+    sb.ctl_ok(&["restart", "big"]);
+    t.expect("big done");
+    let (status, _, err) = t.finish_with_ctl_shutdown(&sb);
+    assert_eq!(status.code(), Some(0), "{err}");
+    // tug is gone: the stream ended, and ctl with it.
+    let (status, lines, err) = follow.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(!lines.iter().any(|l| l.contains("big")), "{lines:?}");
+}
+
+/// A follower that stops reading is dropped once it is 128 KiB behind,
+/// told so at the end of its stream, and tug serves everyone else
+/// meanwhile.
+#[test]
+fn a_follower_that_does_not_read_is_dropped_and_the_loop_goes_on() {
+    let sb = Sandbox::new("slow-follower");
+    let flood = sb.script(
+        "flood.sh",
+        &format!(
+            "trap 'i=0; while [ $i -lt 20000 ]; do echo \"flood $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"; i=$((i+1)); done; echo flood done' USR1\n\
+             echo flood ready\n\
+             {LOOP}\n"
+        ),
+    );
+    let mut t = sb.start(&format!(
+        r#"{{ logging: {{ output: "stdout" }}, jobs: [ {{ name: "flood", exec: ["sh", {}] }} ] }}"#,
+        json::quote(&flood)
+    ));
+    t.expect("flood ready");
+    let mut slow = BufReader::new(sb.connect());
+    slow.get_mut()
+        .write_all(b"GET /v3/jobs/flood/logs?follow HTTP/1.1\r\nHost: tug\r\n\r\n")
+        .unwrap();
+    let mut head = String::new();
+    while !head.ends_with("\r\n\r\n") {
+        assert!(slow.read_line(&mut head).unwrap() > 0, "{head}");
+    }
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    // The follower is registered once its head is out; now it reads no more.
+    sb.ctl_ok(&["signal", "flood", "USR1"]);
+    t.expect("control: dropped a follower of job flood's output: it left 128 KiB unread");
+    let start = Instant::now();
+    assert_eq!(sb.ctl_ok(&["ping"]), "ok\n");
+    assert!(start.elapsed() < Duration::from_secs(2));
+    t.expect("flood done");
+    let mut all = String::new();
+    std::io::Read::read_to_string(&mut slow, &mut all).unwrap();
+    assert!(all.starts_with("flood ready\n"), "{}", &all[..40]);
+    assert!(
+        all.ends_with("\ntug: stopped following: more than 128 KiB of output went unread (tug ctl logs -f again)\n"),
+        "{}",
+        &all[all.len() - 200..]
+    );
+    assert!(
+        all.len() < 1 << 20,
+        "the rest was never buffered: {}",
+        all.len()
+    );
     let (status, _, err) = t.finish_with_ctl_shutdown(&sb);
     assert_eq!(status.code(), Some(0), "{err}");
 }

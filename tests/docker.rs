@@ -409,3 +409,69 @@ fn discovery_resolves_through_dockers_embedded_dns() {
     assert_eq!(app.exit_code(), 0);
     assert!(took < Duration::from_secs(5), "docker stop took {took:?}");
 }
+
+/// `docker exec C /tug ctl ...` works the first time in the FROM scratch
+/// image, with no socket configured and no /var/run or /run in it: as
+/// root tug creates /run and listens on /run/tug.sock (this container's
+/// own); as another user, on the abstract @tug.sock. A container that
+/// shares that network namespace finds the name but is refused: its tug
+/// is not the one in ctl's pid namespace.
+#[test]
+fn tug_ctl_works_by_docker_exec_in_a_scratch_image() {
+    let Some(img) = image() else { return };
+    let config = r#"{ logging: { output: "stdout" }, jobs: [
+        { name: "app", exec: ["/probe", "term-after", "50"] } ] }"#;
+    let exec = |c: &Container, args: &[&str]| {
+        let mut all = vec!["exec", &c.0, "/tug", "ctl"];
+        all.extend_from_slice(args);
+        docker(&all)
+    };
+    let mut keep = Vec::new();
+    for (user, socket) in [("0", "/run/tug.sock"), ("65534", "@tug.sock")] {
+        let c = Container::new(&format!("ctl-{user}"));
+        start_with_config(img, &c, config, &["--user", user]);
+        let mut logs = c.follow_logs();
+        logs.expect_line(&format!("control socket listening on {socket}"));
+        logs.expect_line("msg=\"ready\" job=\"app\"");
+        let (code, out, err) = exec(&c, &["status"]);
+        assert_eq!(code, 0, "{user}: {out}{err}");
+        assert!(out.starts_with("tug 0.1.0, pid 1, up "), "{user}: {out}");
+        assert!(out.contains("\napp  running"), "{user}: {out}");
+        let (code, out, err) = exec(&c, &["logs", "app"]);
+        assert_eq!((code, out.as_str()), (0, "ready"), "{user}: {err}");
+        let (code, out, err) = exec(&c, &["status", "app"]);
+        assert_eq!(code, 0, "{user}: {err}");
+        assert!(
+            out.contains("\nexec      /probe term-after 50\n"),
+            "{user}: {out}"
+        );
+        assert!(
+            out.contains("\nlog       1 line, 6 bytes kept (tug ctl logs app)"),
+            "{user}: {out}"
+        );
+        keep.push(c);
+    }
+
+    let shared = Container::new("ctl-shared-net");
+    let net = format!("container:{}", keep[1].0);
+    start_with_config(
+        img,
+        &shared,
+        config,
+        &["--user", "65534", "--network", &net],
+    );
+    let mut logs = shared.follow_logs();
+    logs.expect_line("no control socket: another tug is listening on @tug.sock");
+    let (code, _, err) = exec(&shared, &["ping"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("the tug on @tug.sock is outside this pid namespace"),
+        "{err}"
+    );
+
+    for c in keep.iter().chain([&shared]) {
+        let took = c.stop();
+        assert_eq!(c.exit_code(), 0);
+        assert!(took < Duration::from_secs(5), "docker stop took {took:?}");
+    }
+}

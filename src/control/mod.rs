@@ -6,7 +6,9 @@
 //! borrowing the server at the same time):
 //!   control.register(lp)?;                            // once, after open
 //!   control.on_ready(lp, token, &mut pending);        // parsed requests
-//!   for p in pending { let r = control::route(&p.req, self); control.server().respond(lp, p.conn, r); }
+//!   for p in pending { match control::answer(&p.req, self) {
+//!       Reply::Now(r) => control.server().respond(lp, p.conn, r),
+//!       Reply::Follow(job, name) => control.follow(lp, p.conn, job, &name, ring) } }
 //!
 //! Timers and answers go straight to the server (`server()`): only the
 //! peer check on arrival and removing the socket file are the socket's own.
@@ -22,12 +24,17 @@
 //! | POST | /v3/reload | | 200; 422 the config's errors, the running set kept |
 //! | POST | /v3/metric | `{"name":N,...}` (N a number or numeric string) | 200; 422 not numbers, unknown name, bad value |
 //! | POST | /v3/maintenance/enable, /disable | | 200 |
-//! | POST | /v3/jobs/NAME/start, stop, restart | | 200; 404 no such job; 409 (running, stopped, shutting down) |
+//! | GET | /v3/jobs/NAME | | 200 JSON: the job's entry of the status; 404 |
+//! | GET | /v3/jobs/NAME/logs | (`?follow`) | 200 the job's recent output (its ring), or a stream of it; 404; 409 a raw job |
+//! | POST | /v3/jobs/NAME/start, stop, restart | | 200 what was done; 404 no such job; 409 (running, stopped, shutting down) |
 //! | POST | /v3/jobs/NAME/signal | `{"signal":1}` or `{"signal":"SIGHUP"}` | as above; 422 bad signal |
 //! | POST | /v3/shutdown | | 200, then tug shuts down |
 //!
-//! A 200 without a body says `\n`, as ContainerPilot's did. Other paths are
-//! 404, other methods 405 with `Allow`, JSON that does not parse 422 with
+//! The job routes are tug's own and say what they did in one line
+//! (`stopping job web (pid 42)`, `sent SIGHUP to job web (pid 42)`); on
+//! ContainerPilot's routes a 200 without a body says `\n`, as its did.
+//! Other paths are 404, other methods 405 with `Allow`, JSON that does not
+//! parse 422 with
 //! the parse error, a body over 64 KiB 413, a job name that is not valid
 //! percent-encoded UTF-8 400. Reload answers once the new config is applied
 //! (ContainerPilot answered 200 first and reloaded later, so a broken
@@ -39,26 +46,60 @@
 //! checked per request with SO_PEERCRED (others get 403). With no `allow`
 //! list the socket file is mode 0600, so nobody else can even connect;
 //! with one it is 0666 and the peer check is the gate.
+//!
+//! Where the socket is when nothing names it (`--socket`, TUG_SOCKET,
+//! `control.socket`): the first of `default_sockets` that can be opened,
+//! for `/var/run/tug.sock` (ContainerPilot's `/var/run/containerpilot.socket`):
+//! 1. `/var/run/tug.sock`: where ContainerPilot and most images have it;
+//! 2. `/run/tug.sock`, creating `/run` (0755) if it is missing: a FROM
+//!    scratch image has neither directory, and its `/` is writable for
+//!    root unless the container is read-only;
+//! 3. `@tug.sock`, an abstract socket: no directory and no write access
+//!    needed (a read-only scratch image, a non-root user). It is per
+//!    network namespace, not per container: containers that share one
+//!    (a Kubernetes pod, `--network container:X` or host) could reach each
+//!    other's tug, so there it serves only peers inside tug's own pid
+//!    namespace (SO_PEERCRED reports pid 0 for the others), `docker exec`
+//!    included; and it has no file mode: the uid check is the only gate.
+//!
+//! A file socket is preferred because it is this container's alone. Not
+//! /tmp: a scratch image has none either, and in a world-writable
+//! directory another user could take the name first. A place that cannot
+//! be used (no directory, no permission) passes to the next; another tug
+//! listening stops the search (`tug ctl` would find that one first).
+//! `tug ctl` tries the same list in the same order.
+//!
+//! Log followers (`GET /v3/jobs/NAME/logs?follow`): the answer streams
+//! (`net::server` streams), first the job's ring, then each new line as
+//! the engine hands it over (`line`, then `flush_followers` once per
+//! batch). At most `MAX_FOLLOWERS` at once; one whose unsent output
+//! would pass `FOLLOW_BUFFER` is dropped, its stream ending with a line
+//! that says so, and a warning in tug's log. One that reads nothing for
+//! the server's deadline (10 s) while output waits is closed.
 
 pub mod status;
 
 use crate::config::json5::{Member, Value};
 use crate::event_loop::EventLoop;
+use crate::jobs::output::LogRing;
 use crate::json;
 use crate::log::warning;
-use crate::net::server::{Limits, Peer, Pending, Request, Response, Server};
+use crate::net::server::{Limits, Peer, Pending, Request, Response, Server, Stream};
 use crate::sys::{Errno, listen, process};
 use alloc::ffi::CString;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-pub use status::{JobReport, Report, ServiceReport, WatchReport};
+pub use status::{CheckReport, JobReport, Report, ServiceReport, WatchReport};
 
 /// What the control plane can ask of the engine.
 pub trait Ops {
     fn status(&self) -> Report;
-    fn job(&mut self, name: &str, action: JobAction) -> Result<(), OpError>;
+    /// Ok: what was done, one line for people ("stopping job web (pid 42)").
+    fn job(&mut self, name: &str, action: JobAction) -> Result<String, OpError>;
+    /// A job's index and its recent output; Conflict for a raw job.
+    fn job_log(&self, name: &str) -> Result<(usize, &LogRing), OpError>;
     /// Re-reads and re-renders the config; Err: the load errors (the
     /// running set is kept).
     fn reload(&mut self) -> Result<(), Vec<String>>;
@@ -90,6 +131,27 @@ pub enum OpError {
 
 /// Largest request body the socket takes.
 const MAX_BODY: usize = 64 << 10;
+/// Log followers at most at once.
+pub const MAX_FOLLOWERS: usize = 16;
+/// Unsent bytes a log follower may have before it is dropped.
+pub const FOLLOW_BUFFER: usize = 128 << 10;
+const TEXT: &str = "text/plain; charset=utf-8";
+const DROPPED: &[u8] =
+    b"\ntug: stopped following: more than 128 KiB of output went unread (tug ctl logs -f again)\n";
+
+/// Where the control socket may go when nothing names it, in the order
+/// tried (module docs): `default` (`/var/run/NAME`), `/run/NAME`, `@NAME`.
+pub fn default_sockets(default: &str) -> [String; 3] {
+    let name = default.rsplit('/').next().unwrap_or(default);
+    [default.into(), format!("/run/{name}"), format!("@{name}")]
+}
+
+/// A log follower: the stream on `conn` gets job `job`'s new lines.
+struct Follower {
+    conn: u64,
+    job: usize,
+    name: String,
+}
 
 pub struct Control {
     server: Server,
@@ -97,6 +159,9 @@ pub struct Control {
     cpath: CString,
     own_uid: u32,
     allow: Vec<u32>,
+    /// An abstract socket: peers must be in tug's pid namespace.
+    abstract_name: bool,
+    followers: Vec<Follower>,
 }
 
 impl Control {
@@ -105,16 +170,49 @@ impl Control {
     /// (another tug answering) is an error. `allow`: uids besides root and
     /// tug's own uid that may connect. Call `register` before the loop runs.
     pub fn open(path: &str, allow: &[u32], token_base: u64) -> Result<Control, String> {
-        let cpath = CString::new(path).map_err(|_| format!("{path:?}: a NUL in the path"))?;
+        Control::try_open(path, allow, token_base).map_err(|(_, msg)| msg)
+    }
+
+    /// The first of `default_sockets(default)` that opens (module docs);
+    /// Err: why each failed, or that another tug listens on one.
+    pub fn open_default(default: &str, allow: &[u32], token_base: u64) -> Result<Control, String> {
+        let mut why = Vec::new();
+        for path in default_sockets(default) {
+            let mut r = Control::try_open(&path, allow, token_base);
+            if matches!(r, Err((Errno::ENOENT, _)))
+                && path.starts_with("/run/")
+                && listen::mkdir(c"/run", 0o755).is_ok()
+            {
+                r = Control::try_open(&path, allow, token_base);
+            }
+            match r {
+                Ok(c) => {
+                    for w in &why {
+                        crate::log::debug!("control: {w}");
+                    }
+                    return Ok(c);
+                }
+                Err((Errno(libc::EADDRINUSE), msg)) => return Err(msg),
+                Err((_, msg)) => why.push(msg),
+            }
+        }
+        Err(why.join("; "))
+    }
+
+    /// As `open`; Err carries the cause (EADDRINUSE: another tug).
+    fn try_open(path: &str, allow: &[u32], token_base: u64) -> Result<Control, (Errno, String)> {
+        let cpath = CString::new(path)
+            .map_err(|_| (Errno(libc::EINVAL), format!("{path:?}: a NUL in the path")))?;
+        let abstract_name = listen::is_abstract(path.as_bytes());
         let mode = if allow.is_empty() { 0o600 } else { 0o666 };
         let fd = match listen::unix_listener(&cpath, mode) {
-            Err(Errno(libc::EADDRINUSE)) => {
+            Err(Errno(libc::EADDRINUSE)) if !abstract_name => {
                 replace_stale(&cpath, path)?;
                 listen::unix_listener(&cpath, mode)
             }
             r => r,
         }
-        .map_err(|e| listen_error(path, e))?;
+        .map_err(|e| (e, listen_error(path, e)))?;
         let limits = Limits {
             max_body: MAX_BODY,
             ..Limits::default()
@@ -125,6 +223,8 @@ impl Control {
             cpath,
             own_uid: process::getuid(),
             allow: allow.to_vec(),
+            abstract_name,
+            followers: Vec::new(),
         })
     }
 
@@ -153,7 +253,8 @@ impl Control {
         let mut i = start;
         while i < out.len() {
             let peer = out[i].req.peer;
-            if peer_allowed(peer, self.own_uid, &self.allow) {
+            let outside = self.abstract_name && peer.is_some_and(|p| p.pid == 0);
+            if peer_allowed(peer, self.own_uid, &self.allow) && !outside {
                 i += 1;
                 continue;
             }
@@ -166,17 +267,92 @@ impl Control {
                 p.req.method,
                 p.req.path
             );
-            let msg = format!(
-                "forbidden: {who} is not root, tug's uid ({}) or in control.allow",
-                self.own_uid
-            );
+            let msg = if outside {
+                format!(
+                    "forbidden: {who} is outside tug's pid namespace (another container on {})",
+                    self.path
+                )
+            } else {
+                format!(
+                    "forbidden: {who} is not root, tug's uid ({}) or in control.allow",
+                    self.own_uid
+                )
+            };
             self.server.respond(lp, p.conn, Response::text(403, &msg));
         }
+    }
+
+    /// Answers the request on `conn` with a stream of job `job`'s output:
+    /// what `ring` holds now, then each `line` (module docs).
+    pub fn follow(
+        &mut self,
+        lp: &mut EventLoop,
+        conn: u64,
+        job: usize,
+        name: &str,
+        ring: &LogRing,
+    ) {
+        let server = &mut self.server;
+        self.followers
+            .retain(|f| server.stream(f.conn, &[], usize::MAX) != Stream::Gone);
+        if self.followers.len() >= MAX_FOLLOWERS {
+            let msg = format!("too many log followers ({MAX_FOLLOWERS}); try again later");
+            return self.server.respond(lp, conn, Response::text(503, &msg));
+        }
+        if !self.server.respond_stream(lp, conn, TEXT) {
+            return;
+        }
+        let (a, b) = ring.as_slices();
+        self.server.stream(conn, &[a, b], FOLLOW_BUFFER);
+        if self.server.flush_stream(lp, conn) {
+            self.followers.push(Follower {
+                conn,
+                job,
+                name: name.into(),
+            });
+        }
+    }
+
+    /// A new output line of job `job`, for its followers (sent by
+    /// `flush_followers`). A follower it would put more than
+    /// `FOLLOW_BUFFER` behind is dropped.
+    pub fn line(&mut self, lp: &mut EventLoop, job: usize, line: &[u8]) {
+        let mut i = 0;
+        while i < self.followers.len() {
+            let f = &self.followers[i];
+            if f.job != job {
+                i += 1;
+                continue;
+            }
+            match self.server.stream(f.conn, &[line, b"\n"], FOLLOW_BUFFER) {
+                Stream::Queued => i += 1,
+                Stream::Gone => drop(self.followers.swap_remove(i)),
+                Stream::Full => {
+                    let f = self.followers.swap_remove(i);
+                    warning!(
+                        "control: dropped a follower of job {}'s output: it left {} KiB unread",
+                        f.name,
+                        FOLLOW_BUFFER >> 10
+                    );
+                    self.server.end_stream(lp, f.conn, DROPPED);
+                }
+            }
+        }
+    }
+
+    /// Sends what `line` queued.
+    pub fn flush_followers(&mut self, lp: &mut EventLoop) {
+        let server = &mut self.server;
+        self.followers.retain(|f| server.flush_stream(lp, f.conn));
     }
 
     /// Stops listening and removes the socket file.
     pub fn close(&mut self, lp: &mut EventLoop) {
         self.server.shutdown(lp);
+        self.followers.clear();
+        if self.abstract_name {
+            return;
+        }
         if let Err(e) = listen::unlink(&self.cpath)
             && e != Errno::ENOENT
         {
@@ -186,20 +362,30 @@ impl Control {
 }
 
 /// An existing file at the socket's path: removed if it is a socket nobody
-/// answers on; an error if another server answers or it is no socket.
-fn replace_stale(cpath: &CString, path: &str) -> Result<(), String> {
+/// answers on; an error if another server answers (EADDRINUSE) or it is no
+/// socket.
+fn replace_stale(cpath: &CString, path: &str) -> Result<(), (Errno, String)> {
+    let fail = |e: Errno, msg: String| Err((e, msg));
     match listen::is_socket(cpath) {
         Ok(true) => {}
-        Ok(false) => return Err(format!("{path} exists and is not a socket")),
+        Ok(false) => {
+            return fail(
+                Errno(libc::EEXIST),
+                format!("{path} exists and is not a socket"),
+            );
+        }
         Err(Errno::ENOENT) => return Ok(()),
-        Err(e) => return Err(format!("{path}: {e}")),
+        Err(e) => return fail(e, format!("{path}: {e}")),
     }
     if listen::unix_is_live(cpath) {
-        return Err(format!("another tug is listening on {path}"));
+        return fail(
+            Errno(libc::EADDRINUSE),
+            format!("another tug is listening on {path}"),
+        );
     }
     match listen::unlink(cpath) {
         Ok(()) | Err(Errno::ENOENT) => Ok(()),
-        Err(e) => Err(format!("cannot remove the stale socket {path}: {e}")),
+        Err(e) => fail(e, format!("cannot remove the stale socket {path}: {e}")),
     }
 }
 
@@ -246,7 +432,9 @@ const ROUTES: [(&str, Method); 8] = [
     ("/v3/maintenance/disable", Method::Post),
     ("/v3/shutdown", Method::Post),
 ];
-const JOB_ROUTES: [(&str, &str); 4] = [
+const JOB_ROUTES: [(&str, &str); 6] = [
+    ("", "/v3/jobs/{job}"),
+    ("logs", "/v3/jobs/{job}/logs"),
     ("start", "/v3/jobs/{job}/start"),
     ("stop", "/v3/jobs/{job}/stop"),
     ("restart", "/v3/jobs/{job}/restart"),
@@ -257,39 +445,60 @@ const UNMATCHED: &str = "other";
 const ALLOW_GET: &[(&str, &str)] = &[("Allow", "GET, HEAD")];
 const ALLOW_POST: &[(&str, &str)] = &[("Allow", "POST")];
 
-/// Answers one request (peer already checked by `Control`) and counts it
-/// by route pattern and status.
-pub fn route(req: &Request, ops: &mut dyn Ops) -> Response {
-    let (pattern, resp) = dispatch(req, ops);
-    ops.count_request(pattern, resp.status);
-    resp
+/// An answer now, or a stream of a job's output (`Control::follow`).
+#[derive(Debug)]
+pub enum Reply {
+    Now(Response),
+    /// Follow job (index, name).
+    Follow(usize, String),
 }
 
-fn dispatch(req: &Request, ops: &mut dyn Ops) -> (&'static str, Response) {
+/// Answers one request (peer already checked by `Control`) and counts it
+/// by route pattern and status.
+pub fn answer(req: &Request, ops: &mut dyn Ops) -> Reply {
+    let (pattern, reply) = dispatch(req, ops);
+    let status = match &reply {
+        Reply::Now(r) => r.status,
+        Reply::Follow(..) => 200,
+    };
+    ops.count_request(pattern, status);
+    reply
+}
+
+fn dispatch(req: &Request, ops: &mut dyn Ops) -> (&'static str, Reply) {
     let path = req.path.as_str();
     let get = req.method == "GET" || req.method == "HEAD";
     let post = req.method == "POST";
     if let Some(rest) = path.strip_prefix("/v3/jobs/") {
-        let Some((name, verb)) = rest.rsplit_once('/') else {
-            return (UNMATCHED, not_found(path));
-        };
+        let (name, verb) = rest.rsplit_once('/').unwrap_or((rest, ""));
         let Some(&(_, pattern)) = JOB_ROUTES.iter().find(|(v, _)| *v == verb) else {
-            return (UNMATCHED, not_found(path));
+            return (UNMATCHED, Reply::Now(not_found(path)));
         };
         if name.is_empty() {
-            return (UNMATCHED, not_found(path));
+            return (UNMATCHED, Reply::Now(not_found(path)));
         }
-        if !post {
-            return (pattern, Response::method_not_allowed(ALLOW_POST));
-        }
-        return (pattern, job_route(req, name, verb, ops));
+        let reads = matches!(verb, "" | "logs");
+        let resp = match (reads, get, post) {
+            (true, true, _) => return (pattern, job_read(req, name, verb, ops)),
+            (false, _, true) => job_route(req, name, verb, ops),
+            (true, ..) => Response::method_not_allowed(ALLOW_GET),
+            _ => Response::method_not_allowed(ALLOW_POST),
+        };
+        return (pattern, Reply::Now(resp));
     }
     let Some(&(pattern, method)) = ROUTES.iter().find(|(p, _)| *p == path) else {
-        return (UNMATCHED, not_found(path));
+        return (UNMATCHED, Reply::Now(not_found(path)));
     };
     match method {
-        Method::Get if !get => return (pattern, Response::method_not_allowed(ALLOW_GET)),
-        Method::Post if !post => return (pattern, Response::method_not_allowed(ALLOW_POST)),
+        Method::Get if !get => {
+            return (pattern, Reply::Now(Response::method_not_allowed(ALLOW_GET)));
+        }
+        Method::Post if !post => {
+            return (
+                pattern,
+                Reply::Now(Response::method_not_allowed(ALLOW_POST)),
+            );
+        }
         _ => {}
     }
     let resp = match pattern {
@@ -320,15 +529,61 @@ fn dispatch(req: &Request, ops: &mut dyn Ops) -> (&'static str, Response) {
         }
         _ => not_found(path),
     };
-    (pattern, resp)
+    (pattern, Reply::Now(resp))
+}
+
+/// A job name from the path, or the 400 answer.
+fn job_name(name: &str) -> Result<String, Response> {
+    crate::net::http::percent_decode(name).ok_or_else(|| {
+        Response::text(
+            400,
+            "the job name in the path is not valid percent-encoded UTF-8",
+        )
+    })
+}
+
+fn unknown_job(name: &str) -> Response {
+    Response::text(404, &format!("no job named {name}"))
+}
+
+/// `GET /v3/jobs/NAME` (the job's part of the status) and `.../logs`
+/// (`?follow`: a stream).
+fn job_read(req: &Request, name: &str, verb: &str, ops: &mut dyn Ops) -> Reply {
+    let name = match job_name(name) {
+        Ok(n) => n,
+        Err(r) => return Reply::Now(r),
+    };
+    if verb.is_empty() {
+        let report = ops.status();
+        return Reply::Now(match report.jobs.iter().find(|j| j.name == name) {
+            Some(j) => Response::json(200, j.to_json()),
+            None => unknown_job(&name),
+        });
+    }
+    let follow = req
+        .query
+        .split('&')
+        .any(|q| matches!(q, "follow" | "follow=1" | "follow=true"));
+    match ops.job_log(&name) {
+        Ok((i, _)) if follow => Reply::Follow(i, name),
+        Ok((_, ring)) => {
+            let (a, b) = ring.as_slices();
+            Reply::Now(Response {
+                status: 200,
+                content_type: TEXT,
+                body: [a, b].concat(),
+                headers: &[],
+            })
+        }
+        Err(OpError::UnknownJob) => Reply::Now(unknown_job(&name)),
+        Err(OpError::Conflict(why)) => Reply::Now(Response::text(409, &why)),
+    }
 }
 
 fn job_route(req: &Request, name: &str, verb: &str, ops: &mut dyn Ops) -> Response {
-    let Some(name) = crate::net::http::percent_decode(name) else {
-        return Response::text(
-            400,
-            "the job name in the path is not valid percent-encoded UTF-8",
-        );
+    let name = match job_name(name) {
+        Ok(n) => n,
+        Err(r) => return r,
     };
     let action = match verb {
         "start" => JobAction::Start,
@@ -340,8 +595,8 @@ fn job_route(req: &Request, name: &str, verb: &str, ops: &mut dyn Ops) -> Respon
         },
     };
     match ops.job(&name, action) {
-        Ok(()) => done(),
-        Err(OpError::UnknownJob) => Response::text(404, &format!("no job named {name}")),
+        Ok(what) => Response::text(200, &what),
+        Err(OpError::UnknownJob) => unknown_job(&name),
         Err(OpError::Conflict(why)) => Response::text(409, &why),
     }
 }
@@ -479,17 +734,33 @@ mod tests {
         calls: Vec<String>,
         counted: Vec<(String, u16)>,
         broken_config: bool,
+        ring: Option<LogRing>,
+    }
+
+    /// An answer that is not a stream.
+    fn route(req: &Request, ops: &mut dyn Ops) -> Response {
+        match answer(req, ops) {
+            Reply::Now(r) => r,
+            other => panic!("{other:?}"),
+        }
     }
 
     impl Ops for Fake {
         fn status(&self) -> Report {
             status::tests::sample()
         }
-        fn job(&mut self, name: &str, action: JobAction) -> Result<(), OpError> {
+        fn job(&mut self, name: &str, action: JobAction) -> Result<String, OpError> {
             self.calls.push(format!("job {name} {action:?}"));
             match name {
                 "busy" => Err(OpError::Conflict("job busy is already running".into())),
-                "web" | "a/b c" | "ünï" => Ok(()),
+                "web" | "a/b c" | "ünï" => Ok(format!("did {action:?} to {name}")),
+                _ => Err(OpError::UnknownJob),
+            }
+        }
+        fn job_log(&self, name: &str) -> Result<(usize, &LogRing), OpError> {
+            match (name, &self.ring) {
+                ("web", Some(r)) => Ok((7, r)),
+                ("raw", _) => Err(OpError::Conflict("job raw logs raw".into())),
                 _ => Err(OpError::UnknownJob),
             }
         }
@@ -572,13 +843,18 @@ mod tests {
         assert_eq!((r.status, r.headers), (405, ALLOW_POST));
         let r = route(&req("GET", "/v3/jobs/web/start", ""), &mut ops);
         assert_eq!((r.status, r.headers), (405, ALLOW_POST));
+        for path in ["/v3/jobs/web", "/v3/jobs/web/logs"] {
+            let r = route(&req("POST", path, ""), &mut ops);
+            assert_eq!((r.status, r.headers), (405, ALLOW_GET), "{path}");
+        }
         assert!(ops.calls.is_empty(), "{:?}", ops.calls);
         for path in [
             "/",
             "/v3",
             "/v3/ping/",
-            "/v3/jobs/web",
+            "/v3/jobs/",
             "/v3/jobs//start",
+            "/v3/jobs/web/logs/x",
             "/v3/jobs/web/frob",
             "/metrics",
         ] {
@@ -679,13 +955,13 @@ mod tests {
     #[test]
     fn jobs() {
         for verb in ["start", "stop", "restart"] {
-            let (status, _, calls) = call("POST", &format!("/v3/jobs/web/{verb}"), "");
-            assert_eq!(status, 200);
+            let (status, body, calls) = call("POST", &format!("/v3/jobs/web/{verb}"), "");
             let action = match verb {
                 "start" => "Start",
                 "stop" => "Stop",
                 _ => "Restart",
             };
+            assert_eq!((status, body), (200, format!("did {action} to web\n")));
             assert_eq!(calls, [format!("job web {action}")]);
         }
         let (status, _, calls) = call("POST", "/v3/jobs/a%2Fb%20c/restart", "");
@@ -708,6 +984,50 @@ mod tests {
         ] {
             assert_eq!(call("POST", bad, "").0, 400, "{bad}");
         }
+    }
+
+    #[test]
+    fn one_job_and_its_logs() {
+        let (status, body, _) = call("GET", "/v3/jobs/cron", "");
+        assert_eq!(status, 200);
+        let doc = json::parse(body.as_bytes()).unwrap();
+        assert_eq!(json::get(&doc, "name").and_then(json::as_str), Some("cron"));
+        assert_eq!(
+            json::get(&doc, "when").and_then(json::as_str),
+            Some("cron \"*/5 * * * *\" (UTC)")
+        );
+        assert_eq!(call("GET", "/v3/jobs/web%20%22x%22", "").0, 200);
+        let (status, body, _) = call("GET", "/v3/jobs/ghost", "");
+        assert_eq!((status, body.as_str()), (404, "no job named ghost\n"));
+        assert_eq!(call("GET", "/v3/jobs/%FF", "").0, 400);
+
+        let mut ring = LogRing::new(64);
+        ring.push(b"one");
+        ring.push(b"  ");
+        let mut ops = Fake {
+            ring: Some(ring),
+            ..Fake::default()
+        };
+        let r = route(&req("GET", "/v3/jobs/web/logs", ""), &mut ops);
+        assert_eq!(
+            (r.status, r.content_type, &r.body[..]),
+            (200, TEXT, &b"one\n  \n"[..])
+        );
+        let r = route(&req("GET", "/v3/jobs/raw/logs", ""), &mut ops);
+        assert_eq!((r.status, &r.body[..]), (409, &b"job raw logs raw\n"[..]));
+        let r = route(&req("GET", "/v3/jobs/ghost/logs", ""), &mut ops);
+        assert_eq!(r.status, 404);
+        let mut follow = req("GET", "/v3/jobs/web/logs", "");
+        follow.http.query = "follow".into();
+        assert!(matches!(answer(&follow, &mut ops), Reply::Follow(7, n) if n == "web"));
+        assert_eq!(
+            ops.counted.last(),
+            Some(&("/v3/jobs/{job}/logs".to_string(), 200))
+        );
+        // An empty ring: an empty 200.
+        ops.ring = Some(LogRing::new(64));
+        let r = route(&req("GET", "/v3/jobs/web/logs", ""), &mut ops);
+        assert_eq!((r.status, r.body.len()), (200, 0));
     }
 
     #[test]
@@ -823,10 +1143,69 @@ mod tests {
         assert!(e.contains("1 to 107 bytes"), "{e}");
     }
 
+    #[test]
+    fn abstract_sockets_and_the_defaults() {
+        assert_eq!(
+            default_sockets("/var/run/tug.sock"),
+            ["/var/run/tug.sock", "/run/tug.sock", "@tug.sock"]
+        );
+        assert_eq!(
+            default_sockets("/var/run/containerpilot.socket")[2],
+            "@containerpilot.socket"
+        );
+        // An abstract name: no file anywhere (not even one named like it
+        // in the working directory), a second tug is refused, and closing
+        // frees the name.
+        let name = format!("@tug-control-test-{}", std::process::id());
+        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
+        let mut c = Control::open(&name, &[], BASE).unwrap();
+        c.register(&lp).unwrap();
+        assert!(c.abstract_name);
+        assert!(!std::path::Path::new(&name).exists());
+        let e = Control::open(&name, &[], BASE).err().unwrap();
+        assert_eq!(e, format!("another tug is listening on {name}"));
+        let client = {
+            let name = name.clone();
+            thread::spawn(move || {
+                use std::os::linux::net::SocketAddrExt;
+                let addr = std::os::unix::net::SocketAddr::from_abstract_name(&name[1..]).unwrap();
+                let mut s = BufReader::new(UnixStream::connect_addr(&addr).unwrap());
+                exchange(&mut s, "GET /v3/ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            })
+        };
+        let mut ops = Fake::default();
+        drive(&mut lp, &mut c, &mut ops, &mut || client.is_finished());
+        assert_eq!(
+            client.join().unwrap().1,
+            "ok\n",
+            "same pid namespace: served"
+        );
+        c.close(&mut lp);
+        drop(c);
+        Control::open(&name, &[], BASE).unwrap();
+        assert_eq!(
+            Control::open("@", &[], BASE).err().unwrap(),
+            "\"@\": a socket path must be 1 to 107 bytes long"
+        );
+    }
+
     /// Runs the loop with `c` answering through `ops` until `done`.
     fn drive(lp: &mut EventLoop, c: &mut Control, ops: &mut Fake, done: &mut dyn FnMut() -> bool) {
+        drive_with(lp, c, ops, done, &mut |_, _| {});
+    }
+
+    /// As `drive`; follow requests stream `ops.ring`, and `each` runs once
+    /// a turn (to hand followers new lines).
+    fn drive_with(
+        lp: &mut EventLoop,
+        c: &mut Control,
+        ops: &mut Fake,
+        done: &mut dyn FnMut() -> bool,
+        each: &mut dyn FnMut(&mut EventLoop, &mut Control),
+    ) {
         let give_up = Instant::now() + Duration::from_secs(20);
         while !done() {
+            each(lp, c);
             assert!(Instant::now() < give_up, "test timed out");
             let tick = lp.add_timer(lp.now() + 10_000_000, TICK);
             let mut evs = Vec::new();
@@ -843,11 +1222,180 @@ mod tests {
                 }
             }
             for p in pending {
-                let resp = route(&p.req, ops);
-                c.server().respond(lp, p.conn, resp);
+                match answer(&p.req, ops) {
+                    Reply::Now(resp) => c.server().respond(lp, p.conn, resp),
+                    Reply::Follow(job, name) => {
+                        c.follow(lp, p.conn, job, &name, ops.ring.as_ref().unwrap())
+                    }
+                }
             }
             lp.cancel_timer(tick);
         }
+    }
+
+    /// A `GET .../logs?follow` on `sock`: the stream's head, once read.
+    fn follower(sock: &std::path::Path) -> (BufReader<UnixStream>, String) {
+        let mut s = BufReader::new(UnixStream::connect(sock).unwrap());
+        s.get_mut()
+            .write_all(b"GET /v3/jobs/web/logs?follow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut head = String::new();
+        while !head.ends_with("\r\n\r\n") {
+            assert!(s.read_line(&mut head).unwrap() > 0, "{head}");
+        }
+        (s, head)
+    }
+
+    #[test]
+    fn followers_get_the_ring_then_each_new_line() {
+        use std::sync::mpsc;
+        let dir = temp_dir();
+        let sock = dir.join("tug.sock");
+        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
+        let mut c = Control::open(sock.to_str().unwrap(), &[], BASE).unwrap();
+        c.register(&lp).unwrap();
+        let mut ring = LogRing::new(1024);
+        ring.push(b"before 1");
+        ring.push(b"before 2");
+        let mut ops = Fake {
+            ring: Some(ring),
+            ..Fake::default()
+        };
+        let (ready_tx, ready) = mpsc::channel();
+        let client = {
+            let sock = sock.clone();
+            thread::spawn(move || {
+                let (mut s, head) = follower(&sock);
+                let mut lines = Vec::new();
+                for _ in 0..2 {
+                    let mut l = String::new();
+                    s.read_line(&mut l).unwrap();
+                    lines.push(l);
+                }
+                ready_tx.send(()).unwrap();
+                let mut rest = String::new();
+                s.read_to_string(&mut rest).unwrap();
+                (head, lines, rest)
+            })
+        };
+        let mut sent = false;
+        drive_with(
+            &mut lp,
+            &mut c,
+            &mut ops,
+            &mut || client.is_finished(),
+            &mut |lp, c| {
+                if !sent && ready.try_recv().is_ok() {
+                    sent = true;
+                    c.line(lp, 7, b"new 1");
+                    c.line(lp, 8, b"another job's");
+                    c.line(lp, 7, b"");
+                    c.flush_followers(lp);
+                    // The stream ends when tug closes the socket.
+                    c.close(lp);
+                }
+            },
+        );
+        let (head, lines, rest) = client.join().unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+        assert!(head.contains("\r\nConnection: close\r\n"), "{head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("content-length"),
+            "{head}"
+        );
+        assert_eq!(lines, ["before 1\n", "before 2\n"]);
+        assert_eq!(rest, "new 1\n\n");
+    }
+
+    #[test]
+    fn a_follower_that_falls_behind_is_dropped_and_told() {
+        use std::sync::mpsc;
+        let dir = temp_dir();
+        let sock = dir.join("tug.sock");
+        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
+        let mut c = Control::open(sock.to_str().unwrap(), &[], BASE).unwrap();
+        c.register(&lp).unwrap();
+        let mut ops = Fake {
+            ring: Some(LogRing::new(64)),
+            ..Fake::default()
+        };
+        let (go_tx, go) = mpsc::channel::<()>();
+        let (ready_tx, ready) = mpsc::channel();
+        let client = {
+            let sock = sock.clone();
+            thread::spawn(move || {
+                let (mut s, _) = follower(&sock);
+                ready_tx.send(()).unwrap();
+                // Reads nothing until tug has given up on it.
+                go.recv().unwrap();
+                let mut all = String::new();
+                s.read_to_string(&mut all).unwrap();
+                all
+            })
+        };
+        let line = [b'x'; 1023];
+        let mut pushed = 0usize;
+        let mut dropped = false;
+        drive_with(
+            &mut lp,
+            &mut c,
+            &mut ops,
+            &mut || client.is_finished(),
+            &mut |lp, c| {
+                if dropped || ready.try_recv().is_err() && pushed == 0 {
+                    return;
+                }
+                // Far more than the socket and FOLLOW_BUFFER hold, unread.
+                while !dropped {
+                    c.line(lp, 7, &line);
+                    c.flush_followers(lp);
+                    pushed += 1;
+                    dropped = c.followers.is_empty();
+                    assert!(pushed < 100_000, "never dropped");
+                }
+                go_tx.send(()).unwrap();
+            },
+        );
+        let all = client.join().unwrap();
+        assert!(pushed * 1024 > FOLLOW_BUFFER, "{pushed}");
+        let last = all.lines().last().unwrap();
+        assert_eq!(format!("\n{last}\n").as_bytes(), DROPPED);
+        assert!(all.len() < pushed * 1024, "the unsent rest is dropped");
+        assert!(all.starts_with(&format!("{}\n", "x".repeat(1023))));
+    }
+
+    #[test]
+    fn followers_are_bounded() {
+        let dir = temp_dir();
+        let sock = dir.join("tug.sock");
+        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
+        let mut c = Control::open(sock.to_str().unwrap(), &[], BASE).unwrap();
+        c.register(&lp).unwrap();
+        let mut ops = Fake {
+            ring: Some(LogRing::new(64)),
+            ..Fake::default()
+        };
+        let client = {
+            let sock = sock.clone();
+            thread::spawn(move || {
+                let held: Vec<_> = (0..MAX_FOLLOWERS).map(|_| follower(&sock)).collect();
+                let (_, head) = follower(&sock);
+                drop(held);
+                // Their slots free up once tug sees them go.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                loop {
+                    let (_, again) = follower(&sock);
+                    if again.starts_with("HTTP/1.1 200") || Instant::now() > deadline {
+                        return (head, again);
+                    }
+                    thread::sleep(Duration::from_millis(10));
+                }
+            })
+        };
+        drive(&mut lp, &mut c, &mut ops, &mut || client.is_finished());
+        let (head, again) = client.join().unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
+        assert!(again.starts_with("HTTP/1.1 200 "), "{again}");
     }
 
     fn exchange(s: &mut BufReader<UnixStream>, request: &str) -> (String, String) {

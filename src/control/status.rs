@@ -7,16 +7,31 @@
 //! ```text
 //! {"version":"0.1.0","pid":1,"uptime_ms":5000,"maintenance":false,
 //!  "shutting_down":false,
-//!  "jobs":[{"name":"web","state":"running","pid":42,"restarts":1,
-//!           "last_exit":"exit 3","health":"healthy",
+//!  "jobs":[{"name":"web","state":"running","pid":42,
+//!           "exec":["web","--port","8080"],"when":"at startup",
+//!           "runs":2,"restarts":1,"restart_limit":null,
+//!           "started_ms_ago":4000,"last_exit":"exit 3",
+//!           "last_exit_ms_ago":4000,"health":"healthy",
+//!           "check":{"kind":"http","target":"http://localhost:8080/",
+//!                    "interval_ms":5000,"timeout_ms":1000,
+//!                    "last_passed":true,"last_result":"ok",
+//!                    "last_ms_ago":1200},
 //!           "service":{"id":"web-a1b2","address":"10.0.0.5","port":8080,
 //!                      "registration":"registered"},
-//!           "next_run_in_ms":null}],
+//!           "next_run_in_ms":null,"log":{"lines":12,"bytes":960}}],
 //!  "watches":[{"name":"db","target":"service db","healthy":true,
 //!              "instances":[{"id":"db-1","address":"10.0.0.7","port":5432,
 //!                            "tags":["primary"],"meta":{"v":"1"},
 //!                            "status":"passing"}]}]}
 //! ```
+//!
+//! `runs` counts the job's starts, `restarts` those of them that its
+//! `restarts` setting made after an exit (`restart_limit`: that setting,
+//! `null` for unlimited); interval and cron runs and the operator's starts
+//! are runs, not restarts. `*_ms_ago`: since the last start, exit, check.
+//! `check` is `null` without a health check, `last_*` before its first
+//! result; `log` is `null` for a raw job (tug never sees its output).
+//! `GET /v3/jobs/NAME` answers one job's object alone.
 //!
 //! ContainerPilot's shape (`to_containerpilot_json`, its telemetry
 //! `/status`): `Version`, `Jobs` (`Name`, `Status`) for jobs that are not
@@ -48,15 +63,40 @@ pub struct JobReport {
     /// "waiting", "running", "restarting", "stopping", "stopped", "completed".
     pub state: &'static str,
     pub pid: Option<i32>,
+    pub exec: Vec<String>,
+    /// What starts it: "at startup", "every 10s", "once db healthy"...
+    pub when: String,
+    /// Starts (module docs).
+    pub runs: u32,
+    /// Starts by the restart policy after an exit.
     pub restarts: u32,
+    /// None: unlimited.
+    pub restart_limit: Option<u32>,
+    pub started_ago_ns: Option<u64>,
     /// "exit 0", "exit 3", "signal 9"; None before the first exit.
     pub last_exit: Option<String>,
+    pub last_exit_ago_ns: Option<u64>,
     /// "unknown", "healthy", "unhealthy", "maintenance"; None: no check.
     pub health: Option<&'static str>,
+    pub check: Option<CheckReport>,
     /// Advertised jobs: service id, address, port, registration state.
     pub service: Option<ServiceReport>,
     /// Nanoseconds until the next scheduled run (interval, cron, restart).
     pub next_run_in_ns: Option<u64>,
+    /// Lines and bytes of recent output kept; None: a raw job.
+    pub log: Option<(usize, usize)>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CheckReport {
+    /// "exec", "http", "tcp".
+    pub kind: &'static str,
+    /// The command, URL or host:port.
+    pub target: String,
+    pub interval_ns: u64,
+    pub timeout_ns: u64,
+    /// The last result: passed, what it said, how long ago.
+    pub last: Option<(bool, String, u64)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -135,6 +175,13 @@ impl Report {
 }
 
 impl JobReport {
+    /// The job's object of the status JSON, alone.
+    pub fn to_json(&self) -> String {
+        let mut w = Writer::new();
+        self.write(&mut w);
+        w.finish()
+    }
+
     /// ContainerPilot's job status: its health, or `completed`.
     fn containerpilot_status(&self) -> &'static str {
         if self.state == "completed" {
@@ -148,11 +195,39 @@ impl JobReport {
         w.begin_object().field("name", &self.name);
         w.field("state", self.state).key("pid");
         opt(w, self.pid, |w, p| w.int(p.into()));
+        w.key("exec").begin_array();
+        for word in &self.exec {
+            w.string(word);
+        }
+        w.end_array().field("when", &self.when);
+        w.key("runs").uint(self.runs.into());
         w.key("restarts").uint(self.restarts.into());
+        w.key("restart_limit");
+        opt(w, self.restart_limit, |w, n| w.uint(n.into()));
+        w.key("started_ms_ago");
+        opt(w, self.started_ago_ns, |w, ns| w.uint(ns / NS_PER_MS));
         w.key("last_exit");
         opt(w, self.last_exit.as_deref(), |w, e| w.string(e));
+        w.key("last_exit_ms_ago");
+        opt(w, self.last_exit_ago_ns, |w, ns| w.uint(ns / NS_PER_MS));
         w.key("health");
         opt(w, self.health, |w, h| w.string(h));
+        w.key("check");
+        opt(w, self.check.as_ref(), |w, c| {
+            w.begin_object()
+                .field("kind", c.kind)
+                .field("target", &c.target);
+            w.key("interval_ms").uint(c.interval_ns / NS_PER_MS);
+            w.key("timeout_ms").uint(c.timeout_ns / NS_PER_MS);
+            let last = c.last.as_ref();
+            w.key("last_passed");
+            opt(w, last, |w, l| w.bool(l.0));
+            w.key("last_result");
+            opt(w, last, |w, l| w.string(&l.1));
+            w.key("last_ms_ago");
+            opt(w, last, |w, l| w.uint(l.2 / NS_PER_MS));
+            w.end_object()
+        });
         w.key("service");
         opt(w, self.service.as_ref(), |w, s| {
             w.begin_object()
@@ -163,6 +238,11 @@ impl JobReport {
         });
         w.key("next_run_in_ms");
         opt(w, self.next_run_in_ns, |w, ns| w.uint(ns / NS_PER_MS));
+        w.key("log");
+        opt(w, self.log, |w, (lines, bytes)| {
+            w.begin_object().key("lines").uint(lines as u64);
+            w.key("bytes").uint(bytes as u64).end_object()
+        });
         w.end_object();
     }
 }
@@ -222,9 +302,23 @@ pub(crate) mod tests {
                     name: "web \"x\"".into(),
                     state: "running",
                     pid: Some(42),
+                    exec: vec!["web".into(), "--port".into(), "8080".into()],
+                    when: "at startup".into(),
+                    runs: 3,
                     restarts: 2,
+                    restart_limit: Some(5),
+                    started_ago_ns: Some(4_000_000_000),
                     last_exit: Some("exit 3".into()),
+                    last_exit_ago_ns: Some(4_100_000_000),
                     health: Some("healthy"),
+                    check: Some(CheckReport {
+                        kind: "http",
+                        target: "http://localhost:8080/".into(),
+                        interval_ns: 5_000_000_000,
+                        timeout_ns: 1_000_000_000,
+                        last: Some((true, "ok".into(), 1_200_000_000)),
+                    }),
+                    log: Some((12, 960)),
                     service: Some(ServiceReport {
                         id: "web-abc".into(),
                         address: "10.0.0.5".into(),
@@ -236,12 +330,16 @@ pub(crate) mod tests {
                 JobReport {
                     name: "cron".into(),
                     state: "waiting",
+                    when: "cron \"*/5 * * * *\" (UTC)".into(),
                     next_run_in_ns: Some(90_000_000_000),
+                    log: Some((0, 0)),
                     ..JobReport::default()
                 },
                 JobReport {
                     name: "setup".into(),
                     state: "completed",
+                    runs: 1,
+                    restart_limit: Some(0),
                     last_exit: Some("exit 0".into()),
                     ..JobReport::default()
                 },
@@ -275,9 +373,35 @@ pub(crate) mod tests {
         assert_eq!(as_str(k(&jobs[0], "last_exit")), Some("exit 3"));
         assert_eq!(as_u64(k(k(&jobs[0], "service"), "port")), Some(8080));
         assert_eq!(as_u64(k(&jobs[1], "next_run_in_ms")), Some(90_000));
-        for key in ["pid", "last_exit", "health", "service"] {
+        for key in [
+            "pid",
+            "last_exit",
+            "health",
+            "service",
+            "check",
+            "restart_limit",
+            "started_ms_ago",
+            "last_exit_ms_ago",
+        ] {
             assert_eq!(k(&jobs[1], key).value, crate::config::json5::Value::Null);
         }
+        assert_eq!(k(&jobs[2], "log").value, crate::config::json5::Value::Null);
+        assert_eq!(as_u64(k(&jobs[0], "runs")), Some(3));
+        assert_eq!(as_u64(k(&jobs[0], "restart_limit")), Some(5));
+        assert_eq!(as_u64(k(&jobs[0], "last_exit_ms_ago")), Some(4100));
+        assert_eq!(
+            as_str(&as_array(k(&jobs[0], "exec")).unwrap()[1]),
+            Some("--port")
+        );
+        let check = k(&jobs[0], "check");
+        assert_eq!(as_str(k(check, "kind")), Some("http"));
+        assert_eq!(as_u64(k(check, "interval_ms")), Some(5000));
+        assert_eq!(as_bool(k(check, "last_passed")), Some(true));
+        assert_eq!(as_u64(k(check, "last_ms_ago")), Some(1200));
+        assert_eq!(as_u64(k(k(&jobs[0], "log"), "bytes")), Some(960));
+        // One job alone: the same object.
+        let one = parse(sample().jobs[1].to_json().as_bytes()).unwrap();
+        assert_eq!(as_str(k(&one, "when")), Some("cron \"*/5 * * * *\" (UTC)"));
         let watch = &as_array(k(&doc, "watches")).unwrap()[0];
         assert_eq!(as_bool(k(watch, "healthy")), Some(true));
         let inst = &as_array(k(watch, "instances")).unwrap()[0];

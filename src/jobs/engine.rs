@@ -12,7 +12,7 @@ mod advertise;
 mod ops;
 
 use super::netcheck::{NetCheck, Progress};
-use super::output::Output;
+use super::output::{LOG_RING, LogRing, Output};
 use crate::config::schema::{Check, Config, JobConfig, Restarts, When};
 use crate::control::Control;
 use crate::discovery::Discovery;
@@ -176,9 +176,15 @@ struct Job {
     is_main: bool,
     /// Deadline of each armed timer, for status ("next run in").
     timer_at: [u64; T_COUNT],
-    /// Runs started after the first (restarts, for status and metrics).
-    restarts_done: u32,
+    /// Starts, and those the restart policy made after an exit (status).
+    runs: u32,
+    restarts: u32,
     last_exit: Option<ExitStatus>,
+    exited_at: u64,
+    /// The last health check: passed, what it said, when.
+    last_check: Option<(bool, String, u64)>,
+    /// Recent output, for `tug ctl logs`.
+    log: LogRing,
     /// Advertised jobs: the service instance, once its address is known.
     service: Option<crate::discovery::Service>,
     /// `add_service` was called and no `remove_service` since.
@@ -516,8 +522,12 @@ impl Supervisor<'_> {
             check_started: 0,
             is_main: false,
             timer_at: [0; T_COUNT],
-            restarts_done: 0,
+            runs: 0,
+            restarts: 0,
             last_exit: None,
+            exited_at: 0,
+            last_check: None,
+            log: LogRing::new(LOG_RING),
             service,
             advertised: false,
             removed: false,
@@ -760,8 +770,8 @@ impl Supervisor<'_> {
             Ok(pid) => {
                 let now = self.lp.now();
                 let job = self.job_at_mut(i);
+                job.runs += 1;
                 if job.last_exit.is_some() {
-                    job.restarts_done += 1;
                     let name = job.cfg.name.clone();
                     self.metrics.job_restart(&name);
                 }
@@ -865,12 +875,14 @@ impl Supervisor<'_> {
         for (k, p) in pipes.into_iter().enumerate() {
             if let Some((r, w)) = p {
                 drop(w);
-                self.add_output(Output::new(
+                let mut out = Output::new(
                     r,
                     label.clone(),
                     pid,
                     if k == 0 { "stdout" } else { "stderr" },
-                ));
+                );
+                out.ring = (!check).then_some(i);
+                self.add_output(out);
             }
         }
         let pidfd = proc::pidfd_open(pid).ok().filter(|f| {
@@ -951,7 +963,23 @@ impl Supervisor<'_> {
         let Some(out) = self.outputs.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
-        if !out.pump() {
+        // A job's lines also go to its ring and its followers.
+        let mut ring = out
+            .ring
+            .and_then(|i| Some((i, &mut self.jobs.get_mut(i)?.log)));
+        let (lp, control) = (&mut self.lp, &mut self.control);
+        let open = out.pump(&mut |line| {
+            if let Some((i, ring)) = &mut ring {
+                ring.push(line);
+                if let Some(c) = control.as_mut() {
+                    c.line(lp, *i, line);
+                }
+            }
+        });
+        if let Some(c) = &mut self.control {
+            c.flush_followers(&mut self.lp);
+        }
+        if !open {
             let _ = self.lp.deregister(out.fd.raw());
             self.outputs[slot] = None;
         }
@@ -1028,6 +1056,7 @@ impl Supervisor<'_> {
         let job = self.job_at_mut(i);
         job.pid = None;
         job.last_exit = Some(status);
+        job.exited_at = now;
         // A job tug itself stopped did not fail.
         job.last_failed = !ok && !job.halting;
         let ran_for = now.saturating_sub(job.started_at);
@@ -1095,6 +1124,7 @@ impl Supervisor<'_> {
                 .max(min_delay)
                 .max(if job.cfg.restart_delay == 0 { floor } else { 0 });
             if delay == 0 {
+                job.restarts += 1;
                 return self.start_exec(i);
             }
             debug!("job {} restarts in {} ms", job.cfg.name, delay / 1_000_000);
@@ -1252,7 +1282,10 @@ impl Supervisor<'_> {
                 self.job_at_mut(i).wait_for_stopped = None;
                 self.stop_process(i);
             }
-            k if k == T::Restart as usize => self.start_exec(i),
+            k if k == T::Restart as usize => {
+                self.job_at_mut(i).restarts += 1;
+                self.start_exec(i)
+            }
             k if k == T::Interval as usize => {
                 if let When::Interval(every) = self.job_at(i).cfg.when {
                     self.set_timer(i, T::Interval, now + every);
@@ -1497,6 +1530,8 @@ impl Supervisor<'_> {
             self.publish(Code::Unhealthy, &name);
         }
         self.report_health(i, passed, detail);
+        let now = self.lp.now();
+        self.job_at_mut(i).last_check = Some((passed, detail.into(), now));
     }
 
     // ---- signals, shutdown, exit ----

@@ -50,6 +50,14 @@
 //!   client that half-closes after its requests still gets every answer.
 //! - `Expect: 100-continue` gets its interim response. HEAD responses
 //!   carry the GET headers without the body.
+//! - A streamed answer (`respond_stream`: a log follower) has no length:
+//!   `Connection: close`, its bytes come with `stream` whenever the caller
+//!   has some, and it ends when the caller ends it or the client closes.
+//!   The client's input is read and dropped (a hang-up ends it). The
+//!   deadline runs only while streamed bytes wait to be sent: an idle
+//!   stream stays open, a client that stops reading is closed. `stream`
+//!   refuses bytes beyond the caller's bound (`Stream::Full`) rather than
+//!   buffer without limit.
 
 use crate::event_loop::{EventLoop, READABLE, TimerId, WRITABLE};
 use crate::net::http::{ParsedRequest, RequestParser, write_response};
@@ -71,6 +79,16 @@ const LINGER_NS: u64 = 1_000_000_000;
 const ACCEPT_RETRY_NS: u64 = 100_000_000;
 /// No readiness at all: a connection whose request awaits its answer.
 const MUTED: u32 = 0;
+
+/// What became of bytes handed to `Server::stream`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Queued,
+    /// They would exceed the bound: nothing was queued.
+    Full,
+    /// The connection is closed, or it is no stream.
+    Gone,
+}
 
 /// The process at the other end of an AF_UNIX connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,6 +207,8 @@ struct Conn {
     continue_sent: bool,
     interest: u32,
     timer: Option<TimerId>,
+    /// A streamed answer is in progress (module docs).
+    streaming: bool,
 }
 
 pub struct Server {
@@ -288,6 +308,88 @@ impl Server {
         if !alive {
             self.close(lp, slot);
         }
+    }
+
+    /// Answers the request on `conn` with the head of a stream of
+    /// `content_type` (200, no length, `Connection: close`); its body
+    /// follows with `stream`. False when the connection is gone.
+    pub fn respond_stream(&mut self, lp: &mut EventLoop, conn: u64, content_type: &str) -> bool {
+        let Some(slot) = self.slot_of(conn) else {
+            return false;
+        };
+        let Some(c) = self.conns[slot].as_mut() else {
+            return false;
+        };
+        if c.awaiting.take().is_none() {
+            return false;
+        }
+        for part in [
+            "HTTP/1.1 200 OK\r\nContent-Type: ",
+            content_type,
+            "\r\nConnection: close\r\n\r\n",
+        ] {
+            c.out.extend_from_slice(part.as_bytes());
+        }
+        c.streaming = true;
+        c.next = None;
+        self.flush_stream(lp, conn)
+    }
+
+    /// Queues `parts` on a stream unless its unsent bytes would exceed
+    /// `max_pending`; `flush_stream` sends them.
+    pub fn stream(&mut self, conn: u64, parts: &[&[u8]], max_pending: usize) -> Stream {
+        let Some(c) = self.slot_of(conn).and_then(|s| self.conns[s].as_mut()) else {
+            return Stream::Gone;
+        };
+        if !c.streaming || c.closing {
+            return Stream::Gone;
+        }
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if c.pending() + len > max_pending {
+            return Stream::Full;
+        }
+        if c.sent > 0 && c.sent >= c.pending() {
+            c.out.drain(..c.sent);
+            c.sent = 0;
+        }
+        for p in parts {
+            c.out.extend_from_slice(p);
+        }
+        Stream::Queued
+    }
+
+    /// Sends what a stream has queued (as much as the socket takes). False
+    /// when the connection is gone or had to be closed.
+    pub fn flush_stream(&mut self, lp: &mut EventLoop, conn: u64) -> bool {
+        let Some(slot) = self.slot_of(conn) else {
+            return false;
+        };
+        let Some(c) = self.conns[slot].as_mut() else {
+            return false;
+        };
+        let alive = match c.flush() {
+            Ok(moved) => c.settle(lp, moved, self.limits.deadline_ns, &mut self.stalls),
+            Err(_) => false,
+        };
+        if !alive {
+            self.close(lp, slot);
+        }
+        alive
+    }
+
+    /// Ends a stream: unsent bytes are dropped, `last` is sent instead,
+    /// then the connection closes.
+    pub fn end_stream(&mut self, lp: &mut EventLoop, conn: u64, last: &[u8]) {
+        let Some(c) = self.slot_of(conn).and_then(|s| self.conns[s].as_mut()) else {
+            return;
+        };
+        if !c.streaming {
+            return;
+        }
+        c.out.truncate(c.sent);
+        c.out.extend_from_slice(last);
+        c.closing = true;
+        self.flush_stream(lp, conn);
     }
 
     /// Handles a timer key in its range: a connection's deadline (closes
@@ -391,6 +493,7 @@ impl Server {
             continue_sent: false,
             interest: READABLE,
             timer,
+            streaming: false,
         });
         self.open += 1;
     }
@@ -435,6 +538,21 @@ impl Conn {
             // Only a hang-up or an error reports on a muted socket: the
             // client is gone, and a level-triggered report would repeat.
             return false;
+        }
+        if self.streaming {
+            // Input is dropped; at its EOF (a half-close) the stream goes
+            // on, and the full hang-up reports on the muted socket.
+            if self.interest == READABLE {
+                match self.fd.read(&mut buf) {
+                    Ok(0) => self.eof = true,
+                    Ok(_) | Err(Errno::EAGAIN) => {}
+                    Err(_) => return false,
+                }
+            }
+            return match self.flush() {
+                Ok(moved) => self.settle(lp, moved, deadline_ns, stalls),
+                Err(_) => false,
+            };
         }
         let mut rearm = false;
         if self.awaiting.is_none() {
@@ -516,6 +634,20 @@ impl Conn {
             self.lingering = true;
             self.set_timer(lp, now + deadline_ns.min(LINGER_NS));
             return self.want(lp, READABLE);
+        }
+        if self.streaming {
+            // The deadline runs only while bytes wait (module docs).
+            return if self.pending() > 0 {
+                if rearm || self.timer.is_none() {
+                    self.set_timer(lp, now + deadline_ns);
+                }
+                self.want(lp, WRITABLE)
+            } else {
+                if let Some(t) = self.timer.take() {
+                    lp.cancel_timer(t);
+                }
+                self.want(lp, if self.eof { MUTED } else { READABLE })
+            };
         }
         if rearm {
             self.set_timer(lp, now + deadline_ns);

@@ -1,5 +1,9 @@
 //! Listening sockets for tug's servers: the control socket (AF_UNIX) and
 //! the telemetry endpoint (TCP). Every socket is non-blocking and CLOEXEC.
+//!
+//! A unix socket "path" that starts with `@` names a socket in Linux's
+//! abstract namespace (`@tug.sock` is `\0tug.sock`, as `ss` prints it):
+//! no file, so no directory, mode or unlink; it lives as long as its fd.
 
 use super::fd::Fd;
 use super::net::Ip;
@@ -11,20 +15,30 @@ use super::net::socket;
 /// Length of the accept queue.
 const BACKLOG: libc::c_int = 128;
 
+/// Whether a unix socket path names an abstract socket (module docs).
+pub fn is_abstract(path: &[u8]) -> bool {
+    path.first() == Some(&b'@')
+}
+
 /// A `sockaddr_un` for `path`; ENAMETOOLONG if it does not fit (108 bytes
-/// with the NUL).
+/// with the NUL). An abstract name (`@...`) has its NUL first and none at
+/// the end: the address length delimits it.
 pub(super) fn sockaddr_un(path: &CStr) -> Result<(libc::sockaddr_un, libc::socklen_t)> {
     // SAFETY: all-zero is a valid sockaddr_un.
     let mut sa: libc::sockaddr_un = unsafe { core::mem::zeroed() };
     sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
     let bytes = path.to_bytes();
-    if bytes.is_empty() || bytes.len() >= sa.sun_path.len() {
+    if bytes.len() < 1 + usize::from(is_abstract(bytes)) || bytes.len() >= sa.sun_path.len() {
         return Err(Errno(libc::ENAMETOOLONG));
     }
     for (d, &s) in sa.sun_path.iter_mut().zip(bytes) {
         *d = s as libc::c_char;
     }
-    let len = core::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
+    let mut len = core::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
+    if is_abstract(bytes) {
+        sa.sun_path[0] = 0;
+        len -= 1;
+    }
     Ok((sa, len as libc::socklen_t))
 }
 
@@ -34,13 +48,18 @@ pub(super) fn sockaddr_un(path: &CStr) -> Result<(libc::sockaddr_un, libc::sockl
 /// not change the file) and before `listen`, so until the mode is right
 /// every connect is refused. On failure after bind the file is removed.
 /// An existing file at `path` makes bind fail with EADDRINUSE: see
-/// `unix_is_live`.
+/// `unix_is_live`. An abstract name has no file: no mode, nothing to
+/// remove (EADDRINUSE: someone holds the name).
 pub fn unix_listener(path: &CStr, mode: u32) -> Result<Fd> {
     let (sa, len) = sockaddr_un(path)?;
     let fd = socket(libc::AF_UNIX)?;
     // SAFETY: sa is a valid sockaddr_un of length len.
     check(unsafe { libc::bind(fd.raw(), (&sa as *const libc::sockaddr_un).cast(), len) })?;
+    let file = !is_abstract(path.to_bytes());
     let ready = retry(|| {
+        if !file {
+            return Ok(0);
+        }
         // SAFETY: path is NUL-terminated.
         check(unsafe { libc::chmod(path.as_ptr(), mode as libc::mode_t) })
     })
@@ -51,10 +70,19 @@ pub fn unix_listener(path: &CStr, mode: u32) -> Result<Fd> {
     match ready {
         Ok(_) => Ok(fd),
         Err(e) => {
-            let _ = unlink(path);
+            if file {
+                let _ = unlink(path);
+            }
             Err(e)
         }
     }
+}
+
+/// Creates a directory (the control socket's `/run` in an image without
+/// one).
+pub fn mkdir(path: &CStr, mode: u32) -> Result<()> {
+    // SAFETY: path is NUL-terminated.
+    check(unsafe { libc::mkdir(path.as_ptr(), mode as libc::mode_t) }).map(drop)
 }
 
 /// Whether a server accepts connections on the socket file at `path`.

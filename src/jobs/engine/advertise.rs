@@ -159,8 +159,8 @@ impl Supervisor<'_> {
     }
 
     /// The control socket: `--socket`, TUG_SOCKET, `control.socket`, the
-    /// default. Only a path the user chose is fatal when it cannot be
-    /// opened; the default is best effort (tug may not own /var/run).
+    /// defaults (`control` module docs). Only a path the user chose is
+    /// fatal when it cannot be opened; the defaults are best effort.
     fn open_control(
         &mut self,
         config: &Config,
@@ -172,12 +172,15 @@ impl Supervisor<'_> {
             .or_else(|| self.env.get("TUG_SOCKET").map(String::from))
             .or_else(|| config.control_socket.clone());
         let explicit = chosen.is_some();
-        let path = chosen.unwrap_or_else(|| opts.default_socket.into());
-        let opened = Control::open(&path, &config.control_allow, TOK_CONTROL)
-            .and_then(|c| c.register(&self.lp).map(|()| c));
+        let allow = &config.control_allow;
+        let opened = match &chosen {
+            Some(path) => Control::open(path, allow, TOK_CONTROL),
+            None => Control::open_default(opts.default_socket, allow, TOK_CONTROL),
+        }
+        .and_then(|c| c.register(&self.lp).map(|()| c));
         match opened {
             Ok(c) => {
-                info!("control socket listening on {path}");
+                info!("control socket listening on {}", c.path());
                 self.control = Some(c);
                 Ok(())
             }
@@ -427,11 +430,11 @@ impl Supervisor<'_> {
             _ => return,
         }
         for p in pending {
-            let resp = if control {
-                crate::control::route(&p.req, self)
-            } else {
-                crate::telemetry::route(&p.req, &mut |page| self.telemetry_page(page))
-            };
+            if control {
+                self.answer_control(p.conn, &p.req);
+                continue;
+            }
+            let resp = crate::telemetry::route(&p.req, &mut |page| self.telemetry_page(page));
             if let Some(s) = server_of(control, &mut self.control, &mut self.telemetry) {
                 s.respond(&mut self.lp, p.conn, resp);
             }

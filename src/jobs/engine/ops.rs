@@ -1,10 +1,13 @@
 //! What the control socket can ask of the engine: status, per-job start,
-//! stop, restart and signal, reload, environment for future spawns,
-//! metrics, maintenance and shutdown.
+//! stop, restart and signal, a job's recent output, reload, environment
+//! for future spawns, metrics, maintenance and shutdown.
 
 use super::advertise::watch_spec;
 use super::*;
-use crate::control::{JobAction, JobReport, OpError, Ops, Report, ServiceReport, WatchReport};
+use crate::control::{
+    CheckReport, JobAction, JobReport, OpError, Ops, Reply, Report, ServiceReport, WatchReport,
+};
+use crate::net::server::Request;
 
 impl Supervisor<'_> {
     pub(super) fn status_report(&self) -> Report {
@@ -74,15 +77,40 @@ impl Supervisor<'_> {
             .filter(|k| j.timers[**k as usize].is_some())
             .map(|k| j.timer_at[*k as usize].saturating_sub(now))
             .min();
+        let ago = |at: u64| now.saturating_sub(at);
         JobReport {
             name: j.cfg.name.clone(),
             state,
             pid: j.pid,
-            restarts: j.restarts_done,
+            exec: j.cfg.exec.clone().unwrap_or_default(),
+            when: when_text(&j.cfg.when),
+            runs: j.runs,
+            restarts: j.restarts,
+            restart_limit: restart_budget(j.cfg.restarts),
+            started_ago_ns: (j.runs > 0).then(|| ago(j.started_at)),
             last_exit: j.last_exit.map(|s| match s {
                 ExitStatus::Exited(c) => format!("exit {c}"),
                 ExitStatus::Signaled(sig) => format!("signal {sig}"),
             }),
+            last_exit_ago_ns: j.last_exit.map(|_| ago(j.exited_at)),
+            check: j.cfg.health.as_ref().map(|h| {
+                let (kind, target) = match &h.check {
+                    Check::Exec(argv) => ("exec", argv.join(" ")),
+                    Check::Http { url, .. } => ("http", url.clone()),
+                    Check::Tcp(addr) => ("tcp", addr.clone()),
+                };
+                CheckReport {
+                    kind,
+                    target,
+                    interval_ns: h.interval,
+                    timeout_ns: h.timeout,
+                    last: j
+                        .last_check
+                        .as_ref()
+                        .map(|(p, d, at)| (*p, d.clone(), ago(*at))),
+                }
+            }),
+            log: (!j.cfg.raw_output).then(|| (j.log.lines(), j.log.len())),
             health: j.cfg.health.as_ref().map(|_| match j.status {
                 Status::Unknown => "unknown",
                 Status::Healthy => "healthy",
@@ -99,6 +127,16 @@ impl Supervisor<'_> {
                 },
             }),
             next_run_in_ns,
+        }
+    }
+
+    /// Answers a control request: now, or as a stream of a job's output.
+    pub(super) fn answer_control(&mut self, conn: u64, req: &Request) {
+        let reply = crate::control::answer(req, self);
+        let Some(c) = &mut self.control else { return };
+        match reply {
+            Reply::Now(resp) => c.server().respond(&mut self.lp, conn, resp),
+            Reply::Follow(i, name) => c.follow(&mut self.lp, conn, i, &name, &self.jobs[i].log),
         }
     }
 
@@ -235,12 +273,32 @@ fn is_startup(ev: &Ev) -> bool {
     ev.code == Code::Startup && ev.source == GLOBAL
 }
 
+/// What starts a job, for status: "at startup", "every 10s", "once db
+/// healthy", "cron \"0 * * * *\" (UTC)".
+fn when_text(when: &When) -> String {
+    match when {
+        When::Startup => "at startup".into(),
+        When::Interval(every) => format!("every {}", crate::duration::display(*every)),
+        When::Cron { expr, local } => {
+            format!("cron {expr:?} ({})", if *local { "local" } else { "UTC" })
+        }
+        When::Event {
+            source, code, each, ..
+        } => format!("{} {source} {code}", if *each { "each" } else { "once" }),
+    }
+}
+
+/// "(pid 42)", or nothing without a process.
+fn pid_text(pid: Option<i32>) -> String {
+    pid.map_or(String::new(), |p| format!(" (pid {p})"))
+}
+
 impl Ops for Supervisor<'_> {
     fn status(&self) -> Report {
         self.status_report()
     }
 
-    fn job(&mut self, name: &str, action: JobAction) -> core::result::Result<(), OpError> {
+    fn job(&mut self, name: &str, action: JobAction) -> core::result::Result<String, OpError> {
         let i = self.job_index(name).ok_or(OpError::UnknownJob)?;
         let busy = |why: &str| Err(OpError::Conflict(format!("job {name} {why}")));
         if self.shutting_down && !matches!(action, JobAction::Signal(_)) {
@@ -255,6 +313,10 @@ impl Ops for Supervisor<'_> {
                 info!("control: starting job {name}");
                 self.revive(i);
                 self.start_exec(i);
+                Ok(format!(
+                    "started job {name}{}",
+                    pid_text(self.job_at(i).pid)
+                ))
             }
             JobAction::Stop => {
                 if self.job_at(i).complete || self.job_at(i).halting {
@@ -266,6 +328,12 @@ impl Ops for Supervisor<'_> {
                 job.pending_start = false;
                 job.held = true;
                 self.halt(i);
+                Ok(match pid {
+                    Some(p) if self.job_at(i).pid.is_some() => {
+                        format!("stopping job {name} (pid {p})")
+                    }
+                    _ => format!("stopped job {name}"),
+                })
             }
             JobAction::Restart => match pid {
                 Some(pid) if !self.job_at(i).halting => {
@@ -275,22 +343,39 @@ impl Ops for Supervisor<'_> {
                     let _ = kill(-pid, job.cfg.stop_signal);
                     let at = self.lp.now() + job.cfg.stop_timeout;
                     self.set_timer(i, T::StopKill, at);
+                    Ok(format!("restarting job {name} (pid {pid})"))
                 }
-                Some(_) => return busy("is stopping"),
+                Some(_) => busy("is stopping"),
                 None => {
                     info!("control: starting job {name}");
                     self.revive(i);
                     self.start_exec(i);
+                    Ok(format!(
+                        "started job {name}{}",
+                        pid_text(self.job_at(i).pid)
+                    ))
                 }
             },
             JobAction::Signal(sig) => match pid {
                 Some(pid) => {
-                    kill(-pid, sig).map_err(|e| OpError::Conflict(format!("kill: {e}")))?
+                    kill(-pid, sig).map_err(|e| OpError::Conflict(format!("kill: {e}")))?;
+                    let sig =
+                        crate::signame::name(sig).map_or(format!("signal {sig}"), String::from);
+                    Ok(format!("sent {sig} to job {name} (pid {pid})"))
                 }
-                None => return busy("is not running"),
+                None => busy("is not running"),
             },
         }
-        Ok(())
+    }
+
+    fn job_log(&self, name: &str) -> core::result::Result<(usize, &LogRing), OpError> {
+        let i = self.job_index(name).ok_or(OpError::UnknownJob)?;
+        if self.job_at(i).cfg.raw_output {
+            return Err(OpError::Conflict(format!(
+                "job {name} writes to tug's stdout and stderr itself (raw output): tug keeps none of it"
+            )));
+        }
+        Ok((i, &self.job_at(i).log))
     }
 
     fn reload(&mut self) -> core::result::Result<(), Vec<String>> {
