@@ -1195,10 +1195,7 @@ mod tests {
 
     #[test]
     fn containerpilot_examples() {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/compat/containerpilot"
-        );
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/compat/containerpilot");
         let mut n = 0;
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
