@@ -1,32 +1,45 @@
 # tug — `make test` is the test command (CI runs it through .ci/run);
-# `make run` shows tug at work. Nothing here needs network access beyond
-# crates.io, PyPI and Debian's archive.
+# `make run` shows tug at work. `make build`, `run` and `image` need only the
+# Rust toolchain with the musl target (and Docker for `image`); `make test`
+# also installs the tools the tests use (scripts/test-deps.sh). Nothing here
+# needs network access beyond crates.io, PyPI and Debian's archive.
 
 TARGET  := x86_64-unknown-linux-musl
 RELEASE := target/$(TARGET)/release
 BIN     := $(RELEASE)/tug
 PROBE   := $(RELEASE)/examples/probe
 CARGO   ?= cargo
+RUSTC   ?= rustc
+# `make image TAG=myrepo/tug:1.0`
+TAG     ?= tug:latest
 
-.PHONY: all build probe test lint unit integration run bench image fuzz clean toolchain
+.PHONY: all build probe test test-deps lint run bench image fuzz clean musl-target
 
 all: build
 
-# The musl target comes from rustup; install it (and the few Debian tools
-# the build and tests use) when missing.
-toolchain:
-	@rustup target list --installed | grep -qx $(TARGET) || rustup target add $(TARGET)
+# The musl target's standard library: already in the toolchain's sysroot
+# (however it was installed), or added with rustup. No root needed.
+musl-target:
+	@sysroot=$$($(RUSTC) --print sysroot) || { echo "error: $(RUSTC) not found: install Rust (https://rustup.rs)" >&2; exit 1; }; \
+	[ -d "$$sysroot/lib/rustlib/$(TARGET)/lib" ] && exit 0; \
+	command -v rustup >/dev/null || { echo "error: the Rust target $(TARGET) is not installed in $$sysroot and there is no rustup to add it: install it with your toolchain (for rustup: rustup target add $(TARGET))" >&2; exit 1; }; \
+	echo "adding the Rust target $(TARGET) with rustup" >&2; \
+	rustup target add $(TARGET)
+
+# What the tests run besides tug (etcd, promtool, python3...): Debian
+# packages, installed when missing (needs root then).
+test-deps:
 	@scripts/test-deps.sh
 
 # RELR relocations (`-z pack-relative-relocs`, read by musl >= 1.2.4, which
 # Rust bundles) keep the binary static-pie while its relocation table
 # shrinks from ~19 KB to a few hundred bytes.
-build: toolchain
+build: musl-target
 	$(CARGO) rustc --release --target $(TARGET) --bin tug -- -C link-arg=-Wl,-z,pack-relative-relocs
-	@ls -l $(BIN) | awk '{print "tug binary: " $$5 " bytes"}'
-	@file $(BIN) | grep -q 'static' || { echo "error: $(BIN) is not statically linked" >&2; exit 1; }
+	@echo "tug binary: $$(wc -c <$(BIN)) bytes"
+	@scripts/check-static.sh $(BIN)
 
-probe: toolchain
+probe: musl-target
 	$(CARGO) build --release --target $(TARGET) --example probe
 
 lint:
@@ -34,7 +47,7 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --release --target $(TARGET) --bin tug -- -D warnings
 
-test: build probe lint
+test: test-deps build probe lint
 	$(CARGO) test -- --test-threads=4
 
 run: build
@@ -44,7 +57,7 @@ bench: build probe
 	scripts/bench.sh
 
 image: build
-	docker build -f Dockerfile.scratch -t tug:latest .
+	docker build -f Dockerfile.scratch -t $(TAG) .
 
 clean:
 	$(CARGO) clean

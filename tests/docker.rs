@@ -5,13 +5,31 @@
 mod common;
 
 use common::*;
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Every image and container made here carries this label, with the pid of
-/// the test process as its value.
-const LABEL: &str = "tug-test-docker-pid";
+/// Every image, container and network made here carries this label, with
+/// `run_id()` as its value, so a person can find what a killed run left.
+/// The tests never remove anything by label or name pattern: the engine
+/// may be shared with other runs and other people.
+const LABEL: &str = "tug-test-run";
+
+/// This test process's pid and start time: its images, containers and
+/// networks are named after it, so no two runs (on this machine or another
+/// one sharing the engine) ever use, or remove, each other's.
+fn run_id() -> &'static str {
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| {
+        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        format!("{}-{}", std::process::id(), since.as_millis())
+    })
+}
+
+fn label() -> String {
+    format!("{LABEL}={}", run_id())
+}
 
 /// `docker ARGS` to completion (10 s at most): (exit code, stdout, stderr).
 fn docker(args: &[&str]) -> (i32, String, String) {
@@ -50,7 +68,6 @@ fn image() -> Option<&'static str> {
             }
             Err(e) => return Err(format!("cannot run docker: {e}")),
         }
-        remove_stale();
         Ok(build_image())
     });
     match built {
@@ -62,10 +79,14 @@ fn image() -> Option<&'static str> {
     }
 }
 
+/// The image tag of this run.
+fn image_tag() -> String {
+    format!("tug-test-docker:{}", run_id())
+}
+
 fn build_image() -> String {
-    let pid = std::process::id();
-    let tag = format!("tug-test-docker:{pid}");
-    let dir = std::env::temp_dir().join(format!("tug-test-docker-{pid}"));
+    let tag = image_tag();
+    let dir = std::env::temp_dir().join(format!("tug-test-docker-{}", run_id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(tug(), dir.join("tug")).unwrap();
@@ -73,12 +94,24 @@ fn build_image() -> String {
     std::fs::write(
         dir.join("Dockerfile"),
         format!(
-            "FROM scratch\nLABEL {LABEL}={pid}\nCOPY tug probe /\nENTRYPOINT [\"/tug\", \"--\"]\n"
+            "FROM scratch\nLABEL {}\nCOPY tug probe /\nENTRYPOINT [\"/tug\", \"--\"]\n",
+            label()
         ),
     )
     .unwrap();
+    // Statics are never dropped: remove the image when the process exits
+    // (libtest exits through exit(), which runs atexit handlers, whether
+    // tests passed, failed or panicked). Registered before the build, so a
+    // build that fails halfway leaves nothing tagged either.
+    extern "C" fn remove_image() {
+        let _ = Command::new("docker")
+            .args(["rmi", "-f", &image_tag()])
+            .output();
+    }
+    // SAFETY: registering a plain extern "C" function.
+    unsafe { libc::atexit(remove_image) };
     let o = Command::new("docker")
-        .args(["build", "-q", "-t", &tag])
+        .args(["build", "-q", "--force-rm", "-t", &tag])
         .arg(&dir)
         .output()
         .expect("run docker build");
@@ -88,64 +121,21 @@ fn build_image() -> String {
         "docker build failed: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    // Statics are never dropped: remove the image when the process exits
-    // (libtest exits through exit(), which runs atexit handlers, whether
-    // tests failed or not).
-    extern "C" fn remove_image() {
-        let tag = format!("tug-test-docker:{}", std::process::id());
-        let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
-    }
-    // SAFETY: registering a plain extern "C" function.
-    unsafe { libc::atexit(remove_image) };
     tag
 }
 
-/// Containers and images left by test processes that were killed before
-/// their cleanup ran (a `probe signals` container would run forever).
-fn remove_stale() {
-    // Containers carry the label; images are tagged with the pid (`docker
-    // images` cannot print labels).
-    let label = format!("{{{{.Label \"{LABEL}\"}}}}");
-    let by_label = format!("label={LABEL}");
-    let kinds: [(&[&str], &str, &str); 2] = [
-        (&["ps", "-a", "--filter", &by_label], &label, "rm"),
-        (
-            &["images", "--filter", "reference=tug-test-docker"],
-            "{{.Tag}}",
-            "rmi",
-        ),
-    ];
-    for (list, pid_field, rm) in kinds {
-        let format = format!("{{{{.ID}}}} {pid_field}");
-        let Ok(o) = Command::new("docker")
-            .args(list)
-            .args(["--format", &format])
-            .output()
-        else {
-            return;
-        };
-        for line in String::from_utf8_lossy(&o.stdout).lines() {
-            let mut it = line.split_whitespace();
-            let (Some(id), Some(pid)) = (it.next(), it.next().and_then(|p| p.parse::<i32>().ok()))
-            else {
-                continue;
-            };
-            // SAFETY: kill with signal 0 only checks for existence.
-            let gone = unsafe { libc::kill(pid, 0) } != 0
-                && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
-            if gone {
-                let _ = Command::new("docker").args([rm, "-f", id]).output();
-            }
-        }
-    }
-}
-
-/// A uniquely named container, force-removed on drop (pass or fail).
+/// A container named after this run and the test, force-removed on drop
+/// (pass or fail), with the directory its config is mounted from.
 struct Container(String);
 
 impl Container {
     fn new(test: &str) -> Container {
-        Container(format!("tug-test-{}-{test}", std::process::id()))
+        Container(format!("tug-test-{}-{test}", run_id()))
+    }
+
+    /// Where `start_with_config` writes the config (removed on drop).
+    fn config_dir(&self) -> PathBuf {
+        std::env::temp_dir().join(&self.0)
     }
 
     /// `docker logs -f`, read line by line (ends when the container does).
@@ -173,13 +163,14 @@ impl Container {
 impl Drop for Container {
     fn drop(&mut self) {
         let _ = Command::new("docker").args(["rm", "-f", &self.0]).output();
+        let _ = std::fs::remove_dir_all(self.config_dir());
     }
 }
 
 /// `docker run --rm ARGS` in the foreground (ARGS name the image):
 /// (exit code, stdout, stderr).
 fn run(name: &Container, args: &[&str]) -> (i32, String, String) {
-    let label = format!("{LABEL}={}", std::process::id());
+    let label = label();
     let mut all = vec!["run", "--rm", "--name", &name.0, "--label", &label];
     all.extend_from_slice(args);
     docker(&all)
@@ -187,7 +178,7 @@ fn run(name: &Container, args: &[&str]) -> (i32, String, String) {
 
 /// `docker run -d IMAGE ARGS` under `name`.
 fn start(image: &str, name: &Container, args: &[&str]) {
-    let label = format!("{LABEL}={}", std::process::id());
+    let label = label();
     let mut all = vec!["run", "-d", "--name", &name.0, "--label", &label, image];
     all.extend_from_slice(args);
     docker_ok(&all);
@@ -196,9 +187,11 @@ fn start(image: &str, name: &Container, args: &[&str]) {
 /// `docker run -d` of `c` with tug as PID 1 running `config` (mounted
 /// read-only at /etc/tug.json5); `docker_args` go before the image.
 fn start_with_config(image: &str, c: &Container, config: &str, docker_args: &[&str]) {
-    let cfg = fresh_dir(&format!("docker-cfg-{}", c.0)).join("tug.json5");
+    let dir = c.config_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("tug.json5");
     std::fs::write(&cfg, config).unwrap();
-    let label = format!("{LABEL}={}", std::process::id());
+    let label = label();
     let volume = format!("{}:/etc/tug.json5:ro", cfg.display());
     let mut all = vec![
         "run", "-d", "--name", &c.0, "--label", &label, "-v", &volume,
@@ -346,9 +339,8 @@ struct Network(String);
 
 impl Network {
     fn new(test: &str) -> Network {
-        let name = format!("tug-test-{}-{test}", std::process::id());
-        let label = format!("{LABEL}={}", std::process::id());
-        docker_ok(&["network", "create", "--label", &label, &name]);
+        let name = format!("tug-test-{}-{test}", run_id());
+        docker_ok(&["network", "create", "--label", &label(), &name]);
         Network(name)
     }
 }
@@ -371,7 +363,7 @@ impl Drop for Network {
 fn discovery_resolves_through_dockers_embedded_dns() {
     let Some(img) = image() else { return };
     let net = Network::new("dns");
-    let label = format!("{LABEL}={}", std::process::id());
+    let label = label();
     let agent = Container::new("dns-agent");
     docker_ok(&[
         "run",

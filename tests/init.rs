@@ -334,7 +334,23 @@ fn status_of_a_signalled_tug_child_is_reported_like_a_shell() {
     assert_eq!(status.signal(), None);
 }
 
-fn tempdir() -> std::path::PathBuf {
+/// A fresh directory for one test, removed on drop (pass or fail).
+struct TempDir(std::path::PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir() -> TempDir {
     let dir = std::env::temp_dir().join(format!(
         "tug-test-{}-{:?}",
         std::process::id(),
@@ -342,7 +358,7 @@ fn tempdir() -> std::path::PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 #[test]

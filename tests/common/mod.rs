@@ -48,14 +48,27 @@ pub fn in_ci() -> bool {
 }
 
 /// Whether a test that needs `what` may run. Outside CI a missing
-/// capability skips the test with the reason printed; in CI it fails.
+/// capability skips the test with `SKIPPED: <test>: <what>` on stderr; in
+/// CI (`CI` set) it fails.
 pub fn require(ok: bool, what: &str) -> bool {
     if ok {
         return true;
     }
     assert!(!in_ci(), "CI must be able to run this test, but {what}");
-    eprintln!("SKIPPED (not in CI): {what}");
+    skipped(what);
     false
+}
+
+/// Prints `SKIPPED: <test>: <why>` where a person running `cargo test`
+/// sees it. libtest captures `eprintln!` and shows it only for failing
+/// tests, and a skipped test passes; a write to the stderr handle itself
+/// goes around that capture to the terminal. libtest runs each test on a
+/// thread named after it.
+fn skipped(why: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let line = format!("SKIPPED: {test}: {why}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 pub fn is_root() -> bool {
