@@ -599,7 +599,7 @@ pub fn usage(flavor: Flavor) -> String {
         Flavor::Tug => {
             "  --grace DURATION  Time descendants get between SIGTERM and SIGKILL at\n                    shutdown (default 5s; env TUG_GRACE).\n\n\
              Supervisor:\n  \
-             tug --config FILE [--socket PATH] [-- MAIN ARGS]\n                                     run a ContainerPilot-style config (env\n                                     TUG_CONFIG or CONTAINERPILOT); MAIN is the\n                                     main job, whose exit code tug returns;\n                                     --socket: the control socket (env\n                                     TUG_SOCKET, else control.socket, else\n                                     /var/run/tug.sock)\n  \
+             tug --config FILE [--socket PATH] [-- MAIN ARGS]\n                                     run a ContainerPilot-style config (env\n                                     TUG_CONFIG or CONTAINERPILOT); MAIN is the\n                                     main job, whose exit code tug returns;\n                                     --socket: the control socket (env\n                                     TUG_SOCKET, else control.socket, else\n                                     /var/run/tug.sock, /run/tug.sock or\n                                     the abstract @tug.sock)\n  \
              tug check [--strict] [--config] FILE  validate, print warnings and the\n                                     job graph (--strict: warnings fail)\n  \
              tug render [--config] FILE [--out F]  print the rendered config\n  \
              tug ctl [--socket PATH] COMMAND    talk to a running tug\n  \

@@ -2277,3 +2277,23 @@ fn a_follower_that_does_not_read_is_dropped_and_the_loop_goes_on() {
     let (status, _, err) = t.finish_with_ctl_shutdown(&sb);
     assert_eq!(status.code(), Some(0), "{err}");
 }
+
+#[test]
+fn reload_logs_the_new_configs_warnings() {
+    let sb = Sandbox::new("reload-warn");
+    let head = r#"{ logging: { output: "stdout" }, jobs: ["#;
+    let v1 = [head.to_string(), looping_job("a", "a up", ""), "] }".into()].join("\n");
+    let mut t = sb.start(&v1);
+    t.expect("a up ");
+    // initial_status without port loads (as in ContainerPilot), with a warning.
+    let v2 = v1.replace(
+        r#"{ name: "a","#,
+        r#"{ name: "a", initial_status: "passing","#,
+    );
+    assert_ne!(v1, v2, "the job's definition must change");
+    sb.write_config(&v2);
+    assert_eq!(sb.ctl_ok(&["reload"]), "reloaded the config\n");
+    let line = t.expect("jobs[0].initial_status: has no effect without 'port'");
+    assert!(line.contains("warning"), "{line}");
+    assert!(line.contains(sb.config_path()), "{line}");
+}

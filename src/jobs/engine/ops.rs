@@ -386,6 +386,9 @@ impl Ops for Supervisor<'_> {
                 errors.join("; ")
             );
         })?;
+        for w in &config.warnings {
+            warning!("{w}");
+        }
         self.apply(config);
         Ok(())
     }
