@@ -300,6 +300,59 @@ fn consul_from_the_environment_with_a_token() {
     consul.expect(&format!("service={id}&present=0&timeout=1s"));
 }
 
+/// An agent address ContainerPilot takes but cannot use (`host:port:port`,
+/// here from CONSUL_HTTP_ADDR, which no config check sees): tug runs as
+/// with an agent it cannot reach. One warning per task names the reason,
+/// the jobs and their health checks keep running, the status shows the
+/// error, and shutdown is prompt and clean.
+#[test]
+fn consul_unparseable_address_is_an_unreachable_agent() {
+    let dir = temp_dir("consul-bad-addr");
+    let app = App::new(&dir);
+    let cfg = format!(
+        r#"{{ logging: {{ output: "stdout" }}, jobs: [ {},
+             {{ name: "tick", exec: "echo tick", when: {{ interval: "100ms" }} }} ] }}"#,
+        app.job("10s")
+    );
+    let mut cmd = supervise(&dir, &cfg);
+    cmd.env("CONSUL_HTTP_ADDR", "localhost:8500:8500");
+    let mut r = Running::start(cmd);
+    let why = "localhost:8500:8500 is not a valid address: \
+               too many colons (an IPv6 address goes in brackets: [::1]:8500)";
+    let id = format!("web-{}", hostname());
+    let line = r.expect_line(&format!("consul: registration for service {id} failed: "));
+    assert!(
+        line.contains(why) && line.contains("level=warning"),
+        "{line}"
+    );
+    // Health checks keep running (the app logs each one), and so do jobs.
+    for _ in 0..20 {
+        r.expect_line("GET /healthy");
+        r.expect_line("msg=\"tick\"");
+    }
+    let mut c = tug_cmd(&["ctl", "status", "--json"]);
+    c.env("TUG_SOCKET", dir.join("tug.sock"));
+    let (code, out, err) = output(c);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("\"registration\":\"error: {why}\"")),
+        "{out}"
+    );
+    let stopped = Instant::now();
+    let (code, rest, err) = {
+        send(r.pid(), libc::SIGTERM);
+        r.finish()
+    };
+    assert_eq!(code.code(), Some(0), "{err}");
+    assert!(stopped.elapsed() < Duration::from_secs(3));
+    // Once per failure streak, not once per retry (several in 2 s).
+    let warnings = rest
+        .iter()
+        .filter(|l| l.contains("registration for service") && l.contains(why))
+        .count();
+    assert_eq!(warnings, 1, "{rest:#?}");
+}
+
 // ---- etcd ----
 
 /// Whether `key` is (or is not) in the store within `limit`, waited for on
