@@ -12,8 +12,9 @@
 #
 # Knobs (environment): BENCH_RUNS (1000), BENCH_WARMUP (50), BENCH_ROUNDS (5),
 # BENCH_IDLE_SECS (10), BENCH_SUP_SECS (60: the supervisor window),
-# BENCH_WATCH_CHANGES (200 per backend), BENCH_WATCH_GAP_MS (500: between
-# Consul changes), BENCH_WATCH_ETCD_GAP_MS (50), BENCH_WATCH_IDLE_SECS (5),
+# BENCH_WATCH_CHANGES (200 per backend and series), BENCH_WATCH_GAP_MS (300:
+# the quiet series' pause after each onChange run), BENCH_WATCH_CHURN_GAP_MS
+# (150: the rolling-deploy series' schedule), BENCH_WATCH_IDLE_SECS (5),
 # BENCH_FLEET_SECS (30: the 50-job window), BENCH_CTL_RUNS (300).
 # BENCH_SECTIONS="watch fleet" runs only those sections (init, supervisors,
 # watch, fleet) and prints the result without touching docs/BENCHMARKS.md.
@@ -30,8 +31,8 @@ ROUNDS=${BENCH_ROUNDS:-5}
 IDLE_SECS=${BENCH_IDLE_SECS:-10}
 SUP_SECS=${BENCH_SUP_SECS:-60}
 WATCH_CHANGES=${BENCH_WATCH_CHANGES:-200}
-WATCH_GAP_MS=${BENCH_WATCH_GAP_MS:-500}
-WATCH_ETCD_GAP_MS=${BENCH_WATCH_ETCD_GAP_MS:-50}
+WATCH_GAP_MS=${BENCH_WATCH_GAP_MS:-300}
+WATCH_CHURN_GAP_MS=${BENCH_WATCH_CHURN_GAP_MS:-150}
 WATCH_IDLE_SECS=${BENCH_WATCH_IDLE_SECS:-5}
 FLEET_SECS=${BENCH_FLEET_SECS:-30}
 CTL_RUNS=${BENCH_CTL_RUNS:-300}
@@ -49,6 +50,8 @@ TARGET_WAKEUPS=0
 
 # Targets for discovery (issue 4) and the control plane (issue 5).
 TARGET_WATCH_P99_MS=50
+TARGET_WATCH_CHURN_BOUND_MS=200 # a change under churn is seen within this (+ one quiet change's p99)
+TARGET_WATCH_QPS=5              # Consul queries per second per watch under churn (+ a burst of 2)
 TARGET_CTL_STATUS_VS_CHECK=1.00 # a `tug ctl status` round trip faster than loading the config
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tug-bench.XXXXXX")
@@ -918,41 +921,43 @@ start_etcd() { # a fresh single-member etcd on free loopback ports (apis.md B.8)
 # Section: discovery watches (issue 4)
 
 # Per backend, one tug watches service `backend`; its onChange job is the
-# stamp. bench_client.py makes BENCH_WATCH_CHANGES catalog changes one at a
-# time (the next only after the onChange job for the last one has exec'd
-# and been reaped, then a gap) and times each from just before its request
-# is sent to the stamp. Consul watches are rate-limited by tug (a burst of
-# 3 queries, then one per 500 ms: src/discovery/retry.rs), so Consul changes
-# are BENCH_WATCH_GAP_MS apart; closer ones coalesce by design. etcd's watch
-# is one stream, not a query per change, so its changes come faster. Then
-# tug's context switches over BENCH_WATCH_IDLE_SECS with the watch open and
+# stamp, which also records the instances it was started with. Two series
+# of BENCH_WATCH_CHANGES catalog changes each (scripts/bench_client.py):
+# quiet (the next change only after the onChange job for the last one has
+# exec'd and been reaped, then BENCH_WATCH_GAP_MS), and churn (a change every
+# BENCH_WATCH_CHURN_GAP_MS on a fixed schedule, whatever tug does: a rolling
+# deploy, where changes may coalesce). Each change is timed from just before
+# its request to the first onChange run that saw it. Both backends get the
+# same series. For Consul, the emulator counts tug's queries. Then tug's
+# context switches over BENCH_WATCH_IDLE_SECS with the watch open and
 # nothing changing.
 WATCH_BACKENDS=(consul etcd)
+WATCH_SERIES=(quiet churn)
 declare -A WATCH WATCH_LABEL
 
 measure_watch() { # measure_watch consul|etcd
-	local b=$1 cfg=$WORK/watch-$1.json5 stamps=$WORK/stamps-$1 target gap backend pid c0 c1 i0 i1
+	local b=$1 cfg=$WORK/watch-$1.json5 stamps=$WORK/stamps-$1 target backend pid c0 c1 i0 i1 emu=()
 	case $b in
 	consul)
 		start_emulator emu-watch
-		target=${EMU_ADMIN[emu-watch]} gap=$WATCH_GAP_MS
+		target=${EMU_ADMIN[emu-watch]}
+		emu=(--emulator "$target")
 		backend="consul: \"${EMU_API[emu-watch]}\""
 		WATCH_LABEL[$b]="Consul (emulator): re-register another node's instance with a new port"
 		;;
 	etcd)
 		start_etcd
-		target=$ETCD_ADDR gap=$WATCH_ETCD_GAP_MS
+		target=$ETCD_ADDR
 		backend="etcd: { endpoints: [\"http://$ETCD_ADDR\"], prefix: \"/services\" }"
 		WATCH_LABEL[$b]="etcd $ETCD_VER: put \`/services/backend/b1\` with a new port"
 		;;
 	esac
-	WATCH[$b,gap]=$gap
 	cat >"$cfg" <<-EOF
 		{
 		  $backend,
 		  logging: { level: "WARN" },
 		  watches: [ { name: "backend", interval: 1 } ],
-		  jobs: [ { name: "onchange", exec: ["$STAMP", "$stamps"],
+		  jobs: [ { name: "onchange", exec: ["$STAMP", "$stamps", "TUG_WATCH_BACKEND"],
 		            when: { source: "watch.backend", each: "changed" } } ]
 		}
 	EOF
@@ -964,13 +969,20 @@ measure_watch() { # measure_watch consul|etcd
 		die "watch ($b): onChange never ran for the first result: $(tail -c 600 "$WORK/watch-$b.out")"
 	sleep 0.5
 	c0=$(ctxt_switches "$pid")
-	log "watch latency ($b): $WATCH_CHANGES changes, $gap ms apart"
-	client changes --backend "$b" --target "$target" --stamps "$stamps" --pid "$pid" \
-		--count "$WATCH_CHANGES" --gap-ms "$gap" >"$WORK/watch-$b.kv"
+	log "watch latency ($b, quiet): $WATCH_CHANGES changes, each $WATCH_GAP_MS ms after the last onChange run"
+	client changes --backend "$b" --target "$target" --stamps "$stamps" --pid "$pid" "${emu[@]}" \
+		--mode quiet --count "$WATCH_CHANGES" --gap-ms "$WATCH_GAP_MS" --first-port 10000 >"$WORK/watch-$b-quiet.kv"
 	c1=$(ctxt_switches "$pid")
-	kv_into WATCH "$b," "$WORK/watch-$b.kv"
-	WATCH[$b,per_change]=$(awk -v d="$((c1 - c0))" -v n="${WATCH[$b,n]}" 'BEGIN { printf "%.2f", (n > 0) ? d / n : 0 }')
+	kv_into WATCH "$b,quiet," "$WORK/watch-$b-quiet.kv"
+	WATCH[$b,per_change]=$(awk -v d="$((c1 - c0))" -v n="${WATCH[$b,quiet,n]}" 'BEGIN { printf "%.2f", (n > 0) ? d / n : 0 }')
+	log "watch latency ($b, churn): $WATCH_CHANGES changes, one every $WATCH_CHURN_GAP_MS ms"
+	client changes --backend "$b" --target "$target" --stamps "$stamps" --pid "$pid" "${emu[@]}" \
+		--mode churn --count "$WATCH_CHANGES" --gap-ms "$WATCH_CHURN_GAP_MS" --first-port 20000 >"$WORK/watch-$b-churn.kv"
+	kv_into WATCH "$b,churn," "$WORK/watch-$b-churn.kv"
 	log "watch idle window ($b): ${WATCH_IDLE_SECS} s"
+	# The churn's last answer is followed by one more query, paced up to
+	# 200 ms (Consul): let it go out before the window opens.
+	nap 1
 	i0=$(ctxt_switches "$pid")
 	nap "$WATCH_IDLE_SECS"
 	i1=$(ctxt_switches "$pid")
@@ -984,7 +996,7 @@ measure_watch() { # measure_watch consul|etcd
 }
 
 bench_watch() {
-	local b ok
+	local b s ok runs qps bound
 	log "section: discovery watches"
 	build_stamp
 	for b in "${WATCH_BACKENDS[@]}"; do measure_watch "$b"; done
@@ -992,27 +1004,47 @@ bench_watch() {
 	md "## Discovery watches: catalog change to onChange exec" ""
 	md "How measured: tug runs \`watches: [{ name: \"backend\", interval: 1 }]\` and one job" \
 		"\`when: { source: \"watch.backend\", each: \"changed\" }\` whose exec is \`stamp\` (built from" \
-		"\`scripts/stamp.c\`: a libc-free static binary that appends \`CLOCK_MONOTONIC\` ns to a file, so" \
-		"there is no shell or libc start-up in the figure). \`scripts/bench_client.py\` makes $WATCH_CHANGES catalog" \
-		"changes per backend, one at a time, each timed from just before its HTTP request is sent (one" \
-		"keep-alive connection) to the stamp the onChange job wrote: the backend's own write, tug seeing" \
-		"the change, and the fork+exec. The next change is made only after that onChange job has exited" \
-		"and been reaped, then after a gap: ${WATCH[consul,gap]} ms for Consul, because tug rate-limits a" \
-		"Consul watch to a burst of 3 blocking queries and then one per 500 ms (closer changes coalesce" \
-		"into one onChange run, by design); ${WATCH[etcd,gap]} ms for etcd, whose watch is one stream." \
-		"**Wake-ups per change** are tug's context switches over the whole series divided by the number of" \
-		"changes (the response, the spawn, the exit, the next query). **Idle wake-ups** are its context switches" \
-		"over ${WATCH_IDLE_SECS} s after the series, the watch open and nothing changing. Consul is" \
-		"\`tests/consul/emulator.py\` (blocking queries as Consul's), etcd a real single-member" \
-		"\`etcd\` on loopback." ""
-	md "| backend: the change | changes | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) | mean (ms) | wake-ups per change | idle wake-ups / ${WATCH_IDLE_SECS} s |" \
-		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+		"\`scripts/stamp.c\`: a libc-free static binary that appends \`CLOCK_MONOTONIC\` ns and the" \
+		"\`TUG_WATCH_BACKEND\` it was started with to a file, so there is no shell or libc start-up in the" \
+		"figure and each run tells which set it saw). \`scripts/bench_client.py\` makes two series of" \
+		"$WATCH_CHANGES catalog changes per backend, each change moving the one instance to a new port, timed" \
+		"from just before its HTTP request is sent (one keep-alive connection) to the exec of the first" \
+		"onChange run that saw it: the backend's own write, tug seeing the change, and the fork+exec." \
+		"**quiet**: the next change is made only after the onChange job for the last one has exited and" \
+		"been reaped, then ${WATCH_GAP_MS} ms later. **churn** (a rolling deploy): a change every" \
+		"${WATCH_CHURN_GAP_MS} ms on a fixed schedule, whatever tug does; changes may coalesce into one run." \
+		"Both backends get the same series. **Runs** are onChange runs; **stale** counts runs that saw an older" \
+		"set than the run before them. **Queries/s** are the Consul API requests the emulator served during" \
+		"the series (tug's blocking queries) over its length. **Wake-ups per change** are tug's context" \
+		"switches over the quiet series divided by its changes (the response, the spawn, the exit, the next" \
+		"query). **Idle wake-ups** are its context switches over ${WATCH_IDLE_SECS} s after the series, the watch" \
+		"open and nothing changing. Consul is \`tests/consul/emulator.py\` (blocking queries as Consul's)," \
+		"etcd a real single-member \`etcd\` on loopback." ""
+	md "| backend: the change | series | changes | runs (stale) | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) | mean (ms) | queries/s | wake-ups per change | idle wake-ups / ${WATCH_IDLE_SECS} s |" \
+		"| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	for b in "${WATCH_BACKENDS[@]}"; do
-		md "| ${WATCH_LABEL[$b]} | ${WATCH[$b,n]}$( ((WATCH[$b,missed] + WATCH[$b,extra_runs])) &&
-			echo " (${WATCH[$b,missed]} missed, ${WATCH[$b,extra_runs]} extra runs)") | ${WATCH[$b,p50_ms]} | ${WATCH[$b,p90_ms]} | ${WATCH[$b,p99_ms]} | ${WATCH[$b,max_ms]} | ${WATCH[$b,mean_ms]} | ${WATCH[$b,per_change]} | ${WATCH[$b,idle]} |"
+		for s in "${WATCH_SERIES[@]}"; do
+			runs="${WATCH[$b,$s,runs]} (${WATCH[$b,$s,stale_runs]})"
+			((WATCH[$b,$s,missed])) && runs="$runs, ${WATCH[$b,$s,missed]} changes never seen"
+			qps=${WATCH[$b,$s,queries_per_s]:-n/a (one stream)}
+			if [ "$s" = quiet ]; then
+				md "| ${WATCH_LABEL[$b]} | quiet, ${WATCH_GAP_MS} ms after each run | ${WATCH[$b,$s,n]} | $runs | ${WATCH[$b,$s,p50_ms]} | ${WATCH[$b,$s,p90_ms]} | ${WATCH[$b,$s,p99_ms]} | ${WATCH[$b,$s,max_ms]} | ${WATCH[$b,$s,mean_ms]} | $qps | ${WATCH[$b,per_change]} | ${WATCH[$b,idle]} |"
+			else
+				md "| | churn, one every ${WATCH_CHURN_GAP_MS} ms | ${WATCH[$b,$s,n]} | $runs | ${WATCH[$b,$s,p50_ms]} | ${WATCH[$b,$s,p90_ms]} | ${WATCH[$b,$s,p99_ms]} | ${WATCH[$b,$s,max_ms]} | ${WATCH[$b,$s,mean_ms]} | $qps | | |"
+			fi
+		done
 	done
-	md "| ContainerPilot, \`interval: 1\` (not measured: the floor its polling sets) | | ≈ 500 | ≈ 900 | ≈ 990 | ≈ 1000 | ≈ 500 | | ≥ $WATCH_IDLE_SECS (a poll per second) |"
-	md "" "ContainerPilot's watches poll: one \`GET /v1/health/service/NAME\` every \`interval\` seconds," \
+	md "| ContainerPilot, \`interval: 1\` (not measured: the floor its polling sets) | either | | | ≈ 500 | ≈ 900 | ≈ 990 | ≈ 1000 | ≈ 500 | 1 | | ≥ $WATCH_IDLE_SECS (a poll per second) |"
+	md "" "**Pacing and the rate bound.** A Consul watch is one blocking query per answer, paced per watch" \
+		"(\`src/discovery/retry.rs\`, GCRA): a burst of 2, then one query per 200 ms. A query never waits" \
+		"more than 200 ms after the previous one started, and not at all once 200 ms have passed, so a change" \
+		"after a quiet moment goes out with the answer to the query already waiting at the agent, and under" \
+		"churn every change is seen within 200 ms (closer ones coalesce: the run sees the newest set). The" \
+		"agent gets at most 2 + 5·T queries in T seconds per watch, **5 queries/s**, and only while answers" \
+		"come back that fast (churn, or an agent answering at once); a quiet watch costs one query per change" \
+		"or per 60 s \`wait\`. The etcd watch is one stream that carries every change; its pacing (a burst of" \
+		"3, then one per 500 ms) applies only to reopening it." "" \
+		"ContainerPilot's watches poll: one \`GET /v1/health/service/NAME\` every \`interval\` seconds," \
 		"an integer ≥ 1, with no blocking query. A change waits for the next poll, so its latency is spread" \
 		"over 0 to \`interval\` (uniformly, for changes that do not follow the polls' rhythm): with the" \
 		"smallest interval, 1 s, p50 ≈ 500 ms and p99 ≈ 990 ms before its onChange job even starts, and the" \
@@ -1021,8 +1053,16 @@ bench_watch() {
 		"ContainerPilot's floor); the etcd watch is a stream with no periodic traffic from tug." ""
 	md "### Targets for discovery watches" "" "| target | measured | verdict |" "| --- | --- | --- |"
 	for b in "${WATCH_BACKENDS[@]}"; do
-		ok=$(awk -v p="${WATCH[$b,p99_ms]}" -v t="$TARGET_WATCH_P99_MS" 'BEGIN { print (p < t) ? 1 : 0 }')
-		md "| $b: p99 change-to-onChange < $TARGET_WATCH_P99_MS ms | ${WATCH[$b,p99_ms]} ms (p50 ${WATCH[$b,p50_ms]} ms) over ${WATCH[$b,n]} changes | $(verdict "$ok") |"
+		ok=$(awk -v p="${WATCH[$b,quiet,p99_ms]}" -v t="$TARGET_WATCH_P99_MS" 'BEGIN { print (p < t) ? 1 : 0 }')
+		md "| $b: quiet p99 change-to-onChange < $TARGET_WATCH_P99_MS ms | ${WATCH[$b,quiet,p99_ms]} ms (p50 ${WATCH[$b,quiet,p50_ms]} ms) over ${WATCH[$b,quiet,n]} changes | $(verdict "$ok") |"
+		bound=$(awk -v q="${WATCH[$b,quiet,p99_ms]}" -v t="$TARGET_WATCH_CHURN_BOUND_MS" 'BEGIN { printf "%.1f", t + q }')
+		ok=$(awk -v m="${WATCH[$b,churn,max_ms]}" -v t="$bound" -v x="${WATCH[$b,churn,missed]}" 'BEGIN { print (m <= t && x == 0) ? 1 : 0 }')
+		md "| $b: churn, every change seen within $TARGET_WATCH_CHURN_BOUND_MS ms + the quiet p99 ($bound ms) | max ${WATCH[$b,churn,max_ms]} ms, p99 ${WATCH[$b,churn,p99_ms]} ms; ${WATCH[$b,churn,runs]} runs for ${WATCH[$b,churn,n]} changes, ${WATCH[$b,churn,stale_runs]} stale | $(verdict "$ok") |"
+		if [ -n "${WATCH[$b,churn,queries]:-}" ]; then
+			bound=$(awk -v w="${WATCH[$b,churn,window_s]}" -v r="$TARGET_WATCH_QPS" 'BEGIN { printf "%.2f", (2 + r * w) / w }')
+			ok=$(awk -v q="${WATCH[$b,churn,queries_per_s]}" -v t="$bound" 'BEGIN { print (q <= t) ? 1 : 0 }')
+			md "| $b: churn, at most 2 + $TARGET_WATCH_QPS·T queries in T s ($bound/s over ${WATCH[$b,churn,window_s]} s) | ${WATCH[$b,churn,queries]} queries, ${WATCH[$b,churn,queries_per_s]}/s | $(verdict "$ok") |"
+		fi
 		ok=$((WATCH[$b,idle] == 0))
 		md "| $b: 0 wake-ups between changes (idle, watch open) | ${WATCH[$b,idle]} in ${WATCH_IDLE_SECS} s | $(verdict $ok) |"
 	done

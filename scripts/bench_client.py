@@ -5,16 +5,25 @@ Python 3 standard library only. Every subcommand prints `key=value` lines
 on stdout for bench.sh to read; errors go to stderr with exit code 1.
 
   changes --backend consul|etcd --target HOST:PORT --stamps FILE --pid PID
-          [--count 200] [--gap-ms 500] [--timeout 5]
-      Makes COUNT catalog changes, one at a time, and times each from just
-      before its request is sent to the exec of tug's onChange job, which
-      appends CLOCK_MONOTONIC ns to FILE (scripts/stamp.c). consul: TARGET
-      is the emulator's admin listener and each change re-registers
-      another node's instance with a new port; etcd: TARGET is the client
-      URL's host:port and each change is a put under /services/backend/.
-      Change N+1 is made only after the onChange job for N has exec'd and
-      been reaped (tug has no child left), then GAP ms later, so changes
-      never coalesce. Prints the latency percentiles in ms.
+          [--mode quiet|churn] [--count 200] [--gap-ms 300] [--timeout 5]
+          [--first-port N] [--emulator ADMIN]
+      Makes COUNT catalog changes and times each from just before its
+      request is sent to the exec of the first onChange run that saw it.
+      The onChange job (scripts/stamp.c with TUG_WATCH_BACKEND) appends
+      CLOCK_MONOTONIC ns and the instances it was started with to FILE.
+      Change i moves the one instance to port FIRST_PORT + i. consul:
+      TARGET is the emulator's admin listener and each change re-registers
+      another node's instance; etcd: TARGET is the client URL's host:port
+      and each change is a put under /services/backend/.
+      quiet: change i+1 is made only after the onChange job for i has
+      exec'd and been reaped (tug has no child left), then GAP ms later,
+      so changes never coalesce. churn: the changes follow a fixed
+      schedule, GAP ms apart whatever tug does (a rolling deploy); they may
+      coalesce, and a change counts as seen by the first run whose port is
+      at least its own. Prints the latency percentiles in ms, the runs,
+      the runs that saw an older set than the run before (stale_runs), and
+      with --emulator the Consul API requests made meanwhile (queries) and
+      their rate (queries_per_s).
   wait-passing --target ADMIN --names a,b,... [--timeout 30]
       Blocks until every named service has one passing instance in the
       emulator's catalog.
@@ -107,28 +116,37 @@ class Keepalive:
 
 # ---------------------------------------------------------------- changes
 
-def consul_change(api, i):
-    body = json.dumps({"ID": "backend-1", "Name": "backend", "Port": 10000 + i,
+def consul_change(api, port):
+    body = json.dumps({"ID": "backend-1", "Name": "backend", "Port": port,
                        "Check": {"CheckID": "backend-1-ttl", "TTL": "1h", "Status": "passing"}})
     return lambda: api.call("POST", "/_emulator/register?node=bench-node2&address=10.0.0.7", body.encode())
 
 
-def etcd_change(api, i):
+def etcd_change(api, port):
     key = b"/services/backend/b1"
-    value = json.dumps({"id": "b1", "name": "backend", "address": "10.0.0.7", "port": 10000 + i,
+    value = json.dumps({"id": "b1", "name": "backend", "address": "10.0.0.7", "port": port,
                         "tags": [], "meta": {}}).encode()
     body = json.dumps({"key": base64.b64encode(key).decode(), "value": base64.b64encode(value).decode()})
     return lambda: api.call("POST", "/v3/kv/put", body.encode(), {"Content-Type": "application/json"})
 
 
 def stamps_in(path):
+    """The complete lines of FILE as (ns, port seen or None)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
         return []
     # A line is complete once its newline is there (the stamp writes it whole).
-    return [int(x) for x in data.split(b"\n")[:-1]]
+    out = []
+    for line in data.split(b"\n")[:-1]:
+        ns, _, seen = line.partition(b" ")
+        port = None
+        if seen:
+            # TUG_WATCH_BACKEND: ip:port,... (one instance here).
+            port = int(seen.split(b",")[0].rpartition(b":")[2])
+        out.append((int(ns), port))
+    return out
 
 
 def has_children(pid):
@@ -148,8 +166,15 @@ def wait_for(cond, timeout, poll=0.0005):
     return True
 
 
+def emulator_seq(admin):
+    if admin is None:
+        return None
+    return json.loads(admin.call("GET", "/_emulator/state?since=%d" % (1 << 62)))["next_seq"]
+
+
 def cmd_changes(a):
     api = Keepalive(a.target)
+    admin = Keepalive(a.emulator) if a.emulator else None
     make = consul_change if a.backend == "consul" else etcd_change
     # The watch's first result (nothing there yet) runs onChange once.
     if not wait_for(lambda: len(stamps_in(a.stamps)) >= 1, 15):
@@ -157,29 +182,58 @@ def cmd_changes(a):
     if not wait_for(lambda: not has_children(a.pid), a.timeout):
         die("the first onChange job never exited")
     time.sleep(a.gap_ms / 1000.0)
-    latencies, missed = [], 0
-    for i in range(a.count):
+    before = len(stamps_in(a.stamps))
+    seq0 = emulator_seq(admin)
+    ports = [a.first_port + i for i in range(a.count)]
+    made, missed = [], 0
+    t_start = time.monotonic_ns()
+    for i, port in enumerate(ports):
+        if a.mode == "churn":
+            # The schedule is fixed: late is late, never skipped or slid.
+            left = t_start + i * a.gap_ms * 1e6 - time.monotonic_ns()
+            if left > 0:
+                time.sleep(left / 1e9)
         seen = len(stamps_in(a.stamps))
-        change = make(api, i)
-        t0 = time.monotonic_ns()
+        change = make(api, port)
+        made.append(time.monotonic_ns())
         change()
-        if not wait_for(lambda: len(stamps_in(a.stamps)) > seen, a.timeout):
+        if a.mode == "churn":
+            continue
+        if not wait_for(lambda: any(p is not None and p >= port for _, p in stamps_in(a.stamps)[seen:]),
+                        a.timeout):
             # A late run would be taken for the next change's: let it land
             # first (it is then counted in extra_runs).
             missed += 1
             time.sleep(1)
             continue
-        stamp = stamps_in(a.stamps)[seen]
-        latencies.append(stamp - t0)
         if not wait_for(lambda: not has_children(a.pid), a.timeout):
             die("change %d: the onChange job did not exit within %s s" % (i, a.timeout))
         time.sleep(a.gap_ms / 1000.0)
-    extra = len(stamps_in(a.stamps)) - 1 - len(latencies)
+    if a.mode == "churn":
+        if not wait_for(lambda: any(p == ports[-1] for _, p in stamps_in(a.stamps)), a.timeout):
+            die("the last change never reached an onChange run within %s s" % a.timeout)
+        wait_for(lambda: not has_children(a.pid), a.timeout)
+    t_end = time.monotonic_ns()
+    runs = stamps_in(a.stamps)[before:]
+    latencies = []
+    for port, t0 in zip(ports, made):
+        first = next((ns for ns, p in runs if p is not None and p >= port), None)
+        if first is not None:
+            latencies.append(first - t0)
+    stale = sum(1 for x, y in zip(runs, runs[1:]) if (y[1] or 0) < (x[1] or 0))
     if missed > a.count // 10:
         die("%d of %d changes never ran onChange within %s s" % (missed, a.count, a.timeout))
     print_stats("", latencies)
-    print("missed=%d" % missed)
-    print("extra_runs=%d" % extra)
+    print("missed=%d" % (a.count - len(latencies)))
+    print("timeouts=%d" % missed)
+    print("runs=%d" % len(runs))
+    print("extra_runs=%d" % max(0, len(runs) - a.count) if a.mode == "quiet" else "extra_runs=0")
+    print("stale_runs=%d" % stale)
+    print("window_s=%.3f" % ((t_end - t_start) / 1e9))
+    if admin is not None:
+        queries = emulator_seq(admin) - seq0
+        print("queries=%d" % queries)
+        print("queries_per_s=%.2f" % (queries / ((t_end - t_start) / 1e9)))
 
 
 # ---------------------------------------------------------------- emulator
@@ -292,9 +346,12 @@ def main():
     c.add_argument("--target", required=True)
     c.add_argument("--stamps", required=True)
     c.add_argument("--pid", type=int, required=True)
+    c.add_argument("--mode", choices=("quiet", "churn"), default="quiet")
     c.add_argument("--count", type=int, default=200)
-    c.add_argument("--gap-ms", type=float, default=500)
+    c.add_argument("--gap-ms", type=float, default=300)
     c.add_argument("--timeout", type=float, default=5)
+    c.add_argument("--first-port", type=int, default=10000)
+    c.add_argument("--emulator", help="the Consul emulator's admin HOST:PORT: count the API requests")
     w = sub.add_parser("wait-passing")
     w.add_argument("--target", required=True)
     w.add_argument("--names", required=True)

@@ -1,8 +1,10 @@
-/* `stamp FILE`: appends the CLOCK_MONOTONIC time in ns and a newline to FILE
- * and exits 0 (1 if it could not). The onChange job of the watch-latency
- * benchmark: no libc and no dynamic loader, so its exec-to-timestamp cost
- * is a few syscalls, not a shell's or libc's start-up. One write(2) per
- * line, so a reader never sees half a line.
+/* `stamp FILE [VAR]`: appends the CLOCK_MONOTONIC time in ns (then, with
+ * VAR, a space and that environment variable's value) and a newline to
+ * FILE and exits 0 (1 if it could not). The onChange job of the
+ * watch-latency benchmark, VAR being TUG_WATCH_<NAME>: which set the run
+ * saw. No libc and no dynamic loader, so its exec-to-timestamp cost is a
+ * few syscalls, not a shell's or libc's start-up. One write(2) per line,
+ * so a reader never sees half a line.
  *
  * Build: gcc -static -nostdlib -Os -s -fno-asynchronous-unwind-tables -o stamp stamp.c
  */
@@ -20,23 +22,44 @@ static long sys3(long n, long a, long b, long c)
     return r;
 }
 
-/* sp points at argc, then argv[0], argv[1], ... (the kernel's initial stack). */
+/* The value of the variable `name` in `envp`, or 0. */
+static const char *getvar(char **envp, const char *name)
+{
+    for (; *envp; envp++) {
+        const char *e = *envp, *n = name;
+        while (*n && *e == *n)
+            e++, n++;
+        if (!*n && *e == '=')
+            return e + 1;
+    }
+    return 0;
+}
+
+/* sp points at argc, then argv[0], argv[1], ..., 0, then envp (the
+ * kernel's initial stack). */
 __attribute__((used, noreturn)) static void start(long *sp)
 {
     struct { long sec, nsec; } ts;
-    char buf[24];
-    int i = sizeof buf, status = 1;
+    char digits[24], line[4096];
+    int i = sizeof digits, n = 0, status = 1;
 
     sys3(SYS_clock_gettime, CLOCK_MONOTONIC, (long)&ts, 0);
     unsigned long v = (unsigned long)ts.sec * 1000000000UL + (unsigned long)ts.nsec;
-    buf[--i] = '\n';
     do
-        buf[--i] = (char)('0' + v % 10);
+        digits[--i] = (char)('0' + v % 10);
     while (v /= 10);
+    while (i < (int)sizeof digits)
+        line[n++] = digits[i++];
+    if (sp[0] >= 3) {
+        const char *val = getvar((char **)(sp + sp[0] + 2), (const char *)sp[3]);
+        line[n++] = ' ';
+        while (val && *val && n < (int)sizeof line - 1)
+            line[n++] = *val++;
+    }
+    line[n++] = '\n';
     if (sp[0] >= 2) {
         long fd = sys3(SYS_open, sp[2], O_FLAGS, 0644);
-        long len = (long)sizeof buf - i;
-        if (fd >= 0 && sys3(SYS_write, fd, (long)(buf + i), len) == len)
+        if (fd >= 0 && sys3(SYS_write, fd, (long)line, n) == n)
             status = 0;
     }
     sys3(SYS_exit_group, status, 0, 0);

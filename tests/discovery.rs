@@ -195,6 +195,148 @@ fn consul_watch_runs_onchange_with_the_new_instances() {
     assert_eq!(code, Some(0), "{err}");
 }
 
+/// tug watching service `backend` with an onChange job that prints the
+/// instances it was started with; returns once the first (empty) result
+/// ran it and the blocking query that follows is at the emulator.
+fn start_watching(consul: &Emulator, dir: &Path) -> Running {
+    let cfg = format!(
+        r#"{{ consul: "{}", logging: {{ output: "stdout" }},
+             watches: [ {{ name: "backend", interval: 1 }} ],
+             jobs: [ {{ name: "onchange", exec: ["sh", "-c", "echo \"seen=[$TUG_WATCH_BACKEND]\""],
+                        when: {{ source: "watch.backend", each: "changed" }} }} ] }}"#,
+        consul.addr()
+    );
+    let mut r = Running::start(supervise(dir, &cfg));
+    r.expect_line("seen=[]");
+    consul.expect("request=/v1/health/service/backend?index=&timeout=10s");
+    r
+}
+
+/// Makes one change per port (the instance `backend-1` on node2 moves to
+/// it), `gap` apart, from a second thread, while this one reads the
+/// onChange runs as they come. Returns when each change was made and
+/// each run (when its line arrived, the port it saw), up to the run that
+/// saw the last port.
+fn change_series(
+    consul: &Emulator,
+    r: &mut Running,
+    ports: &[u16],
+    gap: Duration,
+) -> (Vec<Instant>, Vec<(Instant, u16)>) {
+    std::thread::scope(|s| {
+        let changer = s.spawn(|| {
+            let start = Instant::now();
+            let mut made = Vec::new();
+            for (k, port) in ports.iter().enumerate() {
+                // Pacing the workload (a rolling deploy), not waiting for tug.
+                let at = start + gap * k as u32;
+                std::thread::sleep(at.saturating_duration_since(Instant::now()));
+                made.push(Instant::now());
+                consul.register_other_on(
+                    "node2",
+                    "10.0.0.7",
+                    &format!(
+                        r#"{{"ID":"backend-1","Name":"backend","Port":{port},
+                             "Check":{{"CheckID":"b1","TTL":"1h","Status":"passing"}}}}"#
+                    ),
+                );
+            }
+            made
+        });
+        let last = *ports.last().unwrap();
+        let mut runs = Vec::new();
+        loop {
+            let line = r.expect_line("seen=[10.0.0.7:");
+            let at = Instant::now();
+            let port: u16 = line
+                .split("seen=[10.0.0.7:")
+                .nth(1)
+                .and_then(|p| p.split(']').next())
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("no port in {line:?}"));
+            runs.push((at, port));
+            if port == last {
+                break;
+            }
+        }
+        (changer.join().unwrap(), runs)
+    })
+}
+
+/// Changes 250 ms apart: each comes after a quiet moment longer than the
+/// watch's pacing (one query per 200 ms at most), so the blocking query is
+/// already waiting at the agent and each change reaches its own onChange
+/// run at once. Structure first: one run and one new query per change,
+/// nothing coalesced (the old pacing, 2 queries a second after a burst of
+/// 3, could answer at most 9 of these 12). The time bound is generous
+/// (300 ms for what takes ~10 ms: the emulator's write, the answer, a
+/// fork+exec of sh) so a loaded machine does not trip it.
+#[test]
+fn consul_watch_change_after_a_quiet_moment_reaches_onchange_at_once() {
+    let consul = Emulator::start();
+    let dir = temp_dir("consul-watch-quiet");
+    let mut r = start_watching(&consul, &dir);
+    let seq = consul.request_seq();
+    let ports: Vec<u16> = (9000..9012).collect();
+    let (made, runs) = change_series(&consul, &mut r, &ports, Duration::from_millis(250));
+    let seen: Vec<u16> = runs.iter().map(|r| r.1).collect();
+    assert_eq!(seen, ports, "one onChange run per change, in order");
+    // Each change's answer was followed by exactly one new query.
+    consul.expect(&format!(
+        "request=/v1/health/service/backend&since={seq}&count=12&max=12&hold=500ms"
+    ));
+    for (k, ((at, _), made)) in runs.iter().zip(&made).enumerate() {
+        let took = at.duration_since(*made);
+        assert!(
+            took < Duration::from_millis(300),
+            "change {k}: onChange after {took:?}"
+        );
+    }
+    let (code, err) = stop(r);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// A rolling deploy: a change every 150 ms, faster than the pacing allows
+/// queries. Changes coalesce, but every run sees a newer state than the
+/// one before, the last run sees the last change, every change is seen
+/// within 200 ms (+ 200 ms of margin for the exec and a loaded machine;
+/// the old pacing held changes up to 500 ms), and more than 10 runs come
+/// out of the 20 changes (the old pacing allowed at most 3 + 2 a second,
+/// about 10 here; this one about 16).
+#[test]
+fn consul_watch_under_a_rolling_deploy_reflects_every_change_within_200ms() {
+    let consul = Emulator::start();
+    let dir = temp_dir("consul-watch-churn");
+    let mut r = start_watching(&consul, &dir);
+    let seq = consul.request_seq();
+    let ports: Vec<u16> = (9100..9120).collect();
+    let started = Instant::now();
+    let (made, runs) = change_series(&consul, &mut r, &ports, Duration::from_millis(150));
+    let window = started.elapsed();
+    for w in runs.windows(2) {
+        assert!(w[0].1 < w[1].1, "a run saw an older state: {runs:?}");
+    }
+    for (k, (made, port)) in made.iter().zip(&ports).enumerate() {
+        let (at, _) = runs
+            .iter()
+            .find(|(_, p)| p >= port)
+            .expect("every change is seen");
+        let took = at.duration_since(*made);
+        assert!(
+            took < Duration::from_millis(400),
+            "change {k} (port {port}) seen after {took:?}; runs {runs:?}"
+        );
+    }
+    assert!(runs.len() > 10, "{} runs for 20 changes", runs.len());
+    // The rate bound: 2 + 5 queries a second per watch.
+    let state = consul.state_since(seq);
+    let queries = common::json::items(common::json::at(&state, &["requests"]).unwrap()).len();
+    let bound = 2 + (window.as_millis() as usize) / 200 + 1;
+    assert!(queries <= bound, "{queries} queries in {window:?}");
+    let (code, err) = stop(r);
+    assert_eq!(code, Some(0), "{err}");
+}
+
 #[test]
 fn consul_kv_watch_fires_on_a_changed_value() {
     let consul = Emulator::start();
@@ -298,6 +440,59 @@ fn consul_from_the_environment_with_a_token() {
     let (code, err) = stop(r);
     assert_eq!(code, Some(0), "{err}");
     consul.expect(&format!("service={id}&present=0&timeout=1s"));
+}
+
+/// An agent address ContainerPilot takes but cannot use (`host:port:port`,
+/// here from CONSUL_HTTP_ADDR, which no config check sees): tug runs as
+/// with an agent it cannot reach. One warning per task names the reason,
+/// the jobs and their health checks keep running, the status shows the
+/// error, and shutdown is prompt and clean.
+#[test]
+fn consul_unparseable_address_is_an_unreachable_agent() {
+    let dir = temp_dir("consul-bad-addr");
+    let app = App::new(&dir);
+    let cfg = format!(
+        r#"{{ logging: {{ output: "stdout" }}, jobs: [ {},
+             {{ name: "tick", exec: "echo tick", when: {{ interval: "100ms" }} }} ] }}"#,
+        app.job("10s")
+    );
+    let mut cmd = supervise(&dir, &cfg);
+    cmd.env("CONSUL_HTTP_ADDR", "localhost:8500:8500");
+    let mut r = Running::start(cmd);
+    let why = "localhost:8500:8500 is not a valid address: \
+               too many colons (an IPv6 address goes in brackets: [::1]:8500)";
+    let id = format!("web-{}", hostname());
+    let line = r.expect_line(&format!("consul: registration for service {id} failed: "));
+    assert!(
+        line.contains(why) && line.contains("level=warning"),
+        "{line}"
+    );
+    // Health checks keep running (the app logs each one), and so do jobs.
+    for _ in 0..20 {
+        r.expect_line("GET /healthy");
+        r.expect_line("msg=\"tick\"");
+    }
+    let mut c = tug_cmd(&["ctl", "status", "--json"]);
+    c.env("TUG_SOCKET", dir.join("tug.sock"));
+    let (code, out, err) = output(c);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("\"registration\":\"error: {why}\"")),
+        "{out}"
+    );
+    let stopped = Instant::now();
+    let (code, rest, err) = {
+        send(r.pid(), libc::SIGTERM);
+        r.finish()
+    };
+    assert_eq!(code.code(), Some(0), "{err}");
+    assert!(stopped.elapsed() < Duration::from_secs(3));
+    // Once per failure streak, not once per retry (several in 2 s).
+    let warnings = rest
+        .iter()
+        .filter(|l| l.contains("registration for service") && l.contains(why))
+        .count();
+    assert_eq!(warnings, 1, "{rest:#?}");
 }
 
 // ---- etcd ----

@@ -20,8 +20,11 @@
 //! compared on every return, since a return is not proof of change. After
 //! an error the next read is without index, so an agent that came back
 //! with a lower index (a -dev restart) is seen at once, not after `wait`.
+//! An answer is reported as it arrives; only the next query is paced
+//! (`retry::CONSUL_WATCH`: it waits at most 200 ms, none after a quiet
+//! moment).
 
-use super::retry::{RateLimit, Retry, watch_gate};
+use super::retry::{CONSUL_WATCH, RateLimit, Retry, watch_gate};
 use super::watch::{
     Reported, base64_member, kv_instance, normalize, string_list, string_map, worst_status,
 };
@@ -559,7 +562,7 @@ impl ConsulWatch {
             index: 0,
             reported: Reported::default(),
             retry: Retry::new(seed),
-            rate: RateLimit::default(),
+            rate: RateLimit::new(CONSUL_WATCH),
             in_flight: false,
         }
     }
@@ -1205,8 +1208,131 @@ mod tests {
                 _ => panic!(),
             }
         }
-        assert!(sent <= 23, "{sent} requests in 10 s");
+        // The pacing's bound: 2 + 5·T, a busy agent's five a second.
+        assert!(sent <= 2 + 50, "{sent} requests in 10 s");
         assert_eq!(out.len(), 1);
+    }
+
+    const MS: u64 = 1_000_000;
+
+    /// A Consul agent in virtual time for one service watch: change k (at
+    /// `changes[k]`) moves the index to k + 2 and the one instance to port
+    /// 9000 + k. A query without index, or with one the catalog has passed,
+    /// answers at once; else it blocks until the next change (or `end`).
+    /// Returns (when each change was first reported, queries sent, the
+    /// notices as (time, port) with the port the catalog had then).
+    struct Sim {
+        reported: Vec<Option<u64>>,
+        queries: usize,
+        notices: Vec<(u64, u16, u16)>,
+    }
+
+    fn simulate(changes: &[u64], end: u64) -> Sim {
+        let state_at = |t: u64| changes.iter().take_while(|&&c| c <= t).count();
+        let body = |n: usize| match n {
+            0 => String::from("[]"),
+            n => format!(
+                r#"[{{"Node":{{"Address":"10.0.0.7"}},"Service":{{"ID":"b1","Port":{}}},"Checks":[]}}]"#,
+                9000 + n - 1
+            ),
+        };
+        let mut w = watch(web());
+        let mut sim = Sim {
+            reported: vec![None; changes.len()],
+            queries: 0,
+            notices: Vec::new(),
+        };
+        let mut now = 0;
+        while now < end {
+            let c = match w.next(now) {
+                Step::Send(c) => c,
+                Step::Wait(at) => {
+                    now = at;
+                    continue;
+                }
+                _ => panic!("a watch always has a next step"),
+            };
+            sim.queries += 1;
+            let given = c
+                .path
+                .split_once("index=")
+                .map(|(_, rest)| rest.split('&').next().unwrap().parse::<usize>().unwrap());
+            // The index is the state + 1: the catalog has not passed `i`.
+            if let Some(i) = given
+                && state_at(now) < i
+            {
+                // Blocks until the next change.
+                now = changes.iter().copied().find(|&c| c > now).unwrap_or(end);
+                if now >= end {
+                    break;
+                }
+            }
+            let n = state_at(now);
+            let mut out = Vec::new();
+            w.done(now, indexed(&(n + 1).to_string(), &body(n)), &mut out);
+            for notice in out {
+                let Notice::WatchChanged { instances, .. } = notice;
+                let port = instances.first().map_or(0, |i| i.port);
+                let latest = if n == 0 { 0 } else { 9000 + n as u16 - 1 };
+                sim.notices.push((now, port, latest));
+                for k in 0..n {
+                    sim.reported[k].get_or_insert(now);
+                }
+            }
+        }
+        sim
+    }
+
+    fn delays(changes: &[u64], sim: &Sim) -> Vec<u64> {
+        changes
+            .iter()
+            .zip(&sim.reported)
+            .map(|(c, r)| r.expect("every change is reported") - c)
+            .collect()
+    }
+
+    /// A rolling deploy: a change every 150 ms, faster than the pacing.
+    /// Each is reported within 200 ms, each notice holds the state the
+    /// agent had when it answered, and the agent sees at most 5 queries a
+    /// second (plus the burst).
+    #[test]
+    fn churn_every_150ms_is_coalesced_and_each_change_reported_within_200ms() {
+        let changes: Vec<u64> = (0..60).map(|k| SEC + k * 150 * MS).collect();
+        let end = changes[59] + SEC;
+        let sim = simulate(&changes, end);
+        let d = delays(&changes, &sim);
+        assert!(d.iter().all(|&d| d <= 200 * MS), "{d:?}");
+        assert!(d.iter().filter(|&&d| d == 0).count() > 10, "{d:?}");
+        for &(_, port, latest) in &sim.notices {
+            assert_eq!(port, latest, "a notice reports what the agent had");
+        }
+        assert!(sim.notices.len() < 1 + changes.len(), "coalesced");
+        // From the first query at 0 to `end`: 2 + 5·T.
+        assert!(
+            sim.queries as u64 <= 2 + end / (200 * MS),
+            "{} queries",
+            sim.queries
+        );
+    }
+
+    /// Changes with quiet moments between them (250 ms, longer than the
+    /// 200 ms pacing), and one change 400 ms after a burst: none waits.
+    #[test]
+    fn a_change_after_a_quiet_moment_is_reported_at_once() {
+        let mut changes: Vec<u64> = (0..20).map(|k| SEC + k * 250 * MS).collect();
+        let last = changes[19];
+        // A burst (a change every 50 ms), then 400 ms of quiet.
+        changes.extend((1..=8).map(|k| last + k * 50 * MS));
+        let quiet = changes[changes.len() - 1] + 400 * MS;
+        changes.push(quiet);
+        let sim = simulate(&changes, quiet + SEC);
+        let d = delays(&changes, &sim);
+        assert!(d[..20].iter().all(|&d| d == 0), "{:?}", &d[..20]);
+        assert_eq!(d[d.len() - 1], 0, "after the quiet moment");
+        // The burst itself coalesces, within the bound.
+        assert!(d.iter().all(|&d| d <= 200 * MS), "{d:?}");
+        // One query per change while they are quiet ones: nothing extra.
+        assert!(sim.queries <= changes.len() + 2, "{}", sim.queries);
     }
 
     #[test]

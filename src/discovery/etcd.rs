@@ -18,7 +18,7 @@
 //! backwards (rebuilt) is re-read whole. Streams have no deadline: silence
 //! is normal, death shows as EOF.
 
-use super::retry::{RateLimit, Retry, watch_gate};
+use super::retry::{ETCD_WATCH, RateLimit, Retry, watch_gate};
 use super::watch::{Reported, base64_member, kv_instance, normalize, string_list, string_map};
 use super::{
     CALL_TIMEOUT_NS, Health, Instance, Notice, Reg, Service, ServiceTask, Step, Task,
@@ -617,7 +617,7 @@ impl EtcdWatch {
             in_flight: None,
             line: Vec::new(),
             retry: Retry::new(seed),
-            rate: RateLimit::default(),
+            rate: RateLimit::new(ETCD_WATCH),
         }
     }
 

@@ -397,6 +397,37 @@ fn unreachable_consul_backs_off_without_spinning() {
     assert!(h.run_until(Duration::from_secs(6), |h| h.d.settled()));
 }
 
+/// An address ContainerPilot loads but cannot use (`host:port:port`):
+/// an agent that cannot be reached. Every request fails at once with the
+/// reason, no socket is opened, the tasks back off, health results keep
+/// coming, and shutdown does not wait for anything.
+#[test]
+fn an_unparseable_consul_address_is_an_unreachable_agent() {
+    let mut h = Harness::new(BackendConfig::Consul {
+        address: "localhost:8500:8500".to_string(),
+        token: None,
+    });
+    h.d.add_service(&mut h.lp, service("web-1", "web", 10));
+    h.d.set_health(&mut h.lp, "web-1", Health::Passing, "ok");
+    h.d.add_watch(&mut h.lp, db_watch());
+    let why = "localhost:8500:8500 is not a valid address: \
+               too many colons (an IPv6 address goes in brackets: [::1]:8500)";
+    assert_eq!(h.state("web-1"), format!("error: {why}"));
+    assert_eq!(h.d.in_flight(), 0, "nothing is ever in flight");
+    let before = h.lp.wakeups();
+    h.run_until(Duration::from_secs(2), |_| false);
+    // Backoff from 125-250 ms doubling: a few retries per task, no spin
+    // (and no connection events at all).
+    let turns = h.lp.wakeups() - before;
+    assert!((2..16).contains(&turns), "{turns} wake-ups in 2 s");
+    h.d.set_health(&mut h.lp, "web-1", Health::Critical, "down");
+    h.run_until(Duration::from_millis(300), |_| false);
+    assert_eq!(h.state("web-1"), format!("error: {why}"));
+    assert!(h.notices.is_empty(), "errors emit no notices");
+    h.d.shutdown(&mut h.lp);
+    assert!(h.run_until(Duration::from_millis(100), |h| h.d.settled()));
+}
+
 struct Emulator {
     child: Child,
     addr: String,

@@ -263,7 +263,11 @@ pub(crate) fn clip(s: &str, max: usize) -> &str {
 
 enum Backend {
     Consul {
-        ep: Endpoint,
+        /// Err: the address does not parse, and every request fails with
+        /// this reason, as if the agent could not be reached: the config
+        /// loaded it (as ContainerPilot would), so the jobs run, and the
+        /// services and watches retry with backoff until a reload.
+        ep: Result<Endpoint, String>,
         token: Option<String>,
     },
     Etcd {
@@ -340,8 +344,8 @@ impl Discovery {
     pub fn new(cfg: &BackendConfig, token_base: u64) -> Result<Discovery, String> {
         let backend = match cfg {
             BackendConfig::Consul { address, token } => Backend::Consul {
-                ep: Endpoint::parse(address, 8500)
-                    .map_err(|e| format!("consul address {address:?}: {e}"))?,
+                ep: Endpoint::parse_why(address, 8500)
+                    .map_err(|why| format!("{address} is not a valid address: {why}")),
                 token: token.clone().filter(|t| !t.is_empty()),
             },
             BackendConfig::Etcd { endpoints, prefix } => {
@@ -647,16 +651,21 @@ impl Discovery {
         match step {
             Step::Send(call) => {
                 let (ep, ep_index) = match &self.backend {
-                    Backend::Consul { ep, .. } => (ep, 0),
-                    Backend::Etcd { eps, current, .. } => (&eps[*current], *current),
+                    Backend::Consul { ep, .. } => (ep.as_ref(), 0),
+                    Backend::Etcd { eps, current, .. } => (Ok(&eps[*current]), *current),
                 };
-                debug!(
-                    "{}: {} {} to {ep}",
-                    self.backend.name(),
-                    call.method,
-                    call.path
-                );
-                let cid = self.client.start(lp, ep, call, &mut self.replies);
+                let cid = match ep {
+                    Ok(ep) => {
+                        debug!(
+                            "{}: {} {} to {ep}",
+                            self.backend.name(),
+                            call.method,
+                            call.path
+                        );
+                        self.client.start(lp, ep, call, &mut self.replies)
+                    }
+                    Err(why) => self.client.fail(why, &mut self.replies),
+                };
                 unit.call = Some((cid, ep_index));
             }
             Step::Wait(at) => {

@@ -8,9 +8,23 @@
 //!   and many tugs restarted together by one agent restart spread out.
 //! - Jitter comes from xorshift64, seeded per Discovery from getpid and the
 //!   wall clock; each task gets its own stream so tests are deterministic.
-//! - A watch may start at most `BURST` requests at once and 2 per second
-//!   after that (GCRA): a blocking query whose index churns without the
-//!   data changing cannot turn into a busy loop against the agent.
+//! - Watch requests are paced by GCRA (a token bucket without a clock
+//!   thread): `burst` back to back, then one per `interval`. A request
+//!   waits at most `interval` after the one before it started, so pacing
+//!   bounds the load on the agent without ever holding a change back for
+//!   long, and a request after a quiet `interval` does not wait at all.
+//! - Consul's watch is a blocking query per result: `CONSUL_WATCH` (burst
+//!   2, one per 200 ms) lets each change of a rolling deploy through at
+//!   once while changes are 200 ms apart or more, coalesces closer ones,
+//!   and reflects every change within 200 ms of it. It costs the agent at
+//!   most 2 + 5·T queries in T seconds per watch (5 a second), and only
+//!   when answers come back that fast: an agent that returns at once
+//!   (index churning without change, or going backwards) gets no more.
+//!   Consul asks clients to rate-limit blocking loops; 5 a second is the
+//!   price of the 200 ms bound.
+//! - etcd's watch is a stream that carries every change; its requests are
+//!   the reads that (re)open it, so `ETCD_WATCH` (burst 3, one per 500
+//!   ms) only has to stop a stream that keeps closing from spinning.
 
 use crate::log::{info, warning};
 use alloc::string::String;
@@ -116,26 +130,41 @@ impl Retry {
     }
 }
 
-/// Requests a watch may start back to back before the rate applies.
-pub const BURST: u64 = 3;
-/// One request per this interval once the burst is spent.
-pub const RATE_INTERVAL_NS: u64 = 500_000_000;
-
 /// GCRA: `tat` is when the bucket would be empty of debt.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RateLimit {
     tat: u64,
+    /// Requests that may start back to back (at least 1).
+    burst: u64,
+    /// One request per this interval once the burst is spent; also the
+    /// longest a request ever waits after the start of the one before.
+    interval: u64,
 }
 
+/// A Consul watch: its blocking queries (see the module doc).
+pub const CONSUL_WATCH: (u64, u64) = (2, 200_000_000);
+/// An etcd watch: the range reads and stream (re)opens.
+pub const ETCD_WATCH: (u64, u64) = (3, 500_000_000);
+
 impl RateLimit {
+    pub fn new((burst, interval): (u64, u64)) -> RateLimit {
+        RateLimit {
+            tat: 0,
+            burst: burst.max(1),
+            interval,
+        }
+    }
+
     /// The earliest time the next request may start.
     pub fn ready_at(&self) -> u64 {
-        self.tat.saturating_sub((BURST - 1) * RATE_INTERVAL_NS)
+        self.tat.saturating_sub((self.burst - 1) * self.interval)
     }
 
     /// Records a request started at `now` (which must be >= `ready_at`).
+    /// Then `tat <= now + burst * interval`, so the next `ready_at` is at
+    /// most `now + interval`: the bound on any wait.
     pub fn take(&mut self, now: u64) {
-        self.tat = self.tat.max(now) + RATE_INTERVAL_NS;
+        self.tat = self.tat.max(now) + self.interval;
     }
 }
 
@@ -204,10 +233,8 @@ mod tests {
         assert_eq!((r.failures(), r.error.is_none()), (0, true));
     }
 
-    #[test]
-    fn rate_limit_allows_a_burst_then_two_per_second() {
-        let mut rl = RateLimit::default();
-        let start = 10_000_000_000u64;
+    /// Starts of a watch whose every answer is immediate, over 10 s.
+    fn hot_loop(rl: &mut RateLimit, start: u64) -> Vec<u64> {
         let mut now = start;
         let mut starts = Vec::new();
         while now < start + 10_000_000_000 {
@@ -215,14 +242,67 @@ mod tests {
             rl.take(now);
             starts.push(now);
         }
+        starts
+    }
+
+    #[test]
+    fn etcd_pacing_allows_a_burst_then_two_per_second() {
+        let mut rl = RateLimit::new(ETCD_WATCH);
+        let start = 10_000_000_000u64;
+        let starts = hot_loop(&mut rl, start);
         assert_eq!(&starts[..3], &[start, start, start]);
-        // 10 s of a watch whose every answer is immediate.
         assert!(starts.len() <= 3 + 20, "{}", starts.len());
         // An idle watch has its burst back.
-        let later = now + 60_000_000_000;
+        let later = starts[starts.len() - 1] + 60_000_000_000;
         assert!(rl.ready_at() <= later);
         rl.take(later);
         rl.take(later);
         assert!(rl.ready_at() <= later);
+    }
+
+    #[test]
+    fn consul_pacing_is_at_most_five_queries_a_second() {
+        let mut rl = RateLimit::new(CONSUL_WATCH);
+        let start = 10_000_000_000u64;
+        let starts = hot_loop(&mut rl, start);
+        assert_eq!(&starts[..2], &[start, start]);
+        // 2 + 5·T in T seconds, and the spacing once the burst is spent.
+        assert!(starts.len() <= 2 + 50, "{}", starts.len());
+        assert!(starts.len() >= 50, "{}", starts.len());
+        for w in starts[2..].windows(2) {
+            assert_eq!(w[1] - w[0], 200_000_000);
+        }
+    }
+
+    /// Whatever the answers' timing: no request waits longer than the
+    /// interval after the start of the one before, and none waits at all
+    /// once an interval has passed since then.
+    #[test]
+    fn pacing_waits_at_most_one_interval_and_never_after_a_quiet_one() {
+        for cfg in [CONSUL_WATCH, ETCD_WATCH] {
+            let interval = cfg.1;
+            let mut rl = RateLimit::new(cfg);
+            let mut rng = Rng::new(99);
+            let mut prev_start = 5_000_000_000u64;
+            rl.take(prev_start);
+            let mut waited = 0;
+            for _ in 0..20_000 {
+                // The answer comes 0..1.5 intervals after the request (an
+                // agent answering at once, or a change arriving).
+                let asked = prev_start + rng.next() % (interval * 3 / 2);
+                let start = asked.max(rl.ready_at());
+                rl.take(start);
+                assert!(
+                    start <= asked.max(prev_start + interval),
+                    "waited past the interval"
+                );
+                if asked >= prev_start + interval {
+                    assert_eq!(start, asked, "a quiet interval: no wait");
+                }
+                waited += u64::from(start > asked);
+                prev_start = start;
+            }
+            assert!(waited > 1000, "{waited}: the pacing did pace");
+        }
     }
 }

@@ -86,7 +86,11 @@ impl Endpoint {
     /// after a URL's authority; any other path, user info, an empty host
     /// or a port outside 1..=65535 is an error.
     pub fn parse(s: &str, default_port: u16) -> Result<Endpoint, String> {
-        let bad = |why: &str| format!("bad address {s:?}: {why}");
+        Endpoint::parse_why(s, default_port).map_err(|why| format!("bad address {s:?}: {why}"))
+    }
+
+    /// `parse`, with only the reason on error (the caller names the text).
+    pub fn parse_why(s: &str, default_port: u16) -> Result<Endpoint, &'static str> {
         let t = s.trim();
         // `unix:/path`, but `unix:8500` is the host "unix".
         if let Some(path) = t.strip_prefix("unix://").or_else(|| {
@@ -94,10 +98,10 @@ impl Endpoint {
                 .filter(|p| p.is_empty() || p.starts_with('/'))
         }) {
             if path.is_empty() {
-                return Err(bad("empty socket path"));
+                return Err("empty socket path");
             }
             if path.contains('\0') {
-                return Err(bad("NUL in socket path"));
+                return Err("NUL in socket path");
             }
             return Ok(Endpoint::Unix(path.into()));
         }
@@ -107,7 +111,7 @@ impl Endpoint {
                 .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
         };
         if has_scheme(t, "https://") {
-            return Err(bad("https is not supported (tug has no TLS); use http://"));
+            return Err("https is not supported (tug has no TLS); use http://");
         }
         let mut rest = t;
         for scheme in ["http://", "tcp://"] {
@@ -118,25 +122,22 @@ impl Endpoint {
             }
         }
         if rest.contains("://") {
-            return Err(bad("unsupported scheme"));
+            return Err("unsupported scheme");
         }
         if rest.contains(['/', '?', '#']) {
-            return Err(bad("a path is not allowed here"));
+            return Err("a path is not allowed here");
         }
         if rest.contains('@') {
-            return Err(bad("user info is not supported"));
+            return Err("user info is not supported");
         }
         let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
-            let (host, after) = v6.split_once(']').ok_or_else(|| bad("missing ']'"))?;
+            let (host, after) = v6.split_once(']').ok_or("missing ']'")?;
             if !matches!(parse_ip(host), Some(Ip::V6(_))) {
-                return Err(bad("not an IPv6 address in brackets"));
+                return Err("not an IPv6 address in brackets");
             }
             match after {
                 "" => (host, None),
-                p => (
-                    host,
-                    Some(p.strip_prefix(':').ok_or_else(|| bad("junk after ']'"))?),
-                ),
+                p => (host, Some(p.strip_prefix(':').ok_or("junk after ']'")?)),
             }
         } else if matches!(parse_ip(rest), Some(Ip::V6(_))) {
             (rest, None)
@@ -147,16 +148,16 @@ impl Endpoint {
             }
         };
         if host.is_empty() {
-            return Err(bad("empty host"));
+            return Err("empty host");
         }
         if host.contains(':') && !matches!(parse_ip(host), Some(Ip::V6(_))) {
-            return Err(bad("IPv6 addresses go in brackets: [::1]:8500"));
+            return Err("too many colons (an IPv6 address goes in brackets: [::1]:8500)");
         }
         if !host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b))
         {
-            return Err(bad("invalid character in host"));
+            return Err("invalid character in host");
         }
         let port = match port {
             None => default_port,
@@ -164,10 +165,10 @@ impl Endpoint {
                 .parse::<u16>()
                 .ok()
                 .filter(|&n| n != 0 && p.bytes().all(|b| b.is_ascii_digit()))
-                .ok_or_else(|| bad("port must be 1-65535"))?,
+                .ok_or("port must be 1-65535")?,
         };
         if port == 0 {
-            return Err(bad("no port"));
+            return Err("no port");
         }
         Ok(Endpoint::Tcp {
             host: host.into(),
@@ -379,6 +380,15 @@ impl Client {
         }
         self.dispatch(lp, id, out);
         CallId(id)
+    }
+
+    /// A call that cannot start (say its endpoint does not parse): it
+    /// ends at once with `reason`, as any call whose error is known when
+    /// it starts.
+    pub fn fail(&mut self, reason: &str, out: &mut Vec<Reply>) -> CallId {
+        let id = CallId(self.calls.detached_id());
+        out.push(Reply::Done(id, Err(reason.into())));
+        id
     }
 
     /// Abandons a call: its connection is closed, no more replies.
@@ -1484,7 +1494,10 @@ mod tests {
             ("consul:65536", "port must be 1-65535"),
             ("consul:+80", "port must be 1-65535"),
             ("consul:http", "port must be 1-65535"),
-            ("a:b:80", "IPv6 addresses go in brackets: [::1]:8500"),
+            (
+                "a:b:80",
+                "too many colons (an IPv6 address goes in brackets: [::1]:8500)",
+            ),
             ("http://consul:8500/v1", "a path is not allowed here"),
             ("consul:8500?x", "a path is not allowed here"),
             ("user:pw@consul:8500", "user info is not supported"),
@@ -1496,6 +1509,7 @@ mod tests {
         ] {
             let e = Endpoint::parse(input, 80).unwrap_err();
             assert_eq!(e, format!("bad address {input:?}: {why}"));
+            assert_eq!(Endpoint::parse_why(input, 80), Err(why));
         }
         assert_eq!(
             Endpoint::parse("consul", 0).unwrap_err(),
