@@ -225,7 +225,7 @@ fn each_compatibility_case_prints_what_happens() {
         (
             "agent-bad-address.json5",
             0,
-            Vec::from(["1:11: warning: consul: \"localhost:8500:8500\" is not a valid host:port (IPv6 addresses go in brackets: [::1]:8500): every request to the agent will fail; tug keeps retrying with backoff".to_string()]),
+            Vec::from(["1:11: warning: consul: \"localhost:8500:8500\" is not a valid host:port (too many colons; an IPv6 address goes in brackets: [::1]:8500): every request to the agent will fail; tug keeps retrying with backoff".to_string()]),
         ),
         (
             "duplicate-key.json5",

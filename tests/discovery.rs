@@ -460,7 +460,7 @@ fn consul_unparseable_address_is_an_unreachable_agent() {
     cmd.env("CONSUL_HTTP_ADDR", "localhost:8500:8500");
     let mut r = Running::start(cmd);
     let why = "localhost:8500:8500 is not a valid address: \
-               too many colons (an IPv6 address goes in brackets: [::1]:8500)";
+               too many colons; an IPv6 address goes in brackets: [::1]:8500";
     let id = format!("web-{}", hostname());
     let line = r.expect_line(&format!("consul: registration for service {id} failed: "));
     assert!(

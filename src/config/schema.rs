@@ -1706,7 +1706,7 @@ mod tests {
         assert_eq!(agent(r#"{ consul: "http://:8501" }"#).0, "127.0.0.1:8501");
         assert_eq!(
             agent(r#"{ consul: "localhost:8500:8500" }"#),
-            ("localhost:8500:8500".into(), Vec::from(["t.json5:1:11: warning: consul: \"localhost:8500:8500\" is not a valid host:port (IPv6 addresses go in brackets: [::1]:8500): every request to the agent will fail; tug keeps retrying with backoff".to_string()]))
+            ("localhost:8500:8500".into(), Vec::from(["t.json5:1:11: warning: consul: \"localhost:8500:8500\" is not a valid host:port (too many colons; an IPv6 address goes in brackets: [::1]:8500): every request to the agent will fail; tug keeps retrying with backoff".to_string()]))
         );
         let (address, w) = agent(r#"{ consul: { address: "c:99999", scheme: "" } }"#);
         assert_eq!(address, "c:99999");

@@ -411,7 +411,7 @@ fn an_unparseable_consul_address_is_an_unreachable_agent() {
     h.d.set_health(&mut h.lp, "web-1", Health::Passing, "ok");
     h.d.add_watch(&mut h.lp, db_watch());
     let why = "localhost:8500:8500 is not a valid address: \
-               too many colons (an IPv6 address goes in brackets: [::1]:8500)";
+               too many colons; an IPv6 address goes in brackets: [::1]:8500";
     assert_eq!(h.state("web-1"), format!("error: {why}"));
     assert_eq!(h.d.in_flight(), 0, "nothing is ever in flight");
     let before = h.lp.wakeups();

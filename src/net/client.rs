@@ -151,7 +151,7 @@ impl Endpoint {
             return Err("empty host");
         }
         if host.contains(':') && !matches!(parse_ip(host), Some(Ip::V6(_))) {
-            return Err("too many colons (an IPv6 address goes in brackets: [::1]:8500)");
+            return Err("too many colons; an IPv6 address goes in brackets: [::1]:8500");
         }
         if !host
             .bytes()
@@ -1496,7 +1496,7 @@ mod tests {
             ("consul:http", "port must be 1-65535"),
             (
                 "a:b:80",
-                "too many colons (an IPv6 address goes in brackets: [::1]:8500)",
+                "too many colons; an IPv6 address goes in brackets: [::1]:8500",
             ),
             ("http://consul:8500/v1", "a path is not allowed here"),
             ("consul:8500?x", "a path is not allowed here"),

@@ -50,8 +50,10 @@ pub(super) fn backend_config(config: &Config, env: &Environ) -> Option<BackendCo
         own.cloned()
             .or_else(|| env.get("CONSUL_HTTP_TOKEN").map(String::from))
     };
-    // The config's addresses and scheme were checked when it loaded; the
-    // environment's are checked by Discovery::new.
+    // The config's scheme was checked when it loaded, the environment's by
+    // Discovery::new. A Consul address that does not parse is kept: like
+    // ContainerPilot, tug then treats the agent as unreachable (every call
+    // fails and is retried with backoff) rather than refuse to start.
     if let Some(c) = &config.consul {
         return Some(BackendConfig::Consul {
             address: c.address.clone(),
