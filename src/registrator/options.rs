@@ -57,7 +57,7 @@ pub struct Options {
     /// -resync, seconds; 0 = never.
     pub resync_s: u32,
     pub deregister: Deregister,
-    /// -retry-attempts: None = forever (-1).
+    /// -retry-attempts: Some(n) is n + 1 tries, None forever (-1).
     pub retry_attempts: Option<u32>,
     /// -retry-interval, milliseconds, > 0.
     pub retry_interval_ms: u32,
@@ -192,17 +192,19 @@ pub fn parse(
         if kind == Kind::Bool && go_bool(value).is_none() {
             errors.push(format!("-{flag}: {value:?} is not true or false"));
         }
+        // Go stops at -h and registrator at --version: what follows is moot.
+        if matches!(flag, "h" | "help" | "version") && go_bool(value) == Some(true) {
+            return Ok(if flag == "version" {
+                Command::Version
+            } else {
+                Command::Help
+            });
+        }
         set.retain(|(f, _)| *f != flag);
         set.push((flag, value));
     }
     let get = |f: &str| set.iter().find(|(k, _)| *k == f).map(|(_, v)| *v);
     let on = |f: &str| get(f).and_then(go_bool).unwrap_or(false);
-    if on("help") || on("h") {
-        return Ok(Command::Help);
-    }
-    if on("version") {
-        return Ok(Command::Version);
-    }
     let rest = &args[i..];
     let uri = match rest {
         [] => {
@@ -400,6 +402,10 @@ pub fn backend(uri: &str, env: &dyn Fn(&str) -> Option<&'static str>) -> Result<
         let addr = if host.is_empty() { default } else { host };
         Endpoint::parse(addr, port).map_err(|e| format!("{uri}: {e}"))
     };
+    // The Consul API client's own default, as registrator got it.
+    let consul_default = env("CONSUL_HTTP_ADDR")
+        .filter(|a| !a.is_empty())
+        .unwrap_or("127.0.0.1:8500");
     let unix = |path: &str| match path {
         p if p.starts_with('/') && p.len() > 1 => Ok(Endpoint::Unix(p.into())),
         _ => Err(format!("{uri}: expected {scheme}:///path/to/socket")),
@@ -411,9 +417,8 @@ pub fn backend(uri: &str, env: &dyn Fn(&str) -> Option<&'static str>) -> Result<
                     "{uri}: consul:// takes no path (for keys use consulkv://)"
                 ));
             }
-            let default = env("CONSUL_HTTP_ADDR").filter(|a| !a.is_empty());
             Ok(Backend::Consul {
-                endpoint: tcp(default.unwrap_or("127.0.0.1:8500"), 8500)?,
+                endpoint: tcp(consul_default, 8500)?,
                 token: token(),
             })
         }
@@ -423,7 +428,7 @@ pub fn backend(uri: &str, env: &dyn Fn(&str) -> Option<&'static str>) -> Result<
         }),
         "consulkv" | "consulkv-unix" => {
             let (endpoint, prefix) = if scheme == "consulkv" {
-                (tcp("127.0.0.1:8500", 8500)?, path)
+                (tcp(consul_default, 8500)?, path)
             } else {
                 let (sock, prefix) = rest.split_once(":/").unwrap_or((rest, ""));
                 (unix(sock)?, prefix.trim_matches('/'))
@@ -600,6 +605,16 @@ mod tests {
         assert_eq!(parse(&["-h"], &no_env), Ok(Command::Help));
         assert_eq!(parse(&["--help"], &no_env), Ok(Command::Help));
         assert_eq!(parse(&["--version"], &no_env), Ok(Command::Version));
+        // Anything after them is moot, as in Go.
+        assert_eq!(parse(&["-h", "-bogus"], &no_env), Ok(Command::Help));
+        assert_eq!(
+            parse(&["-version", "x", "y"], &no_env),
+            Ok(Command::Version)
+        );
+        assert_eq!(
+            errs(&["-help=false"]),
+            ["missing registry URI (e.g. consul://127.0.0.1:8500)"]
+        );
     }
 
     #[test]
@@ -824,6 +839,17 @@ mod tests {
                 host: "dockerd".into(),
                 port: 2375
             }
+        );
+        assert_eq!(
+            backend("consulkv:///svc", &env),
+            Ok(Backend::ConsulKv {
+                endpoint: Endpoint::Tcp {
+                    host: "agent".into(),
+                    port: 8600
+                },
+                token: Some("secret".into()),
+                prefix: "svc".into()
+            })
         );
         let unix = |k: &str| (k == "DOCKER_HOST").then_some("unix:///run/docker.sock");
         assert_eq!(
