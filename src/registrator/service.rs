@@ -131,6 +131,8 @@ pub fn services(c: &Inspect, m: &Model, me: &Identity, peer: Option<&Inspect>) -
     if !c.state.running || c.network_mode == "none" {
         return Vec::new();
     }
+    // A peer means something only for a `container:X` network mode.
+    let peer = peer.filter(|_| c.network_container().is_some());
     if c.network_container().is_some() && peer.is_none() {
         return Vec::new();
     }
@@ -1035,6 +1037,11 @@ mod tests {
             Some(&peer),
         );
         assert_eq!(s[0].addr(), "172.17.0.5:8080");
+        // A peer given for any other mode changes nothing.
+        assert_eq!(
+            services(&h, &model(), &me(), Some(&peer))[0].addr(),
+            "192.168.1.102:8080"
+        );
     }
 
     #[test]
