@@ -186,11 +186,13 @@ fn set_port<'a>(ports: &mut Vec<Port<'a>>, p: Port<'a>) {
     }
 }
 
-/// `80/tcp` -> (80, "tcp"); a key without a protocol is tcp.
+/// `80/tcp` -> (80, "tcp"); a key without a protocol is tcp; None for a
+/// key Docker would not write (the protocol goes into IDs and tags).
 fn port_key(key: &str) -> Option<(u16, &str)> {
     let (number, proto) = key.split_once('/').unwrap_or((key, "tcp"));
     let n = number.parse::<u16>().ok().filter(|&n| n != 0)?;
-    (number.bytes().all(|b| b.is_ascii_digit()) && !proto.is_empty()).then_some((n, proto))
+    let word = !proto.is_empty() && proto.bytes().all(|b| b.is_ascii_alphanumeric());
+    (number.bytes().all(|b| b.is_ascii_digit()) && word).then_some((n, proto))
 }
 
 fn service(
@@ -212,6 +214,10 @@ fn service(
         None if m.explicit => return None,
         None => default_name(c),
     };
+    // Consul requires a name; only a broken document leaves none.
+    if name.is_empty() {
+        return None;
+    }
     if group && !from_port.iter().any(|k| k == "name") {
         name = format!("{name}-{exposed}");
     }
@@ -1059,19 +1065,30 @@ mod tests {
             "0/tcp".into(),
             "80/".into(),
             "+80/tcp".into(),
+            "80/tcp9000/tcp".into(),
         ];
         c.ports = vec![("81/tcp".into(), Some(("0.0.0.0".into(), "x".into())))];
+        assert!(services(&c, &model(), &me(), None).is_empty());
+        let internal = Model {
+            internal: true,
+            ..model()
+        };
         assert!(
-            services(
-                &c,
-                &Model {
-                    internal: false,
-                    ..model()
-                },
-                &me(),
-                None
-            )
-            .is_empty()
+            services(&c, &internal, &me(), None)
+                .iter()
+                .all(|s| s.port == 81)
+        );
+    }
+
+    #[test]
+    fn no_name_no_service() {
+        // An image ID, no Compose label, no container name: nothing to call it.
+        let c = publish(run("", "sha256:00ff"), "80/tcp", "8080");
+        assert!(services(&c, &model(), &me(), None).is_empty());
+        let c = env(c, &["SERVICE_NAME=web"]);
+        assert_eq!(
+            names(&services(&c, &model(), &me(), None)),
+            [("host::80", "web", 8080)]
         );
     }
 
