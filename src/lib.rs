@@ -27,6 +27,7 @@ pub mod json;
 pub mod log;
 pub mod net;
 pub mod process;
+pub mod registrator;
 pub mod signame;
 pub mod sys;
 pub mod telemetry;
