@@ -699,10 +699,20 @@ impl Client {
         let Some(k) = self.conns.get_mut(conn) else {
             return;
         };
+        // Idle wants READABLE (EOF or stray bytes end it). A connection
+        // still wants WRITABLE when the answer came in the same pump that
+        // sent the request; left so, it would wake the loop at once and be
+        // closed as if the server had hung up.
+        if k.interest != READABLE {
+            if lp.reregister(k.fd.raw(), key, READABLE).is_err() {
+                self.close(lp, conn);
+                return;
+            }
+            k.interest = READABLE;
+        }
         k.state = ConnState::Idle;
         k.idle_since = lp.now();
         k.idle_timer = Some(lp.add_timer(at, key));
-        // Receiving already wants READABLE, which is what idle needs.
     }
 
     /// Ends a call with `result` (its connection, if still attached,
@@ -1111,6 +1121,36 @@ mod tests {
         assert_eq!(f.body(&ep, get("/")), "x");
         assert_eq!(srv.accepted.load(Ordering::SeqCst), 7);
         assert_eq!(f.client.pooled(), 5);
+    }
+
+    #[test]
+    fn an_answer_read_in_the_pump_that_sent_the_request_is_pooled() {
+        // The server answers before it reads the request, so the client's
+        // one pump sends the request and reads the whole answer: the
+        // connection goes idle still wanting WRITABLE unless pool() fixes
+        // it, and the next turn would close it as a hang-up.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx")
+                .unwrap();
+            let _ = done_rx.recv();
+        });
+        let mut f = Fixture::new();
+        assert_eq!(f.call(&tcp(port), get("/")).unwrap().body, b"x");
+        assert_eq!(f.client.pooled(), 1);
+        // A few more turns of the loop: the idle connection must stay.
+        f.tick();
+        let mut out = Vec::new();
+        let mut turns = 0;
+        f.drive(&mut out, |_, _| {
+            turns += 1;
+            turns > 4
+        });
+        assert_eq!(f.client.pooled(), 1, "the idle connection was closed");
+        drop(done_tx);
     }
 
     #[test]
