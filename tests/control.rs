@@ -695,6 +695,9 @@ fn ctl_starts_stops_restarts_and_signals_a_job() {
         sb.ctl_ok(&["restart", "worker"]),
         format!("restarting job worker (pid {first})\n")
     );
+    // Taken here, so that the stop below waits for its own line and not
+    // this one.
+    t.expect("job worker was killed by signal 15");
     let second = number_after(&t.expect("worker up "), "worker up ");
     t.expect("child up");
     assert_ne!(second, first);
