@@ -1076,6 +1076,15 @@ mod tests {
         assert!(!peer_allowed(None, 0, &[0]), "no credentials");
     }
 
+    /// A control socket in a fresh directory, registered with a new loop.
+    fn listening() -> (PathBuf, EventLoop, Control) {
+        let sock = temp_dir().join("tug.sock");
+        let lp = EventLoop::new(&SigSet::empty()).unwrap();
+        let c = Control::open(sock.to_str().unwrap(), &[], BASE).unwrap();
+        c.register(&lp).unwrap();
+        (sock, lp, c)
+    }
+
     fn temp_dir() -> PathBuf {
         static N: AtomicUsize = AtomicUsize::new(0);
         let d = std::env::temp_dir().join(format!(
@@ -1249,11 +1258,7 @@ mod tests {
     #[test]
     fn followers_get_the_ring_then_each_new_line() {
         use std::sync::mpsc;
-        let dir = temp_dir();
-        let sock = dir.join("tug.sock");
-        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
-        let mut c = Control::open(sock.to_str().unwrap(), &[], BASE).unwrap();
-        c.register(&lp).unwrap();
+        let (sock, mut lp, mut c) = listening();
         let mut ring = LogRing::new(1024);
         ring.push(b"before 1");
         ring.push(b"before 2");
@@ -1310,11 +1315,7 @@ mod tests {
     #[test]
     fn a_follower_that_falls_behind_is_dropped_and_told() {
         use std::sync::mpsc;
-        let dir = temp_dir();
-        let sock = dir.join("tug.sock");
-        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
-        let mut c = Control::open(sock.to_str().unwrap(), &[], BASE).unwrap();
-        c.register(&lp).unwrap();
+        let (sock, mut lp, mut c) = listening();
         let mut ops = Fake {
             ring: Some(LogRing::new(64)),
             ..Fake::default()
@@ -1366,11 +1367,7 @@ mod tests {
 
     #[test]
     fn followers_are_bounded() {
-        let dir = temp_dir();
-        let sock = dir.join("tug.sock");
-        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
-        let mut c = Control::open(sock.to_str().unwrap(), &[], BASE).unwrap();
-        c.register(&lp).unwrap();
+        let (sock, mut lp, mut c) = listening();
         let mut ops = Fake {
             ring: Some(LogRing::new(64)),
             ..Fake::default()
@@ -1420,11 +1417,7 @@ mod tests {
 
     #[test]
     fn requests_over_the_socket() {
-        let dir = temp_dir();
-        let sock = dir.join("tug.sock");
-        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
-        let mut c = Control::open(sock.to_str().unwrap(), &[], BASE).unwrap();
-        c.register(&lp).unwrap();
+        let (sock, mut lp, mut c) = listening();
         let mut ops = Fake::default();
         let clients: Vec<_> = (0..8)
             .map(|i| {
