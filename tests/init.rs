@@ -485,3 +485,27 @@ fn the_sigkill_at_the_end_of_the_grace_period_names_its_targets() {
         "{err}"
     );
 }
+
+/// A FIFO with x bits cannot be exec'd (EACCES); explaining why must not
+/// open it, which would block tug until a writer came.
+#[test]
+fn an_executable_fifo_is_explained_without_opening_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir();
+    let fifo = dir.join("app.fifo");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::set_permissions(&fifo, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = fifo.to_str().unwrap();
+    let (c, _, err) = code(&["--", path]);
+    assert_eq!(c, 126, "{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot run {path}: it is not a regular file (Permission denied)"
+        )),
+        "{err}"
+    );
+}

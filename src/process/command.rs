@@ -104,6 +104,7 @@ fn at(workdir: Option<&CStr>, path: &CStr) -> CString {
 
 const S_IFMT: u32 = 0o170_000;
 const S_IFDIR: u32 = 0o040_000;
+const S_IFREG: u32 = 0o100_000;
 
 /// Why execve of the existing file `path` failed with `e`, when the file
 /// itself tells (None: the errno says it all).
@@ -115,6 +116,10 @@ fn explain(path: &CStr, e: Errno, workdir: Option<&CStr>) -> Option<String> {
     }
     if denied && mode & 0o111 == 0 {
         return Some(format!("it is not executable ({e}: no x permission bit)"));
+    }
+    // Opening a FIFO or a device to read its head could block the loop.
+    if mode & S_IFMT != S_IFREG {
+        return denied.then(|| format!("it is not a regular file ({e})"));
     }
     // The kernel reads at most 256 bytes of a #! line; an ELF header and
     // its program headers sit in the first few hundred bytes.
@@ -182,6 +187,11 @@ fn elf_interp(head: &[u8]) -> Option<&[u8]> {
     let (phoff, phentsize, phnum) = (u64_at(0x20)?, u16_at(0x36)?, u16_at(0x38)?);
     for k in 0..usize::from(phnum) {
         let ph = phoff.checked_add(k.checked_mul(usize::from(phentsize))?)?;
+        // The fields read below end at +40: bound them once, so the sums
+        // cannot overflow whatever e_phoff says.
+        if ph.checked_add(40)? > head.len() {
+            return None;
+        }
         // p_type 3 = PT_INTERP; p_offset at +8, p_filesz at +32.
         if head.get(ph..ph + 4)? == 3u32.to_le_bytes() {
             let (off, len) = (u64_at(ph + 8)?, u64_at(ph + 32)?);
@@ -258,6 +268,10 @@ mod tests {
         assert_eq!(elf_interp(&elf), Some(&b"/lib/ld.so"[..]));
         assert_eq!(elf_interp(&elf[..100]), None, "cut short");
         elf[64] = 1; // PT_LOAD only: statically linked
+        assert_eq!(elf_interp(&elf), None);
+        // An e_phoff near the end of the address space reads nothing (and
+        // does not overflow).
+        elf[0x20..0x28].copy_from_slice(&(u64::MAX - 1).to_le_bytes());
         assert_eq!(elf_interp(&elf), None);
     }
 }
