@@ -2300,3 +2300,27 @@ fn reload_logs_the_new_configs_warnings() {
     assert!(line.contains("warning"), "{line}");
     assert!(line.contains(sb.config_path()), "{line}");
 }
+
+/// `tug ctl start` gives a job that used up its restarts a new budget, and
+/// the RESTARTS count starts again with it (never "2/1").
+#[test]
+fn a_new_start_resets_the_restart_count_with_the_budget() {
+    let sb = Sandbox::new("rebudget");
+    let mut t = sb.start(&format!(
+        r#"{{ logging: {{ output: "stdout" }}, jobs: [
+            {{ name: "flop", exec: ["sh", "-c", "echo flop ran; exit 3"], restarts: 1, restartDelay: "10ms" }},
+            {} ] }}"#,
+        looping_job("keep", "keep up", "")
+    ));
+    t.expect("keep up ");
+    for _ in 0..2 {
+        t.expect("job flop exited with 3");
+    }
+    let restarts = |sb: &Sandbox| json::u64_at(&sb.status(), &["jobs", "0", "restarts"]);
+    assert_eq!(restarts(&sb), Some(1));
+    sb.ctl_ok(&["start", "flop"]);
+    for _ in 0..2 {
+        t.expect("job flop exited with 3");
+    }
+    assert_eq!(restarts(&sb), Some(1), "one restart of the new budget");
+}

@@ -206,6 +206,8 @@ impl Job {
         self.stopping_sent = false;
         self.quit_requested = false;
         self.restarts_remain = restart_budget(self.cfg.restarts);
+        // The count shown against the budget starts again with it.
+        self.restarts = 0;
         self.quick_failures = 0;
         self.forget_health();
     }
