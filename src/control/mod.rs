@@ -328,6 +328,22 @@ impl Control {
                 Stream::Queued => i += 1,
                 Stream::Gone => drop(self.followers.swap_remove(i)),
                 Stream::Full => {
+                    // A burst larger than the buffer (a job's pump reads
+                    // up to 256 KiB at a time): hand the socket what it
+                    // takes now and try again; only a reader that really
+                    // lags behind is dropped.
+                    let conn = f.conn;
+                    if !self.server.flush_stream(lp, conn) {
+                        drop(self.followers.swap_remove(i));
+                        continue;
+                    }
+                    if matches!(
+                        self.server.stream(conn, &[line, b"\n"], FOLLOW_BUFFER),
+                        Stream::Queued
+                    ) {
+                        i += 1;
+                        continue;
+                    }
                     let f = self.followers.swap_remove(i);
                     warning!(
                         "control: dropped a follower of job {}'s output: it left {} KiB unread",
@@ -1363,6 +1379,47 @@ mod tests {
         assert_eq!(format!("\n{last}\n").as_bytes(), DROPPED);
         assert!(all.len() < pushed * 1024, "the unsent rest is dropped");
         assert!(all.starts_with(&format!("{}\n", "x".repeat(1023))));
+    }
+
+    #[test]
+    fn a_burst_larger_than_the_buffer_keeps_a_follower() {
+        use std::sync::mpsc;
+        let (sock, mut lp, mut c) = listening();
+        let mut ops = Fake {
+            ring: Some(LogRing::new(64)),
+            ..Fake::default()
+        };
+        let (ready_tx, ready) = mpsc::channel();
+        let (go_tx, go) = mpsc::channel::<()>();
+        let client = thread::spawn(move || {
+            let (s, _) = follower(&sock);
+            ready_tx.send(()).unwrap();
+            go.recv().unwrap();
+            drop(s);
+        });
+        let line = [b'y'; 1023];
+        let burst = std::cell::Cell::new(false);
+        drive_with(
+            &mut lp,
+            &mut c,
+            &mut ops,
+            &mut || burst.get(),
+            &mut |lp, c| {
+                if c.followers.is_empty() || ready.try_recv().is_err() {
+                    return;
+                }
+                // 160 KiB from one pump, before any flush: more than
+                // FOLLOW_BUFFER, less than it and the socket hold.
+                for _ in 0..160 {
+                    c.line(lp, 7, &line);
+                }
+                c.flush_followers(lp);
+                assert_eq!(c.followers.len(), 1, "a reader dropped for a burst");
+                burst.set(true);
+            },
+        );
+        go_tx.send(()).unwrap();
+        client.join().unwrap();
     }
 
     #[test]
