@@ -576,10 +576,12 @@ fn job_read(req: &Request, name: &str, verb: &str, ops: &mut dyn Ops) -> Reply {
             None => unknown_job(&name),
         });
     }
-    let follow = req
-        .query
-        .split('&')
-        .any(|q| matches!(q, "follow" | "follow=1" | "follow=true"));
+    // HEAD answers as a plain read: a stream would send a body.
+    let follow = req.method != "HEAD"
+        && req
+            .query
+            .split('&')
+            .any(|q| matches!(q, "follow" | "follow=1" | "follow=true"));
     match ops.job_log(&name) {
         Ok((i, _)) if follow => Reply::Follow(i, name),
         Ok((_, ring)) => {
@@ -1036,6 +1038,10 @@ mod tests {
         let mut follow = req("GET", "/v3/jobs/web/logs", "");
         follow.http.query = "follow".into();
         assert!(matches!(answer(&follow, &mut ops), Reply::Follow(7, n) if n == "web"));
+        // HEAD never streams (a body after a HEAD answer breaks HTTP).
+        follow.http.method = "HEAD".into();
+        assert!(matches!(answer(&follow, &mut ops), Reply::Now(r) if r.status == 200));
+        follow.http.method = "GET".into();
         assert_eq!(
             ops.counted.last(),
             Some(&("/v3/jobs/{job}/logs".to_string(), 200))
