@@ -2324,3 +2324,25 @@ fn a_new_start_resets_the_restart_count_with_the_budget() {
     }
     assert_eq!(restarts(&sb), Some(1), "one restart of the new budget");
 }
+
+/// `tug ctl start` of a job that cannot run says so (exit 1, the reason),
+/// not "started".
+#[test]
+fn ctl_start_of_a_job_that_cannot_run_is_refused_with_the_reason() {
+    let sb = Sandbox::new("cannot-run");
+    let missing = sb.dir.join("no-such-program");
+    let mut t = sb.start(&format!(
+        r#"{{ logging: {{ output: "stdout" }}, jobs: [
+            {{ name: "ghostly", exec: [{}], when: {{ source: "keep", once: "exitSuccess" }} }},
+            {} ] }}"#,
+        json::quote(missing.to_str().unwrap()),
+        looping_job("keep", "keep up", "")
+    ));
+    t.expect("keep up ");
+    let err = sb.ctl_refused(&["start", "ghostly"]);
+    assert!(
+        err.starts_with("tug ctl: job ghostly could not start: exec ")
+            && err.contains("No such file or directory"),
+        "{err}"
+    );
+}

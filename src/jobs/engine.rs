@@ -194,6 +194,9 @@ struct Job {
     /// Stopped by the operator (`tug ctl stop`): it does not count as done,
     /// so tug keeps running until it is started again or shut down.
     held: bool,
+    /// Why the last start failed (no fork, or the exec failed), for the
+    /// control socket's answer.
+    start_error: Option<String>,
 }
 
 impl Job {
@@ -534,6 +537,7 @@ impl Supervisor<'_> {
             advertised: false,
             removed: false,
             held: false,
+            start_error: None,
         });
     }
 
@@ -767,7 +771,9 @@ impl Supervisor<'_> {
         if self.job_at(i).argv.is_empty() {
             return;
         }
-        self.job_at_mut(i).forget_health();
+        let job = self.job_at_mut(i);
+        job.forget_health();
+        job.start_error = None;
         match self.spawn_argv(i, false) {
             Ok(pid) => {
                 let now = self.lp.now();
@@ -788,7 +794,9 @@ impl Supervisor<'_> {
             }
             Err(msg) => {
                 error!("job {}: {msg}", self.job_at(i).cfg.name);
-                self.job_at_mut(i).last_failed = true;
+                let job = self.job_at_mut(i);
+                job.last_failed = true;
+                job.start_error = Some(msg);
                 let name = self.job_at(i).cfg.name.clone();
                 self.publish(Code::ExitFailed, &name);
                 // Never retry a failed spawn synchronously: it would fail
@@ -870,7 +878,10 @@ impl Supervisor<'_> {
         let pid = started.pid;
         match &started.error {
             Some(why) if check => error!("{label}: {why}"),
-            Some(why) => error!("job {label}: {why}"),
+            Some(why) => {
+                error!("job {label}: {why}");
+                self.jobs[i].start_error = Some(why.clone());
+            }
             None if !check => info!("job {label} started (pid {pid})"),
             None => {}
         }

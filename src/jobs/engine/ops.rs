@@ -293,6 +293,25 @@ fn pid_text(pid: Option<i32>) -> String {
     pid.map_or(String::new(), |p| format!(" (pid {p})"))
 }
 
+impl Supervisor<'_> {
+    /// `tug ctl start`, or `restart` of a job with no process: a new run,
+    /// or the reason it could not start (the exec failed, no fork...).
+    fn start_by_hand(&mut self, i: usize, name: &str) -> core::result::Result<String, OpError> {
+        info!("control: starting job {name}");
+        self.revive(i);
+        self.start_exec(i);
+        match &self.job_at(i).start_error {
+            Some(why) => Err(OpError::Conflict(format!(
+                "job {name} could not start: {why}"
+            ))),
+            None => Ok(format!(
+                "started job {name}{}",
+                pid_text(self.job_at(i).pid)
+            )),
+        }
+    }
+}
+
 impl Ops for Supervisor<'_> {
     fn status(&self) -> Report {
         self.status_report()
@@ -310,13 +329,7 @@ impl Ops for Supervisor<'_> {
                 if pid.is_some() {
                     return busy("is already running");
                 }
-                info!("control: starting job {name}");
-                self.revive(i);
-                self.start_exec(i);
-                Ok(format!(
-                    "started job {name}{}",
-                    pid_text(self.job_at(i).pid)
-                ))
+                self.start_by_hand(i, name)
             }
             JobAction::Stop => {
                 if self.job_at(i).complete || self.job_at(i).halting {
@@ -346,15 +359,7 @@ impl Ops for Supervisor<'_> {
                     Ok(format!("restarting job {name} (pid {pid})"))
                 }
                 Some(_) => busy("is stopping"),
-                None => {
-                    info!("control: starting job {name}");
-                    self.revive(i);
-                    self.start_exec(i);
-                    Ok(format!(
-                        "started job {name}{}",
-                        pid_text(self.job_at(i).pid)
-                    ))
-                }
+                None => self.start_by_hand(i, name),
             },
             JobAction::Signal(sig) => match pid {
                 Some(pid) => {
