@@ -2346,3 +2346,24 @@ fn ctl_start_of_a_job_that_cannot_run_is_refused_with_the_reason() {
         "{err}"
     );
 }
+
+/// A job signalled for `tug ctl restart` that has not exited yet shows as
+/// stopping (its checks are off), not running.
+#[test]
+fn a_job_being_restarted_shows_as_stopping() {
+    let sb = Sandbox::new("restarting");
+    let mut t = sb.start(&format!(
+        r#"{{ logging: {{ output: "stdout" }}, jobs: [
+            {{ name: "stubborn", exec: ["sh", "-c", "trap 'echo got TERM' TERM; echo stubborn up; {LOOP}"], stopTimeout: "3s" }} ] }}"#
+    ));
+    t.expect("stubborn up");
+    sb.ctl_ok(&["restart", "stubborn"]);
+    t.expect("got TERM");
+    let doc = sb.status();
+    assert_eq!(
+        json::str_at(&doc, &["jobs", "0", "state"]),
+        Some("stopping")
+    );
+    // The stopTimeout ends it and the restart follows.
+    t.expect("stubborn up");
+}

@@ -47,7 +47,9 @@ impl Supervisor<'_> {
             } else {
                 "completed"
             }
-        } else if j.pid.is_some() && j.halting {
+        } else if j.pid.is_some() && (j.halting || j.timers[T::StopKill as usize].is_some()) {
+            // Halting, or signalled for a restart or a reload's redefinition
+            // (the same test as Supervisor::stopping).
             "stopping"
         } else if j.pid.is_some() {
             "running"
