@@ -20,9 +20,13 @@ toolchain:
 
 # RELR relocations (`-z pack-relative-relocs`, read by musl >= 1.2.4, which
 # Rust bundles) keep the binary static-pie while its relocation table
-# shrinks from ~19 KB to a few hundred bytes.
+# shrinks from ~19 KB to a few hundred bytes. With panic=abort and no
+# unwinder nothing reads unwind tables: `--no-eh-frame-hdr` drops their
+# lookup table (~12 KB).
+LINK_ARGS := -C link-arg=-Wl,-z,pack-relative-relocs \
+	-C link-arg=-Wl,--no-eh-frame-hdr
 build: toolchain
-	$(CARGO) rustc --release --target $(TARGET) --bin tug -- -C link-arg=-Wl,-z,pack-relative-relocs
+	$(CARGO) rustc --release --target $(TARGET) --bin tug -- $(LINK_ARGS)
 	@ls -l $(BIN) | awk '{print "tug binary: " $$5 " bytes"}'
 	@file $(BIN) | grep -q 'static' || { echo "error: $(BIN) is not statically linked" >&2; exit 1; }
 
