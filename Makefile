@@ -22,9 +22,10 @@ toolchain:
 # Rust bundles) keep the binary static-pie while its relocation table
 # shrinks from ~19 KB to a few hundred bytes. With panic=abort and no
 # unwinder nothing reads unwind tables: `--no-eh-frame-hdr` drops their
-# lookup table (~12 KB).
+# lookup table (~12 KB) and scripts/no-eh-frame.ld the tables (~74 KB).
 LINK_ARGS := -C link-arg=-Wl,-z,pack-relative-relocs \
-	-C link-arg=-Wl,--no-eh-frame-hdr
+	-C link-arg=-Wl,--no-eh-frame-hdr \
+	-C link-arg=-Wl,-T,$(CURDIR)/scripts/no-eh-frame.ld
 build: toolchain
 	$(CARGO) rustc --release --target $(TARGET) --bin tug -- $(LINK_ARGS)
 	@ls -l $(BIN) | awk '{print "tug binary: " $$5 " bytes"}'
