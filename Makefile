@@ -33,9 +33,14 @@ test-deps:
 
 # RELR relocations (`-z pack-relative-relocs`, read by musl >= 1.2.4, which
 # Rust bundles) keep the binary static-pie while its relocation table
-# shrinks from ~19 KB to a few hundred bytes.
+# shrinks from ~19 KB to a few hundred bytes. With panic=abort and no
+# unwinder nothing reads unwind tables: `--no-eh-frame-hdr` drops their
+# lookup table (~12 KB) and scripts/no-eh-frame.ld the tables (~74 KB).
+LINK_ARGS := -C link-arg=-Wl,-z,pack-relative-relocs \
+	-C link-arg=-Wl,--no-eh-frame-hdr \
+	-C link-arg=-Wl,-T,$(CURDIR)/scripts/no-eh-frame.ld
 build: musl-target
-	$(CARGO) rustc --release --target $(TARGET) --bin tug -- -C link-arg=-Wl,-z,pack-relative-relocs
+	$(CARGO) rustc --release --target $(TARGET) --bin tug -- $(LINK_ARGS)
 	@echo "tug binary: $$(wc -c <$(BIN)) bytes"
 	@scripts/check-static.sh $(BIN)
 

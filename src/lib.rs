@@ -21,6 +21,7 @@ pub mod discovery;
 pub mod duration;
 pub mod env;
 pub mod event_loop;
+pub mod float;
 pub mod init;
 pub mod jobs;
 pub mod json;

@@ -903,7 +903,7 @@ fn job_env(e: &mut Errors, n: &Node, path: &str) -> Vec<(String, Option<String>)
         match &m.value.value {
             Value::Null => out.push((m.key.clone(), None)),
             Value::String(s) => out.push((m.key.clone(), Some(s.clone()))),
-            Value::Number(x) => out.push((m.key.clone(), Some(format!("{x}")))),
+            Value::Number(x) => out.push((m.key.clone(), Some(crate::float::display(*x)))),
             Value::Bool(b) => out.push((m.key.clone(), Some(b.to_string()))),
             other => e.at(
                 m.value.pos,

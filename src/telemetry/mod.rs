@@ -30,9 +30,9 @@
 //!   observe into a window of the last 512 observations, from which the
 //!   0.5, 0.9 and 0.99 quantiles are computed at scrape time (nearest
 //!   rank; NaN while empty); `_sum` and `_count` cover every observation.
-//! - Values: integers as integers; floats through core's shortest
-//!   round-trip formatting (already in the binary for the template
-//!   engine), `NaN`, `+Inf`, `-Inf` spelled as Go's ParseFloat reads them.
+//! - Values: integers as integers; floats as the shortest round-trip
+//!   digits (`crate::float`, what core's `{}` prints), `NaN`, `+Inf`,
+//!   `-Inf` spelled as Go's ParseFloat reads them.
 
 use crate::config::schema::Metric;
 use crate::log::error;
@@ -642,7 +642,7 @@ fn float(v: f64) -> String {
     } else if v.is_infinite() {
         if v > 0.0 { "+Inf" } else { "-Inf" }.into()
     } else {
-        format!("{v}")
+        crate::float::display(v)
     }
 }
 
