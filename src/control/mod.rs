@@ -1213,7 +1213,14 @@ mod tests {
         );
         c.close(&mut lp);
         drop(c);
-        Control::open(&name, &[], BASE).unwrap();
+        // Freed at once in tug; here a child another test thread forks
+        // holds a copy of every fd until it execs (CLOEXEC acts at exec),
+        // and nothing signals that moment: retry within a bound.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while let Err(e) = Control::open(&name, &[], BASE) {
+            assert!(Instant::now() < deadline, "the name stayed taken: {e}");
+            thread::yield_now();
+        }
         assert_eq!(
             Control::open("@", &[], BASE).err().unwrap(),
             "\"@\": a socket path must be 1 to 107 bytes long"
