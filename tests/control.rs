@@ -2367,3 +2367,40 @@ fn a_job_being_restarted_shows_as_stopping() {
     // The stopTimeout ends it and the restart follows.
     t.expect("stubborn up");
 }
+
+/// A reload that removes a job ends its followers' streams (they would
+/// otherwise hang until tug exits), and tug keeps running.
+#[test]
+fn a_reload_that_removes_a_job_ends_its_followers() {
+    let sb = Sandbox::new("follow-removed");
+    let head = r#"{ logging: { output: "stdout" }, jobs: ["#;
+    let both = [
+        head.to_string(),
+        looping_job("gone", "gone up", "") + ",",
+        looping_job("keep", "keep up", ""),
+        "] }".into(),
+    ]
+    .join("\n");
+    let mut t = sb.start(&both);
+    t.expect("gone up ");
+    t.expect("keep up ");
+    let mut follow = {
+        let mut c = tug_cmd(&["ctl", "--socket", sb.sock(), "logs", "-f", "gone"]);
+        c.env_remove("TUG_SOCKET");
+        Running::start(c)
+    };
+    follow.expect_line("gone up ");
+    sb.write_config(
+        &[
+            head.to_string(),
+            looping_job("keep", "keep up", ""),
+            "] }".into(),
+        ]
+        .join("\n"),
+    );
+    assert_eq!(sb.ctl_ok(&["reload"]), "reloaded the config\n");
+    // The stream ends while tug runs on.
+    let (status, _, err) = follow.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert_eq!(sb.ctl_ok(&["ping"]), "ok\n");
+}

@@ -356,6 +356,17 @@ impl Control {
         }
     }
 
+    /// Ends the streams of job `job`'s followers (the job is gone).
+    pub fn end_followers(&mut self, lp: &mut EventLoop, job: usize) {
+        let server = &mut self.server;
+        self.followers.retain(|f| {
+            if f.job == job {
+                server.end_stream(lp, f.conn, b"");
+            }
+            f.job != job
+        });
+    }
+
     /// Sends what `line` queued.
     pub fn flush_followers(&mut self, lp: &mut EventLoop) {
         let server = &mut self.server;

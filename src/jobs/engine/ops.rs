@@ -236,6 +236,12 @@ impl Supervisor<'_> {
                     job.removed = true;
                     job.restarts_remain = Some(0);
                     job.pending_start = false;
+                    // Nobody can ask for its output again: free the ring
+                    // (up to 64 KiB a job, and reloads may remove many).
+                    job.log = LogRing::new(0);
+                    if let Some(c) = &mut self.control {
+                        c.end_followers(&mut self.lp, i);
+                    }
                     self.halt(i);
                     self.metrics.forget_job(&name);
                 }
