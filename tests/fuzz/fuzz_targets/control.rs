@@ -5,23 +5,33 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tug::control::{JobAction, OpError, Ops, Report, route};
+use tug::control::{JobAction, OpError, Ops, Reply, Report, answer};
+use tug::jobs::output::LogRing;
 use tug::net::http::RequestParser;
 use tug::net::server::Request;
 
-struct Fake;
+struct Fake {
+    ring: LogRing,
+}
 
 impl Ops for Fake {
     fn status(&self) -> Report {
         Report::default()
     }
-    fn job(&mut self, name: &str, action: JobAction) -> Result<(), OpError> {
+    fn job(&mut self, name: &str, action: JobAction) -> Result<String, OpError> {
         if let JobAction::Signal(s) = action {
             assert!((1..=64).contains(&s), "signal {s} reached the engine");
         }
         match name {
-            "web" => Ok(()),
+            "web" => Ok("done".into()),
             "busy" => Err(OpError::Conflict("busy".into())),
+            _ => Err(OpError::UnknownJob),
+        }
+    }
+    fn job_log(&self, name: &str) -> Result<(usize, &LogRing), OpError> {
+        match name {
+            "web" => Ok((0, &self.ring)),
+            "raw" => Err(OpError::Conflict("raw output".into())),
             _ => Err(OpError::UnknownJob),
         }
     }
@@ -45,6 +55,10 @@ impl Ops for Fake {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let mut fake = Fake {
+        ring: LogRing::new(256),
+    };
+    fake.ring.push(b"a line");
     let mut parser = RequestParser::new(64 << 10);
     let mut rest = data;
     // Pipelined requests: answer each one the parser completes.
@@ -53,7 +67,10 @@ fuzz_target!(|data: &[u8]| {
             return;
         };
         rest = &[];
-        let resp = route(&Request { http, peer: None }, &mut Fake);
-        assert!((200..600).contains(&resp.status), "{}", resp.status);
+        match answer(&Request { http, peer: None }, &mut fake) {
+            Reply::Now(resp) => assert!((200..600).contains(&resp.status), "{}", resp.status),
+            // Only a GET of a known job's logs with ?follow streams.
+            Reply::Follow(job, name) => assert!(job == 0 && name == "web"),
+        }
     }
 });
