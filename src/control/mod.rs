@@ -111,6 +111,11 @@ pub trait Ops {
     fn shutdown(&mut self);
     /// Counts a control request (telemetry).
     fn count_request(&mut self, path: &str, status: u16);
+    /// Whether a new log follower would be refused (`MAX_FOLLOWERS`), so
+    /// the refusal is answered, and counted, as the 503 it is.
+    fn followers_full(&mut self) -> bool {
+        false
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -292,12 +297,8 @@ impl Control {
         name: &str,
         ring: &LogRing,
     ) {
-        let server = &mut self.server;
-        self.followers
-            .retain(|f| server.stream(f.conn, &[], usize::MAX) != Stream::Gone);
-        if self.followers.len() >= MAX_FOLLOWERS {
-            let msg = format!("too many log followers ({MAX_FOLLOWERS}); try again later");
-            return self.server.respond(lp, conn, Response::text(503, &msg));
+        if self.followers_full() {
+            return self.server.respond(lp, conn, too_many_followers());
         }
         if !self.server.respond_stream(lp, conn, TEXT) {
             return;
@@ -354,6 +355,14 @@ impl Control {
                 }
             }
         }
+    }
+
+    /// Whether `MAX_FOLLOWERS` are following (those gone are forgotten).
+    pub fn followers_full(&mut self) -> bool {
+        let server = &mut self.server;
+        self.followers
+            .retain(|f| server.stream(f.conn, &[], usize::MAX) != Stream::Gone);
+        self.followers.len() >= MAX_FOLLOWERS
     }
 
     /// Ends the streams of job `job`'s followers (the job is gone).
@@ -483,13 +492,21 @@ pub enum Reply {
 /// Answers one request (peer already checked by `Control`) and counts it
 /// by route pattern and status.
 pub fn answer(req: &Request, ops: &mut dyn Ops) -> Reply {
-    let (pattern, reply) = dispatch(req, ops);
+    let (pattern, mut reply) = dispatch(req, ops);
+    if matches!(reply, Reply::Follow(..)) && ops.followers_full() {
+        reply = Reply::Now(too_many_followers());
+    }
     let status = match &reply {
         Reply::Now(r) => r.status,
         Reply::Follow(..) => 200,
     };
     ops.count_request(pattern, status);
     reply
+}
+
+fn too_many_followers() -> Response {
+    let msg = format!("too many log followers ({MAX_FOLLOWERS}); try again later");
+    Response::text(503, &msg)
 }
 
 fn dispatch(req: &Request, ops: &mut dyn Ops) -> (&'static str, Reply) {
@@ -764,6 +781,7 @@ mod tests {
         counted: Vec<(String, u16)>,
         broken_config: bool,
         ring: Option<LogRing>,
+        full: bool,
     }
 
     /// An answer that is not a stream.
@@ -818,6 +836,9 @@ mod tests {
         }
         fn count_request(&mut self, path: &str, status: u16) {
             self.counted.push((path.into(), status));
+        }
+        fn followers_full(&mut self) -> bool {
+            self.full
         }
     }
 
@@ -1049,6 +1070,14 @@ mod tests {
         let mut follow = req("GET", "/v3/jobs/web/logs", "");
         follow.http.query = "follow".into();
         assert!(matches!(answer(&follow, &mut ops), Reply::Follow(7, n) if n == "web"));
+        // With MAX_FOLLOWERS following, a refusal, counted as one.
+        ops.full = true;
+        assert!(matches!(answer(&follow, &mut ops), Reply::Now(r) if r.status == 503));
+        assert_eq!(
+            ops.counted.last(),
+            Some(&("/v3/jobs/{job}/logs".to_string(), 503))
+        );
+        ops.full = false;
         // HEAD never streams (a body after a HEAD answer breaks HTTP).
         follow.http.method = "HEAD".into();
         assert!(matches!(answer(&follow, &mut ops), Reply::Now(r) if r.status == 200));

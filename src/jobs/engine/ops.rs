@@ -444,4 +444,8 @@ impl Ops for Supervisor<'_> {
     fn count_request(&mut self, path: &str, status: u16) {
         self.metrics.control_request(path, status);
     }
+
+    fn followers_full(&mut self) -> bool {
+        self.control.as_mut().is_some_and(Control::followers_full)
+    }
 }
