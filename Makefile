@@ -13,7 +13,7 @@ RUSTC   ?= rustc
 # `make image TAG=myrepo/tug:1.0`
 TAG     ?= tug:latest
 
-.PHONY: all build probe test test-deps lint run bench image fuzz clean musl-target
+.PHONY: all build probe test test-deps lint run bench image fuzz clean musl-target release
 
 all: build
 
@@ -43,6 +43,11 @@ build: musl-target
 	$(CARGO) rustc --release --target $(TARGET) --bin tug -- $(LINK_ARGS)
 	@echo "tug binary: $$(wc -c <$(BIN)) bytes"
 	@scripts/check-static.sh $(BIN)
+
+# Static builds for x86_64, aarch64 and armv7 (or RELEASE_TARGETS), linked
+# with rust-lld from the toolchain; sizes listed.
+release:
+	LINK_ARGS='$(LINK_ARGS)' scripts/release.sh $(RELEASE_TARGETS)
 
 probe: musl-target
 	$(CARGO) build --release --target $(TARGET) --example probe
