@@ -86,6 +86,26 @@ fn the_static_check_accepts_tug_and_refuses_a_dynamic_binary() {
     let (code, _, err) = check(&root().join("Cargo.toml"));
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("is not an ELF file"), "{err}");
+    // 32-bit ELF (armv7's): a header (52 bytes) and one program header
+    // (32) at 52, PT_LOAD (static) or PT_INTERP (dynamic).
+    let elf32 = |p_type: u8| {
+        let mut b = vec![0u8; 84];
+        b[..6].copy_from_slice(b"\x7fELF\x01\x01");
+        b[28] = 52; // e_phoff
+        b[42] = 32; // e_phentsize
+        b[44] = 1; // e_phnum
+        b[52] = p_type;
+        let path = std::env::temp_dir().join(format!("tug-elf32-{}-{p_type}", std::process::id()));
+        std::fs::write(&path, b).unwrap();
+        path
+    };
+    let (load, interp) = (elf32(1), elf32(3));
+    let (code, _, err) = check(&load);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = check(&interp);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("is not statically linked"), "{err}");
+    let _ = (std::fs::remove_file(load), std::fs::remove_file(interp));
 }
 
 /// Every text file the build and the tests read, under `dir`.
