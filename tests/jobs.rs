@@ -612,11 +612,13 @@ fn sigkill_at_the_stop_timeout_and_at_the_grace_period_names_its_targets() {
     assert_eq!(status.code(), Some(0), "{err}");
 
     // A process a finished job left behind is killed when the grace
-    // period (the global stopTimeout) ends.
+    // period (the global stopTimeout) ends. The spawner exits only once
+    // the leftover runs sleep (so it ignores SIGTERM already: otherwise
+    // tug's SIGTERM could end it before its trap, and no SIGKILL follows).
     let cfg = config(
         "leftover",
         r#"{ stopTimeout: "200ms", logging: { output: "stdout" }, jobs: [
-            { name: "spawner", exec: ["sh", "-c", "(trap '' TERM; exec sleep 60) & echo $!"] } ] }"#,
+            { name: "spawner", exec: ["sh", "-c", "(trap '' TERM; exec sleep 60) & p=$!; until grep -qx sleep /proc/$p/comm; do :; done; echo $p"] } ] }"#,
     );
     let mut r = Running::start(supervise(&cfg, &[]));
     r.expect_line("job spawner exited with 0");
