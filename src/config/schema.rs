@@ -416,9 +416,7 @@ fn agent_address(e: &mut Errors, n: &Node, path: &str, given: &str) -> String {
         .is_some_and(|s| s.eq_ignore_ascii_case("https://"))
     {
         check_address(e, n, path, &address, 8500);
-    } else if let Err(msg) = crate::net::client::Endpoint::parse(&address, 8500) {
-        let prefix = format!("bad address {address:?}: ");
-        let why = msg.strip_prefix(prefix.as_str()).unwrap_or(&msg);
+    } else if let Err(why) = crate::net::client::Endpoint::parse_why(&address, 8500) {
         e.warn(
             n.pos,
             path,
