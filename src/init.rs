@@ -270,53 +270,25 @@ impl<'a> Init<'a> {
         self.grace_timer = None;
         self.phase = Phase::Killing;
         if !self.no_children_left {
-            // Said at the default verbosity: a process killed mid-write is
-            // what someone will be debugging later.
             let hit = self.signal_tree(libc::SIGKILL);
-            let grace = crate::duration::display(self.args.grace_ns);
-            match hit {
-                Some(procs) if procs.is_empty() => {}
-                Some(procs) => warning!(
-                    "grace period ({grace}) over: SIGKILL to {}",
-                    tree::describe(&procs)
-                ),
-                None if proc::getpid() == 1 => {
-                    warning!("grace period ({grace}) over: SIGKILL to every process left")
-                }
-                None => {}
+            if let Some(msg) = tree::grace_kill_message(self.args.grace_ns, &hit) {
+                warning!("{msg}");
             }
         }
     }
 
     /// Sends `sig` to every descendant (sparing a still-running main child
-    /// unless it is SIGKILL time); returns those signalled (None: /proc
-    /// could not be read).
-    fn signal_tree(&self, sig: i32) -> Option<Vec<tree::Proc>> {
+    /// unless it is SIGKILL time).
+    fn signal_tree(&self, sig: i32) -> tree::Signalled {
         let spare = match (&self.main, sig) {
             (Some(m), libc::SIGTERM) => m.pid,
             _ => 0,
         };
-        match tree::descendants(proc::getpid()) {
-            Ok(mut procs) => {
-                procs.retain(|p| p.pid != spare);
-                for p in &procs {
-                    debug!("sending signal {sig} to pid {}", p.pid);
-                    let _ = kill(p.pid, sig);
-                }
-                Some(procs)
-            }
-            Err(e) if proc::getpid() == 1 => {
-                // No /proc: as PID 1 of a namespace, kill(-1) reaches every
-                // other process in it, which are all our descendants.
-                debug!("cannot read /proc ({e}): signalling every process");
-                let _ = kill(-1, sig);
-                None
-            }
-            Err(e) => {
-                warning!("cannot read /proc ({e}): only the main child is stopped");
-                None
-            }
+        let hit = tree::signal_descendants(sig, spare);
+        if let tree::Signalled::Nobody(e) = &hit {
+            warning!("cannot read /proc ({e}): only the main child is stopped");
         }
+        hit
     }
 
     fn final_code(&self, code: i32) -> i32 {

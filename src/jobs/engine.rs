@@ -1248,13 +1248,9 @@ impl Supervisor<'_> {
 
     fn on_timer(&mut self, key: u64) {
         if key == GRACE_KEY {
-            let procs = self.signal_tree(libc::SIGKILL);
-            if !procs.is_empty() {
-                warning!(
-                    "grace period ({}) over: SIGKILL to {}",
-                    crate::duration::display(self.stop_timeout),
-                    tree::describe(&procs)
-                );
+            let hit = self.signal_tree(libc::SIGKILL);
+            if let Some(msg) = tree::grace_kill_message(self.stop_timeout, &hit) {
+                warning!("{msg}");
             }
             return;
         }
@@ -1590,21 +1586,13 @@ impl Supervisor<'_> {
         }
     }
 
-    /// Sends `sig` to every descendant; returns those it reached.
-    fn signal_tree(&self, sig: i32) -> Vec<tree::Proc> {
-        match tree::descendants(proc::getpid()) {
-            Ok(procs) => {
-                for p in &procs {
-                    let _ = kill(p.pid, sig);
-                }
-                return procs;
-            }
-            Err(_) if proc::getpid() == 1 => {
-                let _ = kill(-1, sig);
-            }
-            Err(e) => warning!("cannot read /proc ({e}): leftover processes are not stopped"),
+    /// Sends `sig` to every descendant.
+    fn signal_tree(&self, sig: i32) -> tree::Signalled {
+        let hit = tree::signal_descendants(sig, 0);
+        if let tree::Signalled::Nobody(e) = &hit {
+            warning!("cannot read /proc ({e}): leftover processes are not stopped");
         }
-        Vec::new()
+        hit
     }
 
     fn finished(&mut self) -> Option<i32> {

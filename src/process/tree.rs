@@ -55,6 +55,54 @@ pub fn group(pgrp: i32) -> Result<Vec<Proc>> {
     Ok(procs)
 }
 
+/// Who a shutdown signal reached.
+pub enum Signalled {
+    /// These descendants (read from /proc).
+    Procs(Vec<Proc>),
+    /// No /proc, as PID 1: kill(-1) reached every other process of the
+    /// namespace, which are all tug's descendants.
+    Everyone,
+    /// No /proc and not PID 1: nobody (the caller says what that costs).
+    Nobody(crate::sys::Errno),
+}
+
+/// Sends `sig` to every descendant of tug but `spare` (0: none): the one
+/// shutdown walk of `tug --` and `tug --config`.
+pub fn signal_descendants(sig: i32, spare: i32) -> Signalled {
+    use crate::sys::{process::getpid, signal::kill};
+    match descendants(getpid()) {
+        Ok(mut procs) => {
+            procs.retain(|p| p.pid != spare);
+            for p in &procs {
+                let _ = kill(p.pid, sig);
+            }
+            Signalled::Procs(procs)
+        }
+        Err(_) if getpid() == 1 => {
+            let _ = kill(-1, sig);
+            Signalled::Everyone
+        }
+        Err(e) => Signalled::Nobody(e),
+    }
+}
+
+/// The warning for the SIGKILL that ends a grace period, if it hit anyone:
+/// said at the default verbosity, since a process killed mid-write is what
+/// someone will be debugging later.
+pub fn grace_kill_message(grace_ns: u64, hit: &Signalled) -> Option<String> {
+    let grace = crate::duration::display(grace_ns);
+    match hit {
+        Signalled::Procs(p) if !p.is_empty() => Some(alloc::format!(
+            "grace period ({grace}) over: SIGKILL to {}",
+            describe(p)
+        )),
+        Signalled::Everyone => Some(alloc::format!(
+            "grace period ({grace}) over: SIGKILL to every process left"
+        )),
+        _ => None,
+    }
+}
+
 /// "2 processes: 41 (sleep), 42 (worker.sh)".
 pub fn describe(procs: &[Proc]) -> String {
     use core::fmt::Write;
