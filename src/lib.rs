@@ -93,7 +93,6 @@ pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
             socket,
         }) => match config::load(&config, &env) {
             Ok(cfg) => {
-                log_warnings(&cfg);
                 let opts = jobs::engine::Options {
                     config_path: &config,
                     socket: socket.as_deref(),
@@ -127,21 +126,6 @@ pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
             write_all(2, e.report(flavor).as_bytes());
             flavor.usage_exit_code()
         }
-    }
-}
-
-/// The config's warnings, once, before the supervisor starts: at warning
-/// level, so the default verbosity shows them, in the config's log format.
-fn log_warnings(cfg: &config::schema::Config) {
-    if cfg.warnings.is_empty() {
-        return;
-    }
-    log::set_style(match cfg.logging.format {
-        config::schema::Format::Json => log::Style::Json,
-        _ => log::Style::Text,
-    });
-    for w in &cfg.warnings {
-        log::warning!("{w}");
     }
 }
 

@@ -336,6 +336,10 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         error!("{e}");
         return 1;
     }
+    // The config's warnings, once, where its own logging says.
+    for w in &config.warnings {
+        warning!("{w}");
+    }
     if let Err(e) = s.open_services(&config, opts) {
         error!("{e}");
         return 1;
