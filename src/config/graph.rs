@@ -41,7 +41,11 @@ pub fn describe(c: &Config) -> String {
                 each,
                 timeout,
             } => {
-                let mut s = format!("{} {source} {code}", if *each { "each" } else { "once" });
+                let mut s = format!(
+                    "{} {source} {}",
+                    if *each { "each" } else { "once" },
+                    code.name()
+                );
                 if let Some(t) = timeout {
                     let _ = write!(s, " (gives up after {})", duration::display(*t));
                 }

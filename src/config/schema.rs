@@ -3,7 +3,7 @@
 
 use super::decode::{self as d, Errors, Fields, join};
 use super::json5::{Node, Pos, Value};
-use crate::jobs::engine::{CODES, Code};
+use crate::events::{CODES, Code};
 use crate::jobs::words;
 use crate::signame;
 use alloc::format;
@@ -75,7 +75,7 @@ pub enum When {
     /// On `code` from `source`: once, or each time.
     Event {
         source: String,
-        code: String,
+        code: Code,
         each: bool,
         timeout: Option<u64>,
     },
@@ -1000,7 +1000,7 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
             return None;
         }
     };
-    if Code::from_name(&code).is_none() {
+    let Some(typed) = Code::from_name(&code) else {
         let pos = code_node.map_or(n.pos, |c| c.pos);
         e.at(
             pos,
@@ -1011,7 +1011,7 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
             ),
         );
         return None;
-    }
+    };
     let Some(source) = source else {
         if f.has("source") || f.typo {
             return None;
@@ -1032,7 +1032,7 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
     };
     Some(When::Event {
         source,
-        code,
+        code: typed,
         each,
         timeout,
     })
@@ -1044,7 +1044,7 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
 fn never(timeout: Option<u64>) -> When {
     When::Event {
         source: String::new(),
-        code: String::from("startup"),
+        code: Code::Startup,
         each: false,
         timeout,
     }
@@ -1291,17 +1291,17 @@ fn check_graph(
     // job stops at shutdown without having run (unless it waits for a
     // stop event itself and has no when.timeout to give up on it).
     // For each job: the job it waits on, and whether for a stop event.
-    let dep: Vec<Option<(usize, bool)>> = jobs
-        .iter()
-        .map(|j| match &j.when {
-            When::Event { source, code, .. } => job_index(jobs, source)
-                .map(|s| (s, matches!(code.as_str(), "stopping" | "stopped"))),
-            _ => None,
-        })
-        .collect();
+    let dep: Vec<Option<(usize, bool)>> =
+        jobs.iter()
+            .map(|j| match &j.when {
+                When::Event { source, code, .. } => job_index(jobs, source)
+                    .map(|s| (s, matches!(code, Code::Stopping | Code::Stopped))),
+                _ => None,
+            })
+            .collect();
     let stops_anyway = |j: &JobConfig| match &j.when {
         When::Event { code, timeout, .. } => {
-            timeout.is_some() || !matches!(code.as_str(), "stopping" | "stopped")
+            timeout.is_some() || !matches!(code, Code::Stopping | Code::Stopped)
         }
         _ => true,
     };
@@ -1422,7 +1422,7 @@ mod tests {
             w(r#"{ source: "b", once: "exitSuccess", timeout: "2s" }"#),
             When::Event {
                 source: "b".into(),
-                code: "exitSuccess".into(),
+                code: Code::ExitSuccess,
                 each: false,
                 timeout: Some(2 * SECOND)
             }
@@ -1431,7 +1431,7 @@ mod tests {
             w(r#"{ source: "SIGHUP" }"#),
             When::Event {
                 source: "SIGHUP".into(),
-                code: "signal".into(),
+                code: Code::Signal,
                 each: true,
                 timeout: None
             }
@@ -1505,20 +1505,13 @@ mod tests {
         parse("t.json5", text).unwrap_or_else(|e| panic!("{text}: {e:?}"))
     }
 
-    const NEVER: When = When::Event {
-        source: String::new(),
-        code: String::new(),
-        each: false,
-        timeout: None,
-    };
-
     fn never_fires(w: &When) -> bool {
         let When::Event { source, code, .. } = w else {
             return false;
         };
         // Nothing publishes from source ""; and not a stop event, which
         // would hold the job back at shutdown.
-        source.is_empty() && code == "startup" && never_starts(w) && *w != NEVER
+        source.is_empty() && *code == Code::Startup && never_starts(w)
     }
 
     #[test]
@@ -1738,7 +1731,7 @@ mod tests {
             c.jobs[0].when,
             When::Event {
                 source: "setup".into(),
-                code: "exitSuccess".into(),
+                code: Code::ExitSuccess,
                 each: false,
                 timeout: None
             }

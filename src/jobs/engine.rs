@@ -36,59 +36,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::ffi::{CStr, c_char};
 
-/// Event codes (ContainerPilot's names, see `name`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Code {
-    Startup,
-    Shutdown,
-    ExitSuccess,
-    ExitFailed,
-    Stopping,
-    Stopped,
-    Healthy,
-    Unhealthy,
-    Changed,
-    EnterMaintenance,
-    ExitMaintenance,
-    Signal,
-}
-
-/// Every code with its name in configs and logs: one table, both ways.
-pub const CODES: [(&str, Code); 12] = [
-    ("startup", Code::Startup),
-    ("shutdown", Code::Shutdown),
-    ("exitSuccess", Code::ExitSuccess),
-    ("exitFailed", Code::ExitFailed),
-    ("stopping", Code::Stopping),
-    ("stopped", Code::Stopped),
-    ("healthy", Code::Healthy),
-    ("unhealthy", Code::Unhealthy),
-    ("changed", Code::Changed),
-    ("enterMaintenance", Code::EnterMaintenance),
-    ("exitMaintenance", Code::ExitMaintenance),
-    ("signal", Code::Signal),
-];
-
-impl Code {
-    pub fn name(self) -> &'static str {
-        CODES
-            .iter()
-            .find(|(_, c)| *c == self)
-            .map_or("?", |(n, _)| n)
-    }
-
-    pub fn from_name(s: &str) -> Option<Code> {
-        CODES.iter().find(|(n, _)| *n == s).map(|(_, c)| *c)
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ev {
-    pub code: Code,
-    pub source: String,
-}
-
-const GLOBAL: &str = "global";
+pub use crate::events::{CODES, Code, Ev, GLOBAL};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Status {
@@ -423,16 +371,13 @@ fn start_rule(when: &When) -> (Option<Ev>, Option<u32>) {
         When::Cron { .. } => (None, None),
         When::Event {
             source, code, each, ..
-        } => {
-            let code = Code::from_name(code).unwrap_or(Code::Signal);
-            (
-                Some(Ev {
-                    code,
-                    source: source.clone(),
-                }),
-                if *each { None } else { Some(1) },
-            )
-        }
+        } => (
+            Some(Ev {
+                code: *code,
+                source: source.clone(),
+            }),
+            if *each { None } else { Some(1) },
+        ),
     }
 }
 

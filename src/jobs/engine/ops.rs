@@ -292,7 +292,11 @@ fn when_text(when: &When) -> String {
         }
         When::Event {
             source, code, each, ..
-        } => format!("{} {source} {code}", if *each { "each" } else { "once" }),
+        } => format!(
+            "{} {source} {}",
+            if *each { "each" } else { "once" },
+            code.name()
+        ),
     }
 }
 

@@ -1,0 +1,1 @@
+//! sd_notify: per-job datagram sockets and tug's own upward notifications.

@@ -1,0 +1,1 @@
+//! Pidfiles of forking daemons, watched with inotify.
