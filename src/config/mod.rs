@@ -6,6 +6,7 @@
 pub mod decode;
 pub mod graph;
 pub mod json5;
+pub mod kinds;
 pub mod regex;
 pub mod schema;
 pub mod template;

@@ -140,6 +140,8 @@ pub struct JobConfig {
     pub workdir: Option<String>,
     /// Per-job environment: Some(value) sets, None unsets.
     pub env: Vec<(String, Option<String>)>,
+    /// tug's service kinds: type, after, pidfile, listen, sockets, …
+    pub service: super::kinds::Service,
 }
 
 pub struct WatchConfig {
@@ -178,7 +180,7 @@ const TOP: [&str; 8] = [
     "control",
     "stopTimeout",
 ];
-const JOB: [&str; 27] = [
+const JOB: [&str; 36] = [
     "name",
     "exec",
     "when",
@@ -201,6 +203,16 @@ const JOB: [&str; 27] = [
     "group",
     "workdir",
     "env",
+    // tug's service kinds (kinds.rs).
+    "type",
+    "after",
+    "pidfile",
+    "listen",
+    "max",
+    "sockets",
+    "readiness",
+    "watchdog",
+    "startTimeout",
     // Accepted and ignored by ContainerPilot's decoder too.
     "description",
     "id",
@@ -831,6 +843,7 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
         .get("env")
         .map(|x| job_env(e, x, &p("env")))
         .unwrap_or_default();
+    let service = super::kinds::decode(e, &f, n.pos, path, f.has("exec"));
     Some(JobConfig {
         name: name?,
         pos: n.pos,
@@ -856,6 +869,7 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
         group,
         workdir,
         env,
+        service,
     })
 }
 
@@ -1245,6 +1259,16 @@ fn check_graph(
             );
         }
     }
+    let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+    let after: Vec<&[String]> = jobs.iter().map(|j| &j.service.after[..]).collect();
+    let at: Vec<(Pos, String)> = nodes
+        .iter()
+        .map(|(k, node)| {
+            let pos = node_in(node, &["after"]).map_or(node.pos, |x| x.pos);
+            (pos, format!("jobs[{k}].after"))
+        })
+        .collect();
+    super::kinds::check_after(e, &names, &after, &at);
     let job_index = |jobs: &[JobConfig], name: &str| jobs.iter().position(|o| o.name == name);
     let watch_names: Vec<String> = watches
         .iter()

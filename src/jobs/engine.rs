@@ -346,6 +346,7 @@ fn main_job(argv: &[&CStr], others: &[JobConfig], stop_timeout: u64) -> JobConfi
         group: None,
         workdir: None,
         env: Vec::new(),
+        service: Default::default(),
     }
 }
 

@@ -1,0 +1,422 @@
+//! The service kinds: tug's extensions to ContainerPilot's job schema
+//! (`type`, `after`, `pidfile`, `listen`, `max`, `sockets`, `readiness`,
+//! `watchdog`, `startTimeout`), decoded into [`Service`].
+//!
+//! Decisions:
+//! - Each field belongs to the kinds it means something for; given to
+//!   another kind it is an error, not ignored: a `pidfile` on a simple job
+//!   would otherwise look like it worked.
+//! - `after` names jobs only (not watches or signals: those have no
+//!   readiness), and a cycle is an error naming the whole ring, since
+//!   none of its jobs could ever start.
+//! - An inetd job's connections each run once: `restarts` is an error.
+//!   `max` defaults to 64 (systemd's MaxConnections= default).
+
+use super::decode::{self as d, Errors, Fields, join};
+use super::json5::{Node, Pos};
+use crate::service::listen::Listen;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// What a job's process is and when it counts as ready.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum Kind {
+    /// One long-running process (ContainerPilot's only kind): ready once
+    /// started.
+    #[default]
+    Simple,
+    /// Runs to completion: ready when it exited 0.
+    Oneshot,
+    /// The command forks a daemon and exits: ready when the pidfile names it.
+    Forking,
+    /// sd_notify: ready on READY=1.
+    Notify,
+    /// One process per accepted connection.
+    Inetd,
+}
+
+const KINDS: [(&str, Kind); 5] = [
+    ("simple", Kind::Simple),
+    ("oneshot", Kind::Oneshot),
+    ("forking", Kind::Forking),
+    ("notify", Kind::Notify),
+    ("inetd", Kind::Inetd),
+];
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        KINDS
+            .iter()
+            .find(|(_, k)| *k == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
+
+/// Default `max` of an inetd job.
+pub const INETD_MAX: u32 = 64;
+
+/// A job's service-kind settings (all empty for a ContainerPilot job).
+#[derive(Clone, PartialEq, Debug, Default)]
+pub struct Service {
+    pub kind: Kind,
+    /// Jobs that must be ready before this one starts.
+    pub after: Vec<String>,
+    pub pidfile: Option<String>,
+    /// inetd: where to accept, and how many connections run at once.
+    pub listen: Option<Listen>,
+    pub max: u32,
+    /// Socket activation: bound before the first start, passed from fd 3.
+    pub sockets: Vec<Listen>,
+    /// s6-style readiness: the job writes a newline to this fd.
+    pub readiness_fd: Option<i32>,
+    /// notify: WATCHDOG=1 must come at least this often.
+    pub watchdog: Option<u64>,
+    /// How long readiness may take (notify, forking, readiness.fd).
+    pub start_timeout: Option<u64>,
+}
+
+impl Service {
+    /// Whether the job has a moment of readiness later than its start.
+    pub fn waits_for_ready(&self) -> bool {
+        matches!(self.kind, Kind::Forking | Kind::Notify) || self.readiness_fd.is_some()
+    }
+}
+
+/// The job keys this module decodes.
+pub const KEYS: [&str; 9] = [
+    "type",
+    "after",
+    "pidfile",
+    "listen",
+    "max",
+    "sockets",
+    "readiness",
+    "watchdog",
+    "startTimeout",
+];
+
+/// Decodes the service-kind keys of one job. `has_exec`/`has_restarts`
+/// say whether the job gave those keys, for the rules between them.
+pub fn decode(e: &mut Errors, f: &Fields, at: Pos, path: &str, has_exec: bool) -> Service {
+    let p = |k: &str| join(path, k);
+    let mut s = Service {
+        max: INETD_MAX,
+        ..Service::default()
+    };
+    if let Some(n) = f.get("type") {
+        let word = d::string(e, n, &p("type")).unwrap_or_default();
+        match KINDS.iter().find(|(w, _)| *w == word) {
+            Some((_, k)) => s.kind = *k,
+            None if word.is_empty() && !matches!(n.value, super::json5::Value::String(_)) => {}
+            None => {
+                let names: Vec<&str> = KINDS.iter().map(|(w, _)| *w).collect();
+                let hint = d::closest(&word, &names)
+                    .map(|k| format!(" (did you mean {k:?}?)"))
+                    .unwrap_or_default();
+                e.at(
+                    n.pos,
+                    &p("type"),
+                    format!("unknown type {word:?}: one of {}{hint}", names.join(", ")),
+                );
+            }
+        }
+    }
+    let kind = s.kind;
+    if kind != Kind::Simple && !has_exec {
+        e.at(
+            at,
+            &p("exec"),
+            format!("missing: a {} job needs a command", kind.name()),
+        );
+    }
+    // A key that only some kinds take: an error on the others.
+    let only = |e: &mut Errors, key: &str, n: &Node, ok: bool, kinds: &str| {
+        if !ok {
+            e.at(
+                n.pos,
+                &p(key),
+                format!("only for {kinds} (this job is {})", kind.name()),
+            );
+        }
+        ok
+    };
+    if let Some(n) = f.get("after") {
+        s.after = d::strings(e, n, &p("after")).unwrap_or_default();
+    }
+    match (f.get("pidfile"), kind) {
+        (Some(n), _) => {
+            if only(e, "pidfile", n, kind == Kind::Forking, "type \"forking\"") {
+                s.pidfile = d::string(e, n, &p("pidfile"));
+                if s.pidfile.as_deref().is_some_and(|x| !x.starts_with('/')) {
+                    e.at(n.pos, &p("pidfile"), "must be an absolute path");
+                }
+            }
+        }
+        (None, Kind::Forking) => e.at(at, &p("pidfile"), "missing: a forking job needs a pidfile"),
+        _ => {}
+    }
+    match (f.get("listen"), kind) {
+        (Some(n), _) => {
+            if only(e, "listen", n, kind == Kind::Inetd, "type \"inetd\"") {
+                s.listen = listen(e, n, &p("listen"));
+            }
+        }
+        (None, Kind::Inetd) => e.at(
+            at,
+            &p("listen"),
+            "missing: an inetd job needs a listen address (tcp://HOST:PORT or unix:///path)",
+        ),
+        _ => {}
+    }
+    if let Some(n) = f.get("max")
+        && only(e, "max", n, kind == Kind::Inetd, "type \"inetd\"")
+    {
+        s.max = d::integer(e, n, &p("max"), 1, 65536).map_or(INETD_MAX, |v| v as u32);
+    }
+    if kind == Kind::Inetd
+        && let Some(n) = f.get("restarts")
+    {
+        e.at(
+            n.pos,
+            &p("restarts"),
+            "an inetd job runs one process per connection, each once: it has no restarts",
+        );
+    }
+    if let Some(n) = f.get("sockets")
+        && only(
+            e,
+            "sockets",
+            n,
+            kind != Kind::Inetd,
+            "jobs that are not inetd (an inetd job has 'listen')",
+        )
+    {
+        let words = d::strings(e, n, &p("sockets")).unwrap_or_default();
+        for (i, w) in words.iter().enumerate() {
+            match Listen::parse(w) {
+                Ok(l) if s.sockets.contains(&l) => {
+                    e.at(n.pos, &format!("{}[{i}]", p("sockets")), "listed twice")
+                }
+                Ok(l) => s.sockets.push(l),
+                Err(msg) => e.at(n.pos, &format!("{}[{i}]", p("sockets")), msg),
+            }
+        }
+    }
+    if let Some(n) = f.get("readiness")
+        && only(e, "readiness", n, kind == Kind::Simple, "type \"simple\"")
+        && let Some(rf) = d::object(e, n, &p("readiness"), &["fd"])
+    {
+        match rf.get("fd") {
+            Some(x) => {
+                s.readiness_fd = d::integer(e, x, &p("readiness.fd"), 3, 1023).map(|v| v as i32);
+            }
+            None if !rf.typo => e.at(n.pos, &p("readiness.fd"), "missing"),
+            None => {}
+        }
+        let passed = 3..3 + s.sockets.len() as i32;
+        if let Some(fd) = s.readiness_fd.filter(|fd| passed.contains(fd)) {
+            e.at(
+                n.pos,
+                &p("readiness.fd"),
+                format!(
+                    "fd {fd} is taken by 'sockets' (fds 3 to {})",
+                    passed.end - 1
+                ),
+            );
+        }
+    }
+    if let Some(n) = f.get("watchdog")
+        && only(e, "watchdog", n, kind == Kind::Notify, "type \"notify\"")
+    {
+        s.watchdog = d::positive_duration(e, n, &p("watchdog"));
+    }
+    if let Some(n) = f.get("startTimeout")
+        && only(
+            e,
+            "startTimeout",
+            n,
+            s.waits_for_ready(),
+            "jobs that become ready later than they start (notify, forking, readiness.fd)",
+        )
+    {
+        s.start_timeout = d::positive_duration(e, n, &p("startTimeout"));
+    }
+    s
+}
+
+fn listen(e: &mut Errors, n: &Node, path: &str) -> Option<Listen> {
+    let text = d::string(e, n, path)?;
+    Listen::parse(&text)
+        .map_err(|msg| e.at(n.pos, path, msg))
+        .ok()
+}
+
+/// `after` across jobs: every name is a job, not the job itself, and no
+/// ring. `names[i]` is job i's name, `after[i]` its list, `at[i]` where to
+/// point and `paths[i]` its field path.
+pub fn check_after(e: &mut Errors, names: &[&str], after: &[&[String]], at: &[(Pos, String)]) {
+    let index = |name: &str| names.iter().position(|n| *n == name);
+    for (i, deps) in after.iter().enumerate() {
+        for d in deps.iter() {
+            let (pos, path) = &at[i];
+            match index(d) {
+                Some(j) if j == i => e.at(*pos, path, "a job cannot start after itself"),
+                Some(_) => {}
+                None => {
+                    let hint = d::closest(d, names)
+                        .map(|k| format!(" (did you mean {k:?}?)"))
+                        .unwrap_or_default();
+                    e.at(*pos, path, format!("{d:?} names no job{hint}"));
+                }
+            }
+        }
+    }
+    // Rings: a depth-first walk over "starts after" edges; each ring is
+    // reported once, at the job where the walk closed it.
+    let edges: Vec<Vec<usize>> = after
+        .iter()
+        .map(|deps| deps.iter().filter_map(|d| index(d)).collect())
+        .collect();
+    let mut state = alloc::vec![0u8; names.len()]; // 0 new, 1 on the path, 2 done
+    let mut path: Vec<usize> = Vec::new();
+    for start in 0..names.len() {
+        walk(start, &edges, &mut state, &mut path, &mut |ring| {
+            let (pos, p) = &at[ring[0]];
+            let mut words: Vec<&str> = ring.iter().map(|&k| names[k]).collect();
+            words.push(names[ring[0]]);
+            e.at(
+                *pos,
+                p,
+                format!(
+                    "the jobs wait on each other, so none can start: {}",
+                    words.join(" → ")
+                ),
+            );
+        });
+    }
+}
+
+fn walk(
+    i: usize,
+    edges: &[Vec<usize>],
+    state: &mut [u8],
+    path: &mut Vec<usize>,
+    ring: &mut dyn FnMut(&[usize]),
+) {
+    match state[i] {
+        2 => return,
+        1 => {
+            // Self-edges are reported by the name check.
+            if let Some(k) = path.iter().position(|&p| p == i)
+                && path.len() - k > 1
+            {
+                ring(&path[k..]);
+            }
+            return;
+        }
+        _ => {}
+    }
+    state[i] = 1;
+    path.push(i);
+    for &j in &edges[i] {
+        walk(j, edges, state, path, ring);
+    }
+    path.pop();
+    state[i] = 2;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse("t.json5", text) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.into_iter().map(|x| x.to_string()).collect(),
+        }
+    }
+
+    fn service(text: &str) -> Service {
+        let cfg = parse("t.json5", text).unwrap_or_else(|e| panic!("{text}: {e:?}"));
+        cfg.jobs[0].service.clone()
+    }
+
+    #[test]
+    fn kinds_and_their_fields() {
+        let s = service(
+            r#"{jobs: [{name: "a", exec: "x", type: "notify", watchdog: "2s", startTimeout: "5s"}]}"#,
+        );
+        assert_eq!(s.kind, Kind::Notify);
+        assert_eq!(s.watchdog, Some(2_000_000_000));
+        assert_eq!(s.start_timeout, Some(5_000_000_000));
+        let s =
+            service(r#"{jobs: [{name: "a", exec: "x", type: "forking", pidfile: "/run/a.pid"}]}"#);
+        assert_eq!(s.pidfile.as_deref(), Some("/run/a.pid"));
+        let s = service(r#"{jobs: [{name: "a", exec: "x", readiness: {fd: 5}}]}"#);
+        assert_eq!((s.kind, s.readiness_fd), (Kind::Simple, Some(5)));
+        let s = service(r#"{jobs: [{name: "a", exec: "x"}]}"#);
+        assert_eq!(
+            s,
+            Service {
+                max: INETD_MAX,
+                ..Service::default()
+            }
+        );
+    }
+
+    #[test]
+    fn misplaced_and_missing_fields_are_errors() {
+        let e = errors(r#"{jobs: [{name: "a", exec: "x", pidfile: "/a.pid"}]}"#);
+        assert!(
+            e[0].contains("jobs[0].pidfile: only for type \"forking\" (this job is simple)"),
+            "{e:?}"
+        );
+        let e = errors(r#"{jobs: [{name: "a", exec: "x", type: "forking"}]}"#);
+        assert!(e[0].contains("jobs[0].pidfile: missing"), "{e:?}");
+        let e = errors(r#"{jobs: [{name: "a", exec: "x", type: "forkin"}]}"#);
+        assert!(
+            e[0].contains("unknown type \"forkin\"") && e[0].contains("did you mean \"forking\"?"),
+            "{e:?}"
+        );
+        let e = errors(r#"{jobs: [{name: "a", type: "oneshot"}]}"#);
+        assert!(
+            e[0].contains("jobs[0].exec: missing: a oneshot job needs a command"),
+            "{e:?}"
+        );
+        let e = errors(r#"{jobs: [{name: "a", exec: "x", type: "notify", readiness: {fd: 3}}]}"#);
+        assert!(
+            e[0].contains("jobs[0].readiness: only for type \"simple\""),
+            "{e:?}"
+        );
+        let e = errors(r#"{jobs: [{name: "a", exec: "x", startTimeout: "1s"}]}"#);
+        assert!(
+            e[0].contains("jobs[0].startTimeout: only for jobs that become ready later"),
+            "{e:?}"
+        );
+        let e = errors(r#"{jobs: [{name: "a", exec: "x", readiness: {fd: 2}}]}"#);
+        assert_eq!(e.len(), 1, "{e:?}");
+    }
+
+    #[test]
+    fn after_names_jobs_without_rings() {
+        let e =
+            errors(r#"{jobs: [{name: "a", exec: "x", after: ["dbb"]}, {name: "db", exec: "x"}]}"#);
+        assert!(
+            e[0].contains("jobs[0].after: \"dbb\" names no job (did you mean \"db\"?)"),
+            "{e:?}"
+        );
+        let e = errors(r#"{jobs: [{name: "a", exec: "x", after: ["a"]}]}"#);
+        assert!(e[0].contains("cannot start after itself"), "{e:?}");
+        let e = errors(
+            r#"{jobs: [{name: "a", exec: "x", after: ["c"]}, {name: "b", exec: "x", after: ["a"]},
+                       {name: "c", exec: "x", after: ["b"]}, {name: "d", exec: "x", after: ["a"]}]}"#,
+        );
+        assert_eq!(e.len(), 1, "one ring, reported once: {e:?}");
+        assert!(e[0].contains("none can start: a → c → b → a"), "{e:?}");
+        let diamond = r#"{jobs: [{name: "a", exec: "x"}, {name: "b", exec: "x", after: ["a"]},
+                                 {name: "c", exec: "x", after: ["a"]}, {name: "d", exec: "x", after: ["b", "c"]}]}"#;
+        assert_eq!(errors(diamond), Vec::<String>::new());
+    }
+}
