@@ -145,22 +145,18 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, path: &str, has_exec: bool) -
         s.after = d::strings(e, n, &p("after")).unwrap_or_default();
     }
     match (f.get("pidfile"), kind) {
-        (Some(n), _) => {
-            if only(e, "pidfile", n, kind == Kind::Forking, "type \"forking\"") {
-                s.pidfile = d::string(e, n, &p("pidfile"));
-                if s.pidfile.as_deref().is_some_and(|x| !x.starts_with('/')) {
-                    e.at(n.pos, &p("pidfile"), "must be an absolute path");
-                }
+        (Some(n), _) if only(e, "pidfile", n, kind == Kind::Forking, "type \"forking\"") => {
+            s.pidfile = d::string(e, n, &p("pidfile"));
+            if s.pidfile.as_deref().is_some_and(|x| !x.starts_with('/')) {
+                e.at(n.pos, &p("pidfile"), "must be an absolute path");
             }
         }
         (None, Kind::Forking) => e.at(at, &p("pidfile"), "missing: a forking job needs a pidfile"),
         _ => {}
     }
     match (f.get("listen"), kind) {
-        (Some(n), _) => {
-            if only(e, "listen", n, kind == Kind::Inetd, "type \"inetd\"") {
-                s.listen = listen(e, n, &p("listen"));
-            }
+        (Some(n), _) if only(e, "listen", n, kind == Kind::Inetd, "type \"inetd\"") => {
+            s.listen = listen(e, n, &p("listen"));
         }
         (None, Kind::Inetd) => e.at(
             at,
