@@ -11,6 +11,7 @@
 mod advertise;
 mod ops;
 
+use super::machine::{Effect, Input, Life, Status, T, T_COUNT};
 use super::netcheck::{NetCheck, Progress};
 use super::output::{LOG_RING, LogRing, Output};
 use crate::config::schema::{Check, Config, JobConfig, Restarts, When};
@@ -38,37 +39,6 @@ use core::ffi::{CStr, c_char};
 
 pub use crate::events::{CODES, Code, Ev, GLOBAL};
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Status {
-    Unknown,
-    Healthy,
-    Unhealthy,
-    Maintenance,
-}
-
-/// Per-job timers; the timer key is `job << 8 | kind`.
-#[derive(Clone, Copy)]
-enum T {
-    /// when.timeout: the start event did not come.
-    WhenTimeout = 0,
-    /// `timeout`: the run took too long.
-    RunTimeout,
-    /// stopTimeout after the stop signal: SIGKILL.
-    StopKill,
-    /// stopTimeout while waiting for a preStop-style job to finish.
-    StopWait,
-    /// A delayed restart (restartDelay / backoff).
-    Restart,
-    /// when.interval tick.
-    Interval,
-    /// when.cron tick.
-    Cron,
-    /// Next health check.
-    Health,
-    /// The running health check took too long.
-    HealthTimeout,
-}
-const T_COUNT: usize = 9;
 /// Timer key of the leftover-process grace deadline (not a job's).
 const GRACE_KEY: u64 = u64::MAX >> 1;
 
@@ -88,32 +58,12 @@ const TOK_MASK: u64 = 0xff << 56;
 /// Timer key of the telemetry service's heartbeat.
 const TELEMETRY_BEAT_KEY: u64 = GRACE_KEY - 1;
 
+/// A job: its lifecycle (the sans-IO machine) and what the engine holds
+/// for it: loop timers, the health check in flight, output, discovery.
 struct Job {
-    cfg: JobConfig,
+    life: Life,
     argv: Vec<CString>,
-    /// The `when` event (None: started by startup, interval or cron only).
-    start_on: Option<Ev>,
-    /// Whether the start event still starts the job.
-    listening: bool,
-    /// Starts left (None: unlimited).
-    starts_remain: Option<u32>,
-    restarts_remain: Option<u32>,
-    pid: Option<i32>,
-    started_at: u64,
-    /// Start again as soon as the current run exits.
-    pending_start: bool,
-    /// No more runs: stopping (or stopped) for good.
-    halting: bool,
-    /// Shutdown asked this job to stop; it waits for its dependents first.
-    quit_requested: bool,
-    stopping_sent: bool,
-    complete: bool,
-    /// Job whose `stopped` we wait for before stopping (ContainerPilot's
-    /// preStop pattern: `when: {source: THIS, once: "stopping"}`).
-    wait_for_stopped: Option<String>,
-    status: Status,
-    last_failed: bool,
-    quick_failures: u32,
+    /// The loop's id of each timer the machine armed.
     timers: [Option<TimerId>; T_COUNT],
     check_pid: Option<i32>,
     net_check: Option<NetCheck>,
@@ -121,14 +71,6 @@ struct Job {
     check_lookup: Option<(crate::net::resolver::QueryId, u16)>,
     /// When the running health check started (for its duration metric).
     check_started: u64,
-    is_main: bool,
-    /// Deadline of each armed timer, for status ("next run in").
-    timer_at: [u64; T_COUNT],
-    /// Starts, and those the restart policy made after an exit (status).
-    runs: u32,
-    restarts: u32,
-    last_exit: Option<ExitStatus>,
-    exited_at: u64,
     /// The last health check: passed, what it said, when.
     last_check: Option<(bool, String, u64)>,
     /// Recent output, for `tug ctl logs`.
@@ -139,35 +81,11 @@ struct Job {
     advertised: bool,
     /// Dropped by a reload: complete for good, kept so indices stay valid.
     removed: bool,
-    /// Stopped by the operator (`tug ctl stop`): it does not count as done,
-    /// so tug keeps running until it is started again or shut down.
-    held: bool,
-    /// Why the last start failed (no fork, or the exec failed), for the
-    /// control socket's answer.
-    start_error: Option<String>,
 }
 
 impl Job {
-    /// Runnable again, as configured: not stopping or stopped, the restart
-    /// budget and backoff reset, health unknown (maintenance persists).
-    fn rearm(&mut self) {
-        self.complete = false;
-        self.halting = false;
-        self.held = false;
-        self.stopping_sent = false;
-        self.quit_requested = false;
-        self.restarts_remain = restart_budget(self.cfg.restarts);
-        // The count shown against the budget starts again with it.
-        self.restarts = 0;
-        self.quick_failures = 0;
-        self.forget_health();
-    }
-
-    /// A new run's health is unknown, unless maintenance holds it.
-    fn forget_health(&mut self) {
-        if self.status != Status::Maintenance {
-            self.status = Status::Unknown;
-        }
+    fn name(&self) -> &str {
+        self.life.name()
     }
 }
 
@@ -300,7 +218,7 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         s.add_job(cfg);
     }
     if let Some(last) = s.jobs.last_mut().filter(|_| !main.is_empty()) {
-        last.is_main = true;
+        last.life.is_main = true;
     }
     s.link_stop_waits();
     s.add_watches(&config.watches);
@@ -357,36 +275,6 @@ fn argv_of(cfg: &JobConfig) -> Vec<CString> {
         .flatten()
         .filter_map(|w| CString::new(w.as_str()).ok())
         .collect()
-}
-
-/// The event that starts a job and how many starts it has (None: any).
-fn start_rule(when: &When) -> (Option<Ev>, Option<u32>) {
-    match when {
-        When::Startup | When::Interval(_) => (
-            Some(Ev {
-                code: Code::Startup,
-                source: GLOBAL.into(),
-            }),
-            Some(1),
-        ),
-        When::Cron { .. } => (None, None),
-        When::Event {
-            source, code, each, ..
-        } => (
-            Some(Ev {
-                code: *code,
-                source: source.clone(),
-            }),
-            if *each { None } else { Some(1) },
-        ),
-    }
-}
-
-fn restart_budget(r: Restarts) -> Option<u32> {
-    match r {
-        Restarts::Unlimited => None,
-        Restarts::Limit(n) => Some(n),
-    }
 }
 
 impl Supervisor<'_> {
@@ -449,46 +337,34 @@ impl Supervisor<'_> {
 
     fn add_job(&mut self, cfg: JobConfig) {
         let argv = argv_of(&cfg);
-        let (start_on, starts_remain) = start_rule(&cfg.when);
-        let restarts_remain = restart_budget(cfg.restarts);
         let service = self.service_of(&cfg);
         self.jobs.push(Job {
-            cfg,
+            life: Life::new(cfg),
             argv,
-            start_on,
-            listening: true,
-            starts_remain,
-            restarts_remain,
-            pid: None,
-            started_at: 0,
-            pending_start: false,
-            halting: false,
-            quit_requested: false,
-            stopping_sent: false,
-            complete: false,
-            wait_for_stopped: None,
-            status: Status::Unknown,
-            last_failed: false,
-            quick_failures: 0,
             timers: [None; T_COUNT],
             check_pid: None,
             net_check: None,
             check_lookup: None,
             check_started: 0,
-            is_main: false,
-            timer_at: [0; T_COUNT],
-            runs: 0,
-            restarts: 0,
-            last_exit: None,
-            exited_at: 0,
             last_check: None,
             log: LogRing::new(LOG_RING),
             service,
             advertised: false,
             removed: false,
-            held: false,
-            start_error: None,
         });
+        let i = self.jobs.len() - 1;
+        self.gate(i);
+    }
+
+    /// `after`: whether job `i`'s start must wait for a dependency.
+    fn gate(&mut self, i: usize) {
+        let blocked = self.job_at(i).life.cfg.service.after.iter().any(|d| {
+            !self
+                .jobs
+                .iter()
+                .any(|j| !j.removed && j.name() == d && j.life.ready)
+        });
+        self.job_at_mut(i).life.blocked = blocked;
     }
 
     /// A job that starts on another's `stopping` delays that job's stop
@@ -498,11 +374,11 @@ impl Supervisor<'_> {
             if let Some(Ev {
                 code: Code::Stopping,
                 source,
-            }) = self.job_at(i).start_on.clone()
+            }) = self.job_at(i).life.start_on.clone()
             {
-                let dependent = self.job_at(i).cfg.name.clone();
-                if let Some(j) = self.jobs.iter_mut().find(|j| j.cfg.name == source) {
-                    j.wait_for_stopped = Some(dependent);
+                let dependent = self.job_at(i).name().to_string();
+                if let Some(j) = self.jobs.iter_mut().find(|j| j.name() == source) {
+                    j.life.wait_for_stopped = Some(dependent);
                 }
             }
         }
@@ -518,17 +394,78 @@ impl Supervisor<'_> {
 
     /// A job's own clocks: health checks, interval, cron, when.timeout.
     fn arm(&mut self, i: usize) {
-        let now = self.lp.now();
-        if let Some(interval) = self.job_at(i).cfg.health.as_ref().map(|h| h.interval) {
-            self.set_timer(i, T::Health, now + interval);
+        let (mut out, now) = (Vec::new(), self.lp.now());
+        self.job_at_mut(i).life.arm_clocks(now, &mut out);
+        self.effects(i, out);
+    }
+
+    /// Feeds job `i`'s machine one input and carries out its effects.
+    fn step(&mut self, i: usize, input: Input<'_>) {
+        let (mut out, now) = (Vec::new(), self.lp.now());
+        self.job_at_mut(i).life.on(input, now, &mut out);
+        self.effects(i, out);
+    }
+
+    /// Carries out a machine's effects, in order; then, if the job just
+    /// became ready, lets the jobs waiting on it (`after`) go.
+    fn effects(&mut self, i: usize, out: Vec<Effect>) {
+        let was_ready = self.job_at(i).life.ready;
+        for effect in out {
+            match effect {
+                Effect::Spawn => self.spawn_job(i),
+                Effect::Signal(sig) => {
+                    if let Some(pid) = self.job_at(i).life.pid {
+                        let _ = kill(-pid, sig);
+                    }
+                }
+                Effect::Kill(why) => self.kill_job(i, &why),
+                Effect::Publish(code) => {
+                    let name = self.job_at(i).name().to_string();
+                    self.publish(code, &name);
+                }
+                Effect::Arm(t, at) => {
+                    if let Some(old) = self.job_at_mut(i).timers[t as usize].take() {
+                        self.lp.cancel_timer(old);
+                    }
+                    let id = self.lp.add_timer(at, ((i as u64) << 8) | t as u64);
+                    self.job_at_mut(i).timers[t as usize] = Some(id);
+                }
+                Effect::Cancel(t) => {
+                    if let Some(id) = self.job_at_mut(i).timers[t as usize].take() {
+                        self.lp.cancel_timer(id);
+                    }
+                }
+                Effect::ArmCron => self.arm_cron(i),
+                Effect::Advertise => self.advertise(i),
+                Effect::Withdraw => self.withdraw(i),
+                Effect::RunCheck => self.run_check(i),
+                Effect::AbortCheck => self.abort_check(i),
+                Effect::CheckTimedOut => self.check_timed_out(i),
+                Effect::MainExited(code) => {
+                    if self.main_code.is_none() {
+                        self.main_code = Some(code);
+                    }
+                    self.begin_shutdown();
+                }
+            }
         }
-        match self.job_at(i).cfg.when.clone() {
-            When::Interval(every) => self.set_timer(i, T::Interval, now + every),
-            When::Cron { .. } => self.arm_cron(i),
-            When::Event {
-                timeout: Some(t), ..
-            } => self.set_timer(i, T::WhenTimeout, now + t),
-            _ => {}
+        if !was_ready && self.job_at(i).life.ready {
+            self.release_dependents(i);
+        }
+    }
+
+    /// Job `i` is ready: each job waiting on it whose dependencies are now
+    /// all ready may start.
+    fn release_dependents(&mut self, i: usize) {
+        let name = self.job_at(i).name().to_string();
+        for d in 0..self.jobs.len() {
+            let life = &self.job_at(d).life;
+            if life.blocked && life.cfg.service.after.contains(&name) {
+                self.gate(d);
+                if !self.job_at(d).life.blocked {
+                    self.step(d, Input::DepsReady);
+                }
+            }
         }
     }
 
@@ -581,7 +518,10 @@ impl Supervisor<'_> {
                 debug!("event: {} {}", ev.source, ev.code.name());
                 self.metrics.event(ev.code.name(), &ev.source);
                 for i in 0..self.jobs.len() {
-                    self.on_event(i, &ev);
+                    self.step(i, Input::Event(&ev));
+                }
+                if ev.code == Code::Stopped {
+                    self.dependency_stopped(&ev.source);
                 }
             }
             if self.shutting_down {
@@ -596,111 +536,58 @@ impl Supervisor<'_> {
         let done = self
             .jobs
             .iter()
-            .all(|j| j.complete && (!j.held || self.shutting_down));
+            .all(|j| j.life.complete() && (!j.life.held || self.shutting_down));
         if !self.draining && (self.shutting_down || !self.jobs.is_empty()) && done {
             self.begin_drain();
         }
     }
 
-    fn on_event(&mut self, i: usize, ev: &Ev) {
-        if self.job_at(i).complete {
+    /// A job stopped: if it never became ready, the jobs that start after
+    /// it never will.
+    fn dependency_stopped(&mut self, source: &str) {
+        let Some(dep) = self
+            .jobs
+            .iter()
+            .position(|j| !j.removed && j.name() == source)
+        else {
+            return;
+        };
+        if self.job_at(dep).life.ready {
             return;
         }
-        match (ev.code, ev.source.as_str()) {
-            (Code::Shutdown, GLOBAL) => return self.on_quit(i),
-            (Code::EnterMaintenance, GLOBAL) => self.job_at_mut(i).status = Status::Maintenance,
-            (Code::ExitMaintenance, GLOBAL) => self.job_at_mut(i).status = Status::Unknown,
-            (Code::Stopped, src)
-                if self.job_at(i).wait_for_stopped.as_deref() == Some(src)
-                    && self.job_at(i).halting =>
+        for d in 0..self.jobs.len() {
+            if self
+                .job_at(d)
+                .life
+                .cfg
+                .service
+                .after
+                .iter()
+                .any(|a| a == source)
             {
-                self.cancel_timer(i, T::StopWait);
-                self.job_at_mut(i).wait_for_stopped = None;
-                self.stop_process(i);
+                self.step(d, Input::DepFailed(source));
             }
-            _ => {}
-        }
-        let job = self.job_at(i);
-        if job.listening && job.start_on.as_ref() == Some(ev) {
-            return self.on_start_event(i);
-        }
-        // Its source job stopped for good: an event this job waits for
-        // from it can never come, so it will never start (or run again).
-        if ev.code == Code::Stopped
-            && job.listening
-            && job.pid.is_none()
-            && let Some(on) = &job.start_on
-            && on.source == ev.source
-            && on.code != Code::Stopped
-        {
-            info!(
-                "job {} will not start: {} has stopped",
-                job.cfg.name, ev.source
-            );
-            self.job_at_mut(i).listening = false;
-            self.halt(i);
         }
     }
 
-    fn on_start_event(&mut self, i: usize) {
-        let job = self.job_at_mut(i);
-        if job.starts_remain == Some(0) {
-            job.listening = false;
-            return self.halt(i);
-        }
-        if let Some(n) = &mut job.starts_remain {
-            *n -= 1;
-            if *n == 0 {
-                job.listening = false;
-            }
-        }
-        self.cancel_timer(i, T::WhenTimeout);
-        self.start_exec(i);
-    }
-
-    fn on_quit(&mut self, i: usize) {
-        let job = self.job_at_mut(i);
-        job.restarts_remain = Some(0);
-        job.pending_start = false;
-        self.cancel_timer(i, T::Restart);
-        self.cancel_timer(i, T::Interval);
-        self.cancel_timer(i, T::Cron);
-        let job = self.job_at_mut(i);
-        let stop_triggered = matches!(
-            job.start_on,
-            Some(Ev {
-                code: Code::Stopping | Code::Stopped,
-                ..
-            })
-        );
-        if stop_triggered && !job.argv.is_empty() && job.listening {
-            // preStop/postStop jobs still run once, on their event.
-            if job.starts_remain.is_none() {
-                job.starts_remain = Some(1);
-            }
-            return;
-        }
-        job.listening = false;
-        job.starts_remain = Some(0);
-        job.quit_requested = true;
-    }
-
-    /// Stops jobs in reverse order of their `when` dependencies: a job goes
-    /// once every job that started from its events has stopped.
+    /// Stops jobs in reverse order of their dependencies (`when` sources and
+    /// `after`): a job goes once every job that depends on it has stopped.
     fn advance_shutdown(&mut self) {
         loop {
             let mut progressed = false;
             for i in 0..self.jobs.len() {
-                let job = self.job_at(i);
-                if !job.quit_requested || job.halting || job.complete {
+                let life = &self.job_at(i).life;
+                if !life.quit_requested || life.halting() {
                     continue;
                 }
-                let name = job.cfg.name.as_str();
+                let name = life.name();
                 let blocked = self.jobs.iter().any(|d| {
-                    !d.complete && matches!(&d.start_on, Some(Ev { code, source }) if source == name && !matches!(code, Code::Stopping | Code::Stopped))
+                    !d.life.complete()
+                        && (matches!(&d.life.start_on, Some(Ev { code, source }) if source == name && !matches!(code, Code::Stopping | Code::Stopped))
+                            || d.life.cfg.service.after.iter().any(|a| a == name))
                 });
                 if !blocked {
-                    self.halt(i);
+                    self.step(i, Input::Halt);
                     progressed = true;
                 }
             }
@@ -712,46 +599,20 @@ impl Supervisor<'_> {
 
     // ---- running ----
 
-    fn start_exec(&mut self, i: usize) {
-        if self.job_at(i).pid.is_some() {
-            // One process per job: start again when this run exits.
-            self.job_at_mut(i).pending_start = true;
-            return;
-        }
-        if self.job_at(i).argv.is_empty() {
-            return;
-        }
-        let job = self.job_at_mut(i);
-        job.forget_health();
-        job.start_error = None;
+    /// The machine asked for a run: spawn it and tell the machine how that
+    /// went.
+    fn spawn_job(&mut self, i: usize) {
         match self.spawn_argv(i, false) {
             Ok(pid) => {
-                let now = self.lp.now();
-                let job = self.job_at_mut(i);
-                job.runs += 1;
-                if job.last_exit.is_some() {
-                    let name = job.cfg.name.clone();
+                if self.job_at(i).life.last_exit.is_some() {
+                    let name = self.job_at(i).name().to_string();
                     self.metrics.job_restart(&name);
                 }
-                let job = self.job_at_mut(i);
-                job.pid = Some(pid);
-                job.started_at = now;
-                self.advertise(i);
-                let job = self.job_at_mut(i);
-                if let Some(t) = job.cfg.timeout {
-                    self.set_timer(i, T::RunTimeout, now + t);
-                }
+                self.step(i, Input::Started(pid));
             }
             Err(msg) => {
-                error!("job {}: {msg}", self.job_at(i).cfg.name);
-                let job = self.job_at_mut(i);
-                job.last_failed = true;
-                job.start_error = Some(msg);
-                let name = self.job_at(i).cfg.name.clone();
-                self.publish(Code::ExitFailed, &name);
-                // Never retry a failed spawn synchronously: it would fail
-                // again at once (unknown user, no pipes left), in a loop.
-                self.after_exit(i, 1_000_000_000);
+                error!("job {}: {msg}", self.job_at(i).name());
+                self.step(i, Input::SpawnFailed(msg));
             }
         }
     }
@@ -759,7 +620,7 @@ impl Supervisor<'_> {
     /// Forks and execs a job's command or its health check.
     fn spawn_argv(&mut self, i: usize, check: bool) -> core::result::Result<i32, String> {
         let job = self.job_at(i);
-        let cfg = &job.cfg;
+        let cfg = &job.life.cfg;
         let (argv, raw, label) = match (&cfg.health, check) {
             (Some(h), true) => match &h.check {
                 Check::Exec(words) => (
@@ -795,7 +656,7 @@ impl Supervisor<'_> {
                 *p = Some((r, w));
             }
         }
-        let stdin = if job.is_main {
+        let stdin = if job.life.is_main {
             None
         } else {
             self.dev_null.as_ref().map(Fd::raw)
@@ -810,7 +671,7 @@ impl Supervisor<'_> {
             envp: &envp,
             path: path.as_deref(),
             new_group: true,
-            foreground: job.is_main && proc::owns_foreground(),
+            foreground: job.life.is_main && proc::owns_foreground(),
             stdio: [
                 stdin,
                 pipes[0].as_ref().map(|p| p.1.raw()),
@@ -830,7 +691,7 @@ impl Supervisor<'_> {
             Some(why) if check => error!("{label}: {why}"),
             Some(why) => {
                 error!("job {label}: {why}");
-                self.jobs[i].start_error = Some(why.clone());
+                self.jobs[i].life.start_error = Some(why.clone());
             }
             None if !check => info!("job {label} started (pid {pid})"),
             None => {}
@@ -998,7 +859,7 @@ impl Supervisor<'_> {
                     return; // aborted: its result describes nothing
                 }
                 self.job_at_mut(i).check_pid = None;
-                self.cancel_timer(i, T::HealthTimeout);
+                self.set_timer(i, T::HealthTimeout, None);
                 self.check_result(
                     i,
                     status == ExitStatus::Exited(0),
@@ -1009,191 +870,8 @@ impl Supervisor<'_> {
     }
 
     fn job_exited(&mut self, i: usize, status: ExitStatus) {
-        self.cancel_timer(i, T::RunTimeout);
-        self.cancel_timer(i, T::StopKill);
-        // A check in flight was about the run that just ended.
-        self.abort_check(i);
-        self.drain_outputs_of(self.job_at(i).pid);
-        let ok = status == ExitStatus::Exited(0);
-        let now = self.lp.now();
-        let job = self.job_at_mut(i);
-        job.pid = None;
-        job.last_exit = Some(status);
-        job.exited_at = now;
-        // A job tug itself stopped did not fail.
-        job.last_failed = !ok && !job.halting;
-        let ran_for = now.saturating_sub(job.started_at);
-        if ok || ran_for >= job.cfg.restart_reset_after {
-            job.quick_failures = 0;
-        } else {
-            job.quick_failures += 1;
-        }
-        let name = job.cfg.name.clone();
-        match status {
-            ExitStatus::Exited(c) => info!("job {name} exited with {c}"),
-            ExitStatus::Signaled(s) => info!("job {name} was killed by signal {s}"),
-        }
-        if job.is_main && self.main_code.is_none() {
-            self.main_code = Some(status.code());
-            self.job_at_mut(i).restarts_remain = Some(0);
-            self.publish(
-                if ok {
-                    Code::ExitSuccess
-                } else {
-                    Code::ExitFailed
-                },
-                &name,
-            );
-            self.complete(i);
-            self.begin_shutdown();
-            return;
-        }
-        self.publish(
-            if ok {
-                Code::ExitSuccess
-            } else {
-                Code::ExitFailed
-            },
-            &name,
-        );
-        self.after_exit(i, 0);
-    }
-
-    /// What follows a run: restart (after the backoff, at least
-    /// `min_delay`), wait for the next event, or stop for good.
-    fn after_exit(&mut self, i: usize, min_delay: u64) {
-        let job = &mut self.jobs[i];
-        if job.halting {
-            if job.wait_for_stopped.is_none() {
-                self.complete(i);
-            }
-            return;
-        }
-        if core::mem::take(&mut job.pending_start) {
-            return self.start_exec(i);
-        }
-        if matches!(job.cfg.when, When::Interval(_) | When::Cron { .. }) {
-            // Periodic jobs run again on their next tick.
-            return;
-        }
-        if job.restarts_remain != Some(0) {
-            if let Some(n) = &mut job.restarts_remain {
-                *n -= 1;
-            }
-            // Without a restartDelay, a job that keeps dying at once is
-            // restarted at most once a second (s6's rule), not in a loop.
-            let floor = (job.started_at + 1_000_000_000).saturating_sub(self.lp.now());
-            let delay = backoff(job)
-                .max(min_delay)
-                .max(if job.cfg.restart_delay == 0 { floor } else { 0 });
-            if delay == 0 {
-                job.restarts += 1;
-                return self.start_exec(i);
-            }
-            debug!("job {} restarts in {} ms", job.cfg.name, delay / 1_000_000);
-            let at = self.lp.now() + delay;
-            return self.set_timer(i, T::Restart, at);
-        }
-        if job.starts_remain != Some(0) && job.listening {
-            return; // `each`: wait for the next event.
-        }
-        self.halt(i);
-    }
-
-    /// No more runs: publish `stopping`, let a preStop-style job finish,
-    /// stop the process, then `stopped`.
-    fn halt(&mut self, i: usize) {
-        let job = self.job_at_mut(i);
-        if job.halting || job.complete {
-            return;
-        }
-        job.halting = true;
-        job.listening = false;
-        job.stopping_sent = true;
-        let name = job.cfg.name.clone();
-        let waits = job.wait_for_stopped.is_some();
-        let stop_timeout = job.cfg.stop_timeout;
-        // Out of the catalog before the signal: clients stop sending work
-        // while the job drains.
-        self.withdraw(i);
-        self.cancel_timer(i, T::Interval);
-        self.cancel_timer(i, T::Cron);
-        self.cancel_timer(i, T::Restart);
-        self.cancel_timer(i, T::WhenTimeout);
-        // A stopping job's health is no news: a check now would only see
-        // the stop itself (a refused or reset connection, a 503).
-        self.cancel_timer(i, T::Health);
-        self.abort_check(i);
-        self.publish(Code::Stopping, &name);
-        if waits {
-            let at = self.lp.now() + stop_timeout;
-            self.set_timer(i, T::StopWait, at);
-        } else {
-            self.stop_process(i);
-        }
-    }
-
-    fn stop_process(&mut self, i: usize) {
-        let job = self.job_at(i);
-        match job.pid {
-            Some(pid) => {
-                debug!(
-                    "stopping job {} (signal {})",
-                    job.cfg.name, job.cfg.stop_signal
-                );
-                let _ = kill(-pid, job.cfg.stop_signal);
-                let at = self.lp.now() + job.cfg.stop_timeout;
-                self.set_timer(i, T::StopKill, at);
-            }
-            None => self.complete(i),
-        }
-    }
-
-    fn complete(&mut self, i: usize) {
-        if self.job_at(i).complete {
-            return;
-        }
-        self.cancel_timers(i, None);
-        self.abort_check(i);
-        self.withdraw(i);
-        let job = self.job_at_mut(i);
-        job.complete = true;
-        job.halting = true;
-        let name = job.cfg.name.clone();
-        // Every job publishes `stopping` once, then `stopped`.
-        if !core::mem::replace(&mut job.stopping_sent, true) {
-            self.publish(Code::Stopping, &name);
-        }
-        self.publish(Code::Stopped, &name);
-    }
-
-    // ---- timers ----
-
-    fn set_timer(&mut self, i: usize, kind: T, at: u64) {
-        if let Some(old) = self.job_at_mut(i).timers[kind as usize].take() {
-            self.lp.cancel_timer(old);
-        }
-        let id = self.lp.add_timer(at, ((i as u64) << 8) | kind as u64);
-        self.job_at_mut(i).timers[kind as usize] = Some(id);
-        self.job_at_mut(i).timer_at[kind as usize] = at;
-    }
-
-    /// Every timer of job `i`, but `keep`.
-    fn cancel_timers(&mut self, i: usize, keep: Option<T>) {
-        for k in 0..T_COUNT {
-            if keep.is_some_and(|t| t as usize == k) {
-                continue;
-            }
-            if let Some(id) = self.job_at_mut(i).timers[k].take() {
-                self.lp.cancel_timer(id);
-            }
-        }
-    }
-
-    fn cancel_timer(&mut self, i: usize, kind: T) {
-        if let Some(id) = self.job_at_mut(i).timers[kind as usize].take() {
-            self.lp.cancel_timer(id);
-        }
+        self.drain_outputs_of(self.job_at(i).life.pid);
+        self.step(i, Input::Exited(status));
     }
 
     fn on_timer(&mut self, key: u64) {
@@ -1208,105 +886,62 @@ impl Supervisor<'_> {
             return self.telemetry_heartbeat();
         }
         let i = (key >> 8) as usize;
-        let kind = (key & 0xff) as usize;
+        let Some(t) = T::from_index((key & 0xff) as usize) else {
+            return;
+        };
         if i >= self.jobs.len() {
             return;
         }
-        self.job_at_mut(i).timers[kind] = None;
-        let now = self.lp.now();
-        match kind {
-            k if k == T::WhenTimeout as usize => {
-                warning!(
-                    "job {}: when.timeout expired before its start event",
-                    self.job_at(i).cfg.name
-                );
-                self.job_at_mut(i).starts_remain = Some(0);
-                self.halt(i);
-            }
-            k if k == T::RunTimeout as usize => {
-                let t = self.job_at(i).cfg.timeout.unwrap_or(0);
-                self.kill_job(i, &format!("timed out ({})", crate::duration::display(t)))
-            }
-            k if k == T::StopKill as usize => {
-                let t = self.job_at(i).cfg.stop_timeout;
-                self.kill_job(
-                    i,
-                    &format!(
-                        "did not stop within its stopTimeout ({})",
-                        crate::duration::display(t)
-                    ),
-                )
-            }
-            k if k == T::StopWait as usize => {
-                self.job_at_mut(i).wait_for_stopped = None;
-                self.stop_process(i);
-            }
-            k if k == T::Restart as usize => {
-                self.job_at_mut(i).restarts += 1;
-                self.start_exec(i)
-            }
-            k if k == T::Interval as usize => {
-                if let When::Interval(every) = self.job_at(i).cfg.when {
-                    self.set_timer(i, T::Interval, now + every);
-                }
-                let job = self.job_at_mut(i);
-                if job.restarts_remain == Some(0) {
-                    self.halt(i);
-                } else {
-                    if let Some(n) = &mut job.restarts_remain {
-                        *n -= 1;
-                    }
-                    self.start_exec(i);
-                }
-            }
-            k if k == T::Cron as usize => {
-                if self.job_at(i).pid.is_some() {
-                    warning!(
-                        "job {}: previous run still going, skipping this cron run",
-                        self.job_at(i).cfg.name
-                    );
-                } else {
-                    self.start_exec(i);
-                }
-                self.arm_cron(i);
-            }
-            k if k == T::Health as usize => {
-                let every = self.job_at(i).cfg.health.as_ref().map_or(0, |h| h.interval);
-                self.set_timer(i, T::Health, now + every);
-                self.run_check(i);
-            }
-            k if k == T::HealthTimeout as usize => {
-                if let Some(pid) = self.job_at(i).check_pid {
-                    let _ = kill(-pid, libc::SIGKILL);
-                }
-                if let Some(c) = self.job_at_mut(i).net_check.take() {
-                    let _ = self.lp.deregister(c.fd.raw());
-                    self.check_result(i, false, "timed out");
-                }
-                if let Some((id, _)) = self.job_at_mut(i).check_lookup.take() {
-                    self.resolver.cancel(&mut self.lp, id);
-                    self.check_result(i, false, "timed out resolving its host");
-                }
-            }
-            _ => {}
+        self.job_at_mut(i).timers[t as usize] = None;
+        self.step(i, Input::Timer(t));
+    }
+
+    /// The check in flight took too long: a process check is killed (its
+    /// exit is then the result), a network check or lookup fails now.
+    fn check_timed_out(&mut self, i: usize) {
+        if let Some(pid) = self.job_at(i).check_pid {
+            let _ = kill(-pid, libc::SIGKILL);
         }
+        if let Some(c) = self.job_at_mut(i).net_check.take() {
+            let _ = self.lp.deregister(c.fd.raw());
+            self.check_result(i, false, "timed out");
+        }
+        if let Some((id, _)) = self.job_at_mut(i).check_lookup.take() {
+            self.resolver.cancel(&mut self.lp, id);
+            self.check_result(i, false, "timed out resolving its host");
+        }
+    }
+
+    /// Arms or cancels one of job `i`'s timers from outside its machine
+    /// (the health check's deadline, the next cron tick).
+    fn set_timer(&mut self, i: usize, t: T, at: Option<u64>) {
+        let mut out = Vec::new();
+        let life = &mut self.job_at_mut(i).life;
+        match at {
+            Some(at) => life.arm(t, at, &mut out),
+            None => life.cancel(t, &mut out),
+        }
+        self.effects(i, out);
     }
 
     /// SIGKILL to a running job's whole process group, naming whom it hits.
     fn kill_job(&self, i: usize, why: &str) {
-        if let Some(pid) = self.job_at(i).pid {
+        if let Some(pid) = self.job_at(i).life.pid {
             // Listed before the kill: dead processes have no names to read.
             let whom = match tree::group(pid) {
                 Ok(procs) if !procs.is_empty() => tree::describe(&procs),
                 _ => "its process group".into(),
             };
-            warning!("job {} {why}: SIGKILL to {whom}", self.job_at(i).cfg.name);
+            warning!(
+                "job {} {why}: SIGKILL to {whom}",
+                self.job_at(i).life.cfg.name
+            );
             let _ = kill(-pid, libc::SIGKILL);
         }
     }
 
     fn arm_cron(&mut self, i: usize) {
-        let When::Cron { expr, local } = &self.job_at(i).cfg.when else {
+        let When::Cron { expr, local } = &self.job_at(i).life.cfg.when else {
             return;
         };
         let Ok(schedule) = super::cron::Schedule::parse(expr) else {
@@ -1321,25 +956,20 @@ impl Supervisor<'_> {
         match schedule.next_after(now_wall, &zone) {
             Some(next) => {
                 let at = self.lp.now() + (next - now_wall).max(0) as u64 * 1_000_000_000;
-                self.set_timer(i, T::Cron, at);
+                self.set_timer(i, T::Cron, Some(at));
             }
-            None => warning!("job {}: cron {expr:?} never fires", self.job_at(i).cfg.name),
+            None => warning!(
+                "job {}: cron {expr:?} never fires",
+                self.job_at(i).life.cfg.name
+            ),
         }
     }
 
     // ---- health ----
 
-    /// Whether tug is stopping the job's process (for good, or to restart
-    /// it): its checks would only report that stop.
-    fn stopping(&self, i: usize) -> bool {
-        let job = self.job_at(i);
-        job.halting || job.timers[T::StopKill as usize].is_some()
-    }
-
     /// Forgets the check in flight, if any: kills an exec check (its exit
     /// is then ignored), closes a network check, cancels a lookup.
     fn abort_check(&mut self, i: usize) {
-        self.cancel_timer(i, T::HealthTimeout);
         if let Some(pid) = self.job_at_mut(i).check_pid.take() {
             let _ = kill(-pid, libc::SIGKILL);
         }
@@ -1353,22 +983,20 @@ impl Supervisor<'_> {
 
     fn run_check(&mut self, i: usize) {
         let job = self.job_at(i);
-        if job.complete
-            || self.stopping(i)
-            || job.status == Status::Maintenance
+        if job.life.ignores_checks()
             || job.check_pid.is_some()
             || job.net_check.is_some()
             || job.check_lookup.is_some()
         {
             return;
         }
-        let Some(h) = job.cfg.health.clone() else {
+        let Some(h) = job.life.cfg.health.clone() else {
             return;
         };
         let now = self.lp.now();
         self.job_at_mut(i).check_started = now;
         // The deadline covers a check's lookup too.
-        self.set_timer(i, T::HealthTimeout, now + h.timeout);
+        self.set_timer(i, T::HealthTimeout, Some(now + h.timeout));
         let started = match &h.check {
             Check::Exec(_) => self
                 .spawn_argv(i, true)
@@ -1383,7 +1011,7 @@ impl Supervisor<'_> {
             }),
         };
         if let Err(msg) = started {
-            self.cancel_timer(i, T::HealthTimeout);
+            self.set_timer(i, T::HealthTimeout, None);
             self.check_result(i, false, &msg);
         }
     }
@@ -1412,7 +1040,14 @@ impl Supervisor<'_> {
             let Some((_, port)) = self.job_at_mut(i).check_lookup.take() else {
                 continue;
             };
-            let Some(check) = self.job_at(i).cfg.health.as_ref().map(|h| h.check.clone()) else {
+            let Some(check) = self
+                .job_at(i)
+                .life
+                .cfg
+                .health
+                .as_ref()
+                .map(|h| h.check.clone())
+            else {
                 continue;
             };
             let started = result.and_then(|ips| {
@@ -1422,7 +1057,7 @@ impl Supervisor<'_> {
             match started {
                 Ok(c) => self.watch_net(i, c),
                 Err(msg) => {
-                    self.cancel_timer(i, T::HealthTimeout);
+                    self.set_timer(i, T::HealthTimeout, None);
                     self.check_result(i, false, &msg);
                 }
             }
@@ -1452,7 +1087,7 @@ impl Supervisor<'_> {
         if let Some(c) = self.job_at_mut(i).net_check.take() {
             let _ = self.lp.deregister(c.fd.raw());
         }
-        self.cancel_timer(i, T::HealthTimeout);
+        self.set_timer(i, T::HealthTimeout, None);
         match result {
             Ok(()) => self.check_result(i, true, "ok"),
             Err(msg) => self.check_result(i, false, &msg),
@@ -1460,34 +1095,21 @@ impl Supervisor<'_> {
     }
 
     fn check_result(&mut self, i: usize, passed: bool, detail: &str) {
-        if self.stopping(i) {
+        let life = &self.job_at(i).life;
+        if life.stopping() {
             debug!(
                 "job {}: health check result ignored: the job is stopping",
-                self.job_at(i).cfg.name
+                life.name()
             );
             return;
         }
-        let job = &mut self.jobs[i];
-        if job.status == Status::Maintenance || job.complete {
+        if life.ignores_checks() {
             return;
         }
-        let name = job.cfg.name.clone();
-        let took = self.lp.now().saturating_sub(job.check_started);
+        let name = life.name().to_string();
+        let took = self.lp.now().saturating_sub(self.job_at(i).check_started);
         self.metrics.check(&name, passed, took as f64 / 1e9);
-        let job = self.job_at_mut(i);
-        if passed {
-            if job.status != Status::Healthy {
-                info!("job {name} is healthy");
-            }
-            job.status = Status::Healthy;
-            self.publish(Code::Healthy, &name);
-        } else {
-            if job.status != Status::Unhealthy {
-                warning!("job {name} is unhealthy: {detail}");
-            }
-            job.status = Status::Unhealthy;
-            self.publish(Code::Unhealthy, &name);
-        }
+        self.step(i, Input::Checked(passed, detail));
         self.report_health(i, passed, detail);
         let now = self.lp.now();
         self.job_at_mut(i).last_check = Some((passed, detail.into(), now));
@@ -1510,7 +1132,12 @@ impl Supervisor<'_> {
     }
 
     fn forward_to_main(&self, sig: i32) {
-        if let Some(pid) = self.jobs.iter().find(|j| j.is_main).and_then(|j| j.pid) {
+        if let Some(pid) = self
+            .jobs
+            .iter()
+            .find(|j| j.life.is_main)
+            .and_then(|j| j.life.pid)
+        {
             let _ = kill(pid, sig);
         }
     }
@@ -1591,9 +1218,9 @@ impl Supervisor<'_> {
         let failed: Vec<String> = self
             .jobs
             .iter()
-            .filter(|j| j.last_failed)
+            .filter(|j| j.life.last_failed)
             .map(|j| {
-                let why = match j.last_exit {
+                let why = match j.life.last_exit {
                     Some(ExitStatus::Exited(c)) => format!("exit code {c}"),
                     Some(ExitStatus::Signaled(sig)) => format!(
                         "killed by {}",
@@ -1601,7 +1228,7 @@ impl Supervisor<'_> {
                     ),
                     None => "could not be started".into(),
                 };
-                format!("job {} failed ({why})", j.cfg.name)
+                format!("job {} failed ({why})", j.name())
             })
             .collect();
         if failed.is_empty() {
@@ -1610,18 +1237,6 @@ impl Supervisor<'_> {
         error!("exiting 1: {} with no restarts left", failed.join(", "));
         1
     }
-}
-
-/// Delay before a restart: restartDelay doubled for each quick failure in
-/// a row (a run shorter than restartResetAfter), capped at restartMaxDelay.
-fn backoff(job: &Job) -> u64 {
-    let base = job.cfg.restart_delay;
-    if base == 0 {
-        return 0;
-    }
-    let exp = job.quick_failures.saturating_sub(1).min(32);
-    base.saturating_mul(1u64 << exp)
-        .min(job.cfg.restart_max_delay.max(base))
 }
 
 /// The zone of `timezone: "local"`: TZ, else /etc/localtime, else UTC.

@@ -3,6 +3,7 @@
 
 pub mod cron;
 pub mod engine;
+pub mod machine;
 pub mod netcheck;
 pub mod output;
 pub mod timezone;

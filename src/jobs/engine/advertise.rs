@@ -394,7 +394,7 @@ impl Supervisor<'_> {
         for job in &self.jobs {
             if let Some(svc) = &job.service {
                 vars.push((
-                    env_name("CONTAINERPILOT_", &job.cfg.name, "_IP"),
+                    env_name("CONTAINERPILOT_", job.name(), "_IP"),
                     svc.address.clone(),
                 ));
             }

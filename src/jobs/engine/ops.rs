@@ -41,23 +41,7 @@ impl Supervisor<'_> {
 
     /// One job's state, as status and the `tug_job_state` gauge show it.
     fn job_state(&self, j: &Job) -> &'static str {
-        if j.complete {
-            if self.shutting_down || j.held {
-                "stopped"
-            } else {
-                "completed"
-            }
-        } else if j.pid.is_some() && (j.halting || j.timers[T::StopKill as usize].is_some()) {
-            // Halting, or signalled for a restart or a reload's redefinition
-            // (the same test as Supervisor::stopping).
-            "stopping"
-        } else if j.pid.is_some() {
-            "running"
-        } else if j.timers[T::Restart as usize].is_some() {
-            "restarting"
-        } else {
-            "waiting"
-        }
+        j.life.state(self.shutting_down)
     }
 
     /// The job-state gauges, brought up to date before a scrape: derived
@@ -66,7 +50,7 @@ impl Supervisor<'_> {
         for i in 0..self.jobs.len() {
             if !self.job_at(i).removed {
                 let state = self.job_state(self.job_at(i));
-                let name = self.job_at(i).cfg.name.clone();
+                let name = self.job_at(i).name().to_string();
                 self.metrics.job_state(&name, state);
             }
         }
@@ -74,28 +58,29 @@ impl Supervisor<'_> {
 
     fn job_report(&self, j: &Job, now: u64) -> JobReport {
         let state = self.job_state(j);
+        let life = &j.life;
         let next_run_in_ns = [T::Restart, T::Interval, T::Cron]
             .iter()
-            .filter(|k| j.timers[**k as usize].is_some())
-            .map(|k| j.timer_at[*k as usize].saturating_sub(now))
+            .filter_map(|k| life.armed[*k as usize])
+            .map(|at| at.saturating_sub(now))
             .min();
         let ago = |at: u64| now.saturating_sub(at);
         JobReport {
-            name: j.cfg.name.clone(),
+            name: life.cfg.name.clone(),
             state,
-            pid: j.pid,
-            exec: j.cfg.exec.clone().unwrap_or_default(),
-            when: when_text(&j.cfg.when),
-            runs: j.runs,
-            restarts: j.restarts,
-            restart_limit: restart_budget(j.cfg.restarts),
-            started_ago_ns: (j.runs > 0).then(|| ago(j.started_at)),
-            last_exit: j.last_exit.map(|s| match s {
+            pid: life.pid,
+            exec: life.cfg.exec.clone().unwrap_or_default(),
+            when: when_text(&life.cfg.when),
+            runs: life.runs,
+            restarts: life.restarts,
+            restart_limit: super::super::machine::restart_budget(life.cfg.restarts),
+            started_ago_ns: (life.runs > 0).then(|| ago(life.started_at)),
+            last_exit: life.last_exit.map(|s| match s {
                 ExitStatus::Exited(c) => format!("exit {c}"),
                 ExitStatus::Signaled(sig) => format!("signal {sig}"),
             }),
-            last_exit_ago_ns: j.last_exit.map(|_| ago(j.exited_at)),
-            check: j.cfg.health.as_ref().map(|h| {
+            last_exit_ago_ns: life.last_exit.map(|_| ago(life.exited_at)),
+            check: life.cfg.health.as_ref().map(|h| {
                 let (kind, target) = match &h.check {
                     Check::Exec(argv) => ("exec", argv.join(" ")),
                     Check::Http { url, .. } => ("http", url.clone()),
@@ -112,8 +97,8 @@ impl Supervisor<'_> {
                         .map(|(p, d, at)| (*p, d.clone(), ago(*at))),
                 }
             }),
-            log: (!j.cfg.raw_output).then(|| (j.log.lines(), j.log.len())),
-            health: j.cfg.health.as_ref().map(|_| match j.status {
+            log: (!life.cfg.raw_output).then(|| (j.log.lines(), j.log.len())),
+            health: life.cfg.health.as_ref().map(|_| match life.status {
                 Status::Unknown => "unknown",
                 Status::Healthy => "healthy",
                 Status::Unhealthy => "unhealthy",
@@ -145,62 +130,27 @@ impl Supervisor<'_> {
     fn job_index(&self, name: &str) -> Option<usize> {
         self.jobs
             .iter()
-            .position(|j| !j.removed && j.cfg.name == name)
-    }
-
-    /// Makes a stopped job runnable again, as if newly configured, except
-    /// that it does not wait for its `when` event: the operator is it.
-    fn revive(&mut self, i: usize) {
-        let job = self.job_at_mut(i);
-        if !job.complete && !job.halting {
-            return;
-        }
-        let (_, starts) = start_rule(&job.cfg.when);
-        job.rearm();
-        job.listening = starts.is_none();
-        job.starts_remain = starts.map(|_| 0);
-        self.arm(i);
+            .position(|j| !j.removed && j.name() == name)
     }
 
     /// Replaces a running job's definition in place (reload): it keeps its
     /// index, and its process is restarted on the new definition.
     fn redefine(&mut self, i: usize, cfg: JobConfig) {
         info!("reload: job {} changed: restarting it", cfg.name);
-        // A stop in progress keeps its SIGKILL deadline.
-        self.cancel_timers(i, Some(T::StopKill));
-        self.withdraw(i);
-        let old_signal = self.job_at(i).cfg.stop_signal;
         let service = self.service_of(&cfg);
-        let (start_on, starts_remain) = start_rule(&cfg.when);
+        let argv = argv_of(&cfg);
+        let mut out = Vec::new();
+        let now = self.lp.now();
+        // The machine withdraws the old service first, then it is replaced.
+        self.job_at_mut(i).life.redefine_begin(&mut out);
+        self.effects(i, out);
         let job = self.job_at_mut(i);
-        job.argv = argv_of(&cfg);
-        job.cfg = cfg;
-        job.rearm();
-        job.start_on = start_on;
-        job.starts_remain = starts_remain;
-        job.listening = true;
-        job.wait_for_stopped = None;
+        job.argv = argv;
         job.service = service;
-        self.arm(i);
-        let job = &mut self.jobs[i];
-        match job.pid {
-            Some(pid) => {
-                // The new definition starts once the old process is gone.
-                job.pending_start = job.start_on.as_ref().is_some_and(is_startup);
-                let _ = kill(-pid, old_signal);
-                let at = self.lp.now() + job.cfg.stop_timeout;
-                self.set_timer(i, T::StopKill, at);
-            }
-            None => self.kick(i),
-        }
-    }
-
-    /// A job that starts at startup, added after startup: start it now.
-    fn kick(&mut self, i: usize) {
-        let job = self.job_at(i);
-        if job.listening && job.start_on.as_ref().is_some_and(is_startup) {
-            self.on_start_event(i);
-        }
+        self.gate(i);
+        let mut out = Vec::new();
+        self.job_at_mut(i).life.redefine(cfg, now, &mut out);
+        self.effects(i, out);
     }
 
     /// Applies a freshly loaded config: unchanged jobs are not touched,
@@ -213,36 +163,36 @@ impl Supervisor<'_> {
         }
         let mut incoming = config.jobs;
         for i in 0..self.jobs.len() {
-            if self.job_at(i).is_main || self.job_at(i).removed {
+            if self.job_at(i).life.is_main || self.job_at(i).removed {
                 continue;
             }
-            let name = self.job_at(i).cfg.name.clone();
+            let name = self.job_at(i).name().to_string();
             match incoming.iter().position(|c| c.name == name) {
                 Some(k) => {
                     let mut new = incoming.remove(k);
                     // Where the job sits in the file is not its definition.
                     let pos = new.pos;
-                    new.pos = self.job_at(i).cfg.pos;
-                    if new != self.job_at(i).cfg {
+                    new.pos = self.job_at(i).life.cfg.pos;
+                    if new != self.job_at(i).life.cfg {
                         new.pos = pos;
                         self.redefine(i, new);
                     } else {
-                        self.job_at_mut(i).cfg.pos = pos;
+                        self.job_at_mut(i).life.cfg.pos = pos;
                     }
                 }
                 None => {
                     info!("reload: job {name} removed: stopping it");
                     let job = self.job_at_mut(i);
                     job.removed = true;
-                    job.restarts_remain = Some(0);
-                    job.pending_start = false;
                     // Nobody can ask for its output again: free the ring
                     // (up to 64 KiB a job, and reloads may remove many).
                     job.log = LogRing::new(0);
                     if let Some(c) = &mut self.control {
                         c.end_followers(&mut self.lp, i);
                     }
-                    self.halt(i);
+                    let (mut out, now) = (Vec::new(), self.lp.now());
+                    self.job_at_mut(i).life.remove(now, &mut out);
+                    self.effects(i, out);
                     self.metrics.forget_job(&name);
                 }
             }
@@ -252,7 +202,9 @@ impl Supervisor<'_> {
             self.add_job(cfg);
             let i = self.jobs.len() - 1;
             self.arm(i);
-            self.kick(i);
+            let (mut out, now) = (Vec::new(), self.lp.now());
+            self.job_at_mut(i).life.kick(now, &mut out);
+            self.effects(i, out);
         }
         self.link_stop_waits();
         // Watches: keep those whose definition is the same.
@@ -276,10 +228,6 @@ impl Supervisor<'_> {
 }
 
 use crate::discovery::WatchSpec;
-
-fn is_startup(ev: &Ev) -> bool {
-    ev.code == Code::Startup && ev.source == GLOBAL
-}
 
 /// What starts a job, for status: "at startup", "every 10s", "once db
 /// healthy", "cron \"0 * * * *\" (UTC)".
@@ -310,15 +258,16 @@ impl Supervisor<'_> {
     /// or the reason it could not start (the exec failed, no fork...).
     fn start_by_hand(&mut self, i: usize, name: &str) -> core::result::Result<String, OpError> {
         info!("control: starting job {name}");
-        self.revive(i);
-        self.start_exec(i);
-        match &self.job_at(i).start_error {
+        let (mut out, now) = (Vec::new(), self.lp.now());
+        self.job_at_mut(i).life.start_by_hand(now, &mut out);
+        self.effects(i, out);
+        match &self.job_at(i).life.start_error {
             Some(why) => Err(OpError::Conflict(format!(
                 "job {name} could not start: {why}"
             ))),
             None => Ok(format!(
                 "started job {name}{}",
-                pid_text(self.job_at(i).pid)
+                pid_text(self.job_at(i).life.pid)
             )),
         }
     }
@@ -335,7 +284,9 @@ impl Ops for Supervisor<'_> {
         if self.shutting_down && !matches!(action, JobAction::Signal(_)) {
             return busy("cannot change: tug is shutting down");
         }
-        let pid = self.job_at(i).pid;
+        let pid = self.job_at(i).life.pid;
+        let now = self.lp.now();
+        let mut out = Vec::new();
         match action {
             JobAction::Start => {
                 if pid.is_some() {
@@ -344,30 +295,24 @@ impl Ops for Supervisor<'_> {
                 self.start_by_hand(i, name)
             }
             JobAction::Stop => {
-                if self.job_at(i).complete || self.job_at(i).halting {
+                if self.job_at(i).life.halting() {
                     return busy("is already stopped");
                 }
                 info!("control: stopping job {name}");
-                let job = self.job_at_mut(i);
-                job.restarts_remain = Some(0);
-                job.pending_start = false;
-                job.held = true;
-                self.halt(i);
+                self.job_at_mut(i).life.stop_by_hand(now, &mut out);
+                self.effects(i, out);
                 Ok(match pid {
-                    Some(p) if self.job_at(i).pid.is_some() => {
+                    Some(p) if self.job_at(i).life.pid.is_some() => {
                         format!("stopping job {name} (pid {p})")
                     }
                     _ => format!("stopped job {name}"),
                 })
             }
             JobAction::Restart => match pid {
-                Some(pid) if !self.job_at(i).halting => {
+                Some(pid) if !self.job_at(i).life.halting() => {
                     info!("control: restarting job {name}");
-                    let job = &mut self.jobs[i];
-                    job.pending_start = true;
-                    let _ = kill(-pid, job.cfg.stop_signal);
-                    let at = self.lp.now() + job.cfg.stop_timeout;
-                    self.set_timer(i, T::StopKill, at);
+                    self.job_at_mut(i).life.restart_by_hand(now, &mut out);
+                    self.effects(i, out);
                     Ok(format!("restarting job {name} (pid {pid})"))
                 }
                 Some(_) => busy("is stopping"),
@@ -387,7 +332,7 @@ impl Ops for Supervisor<'_> {
 
     fn job_log(&self, name: &str) -> core::result::Result<(usize, &LogRing), OpError> {
         let i = self.job_index(name).ok_or(OpError::UnknownJob)?;
-        if self.job_at(i).cfg.raw_output {
+        if self.job_at(i).life.cfg.raw_output {
             return Err(OpError::Conflict(format!(
                 "job {name} writes to tug's stdout and stderr itself (raw output): tug keeps none of it"
             )));

@@ -1,0 +1,905 @@
+//! A job's lifecycle as a sans-IO state machine.
+//!
+//! Contract: the engine feeds a [`Life`] one [`Input`] at a time (an event
+//! from the bus, a timer, an exit, a readiness signal, a control op) with
+//! the loop's clock, and carries out the [`Effect`]s it returns, in order:
+//! spawn, signal, publish, arm or cancel a timer, advertise or withdraw.
+//! The machine never touches a process, a socket or the loop, so every
+//! state × input is unit-tested below without one.
+//!
+//! Decisions:
+//! - A spawn is an effect whose outcome comes back at once as an input
+//!   (`Started` or `SpawnFailed`): the machine never guesses a pid.
+//! - Timers are named by [`T`]; the machine keeps each armed timer's
+//!   deadline itself (status shows "next run in"), the engine keeps the
+//!   loop's timer ids.
+//! - Withdrawal from discovery comes before the stop signal (clients stop
+//!   sending work while the job drains): `Withdraw` is emitted before
+//!   `Signal` in every stop.
+//! - What needs more than one job (the shutdown order, `after`, the
+//!   preStop wait) is decided by the engine over all machines; a machine
+//!   only reports its own readiness and completion.
+
+use crate::config::schema::{JobConfig, Restarts, When};
+use crate::events::{Code, Ev, GLOBAL};
+use crate::log::{debug, info, warning};
+use crate::sys::process::ExitStatus;
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// Per-job timers.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum T {
+    /// when.timeout: the start event did not come.
+    WhenTimeout = 0,
+    /// `timeout`: the run took too long.
+    RunTimeout,
+    /// stopTimeout after the stop signal: SIGKILL.
+    StopKill,
+    /// stopTimeout while waiting for a preStop-style job to finish.
+    StopWait,
+    /// A delayed restart (restartDelay / backoff).
+    Restart,
+    /// when.interval tick.
+    Interval,
+    /// when.cron tick.
+    Cron,
+    /// Next health check.
+    Health,
+    /// The running health check took too long.
+    HealthTimeout,
+    /// startTimeout: readiness did not come.
+    StartTimeout,
+    /// notify's watchdog: WATCHDOG=1 did not come in time.
+    Watchdog,
+}
+pub const T_COUNT: usize = 11;
+const TIMERS: [T; T_COUNT] = [
+    T::WhenTimeout,
+    T::RunTimeout,
+    T::StopKill,
+    T::StopWait,
+    T::Restart,
+    T::Interval,
+    T::Cron,
+    T::Health,
+    T::HealthTimeout,
+    T::StartTimeout,
+    T::Watchdog,
+];
+
+impl T {
+    pub fn from_index(k: usize) -> Option<T> {
+        TIMERS.get(k).copied()
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Status {
+    Unknown,
+    Healthy,
+    Unhealthy,
+    Maintenance,
+}
+
+/// Where a job is in its life.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Phase {
+    /// Not stopping: waiting for an event or a tick, or running.
+    Live,
+    /// No more runs: stopping its process, or waiting for a preStop job.
+    Halting,
+    /// Stopped for good (until a control op or a reload revives it).
+    Done,
+}
+
+/// What can happen to a job.
+#[derive(Debug)]
+pub enum Input<'a> {
+    /// An event on the bus (every job sees every event, in order).
+    Event(&'a Ev),
+    /// The shutdown order reached this job: stop it.
+    Halt,
+    /// The spawn asked for by `Effect::Spawn` started this pid.
+    Started(i32),
+    /// The spawn failed (no fork, an unknown user, no pipes).
+    SpawnFailed(String),
+    /// The job's process exited.
+    Exited(ExitStatus),
+    Timer(T),
+    /// A health check's result, and what it said.
+    Checked(bool, &'a str),
+    /// The job said it is ready (READY=1, the pidfile, its readiness fd).
+    Ready,
+    /// The job waited on by `after` are all ready now.
+    DepsReady,
+    /// A job in `after` stopped without ever being ready.
+    DepFailed(&'a str),
+}
+
+/// What the engine must do, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Start a run; answer with `Started` or `SpawnFailed`.
+    Spawn,
+    /// This signal to the job's process group.
+    Signal(i32),
+    /// SIGKILL to the job's process group, saying why (and whom).
+    Kill(String),
+    Publish(Code),
+    Arm(T, u64),
+    Cancel(T),
+    /// Compute the next cron tick and arm `T::Cron`.
+    ArmCron,
+    /// Register the job's service (its process runs).
+    Advertise,
+    /// Deregister it.
+    Withdraw,
+    /// Start a health check now (if none is in flight).
+    RunCheck,
+    /// Forget the check in flight.
+    AbortCheck,
+    /// The check in flight took too long: fail it.
+    CheckTimedOut,
+    /// The main command (after `--`) exited with this code: shut down.
+    MainExited(i32),
+}
+
+/// A job's state. Its definition (`cfg`) changes only by reload.
+pub struct Life {
+    pub cfg: JobConfig,
+    /// The `when` event (None: started by startup, interval or cron only).
+    pub start_on: Option<Ev>,
+    /// Whether the start event still starts the job.
+    pub listening: bool,
+    /// Starts left (None: unlimited).
+    pub starts_remain: Option<u32>,
+    pub restarts_remain: Option<u32>,
+    pub phase: Phase,
+    /// The job's process (or the daemon it adopted).
+    pub pid: Option<i32>,
+    pub started_at: u64,
+    /// Start again as soon as the current run exits.
+    pub pending_start: bool,
+    /// Shutdown asked this job to stop; it waits for its dependents first.
+    pub quit_requested: bool,
+    stopping_sent: bool,
+    /// Job whose `stopped` we wait for before stopping (ContainerPilot's
+    /// preStop pattern: `when: {source: THIS, once: "stopping"}`).
+    pub wait_for_stopped: Option<String>,
+    pub status: Status,
+    pub last_failed: bool,
+    quick_failures: u32,
+    /// Deadline of each armed timer.
+    pub armed: [Option<u64>; T_COUNT],
+    pub is_main: bool,
+    /// Starts, and those the restart policy made after an exit (status).
+    pub runs: u32,
+    pub restarts: u32,
+    pub last_exit: Option<ExitStatus>,
+    pub exited_at: u64,
+    /// Stopped by the operator (`tug ctl stop`): it does not count as done,
+    /// so tug keeps running until it is started again or shut down.
+    pub held: bool,
+    /// Why the last start failed, for the control socket's answer.
+    pub start_error: Option<String>,
+    /// Ready in the sense of `after` (see config::kinds).
+    pub ready: bool,
+    /// `after`: the dependencies are not all ready yet; a start waits.
+    pub blocked: bool,
+    /// A start that came while blocked.
+    deferred: bool,
+}
+
+/// The event that starts a job and how many starts it has (None: any).
+pub fn start_rule(when: &When) -> (Option<Ev>, Option<u32>) {
+    match when {
+        When::Startup | When::Interval(_) => (
+            Some(Ev {
+                code: Code::Startup,
+                source: GLOBAL.into(),
+            }),
+            Some(1),
+        ),
+        When::Cron { .. } => (None, None),
+        When::Event {
+            source, code, each, ..
+        } => (
+            Some(Ev {
+                code: *code,
+                source: source.clone(),
+            }),
+            if *each { None } else { Some(1) },
+        ),
+    }
+}
+
+pub fn restart_budget(r: Restarts) -> Option<u32> {
+    match r {
+        Restarts::Unlimited => None,
+        Restarts::Limit(n) => Some(n),
+    }
+}
+
+/// The effects of one input.
+pub type Out = Vec<Effect>;
+
+impl Life {
+    pub fn new(cfg: JobConfig) -> Life {
+        let (start_on, starts_remain) = start_rule(&cfg.when);
+        Life {
+            restarts_remain: restart_budget(cfg.restarts),
+            blocked: !cfg.service.after.is_empty(),
+            cfg,
+            start_on,
+            listening: true,
+            starts_remain,
+            phase: Phase::Live,
+            pid: None,
+            started_at: 0,
+            pending_start: false,
+            quit_requested: false,
+            stopping_sent: false,
+            wait_for_stopped: None,
+            status: Status::Unknown,
+            last_failed: false,
+            quick_failures: 0,
+            armed: [None; T_COUNT],
+            is_main: false,
+            runs: 0,
+            restarts: 0,
+            last_exit: None,
+            exited_at: 0,
+            held: false,
+            start_error: None,
+            ready: false,
+            deferred: false,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    pub fn complete(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// No more runs: stopping or stopped.
+    pub fn halting(&self) -> bool {
+        self.phase != Phase::Live
+    }
+
+    /// Whether tug is stopping the job's process (for good, or to restart
+    /// it): its checks would only report that stop.
+    pub fn stopping(&self) -> bool {
+        self.halting() || self.armed[T::StopKill as usize].is_some()
+    }
+
+    pub fn is_armed(&self, t: T) -> bool {
+        self.armed[t as usize].is_some()
+    }
+
+    /// The state as status and the `tug_job_state` gauge show it.
+    pub fn state(&self, shutting_down: bool) -> &'static str {
+        if self.complete() {
+            if shutting_down || self.held {
+                "stopped"
+            } else {
+                "completed"
+            }
+        } else if self.pid.is_some() && self.stopping() {
+            "stopping"
+        } else if self.pid.is_some() && !self.ready && self.cfg.service.waits_for_ready() {
+            "starting"
+        } else if self.pid.is_some() {
+            "running"
+        } else if self.is_armed(T::Restart) {
+            "restarting"
+        } else {
+            "waiting"
+        }
+    }
+
+    pub fn arm(&mut self, t: T, at: u64, out: &mut Out) {
+        self.armed[t as usize] = Some(at);
+        out.push(Effect::Arm(t, at));
+    }
+
+    pub fn cancel(&mut self, t: T, out: &mut Out) {
+        if self.armed[t as usize].take().is_some() {
+            out.push(Effect::Cancel(t));
+        }
+    }
+
+    /// Every armed timer but `keep`.
+    fn cancel_all(&mut self, keep: Option<T>, out: &mut Out) {
+        for t in TIMERS {
+            if Some(t) != keep {
+                self.cancel(t, out);
+            }
+        }
+    }
+
+    /// Runnable again, as configured: not stopping or stopped, the restart
+    /// budget and backoff reset, health unknown (maintenance persists).
+    pub fn rearm(&mut self) {
+        self.phase = Phase::Live;
+        self.held = false;
+        self.stopping_sent = false;
+        self.quit_requested = false;
+        self.restarts_remain = restart_budget(self.cfg.restarts);
+        // The count shown against the budget starts again with it.
+        self.restarts = 0;
+        self.quick_failures = 0;
+        self.forget_health();
+    }
+
+    /// A new run's health is unknown, unless maintenance holds it.
+    fn forget_health(&mut self) {
+        if self.status != Status::Maintenance {
+            self.status = Status::Unknown;
+        }
+    }
+
+    /// A job's own clocks: health checks, interval, cron, when.timeout.
+    pub fn arm_clocks(&mut self, now: u64, out: &mut Out) {
+        if let Some(interval) = self.cfg.health.as_ref().map(|h| h.interval) {
+            self.arm(T::Health, now + interval, out);
+        }
+        match self.cfg.when {
+            When::Interval(every) => self.arm(T::Interval, now + every, out),
+            When::Cron { .. } => out.push(Effect::ArmCron),
+            When::Event {
+                timeout: Some(t), ..
+            } => self.arm(T::WhenTimeout, now + t, out),
+            _ => {}
+        }
+    }
+
+    /// Feeds one input; the effects go to `out`, in order.
+    pub fn on(&mut self, input: Input<'_>, now: u64, out: &mut Out) {
+        match input {
+            Input::Event(ev) => self.on_event(ev, now, out),
+            Input::Halt => self.halt(now, out),
+            Input::Started(pid) => self.started(pid, now, out),
+            Input::SpawnFailed(msg) => self.spawn_failed(msg, now, out),
+            Input::Exited(status) => self.exited(status, now, out),
+            Input::Timer(t) => self.on_timer(t, now, out),
+            Input::Checked(passed, detail) => self.checked(passed, detail, out),
+            Input::Ready => self.became_ready(out),
+            Input::DepsReady => {
+                self.blocked = false;
+                if core::mem::take(&mut self.deferred) {
+                    self.start_exec(out);
+                }
+            }
+            Input::DepFailed(dep) => {
+                if self.pid.is_none() && !self.halting() && self.runs == 0 {
+                    info!("job {} will not start: {dep} failed", self.cfg.name);
+                    self.listening = false;
+                    self.starts_remain = Some(0);
+                    self.last_failed = true;
+                    self.halt(now, out);
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: &Ev, now: u64, out: &mut Out) {
+        if self.complete() {
+            return;
+        }
+        match (ev.code, ev.source.as_str()) {
+            (Code::Shutdown, GLOBAL) => return self.on_quit(out),
+            (Code::EnterMaintenance, GLOBAL) => self.status = Status::Maintenance,
+            (Code::ExitMaintenance, GLOBAL) => self.status = Status::Unknown,
+            (Code::Stopped, src)
+                if self.wait_for_stopped.as_deref() == Some(src) && self.halting() =>
+            {
+                self.cancel(T::StopWait, out);
+                self.wait_for_stopped = None;
+                self.stop_process(now, out);
+            }
+            _ => {}
+        }
+        if self.listening && self.start_on.as_ref() == Some(ev) {
+            return self.on_start_event(now, out);
+        }
+        // Its source job stopped for good: an event this job waits for
+        // from it can never come, so it will never start (or run again).
+        if ev.code == Code::Stopped
+            && self.listening
+            && self.pid.is_none()
+            && let Some(on) = &self.start_on
+            && on.source == ev.source
+            && on.code != Code::Stopped
+        {
+            info!(
+                "job {} will not start: {} has stopped",
+                self.cfg.name, ev.source
+            );
+            self.listening = false;
+            self.halt(now, out);
+        }
+    }
+
+    fn on_start_event(&mut self, now: u64, out: &mut Out) {
+        if self.starts_remain == Some(0) {
+            self.listening = false;
+            return self.halt(now, out);
+        }
+        if let Some(n) = &mut self.starts_remain {
+            *n -= 1;
+            if *n == 0 {
+                self.listening = false;
+            }
+        }
+        self.cancel(T::WhenTimeout, out);
+        self.start_exec(out);
+    }
+
+    /// The control socket's start: revived if stopped, then a run now.
+    pub fn start_by_hand(&mut self, now: u64, out: &mut Out) {
+        self.revive(now, out);
+        self.start_exec(out);
+    }
+
+    /// Makes a stopped job runnable again, as if newly configured, except
+    /// that it does not wait for its `when` event: the operator is it.
+    pub fn revive(&mut self, now: u64, out: &mut Out) {
+        if !self.halting() {
+            return;
+        }
+        let (_, starts) = start_rule(&self.cfg.when);
+        self.rearm();
+        self.listening = starts.is_none();
+        self.starts_remain = starts.map(|_| 0);
+        self.arm_clocks(now, out);
+    }
+
+    /// A job that starts at startup, added after startup: start it now.
+    pub fn kick(&mut self, now: u64, out: &mut Out) {
+        if self.listening && self.start_on.as_ref().is_some_and(is_startup) {
+            self.on_start_event(now, out);
+        }
+    }
+
+    /// Before a reload replaces the definition: timers off (a stop in
+    /// progress keeps its SIGKILL deadline), out of the catalog.
+    pub fn redefine_begin(&mut self, out: &mut Out) {
+        self.cancel_all(Some(T::StopKill), out);
+        out.push(Effect::Withdraw);
+    }
+
+    /// Replaces the definition (reload): the process, if any, is stopped
+    /// with the old stop signal and the new definition starts after it.
+    pub fn redefine(&mut self, cfg: JobConfig, now: u64, out: &mut Out) {
+        let old_signal = self.cfg.stop_signal;
+        let (start_on, starts_remain) = start_rule(&cfg.when);
+        self.blocked = false;
+        self.deferred = false;
+        self.cfg = cfg;
+        self.rearm();
+        self.start_on = start_on;
+        self.starts_remain = starts_remain;
+        self.listening = true;
+        self.wait_for_stopped = None;
+        self.arm_clocks(now, out);
+        if self.pid.is_some() {
+            // The new definition starts once the old process is gone.
+            self.pending_start = self.start_on.as_ref().is_some_and(is_startup);
+            out.push(Effect::Signal(old_signal));
+            self.arm(T::StopKill, now + self.cfg.stop_timeout, out);
+        } else {
+            self.kick(now, out);
+        }
+    }
+
+    /// `tug ctl stop`: no more runs until started by hand.
+    pub fn stop_by_hand(&mut self, now: u64, out: &mut Out) {
+        self.restarts_remain = Some(0);
+        self.pending_start = false;
+        self.held = true;
+        self.halt(now, out);
+    }
+
+    /// `tug ctl restart` of a running job: stop it, then start again.
+    pub fn restart_by_hand(&mut self, now: u64, out: &mut Out) {
+        self.pending_start = true;
+        out.push(Effect::Signal(self.cfg.stop_signal));
+        self.arm(T::StopKill, now + self.cfg.stop_timeout, out);
+    }
+
+    /// Dropped by a reload: no more runs.
+    pub fn remove(&mut self, now: u64, out: &mut Out) {
+        self.restarts_remain = Some(0);
+        self.pending_start = false;
+        self.halt(now, out);
+    }
+
+    fn on_quit(&mut self, out: &mut Out) {
+        self.restarts_remain = Some(0);
+        self.pending_start = false;
+        self.cancel(T::Restart, out);
+        self.cancel(T::Interval, out);
+        self.cancel(T::Cron, out);
+        let stop_triggered = matches!(
+            self.start_on,
+            Some(Ev {
+                code: Code::Stopping | Code::Stopped,
+                ..
+            })
+        );
+        if stop_triggered && self.cfg.exec.is_some() && self.listening {
+            // preStop/postStop jobs still run once, on their event.
+            if self.starts_remain.is_none() {
+                self.starts_remain = Some(1);
+            }
+            return;
+        }
+        self.listening = false;
+        self.starts_remain = Some(0);
+        self.quit_requested = true;
+    }
+
+    fn start_exec(&mut self, out: &mut Out) {
+        if self.pid.is_some() {
+            // One process per job: start again when this run exits.
+            self.pending_start = true;
+            return;
+        }
+        if self.cfg.exec.is_none() {
+            return;
+        }
+        if self.blocked {
+            // `after`: the start waits for the dependencies.
+            debug!(
+                "job {} waits for {:?}",
+                self.cfg.name, self.cfg.service.after
+            );
+            self.deferred = true;
+            return;
+        }
+        self.forget_health();
+        self.start_error = None;
+        out.push(Effect::Spawn);
+    }
+
+    fn started(&mut self, pid: i32, now: u64, out: &mut Out) {
+        self.runs += 1;
+        self.pid = Some(pid);
+        self.started_at = now;
+        out.push(Effect::Advertise);
+        if let Some(t) = self.cfg.timeout {
+            self.arm(T::RunTimeout, now + t, out);
+        }
+        match self.cfg.service.start_timeout {
+            Some(t) if self.cfg.service.waits_for_ready() => {
+                self.arm(T::StartTimeout, now + t, out)
+            }
+            _ => {}
+        }
+        // A simple job without a health check is ready once started.
+        if !self.cfg.service.waits_for_ready()
+            && self.cfg.service.kind != crate::config::kinds::Kind::Oneshot
+            && self.cfg.health.is_none()
+        {
+            self.became_ready(out);
+        }
+    }
+
+    fn spawn_failed(&mut self, msg: String, now: u64, out: &mut Out) {
+        self.last_failed = true;
+        self.start_error = Some(msg);
+        out.push(Effect::Publish(Code::ExitFailed));
+        // Never retry a failed spawn synchronously: it would fail again at
+        // once (unknown user, no pipes left), in a loop.
+        self.after_exit(1_000_000_000, now, out);
+    }
+
+    /// Ready (see config::kinds): said once per run.
+    fn became_ready(&mut self, out: &mut Out) {
+        self.cancel(T::StartTimeout, out);
+        if self.ready {
+            return;
+        }
+        self.ready = true;
+        if self.cfg.service.waits_for_ready() {
+            info!("job {} is ready", self.cfg.name);
+            if self.cfg.health.is_none() {
+                out.push(Effect::Publish(Code::Healthy));
+            }
+        }
+    }
+
+    fn exited(&mut self, status: ExitStatus, now: u64, out: &mut Out) {
+        self.cancel(T::RunTimeout, out);
+        self.cancel(T::StopKill, out);
+        self.cancel(T::StartTimeout, out);
+        self.cancel(T::Watchdog, out);
+        // A check in flight was about the run that just ended.
+        self.cancel(T::HealthTimeout, out);
+        out.push(Effect::AbortCheck);
+        let ok = status == ExitStatus::Exited(0);
+        self.pid = None;
+        self.last_exit = Some(status);
+        self.exited_at = now;
+        // A job tug itself stopped did not fail.
+        self.last_failed = !ok && !self.halting();
+        let ran_for = now.saturating_sub(self.started_at);
+        if ok || ran_for >= self.cfg.restart_reset_after {
+            self.quick_failures = 0;
+        } else {
+            self.quick_failures += 1;
+        }
+        let name = &self.cfg.name;
+        match status {
+            ExitStatus::Exited(c) => info!("job {name} exited with {c}"),
+            ExitStatus::Signaled(s) => info!("job {name} was killed by signal {s}"),
+        }
+        if self.cfg.service.kind == crate::config::kinds::Kind::Oneshot && ok {
+            self.became_ready(out);
+        }
+        out.push(Effect::Publish(if ok {
+            Code::ExitSuccess
+        } else {
+            Code::ExitFailed
+        }));
+        if self.is_main {
+            self.restarts_remain = Some(0);
+            self.finish(out);
+            out.push(Effect::MainExited(status.code()));
+            return;
+        }
+        // A run that ends resets readiness (except a oneshot's success,
+        // which stays: its dependents may start).
+        if !(self.cfg.service.kind == crate::config::kinds::Kind::Oneshot && ok) {
+            self.ready = false;
+        }
+        self.after_exit(0, now, out);
+    }
+
+    /// What follows a run: restart (after the backoff, at least
+    /// `min_delay`), wait for the next event, or stop for good.
+    fn after_exit(&mut self, min_delay: u64, now: u64, out: &mut Out) {
+        if self.halting() {
+            if self.wait_for_stopped.is_none() {
+                self.finish(out);
+            }
+            return;
+        }
+        if core::mem::take(&mut self.pending_start) {
+            return self.start_exec(out);
+        }
+        if matches!(self.cfg.when, When::Interval(_) | When::Cron { .. }) {
+            // Periodic jobs run again on their next tick.
+            return;
+        }
+        if self.restarts_remain != Some(0) {
+            if let Some(n) = &mut self.restarts_remain {
+                *n -= 1;
+            }
+            // Without a restartDelay, a job that keeps dying at once is
+            // restarted at most once a second (s6's rule), not in a loop.
+            let floor = (self.started_at + 1_000_000_000).saturating_sub(now);
+            let delay = self
+                .backoff()
+                .max(min_delay)
+                .max(if self.cfg.restart_delay == 0 {
+                    floor
+                } else {
+                    0
+                });
+            if delay == 0 {
+                self.restarts += 1;
+                return self.start_exec(out);
+            }
+            debug!("job {} restarts in {} ms", self.cfg.name, delay / 1_000_000);
+            return self.arm(T::Restart, now + delay, out);
+        }
+        if self.starts_remain != Some(0) && self.listening {
+            return; // `each`: wait for the next event.
+        }
+        self.halt(now, out);
+    }
+
+    /// Delay before a restart: restartDelay doubled for each quick failure
+    /// in a row (a run shorter than restartResetAfter), capped at
+    /// restartMaxDelay.
+    fn backoff(&self) -> u64 {
+        let base = self.cfg.restart_delay;
+        if base == 0 {
+            return 0;
+        }
+        let exp = self.quick_failures.saturating_sub(1).min(32);
+        base.saturating_mul(1u64 << exp)
+            .min(self.cfg.restart_max_delay.max(base))
+    }
+
+    /// No more runs: publish `stopping`, let a preStop-style job finish,
+    /// stop the process, then `stopped`.
+    fn halt(&mut self, now: u64, out: &mut Out) {
+        if self.halting() {
+            return;
+        }
+        self.phase = Phase::Halting;
+        self.listening = false;
+        self.stopping_sent = true;
+        // Out of the catalog before the signal: clients stop sending work
+        // while the job drains.
+        out.push(Effect::Withdraw);
+        self.cancel(T::Interval, out);
+        self.cancel(T::Cron, out);
+        self.cancel(T::Restart, out);
+        self.cancel(T::WhenTimeout, out);
+        self.cancel(T::StartTimeout, out);
+        // A stopping job's health is no news: a check now would only see
+        // the stop itself (a refused or reset connection, a 503).
+        self.cancel(T::Health, out);
+        self.cancel(T::HealthTimeout, out);
+        out.push(Effect::AbortCheck);
+        out.push(Effect::Publish(Code::Stopping));
+        if self.wait_for_stopped.is_some() {
+            self.arm(T::StopWait, now + self.cfg.stop_timeout, out);
+        } else {
+            self.stop_process(now, out);
+        }
+    }
+
+    fn stop_process(&mut self, now: u64, out: &mut Out) {
+        match self.pid {
+            Some(_) => {
+                debug!(
+                    "stopping job {} (signal {})",
+                    self.cfg.name, self.cfg.stop_signal
+                );
+                out.push(Effect::Signal(self.cfg.stop_signal));
+                self.arm(T::StopKill, now + self.cfg.stop_timeout, out);
+            }
+            None => self.finish(out),
+        }
+    }
+
+    fn finish(&mut self, out: &mut Out) {
+        if self.complete() {
+            return;
+        }
+        self.cancel_all(None, out);
+        out.push(Effect::AbortCheck);
+        out.push(Effect::Withdraw);
+        self.phase = Phase::Done;
+        // Every job publishes `stopping` once, then `stopped`.
+        if !core::mem::replace(&mut self.stopping_sent, true) {
+            out.push(Effect::Publish(Code::Stopping));
+        }
+        out.push(Effect::Publish(Code::Stopped));
+    }
+
+    fn on_timer(&mut self, t: T, now: u64, out: &mut Out) {
+        self.armed[t as usize] = None;
+        match t {
+            T::WhenTimeout => {
+                warning!(
+                    "job {}: when.timeout expired before its start event",
+                    self.cfg.name
+                );
+                self.starts_remain = Some(0);
+                self.halt(now, out);
+            }
+            T::RunTimeout => {
+                let t = self.cfg.timeout.unwrap_or(0);
+                self.kill(format!("timed out ({})", crate::duration::display(t)), out);
+            }
+            T::StopKill => {
+                let t = self.cfg.stop_timeout;
+                self.kill(
+                    format!(
+                        "did not stop within its stopTimeout ({})",
+                        crate::duration::display(t)
+                    ),
+                    out,
+                );
+            }
+            T::StopWait => {
+                self.wait_for_stopped = None;
+                self.stop_process(now, out);
+            }
+            T::Restart => {
+                self.restarts += 1;
+                self.start_exec(out);
+            }
+            T::Interval => {
+                if let When::Interval(every) = self.cfg.when {
+                    self.arm(T::Interval, now + every, out);
+                }
+                if self.restarts_remain == Some(0) {
+                    self.halt(now, out);
+                } else {
+                    if let Some(n) = &mut self.restarts_remain {
+                        *n -= 1;
+                    }
+                    self.start_exec(out);
+                }
+            }
+            T::Cron => {
+                if self.pid.is_some() {
+                    warning!(
+                        "job {}: previous run still going, skipping this cron run",
+                        self.cfg.name
+                    );
+                } else {
+                    self.start_exec(out);
+                }
+                out.push(Effect::ArmCron);
+            }
+            T::Health => {
+                let every = self.cfg.health.as_ref().map_or(0, |h| h.interval);
+                self.arm(T::Health, now + every, out);
+                if !self.complete() && !self.stopping() && self.status != Status::Maintenance {
+                    out.push(Effect::RunCheck);
+                }
+            }
+            T::HealthTimeout => out.push(Effect::CheckTimedOut),
+            T::StartTimeout => {
+                let t = self.cfg.service.start_timeout.unwrap_or(0);
+                self.kill(
+                    format!(
+                        "was not ready within its startTimeout ({})",
+                        crate::duration::display(t)
+                    ),
+                    out,
+                );
+            }
+            T::Watchdog => {
+                let t = self.cfg.service.watchdog.unwrap_or(0);
+                self.kill(
+                    format!(
+                        "missed its watchdog ({} without WATCHDOG=1)",
+                        crate::duration::display(t)
+                    ),
+                    out,
+                );
+            }
+        }
+    }
+
+    fn kill(&self, why: String, out: &mut Out) {
+        if self.pid.is_some() {
+            out.push(Effect::Kill(why));
+        }
+    }
+
+    /// A health check's result: the job's status, and the event.
+    fn checked(&mut self, passed: bool, detail: &str, out: &mut Out) {
+        let name = &self.cfg.name;
+        if passed {
+            if self.status != Status::Healthy {
+                info!("job {name} is healthy");
+            }
+            self.status = Status::Healthy;
+            out.push(Effect::Publish(Code::Healthy));
+            if !self.ready {
+                self.ready = true;
+                self.cancel(T::StartTimeout, out);
+            }
+        } else {
+            if self.status != Status::Unhealthy {
+                warning!("job {name} is unhealthy: {detail}");
+            }
+            self.status = Status::Unhealthy;
+            out.push(Effect::Publish(Code::Unhealthy));
+        }
+    }
+
+    /// Whether a check result now would describe nothing (the job stops,
+    /// is done or in maintenance).
+    pub fn ignores_checks(&self) -> bool {
+        self.stopping() || self.complete() || self.status == Status::Maintenance
+    }
+}
+
+pub fn is_startup(ev: &Ev) -> bool {
+    ev.code == Code::Startup && ev.source == GLOBAL
+}
