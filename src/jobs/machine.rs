@@ -903,3 +903,413 @@ impl Life {
 pub fn is_startup(ev: &Ev) -> bool {
     ev.code == Code::Startup && ev.source == GLOBAL
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+
+    const S: u64 = 1_000_000_000;
+
+    fn life(job: &str) -> Life {
+        let text = alloc::format!("{{jobs: [{job}, {{name: \"other\", exec: \"x\"}}]}}");
+        let mut cfg = parse("t.json5", &text).unwrap_or_else(|e| panic!("{e:?}"));
+        Life::new(cfg.jobs.remove(0))
+    }
+
+    fn ev(code: Code, source: &str) -> Ev {
+        Ev {
+            code,
+            source: source.into(),
+        }
+    }
+
+    fn on(l: &mut Life, input: Input<'_>, now: u64) -> Vec<Effect> {
+        let mut out = Vec::new();
+        l.on(input, now, &mut out);
+        out
+    }
+
+    fn published(out: &[Effect]) -> Vec<Code> {
+        out.iter()
+            .filter_map(|e| match e {
+                Effect::Publish(c) => Some(*c),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn startup() -> Ev {
+        ev(Code::Startup, GLOBAL)
+    }
+
+    /// Started at startup and running as pid 42.
+    fn running(job: &str) -> Life {
+        let mut l = life(job);
+        assert_eq!(on(&mut l, Input::Event(&startup()), 0), [Effect::Spawn]);
+        on(&mut l, Input::Started(42), 0);
+        l
+    }
+
+    #[test]
+    fn a_startup_job_spawns_once_and_is_ready() {
+        let mut l = life(r#"{name: "a", exec: "x"}"#);
+        assert_eq!(l.state(false), "waiting");
+        assert_eq!(on(&mut l, Input::Event(&startup()), 0), [Effect::Spawn]);
+        let out = on(&mut l, Input::Started(42), 5);
+        assert_eq!(out, [Effect::Advertise]);
+        assert!(l.ready && l.pid == Some(42) && l.started_at == 5);
+        assert_eq!(l.state(false), "running");
+        // A second startup does not start it again.
+        assert_eq!(on(&mut l, Input::Event(&startup()), 6), []);
+    }
+
+    #[test]
+    fn an_exit_with_no_restarts_stops_the_job_for_good() {
+        let mut l = running(r#"{name: "a", exec: "x"}"#);
+        let out = on(&mut l, Input::Exited(ExitStatus::Exited(0)), S);
+        assert_eq!(
+            published(&out),
+            [Code::ExitSuccess, Code::Stopping, Code::Stopped]
+        );
+        assert!(l.complete() && !l.last_failed);
+        assert_eq!(l.state(false), "completed");
+        assert_eq!(l.state(true), "stopped");
+        // Nothing more happens to a complete job.
+        assert_eq!(on(&mut l, Input::Event(&startup()), S), []);
+    }
+
+    #[test]
+    fn a_failed_run_restarts_no_faster_than_once_a_second() {
+        let mut l = running(r#"{name: "a", exec: "x", restarts: 2}"#);
+        let out = on(&mut l, Input::Exited(ExitStatus::Exited(1)), S / 10);
+        assert_eq!(published(&out), [Code::ExitFailed]);
+        assert!(out.contains(&Effect::Arm(T::Restart, S)), "{out:?}");
+        assert_eq!(l.state(false), "restarting");
+        assert_eq!(on(&mut l, Input::Timer(T::Restart), S), [Effect::Spawn]);
+        assert_eq!(l.restarts, 1);
+        on(&mut l, Input::Started(43), S);
+        // Ran long enough: restarted at once.
+        let out = on(&mut l, Input::Exited(ExitStatus::Exited(1)), 3 * S);
+        assert_eq!(out.last(), Some(&Effect::Spawn));
+        on(&mut l, Input::Started(44), 3 * S);
+        // Budget spent: the next failure is final, and it counts.
+        let out = on(&mut l, Input::Exited(ExitStatus::Exited(1)), 5 * S);
+        assert!(l.complete() && l.last_failed, "{out:?}");
+    }
+
+    #[test]
+    fn backoff_doubles_for_quick_failures_up_to_the_cap() {
+        let mut l = running(
+            r#"{name: "a", exec: "x", restarts: "unlimited", restartDelay: "1s", restartMaxDelay: "3s"}"#,
+        );
+        let mut delays = Vec::new();
+        let mut now = 0;
+        for _ in 0..4 {
+            now += S / 2;
+            let out = on(&mut l, Input::Exited(ExitStatus::Exited(1)), now);
+            let Some(Effect::Arm(T::Restart, at)) = out.last() else {
+                panic!("{out:?}")
+            };
+            delays.push((at - now) / (S / 2));
+            now = *at;
+            on(&mut l, Input::Timer(T::Restart), now);
+            on(&mut l, Input::Started(50), now);
+        }
+        assert_eq!(delays, [2, 4, 6, 6], "1s, 2s, 3s (the cap), 3s");
+    }
+
+    #[test]
+    fn a_spawn_failure_fails_the_run_and_waits_a_second() {
+        let mut l = life(r#"{name: "a", exec: "x", restarts: 1}"#);
+        on(&mut l, Input::Event(&startup()), 0);
+        let out = on(&mut l, Input::SpawnFailed("no such user".into()), 0);
+        assert_eq!(published(&out), [Code::ExitFailed]);
+        assert!(out.contains(&Effect::Arm(T::Restart, S)), "{out:?}");
+        assert_eq!(l.start_error.as_deref(), Some("no such user"));
+    }
+
+    #[test]
+    fn halting_withdraws_before_the_stop_signal_then_kills_at_the_deadline() {
+        let mut l = running(r#"{name: "a", exec: "x", stopTimeout: "2s", stopSignal: "SIGINT"}"#);
+        let out = on(&mut l, Input::Halt, S);
+        let w = out.iter().position(|e| *e == Effect::Withdraw).unwrap();
+        let s = out
+            .iter()
+            .position(|e| *e == Effect::Signal(libc::SIGINT))
+            .unwrap();
+        assert!(w < s, "{out:?}");
+        assert_eq!(published(&out), [Code::Stopping]);
+        assert!(out.contains(&Effect::Arm(T::StopKill, 3 * S)));
+        assert_eq!(l.state(false), "stopping");
+        let out = on(&mut l, Input::Timer(T::StopKill), 3 * S);
+        assert!(matches!(&out[..], [Effect::Kill(why)] if why.contains("stopTimeout (2s)")));
+        let out = on(&mut l, Input::Exited(ExitStatus::Signaled(9)), 3 * S);
+        assert_eq!(published(&out), [Code::ExitFailed, Code::Stopped]);
+        assert!(!l.last_failed, "a job tug stopped did not fail");
+    }
+
+    #[test]
+    fn a_halt_without_a_process_completes_at_once() {
+        let mut l = life(r#"{name: "a", exec: "x", when: {source: "other", once: "healthy"}}"#);
+        let out = on(&mut l, Input::Halt, 0);
+        assert_eq!(published(&out), [Code::Stopping, Code::Stopped]);
+        assert!(l.complete());
+    }
+
+    #[test]
+    fn event_jobs_start_on_their_event_once_or_each_time() {
+        let mut l = life(r#"{name: "a", exec: "x", when: {source: "other", once: "healthy"}}"#);
+        let healthy = ev(Code::Healthy, "other");
+        assert_eq!(on(&mut l, Input::Event(&startup()), 0), []);
+        assert_eq!(on(&mut l, Input::Event(&healthy), 0), [Effect::Spawn]);
+        on(&mut l, Input::Started(7), 0);
+        assert!(!l.listening);
+        let mut l = life(r#"{name: "a", exec: "x", when: {source: "other", each: "healthy"}}"#);
+        for _ in 0..3 {
+            assert_eq!(on(&mut l, Input::Event(&healthy), 0), [Effect::Spawn]);
+            on(&mut l, Input::Started(7), 0);
+            let out = on(&mut l, Input::Exited(ExitStatus::Exited(0)), S);
+            assert_eq!(published(&out), [Code::ExitSuccess], "waits for the next");
+        }
+        // While it runs, the event queues one more run.
+        on(&mut l, Input::Event(&healthy), 0);
+        on(&mut l, Input::Started(8), 0);
+        assert_eq!(on(&mut l, Input::Event(&healthy), 0), []);
+        let out = on(&mut l, Input::Exited(ExitStatus::Exited(0)), S);
+        assert_eq!(out.last(), Some(&Effect::Spawn));
+    }
+
+    #[test]
+    fn a_source_that_stopped_means_the_job_never_starts() {
+        let mut l = life(r#"{name: "a", exec: "x", when: {source: "other", once: "healthy"}}"#);
+        let out = on(&mut l, Input::Event(&ev(Code::Stopped, "other")), 0);
+        assert_eq!(published(&out), [Code::Stopping, Code::Stopped]);
+    }
+
+    #[test]
+    fn when_timeout_gives_up_on_the_start_event() {
+        let mut l = life(
+            r#"{name: "a", exec: "x", when: {source: "other", once: "healthy", timeout: "5s"}}"#,
+        );
+        let mut out = Vec::new();
+        l.arm_clocks(0, &mut out);
+        assert_eq!(out, [Effect::Arm(T::WhenTimeout, 5 * S)]);
+        let out = on(&mut l, Input::Timer(T::WhenTimeout), 5 * S);
+        assert!(l.complete(), "{out:?}");
+    }
+
+    #[test]
+    fn shutdown_ends_restarts_and_waits_for_the_shutdown_order() {
+        let mut l = running(r#"{name: "a", exec: "x", restarts: "unlimited"}"#);
+        let out = on(&mut l, Input::Event(&ev(Code::Shutdown, GLOBAL)), S);
+        assert_eq!(out, []);
+        assert!(l.quit_requested && !l.halting());
+        on(&mut l, Input::Halt, S);
+        let out = on(&mut l, Input::Exited(ExitStatus::Exited(0)), S);
+        assert!(l.complete(), "no restart while shutting down: {out:?}");
+    }
+
+    #[test]
+    fn a_prestop_job_still_runs_once_at_shutdown() {
+        let mut l = life(r#"{name: "a", exec: "x", when: {source: "other", once: "stopping"}}"#);
+        on(&mut l, Input::Event(&ev(Code::Shutdown, GLOBAL)), 0);
+        assert!(!l.quit_requested && l.listening);
+        let out = on(&mut l, Input::Event(&ev(Code::Stopping, "other")), 0);
+        assert_eq!(out, [Effect::Spawn]);
+    }
+
+    #[test]
+    fn a_job_waiting_for_its_prestop_job_stops_after_it() {
+        let mut l = running(r#"{name: "a", exec: "x", stopTimeout: "4s"}"#);
+        l.wait_for_stopped = Some("pre".into());
+        let out = on(&mut l, Input::Halt, 0);
+        assert!(out.contains(&Effect::Arm(T::StopWait, 4 * S)), "{out:?}");
+        assert!(!out.iter().any(|e| matches!(e, Effect::Signal(_))));
+        let out = on(&mut l, Input::Event(&ev(Code::Stopped, "pre")), S);
+        assert!(out.contains(&Effect::Signal(libc::SIGTERM)), "{out:?}");
+    }
+
+    #[test]
+    fn run_timeout_kills_the_group() {
+        let mut l = running(r#"{name: "a", exec: "x", timeout: "3s"}"#);
+        assert!(l.is_armed(T::RunTimeout));
+        let out = on(&mut l, Input::Timer(T::RunTimeout), 3 * S);
+        assert!(matches!(&out[..], [Effect::Kill(why)] if why == "timed out (3s)"));
+    }
+
+    #[test]
+    fn interval_jobs_run_on_every_tick() {
+        let mut l = life(r#"{name: "a", exec: "x", when: {interval: "10s"}}"#);
+        let mut out = Vec::new();
+        l.arm_clocks(0, &mut out);
+        assert_eq!(out, [Effect::Arm(T::Interval, 10 * S)]);
+        on(&mut l, Input::Event(&startup()), 0);
+        on(&mut l, Input::Started(1), 0);
+        let out = on(&mut l, Input::Exited(ExitStatus::Exited(0)), S);
+        assert_eq!(published(&out), [Code::ExitSuccess]);
+        let out = on(&mut l, Input::Timer(T::Interval), 10 * S);
+        assert_eq!(out, [Effect::Arm(T::Interval, 20 * S), Effect::Spawn]);
+    }
+
+    #[test]
+    fn cron_skips_a_tick_while_the_last_run_goes_on() {
+        let mut l = life(r#"{name: "a", exec: "x", when: {cron: "* * * * *"}}"#);
+        assert_eq!(
+            on(&mut l, Input::Timer(T::Cron), 0),
+            [Effect::Spawn, Effect::ArmCron]
+        );
+        on(&mut l, Input::Started(1), 0);
+        assert_eq!(on(&mut l, Input::Timer(T::Cron), 60 * S), [Effect::ArmCron]);
+    }
+
+    #[test]
+    fn health_checks_set_the_status_and_publish() {
+        let mut l =
+            running(r#"{name: "a", exec: "x", health: {exec: "true", interval: 5, ttl: 10}}"#);
+        assert!(!l.ready, "with a check, ready is its first pass");
+        let out = on(&mut l, Input::Timer(T::Health), 5 * S);
+        assert_eq!(out, [Effect::Arm(T::Health, 10 * S), Effect::RunCheck]);
+        let out = on(&mut l, Input::Checked(true, "ok"), 5 * S);
+        assert_eq!(published(&out), [Code::Healthy]);
+        assert!(l.ready && l.status == Status::Healthy);
+        let out = on(&mut l, Input::Checked(false, "exited with 1"), 5 * S);
+        assert_eq!(published(&out), [Code::Unhealthy]);
+        // Maintenance holds the status and skips the checks.
+        on(
+            &mut l,
+            Input::Event(&ev(Code::EnterMaintenance, GLOBAL)),
+            5 * S,
+        );
+        assert!(l.ignores_checks());
+        let out = on(&mut l, Input::Timer(T::Health), 10 * S);
+        assert_eq!(out, [Effect::Arm(T::Health, 15 * S)]);
+        on(
+            &mut l,
+            Input::Event(&ev(Code::ExitMaintenance, GLOBAL)),
+            10 * S,
+        );
+        assert_eq!(l.status, Status::Unknown);
+        let out = on(&mut l, Input::Timer(T::HealthTimeout), 10 * S);
+        assert_eq!(out, [Effect::CheckTimedOut]);
+    }
+
+    #[test]
+    fn a_restart_by_hand_signals_then_starts_again() {
+        let mut l = running(r#"{name: "a", exec: "x"}"#);
+        let mut out = Vec::new();
+        l.restart_by_hand(0, &mut out);
+        assert_eq!(out[0], Effect::Signal(libc::SIGTERM));
+        let out = on(&mut l, Input::Exited(ExitStatus::Signaled(15)), S);
+        assert_eq!(out.last(), Some(&Effect::Spawn));
+    }
+
+    #[test]
+    fn a_stop_by_hand_holds_until_a_start_by_hand() {
+        let mut l = running(r#"{name: "a", exec: "x", restarts: "unlimited"}"#);
+        let mut out = Vec::new();
+        l.stop_by_hand(0, &mut out);
+        on(&mut l, Input::Exited(ExitStatus::Signaled(15)), S);
+        assert!(l.complete() && l.held);
+        assert_eq!(l.state(false), "stopped");
+        let mut out = Vec::new();
+        l.start_by_hand(2 * S, &mut out);
+        assert_eq!(out.last(), Some(&Effect::Spawn));
+        assert!(!l.halting() && !l.held);
+    }
+
+    #[test]
+    fn the_main_command_exiting_shuts_tug_down() {
+        let mut l = running(r#"{name: "a", exec: "x"}"#);
+        l.is_main = true;
+        let out = on(&mut l, Input::Exited(ExitStatus::Exited(3)), S);
+        assert_eq!(
+            published(&out),
+            [Code::ExitFailed, Code::Stopping, Code::Stopped]
+        );
+        assert_eq!(out.last(), Some(&Effect::MainExited(3)));
+    }
+
+    #[test]
+    fn after_defers_a_start_until_the_dependencies_are_ready() {
+        let mut l = life(r#"{name: "a", exec: "x", after: ["other"]}"#);
+        assert!(l.blocked);
+        assert_eq!(on(&mut l, Input::Event(&startup()), 0), []);
+        assert_eq!(l.state(false), "waiting");
+        assert_eq!(on(&mut l, Input::DepsReady, S), [Effect::Spawn]);
+        // Not deferred: the next DepsReady starts nothing.
+        on(&mut l, Input::Started(1), S);
+        assert_eq!(on(&mut l, Input::DepsReady, S), []);
+    }
+
+    #[test]
+    fn a_failed_dependency_stops_the_dependent_for_good() {
+        let mut l = life(r#"{name: "a", exec: "x", after: ["other"]}"#);
+        on(&mut l, Input::Event(&startup()), 0);
+        let out = on(&mut l, Input::DepFailed("other"), 0);
+        assert_eq!(published(&out), [Code::Stopping, Code::Stopped]);
+        assert!(l.complete() && l.last_failed);
+    }
+
+    #[test]
+    fn a_oneshot_is_ready_when_it_exited_0() {
+        let mut l = running(r#"{name: "a", exec: "x", type: "oneshot"}"#);
+        assert!(!l.ready);
+        on(&mut l, Input::Exited(ExitStatus::Exited(0)), S);
+        assert!(l.ready && l.complete());
+        let mut l = running(r#"{name: "a", exec: "x", type: "oneshot"}"#);
+        on(&mut l, Input::Exited(ExitStatus::Exited(1)), S);
+        assert!(!l.ready && l.complete() && l.last_failed);
+    }
+
+    #[test]
+    fn a_notify_job_is_starting_until_ready_within_its_start_timeout() {
+        let mut l = life(r#"{name: "a", exec: "x", type: "notify", startTimeout: "2s"}"#);
+        on(&mut l, Input::Event(&startup()), 0);
+        let out = on(&mut l, Input::Started(9), 0);
+        assert!(
+            out.contains(&Effect::Arm(T::StartTimeout, 2 * S)),
+            "{out:?}"
+        );
+        assert_eq!(l.state(false), "starting");
+        let out = on(&mut l, Input::Ready, S);
+        assert_eq!(
+            out,
+            [
+                Effect::Cancel(T::StartTimeout),
+                Effect::Publish(Code::Healthy)
+            ]
+        );
+        assert_eq!(l.state(false), "running");
+        // Said once.
+        assert_eq!(on(&mut l, Input::Ready, S), []);
+        let mut l = life(r#"{name: "a", exec: "x", type: "notify", startTimeout: "2s"}"#);
+        on(&mut l, Input::Event(&startup()), 0);
+        on(&mut l, Input::Started(9), 0);
+        let out = on(&mut l, Input::Timer(T::StartTimeout), 2 * S);
+        assert!(matches!(&out[..], [Effect::Kill(why)] if why.contains("startTimeout (2s)")));
+    }
+
+    #[test]
+    fn a_reload_restarts_a_running_job_on_its_new_definition() {
+        let mut l = running(r#"{name: "a", exec: "x", stopSignal: "SIGINT"}"#);
+        let new = life(r#"{name: "a", exec: "y"}"#).cfg;
+        let mut out = Vec::new();
+        l.redefine_begin(&mut out);
+        assert_eq!(out, [Effect::Withdraw]);
+        let mut out = Vec::new();
+        l.redefine(new, S, &mut out);
+        assert_eq!(out[0], Effect::Signal(libc::SIGINT), "the old stop signal");
+        let out = on(&mut l, Input::Exited(ExitStatus::Signaled(2)), S);
+        assert_eq!(out.last(), Some(&Effect::Spawn));
+    }
+
+    #[test]
+    fn every_timer_has_an_index() {
+        for (k, t) in TIMERS.iter().enumerate() {
+            assert_eq!(*t as usize, k);
+            assert_eq!(T::from_index(k), Some(*t));
+        }
+        assert_eq!(T::from_index(T_COUNT), None);
+    }
+}
