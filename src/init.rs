@@ -11,13 +11,12 @@
 
 use crate::cli::InitArgs;
 use crate::env::Environ;
-use crate::event_loop::{Event, EventLoop, READABLE, TimerId};
+use crate::event_loop::{Event, EventLoop, READABLE};
 use crate::log::{debug, fatal, info, warning};
 use crate::process::command::Command;
+use crate::process::reaper::{self, Left, Sweep};
 use crate::process::signals::{self, Inherited};
-use crate::process::tree;
 use crate::signame;
-use crate::sys::Errno;
 use crate::sys::fd::Fd;
 use crate::sys::process::{self as proc, ExitStatus};
 use crate::sys::signal::kill;
@@ -34,15 +33,6 @@ struct MainChild {
     pidfd: Option<Fd>,
 }
 
-#[derive(PartialEq, Eq)]
-enum Phase {
-    Running,
-    /// SIGTERM sent to the tree; the grace timer is armed.
-    Stopping,
-    /// The grace period is over: everything left gets SIGKILL.
-    Killing,
-}
-
 struct Init<'a> {
     args: &'a InitArgs<'a>,
     lp: EventLoop,
@@ -51,8 +41,8 @@ struct Init<'a> {
     /// Exit code of the main child once it has been reaped.
     main_code: Option<i32>,
     no_children_left: bool,
-    phase: Phase,
-    grace_timer: Option<TimerId>,
+    /// SIGTERM to the tree at shutdown, SIGKILL when the grace ends.
+    sweep: Sweep,
 }
 
 /// Runs the init and returns tug's exit code.
@@ -89,8 +79,7 @@ impl<'a> Init<'a> {
             main: None,
             main_code: None,
             no_children_left: false,
-            phase: Phase::Running,
-            grace_timer: None,
+            sweep: Sweep::new(args.grace_ns, TIMER_GRACE, "only the main child is stopped"),
         };
         init.spawn_main(env)?;
         Ok(init)
@@ -156,15 +145,17 @@ impl<'a> Init<'a> {
                     }
                     Event::Io(r) if r.token == TOKEN_MAIN => self.reap(),
                     Event::Io(_) => {}
-                    Event::Timer(TIMER_GRACE) => self.grace_over(),
+                    Event::Timer(TIMER_GRACE) => {
+                        if !self.no_children_left {
+                            self.sweep.expired();
+                        }
+                    }
                     Event::Timer(_) => {}
                 }
             }
             if let (Some(code), true) = (self.main_code, self.no_children_left) {
                 // The grace timer may still be pending: nothing to wait for.
-                if let Some(id) = self.grace_timer.take() {
-                    self.lp.cancel_timer(id);
-                }
+                self.sweep.finish(&mut self.lp);
                 debug!(
                     "exiting after {} loop wake-ups, {} timers pending",
                     self.lp.wakeups(),
@@ -205,31 +196,24 @@ impl<'a> Init<'a> {
         }
     }
 
-    /// Reaps every exited child. SIGCHLD coalesces (a thousand exits can
-    /// arrive as one record), so loop until the kernel has nothing left.
+    /// Reaps every exited child; after the main child, the rest of the
+    /// tree is stopped.
     fn reap(&mut self) {
-        loop {
-            match proc::reap_one() {
-                Ok(Some((pid, status))) => self.reaped(pid, status),
-                Ok(None) => break,
-                Err(Errno::ECHILD) => {
-                    self.no_children_left = true;
-                    break;
-                }
-                Err(e) => {
-                    fatal!("waitpid failed: {e}");
-                    break;
-                }
-            }
+        let mut exits = Vec::new();
+        let left = reaper::reap(&mut |pid, status| exits.push((pid, status)));
+        for (pid, status) in exits {
+            self.reaped(pid, status);
+        }
+        match left {
+            Left::Some => {}
+            Left::None => self.no_children_left = true,
+            Left::Failed(e) => fatal!("waitpid failed: {e}"),
         }
         if self.main_code.is_some() && !self.no_children_left {
-            match self.phase {
-                Phase::Running => self.begin_shutdown(),
-                // Descendants may have forked after the last sweep.
-                Phase::Killing => {
-                    self.signal_tree(libc::SIGKILL);
-                }
-                Phase::Stopping => {}
+            if self.sweep.started() {
+                self.sweep.children_left();
+            } else {
+                self.begin_shutdown();
             }
         }
     }
@@ -254,41 +238,11 @@ impl<'a> Init<'a> {
         }
     }
 
+    /// The main child already got the forwarded signal; everybody else is
+    /// asked to stop now.
     fn begin_shutdown(&mut self) {
-        if self.phase != Phase::Running {
-            return;
-        }
-        self.phase = Phase::Stopping;
-        let deadline = self.lp.now().saturating_add(self.args.grace_ns);
-        self.grace_timer = Some(self.lp.add_timer(deadline, TIMER_GRACE));
-        // The main child already got the forwarded signal; everybody else
-        // is asked to stop now.
-        self.signal_tree(libc::SIGTERM);
-    }
-
-    fn grace_over(&mut self) {
-        self.grace_timer = None;
-        self.phase = Phase::Killing;
-        if !self.no_children_left {
-            let hit = self.signal_tree(libc::SIGKILL);
-            if let Some(msg) = tree::grace_kill_message(self.args.grace_ns, &hit) {
-                warning!("{msg}");
-            }
-        }
-    }
-
-    /// Sends `sig` to every descendant (sparing a still-running main child
-    /// unless it is SIGKILL time).
-    fn signal_tree(&self, sig: i32) -> tree::Signalled {
-        let spare = match (&self.main, sig) {
-            (Some(m), libc::SIGTERM) => m.pid,
-            _ => 0,
-        };
-        let hit = tree::signal_descendants(sig, spare);
-        if let tree::Signalled::Nobody(e) = &hit {
-            warning!("cannot read /proc ({e}): only the main child is stopped");
-        }
-        hit
+        let spare = self.main.as_ref().map_or(0, |m| m.pid);
+        self.sweep.begin(&mut self.lp, spare);
     }
 
     fn final_code(&self, code: i32) -> i32 {

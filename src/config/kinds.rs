@@ -285,7 +285,7 @@ pub fn check_after(e: &mut Errors, names: &[&str], after: &[&[String]], at: &[(P
                 *pos,
                 p,
                 format!(
-                    "the jobs wait on each other, so none can start: {}",
+                    "a cycle: the jobs wait on each other, so none can start: {}",
                     words.join(" → ")
                 ),
             );
@@ -410,7 +410,7 @@ mod tests {
                        {name: "c", exec: "x", after: ["b"]}, {name: "d", exec: "x", after: ["a"]}]}"#,
         );
         assert_eq!(e.len(), 1, "one ring, reported once: {e:?}");
-        assert!(e[0].contains("none can start: a → c → b → a"), "{e:?}");
+        assert!(e[0].contains("a cycle: the jobs wait on each other, so none can start: a → c → b → a"), "{e:?}");
         let diamond = r#"{jobs: [{name: "a", exec: "x"}, {name: "b", exec: "x", after: ["a"]},
                                  {name: "c", exec: "x", after: ["a"]}, {name: "d", exec: "x", after: ["b", "c"]}]}"#;
         assert_eq!(errors(diamond), Vec::<String>::new());

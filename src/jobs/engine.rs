@@ -21,9 +21,9 @@ use crate::env::Environ;
 use crate::event_loop::{Event, EventLoop, READABLE, TimerId, WRITABLE};
 use crate::log::{debug, error, info, warning};
 use crate::process::command::Command;
+use crate::process::reaper::{self, Left, Sweep};
 use crate::process::signals::{self, Inherited};
 use crate::process::{tree, users};
-use crate::sys::Errno;
 use crate::sys::fd::{self, Fd};
 use crate::sys::process::{self as proc, ExitStatus};
 use crate::sys::signal::kill;
@@ -116,7 +116,9 @@ pub struct Supervisor<'e> {
     /// All jobs complete: only leftover processes remain to be reaped.
     draining: bool,
     no_children: bool,
-    stop_timeout: u64,
+    /// Leftover descendants once every job is complete: SIGTERM, then
+    /// SIGKILL after stopTimeout.
+    sweep: Sweep,
     log_path: Option<CString>,
     dev_null: Option<Fd>,
     resolver: crate::net::resolver::Resolver,
@@ -177,7 +179,11 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         has_main: !main.is_empty(),
         draining: false,
         no_children: false,
-        stop_timeout: config.stop_timeout,
+        sweep: Sweep::new(
+            config.stop_timeout,
+            GRACE_KEY,
+            "leftover processes are not stopped",
+        ),
         log_path: None,
         dev_null: fd::dev_null().ok(),
         resolver: crate::net::resolver::Resolver::new(
@@ -823,22 +829,18 @@ impl Supervisor<'_> {
     // ---- exits ----
 
     fn reap(&mut self) {
-        loop {
-            match proc::reap_one() {
-                Ok(Some((pid, status))) => self.reaped(pid, status),
-                Ok(None) => {
-                    self.no_children = false;
-                    break;
-                }
-                Err(Errno::ECHILD) => {
-                    self.no_children = true;
-                    break;
-                }
-                Err(e) => {
-                    error!("waitpid failed: {e}");
-                    break;
-                }
+        let mut exits = Vec::new();
+        let left = reaper::reap(&mut |pid, status| exits.push((pid, status)));
+        for (pid, status) in exits {
+            self.reaped(pid, status);
+        }
+        match left {
+            Left::Some => {
+                self.no_children = false;
+                self.sweep.children_left();
             }
+            Left::None => self.no_children = true,
+            Left::Failed(e) => error!("waitpid failed: {e}"),
         }
     }
 
@@ -876,11 +878,7 @@ impl Supervisor<'_> {
 
     fn on_timer(&mut self, key: u64) {
         if key == GRACE_KEY {
-            let hit = self.signal_tree(libc::SIGKILL);
-            if let Some(msg) = tree::grace_kill_message(self.stop_timeout, &hit) {
-                warning!("{msg}");
-            }
-            return;
+            return self.sweep.expired();
         }
         if key == TELEMETRY_BEAT_KEY {
             return self.telemetry_heartbeat();
@@ -1157,19 +1155,8 @@ impl Supervisor<'_> {
         self.draining = true;
         self.reap();
         if !self.no_children {
-            self.signal_tree(libc::SIGTERM);
-            let at = self.lp.now() + self.stop_timeout;
-            self.lp.add_timer(at, GRACE_KEY);
+            self.sweep.begin(&mut self.lp, 0);
         }
-    }
-
-    /// Sends `sig` to every descendant.
-    fn signal_tree(&self, sig: i32) -> tree::Signalled {
-        let hit = tree::signal_descendants(sig, 0);
-        if let tree::Signalled::Nobody(e) = &hit {
-            warning!("cannot read /proc ({e}): leftover processes are not stopped");
-        }
-        hit
     }
 
     fn finished(&mut self) -> Option<i32> {

@@ -2,6 +2,7 @@
 //! every descendant at shutdown.
 
 pub mod command;
+pub mod reaper;
 pub mod signals;
 pub mod tree;
 pub mod users;
