@@ -62,9 +62,14 @@ use core::fmt;
 /// `unix:///path`.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Listen {
-    Tcp { ip: crate::sys::net::Ip, port: u16 },
+    Tcp {
+        ip: crate::sys::net::Ip,
+        port: u16,
+    },
     /// An absolute path, or `@name` for an abstract socket.
-    Unix { path: String },
+    Unix {
+        path: String,
+    },
 }
 
 /// The longest socket path: sun_path is 108 bytes with the NUL.
@@ -163,7 +168,9 @@ fn parse_tcp(rest: &str) -> Result<Listen, String> {
         (Ip::V6(a), port)
     } else {
         if matches!(parse_ip(rest), Some(Ip::V6(_))) {
-            return Err("missing port (and an IPv6 address goes in brackets: tcp://[::1]:80)".into());
+            return Err(
+                "missing port (and an IPv6 address goes in brackets: tcp://[::1]:80)".into(),
+            );
         }
         let Some((host, port)) = rest.rsplit_once(':') else {
             return Err("missing port: tcp://IP:PORT".into());
@@ -198,7 +205,10 @@ fn parse_tcp(rest: &str) -> Result<Listen, String> {
 impl fmt::Display for Listen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Listen::Tcp { ip: ip @ Ip::V4(_), port } => write!(f, "tcp://{}:{port}", ip_text(ip)),
+            Listen::Tcp {
+                ip: ip @ Ip::V4(_),
+                port,
+            } => write!(f, "tcp://{}:{port}", ip_text(ip)),
             Listen::Tcp { ip, port } => write!(f, "tcp://[{}]:{port}", ip_text(ip)),
             Listen::Unix { path } => write!(f, "unix://{path}"),
         }
@@ -239,16 +249,24 @@ pub fn bind(l: &Listen) -> Result<Fd, String> {
 fn replace_stale(cpath: &CString, l: &Listen) -> Result<(), String> {
     match listen::is_socket(cpath) {
         Ok(true) => {}
-        Ok(false) => return Err(format!("cannot listen on {l}: the file exists and is not a socket")),
+        Ok(false) => {
+            return Err(format!(
+                "cannot listen on {l}: the file exists and is not a socket"
+            ));
+        }
         Err(Errno::ENOENT) => return Ok(()),
         Err(e) => return Err(format!("cannot listen on {l}: {e}")),
     }
     if listen::unix_is_live(cpath) {
-        return Err(format!("cannot listen on {l}: another process is listening there"));
+        return Err(format!(
+            "cannot listen on {l}: another process is listening there"
+        ));
     }
     match listen::unlink(cpath) {
         Ok(()) | Err(Errno::ENOENT) => Ok(()),
-        Err(e) => Err(format!("cannot listen on {l}: cannot remove the stale socket: {e}")),
+        Err(e) => Err(format!(
+            "cannot listen on {l}: cannot remove the stale socket: {e}"
+        )),
     }
 }
 
@@ -268,7 +286,10 @@ pub fn unbind(l: &Listen) {
 /// (fdname_is_valid): 1-255 printable ASCII characters, no `:` (the
 /// separator).
 pub fn fd_name_valid(name: &str) -> bool {
-    (1..=255).contains(&name.len()) && name.bytes().all(|b| (b' '..=b'~').contains(&b) && b != b':')
+    (1..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b':')
 }
 
 /// LISTEN_FDS and LISTEN_FDNAMES for fds 3.. named `names`, in order.
@@ -401,5 +422,311 @@ impl Acceptor {
             let _ = lp.deregister(self.listener.raw());
             self.registered = false;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn ok(text: &str) -> Listen {
+        Listen::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn err(text: &str) -> String {
+        match Listen::parse(text) {
+            Ok(l) => panic!("{text} parsed as {l:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn every_form_parses_and_prints_back() {
+        let tcp = |ip, port| Listen::Tcp { ip, port };
+        assert_eq!(ok("tcp://0.0.0.0:2222"), tcp(Ip::V4([0; 4]), 2222));
+        assert_eq!(ok("tcp://127.0.0.1:80"), tcp(Ip::V4([127, 0, 0, 1]), 80));
+        assert_eq!(ok("tcp://[::]:2222"), tcp(Ip::V6([0; 16]), 2222));
+        let mut one = [0; 16];
+        one[15] = 1;
+        assert_eq!(ok("tcp://[::1]:80"), tcp(Ip::V6(one), 80));
+        assert_eq!(
+            ok("tcp://127.0.0.1:0"),
+            tcp(Ip::V4([127, 0, 0, 1]), 0),
+            "port 0: the kernel picks"
+        );
+        assert_eq!(ok("tcp://1.2.3.4:65535"), tcp(Ip::V4([1, 2, 3, 4]), 65535));
+        assert_eq!(
+            ok("unix:///run/app.sock"),
+            Listen::Unix {
+                path: "/run/app.sock".into()
+            }
+        );
+        assert_eq!(
+            ok("unix://@app"),
+            Listen::Unix {
+                path: "@app".into()
+            }
+        );
+        for text in [
+            "tcp://0.0.0.0:2222",
+            "tcp://127.0.0.1:80",
+            "tcp://[::]:2222",
+            "tcp://[::1]:80",
+            "tcp://[2001:db8::7]:8080",
+            "tcp://[::ffff:10.0.0.1]:1",
+            "unix:///tmp/x/app.sock",
+            "unix://@tug-echo",
+        ] {
+            assert_eq!(ok(text).to_string(), text);
+        }
+        // Display is canonical: leading zeros go, IPv6 gets its short form.
+        assert_eq!(ok("tcp://10.0.0.1:0080").to_string(), "tcp://10.0.0.1:80");
+        assert_eq!(ok("tcp://[0:0::0:1]:80").to_string(), "tcp://[::1]:80");
+        let longest = alloc::format!("unix:///{}", "a".repeat(MAX_PATH - 1));
+        ok(&longest);
+    }
+
+    #[test]
+    fn every_error_says_why() {
+        let cases: &[(&str, &str)] = &[
+            ("", "tcp://IP:PORT or unix:///path"),
+            ("junk", "tcp://IP:PORT or unix:///path"),
+            ("127.0.0.1:80", "missing scheme: write tcp://127.0.0.1:80"),
+            ("/run/x.sock", "write unix:///run/x.sock"),
+            ("unix:/run/x.sock", "three slashes"),
+            ("TCP://1.2.3.4:80", "lowercase"),
+            ("udp://1.2.3.4:53", "udp is not supported"),
+            ("http://1.2.3.4:80", "not a URL"),
+            ("ftp://1.2.3.4:21", "unsupported scheme"),
+            (
+                "tcp://localhost:80",
+                "not an IP address; tug binds before it can resolve names",
+            ),
+            ("tcp://example.com:80", "not an IP address"),
+            ("tcp://1.2.3:80", "not an IP address"),
+            ("tcp://1.2.3.4", "missing port"),
+            ("tcp://1.2.3.4:", "missing port"),
+            ("tcp://[::1]", "missing port"),
+            ("tcp://[::1]:", "missing port"),
+            ("tcp://::1", "goes in brackets"),
+            ("tcp://::1:80", "goes in brackets"),
+            ("tcp://:80", "missing address"),
+            ("tcp://", "missing port"),
+            ("tcp://1.2.3.4:65536", "is not a number 0-65535"),
+            ("tcp://1.2.3.4:-1", "is not a number 0-65535"),
+            ("tcp://1.2.3.4:+80", "is not a number 0-65535"),
+            ("tcp://1.2.3.4:http", "is not a number 0-65535"),
+            ("tcp://1.2.3.4:80/", "a path is not allowed"),
+            ("tcp://1.2.3.4:80?x", "a path is not allowed"),
+            ("tcp://[::1:80", "missing ']'"),
+            ("tcp://[1.2.3.4]:80", "is not an IPv6 address"),
+            ("tcp://[fe80::1%eth0]:80", "zone"),
+            ("tcp://[::1]x80", "junk after ']'"),
+            ("tcp:// 1.2.3.4:80", "not an IP address"),
+            ("unix://", "empty socket path"),
+            ("unix://run/x.sock", "must be absolute: unix:///run/x.sock"),
+            ("unix://@", "empty abstract socket name"),
+            ("unix:///tmp/", "names a directory"),
+            ("unix:///a\0b", "NUL"),
+        ];
+        for (text, want) in cases {
+            let e = err(text);
+            assert!(e.contains(want), "{text:?}: {e:?} lacks {want:?}");
+            assert!(e.starts_with(&alloc::format!("{text:?}: ")), "{e}");
+        }
+        let long = alloc::format!("unix:///{}", "a".repeat(MAX_PATH));
+        assert!(err(&long).contains("too long (108 bytes"), "{}", err(&long));
+    }
+
+    #[test]
+    fn activation_env_and_names() {
+        assert_eq!(
+            activation_env(&["app", "app"]).unwrap(),
+            [
+                ("LISTEN_FDS".to_string(), "2".to_string()),
+                ("LISTEN_FDNAMES".to_string(), "app:app".to_string()),
+            ]
+        );
+        assert_eq!(activation_env(&[]).unwrap()[0].1, "0");
+        assert!(
+            activation_env(&["a:b"])
+                .unwrap_err()
+                .contains("\"a:b\" cannot be")
+        );
+        assert!(!fd_name_valid(""));
+        assert!(!fd_name_valid("tab\there"));
+        assert!(!fd_name_valid(&"x".repeat(256)));
+        assert!(fd_name_valid(&"x".repeat(255)));
+        assert!(fd_name_valid("web-1.http"));
+    }
+
+    #[test]
+    fn peers_as_text() {
+        assert_eq!(
+            peer_text(&Peer::Inet(Ip::V4([127, 0, 0, 1]), 5555)),
+            "127.0.0.1:5555"
+        );
+        let mut one = [0; 16];
+        one[15] = 1;
+        assert_eq!(peer_text(&Peer::Inet(Ip::V6(one), 5555)), "[::1]:5555");
+        assert_eq!(peer_text(&Peer::Unix), "unix");
+    }
+
+    fn tmp_dir(tag: &str) -> std::path::PathBuf {
+        let d =
+            std::env::temp_dir().join(alloc::format!("tug-listen-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn bind_unix_replaces_only_a_stale_socket() {
+        let dir = tmp_dir("bind");
+        let path = dir.join("s.sock");
+        let l = ok(&alloc::format!("unix://{}", path.display()));
+        let fd = bind(&l).unwrap();
+        assert!(listen::is_nonblocking(&fd).unwrap());
+        // Live: refused, and the file stays.
+        let e = bind(&l).unwrap_err();
+        assert!(e.contains("another process is listening there"), "{e}");
+        std::os::unix::net::UnixStream::connect(&path).unwrap();
+        drop(fd);
+        // Stale (nobody listens): replaced. A concurrent fork in another
+        // test may hold the old listener until its exec, so wait for the
+        // copy to go (bounded).
+        let cpath = CString::new(path.to_str().unwrap()).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        while listen::unix_is_live(&cpath) && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let fd = bind(&l).unwrap();
+        std::os::unix::net::UnixStream::connect(&path).unwrap();
+        drop(fd);
+        unbind(&l);
+        assert!(!path.exists(), "unbind removes the socket file");
+        // Not a socket: never removed.
+        std::fs::write(&path, b"data").unwrap();
+        let e = bind(&l).unwrap_err();
+        assert!(e.contains("exists and is not a socket"), "{e}");
+        unbind(&l);
+        assert!(path.exists(), "unbind leaves a regular file alone");
+        let e = bind(&ok("unix:///nonexistent-dir-tug/x.sock")).unwrap_err();
+        assert!(
+            e.starts_with("cannot listen on unix:///nonexistent-dir-tug/x.sock: "),
+            "{e}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bind_tcp_port_zero_reports_the_real_port() {
+        let l = ok("tcp://127.0.0.1:0");
+        let fd = bind(&l).unwrap();
+        let real = l.bound(&fd);
+        let Listen::Tcp { port, .. } = real else {
+            panic!()
+        };
+        assert_ne!(port, 0);
+        assert_eq!(real.to_string(), alloc::format!("tcp://127.0.0.1:{port}"));
+        let e = bind(&real).unwrap_err();
+        assert!(e.contains("in use"), "{e}");
+    }
+
+    /// An EventLoop over no signals, for the acceptor.
+    fn event_loop() -> EventLoop {
+        EventLoop::new(&crate::sys::signal::SigSet::empty()).unwrap()
+    }
+
+    #[test]
+    fn acceptor_stops_at_max_and_leaves_the_epoll_set() {
+        let l = ok("tcp://127.0.0.1:0");
+        let fd = bind(&l).unwrap();
+        let Listen::Tcp { port, .. } = l.bound(&fd) else {
+            panic!()
+        };
+        let mut lp = event_loop();
+        let mut acc = Acceptor::new(fd, 7, "job echo".into());
+        assert!(acc.watch(&lp, 0, 2).unwrap());
+        let clients: Vec<std::net::TcpStream> = (0..3)
+            .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+            .collect();
+        // The loop reports the listener (blocks until it is readable).
+        let mut events = Vec::new();
+        lp.turn(&mut events).unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, crate::event_loop::Event::Io(r) if r.token == 7))
+        );
+        // Three are queued; max 2 takes two, then pauses.
+        let got = acc.accept_ready(0, 2);
+        assert!(got.error.is_none());
+        assert_eq!(got.conns.len(), 2);
+        for (conn, peer) in &got.conns {
+            assert!(peer.starts_with("127.0.0.1:"), "{peer}");
+            assert!(
+                !listen::is_nonblocking(conn).unwrap(),
+                "the child's socket blocks"
+            );
+        }
+        let local = clients[0].local_addr().unwrap().port();
+        assert_eq!(got.conns[0].1, alloc::format!("127.0.0.1:{local}"));
+        assert!(
+            !acc.watch(&lp, 2, 2).unwrap(),
+            "at max: out of the epoll set"
+        );
+        assert!(!acc.watched());
+        // Level-triggered and deregistered: the waiting connection wakes
+        // nothing (a timer due now ends the turn instead).
+        let at = lp.now();
+        lp.add_timer(at, 99);
+        events.clear();
+        lp.turn(&mut events).unwrap();
+        assert!(
+            events
+                .iter()
+                .all(|e| !matches!(e, crate::event_loop::Event::Io(_))),
+            "{events:?}"
+        );
+        // At max nothing more is accepted, even when asked.
+        assert!(acc.accept_ready(2, 2).conns.is_empty());
+        // One instance exits: watched again, and the backlog is served.
+        assert!(acc.watch(&lp, 1, 2).unwrap());
+        events.clear();
+        lp.turn(&mut events).unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, crate::event_loop::Event::Io(r) if r.token == 7))
+        );
+        let got = acc.accept_ready(1, 2);
+        assert_eq!(got.conns.len(), 1);
+        // Empty queue: no connection, no error, still watched.
+        assert!(acc.accept_ready(0, 2).conns.is_empty());
+        assert!(acc.watch(&lp, 0, 2).unwrap());
+        acc.unwatch(&lp);
+        assert!(!acc.watched());
+        drop(clients);
+    }
+
+    #[test]
+    fn acceptor_over_a_unix_socket() {
+        let dir = tmp_dir("acc");
+        let path = dir.join("a.sock");
+        let l = ok(&alloc::format!("unix://{}", path.display()));
+        let mut acc = Acceptor::new(bind(&l).unwrap(), 1, "job u".into());
+        let mut client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let mut got = acc.accept_ready(0, 10);
+        let (conn, peer) = got.conns.pop().unwrap();
+        assert_eq!(peer, "unix");
+        client.write_all(b"x").unwrap();
+        let mut b = [0u8; 1];
+        assert_eq!(conn.read(&mut b).unwrap(), 1);
+        drop(conn);
+        assert_eq!(client.read(&mut b).unwrap(), 0);
+        unbind(&l);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -351,3 +351,109 @@ pub fn shutdown_write(fd: &Fd) -> Result<()> {
     // SAFETY: a socket we own.
     check(unsafe { libc::shutdown(fd.raw(), libc::SHUT_WR) }).map(drop)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpStream};
+
+    const LOOPBACK6: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+
+    /// Accepts the one connection `client` made, and checks what a child
+    /// would get.
+    fn accept_from(listener: &Fd, client: &mut TcpStream) -> (Fd, Peer) {
+        assert!(is_nonblocking(listener).unwrap(), "the loop's listener");
+        // The connect returned, so the connection is in the queue.
+        let (conn, peer) = accept_conn(listener).unwrap().expect("a queued connection");
+        assert!(
+            !is_nonblocking(&conn).unwrap(),
+            "accept4 without SOCK_NONBLOCK: blocking, whatever the listener"
+        );
+        // SAFETY: F_GETFD only reads the descriptor's flags.
+        let fd_flags = unsafe { libc::fcntl(conn.raw(), libc::F_GETFD) };
+        assert_eq!(fd_flags & libc::FD_CLOEXEC, libc::FD_CLOEXEC);
+        client.write_all(b"ping").unwrap();
+        let mut buf = [0u8; 4];
+        assert_eq!(conn.read(&mut buf).unwrap(), 4);
+        assert_eq!(&buf, b"ping");
+        assert!(
+            accept_conn(listener).unwrap().is_none(),
+            "queue empty: None, not a block"
+        );
+        (conn, peer)
+    }
+
+    #[test]
+    fn tcp_v4_listener_accepts_with_the_peer() {
+        let l = job_tcp_listener(Ip::V4([127, 0, 0, 1]), 0).unwrap();
+        let port = local_port(&l).unwrap();
+        assert_ne!(port, 0);
+        let mut client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (conn, peer) = accept_from(&l, &mut client);
+        let SocketAddr::V4(me) = client.local_addr().unwrap() else {
+            panic!()
+        };
+        assert_eq!(peer, Peer::Inet(Ip::V4([127, 0, 0, 1]), me.port()));
+        drop(conn);
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn tcp_v6_listener_accepts_with_the_peer() {
+        let l = match job_tcp_listener(Ip::V6(LOOPBACK6), 0) {
+            Ok(l) => l,
+            Err(e) => {
+                std::println!("SKIPPED: no IPv6 loopback here ({e})");
+                return;
+            }
+        };
+        let port = local_port(&l).unwrap();
+        let mut client = TcpStream::connect(("::1", port)).unwrap();
+        let (_, peer) = accept_from(&l, &mut client);
+        let SocketAddr::V6(me) = client.local_addr().unwrap() else {
+            panic!()
+        };
+        assert_eq!(peer, Peer::Inet(Ip::V6(LOOPBACK6), me.port()));
+    }
+
+    #[test]
+    fn v6_any_is_dual_stack_as_the_kernel_says() {
+        let only = std::fs::read_to_string("/proc/sys/net/ipv6/bindv6only");
+        let (Ok(only), Ok(l)) = (only, job_tcp_listener(Ip::V6([0; 16]), 0)) else {
+            std::println!("SKIPPED: no IPv6 here");
+            return;
+        };
+        let port = local_port(&l).unwrap();
+        let v4 = TcpStream::connect(("127.0.0.1", port));
+        if only.trim() == "1" {
+            assert!(v4.is_err(), "bindv6only=1: [::] is IPv6 only");
+            return;
+        }
+        let mut client = v4.expect("bindv6only=0: [::] takes IPv4 too");
+        let (_, peer) = accept_from(&l, &mut client);
+        let mut mapped = [0u8; 16];
+        mapped[10..12].copy_from_slice(&[0xff, 0xff]);
+        mapped[12..].copy_from_slice(&[127, 0, 0, 1]);
+        assert!(
+            matches!(peer, Peer::Inet(Ip::V6(a), _) if a == mapped),
+            "{peer:?}"
+        );
+    }
+
+    #[test]
+    fn unix_job_listener_peer() {
+        let path =
+            std::env::temp_dir().join(std::format!("tug-sys-listen-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let cpath = alloc::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        let l = job_unix_listener(&cpath, 0o666).unwrap();
+        let _client = std::os::unix::net::UnixStream::connect(&path).unwrap();
+        let (conn, peer) = accept_conn(&l).unwrap().unwrap();
+        assert_eq!(peer, Peer::Unix);
+        assert!(!is_nonblocking(&conn).unwrap());
+        unlink(&cpath).unwrap();
+    }
+}
