@@ -6,10 +6,15 @@
 //! missing. After the child reports its errno, the parent reads the
 //! file's first bytes and names the real culprit. Only on failure, so it
 //! costs a normal start nothing.
+//!
+//! `spawn_with` adds what the service kinds need (`Extras`: descriptors
+//! at fixed numbers, environment entries holding the child's pid); plain
+//! `spawn` is `spawn_with` with none, and then the child is set up
+//! exactly as before they existed.
 
 use super::signals::Inherited;
 use crate::sys::fd::{RawFd, open_read};
-use crate::sys::spawn::{Credentials, ExecPlan, Step, file_mode, fork_exec};
+use crate::sys::spawn::{Credentials, ExecPlan, PidVar, Step, file_mode, fork_exec};
 use crate::sys::{Errno, Result};
 use alloc::ffi::CString;
 use alloc::format;
@@ -33,6 +38,21 @@ pub struct Command<'a> {
     pub credentials: Option<Credentials<'a>>,
 }
 
+/// What a child gets beyond `Command` (service kinds).
+#[derive(Default)]
+pub struct Extras<'a> {
+    /// (source, target): the child gets a copy of `source` as fd
+    /// `target`, not CLOEXEC, so it survives exec. Targets must be 3 or
+    /// more and distinct (else spawn fails with EINVAL, before fork);
+    /// sources may be any open fd, stdio's included. Socket activation:
+    /// `[(l1, 3), (l2, 4)]`; a readiness pipe: `[(w, N)]`.
+    pub fds: &'a [(RawFd, RawFd)],
+    /// Names of environment variables to set to the child's own pid
+    /// (`LISTEN_PID`, `WATCHDOG_PID`); an entry of `envp` with such a name
+    /// is replaced. Names must not hold `=` (else EINVAL).
+    pub pid_env: &'a [&'a str],
+}
+
 /// A started child. On a failed setup it has already exited, with 127 (not
 /// found) or 126 (found but not runnable), as a shell would.
 pub struct Spawned {
@@ -43,6 +63,15 @@ pub struct Spawned {
 
 impl Command<'_> {
     pub fn spawn(self, inherited: &Inherited) -> Result<Spawned> {
+        self.spawn_with(inherited, &Extras::default())
+    }
+
+    pub fn spawn_with(self, inherited: &Inherited, extras: &Extras<'_>) -> Result<Spawned> {
+        let pid_env = extras
+            .pid_env
+            .iter()
+            .map(|name| PidVar::new(name).ok_or(Errno(libc::EINVAL)))
+            .collect::<Result<Vec<PidVar>>>()?;
         let candidates = search_path(self.argv[0], self.path.unwrap_or(DEFAULT_PATH));
         let candidate_refs: Vec<&CStr> = candidates.iter().map(CString::as_c_str).collect();
         let mut argv: Vec<*const c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
@@ -58,6 +87,8 @@ impl Command<'_> {
             stdio: self.stdio,
             workdir: self.workdir,
             credentials: self.credentials,
+            fds: extras.fds,
+            pid_env: &pid_env,
         })?;
         let error = started.exec_error.map(|(step, e)| {
             let explained = (step == Step::Exec)

@@ -4,10 +4,33 @@
 //! process group *before* exec (doing it from the parent races the child's
 //! first read of the tty), and later it drops privileges; posix_spawn can do
 //! neither. tug is single-threaded and small, so fork is cheap and safe.
+//!
+//! Beyond stdio a child can get (the service kinds need both):
+//! - Descriptors at fixed numbers (`ExecPlan::fds`, (source, target)
+//!   pairs): socket activation's listeners at 3, 4, ..., a readiness pipe
+//!   at the fd the config names. Targets are 3 or more and distinct
+//!   (EINVAL before fork otherwise); sources may be anything, including a
+//!   number that is another pair's target or a stdio fd. The child first
+//!   copies every source above every number involved (`stash`), then
+//!   installs the copies with dup2 after the CLOEXEC sweep, so no order of
+//!   dup2 calls can overwrite a source before it is copied, and the sweep
+//!   does not undo the install. The report pipe moves up too, as a
+//!   target may be its number.
+//! - Environment entries whose value is the child's own pid (`PidVar`:
+//!   LISTEN_PID, WATCHDOG_PID). The pid exists only after fork, and the
+//!   child may not allocate, so the parent prepares each entry as
+//!   `NAME=` plus room for the digits, with its pointer already in the
+//!   envp array, and the child writes the digits of getpid() into it.
+//!   This relies on fork (not vfork): the write lands in the child's
+//!   copy-on-write memory, never in the parent's. The child's pid is
+//!   also the pid of the program it execs.
 
 use super::fd::{self, RawFd};
 use super::signal::{Disposition, SigSet};
 use super::{Errno, Result, check};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::cell::Cell;
 use core::ffi::{CStr, c_char};
 
 /// Everything the child needs, prepared by the parent: after fork the child
@@ -33,6 +56,88 @@ pub struct ExecPlan<'a> {
     pub workdir: Option<&'a CStr>,
     /// Identity to switch to.
     pub credentials: Option<Credentials<'a>>,
+    /// (source, target) descriptors the child gets at fixed numbers, with
+    /// CLOEXEC cleared (module docs). Empty: nothing changes.
+    pub fds: &'a [(RawFd, RawFd)],
+    /// Entries set to the child's pid; any entry of `envp` with the same
+    /// name is left out (module docs).
+    pub pid_env: &'a [PidVar],
+}
+
+/// Digits of the largest pid (pid_max is at most 2^22 on Linux; a
+/// 32-bit pid has at most 10 digits).
+const PID_DIGITS: usize = 10;
+
+/// An environment entry `NAME=<pid>` that the child fills in after fork
+/// (module docs). Cells: the child writes through a shared reference
+/// while envp holds a raw pointer to the same bytes.
+pub struct PidVar {
+    buf: Box<[Cell<u8>]>,
+    name_len: usize,
+}
+
+impl PidVar {
+    /// None if `name` is empty or holds `=` or NUL.
+    pub fn new(name: &str) -> Option<PidVar> {
+        if name.is_empty() || name.bytes().any(|b| b == b'=' || b == 0) {
+            return None;
+        }
+        let mut bytes = Vec::with_capacity(name.len() + 2 + PID_DIGITS);
+        bytes.extend_from_slice(name.as_bytes());
+        bytes.push(b'=');
+        bytes.resize(name.len() + 2 + PID_DIGITS, 0);
+        Some(PidVar {
+            buf: bytes.into_iter().map(Cell::new).collect(),
+            name_len: name.len(),
+        })
+    }
+
+    /// Whether the C string `entry` ("NAME=value") sets this variable.
+    fn names(&self, entry: &[u8]) -> bool {
+        let name = self.name_len + 1;
+        entry.len() >= name
+            && self.buf[..name]
+                .iter()
+                .zip(entry)
+                .all(|(c, &b)| c.get() == b)
+    }
+
+    fn as_ptr(&self) -> *const c_char {
+        self.buf.as_ptr().cast()
+    }
+
+    /// Writes `pid`'s digits and the NUL after `NAME=`. No allocation:
+    /// runs in the forked child.
+    fn fill(&self, pid: i32) {
+        let mut digits = [0u8; PID_DIGITS];
+        let mut n = 0;
+        let mut v = pid.unsigned_abs();
+        loop {
+            digits[n] = b'0' + (v % 10) as u8;
+            n += 1;
+            v /= 10;
+            if v == 0 || n == PID_DIGITS {
+                break;
+            }
+        }
+        let at = self.name_len + 1;
+        for k in 0..n {
+            self.buf[at + k].set(digits[n - 1 - k]);
+        }
+        self.buf[at + n].set(0);
+    }
+
+    /// The entry as it stands (tests).
+    #[cfg(test)]
+    fn text(&self) -> alloc::string::String {
+        let bytes: Vec<u8> = self
+            .buf
+            .iter()
+            .map(Cell::get)
+            .take_while(|&b| b != 0)
+            .collect();
+        alloc::string::String::from_utf8(bytes).unwrap()
+    }
 }
 
 pub struct Credentials<'a> {
@@ -50,6 +155,7 @@ pub enum Step {
     Groups,
     Gid,
     Uid,
+    Fds,
 }
 
 impl Step {
@@ -61,6 +167,7 @@ impl Step {
             Step::Groups => "setgroups",
             Step::Gid => "setgid",
             Step::Uid => "setuid",
+            Step::Fds => "passing descriptors to",
         }
     }
 }
@@ -101,6 +208,30 @@ pub fn exec_failure_code(e: Errno) -> i32 {
 pub fn fork_exec(plan: &ExecPlan<'_>) -> Result<Started> {
     debug_assert!(plan.argv.last().is_some_and(|p| p.is_null()));
     debug_assert!(plan.envp.last().is_some_and(|p| p.is_null()));
+    for (k, &(source, target)) in plan.fds.iter().enumerate() {
+        if source < 0 || target < 3 || plan.fds[..k].iter().any(|f| f.1 == target) {
+            return Err(Errno(libc::EINVAL));
+        }
+    }
+    // The envp with the pid entries, built here: the child cannot.
+    let with_pids: Vec<*const c_char>;
+    let envp = if plan.pid_env.is_empty() {
+        plan.envp
+    } else {
+        let mut v: Vec<*const c_char> = Vec::with_capacity(plan.envp.len() + plan.pid_env.len());
+        for &p in plan.envp.iter().take_while(|p| !p.is_null()) {
+            // SAFETY: envp entries are NUL-terminated strings (the
+            // ExecPlan contract) that outlive this call.
+            let entry = unsafe { CStr::from_ptr(p) }.to_bytes();
+            if !plan.pid_env.iter().any(|var| var.names(entry)) {
+                v.push(p);
+            }
+        }
+        v.extend(plan.pid_env.iter().map(PidVar::as_ptr));
+        v.push(core::ptr::null());
+        with_pids = v;
+        &with_pids
+    };
     // The child reports a failed exec through this CLOEXEC pipe: a
     // successful exec closes it, so EOF means "running".
     let (report_rx, report_tx) = fd::pipe()?;
@@ -109,7 +240,7 @@ pub fn fork_exec(plan: &ExecPlan<'_>) -> Result<Started> {
     // async-signal-safe calls and never returns.
     let pid = check(unsafe { libc::fork() })?;
     if pid == 0 {
-        child_after_fork(plan, report_tx.raw());
+        child_after_fork(plan, envp, report_tx.raw());
     }
     drop(report_tx);
     let mut buf = [0u8; 8];
@@ -128,6 +259,7 @@ pub fn fork_exec(plan: &ExecPlan<'_>) -> Result<Started> {
             3 => Step::Groups,
             4 => Step::Gid,
             5 => Step::Uid,
+            6 => Step::Fds,
             _ => Step::Exec,
         };
         (
@@ -163,7 +295,36 @@ unsafe fn child_fail(report: RawFd, step: u8, err: i32, culprit: u16) -> ! {
     }
 }
 
-fn child_after_fork(plan: &ExecPlan<'_>, report: RawFd) -> ! {
+/// Copies every `fds` source (and the report pipe) to numbers above all
+/// the descriptors involved, CLOEXEC: returns the first copy's number
+/// (copy k is at base + k, the report pipe at base + fds.len()).
+///
+/// # Safety
+/// Only called in the forked child.
+unsafe fn stash(plan: &ExecPlan<'_>, report: RawFd) -> core::result::Result<RawFd, i32> {
+    let mut top = report.max(2);
+    for &(source, target) in plan.fds {
+        top = top.max(source).max(target);
+    }
+    for fd in plan.stdio.iter().flatten() {
+        top = top.max(*fd);
+    }
+    let base = top + 1;
+    let sources = plan.fds.iter().map(|f| f.0).chain([report]);
+    for (k, source) in sources.enumerate() {
+        // dup3, not dup2: the copies must not survive exec. The sweep
+        // marks them CLOEXEC too, but its fallback loop only skips them.
+        // SAFETY: base + k is above every fd we still need, so this
+        // only replaces tug descriptors the child has no use for.
+        if unsafe { libc::dup3(source, base + k as RawFd, libc::O_CLOEXEC) } < 0 {
+            // SAFETY: reading this thread's errno.
+            return Err(unsafe { *libc::__errno_location() });
+        }
+    }
+    Ok(base)
+}
+
+fn child_after_fork(plan: &ExecPlan<'_>, envp: &[*const c_char], report: RawFd) -> ! {
     // SAFETY (whole function): only async-signal-safe syscalls on data the
     // parent prepared before fork; no allocation, no locks, no unwinding.
     unsafe {
@@ -175,6 +336,19 @@ fn child_after_fork(plan: &ExecPlan<'_>, report: RawFd) -> ! {
             // background caller cannot be stopped by this. ENOTTY/ENXIO
             // just mean there is no terminal to hand over.
             libc::tcsetpgrp(0, libc::getpid());
+        }
+        // Before stdio's dup2 calls, which may overwrite a source.
+        let mut report = report;
+        let mut stashed = 0..0;
+        if !plan.fds.is_empty() {
+            match stash(plan, report) {
+                Ok(base) => {
+                    let n = plan.fds.len() as RawFd;
+                    report = base + n;
+                    stashed = base..base + n + 1;
+                }
+                Err(e) => child_fail(report, 6, e, NO_CULPRIT),
+            }
         }
         for (target, fd) in plan.stdio.iter().enumerate() {
             // dup2 clears CLOEXEC on the copy, which is what we want.
@@ -210,9 +384,22 @@ fn child_after_fork(plan: &ExecPlan<'_>, report: RawFd) -> ! {
         let flags = libc::CLOSE_RANGE_CLOEXEC as libc::c_long;
         if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, flags) != 0 {
             for fd in 3..1024 {
-                if fd != report {
+                if fd != report && !stashed.contains(&fd) {
                     libc::close(fd);
                 }
+            }
+        }
+        // After the sweep, so the installed fds stay open across exec:
+        // dup2 clears CLOEXEC on the copy (the stashed ones keep theirs).
+        for (k, &(_, target)) in plan.fds.iter().enumerate() {
+            if libc::dup2(stashed.start + k as RawFd, target) < 0 {
+                child_fail(report, 6, *libc::__errno_location(), NO_CULPRIT);
+            }
+        }
+        if !plan.pid_env.is_empty() {
+            let pid = libc::getpid();
+            for var in plan.pid_env {
+                var.fill(pid);
             }
         }
         // Last: from here on the child can be interrupted by signals again,
@@ -226,7 +413,7 @@ fn child_after_fork(plan: &ExecPlan<'_>, report: RawFd) -> ! {
         let mut culprit = NO_CULPRIT;
         let mut first_eacces = NO_CULPRIT;
         for (k, path) in plan.candidates.iter().enumerate() {
-            libc::execve(path.as_ptr(), plan.argv.as_ptr(), plan.envp.as_ptr());
+            libc::execve(path.as_ptr(), plan.argv.as_ptr(), envp.as_ptr());
             err = *libc::__errno_location();
             match err {
                 // Not here: try the next PATH entry, as execvp does.
@@ -244,5 +431,226 @@ fn child_after_fork(plan: &ExecPlan<'_>, report: RawFd) -> ! {
             culprit = first_eacces;
         }
         child_fail(report, 0, err, culprit);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::command::{Command, Extras, Spawned};
+    use crate::process::signals::Inherited;
+    use crate::sys::fd::Fd;
+    use crate::sys::listen::{accept_conn, job_tcp_listener, job_unix_listener, local_port};
+    use crate::sys::net::Ip;
+    use crate::sys::signal::SigSet;
+    use alloc::ffi::CString;
+    use alloc::string::String;
+    use std::io::{Read, Write};
+
+    #[test]
+    fn pid_var_is_filled_in_place() {
+        let v = PidVar::new("LISTEN_PID").unwrap();
+        assert_eq!(v.text(), "LISTEN_PID=");
+        v.fill(4_194_304);
+        assert_eq!(v.text(), "LISTEN_PID=4194304");
+        v.fill(7);
+        assert_eq!(v.text(), "LISTEN_PID=7", "a shorter pid is NUL-terminated");
+        v.fill(i32::MAX);
+        assert_eq!(v.text(), "LISTEN_PID=2147483647");
+        assert!(v.names(b"LISTEN_PID=1"));
+        assert!(v.names(b"LISTEN_PID="));
+        assert!(!v.names(b"LISTEN_PIDS=1"));
+        assert!(!v.names(b"LISTEN_PI"));
+        assert!(PidVar::new("").is_none());
+        assert!(PidVar::new("A=B").is_none());
+        assert!(PidVar::new("A\0").is_none());
+    }
+
+    /// Runs `sh -c SCRIPT` with `pid_env` and the environment `env`,
+    /// stdout a pipe; `setup` gets the pipe's write end number (so a test
+    /// can aim a passed fd at it) and gives the fds and the script.
+    /// Returns the spawn and what the child wrote.
+    fn run(
+        setup: impl FnOnce(RawFd) -> (Vec<(RawFd, RawFd)>, String),
+        pid_env: &[&str],
+        env: &[&str],
+    ) -> (Result<Spawned>, String) {
+        let (r, w) = fd::pipe().unwrap();
+        let (fds, script) = setup(w.raw());
+        let script = CString::new(script).unwrap();
+        let argv = [c"sh", c"-c", script.as_c_str()];
+        let env: Vec<CString> = env.iter().map(|e| CString::new(*e).unwrap()).collect();
+        let mut envp: Vec<*const c_char> = env.iter().map(|e| e.as_ptr()).collect();
+        envp.push(core::ptr::null());
+        let inherited = Inherited {
+            mask: SigSet::empty(),
+            dispositions: Vec::new(),
+        };
+        let spawned = Command {
+            argv: &argv,
+            envp: &envp,
+            path: Some("/usr/bin:/bin"),
+            new_group: false,
+            foreground: false,
+            stdio: [None, Some(w.raw()), None],
+            workdir: None,
+            credentials: None,
+        }
+        .spawn_with(&inherited, &Extras { fds: &fds, pid_env });
+        drop(w);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        // EOF once the child and any concurrent fork's copy are gone.
+        while let Ok(n @ 1..) = r.read(&mut buf) {
+            out.extend_from_slice(&buf[..n]);
+        }
+        if let Ok(s) = &spawned {
+            // Another test's reaper may have taken it first: ECHILD is fine.
+            // SAFETY: waiting for our own child; a null status is allowed.
+            unsafe { libc::waitpid(s.pid, core::ptr::null_mut(), 0) };
+        }
+        (spawned, String::from_utf8(out).unwrap())
+    }
+
+    /// What /proc says fd `fd` of this process is ("socket:[1234]").
+    fn link(fd: RawFd) -> String {
+        std::fs::read_link(std::format!("/proc/self/fd/{fd}"))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Shell text that prints the shell's open fds below 256 on one line,
+    /// with builtins only (a child or a pipeline would open fds of its
+    /// own).
+    const OPEN_FDS: &str = "n=0; while [ $n -lt 256 ]; do [ -e /proc/$$/fd/$n ] && printf '%s ' $n; \
+         n=$((n+1)); done; echo";
+
+    fn tcp() -> Fd {
+        job_tcp_listener(Ip::V4([127, 0, 0, 1]), 0).unwrap()
+    }
+
+    #[test]
+    fn socket_activation_shape() {
+        let l1 = tcp();
+        let name = CString::new(std::format!("@tug-spawn-{}", std::process::id())).unwrap();
+        let l2 = job_unix_listener(&name, 0o600).unwrap();
+        let script = &std::format!(
+            "echo \"$LISTEN_PID $$ $LISTEN_FDS\"; env | grep -c ^LISTEN_PID=; \
+             readlink /proc/$$/fd/3 /proc/$$/fd/4; {OPEN_FDS}"
+        );
+        let (spawned, out) = run(
+            |_| (alloc::vec![(l1.raw(), 3), (l2.raw(), 4)], script.into()),
+            &["LISTEN_PID"],
+            &["LISTEN_PID=stale", "LISTEN_FDS=2", "PATH=/usr/bin:/bin"],
+        );
+        let spawned = spawned.unwrap();
+        assert!(spawned.error.is_none(), "{:?}", spawned.error);
+        let lines: Vec<&str> = out.lines().collect();
+        let pid = spawned.pid;
+        assert_eq!(
+            lines[0],
+            std::format!("{pid} {pid} 2"),
+            "LISTEN_PID is the child's own pid"
+        );
+        assert_eq!(
+            lines[1], "1",
+            "the stale LISTEN_PID is replaced, not doubled"
+        );
+        assert_eq!(lines[2], link(l1.raw()), "fd 3 is the first listener");
+        assert_eq!(lines[3], link(l2.raw()), "fd 4 is the second");
+        assert_eq!(
+            lines[4], "0 1 2 3 4 ",
+            "nothing else leaks (stash copies, report pipe)"
+        );
+    }
+
+    #[test]
+    fn passed_fds_may_collide_with_sources_and_stdio() {
+        let (a, b, c) = (tcp(), tcp(), tcp());
+        let (an, bn) = (a.raw(), b.raw());
+        let mut wn = 0;
+        // a and b swap numbers; c lands on the number of the stdout pipe,
+        // which must still be stdout.
+        let (spawned, out) = run(
+            |w| {
+                wn = w;
+                let script = std::format!(
+                    "readlink /proc/$$/fd/{an} /proc/$$/fd/{bn} /proc/$$/fd/{w}; \
+                     {OPEN_FDS}"
+                );
+                (alloc::vec![(an, bn), (bn, an), (c.raw(), w)], script)
+            },
+            &[],
+            &["PATH=/usr/bin:/bin"],
+        );
+        assert!(spawned.unwrap().error.is_none());
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], link(bn), "fd {an} is b");
+        assert_eq!(lines[1], link(an), "fd {bn} is a");
+        assert_eq!(
+            lines[2],
+            link(c.raw()),
+            "fd {wn} is c, stdout still the pipe"
+        );
+        let mut want: Vec<RawFd> = alloc::vec![0, 1, 2, an, bn, wn];
+        want.sort();
+        let want: String = want.iter().map(|n| std::format!("{n} ")).collect();
+        assert_eq!(lines[3], want);
+    }
+
+    #[test]
+    fn bad_fd_pairs() {
+        let l = tcp();
+        let bad = [
+            alloc::vec![(l.raw(), 2)],
+            alloc::vec![(l.raw(), 3), (l.raw(), 3)],
+            alloc::vec![(-1, 3)],
+        ];
+        for fds in bad {
+            let (spawned, _) = run(|_| (fds.clone(), "true".into()), &[], &[]);
+            assert_eq!(spawned.err(), Some(Errno(libc::EINVAL)), "{fds:?}");
+        }
+        let (spawned, _) = run(|_| (alloc::vec![], "true".into()), &["A=B"], &[]);
+        assert_eq!(spawned.err(), Some(Errno(libc::EINVAL)));
+        // A source that is not open: the child says so and exits 126.
+        let (spawned, out) = run(|_| (alloc::vec![(1 << 20, 3)], "echo ran".into()), &[], &[]);
+        let why = spawned.unwrap().error.unwrap();
+        assert_eq!(why, "passing descriptors to sh failed: Bad file descriptor");
+        assert_eq!(out, "");
+    }
+
+    #[test]
+    fn inetd_shape_cat_echoes_through_the_socket() {
+        let l = tcp();
+        let port = local_port(&l).unwrap();
+        let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (conn, _) = accept_conn(&l).unwrap().unwrap();
+        let inherited = Inherited {
+            mask: SigSet::empty(),
+            dispositions: Vec::new(),
+        };
+        let envp = [core::ptr::null()];
+        let spawned = Command {
+            argv: &[c"cat"],
+            envp: &envp,
+            path: Some("/usr/bin:/bin"),
+            new_group: false,
+            foreground: false,
+            stdio: [Some(conn.raw()), Some(conn.raw()), None],
+            workdir: None,
+            credentials: None,
+        }
+        .spawn(&inherited)
+        .unwrap();
+        assert!(spawned.error.is_none(), "{:?}", spawned.error);
+        drop(conn);
+        client.write_all(b"hello\nworld\n").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut echoed = String::new();
+        client.read_to_string(&mut echoed).unwrap();
+        assert_eq!(echoed, "hello\nworld\n");
+        // SAFETY: waiting for our own child (ECHILD if a reaper took it).
+        unsafe { libc::waitpid(spawned.pid, core::ptr::null_mut(), 0) };
     }
 }
