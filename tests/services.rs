@@ -888,3 +888,142 @@ fn tug_notifies_an_abstract_manager_socket() {
     assert_eq!(code.code(), Some(0), "{err}");
     mgr.expect("STOPPING=1", Duration::from_secs(10));
 }
+
+// ---- the peers themselves (these pass without tug's service kinds: they
+// check on this machine the facts the tests above and the engine rely on) ----
+
+#[test]
+fn peer_nginx_daemonizes_reloads_in_place_and_upgrades_to_a_new_master() {
+    let mut sb = Sandbox::new("peer-nginx");
+    let Some(ngx) = Nginx::new(&sb.dir) else {
+        return;
+    };
+    sb.daemons.push(ngx.pidfile.clone());
+    let argv = ngx.argv();
+    let (code, _, err) = output({
+        let mut c = Command::new(&argv[0]);
+        c.args(&argv[1..]);
+        c
+    });
+    // The start command exits once the pidfile is written.
+    assert_eq!(code, 0, "{err}");
+    let master = ngx.pid().expect("nginx.pid once the start command exited");
+    let worker = ngx.wait_serving();
+    assert_eq!(children_of(master), [worker]);
+    assert_eq!(ngx.signal_cmd("reload").0, 0);
+    wait_for(Duration::from_secs(10), || {
+        ngx.get().filter(|w| *w != worker)
+    })
+    .expect("a new worker after reload");
+    assert_eq!(ngx.pid(), Some(master), "reload changed the master");
+    send(master, libc::SIGUSR2);
+    let new_master = wait_for(Duration::from_secs(10), || {
+        ngx.oldbin_pid()?;
+        ngx.pid().filter(|p| *p != master)
+    })
+    .unwrap_or_else(|| panic!("no new master after USR2: {}", ngx.log()));
+    assert_eq!(ngx.oldbin_pid(), Some(master));
+    assert!(
+        children_of(master).contains(&new_master),
+        "the new master is the old one's child"
+    );
+    send(master, libc::SIGQUIT);
+    send(new_master, libc::SIGTERM);
+    wait_for(Duration::from_secs(10), || {
+        (!alive(master) && !alive(new_master)).then_some(())
+    })
+    .expect("nginx did not stop");
+}
+
+#[test]
+fn peer_dnsmasq_daemonizes_answers_and_leaves_its_pidfile() {
+    let mut sb = Sandbox::new("peer-dnsmasq");
+    let Some(dns) = Dnsmasq::new(&sb.dir) else {
+        return;
+    };
+    sb.daemons.push(dns.pidfile.clone());
+    let argv = dns.argv();
+    let (code, _, err) = output({
+        let mut c = Command::new(&argv[0]);
+        c.args(&argv[1..]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    let pid = dns
+        .pid()
+        .expect("the pidfile once the start command exited");
+    assert_eq!(dns.query(), Some([127, 0, 0, 9]));
+    send(pid, libc::SIGTERM);
+    wait_for(Duration::from_secs(10), || (!alive(pid)).then_some(())).expect("dnsmasq stops");
+    assert_eq!(
+        dns.pid(),
+        Some(pid),
+        "dnsmasq removed its pidfile after all"
+    );
+}
+
+#[test]
+fn peer_notify_c_and_systemd_notify_speak_sd_notify() {
+    let (Some(notify), Some(sdn)) = (c_peer("notify"), need("systemd-notify")) else {
+        return;
+    };
+    let mut mgr = NotifyReceiver::bind_abstract(&format!("tug-peer-{}", std::process::id()));
+    let mut r = Running::start({
+        let mut c = Command::new(&notify);
+        c.args(["ready", "all set"]).env("NOTIFY_SOCKET", &mgr.env);
+        c
+    });
+    r.expect_line("sent READY=1 STATUS=all set");
+    assert_eq!(
+        mgr.expect("READY=1", Duration::from_secs(10)),
+        "READY=1\nSTATUS=all set"
+    );
+    send(r.pid(), libc::SIGTERM);
+    mgr.expect("STOPPING=1", Duration::from_secs(10));
+    let (status, _, _) = r.finish();
+    assert_eq!(status.code(), Some(0));
+
+    // systemd-notify: the message, then BARRIER=1 with an fd it waits on;
+    // a recv without room for fds closes it, and it exits 0 at once.
+    let mut k = Command::new(&sdn)
+        .args(["--ready", "--status=from systemd-notify"])
+        .env("NOTIFY_SOCKET", &mgr.env)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let m = mgr.expect("READY=1", Duration::from_secs(10));
+    assert!(m.contains("STATUS=from systemd-notify"), "{m:?}");
+    mgr.expect("BARRIER=1", Duration::from_secs(10));
+    let st = wait_up_to(&mut k, Duration::from_secs(3)).expect("systemd-notify still waits");
+    assert!(st.success(), "systemd-notify: {st:?}");
+}
+
+#[test]
+fn peer_activate_c_serves_under_systemd_socket_activate() {
+    let (Some(activate), Some(ssa)) = (c_peer("activate"), need("systemd-socket-activate")) else {
+        return;
+    };
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut r = Running::start({
+        let mut c = Command::new(ssa);
+        c.args(["-l", &format!("127.0.0.1:{port}"), "--fdname=app"])
+            .arg(&activate);
+        c
+    });
+    // systemd-socket-activate says so on stderr; it execs on the first
+    // connection, which waits in the backlog meanwhile.
+    wait_listening(addr);
+    let line = r.expect_line("listening on 1 fds (app)");
+    let pid = number_after(&line, "activate ");
+    assert_eq!(pid, r.pid(), "activate.c runs in the exec'd process");
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = connect_loop(addr, stop, Duration::from_secs(10), 50)
+        .join()
+        .unwrap();
+    assert_eq!(st.answered, 50, "{st:?}");
+    assert_eq!(st.lines, [pid.to_string()], "{st:?}");
+    send(r.pid(), libc::SIGTERM);
+    let (status, _, err) = r.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+}

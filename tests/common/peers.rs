@@ -375,6 +375,8 @@ pub struct NotifyReceiver {
     pub env: String,
     /// Every message received so far, in order.
     pub seen: Vec<String>,
+    /// Received, not yet matched by `expect`.
+    unmatched: Vec<String>,
 }
 
 impl NotifyReceiver {
@@ -386,6 +388,7 @@ impl NotifyReceiver {
             sock,
             env: path.to_str().unwrap().to_string(),
             seen: Vec::new(),
+            unmatched: Vec::new(),
         }
     }
 
@@ -398,14 +401,20 @@ impl NotifyReceiver {
             sock,
             env: format!("@{name}"),
             seen: Vec::new(),
+            unmatched: Vec::new(),
         }
     }
 
     /// Waits (`limit` at most) for a message with a line equal to `line`
-    /// (e.g. "READY=1"); returns that message. Panics with what was seen.
+    /// (e.g. "READY=1") that no call has matched yet; returns that
+    /// message. Panics with what was seen.
     pub fn expect(&mut self, line: &str, limit: Duration) -> String {
-        if let Some(m) = self.seen.iter().find(|m| m.lines().any(|l| l == line)) {
-            return m.clone();
+        if let Some(i) = self
+            .unmatched
+            .iter()
+            .position(|m| m.lines().any(|l| l == line))
+        {
+            return self.unmatched.remove(i);
         }
         let deadline = Instant::now() + limit;
         let mut buf = [0u8; 4096];
@@ -422,6 +431,7 @@ impl NotifyReceiver {
                     if m.lines().any(|l| l == line) {
                         return m;
                     }
+                    self.unmatched.push(m);
                 }
                 Err(e)
                     if matches!(
@@ -434,7 +444,8 @@ impl NotifyReceiver {
     }
 
     /// The messages already queued, without waiting (for "not yet"
-    /// checks after an event that would have sent one).
+    /// checks after an event that would have sent one); `expect` still
+    /// sees them.
     pub fn pending(&mut self) -> Vec<String> {
         self.sock.set_nonblocking(true).unwrap();
         let mut buf = [0u8; 4096];
@@ -442,6 +453,7 @@ impl NotifyReceiver {
         while let Ok(n) = self.sock.recv(&mut buf) {
             let m = String::from_utf8_lossy(&buf[..n]).into_owned();
             self.seen.push(m.clone());
+            self.unmatched.push(m.clone());
             got.push(m);
         }
         self.sock.set_nonblocking(false).unwrap();
