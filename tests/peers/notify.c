@@ -8,6 +8,8 @@
  *   notify mainpid PID          MAINPID=PID and READY=1, then runs
  *   notify silent               sends nothing (a start that never finishes)
  *   notify send MSG             sends MSG as it is (\n inside via argv), then runs
+ *   notify ready-stamp FILE     appends CLOCK_MONOTONIC ns to FILE, then READY=1
+ *                               (the readiness benchmark, scripts/bench.sh)
  *   notify watchdog             READY=1, then WATCHDOG=1 every WATCHDOG_USEC/2
  *                               until SIGUSR1 (then it goes quiet but lives on)
  *   notify fork-then-mainpid    forks; the parent sends MAINPID=<child> and
@@ -114,6 +116,16 @@ int main(int argc, char **argv) {
             notify("READY=1");
         }
         run();
+    } else if (!strcmp(mode, "ready-stamp") && argc > 2) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        FILE *f = fopen(argv[2], "a");
+        if (!f)
+            die(argv[2]);
+        fprintf(f, "%lld\n", (long long)now.tv_sec * 1000000000LL + now.tv_nsec);
+        fclose(f);
+        notify("READY=1");
+        run();
     } else if (!strcmp(mode, "status") && argc > 2) {
         snprintf(buf, sizeof buf, "STATUS=%s\nREADY=1", argv[2]);
         notify(buf);
@@ -163,6 +175,6 @@ int main(int argc, char **argv) {
         return 0;
     }
     fprintf(stderr,
-            "usage: notify ready [STATUS] | status TEXT | mainpid PID | silent | send MSG | watchdog | fork-then-mainpid\n");
+            "usage: notify ready [STATUS] | ready-stamp FILE | status TEXT | mainpid PID | silent | send MSG | watchdog | fork-then-mainpid\n");
     return 2;
 }
