@@ -271,17 +271,17 @@ fn notify_watchdog_miss_restarts_the_job() {
     };
     let sb = Sandbox::new("watchdog");
     let mut t = sb.start(&format!(
-        r#"{{ name: "dog", type: "notify", watchdog: "300ms", restarts: 1,
+        r#"{{ name: "pinger", type: "notify", watchdog: "300ms", restarts: 1,
               exec: [{}, "watchdog"] }}"#,
         q(s(&notify))
     ));
     // notify.c exits 2 unless WATCHDOG_USEC is set and WATCHDOG_PID is its
     // own pid.
     let first = number_after(&t.expect("sent READY=1"), "notify ");
-    t.expect("job dog is ready");
+    t.expect("job pinger is ready");
     t.expect(&format!("notify {first} sent WATCHDOG=1"));
     t.expect(&format!("notify {first} sent WATCHDOG=1"));
-    assert_eq!(sb.pid_of("dog"), Some(first as i64));
+    assert_eq!(sb.pid_of("pinger"), Some(first as i64));
     // Pings stop: within a watchdog period tug must end and restart it.
     send(first, libc::SIGUSR1);
     t.expect(&format!("notify {first} watchdog stopped"));
@@ -291,7 +291,7 @@ fn notify_watchdog_miss_restarts_the_job() {
     let seen = t.seen();
     assert!(
         seen.iter()
-            .any(|l| l.contains("watchdog") && l.contains("dog") && !l.contains("notify ")),
+            .any(|l| l.contains("job pinger") && l.contains("watchdog")),
         "tug did not log the missed watchdog: {seen:#?}"
     );
 }
@@ -524,7 +524,7 @@ fn inetd_serves_concurrent_socat_and_nc_clients() {
             .stderr(Stdio::piped());
         kids.push((i, c.spawn().expect("spawn a client")));
     }
-    // All connected before any sends: they are served at once.
+    // Twelve clients at once, each with its own instance.
     for (i, k) in &mut kids {
         let mut stdin = k.stdin.take().unwrap();
         writeln!(stdin, "client {i} says hi").unwrap();
