@@ -4,7 +4,7 @@
 #   scripts/bench.sh            # build tug, install the other inits, measure
 #
 # Layout: main() writes the header, then calls one function per section
-# (bench_init, bench_supervisors, bench_watch, bench_fleet). Each section
+# (bench_init, bench_supervisors, bench_watch, bench_fleet, bench_services). Each section
 # function measures and appends its own markdown with md(). To add a section,
 # write another bench_* function and call it from main(). The discovery and
 # control sections drive tug through scripts/bench_client.py (Python stdlib)
@@ -15,9 +15,12 @@
 # BENCH_WATCH_CHANGES (200 per backend and series), BENCH_WATCH_GAP_MS (300:
 # the quiet series' pause after each onChange run), BENCH_WATCH_CHURN_GAP_MS
 # (150: the rolling-deploy series' schedule), BENCH_WATCH_IDLE_SECS (5),
-# BENCH_FLEET_SECS (30: the 50-job window), BENCH_CTL_RUNS (300).
+# BENCH_FLEET_SECS (30: the 50-job window), BENCH_CTL_RUNS (300),
+# BENCH_SVC_SECS (10: each inetd load window), BENCH_SVC_CLIENTS (50),
+# BENCH_SVC_READY_RUNS (50), BENCH_SVC_JOBS (50), BENCH_SVC_IDLE_SECS (10).
 # BENCH_SECTIONS="watch fleet" runs only those sections (init, supervisors,
-# watch, fleet) and prints the result without touching docs/BENCHMARKS.md.
+# watch, fleet, services) and prints the result without touching
+# docs/BENCHMARKS.md.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,7 +39,12 @@ WATCH_CHURN_GAP_MS=${BENCH_WATCH_CHURN_GAP_MS:-150}
 WATCH_IDLE_SECS=${BENCH_WATCH_IDLE_SECS:-5}
 FLEET_SECS=${BENCH_FLEET_SECS:-30}
 CTL_RUNS=${BENCH_CTL_RUNS:-300}
-SECTIONS=${BENCH_SECTIONS:-init supervisors watch fleet}
+SVC_SECS=${BENCH_SVC_SECS:-10}
+SVC_CLIENTS=${BENCH_SVC_CLIENTS:-50}
+SVC_READY_RUNS=${BENCH_SVC_READY_RUNS:-50}
+SVC_JOBS=${BENCH_SVC_JOBS:-50}
+SVC_IDLE_SECS=${BENCH_SVC_IDLE_SECS:-10}
+SECTIONS=${BENCH_SECTIONS:-init supervisors watch fleet services}
 
 # Targets for supervisor mode: tug's own RSS against supervisord's and s6's.
 TARGET_SUP_RSS_VS_SUPERVISORD=0.10 # at most a tenth
@@ -161,7 +169,7 @@ ctxt_switches() { # voluntary + nonvoluntary, summed over all threads of PID
 
 ensure_packages() {
 	local missing=() p
-	for p in tini dumb-init catatonit supervisor s6 hyperfine gcc file jq etcd-server; do
+	for p in tini dumb-init catatonit supervisor s6 hyperfine gcc file jq etcd-server xinetd; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
 			missing+=("$p")
 	done
@@ -181,6 +189,10 @@ ensure_packages() {
 	# starts its own on free ports.
 	if [[ " ${missing[*]} " = *" etcd-server "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
 		$sudo systemctl disable --now etcd >/dev/null 2>&1 || true
+	fi
+	# Likewise the system xinetd (the services section runs its own).
+	if [[ " ${missing[*]} " = *" xinetd "* ]] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+		$sudo systemctl disable --now xinetd >/dev/null 2>&1 || true
 	fi
 }
 
@@ -1284,6 +1296,250 @@ bench_fleet() {
 }
 
 # ---------------------------------------------------------------------------
+# Section: service kinds (issue 10). inetd under load, tug against Debian's
+# xinetd; readiness latency (READY=1 -> the dependent's exec); 50 notify
+# jobs at rest. Every tug half first runs `tug check` on its config: a
+# build without the service kinds is reported as not measured, the xinetd
+# half still runs.
+
+declare -A SVC
+
+build_peer() { # build_peer NAME: tests/peers/NAME.c -> $WORK/NAME
+	gcc -O2 -o "$WORK/$1" "$ROOT/tests/peers/$1.c" || die "cannot build tests/peers/$1.c"
+}
+
+wait_port() { # wait_port PORT PID: until 127.0.0.1:PORT accepts (5 s), while PID lives
+	local i
+	for ((i = 0; i < 500; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		alive "$2" || return 1
+		sleep 0.01
+	done
+	return 1
+}
+
+# measure_echo NAME PID PORT: BENCH_SVC_CLIENTS clients at once against the
+# echo server on PORT for BENCH_SVC_SECS; the server process PID's peak RSS
+# (sampled every 0.2 s) and CPU meanwhile -> SVC[NAME,*].
+measure_echo() {
+	local n=$1 pid=$2 port=$3 cl rss cpu0 ctx0 tck
+	SVC[$n,rss_max]=0
+	cpu0=$(sum_cpu_ticks "$pid")
+	ctx0=$(ctxt_switches "$pid")
+	python3 "$CLIENT" echo-load --target "127.0.0.1:$port" --clients "$SVC_CLIENTS" --secs "$SVC_SECS" \
+		--max-conns $((SVC_SECS * 5000)) >"$WORK/echo-$n.kv" 2>"$WORK/echo-$n.err" &
+	cl=$!
+	BG_PIDS[$cl]=1
+	while alive "$cl"; do
+		rss=$(status_field "$pid" VmRSS)
+		((rss > SVC[$n,rss_max])) && SVC[$n,rss_max]=$rss
+		sleep 0.2
+	done
+	wait "$cl" || die "echo-load against $n: $(cat "$WORK/echo-$n.err")"
+	unset 'BG_PIDS[$cl]'
+	alive "$pid" || die "$n exited under load"
+	kv_into SVC "$n," "$WORK/echo-$n.kv"
+	tck=$(getconf CLK_TCK)
+	SVC[$n,cpu_ms]=$(awk -v d="$(($(sum_cpu_ticks "$pid") - cpu0))" -v t="$tck" 'BEGIN { printf "%.0f", d * 1000 / t }')
+	SVC[$n,cpu_per_1k]=$(awk -v c="${SVC[$n,cpu_ms]}" -v n="${SVC[$n,conns]}" 'BEGIN { printf "%.1f", n ? c * 1000 / n : 0 }')
+	SVC[$n,ctx_per_conn]=$(awk -v d="$(($(ctxt_switches "$pid") - ctx0))" -v n="${SVC[$n,conns]}" 'BEGIN { printf "%.2f", n ? d / n : 0 }')
+}
+
+measure_inetd() {
+	local port cat_bin
+	cat_bin=$(command -v cat)
+	# xinetd: one stream service running cat, no rate limit (cps) or
+	# per-source cap, as many instances as tug's max.
+	port=$(free_port)
+	cat >"$WORK/xinetd.conf" <<XEOF
+defaults
+{
+	log_type = FILE $WORK/xinetd.log
+	instances = UNLIMITED
+	per_source = UNLIMITED
+	cps = 1000000 1
+}
+service tug-echo
+{
+	type = UNLISTED
+	id = tug-echo
+	socket_type = stream
+	protocol = tcp
+	wait = no
+	user = $(id -un)
+	bind = 127.0.0.1
+	port = $port
+	server = $cat_bin
+	instances = $((2 * SVC_CLIENTS))
+}
+XEOF
+	# (pkg_bin would find /etc/init.d/xinetd first.)
+	local xinetd=/usr/sbin/xinetd
+	[ -x "$xinetd" ] || die "no $xinetd"
+	start_sup xinetd "$xinetd" -dontfork -f "$WORK/xinetd.conf" -pidfile "$WORK/xinetd.pid"
+	wait_port "$port" "${SUP_PID[xinetd]}" || die "xinetd does not listen: $(tail -c 600 "$WORK/xinetd.out")"
+	SVC[xinetd,rss_idle]=$(status_field "${SUP_PID[xinetd]}" VmRSS)
+	log "inetd: xinetd, $SVC_CLIENTS clients for ${SVC_SECS} s"
+	measure_echo xinetd "${SUP_PID[xinetd]}" "$port"
+	stop_init "${SUP_PID[xinetd]}"
+
+	port=$(free_port)
+	cat >"$WORK/inetd.json5" <<JEOF
+{ logging: { level: "WARN" }, jobs: [
+  { name: "echo", type: "inetd", listen: "tcp://127.0.0.1:$port", max: $((2 * SVC_CLIENTS)), exec: ["$cat_bin"] } ] }
+JEOF
+	if ! "$TUG" check "$WORK/inetd.json5" >"$WORK/err" 2>&1; then
+		SVC[tug,skip]=$(head -1 "$WORK/err")
+		log "inetd: tug not measured: ${SVC[tug,skip]}"
+		return 0
+	fi
+	start_sup tug-inetd "$TUG" --config "$WORK/inetd.json5" --socket "$WORK/inetd.sock"
+	wait_port "$port" "${SUP_PID[tug-inetd]}" || die "tug's inetd job does not listen: $(tail -c 600 "$WORK/tug-inetd.out")"
+	SVC[tug,rss_idle]=$(status_field "${SUP_PID[tug-inetd]}" VmRSS)
+	log "inetd: tug, $SVC_CLIENTS clients for ${SVC_SECS} s"
+	measure_echo tug "${SUP_PID[tug-inetd]}" "$port"
+	stop_init "${SUP_PID[tug-inetd]}"
+}
+
+# READY=1 -> the dependent's exec: a fresh tug per run, a notify job that
+# stamps CLOCK_MONOTONIC just before its READY=1 (tests/peers/notify.c
+# ready-stamp) and a job `after` it that stamps at its exec (scripts/stamp.c).
+measure_readiness() {
+	local i pid a b
+	cat >"$WORK/ready.json5" <<JEOF
+{ logging: { level: "WARN" }, jobs: [
+  { name: "db", type: "notify", exec: ["$WORK/notify", "ready-stamp", "$WORK/ready.st"] },
+  { name: "app", after: ["db"], exec: ["$STAMP", "$WORK/exec.st"] } ] }
+JEOF
+	if ! "$TUG" check "$WORK/ready.json5" >"$WORK/err" 2>&1; then
+		SVC[ready,skip]=$(head -1 "$WORK/err")
+		log "readiness: not measured: ${SVC[ready,skip]}"
+		return 0
+	fi
+	: >"$WORK/ready.lat"
+	log "readiness: $SVC_READY_RUNS runs"
+	for ((i = 0; i < SVC_READY_RUNS; i++)); do
+		rm -f "$WORK/ready.st" "$WORK/exec.st"
+		start_sup ready "$TUG" --config "$WORK/ready.json5" --socket "$WORK/ready.sock"
+		pid=${SUP_PID[ready]}
+		wait_for_line "$WORK/exec.st" '^[0-9]+' "$pid" 5 >/dev/null ||
+			die "readiness run $i: the dependent never ran: $(tail -c 600 "$WORK/ready.out")"
+		stop_init "$pid"
+		a=$(head -1 "$WORK/ready.st") b=$(head -1 "$WORK/exec.st")
+		echo $((b - a)) >>"$WORK/ready.lat"
+	done
+	SVC[ready,p50]=$(sort -n "$WORK/ready.lat" | awk '{ v[NR] = $1 } END { r = int(NR * 0.50); if (r < NR * 0.50) r++; printf "%.3f", v[r] / 1e6 }')
+	SVC[ready,p99]=$(sort -n "$WORK/ready.lat" | awk '{ v[NR] = $1 } END { r = int(NR * 0.99); if (r < NR * 0.99) r++; printf "%.3f", v[r] / 1e6 }')
+	SVC[ready,max]=$(sort -n "$WORK/ready.lat" | awk 'END { printf "%.3f", $1 / 1e6 }')
+}
+
+# BENCH_SVC_JOBS notify jobs (each READY=1, then pause) against as many
+# simple jobs running the same program (notify.c silent): RSS and
+# context switches per second over BENCH_SVC_IDLE_SECS once all are up.
+measure_notify_fleet() {
+	local n i pid
+	local -A ctx0
+	for n in notify simple; do
+		{
+			echo '{ jobs: ['
+			for ((i = 0; i < SVC_JOBS; i++)); do
+				if [ "$n" = notify ]; then
+					printf '  { name: "n%d", type: "notify", exec: ["%s", "ready"] },\n' "$i" "$WORK/notify"
+				else
+					printf '  { name: "s%d", exec: ["%s", "silent"] },\n' "$i" "$WORK/notify"
+				fi
+			done
+			echo '] }'
+		} >"$WORK/fleet-$n.json5"
+	done
+	if ! "$TUG" check "$WORK/fleet-notify.json5" >"$WORK/err" 2>&1; then
+		SVC[fleet,skip]=$(head -1 "$WORK/err")
+		log "notify jobs: not measured: ${SVC[fleet,skip]}"
+		return 0
+	fi
+	for n in notify simple; do
+		start_sup "fleet-$n" "$TUG" --config "$WORK/fleet-$n.json5" --socket "$WORK/fleet-$n.sock"
+	done
+	for ((i = 0; i < 1000; i++)); do
+		(($(grep -c 'is ready' "$WORK/fleet-notify.out") >= SVC_JOBS)) &&
+			(($(grep -c 'silent' "$WORK/fleet-simple.out") >= SVC_JOBS)) && break
+		for n in notify simple; do
+			alive "${SUP_PID[fleet-$n]}" || die "tug with $SVC_JOBS $n jobs exited: $(tail -c 600 "$WORK/fleet-$n.out")"
+		done
+		sleep 0.01
+	done
+	((i < 1000)) || die "the $SVC_JOBS notify jobs were not all ready within 10 s"
+	sleep 0.5
+	for n in notify simple; do
+		pid=${SUP_PID[fleet-$n]}
+		SVC[fleet-$n,rss]=$(status_field "$pid" VmRSS)
+		ctx0[$n]=$(ctxt_switches "$pid")
+	done
+	log "notify jobs: ${SVC_IDLE_SECS} s at rest"
+	nap "$SVC_IDLE_SECS"
+	for n in notify simple; do
+		pid=${SUP_PID[fleet-$n]}
+		alive "$pid" || die "tug with $SVC_JOBS $n jobs exited at rest"
+		SVC[fleet-$n,wake]=$(awk -v d="$(($(ctxt_switches "$pid") - ctx0[$n]))" -v s="$SVC_IDLE_SECS" 'BEGIN { printf "%.2f", d / s }')
+		SVC[fleet-$n,fds]=$(find "/proc/$pid/fd" -mindepth 1 | wc -l)
+		stop_init "$pid"
+	done
+}
+
+bench_services() {
+	local n
+	log "section: service kinds"
+	[ -n "${STAMP:-}" ] || build_stamp
+	build_peer notify
+	measure_inetd
+	measure_readiness
+	measure_notify_fleet
+
+	md "## Service kinds: inetd, readiness, notify jobs" ""
+	md "How measured (inetd): an echo service (\`cat\`, one process per connection, the socket as its stdin" \
+		"and stdout) on a loopback port, served by Debian's xinetd $(dpkg-query -W -f='${Version}' xinetd)" \
+		"(\`wait = no\`, no \`cps\` or \`per_source\` limit, \`instances = $((2 * SVC_CLIENTS))\`) and by tug" \
+		"(\`type: \"inetd\"\`, \`max: $((2 * SVC_CLIENTS))\`), one after the other in the same run." \
+		"\`scripts/bench_client.py echo-load\` keeps $SVC_CLIENTS connections open at once for ${SVC_SECS} s," \
+		"each reopened as soon as it has its answer: connect, send a line, wait for the first byte back," \
+		"close. **TTFB** is connect-to-first-byte. **RSS** is the server process's peak \`VmRSS\` during" \
+		"the load (sampled every 0.2 s; idle before it in brackets); **CPU** is its utime + stime during" \
+		"the load (the \`cat\` instances not included), per 1000 connections." ""
+	md "| server | connections/s | TTFB p50 (ms) | TTFB p99 (ms) | refused | errors | RSS kB peak (idle) | CPU ms per 1000 conns | context switches per conn |" \
+		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	for n in tug xinetd; do
+		if [ -n "${SVC[$n,skip]:-}" ]; then
+			md "| $n | not measured: ${SVC[$n,skip]//|/\\|} | | | | | | | |"
+			continue
+		fi
+		md "| $n | ${SVC[$n,conns_per_s]} | ${SVC[$n,ttfb_p50_ms]} | ${SVC[$n,ttfb_p99_ms]} | ${SVC[$n,refused]} | ${SVC[$n,errors]} | ${SVC[$n,rss_max]} (${SVC[$n,rss_idle]}) | ${SVC[$n,cpu_per_1k]} | ${SVC[$n,ctx_per_conn]} |"
+	done
+	md "" "How measured (readiness): $SVC_READY_RUNS runs, each a fresh tug with a \`type: \"notify\"\` job" \
+		"(\`tests/peers/notify.c ready-stamp\`: \`CLOCK_MONOTONIC\` written just before its \`READY=1\`" \
+		"datagram) and a job \`after\` it (\`scripts/stamp.c\`: \`CLOCK_MONOTONIC\` at its exec)." ""
+	if [ -n "${SVC[ready,skip]:-}" ]; then
+		md "Not measured: ${SVC[ready,skip]}" ""
+	else
+		md "| READY=1 → dependent exec'd | p50 (ms) | p99 (ms) | max (ms) |" "| --- | ---: | ---: | ---: |" \
+			"| $SVC_READY_RUNS runs | ${SVC[ready,p50]} | ${SVC[ready,p99]} | ${SVC[ready,max]} |" ""
+	fi
+	md "How measured (notify jobs): two tugs side by side, one with $SVC_JOBS \`type: \"notify\"\` jobs" \
+		"(\`notify.c ready\`: \`READY=1\`, then \`pause()\`), one with $SVC_JOBS simple jobs running the same" \
+		"program without notifying (\`notify.c silent\`). Once every job is up (all \`is ready\` lines" \
+		"seen), 0.5 s later: **RSS**, then context switches per second over ${SVC_IDLE_SECS} s at rest, and" \
+		"the tug's open fds." ""
+	if [ -n "${SVC[fleet,skip]:-}" ]; then
+		md "Not measured: ${SVC[fleet,skip]}" ""
+	else
+		md "| tug | RSS kB | wake-ups/s at rest | open fds |" "| --- | ---: | ---: | ---: |"
+		for n in notify simple; do
+			md "| $SVC_JOBS $n jobs | ${SVC[fleet-$n,rss]} | ${SVC[fleet-$n,wake]} | ${SVC[fleet-$n,fds]} |"
+		done
+		md ""
+	fi
+}
+
+# ---------------------------------------------------------------------------
 
 write_header() {
 	local cpu
@@ -1308,8 +1564,8 @@ main() {
 	local section
 	for section in $SECTIONS; do
 		case $section in
-		init | supervisors | watch | fleet) ;;
-		*) die "unknown section '$section' in BENCH_SECTIONS (init, supervisors, watch, fleet)" ;;
+		init | supervisors | watch | fleet | services) ;;
+		*) die "unknown section '$section' in BENCH_SECTIONS (init, supervisors, watch, fleet, services)" ;;
 		esac
 	done
 	write_header
@@ -1319,6 +1575,7 @@ main() {
 		supervisors) bench_supervisors ;;
 		watch) bench_watch ;;
 		fleet) bench_fleet ;;
+		services) bench_services ;;
 		esac
 	done
 	if [ -n "${BENCH_SECTIONS:-}" ]; then

@@ -40,6 +40,16 @@ on stdout for bench.sh to read; errors go to stderr with exit code 1.
       a new connection (what one `tug ctl` call does, without the process
       start-up); prints percentiles in ms.
 
+  echo-load --target HOST:PORT [--clients 50] [--secs 10] [--max-conns 20000]
+      CLIENTS connections at once to an echo server (inetd style: one
+      process per connection), each opened anew as soon as the previous
+      one has its answer: connect, send one line, wait for the first byte
+      back, close. Runs until SECS pass or MAX-CONNS connections are made.
+      Prints the connections that got their answer (conns), their rate
+      (conns_per_s), the connect-to-first-byte percentiles in ms, refused
+      connections and other errors (a connection with no answer within 10 s
+      is one).
+
 Clocks: the stamps and the change times are both CLOCK_MONOTONIC
 (time.monotonic_ns), so wall-clock steps cannot skew a latency.
 """
@@ -338,6 +348,83 @@ def cmd_control(a):
         print("%s_bytes=%d" % (name, len(body)))
 
 
+def cmd_echo_load(a):
+    import selectors
+    host, port = split_hostport(a.target)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sel = selectors.DefaultSelector()
+    line = b"ping\n"
+    times, refused, errors, started = [], 0, 0, 0
+    t0 = time.monotonic()
+    deadline = t0 + a.secs
+
+    def open_one():
+        nonlocal started, refused, errors
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.setblocking(False)
+        started += 1
+        t = time.monotonic_ns()
+        err = s.connect_ex((host, port))
+        if err not in (0, 115):  # EINPROGRESS
+            s.close()
+            if err == 111:
+                refused += 1
+            else:
+                errors += 1
+            return
+        sel.register(s, selectors.EVENT_WRITE, [t, "connect"])
+
+    for _ in range(a.clients):
+        open_one()
+    while sel.get_map():
+        now = time.monotonic()
+        for key, ev in sel.select(timeout=1.0):
+            s, st = key.fileobj, key.data
+            if st[1] == "connect":
+                err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    sel.unregister(s)
+                    s.close()
+                    if err == 111:
+                        refused += 1
+                    else:
+                        errors += 1
+                else:
+                    s.send(line)
+                    st[1] = "read"
+                    sel.modify(s, selectors.EVENT_READ, st)
+                    continue
+            else:
+                try:
+                    got = s.recv(64)
+                except OSError:
+                    got = b""
+                sel.unregister(s)
+                s.close()
+                if got:
+                    times.append(time.monotonic_ns() - st[0])
+                else:
+                    errors += 1
+            if time.monotonic() < deadline and started < a.max_conns:
+                open_one()
+        # A connection with no answer for 10 s counts as an error.
+        limit = time.monotonic_ns() - 10 * 10**9
+        for key in list(sel.get_map().values()):
+            if key.data[0] < limit:
+                sel.unregister(key.fileobj)
+                key.fileobj.close()
+                errors += 1
+        if now > deadline + 15:
+            break
+    elapsed = time.monotonic() - t0
+    print("conns=%d" % len(times))
+    print("secs=%.3f" % elapsed)
+    print("conns_per_s=%.1f" % (len(times) / elapsed))
+    print("refused=%d" % refused)
+    print("errors=%d" % errors)
+    print_stats("ttfb_", times)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -367,9 +454,15 @@ def main():
     u = sub.add_parser("control")
     u.add_argument("--socket", required=True)
     u.add_argument("--count", type=int, default=200)
+    x = sub.add_parser("echo-load")
+    x.add_argument("--target", required=True)
+    x.add_argument("--clients", type=int, default=50)
+    x.add_argument("--secs", type=float, default=10)
+    x.add_argument("--max-conns", type=int, default=20000)
     a = p.parse_args()
     {"changes": cmd_changes, "wait-passing": cmd_wait_passing, "emulator-requests": cmd_emulator_requests,
-     "scrape": cmd_scrape, "metric": cmd_metric, "control": cmd_control}[a.cmd](a)
+     "scrape": cmd_scrape, "metric": cmd_metric, "control": cmd_control,
+     "echo-load": cmd_echo_load}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,18 @@ command -v script >/dev/null || need_apt+=(bsdutils)
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v etcd >/dev/null || need_apt+=(etcd-server)
 command -v promtool >/dev/null || need_apt+=(prometheus)
+# The service-kind tests (tests/services.rs, tests/common/peers.rs) run
+# real Debian daemons and clients: nginx (forking, reload, binary upgrade),
+# dnsmasq (forking), systemd-notify (notify; the systemd package ships it,
+# and installing it in a container starts nothing: only PID 1 being systemd
+# would), socat and OpenBSD nc (inetd clients), and cc for the C peers in
+# tests/peers/ (built by the tests themselves).
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || need_apt+=(dnsmasq-base)
+command -v systemd-notify >/dev/null || need_apt+=(systemd)
+command -v socat >/dev/null || need_apt+=(socat)
+command -v nc.openbsd >/dev/null || need_apt+=(netcat-openbsd)
+command -v cc >/dev/null || need_apt+=(gcc libc6-dev)
 
 if ((${#need_apt[@]})); then
   echo "test-deps: installing ${need_apt[*]} from Debian" >&2
@@ -25,16 +37,21 @@ if ((${#need_apt[@]})); then
   apt-get update -qq
   # --no-install-recommends: prometheus would pull in a web UI and node
   # exporter; only promtool is wanted. Debian starts the etcd and
-  # prometheus services it installs where systemd runs: the tests start
-  # their own on free ports, so stop those.
+  # prometheus services it installs where systemd runs (nginx too, with the
+  # default site on port 80): the tests start their own on free ports, so
+  # stop those.
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    systemctl disable --now etcd prometheus >/dev/null 2>&1 || true
+    systemctl disable --now etcd prometheus nginx >/dev/null 2>&1 || true
   fi
 fi
 
-for tool in file unshare grep script python3 etcd promtool; do
+# nginx and dnsmasq live in /usr/sbin, which a non-root PATH may lack.
+for tool in file unshare grep script python3 etcd promtool systemd-notify socat nc.openbsd cc; do
   command -v "$tool" >/dev/null || { echo "test-deps: error: $tool is still missing" >&2; exit 1; }
+done
+for tool in /usr/sbin/nginx /usr/sbin/dnsmasq; do
+  [ -x "$tool" ] || { echo "test-deps: error: $tool is still missing" >&2; exit 1; }
 done
 
 # The Docker and PID-namespace tests need root and the Docker engine; in CI

@@ -8,6 +8,7 @@ pub mod consul;
 pub mod etcd;
 pub mod http;
 pub mod json;
+pub mod peers;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
