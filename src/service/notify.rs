@@ -24,8 +24,8 @@
 //!   end in half a STATUS or a digit short of a MAINPID.
 //! - Fds that come with a message (BARRIER=1, FDSTORE=1) are closed on
 //!   receipt, before `recv` returns, which is what releases a barrier
-//!   (systemd-notify >= 246 sends BARRIER=1 after its message and waits for
-//!   that). tug keeps no fd store, so FDSTORE=1 is Unknown and its fds go.
+//!   (systemd-notify sends BARRIER=1 after its message and waits for it: seen
+//!   with Debian 12's 252). tug keeps no fd store, so FDSTORE=1 is Unknown and its fds go.
 //! - Sender policy (`sender_allowed`): the uid must be root or the job's,
 //!   and the pid one of the job's processes or a descendant of one. A
 //!   sender that is already gone is accepted (uid still checked):
@@ -656,7 +656,7 @@ mod tests {
         assert_eq!((m.pid, m.notices), (child, vec![Notice::Ready]));
     }
 
-    /// Debian's systemd-notify (>= 246) sends its message, then BARRIER=1
+    /// Debian's systemd-notify (252 here) sends its message, then BARRIER=1
     /// with an fd, and waits (up to 5 s) until the receiver closes it.
     #[test]
     fn systemd_notify_arrives_and_is_released_at_once() {
