@@ -24,8 +24,9 @@
 //!   end in half a STATUS or a digit short of a MAINPID.
 //! - Fds that come with a message (BARRIER=1, FDSTORE=1) are closed on
 //!   receipt, before `recv` returns, which is what releases a barrier
-//!   (systemd-notify sends BARRIER=1 after its message and waits for it: seen
-//!   with Debian 12's 252). tug keeps no fd store, so FDSTORE=1 is Unknown and its fds go.
+//!   (systemd-notify sends BARRIER=1 after its message and waits for it:
+//!   seen with Debian 12's 252). tug keeps no fd store, so FDSTORE=1 is
+//!   Unknown and its fds go.
 //! - Sender policy (`sender_allowed`): the uid must be root or the job's,
 //!   and the pid one of the job's processes or a descendant of one. A
 //!   sender that is already gone is accepted (uid still checked):
