@@ -8,6 +8,7 @@ pub mod fd;
 pub mod host;
 pub mod listen;
 pub mod net;
+pub mod notify;
 pub mod process;
 pub mod signal;
 pub mod spawn;
