@@ -20,6 +20,7 @@
 //!   preStop wait) is decided by the engine over all machines; a machine
 //!   only reports its own readiness and completion.
 
+use crate::config::kinds::Kind;
 use crate::config::schema::{JobConfig, Restarts, When};
 use crate::events::{Code, Ev, GLOBAL};
 use crate::log::{debug, info, warning};
@@ -116,6 +117,18 @@ pub enum Input<'a> {
     DepsReady,
     /// A job in `after` stopped without ever being ready.
     DepFailed(&'a str),
+    /// inetd: the listener is open (the answer to `Spawn`).
+    Listening,
+    /// inetd: a connection's process started, or exited.
+    InstanceStarted(i32),
+    InstanceExited(i32),
+    /// The job's main process is now this pid (a forking daemon's pidfile,
+    /// notify's MAINPID=).
+    MainPid(i32),
+    /// notify: WATCHDOG=1.
+    Watchdog,
+    /// notify: EXTEND_TIMEOUT_USEC=, in ns from now.
+    ExtendTimeout(u64),
 }
 
 /// What the engine must do, in order.
@@ -144,6 +157,11 @@ pub enum Effect {
     CheckTimedOut,
     /// The main command (after `--`) exited with this code: shut down.
     MainExited(i32),
+    /// inetd: close the listener (no more connections).
+    Unlisten,
+    /// forking: the start command exited 0; read the pidfile now and
+    /// watch it until it names the daemon.
+    AwaitPidfile,
 }
 
 /// A job's state. Its definition (`cfg`) changes only by reload.
@@ -190,6 +208,13 @@ pub struct Life {
     pub blocked: bool,
     /// A start that came while blocked.
     deferred: bool,
+    /// inetd: the listener is open.
+    pub accepting: bool,
+    /// inetd: the live connections' processes.
+    pub instances: Vec<i32>,
+    /// forking: the daemon was adopted from the pidfile (else `pid` is
+    /// the start command's).
+    pub adopted: bool,
 }
 
 /// The event that starts a job and how many starts it has (None: any).
@@ -255,7 +280,19 @@ impl Life {
             start_error: None,
             ready: false,
             deferred: false,
+            accepting: false,
+            instances: Vec::new(),
+            adopted: false,
         }
+    }
+
+    fn kind(&self) -> Kind {
+        self.cfg.service.kind
+    }
+
+    /// Whether any process of the job runs (or its listener is open).
+    pub fn active(&self) -> bool {
+        self.pid.is_some() || self.accepting || !self.instances.is_empty()
     }
 
     pub fn name(&self) -> &str {
@@ -289,11 +326,11 @@ impl Life {
             } else {
                 "completed"
             }
-        } else if self.pid.is_some() && self.stopping() {
+        } else if self.active() && self.stopping() {
             "stopping"
-        } else if self.pid.is_some() && !self.ready && self.cfg.service.waits_for_ready() {
+        } else if self.awaiting_pidfile() || (self.pid.is_some() && !self.ready && self.cfg.service.waits_for_ready()) {
             "starting"
-        } else if self.pid.is_some() {
+        } else if self.active() {
             "running"
         } else if self.is_armed(T::Restart) {
             "restarting"
@@ -373,6 +410,34 @@ impl Life {
                 self.blocked = false;
                 if core::mem::take(&mut self.deferred) {
                     self.start_exec(out);
+                }
+            }
+            Input::Listening => {
+                self.accepting = true;
+                self.runs += 1;
+                self.started_at = now;
+                out.push(Effect::Advertise);
+                self.became_ready(out);
+            }
+            Input::InstanceStarted(pid) => self.instances.push(pid),
+            Input::InstanceExited(pid) => {
+                self.instances.retain(|p| *p != pid);
+                if self.halting() && !self.active() {
+                    self.cancel(T::StopKill, out);
+                    if self.wait_for_stopped.is_none() {
+                        self.finish(out);
+                    }
+                }
+            }
+            Input::MainPid(pid) => self.adopt(pid, now, out),
+            Input::Watchdog => {
+                if let (Some(t), Some(_)) = (self.cfg.service.watchdog, self.pid) {
+                    self.arm(T::Watchdog, now + t, out);
+                }
+            }
+            Input::ExtendTimeout(ns) => {
+                if self.is_armed(T::StartTimeout) {
+                    self.arm(T::StartTimeout, now + ns, out);
                 }
             }
             Input::DepFailed(dep) => {
@@ -575,15 +640,24 @@ impl Life {
         if let Some(t) = self.cfg.timeout {
             self.arm(T::RunTimeout, now + t, out);
         }
+        self.adopted = false;
         match self.cfg.service.start_timeout {
             Some(t) if self.cfg.service.waits_for_ready() => {
                 self.arm(T::StartTimeout, now + t, out)
             }
+            // A pidfile that never comes must not leave the job starting
+            // for ever: systemd's default, 90 s.
+            None if self.kind() == Kind::Forking => {
+                self.arm(T::StartTimeout, now + FORKING_START_TIMEOUT, out)
+            }
             _ => {}
+        }
+        if let Some(t) = self.cfg.service.watchdog {
+            self.arm(T::Watchdog, now + t, out);
         }
         // A simple job without a health check is ready once started.
         if !self.cfg.service.waits_for_ready()
-            && self.cfg.service.kind != crate::config::kinds::Kind::Oneshot
+            && self.cfg.service.kind != Kind::Oneshot
             && self.cfg.health.is_none()
         {
             self.became_ready(out);
@@ -614,7 +688,35 @@ impl Life {
         }
     }
 
+    /// forking: the start command exited 0 and the daemon is not adopted
+    /// yet.
+    pub fn awaiting_pidfile(&self) -> bool {
+        self.kind() == Kind::Forking && self.pid.is_none() && self.is_armed(T::StartTimeout)
+    }
+
+    /// The job's main process is now `pid`.
+    fn adopt(&mut self, pid: i32, now: u64, out: &mut Out) {
+        let first = self.pid.is_none() || !self.adopted;
+        self.pid = Some(pid);
+        self.adopted = true;
+        if first && self.kind() == Kind::Forking {
+            self.started_at = now;
+        }
+        self.became_ready(out);
+    }
+
     fn exited(&mut self, status: ExitStatus, now: u64, out: &mut Out) {
+        if self.kind() == Kind::Forking
+            && !self.adopted
+            && status == ExitStatus::Exited(0)
+            && !self.halting()
+        {
+            // The start command forked the daemon and exited: the pidfile
+            // names the job's process from now on.
+            self.pid = None;
+            out.push(Effect::AwaitPidfile);
+            return;
+        }
         self.cancel(T::RunTimeout, out);
         self.cancel(T::StopKill, out);
         self.cancel(T::StartTimeout, out);
@@ -639,7 +741,7 @@ impl Life {
             ExitStatus::Exited(c) => info!("job {name} exited with {c}"),
             ExitStatus::Signaled(s) => info!("job {name} was killed by signal {s}"),
         }
-        if self.cfg.service.kind == crate::config::kinds::Kind::Oneshot && ok {
+        if self.cfg.service.kind == Kind::Oneshot && ok {
             self.became_ready(out);
         }
         out.push(Effect::Publish(if ok {
@@ -655,7 +757,7 @@ impl Life {
         }
         // A run that ends resets readiness (except a oneshot's success,
         // which stays: its dependents may start).
-        if !(self.cfg.service.kind == crate::config::kinds::Kind::Oneshot && ok) {
+        if !(self.cfg.service.kind == Kind::Oneshot && ok) {
             self.ready = false;
         }
         self.after_exit(0, now, out);
@@ -749,7 +851,10 @@ impl Life {
     }
 
     fn stop_process(&mut self, now: u64, out: &mut Out) {
-        match self.pid {
+        if core::mem::take(&mut self.accepting) {
+            out.push(Effect::Unlisten);
+        }
+        match self.pid.or(self.instances.first().copied()) {
             Some(_) => {
                 debug!(
                     "stopping job {} (signal {})",
@@ -842,6 +947,17 @@ impl Life {
                 }
             }
             T::HealthTimeout => out.push(Effect::CheckTimedOut),
+            T::StartTimeout if self.pid.is_none() => {
+                // forking: the pidfile never named a live daemon.
+                warning!(
+                    "job {}: no live daemon in its pidfile within {}",
+                    self.cfg.name,
+                    crate::duration::display(
+                        self.cfg.service.start_timeout.unwrap_or(FORKING_START_TIMEOUT)
+                    )
+                );
+                self.exited(ExitStatus::Exited(1), now, out);
+            }
             T::StartTimeout => {
                 let t = self.cfg.service.start_timeout.unwrap_or(0);
                 self.kill(
@@ -866,7 +982,7 @@ impl Life {
     }
 
     fn kill(&self, why: String, out: &mut Out) {
-        if self.pid.is_some() {
+        if self.pid.is_some() || !self.instances.is_empty() {
             out.push(Effect::Kill(why));
         }
     }
@@ -899,6 +1015,9 @@ impl Life {
         self.stopping() || self.complete() || self.status == Status::Maintenance
     }
 }
+
+/// How long a forking job's pidfile may take without `startTimeout`.
+pub const FORKING_START_TIMEOUT: u64 = 90_000_000_000;
 
 pub fn is_startup(ev: &Ev) -> bool {
     ev.code == Code::Startup && ev.source == GLOBAL
