@@ -49,8 +49,18 @@
 //!   nothing in the record: a daemon truncating and rewriting its pidfile
 //!   is silent until the new content is there. Every non-empty prefix of
 //!   a pid is digits, so a half-written pid reads as a (wrong) pid rather
-//!   than as garbage; a pid is written in one write() by every daemon
-//!   checked (see the report of issue 10), so this is not guarded.
+//!   than as garbage; the daemons checked write it in one write(), so
+//!   this is not guarded.
+//! - What real daemons do (nginx 1.22, dnsmasq 2.90, observed): nginx
+//!   writes with CREATE, MODIFY, CLOSE_WRITE; `nginx -s reload` does not
+//!   touch the file; USR2 gives MOVED_FROM nginx.pid, MOVED_TO
+//!   nginx.pid.oldbin, then the new master's CREATE, MODIFY, CLOSE_WRITE
+//!   (reported: Removed, then the new pid); QUIT to the old master gives
+//!   DELETE nginx.pid.oldbin (not ours: silent); nginx's exit deletes
+//!   nginx.pid (Removed). A failed upgrade renames .oldbin back (the old
+//!   pid again, after Removed). dnsmasq double-forks, deletes a stale
+//!   pidfile, then CREATE, ATTRIB, MODIFY, CLOSE_WRITE; it leaves the
+//!   file behind when it exits, so a stale pid is normal at a restart.
 //! - Content that is not a pid is `Change::Error` once, until the file
 //!   changes to something else. A file is read up to 128 bytes: a larger
 //!   one is not a pidfile (and /dev/zero cannot make tug read forever).
@@ -417,11 +427,11 @@ mod tests {
             parse_pid(&[b'9'; 40]),
             Err(format!("pid out of range: \"{}...\"", "9".repeat(32)))
         );
-        assert_eq!(
+        // Non-ASCII digits are not digits.
+        assert!(
             parse_pid("١٢".as_bytes())
                 .unwrap_err()
-                .starts_with("not a pid"),
-            true
+                .starts_with("not a pid")
         );
     }
 
