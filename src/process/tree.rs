@@ -145,6 +145,28 @@ fn parse_stat(stat: &[u8]) -> Option<Proc> {
     })
 }
 
+/// One process and its state letter (R, S, D, Z for a zombie, ...), read
+/// now from /proc/PID/stat; None when there is no such process (or no
+/// /proc). The letter comes from the same read as the rest.
+pub fn lookup(pid: i32) -> Option<(Proc, u8)> {
+    if pid <= 0 {
+        return None;
+    }
+    let path = CString::new(alloc::format!("/proc/{pid}/stat")).ok()?;
+    let stat = read_file(&path).ok()?;
+    Some((parse_stat(&stat)?, parse_state(&stat)?))
+}
+
+/// The state letter of a /proc/PID/stat line: the first field after the
+/// command name, which ends at the last ')'.
+fn parse_state(stat: &[u8]) -> Option<u8> {
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    stat.get(close + 1..)?
+        .iter()
+        .copied()
+        .find(|b| !b.is_ascii_whitespace())
+}
+
 fn walk(root: i32, procs: Vec<Proc>) -> Vec<Proc> {
     let mut left = procs;
     let mut found: Vec<Proc> = Vec::new();
@@ -189,6 +211,25 @@ mod tests {
         assert_eq!(parse_stat(b"42 (x"), None);
         assert_eq!(parse_stat(b"42 (x) S 1"), None);
         assert_eq!(parse_stat(b""), None);
+    }
+
+    #[test]
+    fn reads_the_state_letter_after_the_last_paren() {
+        assert_eq!(parse_state(b"42 (sleep) S 7 40 40 0 -1"), Some(b'S'));
+        assert_eq!(parse_state(b"42 (a) Z (b) Z 9 1 1"), Some(b'Z'));
+        assert_eq!(parse_state(b"42 (x)"), None);
+        assert_eq!(parse_state(b"42 x"), None);
+    }
+
+    #[test]
+    fn looks_up_one_process_and_its_state() {
+        let (me, state) = lookup(std::process::id() as i32).unwrap();
+        assert_eq!(me.pid, std::process::id() as i32);
+        assert_eq!(me.ppid, crate::sys::process::getppid());
+        assert!(state == b'R' || state == b'S', "{}", state as char);
+        assert_eq!(lookup(0), None);
+        assert_eq!(lookup(-5), None);
+        assert_eq!(lookup(i32::MAX), None);
     }
 
     #[test]

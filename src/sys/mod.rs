@@ -6,6 +6,7 @@
 pub mod epoll;
 pub mod fd;
 pub mod host;
+pub mod inotify;
 pub mod listen;
 pub mod net;
 pub mod notify;
