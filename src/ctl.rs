@@ -582,12 +582,21 @@ fn status_table(body: &[u8]) -> Result<String, String> {
         "LAST-EXIT",
         "NEXT",
     ])];
+    let mut said = Vec::new();
     for j in jobs {
         let next = json::get(j, "next_run_in_ms").and_then(as_u64);
+        if let Some(status) = json::get(j, "status") {
+            said.push(vec![text(json::get(j, "name")), text(Some(status))]);
+        }
+        // An inetd job has no one pid: its live connections instead.
+        let pid = match json::get(j, "instances").and_then(as_u64) {
+            Some(n) => format!("{n} conn"),
+            None => text(json::get(j, "pid")),
+        };
         rows.push(vec![
             text(json::get(j, "name")),
             text(json::get(j, "state")),
-            text(json::get(j, "pid")),
+            pid,
             text(json::get(j, "runs")),
             restarts_cell(j),
             text(json::get(j, "health")),
@@ -596,6 +605,11 @@ fn status_table(body: &[u8]) -> Result<String, String> {
         ]);
     }
     out.push_str(&table(&rows));
+    if !said.is_empty() {
+        said.insert(0, columns(&["JOB", "STATUS"]));
+        out.push('\n');
+        out.push_str(&table(&said));
+    }
     let watches = json::get(&doc, "watches").and_then(as_array).unwrap_or(&[]);
     if !watches.is_empty() {
         let mut rows = vec![columns(&["WATCH", "TARGET", "HEALTHY", "INSTANCES"])];

@@ -85,6 +85,10 @@ pub struct JobReport {
     pub next_run_in_ns: Option<u64>,
     /// Lines and bytes of recent output kept; None: a raw job.
     pub log: Option<(usize, usize)>,
+    /// A notify job's last STATUS=.
+    pub status: Option<String>,
+    /// An inetd job's live connections.
+    pub instances: Option<usize>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -243,6 +247,12 @@ impl JobReport {
             w.begin_object().key("lines").uint(lines as u64);
             w.key("bytes").uint(bytes as u64).end_object()
         });
+        if let Some(text) = &self.status {
+            w.field("status", text);
+        }
+        if let Some(n) = self.instances {
+            w.key("instances").uint(n as u64);
+        }
         w.end_object();
     }
 }
@@ -319,6 +329,8 @@ pub(crate) mod tests {
                         last: Some((true, "ok".into(), 1_200_000_000)),
                     }),
                     log: Some((12, 960)),
+                    status: None,
+                    instances: None,
                     service: Some(ServiceReport {
                         id: "web-abc".into(),
                         address: "10.0.0.5".into(),
@@ -333,6 +345,8 @@ pub(crate) mod tests {
                     when: "cron \"*/5 * * * *\" (UTC)".into(),
                     next_run_in_ns: Some(90_000_000_000),
                     log: Some((0, 0)),
+                    status: None,
+                    instances: None,
                     ..JobReport::default()
                 },
                 JobReport {

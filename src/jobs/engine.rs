@@ -9,18 +9,22 @@
 //! and health checks are never behind a lock or a full channel.
 
 mod advertise;
+mod kinds;
 mod ops;
+mod route;
 
 use super::machine::{Effect, Input, Life, Status, T, T_COUNT};
+use route::{Key, Token};
 use super::netcheck::{NetCheck, Progress};
 use super::output::{LOG_RING, LogRing, Output};
+use crate::config::kinds::Kind;
 use crate::config::schema::{Check, Config, JobConfig, Restarts, When};
 use crate::control::Control;
 use crate::discovery::Discovery;
 use crate::env::Environ;
 use crate::event_loop::{Event, EventLoop, READABLE, TimerId, WRITABLE};
 use crate::log::{debug, error, info, warning};
-use crate::process::command::Command;
+use crate::process::command::{Command, Extras};
 use crate::process::reaper::{self, Left, Sweep};
 use crate::process::signals::{self, Inherited};
 use crate::process::{tree, users};
@@ -38,25 +42,6 @@ use alloc::vec::Vec;
 use core::ffi::{CStr, c_char};
 
 pub use crate::events::{CODES, Code, Ev, GLOBAL};
-
-/// Timer key of the leftover-process grace deadline (not a job's).
-const GRACE_KEY: u64 = u64::MAX >> 1;
-
-/// Token kinds (top byte) for the loop.
-const TOK_OUTPUT: u64 = 1 << 56;
-const TOK_NET: u64 = 2 << 56;
-const TOK_PIDFD: u64 = 3 << 56;
-/// The control socket, telemetry and discovery own whole ranges of tokens
-/// and timer keys (their top byte), so one mask routes their I/O and
-/// their timers alike.
-const TOK_CONTROL: u64 = 4 << 56;
-const TOK_TELEMETRY: u64 = 5 << 56;
-const TOK_DISCOVERY: u64 = 6 << 56;
-/// The resolver of the built-in health checks' host names.
-const TOK_RESOLVER: u64 = 7 << 56;
-const TOK_MASK: u64 = 0xff << 56;
-/// Timer key of the telemetry service's heartbeat.
-const TELEMETRY_BEAT_KEY: u64 = GRACE_KEY - 1;
 
 /// A job: its lifecycle (the sans-IO machine) and what the engine holds
 /// for it: loop timers, the health check in flight, output, discovery.
@@ -81,6 +66,8 @@ struct Job {
     advertised: bool,
     /// Dropped by a reload: complete for good, kept so indices stay valid.
     removed: bool,
+    /// The service kind's sockets, pipes and watches (kinds.rs).
+    kind: kinds::JobKind,
 }
 
 impl Job {
@@ -90,8 +77,22 @@ impl Job {
 }
 
 enum Owner {
+    /// Job `i`'s main process (spawned, or adopted: a forking daemon).
     Job(usize),
     Check(usize),
+    /// One of inetd job `i`'s connection processes.
+    Instance(usize),
+    /// No longer anybody's: a main pid that moved (nginx's old master
+    /// after USR2, a notify job's parent after MAINPID=).
+    Former(usize),
+}
+
+/// What `spawn_proc` starts.
+enum Spawn {
+    Run,
+    Check,
+    /// An inetd instance on this connection, from this peer.
+    Instance(Fd, String),
 }
 
 struct ProcEntry {
@@ -139,6 +140,11 @@ pub struct Supervisor<'e> {
     config_path: String,
     started_ns: u64,
     hostname: String,
+    /// tug's own NOTIFY_SOCKET (systemd, a notify-aware runtime), whether
+    /// READY=1 went, and the last STATUS= sent.
+    upward: Option<crate::service::notify::Upward>,
+    upward_ready: bool,
+    upward_status: String,
     /// This host's interface addresses, read when something needs to
     /// choose one (discovery, telemetry) and again on reload.
     ifaces: core::result::Result<Vec<crate::net::interfaces::IfAddr>, String>,
@@ -181,13 +187,13 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         no_children: false,
         sweep: Sweep::new(
             config.stop_timeout,
-            GRACE_KEY,
+            Key::Grace.raw(),
             "leftover processes are not stopped",
         ),
         log_path: None,
         dev_null: fd::dev_null().ok(),
         resolver: crate::net::resolver::Resolver::new(
-            TOK_RESOLVER,
+            route::RESOLVER_BASE,
             crate::net::resolver::Config::System,
         ),
         discovery: None,
@@ -203,6 +209,9 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         started_ns,
         hostname: crate::sys::host::hostname(),
         ifaces: Ok(Vec::new()),
+        upward: kinds::upward(env),
+        upward_ready: false,
+        upward_status: String::new(),
     };
     if let Err(e) = s.open_log(&config) {
         error!("{e}");
@@ -357,6 +366,7 @@ impl Supervisor<'_> {
             service,
             advertised: false,
             removed: false,
+            kind: Default::default(),
         });
         let i = self.jobs.len() - 1;
         self.gate(i);
@@ -418,12 +428,17 @@ impl Supervisor<'_> {
         let was_ready = self.job_at(i).life.ready;
         for effect in out {
             match effect {
+                Effect::Spawn if self.job_at(i).life.cfg.service.kind == Kind::Inetd => {
+                    self.open_listener(i)
+                }
                 Effect::Spawn => self.spawn_job(i),
                 Effect::Signal(sig) => {
-                    if let Some(pid) = self.job_at(i).life.pid {
+                    for pid in self.job_pids(i) {
                         let _ = kill(-pid, sig);
                     }
                 }
+                Effect::Unlisten => self.unlisten(i),
+                Effect::AwaitPidfile => self.await_pidfile(i),
                 Effect::Kill(why) => self.kill_job(i, &why),
                 Effect::Publish(code) => {
                     let name = self.job_at(i).name().to_string();
@@ -433,7 +448,7 @@ impl Supervisor<'_> {
                     if let Some(old) = self.job_at_mut(i).timers[t as usize].take() {
                         self.lp.cancel_timer(old);
                     }
-                    let id = self.lp.add_timer(at, ((i as u64) << 8) | t as u64);
+                    let id = self.lp.add_timer(at, Key::Job(i, t).raw());
                     self.job_at_mut(i).timers[t as usize] = Some(id);
                 }
                 Effect::Cancel(t) => {
@@ -485,23 +500,12 @@ impl Supervisor<'_> {
             for ev in events.drain(..) {
                 match ev {
                     Event::Signal(s) => self.on_signal(s.signo),
-                    Event::Timer(key) => match key & TOK_MASK {
-                        TOK_CONTROL | TOK_TELEMETRY => self.on_server_timer(key),
-                        TOK_DISCOVERY => self.on_discovery(key, true),
-                        TOK_RESOLVER => self.on_resolver(key, true),
-                        _ => self.on_timer(key),
-                    },
-                    Event::Io(r) => match r.token & TOK_MASK {
-                        TOK_OUTPUT => self.on_output((r.token & !TOK_MASK) as usize),
-                        TOK_NET => self.on_net((r.token & !TOK_MASK) as usize),
-                        TOK_CONTROL | TOK_TELEMETRY => self.on_request(r.token),
-                        TOK_DISCOVERY => self.on_discovery(r.token, false),
-                        TOK_RESOLVER => self.on_resolver(r.token, false),
-                        _ => self.reap(),
-                    },
+                    Event::Timer(key) => self.on_timer(key),
+                    Event::Io(r) => self.on_io(r.token),
                 }
                 self.dispatch();
             }
+            self.notify_upward();
             if let Some(code) = self.finished() {
                 debug!("exiting after {} loop wake-ups", self.lp.wakeups());
                 return code;
@@ -625,10 +629,23 @@ impl Supervisor<'_> {
 
     /// Forks and execs a job's command or its health check.
     fn spawn_argv(&mut self, i: usize, check: bool) -> core::result::Result<i32, String> {
+        self.spawn_proc(i, if check { Spawn::Check } else { Spawn::Run })
+    }
+
+    /// Forks and execs a job's command (a run, or one inetd connection's
+    /// instance) or its health check.
+    fn spawn_proc(&mut self, i: usize, what: Spawn) -> core::result::Result<i32, String> {
+        let check = matches!(what, Spawn::Check);
+        // What the service kind adds: fds from 3, variables, a pipe.
+        let kind = if matches!(what, Spawn::Run) {
+            self.kind_setup(i)?
+        } else {
+            kinds::Setup::default()
+        };
         let job = self.job_at(i);
         let cfg = &job.life.cfg;
-        let (argv, raw, label) = match (&cfg.health, check) {
-            (Some(h), true) => match &h.check {
+        let (argv, raw, label) = match (&cfg.health, &what) {
+            (Some(h), Spawn::Check) => match &h.check {
                 Check::Exec(words) => (
                     words
                         .iter()
@@ -639,13 +656,23 @@ impl Supervisor<'_> {
                 ),
                 _ => return Err("not an exec check".into()),
             },
+            (_, Spawn::Instance(_, peer)) => {
+                (job.argv.clone(), cfg.raw_output, format!("{}[{peer}]", cfg.name))
+            }
             _ => (job.argv.clone(), cfg.raw_output, cfg.name.clone()),
         };
         let identity = match (&cfg.user, &cfg.group) {
             (None, None) => None,
             (u, g) => Some(users::resolve(u.as_deref(), g.as_deref())?),
         };
-        let env = self.child_env(cfg, identity.as_ref());
+        let mut env = self.child_env(cfg, identity.as_ref());
+        for (k, v) in &kind.env {
+            let prefix = format!("{k}=");
+            env.retain(|c| !c.as_bytes().starts_with(prefix.as_bytes()));
+            if let Ok(c) = CString::new(format!("{k}={v}")) {
+                env.push(c);
+            }
+        }
         let mut envp: Vec<*const c_char> = env.iter().map(|c| c.as_ptr()).collect();
         envp.push(core::ptr::null());
         let path = env
@@ -653,20 +680,31 @@ impl Supervisor<'_> {
             .find_map(|v| v.to_str().ok()?.strip_prefix("PATH="))
             .map(String::from);
         let workdir = cfg.workdir.as_deref().and_then(|w| CString::new(w).ok());
-        // Wrapped output goes through pipes; raw output is tug's own.
+        // Wrapped output goes through pipes; raw output is tug's own. An
+        // instance's stdout is its connection: only stderr is logged.
+        let instance = match &what {
+            Spawn::Instance(conn, _) => Some(conn.raw()),
+            _ => None,
+        };
         let mut pipes: [Option<(Fd, Fd)>; 2] = [None, None];
         if !raw {
-            for p in &mut pipes {
+            for (k, p) in pipes.iter_mut().enumerate() {
+                if k == 0 && instance.is_some() {
+                    continue;
+                }
                 let (r, w) = fd::pipe().map_err(|e| format!("pipe: {e}"))?;
                 fd::set_nonblocking(&r).map_err(|e| format!("pipe: {e}"))?;
                 *p = Some((r, w));
             }
         }
-        let stdin = if job.life.is_main {
+        let stdin = if let Some(conn) = instance {
+            Some(conn)
+        } else if job.life.is_main {
             None
         } else {
             self.dev_null.as_ref().map(Fd::raw)
         };
+        let stdout = instance.or(pipes[0].as_ref().map(|p| p.1.raw()));
         let argv_refs: Vec<&CStr> = argv.iter().map(CString::as_c_str).collect();
         let groups = identity
             .as_ref()
@@ -678,11 +716,7 @@ impl Supervisor<'_> {
             path: path.as_deref(),
             new_group: true,
             foreground: job.life.is_main && proc::owns_foreground(),
-            stdio: [
-                stdin,
-                pipes[0].as_ref().map(|p| p.1.raw()),
-                pipes[1].as_ref().map(|p| p.1.raw()),
-            ],
+            stdio: [stdin, stdout, pipes[1].as_ref().map(|p| p.1.raw())],
             workdir: workdir.as_deref(),
             credentials: identity.as_ref().map(|id| Credentials {
                 uid: id.uid,
@@ -690,7 +724,13 @@ impl Supervisor<'_> {
                 groups: &groups,
             }),
         }
-        .spawn(&self.inherited)
+        .spawn_with(
+            &self.inherited,
+            &Extras {
+                fds: &kind.fds,
+                pid_env: &kind.pid_env,
+            },
+        )
         .map_err(|e| format!("fork failed: {e}"))?;
         let pid = started.pid;
         match &started.error {
@@ -699,7 +739,7 @@ impl Supervisor<'_> {
                 error!("job {label}: {why}");
                 self.jobs[i].life.start_error = Some(why.clone());
             }
-            None if !check => info!("job {label} started (pid {pid})"),
+            None if matches!(what, Spawn::Run) => info!("job {label} started (pid {pid})"),
             None => {}
         }
         for (k, p) in pipes.into_iter().enumerate() {
@@ -715,22 +755,29 @@ impl Supervisor<'_> {
                 self.add_output(out);
             }
         }
+        self.kind_started(i, kind);
+        let owner = match what {
+            Spawn::Run => Owner::Job(i),
+            Spawn::Check => Owner::Check(i),
+            Spawn::Instance(..) => Owner::Instance(i),
+        };
+        self.own(pid, owner);
+        Ok(pid)
+    }
+
+    /// Follows a process of ours until it is reaped (a pid is unique among
+    /// unreaped children).
+    fn own(&mut self, pid: i32, owner: Owner) {
         let pidfd = proc::pidfd_open(pid).ok().filter(|f| {
             self.lp
-                .register(f.raw(), TOK_PIDFD | pid as u64, READABLE)
+                .register(f.raw(), Token::Pidfd(pid).raw(), READABLE)
                 .is_ok()
         });
-        // A pid is unique among unreaped children.
         self.procs.push(ProcEntry {
             pid,
-            owner: if check {
-                Owner::Check(i)
-            } else {
-                Owner::Job(i)
-            },
+            owner,
             _pidfd: pidfd,
         });
-        Ok(pid)
     }
 
     /// tug's environment, plus CONTAINERPILOT_PID, the identity's HOME/USER/
@@ -748,6 +795,12 @@ impl Supervisor<'_> {
             }
         };
         set("CONTAINERPILOT_PID", Some(format!("{}", proc::getpid())));
+        // tug's own service manager and sockets are not the job's (its
+        // own come with its kind, or from its `env`).
+        set("NOTIFY_SOCKET", None);
+        for k in crate::service::listen::ACTIVATION_VARS {
+            set(k, None);
+        }
         // Hooks find the socket with `tug ctl` and no config.
         if let Some(c) = &self.control {
             set("TUG_SOCKET", Some(c.path().into()));
@@ -782,7 +835,7 @@ impl Supervisor<'_> {
             });
         if self
             .lp
-            .register(out.fd.raw(), TOK_OUTPUT | slot as u64, READABLE)
+            .register(out.fd.raw(), Token::Output(slot).raw(), READABLE)
             .is_ok()
         {
             self.outputs[slot] = Some(out);
@@ -854,7 +907,16 @@ impl Supervisor<'_> {
             let _ = self.lp.deregister(f.raw());
         }
         match entry.owner {
-            Owner::Job(i) => self.job_exited(i, status),
+            Owner::Job(i) => {
+                // What it said before it exited comes first (MAINPID=).
+                self.on_notify(i);
+                self.job_exited(i, status)
+            }
+            Owner::Instance(i) => self.instance_exited(i, pid, status),
+            Owner::Former(i) => {
+                self.drain_outputs_of(Some(pid));
+                debug!("job {}: former main pid {pid} exited", self.job_at(i).name());
+            }
             Owner::Check(i) => {
                 self.drain_outputs_of(Some(pid));
                 if self.job_at(i).check_pid != Some(pid) {
@@ -874,24 +936,41 @@ impl Supervisor<'_> {
     fn job_exited(&mut self, i: usize, status: ExitStatus) {
         self.drain_outputs_of(self.job_at(i).life.pid);
         self.step(i, Input::Exited(status));
+        if self.job_at(i).life.pid.is_none() {
+            self.kind_ended(i);
+        }
     }
 
-    fn on_timer(&mut self, key: u64) {
-        if key == GRACE_KEY {
-            return self.sweep.expired();
+    fn on_io(&mut self, raw: u64) {
+        match Token::of(raw) {
+            Some(Token::Output(slot)) => self.on_output(slot),
+            Some(Token::NetCheck(i)) => self.on_net(i),
+            Some(Token::Pidfd(pid)) => self.on_pidfd(pid),
+            Some(Token::Control(raw) | Token::Telemetry(raw)) => self.on_request(raw),
+            Some(Token::Discovery(raw)) => self.on_discovery(raw, false),
+            Some(Token::Resolver(raw)) => self.on_resolver(raw, false),
+            Some(Token::Listener(i)) => self.on_listener(i),
+            Some(Token::Notify(i)) => self.on_notify(i),
+            Some(Token::Readiness(i)) => self.on_readiness(i),
+            Some(Token::Pidfile(i)) => self.on_pidfile(i),
+            None => debug!("readiness of unknown token {raw:#x}"),
         }
-        if key == TELEMETRY_BEAT_KEY {
-            return self.telemetry_heartbeat();
+    }
+
+    fn on_timer(&mut self, raw: u64) {
+        match Key::of(raw) {
+            Some(Key::Job(i, t)) if i < self.jobs.len() => {
+                self.job_at_mut(i).timers[t as usize] = None;
+                self.step(i, Input::Timer(t));
+            }
+            Some(Key::Grace) => self.sweep.expired(),
+            Some(Key::TelemetryBeat) => self.telemetry_heartbeat(),
+            Some(Key::ListenRetry(i)) => self.listen_retry(i),
+            Some(Key::Control(raw) | Key::Telemetry(raw)) => self.on_server_timer(raw),
+            Some(Key::Discovery(raw)) => self.on_discovery(raw, true),
+            Some(Key::Resolver(raw)) => self.on_resolver(raw, true),
+            Some(Key::Job(..)) | None => debug!("unknown timer {raw:#x}"),
         }
-        let i = (key >> 8) as usize;
-        let Some(t) = T::from_index((key & 0xff) as usize) else {
-            return;
-        };
-        if i >= self.jobs.len() {
-            return;
-        }
-        self.job_at_mut(i).timers[t as usize] = None;
-        self.step(i, Input::Timer(t));
     }
 
     /// The check in flight took too long: a process check is killed (its
@@ -924,7 +1003,7 @@ impl Supervisor<'_> {
 
     /// SIGKILL to a running job's whole process group, naming whom it hits.
     fn kill_job(&self, i: usize, why: &str) {
-        if let Some(pid) = self.job_at(i).life.pid {
+        for pid in self.job_pids(i) {
             // Listed before the kill: dead processes have no names to read.
             let whom = match tree::group(pid) {
                 Ok(procs) if !procs.is_empty() => tree::describe(&procs),
@@ -1063,7 +1142,7 @@ impl Supervisor<'_> {
     }
 
     fn watch_net(&mut self, i: usize, c: NetCheck) {
-        let token = TOK_NET | i as u64;
+        let token = Token::NetCheck(i).raw();
         if self.lp.register(c.fd.raw(), token, WRITABLE).is_ok() {
             self.job_at_mut(i).net_check = Some(c);
         }
@@ -1077,7 +1156,7 @@ impl Supervisor<'_> {
             Progress::WantWrite => return,
             Progress::WantRead => {
                 let raw = c.fd.raw();
-                let _ = self.lp.reregister(raw, TOK_NET | i as u64, READABLE);
+                let _ = self.lp.reregister(raw, Token::NetCheck(i).raw(), READABLE);
                 return;
             }
             Progress::Done(r) => r,
@@ -1146,6 +1225,7 @@ impl Supervisor<'_> {
         }
         info!("shutting down");
         self.shutting_down = true;
+        self.notify_stopping();
         self.publish(Code::Shutdown, GLOBAL);
     }
 

@@ -543,7 +543,8 @@ impl Life {
     pub fn redefine(&mut self, cfg: JobConfig, now: u64, out: &mut Out) {
         let old_signal = self.cfg.stop_signal;
         let (start_on, starts_remain) = start_rule(&cfg.when);
-        self.blocked = false;
+        // The engine lifts the gate once it knows the dependencies' state.
+        self.blocked = !cfg.service.after.is_empty();
         self.deferred = false;
         self.cfg = cfg;
         self.rearm();

@@ -135,7 +135,7 @@ impl Supervisor<'_> {
         opts: &Options<'_>,
     ) -> core::result::Result<(), String> {
         if let Some(backend) = backend_config(config, self.env) {
-            self.discovery = Some(Discovery::new(&backend, TOK_DISCOVERY)?);
+            self.discovery = Some(Discovery::new(&backend, route::DISCOVERY_BASE)?);
         }
         if self.discovery.is_some() || config.telemetry.is_some() {
             self.read_interfaces();
@@ -149,7 +149,7 @@ impl Supervisor<'_> {
                     .choose_address(&t.interfaces)
                     .map_err(|e| format!("telemetry.interfaces: {e}"))?,
             };
-            let (tel, port) = crate::telemetry::listen(ip, t.port, TOK_TELEMETRY)
+            let (tel, port) = crate::telemetry::listen(ip, t.port, route::TELEMETRY_BASE)
                 .map_err(|e| format!("telemetry: {e}"))?;
             tel.register(&self.lp)
                 .map_err(|e| format!("telemetry: cannot watch its listener: {e}"))?;
@@ -176,8 +176,8 @@ impl Supervisor<'_> {
         let explicit = chosen.is_some();
         let allow = &config.control_allow;
         let opened = match &chosen {
-            Some(path) => Control::open(path, allow, TOK_CONTROL),
-            None => Control::open_default(opts.default_socket, allow, TOK_CONTROL),
+            Some(path) => Control::open(path, allow, route::CONTROL_BASE),
+            None => Control::open_default(opts.default_socket, allow, route::CONTROL_BASE),
         }
         .and_then(|c| c.register(&self.lp).map(|()| c));
         match opened {
@@ -233,7 +233,7 @@ impl Supervisor<'_> {
         );
         self.telemetry_service = Some(id);
         let at = self.lp.now() + TELEMETRY_BEAT;
-        self.lp.add_timer(at, TELEMETRY_BEAT_KEY);
+        self.lp.add_timer(at, Key::TelemetryBeat.raw());
     }
 
     pub(super) fn telemetry_heartbeat(&mut self) {
@@ -245,7 +245,7 @@ impl Supervisor<'_> {
         }
         d.set_health(&mut self.lp, id, Health::Passing, "ok");
         let at = self.lp.now() + TELEMETRY_BEAT;
-        self.lp.add_timer(at, TELEMETRY_BEAT_KEY);
+        self.lp.add_timer(at, Key::TelemetryBeat.raw());
     }
 
     /// The service instance of an advertised job (None: not advertised, or
@@ -423,7 +423,7 @@ impl Supervisor<'_> {
     // ---- the control socket and telemetry ----
 
     pub(super) fn on_request(&mut self, token: u64) {
-        let control = token & TOK_MASK == TOK_CONTROL;
+        let control = route::is_control(token);
         let mut pending = Vec::new();
         match (control, &mut self.control, &mut self.telemetry) {
             // The control socket checks its peers first.
@@ -457,7 +457,7 @@ impl Supervisor<'_> {
     }
 
     pub(super) fn on_server_timer(&mut self, key: u64) {
-        let control = key & TOK_MASK == TOK_CONTROL;
+        let control = route::is_control(key);
         if let Some(s) = server_of(control, &mut self.control, &mut self.telemetry) {
             s.on_timer(&mut self.lp, key);
         }

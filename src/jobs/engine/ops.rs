@@ -114,6 +114,9 @@ impl Supervisor<'_> {
                 },
             }),
             next_run_in_ns,
+            status: j.kind.status.clone(),
+            instances: (life.cfg.service.kind == crate::config::kinds::Kind::Inetd)
+                .then_some(life.instances.len()),
         }
     }
 
@@ -147,10 +150,15 @@ impl Supervisor<'_> {
         let job = self.job_at_mut(i);
         job.argv = argv;
         job.service = service;
-        self.gate(i);
+        let old = job.life.cfg.service.clone();
         let mut out = Vec::new();
         self.job_at_mut(i).life.redefine(cfg, now, &mut out);
+        self.kind_redefined(i, &old);
         self.effects(i, out);
+        self.gate(i);
+        if !self.job_at(i).life.blocked {
+            self.step(i, Input::DepsReady);
+        }
     }
 
     /// Applies a freshly loaded config: unchanged jobs are not touched,

@@ -1,0 +1,192 @@
+//! The supervisor's loop sources as types. Every fd it registers carries a
+//! [`Token`] and every timer a [`Key`]; both are one `u64` to the loop,
+//! with the kind in the top byte. The control socket, telemetry,
+//! discovery and the resolver own whole kinds: they number their own
+//! connections and timers in the low bits, so their values pass through
+//! untouched. Decoding is total: a value of no known kind is `None`, and
+//! the loop logs it instead of guessing where it goes.
+
+use super::super::machine::T;
+
+const SHIFT: u32 = 56;
+const LOW: u64 = (1 << SHIFT) - 1;
+
+/// Kinds (top byte) of tokens and timer keys. 0 is left to job timers.
+const OUTPUT: u64 = 1;
+const NET: u64 = 2;
+const PIDFD: u64 = 3;
+const CONTROL: u64 = 4;
+const TELEMETRY: u64 = 5;
+const DISCOVERY: u64 = 6;
+const RESOLVER: u64 = 7;
+const LISTENER: u64 = 8;
+const NOTIFY: u64 = 9;
+const READINESS: u64 = 10;
+const PIDFILE: u64 = 11;
+/// Timer keys of the supervisor itself.
+const OWN: u64 = 0x7f;
+
+/// Where the loop's readiness goes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Token {
+    /// A child's stdout or stderr pipe, by output slot.
+    Output(usize),
+    /// Job `i`'s network health check.
+    NetCheck(usize),
+    /// The pidfd of this pid.
+    Pidfd(i32),
+    /// The whole token goes to that component.
+    Control(u64),
+    Telemetry(u64),
+    Discovery(u64),
+    Resolver(u64),
+    /// Job `i`'s inetd listener.
+    Listener(usize),
+    /// Job `i`'s sd_notify socket.
+    Notify(usize),
+    /// Job `i`'s readiness pipe.
+    Readiness(usize),
+    /// Job `i`'s pidfile watch.
+    Pidfile(usize),
+}
+
+/// What a fired timer means.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Key {
+    /// One of job `i`'s timers.
+    Job(usize, T),
+    /// The leftover sweep's grace deadline.
+    Grace,
+    /// The telemetry service's heartbeat.
+    TelemetryBeat,
+    /// Job `i`'s listener may try to accept again (after EMFILE…).
+    ListenRetry(usize),
+    Control(u64),
+    Telemetry(u64),
+    Discovery(u64),
+    Resolver(u64),
+}
+
+const fn tag(kind: u64, low: u64) -> u64 {
+    (kind << SHIFT) | (low & LOW)
+}
+
+impl Token {
+    pub(super) fn raw(self) -> u64 {
+        match self {
+            Token::Output(i) => tag(OUTPUT, i as u64),
+            Token::NetCheck(i) => tag(NET, i as u64),
+            Token::Pidfd(pid) => tag(PIDFD, pid as u32 as u64),
+            Token::Control(raw)
+            | Token::Telemetry(raw)
+            | Token::Discovery(raw)
+            | Token::Resolver(raw) => raw,
+            Token::Listener(i) => tag(LISTENER, i as u64),
+            Token::Notify(i) => tag(NOTIFY, i as u64),
+            Token::Readiness(i) => tag(READINESS, i as u64),
+            Token::Pidfile(i) => tag(PIDFILE, i as u64),
+        }
+    }
+
+    pub(super) fn of(raw: u64) -> Option<Token> {
+        let low = raw & LOW;
+        let i = low as usize;
+        Some(match raw >> SHIFT {
+            OUTPUT => Token::Output(i),
+            NET => Token::NetCheck(i),
+            PIDFD => Token::Pidfd(low as u32 as i32),
+            CONTROL => Token::Control(raw),
+            TELEMETRY => Token::Telemetry(raw),
+            DISCOVERY => Token::Discovery(raw),
+            RESOLVER => Token::Resolver(raw),
+            LISTENER => Token::Listener(i),
+            NOTIFY => Token::Notify(i),
+            READINESS => Token::Readiness(i),
+            PIDFILE => Token::Pidfile(i),
+            _ => return None,
+        })
+    }
+}
+
+/// The base of a component's range: the value it ORs its own ids into.
+pub(super) const CONTROL_BASE: u64 = CONTROL << SHIFT;
+pub(super) const TELEMETRY_BASE: u64 = TELEMETRY << SHIFT;
+pub(super) const DISCOVERY_BASE: u64 = DISCOVERY << SHIFT;
+pub(super) const RESOLVER_BASE: u64 = RESOLVER << SHIFT;
+
+/// Whether a component's token or key is the control socket's (the
+/// control socket and telemetry share the server code).
+pub(super) fn is_control(raw: u64) -> bool {
+    raw >> SHIFT == CONTROL
+}
+
+impl Key {
+    pub(super) fn raw(self) -> u64 {
+        match self {
+            Key::Job(i, t) => ((i as u64) << 8) & LOW | t as u64,
+            Key::Grace => tag(OWN, 0),
+            Key::TelemetryBeat => tag(OWN, 1),
+            Key::ListenRetry(i) => tag(LISTENER, i as u64),
+            Key::Control(raw) | Key::Telemetry(raw) | Key::Discovery(raw) | Key::Resolver(raw) => {
+                raw
+            }
+        }
+    }
+
+    pub(super) fn of(raw: u64) -> Option<Key> {
+        let low = raw & LOW;
+        Some(match raw >> SHIFT {
+            0 => Key::Job((low >> 8) as usize, T::from_index((low & 0xff) as usize)?),
+            OWN if low == 0 => Key::Grace,
+            OWN if low == 1 => Key::TelemetryBeat,
+            LISTENER => Key::ListenRetry(low as usize),
+            CONTROL => Key::Control(raw),
+            TELEMETRY => Key::Telemetry(raw),
+            DISCOVERY => Key::Discovery(raw),
+            RESOLVER => Key::Resolver(raw),
+            _ => return None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_and_keys_round_trip() {
+        let tokens = [
+            Token::Output(3),
+            Token::NetCheck(0),
+            Token::Pidfd(4_194_304),
+            Token::Control(CONTROL_BASE | 9),
+            Token::Telemetry(TELEMETRY_BASE),
+            Token::Discovery(DISCOVERY_BASE | 77),
+            Token::Resolver(RESOLVER_BASE | 1),
+            Token::Listener(5),
+            Token::Notify(6),
+            Token::Readiness(7),
+            Token::Pidfile(8),
+        ];
+        for t in tokens {
+            assert_eq!(Token::of(t.raw()), Some(t));
+        }
+        let keys = [
+            Key::Job(0, T::WhenTimeout),
+            Key::Job(1000, T::Watchdog),
+            Key::Grace,
+            Key::TelemetryBeat,
+            Key::ListenRetry(2),
+            Key::Control(CONTROL_BASE | 3),
+            Key::Telemetry(TELEMETRY_BASE | 4),
+            Key::Discovery(DISCOVERY_BASE | 5),
+            Key::Resolver(RESOLVER_BASE | 6),
+        ];
+        for k in keys {
+            assert_eq!(Key::of(k.raw()), Some(k));
+        }
+        assert_eq!(Token::of(0xee << SHIFT), None);
+        assert_eq!(Key::of(0x42 << SHIFT), None);
+        assert_eq!(Key::of(200), None, "no such job timer");
+    }
+}
