@@ -410,7 +410,10 @@ mod tests {
                        {name: "c", exec: "x", after: ["b"]}, {name: "d", exec: "x", after: ["a"]}]}"#,
         );
         assert_eq!(e.len(), 1, "one ring, reported once: {e:?}");
-        assert!(e[0].contains("a cycle: the jobs wait on each other, so none can start: a → c → b → a"), "{e:?}");
+        assert!(
+            e[0].contains("a cycle: the jobs wait on each other, so none can start: a → c → b → a"),
+            "{e:?}"
+        );
         let diamond = r#"{jobs: [{name: "a", exec: "x"}, {name: "b", exec: "x", after: ["a"]},
                                  {name: "c", exec: "x", after: ["a"]}, {name: "d", exec: "x", after: ["b", "c"]}]}"#;
         assert_eq!(errors(diamond), Vec::<String>::new());

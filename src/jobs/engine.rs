@@ -14,7 +14,6 @@ mod ops;
 mod route;
 
 use super::machine::{Effect, Input, Life, Status, T, T_COUNT};
-use route::{Key, Token};
 use super::netcheck::{NetCheck, Progress};
 use super::output::{LOG_RING, LogRing, Output};
 use crate::config::kinds::Kind;
@@ -40,6 +39,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::ffi::{CStr, c_char};
+use route::{Key, Token};
 
 pub use crate::events::{CODES, Code, Ev, GLOBAL};
 
@@ -415,17 +415,20 @@ impl Supervisor<'_> {
         self.effects(i, out);
     }
 
-    /// Feeds job `i`'s machine one input and carries out its effects.
+    /// Feeds job `i`'s machine one input and carries out its effects; if
+    /// the job just became ready, lets the jobs waiting on it (`after`) go.
     fn step(&mut self, i: usize, input: Input<'_>) {
         let (mut out, now) = (Vec::new(), self.lp.now());
+        let was_ready = self.job_at(i).life.ready;
         self.job_at_mut(i).life.on(input, now, &mut out);
         self.effects(i, out);
+        if !was_ready && self.job_at(i).life.ready {
+            self.release_dependents(i);
+        }
     }
 
-    /// Carries out a machine's effects, in order; then, if the job just
-    /// became ready, lets the jobs waiting on it (`after`) go.
+    /// Carries out a machine's effects, in order.
     fn effects(&mut self, i: usize, out: Vec<Effect>) {
-        let was_ready = self.job_at(i).life.ready;
         for effect in out {
             match effect {
                 Effect::Spawn if self.job_at(i).life.cfg.service.kind == Kind::Inetd => {
@@ -434,7 +437,7 @@ impl Supervisor<'_> {
                 Effect::Spawn => self.spawn_job(i),
                 Effect::Signal(sig) => {
                     for pid in self.job_pids(i) {
-                        let _ = kill(-pid, sig);
+                        signal_job_process(pid, sig);
                     }
                 }
                 Effect::Unlisten => self.unlisten(i),
@@ -469,9 +472,6 @@ impl Supervisor<'_> {
                     self.begin_shutdown();
                 }
             }
-        }
-        if !was_ready && self.job_at(i).life.ready {
-            self.release_dependents(i);
         }
     }
 
@@ -656,9 +656,11 @@ impl Supervisor<'_> {
                 ),
                 _ => return Err("not an exec check".into()),
             },
-            (_, Spawn::Instance(_, peer)) => {
-                (job.argv.clone(), cfg.raw_output, format!("{}[{peer}]", cfg.name))
-            }
+            (_, Spawn::Instance(_, peer)) => (
+                job.argv.clone(),
+                cfg.raw_output,
+                format!("{}[{peer}]", cfg.name),
+            ),
             _ => (job.argv.clone(), cfg.raw_output, cfg.name.clone()),
         };
         let identity = match (&cfg.user, &cfg.group) {
@@ -908,15 +910,17 @@ impl Supervisor<'_> {
         }
         match entry.owner {
             Owner::Job(i) => {
-                // What it said before it exited comes first (MAINPID=).
+                // What it said before it exited comes first: a MAINPID=
+                // may have made this exit nobody's.
                 self.on_notify(i);
-                self.job_exited(i, status)
+                if self.job_at(i).life.pid == Some(pid) {
+                    self.job_exited(i, status);
+                } else {
+                    self.former_exited(i, pid);
+                }
             }
             Owner::Instance(i) => self.instance_exited(i, pid, status),
-            Owner::Former(i) => {
-                self.drain_outputs_of(Some(pid));
-                debug!("job {}: former main pid {pid} exited", self.job_at(i).name());
-            }
+            Owner::Former(i) => self.former_exited(i, pid),
             Owner::Check(i) => {
                 self.drain_outputs_of(Some(pid));
                 if self.job_at(i).check_pid != Some(pid) {
@@ -933,8 +937,27 @@ impl Supervisor<'_> {
         }
     }
 
+    /// A process that was job `i`'s main one exited: only its output
+    /// matters now.
+    fn former_exited(&mut self, i: usize, pid: i32) {
+        self.drain_outputs_of(Some(pid));
+        debug!(
+            "job {}: former main pid {pid} exited",
+            self.job_at(i).name()
+        );
+    }
+
     fn job_exited(&mut self, i: usize, status: ExitStatus) {
-        self.drain_outputs_of(self.job_at(i).life.pid);
+        // Every pipe of the job's runs: an adopted main process writes to
+        // the pipes of the process that started it.
+        for slot in 0..self.outputs.len() {
+            if self.outputs[slot]
+                .as_ref()
+                .is_some_and(|o| o.ring == Some(i))
+            {
+                self.on_output(slot);
+            }
+        }
         self.step(i, Input::Exited(status));
         if self.job_at(i).life.pid.is_none() {
             self.kind_ended(i);
@@ -1013,7 +1036,7 @@ impl Supervisor<'_> {
                 "job {} {why}: SIGKILL to {whom}",
                 self.job_at(i).life.cfg.name
             );
-            let _ = kill(-pid, libc::SIGKILL);
+            signal_job_process(pid, libc::SIGKILL);
         }
     }
 
@@ -1303,6 +1326,15 @@ impl Supervisor<'_> {
         }
         error!("exiting 1: {} with no restarts left", failed.join(", "));
         1
+    }
+}
+
+/// A signal to a job's process and its group: every spawned process leads
+/// its own group; an adopted one (MAINPID=, a pidfile) may lead none, and
+/// then it alone is signalled.
+fn signal_job_process(pid: i32, sig: i32) {
+    if kill(-pid, sig) == Err(crate::sys::Errno::ESRCH) {
+        let _ = kill(pid, sig);
     }
 }
 

@@ -328,7 +328,9 @@ impl Life {
             }
         } else if self.active() && self.stopping() {
             "stopping"
-        } else if self.awaiting_pidfile() || (self.pid.is_some() && !self.ready && self.cfg.service.waits_for_ready()) {
+        } else if self.awaiting_pidfile()
+            || (self.pid.is_some() && !self.ready && self.cfg.service.waits_for_ready())
+        {
             "starting"
         } else if self.active() {
             "running"
@@ -681,11 +683,14 @@ impl Life {
             return;
         }
         self.ready = true;
-        if self.cfg.service.waits_for_ready() {
+        let svc = &self.cfg.service;
+        // Said for the kinds that have a moment of readiness, and where
+        // `after` makes it matter; a ContainerPilot job's log is unchanged.
+        if svc.waits_for_ready() || svc.kind == Kind::Oneshot || !svc.after.is_empty() {
             info!("job {} is ready", self.cfg.name);
-            if self.cfg.health.is_none() {
-                out.push(Effect::Publish(Code::Healthy));
-            }
+        }
+        if svc.waits_for_ready() && self.cfg.health.is_none() {
+            out.push(Effect::Publish(Code::Healthy));
         }
     }
 
@@ -954,7 +959,10 @@ impl Life {
                     "job {}: no live daemon in its pidfile within {}",
                     self.cfg.name,
                     crate::duration::display(
-                        self.cfg.service.start_timeout.unwrap_or(FORKING_START_TIMEOUT)
+                        self.cfg
+                            .service
+                            .start_timeout
+                            .unwrap_or(FORKING_START_TIMEOUT)
                     )
                 );
                 self.exited(ExitStatus::Exited(1), now, out);

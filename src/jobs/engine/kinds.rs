@@ -77,7 +77,9 @@ impl Supervisor<'_> {
         }
         if svc.kind == Kind::Notify {
             let sock = NotifySocket::bind()?;
-            setup.env.push(("NOTIFY_SOCKET".into(), sock.address().into()));
+            setup
+                .env
+                .push(("NOTIFY_SOCKET".into(), sock.address().into()));
             if let Some(t) = svc.watchdog {
                 setup
                     .env
@@ -101,12 +103,19 @@ impl Supervisor<'_> {
     /// The run started: its notify socket, readiness pipe and pidfile
     /// watch join the loop.
     pub(super) fn kind_started(&mut self, i: usize, setup: Setup) {
-        let uid = match (&self.job_at(i).life.cfg.user, &self.job_at(i).life.cfg.group) {
+        let uid = match (
+            &self.job_at(i).life.cfg.user,
+            &self.job_at(i).life.cfg.group,
+        ) {
             (None, None) => Some(proc::getuid()),
-            (u, g) => users::resolve(u.as_deref(), g.as_deref()).ok().map(|id| id.uid),
+            (u, g) => users::resolve(u.as_deref(), g.as_deref())
+                .ok()
+                .map(|id| id.uid),
         };
         if let Some(sock) = setup.notify {
-            let _ = self.lp.register(sock.fd(), Token::Notify(i).raw(), READABLE);
+            let _ = self
+                .lp
+                .register(sock.fd(), Token::Notify(i).raw(), READABLE);
             let kind = &mut self.job_at_mut(i).kind;
             kind.notify = Some(sock);
             kind.notify_uid = uid;
@@ -114,11 +123,15 @@ impl Supervisor<'_> {
         }
         if let Some((r, w)) = setup.readiness {
             drop(w);
-            let _ = self.lp.register(r.raw(), Token::Readiness(i).raw(), READABLE);
+            let _ = self
+                .lp
+                .register(r.raw(), Token::Readiness(i).raw(), READABLE);
             self.job_at_mut(i).kind.readiness = Some(r);
         }
         if let Some(watch) = setup.pidfile {
-            let _ = self.lp.register(watch.fd(), Token::Pidfile(i).raw(), READABLE);
+            let _ = self
+                .lp
+                .register(watch.fd(), Token::Pidfile(i).raw(), READABLE);
             self.job_at_mut(i).kind.pidfile = Some(watch);
         }
     }
@@ -129,7 +142,11 @@ impl Supervisor<'_> {
             return;
         }
         let kind = &mut self.job_at_mut(i).kind;
-        let (n, r, p) = (kind.notify.take(), kind.readiness.take(), kind.pidfile.take());
+        let (n, r, p) = (
+            kind.notify.take(),
+            kind.readiness.take(),
+            kind.pidfile.take(),
+        );
         if let Some(n) = n {
             let _ = self.lp.deregister(n.fd());
         }
@@ -205,7 +222,10 @@ impl Supervisor<'_> {
         for (conn, peer) in accepted.conns {
             match self.spawn_proc(i, Spawn::Instance(conn, peer.clone())) {
                 Ok(pid) => {
-                    debug!("job {}: connection from {peer} (pid {pid})", self.job_at(i).name());
+                    debug!(
+                        "job {}: connection from {peer} (pid {pid})",
+                        self.job_at(i).name()
+                    );
                     self.step(i, Input::InstanceStarted(pid));
                 }
                 Err(e) => error!("job {}: connection from {peer}: {e}", self.job_at(i).name()),
@@ -299,13 +319,14 @@ impl Supervisor<'_> {
                 msg.uid,
                 &pids,
                 self.job_at(i).kind.notify_uid,
-                |pid| {
-                    notify::lineage(pid, &pids, |p| tree::lookup(p).map(|(pr, _)| pr.ppid))
-                },
+                |pid| notify::lineage(pid, &pids, |p| tree::lookup(p).map(|(pr, _)| pr.ppid)),
             );
             let name = self.job_at(i).name().to_string();
             if let Err(why) = allowed {
-                warning!("job {name}: notification from pid {} refused: {why}", msg.pid);
+                warning!(
+                    "job {name}: notification from pid {} refused: {why}",
+                    msg.pid
+                );
                 continue;
             }
             for notice in msg.notices {
