@@ -1433,6 +1433,134 @@ mod tests {
     }
 
     #[test]
+    fn an_inetd_job_listens_and_stops_after_its_instances() {
+        let mut l =
+            life(r#"{name: "a", exec: "cat", type: "inetd", listen: "tcp://127.0.0.1:2222"}"#);
+        assert_eq!(on(&mut l, Input::Event(&startup()), 0), [Effect::Spawn]);
+        let out = on(&mut l, Input::Listening, 0);
+        assert_eq!(out, [Effect::Advertise]);
+        assert!(l.ready && l.accepting && l.pid.is_none());
+        assert_eq!(l.state(false), "running");
+        on(&mut l, Input::InstanceStarted(10), 0);
+        on(&mut l, Input::InstanceStarted(11), 0);
+        on(&mut l, Input::InstanceExited(10), 0);
+        assert_eq!(l.instances, [11]);
+        let out = on(&mut l, Input::Halt, S);
+        let unlisten = out.iter().position(|e| *e == Effect::Unlisten).unwrap();
+        let signal = out
+            .iter()
+            .position(|e| *e == Effect::Signal(libc::SIGTERM))
+            .unwrap();
+        assert!(unlisten < signal, "{out:?}");
+        assert_eq!(l.state(false), "stopping");
+        let out = on(&mut l, Input::InstanceExited(11), S);
+        assert_eq!(published(&out), [Code::Stopped]);
+        assert!(l.complete());
+    }
+
+    #[test]
+    fn an_inetd_job_without_connections_stops_at_once() {
+        let mut l =
+            life(r#"{name: "a", exec: "cat", type: "inetd", listen: "tcp://127.0.0.1:2222"}"#);
+        on(&mut l, Input::Event(&startup()), 0);
+        on(&mut l, Input::Listening, 0);
+        let out = on(&mut l, Input::Halt, S);
+        assert!(out.contains(&Effect::Unlisten));
+        assert!(l.complete(), "{out:?}");
+    }
+
+    #[test]
+    fn a_forking_job_waits_for_its_pidfile_and_follows_the_daemon() {
+        let mut l = running(r#"{name: "a", exec: "d", type: "forking", pidfile: "/run/a.pid"}"#);
+        assert!(l.is_armed(T::StartTimeout), "the 90 s default");
+        assert_eq!(l.state(false), "starting");
+        let out = on(&mut l, Input::Exited(ExitStatus::Exited(0)), S);
+        assert_eq!(
+            out,
+            [Effect::AwaitPidfile],
+            "the start command's exit is not the job's"
+        );
+        assert!(l.awaiting_pidfile() && l.state(false) == "starting");
+        let out = on(&mut l, Input::MainPid(77), S);
+        assert_eq!(
+            out,
+            [
+                Effect::Cancel(T::StartTimeout),
+                Effect::Publish(Code::Healthy)
+            ]
+        );
+        assert_eq!((l.pid, l.adopted, l.ready), (Some(77), true, true));
+        // A rewritten pidfile (nginx's USR2 upgrade): the new master.
+        assert_eq!(on(&mut l, Input::MainPid(78), 2 * S), []);
+        assert_eq!(l.pid, Some(78));
+        // The daemon's exit is the job's.
+        let out = on(&mut l, Input::Exited(ExitStatus::Exited(0)), 3 * S);
+        assert!(l.complete(), "{out:?}");
+    }
+
+    #[test]
+    fn a_forking_start_command_that_fails_fails_the_job() {
+        let mut l = running(r#"{name: "a", exec: "d", type: "forking", pidfile: "/run/a.pid"}"#);
+        let out = on(&mut l, Input::Exited(ExitStatus::Exited(1)), S);
+        assert_eq!(
+            published(&out),
+            [Code::ExitFailed, Code::Stopping, Code::Stopped]
+        );
+        assert!(l.last_failed);
+    }
+
+    #[test]
+    fn a_pidfile_that_never_comes_fails_the_run() {
+        let mut l = running(
+            r#"{name: "a", exec: "d", type: "forking", pidfile: "/run/a.pid", startTimeout: "2s", restarts: 1}"#,
+        );
+        on(&mut l, Input::Exited(ExitStatus::Exited(0)), S);
+        let out = on(&mut l, Input::Timer(T::StartTimeout), 2 * S);
+        assert_eq!(published(&out), [Code::ExitFailed]);
+        assert!(l.last_failed, "{out:?}");
+        assert_eq!(out.last(), Some(&Effect::Spawn), "restarted: it ran 2s");
+    }
+
+    #[test]
+    fn the_watchdog_is_fed_by_pings_and_kills_when_starved() {
+        let mut l = running(r#"{name: "a", exec: "x", type: "notify", watchdog: "2s"}"#);
+        assert_eq!(l.armed[T::Watchdog as usize], Some(2 * S));
+        assert_eq!(
+            on(&mut l, Input::Watchdog, S),
+            [Effect::Arm(T::Watchdog, 3 * S)]
+        );
+        let out = on(&mut l, Input::Timer(T::Watchdog), 3 * S);
+        assert!(matches!(&out[..], [Effect::Kill(why)] if why.contains("watchdog (2s")));
+    }
+
+    #[test]
+    fn extend_timeout_moves_the_start_deadline() {
+        let mut l = running(r#"{name: "a", exec: "x", type: "notify", startTimeout: "2s"}"#);
+        assert_eq!(
+            on(&mut l, Input::ExtendTimeout(5 * S), S),
+            [Effect::Arm(T::StartTimeout, 6 * S)]
+        );
+        on(&mut l, Input::Ready, S);
+        assert_eq!(
+            on(&mut l, Input::ExtendTimeout(5 * S), S),
+            [],
+            "ready: nothing to extend"
+        );
+    }
+
+    #[test]
+    fn a_mainpid_moves_the_main_process() {
+        let mut l = running(r#"{name: "a", exec: "x", type: "notify"}"#);
+        on(&mut l, Input::MainPid(50), 0);
+        assert_eq!((l.pid, l.ready), (Some(50), true));
+        let mut out = Vec::new();
+        l.stop_by_hand(S, &mut out);
+        assert!(out.contains(&Effect::Signal(libc::SIGTERM)));
+        let out = on(&mut l, Input::Exited(ExitStatus::Exited(0)), S);
+        assert!(l.complete(), "{out:?}");
+    }
+
+    #[test]
     fn every_timer_has_an_index() {
         for (k, t) in TIMERS.iter().enumerate() {
             assert_eq!(*t as usize, k);
