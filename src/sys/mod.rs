@@ -9,6 +9,7 @@ pub mod host;
 pub mod listen;
 pub mod net;
 pub mod process;
+pub mod rt;
 pub mod signal;
 pub mod spawn;
 pub mod time;
