@@ -11,7 +11,7 @@
 //! import cycle between top-level modules, scripts/check-imports.py):
 //! `sys` < leaves (`base64`, `calendar`, `duration`, `env`, `events`,
 //! `event_loop`, `float`, `json5`, `json`, `service`, `signame`) < `log`
-//! < `net`, `process` < `config`, `discovery` < `control`, `telemetry`,
+//! < `net`, `process` < `config`, `discovery` < `control`, `health`, `telemetry`,
 //! `registrator` < `ctl` < `cli` (the command line and its parsed types)
 //! < `init`, `jobs` < this root (`run`).
 
@@ -35,6 +35,7 @@ pub mod env;
 pub mod event_loop;
 pub mod events;
 pub mod float;
+pub mod health;
 pub mod init;
 pub mod jobs;
 pub mod json;

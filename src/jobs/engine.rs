@@ -11,13 +11,13 @@
 mod advertise;
 mod ops;
 
-use super::netcheck::{NetCheck, Progress};
 use super::output::{LOG_RING, LogRing, Output};
 use crate::config::schema::{Check, Config, JobConfig, Restarts, When};
 use crate::control::Control;
 use crate::discovery::Discovery;
 use crate::env::Environ;
-use crate::event_loop::{Event, EventLoop, READABLE, TimerId, WRITABLE};
+use crate::event_loop::{Event, EventLoop, READABLE, TimerId};
+use crate::health::Checks;
 use crate::log::{debug, error, info, warning};
 use crate::process::command::Command;
 use crate::process::signals::{self, Inherited};
@@ -74,6 +74,7 @@ const GRACE_KEY: u64 = u64::MAX >> 1;
 
 /// Token kinds (top byte) for the loop.
 const TOK_OUTPUT: u64 = 1 << 56;
+/// The network health checks (`health::Checks`, with their resolver).
 const TOK_NET: u64 = 2 << 56;
 const TOK_PIDFD: u64 = 3 << 56;
 /// The control socket, telemetry and discovery own whole ranges of tokens
@@ -82,8 +83,6 @@ const TOK_PIDFD: u64 = 3 << 56;
 const TOK_CONTROL: u64 = 4 << 56;
 const TOK_TELEMETRY: u64 = 5 << 56;
 const TOK_DISCOVERY: u64 = 6 << 56;
-/// The resolver of the built-in health checks' host names.
-const TOK_RESOLVER: u64 = 7 << 56;
 const TOK_MASK: u64 = 0xff << 56;
 /// Timer key of the telemetry service's heartbeat.
 const TELEMETRY_BEAT_KEY: u64 = GRACE_KEY - 1;
@@ -116,9 +115,6 @@ struct Job {
     quick_failures: u32,
     timers: [Option<TimerId>; T_COUNT],
     check_pid: Option<i32>,
-    net_check: Option<NetCheck>,
-    /// A network check whose host is being resolved, and its port.
-    check_lookup: Option<(crate::net::resolver::QueryId, u16)>,
     /// When the running health check started (for its duration metric).
     check_started: u64,
     is_main: bool,
@@ -201,7 +197,8 @@ pub struct Supervisor<'e> {
     stop_timeout: u64,
     log_path: Option<CString>,
     dev_null: Option<Fd>,
-    resolver: crate::net::resolver::Resolver,
+    /// Every job's network health check in flight.
+    checks: Checks,
     discovery: Option<Discovery>,
     control: Option<Control>,
     /// The telemetry endpoint: a plain server; `telemetry::route` answers.
@@ -262,10 +259,7 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         stop_timeout: config.stop_timeout,
         log_path: None,
         dev_null: fd::dev_null().ok(),
-        resolver: crate::net::resolver::Resolver::new(
-            TOK_RESOLVER,
-            crate::net::resolver::Config::System,
-        ),
+        checks: Checks::new(TOK_NET),
         discovery: None,
         control: None,
         telemetry: None,
@@ -471,8 +465,6 @@ impl Supervisor<'_> {
             quick_failures: 0,
             timers: [None; T_COUNT],
             check_pid: None,
-            net_check: None,
-            check_lookup: None,
             check_started: 0,
             is_main: false,
             timer_at: [0; T_COUNT],
@@ -544,15 +536,14 @@ impl Supervisor<'_> {
                     Event::Timer(key) => match key & TOK_MASK {
                         TOK_CONTROL | TOK_TELEMETRY => self.on_server_timer(key),
                         TOK_DISCOVERY => self.on_discovery(key, true),
-                        TOK_RESOLVER => self.on_resolver(key, true),
+                        TOK_NET => self.on_net(key, true),
                         _ => self.on_timer(key),
                     },
                     Event::Io(r) => match r.token & TOK_MASK {
                         TOK_OUTPUT => self.on_output((r.token & !TOK_MASK) as usize),
-                        TOK_NET => self.on_net((r.token & !TOK_MASK) as usize),
+                        TOK_NET => self.on_net(r.token, false),
                         TOK_CONTROL | TOK_TELEMETRY => self.on_request(r.token),
                         TOK_DISCOVERY => self.on_discovery(r.token, false),
-                        TOK_RESOLVER => self.on_resolver(r.token, false),
                         _ => self.reap(),
                     },
                 }
@@ -1278,13 +1269,8 @@ impl Supervisor<'_> {
                 if let Some(pid) = self.job_at(i).check_pid {
                     let _ = kill(-pid, libc::SIGKILL);
                 }
-                if let Some(c) = self.job_at_mut(i).net_check.take() {
-                    let _ = self.lp.deregister(c.fd.raw());
-                    self.check_result(i, false, "timed out");
-                }
-                if let Some((id, _)) = self.job_at_mut(i).check_lookup.take() {
-                    self.resolver.cancel(&mut self.lp, id);
-                    self.check_result(i, false, "timed out resolving its host");
+                if let Some(why) = self.checks.expire(&mut self.lp, i) {
+                    self.check_result(i, false, why);
                 }
             }
             _ => {}
@@ -1342,12 +1328,7 @@ impl Supervisor<'_> {
         if let Some(pid) = self.job_at_mut(i).check_pid.take() {
             let _ = kill(-pid, libc::SIGKILL);
         }
-        if let Some(c) = self.job_at_mut(i).net_check.take() {
-            let _ = self.lp.deregister(c.fd.raw());
-        }
-        if let Some((id, _)) = self.job_at_mut(i).check_lookup.take() {
-            self.resolver.cancel(&mut self.lp, id);
-        }
+        self.checks.abort(&mut self.lp, i);
     }
 
     fn run_check(&mut self, i: usize) {
@@ -1356,8 +1337,7 @@ impl Supervisor<'_> {
             || self.stopping(i)
             || job.status == Status::Maintenance
             || job.check_pid.is_some()
-            || job.net_check.is_some()
-            || job.check_lookup.is_some()
+            || self.checks.busy(i)
         {
             return;
         }
@@ -1372,14 +1352,12 @@ impl Supervisor<'_> {
             Check::Exec(_) => self
                 .spawn_argv(i, true)
                 .map(|pid| self.job_at_mut(i).check_pid = Some(pid)),
-            net => super::netcheck::target(net).map(|(host, port)| {
-                // An IP literal or a name in the hosts file resolves at
-                // once, into `quick`.
-                let mut quick = Vec::new();
-                let id = self.resolver.lookup(&mut self.lp, &host, &mut quick);
-                self.job_at_mut(i).check_lookup = Some((id, port));
-                self.resolved(quick);
-            }),
+            net => {
+                let mut done = Vec::new();
+                self.checks.start(&mut self.lp, i, net, &mut done);
+                self.checks_done(done);
+                Ok(())
+            }
         };
         if let Err(msg) = started {
             self.cancel_timer(i, T::HealthTimeout);
@@ -1387,74 +1365,22 @@ impl Supervisor<'_> {
         }
     }
 
-    fn on_resolver(&mut self, key: u64, timer: bool) {
-        let mut out = Vec::new();
+    /// I/O or a timer of the network checks.
+    fn on_net(&mut self, key: u64, timer: bool) {
+        let mut done = Vec::new();
         if timer {
-            self.resolver.on_timer(&mut self.lp, key, &mut out);
+            self.checks.on_timer(&mut self.lp, key, &mut done);
         } else {
-            self.resolver.on_ready(&mut self.lp, key, &mut out);
+            self.checks.on_io(&mut self.lp, key, &mut done);
         }
-        self.resolved(out);
+        self.checks_done(done);
     }
 
-    /// A check's host is resolved: connect (to the first address; IPv4
-    /// comes first), or fail the check with the lookup's reason.
-    fn resolved(&mut self, results: Vec<crate::net::resolver::Resolution>) {
-        for (id, result) in results {
-            let Some(i) = self
-                .jobs
-                .iter()
-                .position(|j| j.check_lookup.is_some_and(|(q, _)| q == id))
-            else {
-                continue;
-            };
-            let Some((_, port)) = self.job_at_mut(i).check_lookup.take() else {
-                continue;
-            };
-            let Some(check) = self.job_at(i).cfg.health.as_ref().map(|h| h.check.clone()) else {
-                continue;
-            };
-            let started = result.and_then(|ips| {
-                let ip = *ips.first().ok_or("the name has no address")?;
-                NetCheck::start(&check, ip, port)
-            });
-            match started {
-                Ok(c) => self.watch_net(i, c),
-                Err(msg) => {
-                    self.cancel_timer(i, T::HealthTimeout);
-                    self.check_result(i, false, &msg);
-                }
-            }
-        }
-    }
-
-    fn watch_net(&mut self, i: usize, c: NetCheck) {
-        let token = TOK_NET | i as u64;
-        if self.lp.register(c.fd.raw(), token, WRITABLE).is_ok() {
-            self.job_at_mut(i).net_check = Some(c);
-        }
-    }
-
-    fn on_net(&mut self, i: usize) {
-        let Some(c) = self.jobs.get_mut(i).and_then(|j| j.net_check.as_mut()) else {
-            return;
-        };
-        let result = match c.advance() {
-            Progress::WantWrite => return,
-            Progress::WantRead => {
-                let raw = c.fd.raw();
-                let _ = self.lp.reregister(raw, TOK_NET | i as u64, READABLE);
-                return;
-            }
-            Progress::Done(r) => r,
-        };
-        if let Some(c) = self.job_at_mut(i).net_check.take() {
-            let _ = self.lp.deregister(c.fd.raw());
-        }
-        self.cancel_timer(i, T::HealthTimeout);
-        match result {
-            Ok(()) => self.check_result(i, true, "ok"),
-            Err(msg) => self.check_result(i, false, &msg),
+    /// Network checks that ended: their deadline goes, their result counts.
+    fn checks_done(&mut self, done: Vec<crate::health::Outcome>) {
+        for (i, passed, detail) in done {
+            self.cancel_timer(i, T::HealthTimeout);
+            self.check_result(i, passed, &detail);
         }
     }
 

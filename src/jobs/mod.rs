@@ -2,7 +2,6 @@
 //! health-checked, stopped in order) running inside tug's one loop.
 
 pub mod engine;
-pub mod netcheck;
 pub mod output;
 
 // The calendar is a leaf below the config (which checks cron expressions);
