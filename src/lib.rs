@@ -11,9 +11,9 @@
 //! import cycle between top-level modules, scripts/check-imports.py):
 //! `sys` < leaves (`base64`, `calendar`, `duration`, `env`, `events`,
 //! `event_loop`, `float`, `json5`, `json`, `service`, `signame`) < `log`
-//! < `net`, `process` < `config`, `discovery` < `control`, `health`, `telemetry`,
-//! `registrator` < `ctl` < `cli` (the command line and its parsed types)
-//! < `init`, `jobs` < this root (`run`).
+//! < `net`, `process` < `config`, `discovery` < `control`, `health`,
+//! `telemetry`, `registrator` < `ctl` < `cli` (the command line and its
+//! parsed types) < `init`, `jobs` < this root (`run`).
 
 // no_std keeps the binary small (see main.rs); unit tests use std.
 #![cfg_attr(not(test), no_std)]
