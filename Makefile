@@ -53,6 +53,7 @@ probe: musl-target
 	$(CARGO) build --release --target $(TARGET) --example probe
 
 lint:
+	python3 scripts/check-imports.py
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --release --target $(TARGET) --bin tug -- -D warnings

@@ -428,9 +428,8 @@ pub fn check_verdict(file: &str, warnings: &[String], strict: bool) -> (i32, Str
     (1, text)
 }
 
-/// ContainerPilot's default control socket, where its `-reload`, `-ping`...
-/// look unless TUG_SOCKET says otherwise.
-pub const CONTAINERPILOT_SOCKET: &str = "/var/run/containerpilot.socket";
+/// The control client's (ctl) constant, which the flags here default to.
+pub use crate::ctl::CONTAINERPILOT_SOCKET;
 
 /// ContainerPilot's command line: Go's flag package, so `-flag value`,
 /// `-flag=value` and `--flag` all work. Its control subcommands (`-reload`,

@@ -33,8 +33,8 @@
 //! reached (no socket, nobody listening, permission denied, a broken
 //! answer).
 
-use crate::config::json5;
 use crate::json::{self, as_array, as_bool, as_str, as_u64};
+use crate::json5;
 use crate::net::http::{Request, ResponseParser, write_request};
 use crate::sys::fd::{Fd, read_raw, write_all, write_raw};
 use crate::sys::{Errno, listen, net};
@@ -45,6 +45,9 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 pub const DEFAULT_SOCKET: &str = "/var/run/tug.sock";
+/// ContainerPilot's default control socket, where its `-reload`, `-ping`...
+/// look unless TUG_SOCKET says otherwise.
+pub const CONTAINERPILOT_SOCKET: &str = "/var/run/containerpilot.socket";
 /// Responses larger than this are an error (status output of many jobs
 /// fits easily; a followed log is written out as it comes).
 const MAX_RESPONSE: usize = 4 << 20;
@@ -312,7 +315,7 @@ pub fn target(flag: Option<&str>, env: &crate::env::Environ) -> Target {
         paths: vec![p.into()],
         from: from.into(),
     };
-    let containerpilot = flag == Some(crate::cli::CONTAINERPILOT_SOCKET);
+    let containerpilot = flag == Some(CONTAINERPILOT_SOCKET);
     match flag {
         Some(p) if !containerpilot => return one(p, "--socket or TUG_SOCKET"),
         _ => {}
@@ -331,7 +334,7 @@ pub fn target(flag: Option<&str>, env: &crate::env::Environ) -> Target {
         return one(&sock, &format!("control.socket in {path}"));
     }
     let default = if containerpilot {
-        crate::cli::CONTAINERPILOT_SOCKET
+        CONTAINERPILOT_SOCKET
     } else {
         DEFAULT_SOCKET
     };
@@ -937,7 +940,7 @@ mod tests {
             ["/var/run/tug.sock", "/run/tug.sock", "@tug.sock"]
         );
         assert_eq!(
-            paths(target(Some(crate::cli::CONTAINERPILOT_SOCKET), &none)),
+            paths(target(Some(CONTAINERPILOT_SOCKET), &none)),
             [
                 "/var/run/containerpilot.socket",
                 "/run/containerpilot.socket",

@@ -1,8 +1,8 @@
 //! JSON for the wire (Consul, etcd, Docker, the control socket): reading
-//! goes through the config's JSON5 reader (JSON is a subset, so tug carries
-//! one parser), writing through this small builder.
+//! goes through the config's JSON5 reader, `crate::json5` (JSON is a
+//! subset, so tug carries one parser), writing through this small builder.
 
-use crate::config::json5::{self, Node, Value};
+use crate::json5::{self, Node, Value};
 use alloc::format;
 use alloc::string::String;
 

@@ -3,8 +3,8 @@
 //! one, so a config with two typos reports both; warnings (what loads but
 //! will not do what it seems to) are collected beside them.
 
-use super::json5::{Member, Node, Pos, Value};
 use crate::duration;
+use crate::json5::{Member, Node, Pos, Value};
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;

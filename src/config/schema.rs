@@ -2,9 +2,9 @@
 //! keys, every job field) plus tug's extensions, decoded and validated.
 
 use super::decode::{self as d, Errors, Fields, join};
-use super::json5::{Node, Pos, Value};
+use super::words;
 use crate::events::{CODES, Code};
-use crate::jobs::words;
+use crate::json5::{Node, Pos, Value};
 use crate::signame;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -168,6 +168,48 @@ pub struct Metric {
     pub name: String,
     pub help: String,
     pub kind: String,
+}
+
+/// The families telemetry exposes itself (src/telemetry), which user
+/// metrics may not take. Here, not there, so the config can reject a
+/// bad name when it loads without depending on the metrics server.
+const BUILT_IN: [&str; 13] = [
+    "tug_events_total",
+    "containerpilot_events",
+    "tug_job_restarts_total",
+    "tug_job_state",
+    "tug_health_checks_total",
+    "tug_health_check_duration_seconds",
+    "tug_watch_instances",
+    "containerpilot_watch_instances",
+    "tug_control_requests_total",
+    "containerpilot_control_http_requests",
+    "tug_loop_wakeups_total",
+    "process_resident_memory_bytes",
+    "process_open_fds",
+];
+
+/// A user metric's exposed name, `namespace_subsystem_name` without the
+/// empty parts, or why it cannot be one.
+pub fn metric_name(m: &Metric) -> Result<String, String> {
+    let parts: Vec<&str> = [&m.namespace, &m.subsystem, &m.name]
+        .into_iter()
+        .map(String::as_str)
+        .filter(|p| !p.is_empty())
+        .collect();
+    let name = parts.join("_");
+    let valid = name.bytes().enumerate().all(|(i, b)| {
+        b.is_ascii_alphabetic() || b == b'_' || b == b':' || (i > 0 && b.is_ascii_digit())
+    });
+    if name.is_empty() || !valid {
+        return Err(format!(
+            "metric name {name:?} must match [a-zA-Z_:][a-zA-Z0-9_:]*"
+        ));
+    }
+    if BUILT_IN.contains(&name.as_str()) {
+        return Err(format!("metric name {name:?} is one of tug's own"));
+    }
+    Ok(name)
 }
 
 const TOP: [&str; 8] = [
@@ -612,7 +654,7 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
             };
             if metric.name.is_empty() {
                 e.at(node.pos, &join(&path, "name"), "missing");
-            } else if let Err(msg) = crate::telemetry::metric_name(&metric) {
+            } else if let Err(msg) = metric_name(&metric) {
                 e.at(node.pos, &path, msg);
             }
             if !["counter", "gauge", "histogram", "summary"].contains(&metric.kind.as_str()) {
@@ -968,7 +1010,7 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
     }
     if let Some(c) = f.get("cron") {
         let expr = d::string(e, c, &p("cron"))?;
-        if let Err(err) = crate::jobs::cron::Schedule::parse(&expr) {
+        if let Err(err) = crate::calendar::cron::Schedule::parse(&expr) {
             e.at(c.pos, &p("cron"), format!("{err}"));
             return None;
         }

@@ -79,10 +79,10 @@
 
 pub mod status;
 
-use crate::config::json5::{Member, Value};
 use crate::event_loop::EventLoop;
-use crate::jobs::output::LogRing;
 use crate::json;
+use crate::json5::{Member, Value};
+use crate::log::LogRing;
 use crate::log::warning;
 use crate::net::server::{Limits, Peer, Pending, Request, Response, Server, Stream};
 use crate::sys::{Errno, listen, process};

@@ -397,9 +397,9 @@ pub(crate) mod tests {
             "started_ms_ago",
             "last_exit_ms_ago",
         ] {
-            assert_eq!(k(&jobs[1], key).value, crate::config::json5::Value::Null);
+            assert_eq!(k(&jobs[1], key).value, crate::json5::Value::Null);
         }
-        assert_eq!(k(&jobs[2], "log").value, crate::config::json5::Value::Null);
+        assert_eq!(k(&jobs[2], "log").value, crate::json5::Value::Null);
         assert_eq!(as_u64(k(&jobs[0], "runs")), Some(3));
         assert_eq!(as_u64(k(&jobs[0], "restart_limit")), Some(5));
         assert_eq!(as_u64(k(&jobs[0], "last_exit_ms_ago")), Some(4100));

@@ -32,8 +32,8 @@ use super::{
     CALL_TIMEOUT_NS, Health, Instance, Notice, Reg, Service, ServiceTask, Step, Task, WatchKind,
     clip, describe_status, health_word,
 };
-use crate::config::json5::{Node, Value};
 use crate::json::{self, Writer};
+use crate::json5::{Node, Value};
 use crate::log::info;
 use crate::net::client::{Call, Response};
 use crate::net::http::percent_encode;

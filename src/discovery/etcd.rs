@@ -25,8 +25,8 @@ use super::{
     describe_status,
 };
 use crate::base64;
-use crate::config::json5::{Node, Value};
 use crate::json::{self, Writer};
+use crate::json5::{Node, Value};
 use crate::log::{info, warning};
 use crate::net::client::{Call, Response};
 use crate::net::http::ResponseHead;

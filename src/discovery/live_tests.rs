@@ -116,7 +116,7 @@ impl Etcd {
     }
 
     /// One blocking JSON call from a second client.
-    fn post(&self, path: &str, body: &str) -> crate::config::json5::Node {
+    fn post(&self, path: &str, body: &str) -> crate::json5::Node {
         let (_, body) = http(&format!("127.0.0.1:{}", self.port), "POST", path, body);
         json::parse(&body).unwrap()
     }
@@ -148,8 +148,8 @@ impl Etcd {
         let doc = self.post("/v3/lease/timetolive", &format!(r#"{{"ID":"{lease}"}}"#));
         let ttl = json::get(&doc, "TTL").unwrap();
         match &ttl.value {
-            crate::config::json5::Value::String(s) => s.parse().unwrap(),
-            crate::config::json5::Value::Number(n) => *n as i64,
+            crate::json5::Value::String(s) => s.parse().unwrap(),
+            crate::json5::Value::Number(n) => *n as i64,
             _ => 0,
         }
     }

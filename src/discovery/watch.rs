@@ -10,8 +10,8 @@
 //!   service is `unhealthy` from the start; ContainerPilot said nothing).
 
 use super::{Instance, Notice};
-use crate::config::json5::{Node, Value};
 use crate::json;
+use crate::json5::{Node, Value};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -14,14 +14,14 @@ mod ops;
 mod route;
 
 use super::machine::{Effect, Input, Life, Status, T, T_COUNT};
-use super::netcheck::{NetCheck, Progress};
 use super::output::{LOG_RING, LogRing, Output};
 use crate::config::kinds::Kind;
 use crate::config::schema::{Check, Config, JobConfig, Restarts, When};
 use crate::control::Control;
 use crate::discovery::Discovery;
 use crate::env::Environ;
-use crate::event_loop::{Event, EventLoop, READABLE, TimerId, WRITABLE};
+use crate::event_loop::{Event, EventLoop, READABLE, TimerId};
+use crate::health::Checks;
 use crate::log::{debug, error, info, warning};
 use crate::process::command::{Command, Extras};
 use crate::process::reaper::{self, Left, Sweep};
@@ -51,9 +51,6 @@ struct Job {
     /// The loop's id of each timer the machine armed.
     timers: [Option<TimerId>; T_COUNT],
     check_pid: Option<i32>,
-    net_check: Option<NetCheck>,
-    /// A network check whose host is being resolved, and its port.
-    check_lookup: Option<(crate::net::resolver::QueryId, u16)>,
     /// When the running health check started (for its duration metric).
     check_started: u64,
     /// The last health check: passed, what it said, when.
@@ -122,7 +119,8 @@ pub struct Supervisor<'e> {
     sweep: Sweep,
     log_path: Option<CString>,
     dev_null: Option<Fd>,
-    resolver: crate::net::resolver::Resolver,
+    /// Every job's network health check in flight.
+    checks: Checks,
     discovery: Option<Discovery>,
     control: Option<Control>,
     /// The telemetry endpoint: a plain server; `telemetry::route` answers.
@@ -192,10 +190,7 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         ),
         log_path: None,
         dev_null: fd::dev_null().ok(),
-        resolver: crate::net::resolver::Resolver::new(
-            route::RESOLVER_BASE,
-            crate::net::resolver::Config::System,
-        ),
+        checks: crate::health::Checks::new(route::HEALTH_BASE),
         discovery: None,
         control: None,
         telemetry: None,
@@ -358,8 +353,6 @@ impl Supervisor<'_> {
             argv,
             timers: [None; T_COUNT],
             check_pid: None,
-            net_check: None,
-            check_lookup: None,
             check_started: 0,
             last_check: None,
             log: LogRing::new(LOG_RING),
@@ -967,11 +960,10 @@ impl Supervisor<'_> {
     fn on_io(&mut self, raw: u64) {
         match Token::of(raw) {
             Some(Token::Output(slot)) => self.on_output(slot),
-            Some(Token::NetCheck(i)) => self.on_net(i),
+            Some(Token::Health(raw)) => self.on_net(raw, false),
             Some(Token::Pidfd(pid)) => self.on_pidfd(pid),
             Some(Token::Control(raw) | Token::Telemetry(raw)) => self.on_request(raw),
             Some(Token::Discovery(raw)) => self.on_discovery(raw, false),
-            Some(Token::Resolver(raw)) => self.on_resolver(raw, false),
             Some(Token::Listener(i)) => self.on_listener(i),
             Some(Token::Notify(i)) => self.on_notify(i),
             Some(Token::Readiness(i)) => self.on_readiness(i),
@@ -991,7 +983,7 @@ impl Supervisor<'_> {
             Some(Key::ListenRetry(i)) => self.listen_retry(i),
             Some(Key::Control(raw) | Key::Telemetry(raw)) => self.on_server_timer(raw),
             Some(Key::Discovery(raw)) => self.on_discovery(raw, true),
-            Some(Key::Resolver(raw)) => self.on_resolver(raw, true),
+            Some(Key::Health(raw)) => self.on_net(raw, true),
             Some(Key::Job(..)) | None => debug!("unknown timer {raw:#x}"),
         }
     }
@@ -1002,13 +994,8 @@ impl Supervisor<'_> {
         if let Some(pid) = self.job_at(i).check_pid {
             let _ = kill(-pid, libc::SIGKILL);
         }
-        if let Some(c) = self.job_at_mut(i).net_check.take() {
-            let _ = self.lp.deregister(c.fd.raw());
-            self.check_result(i, false, "timed out");
-        }
-        if let Some((id, _)) = self.job_at_mut(i).check_lookup.take() {
-            self.resolver.cancel(&mut self.lp, id);
-            self.check_result(i, false, "timed out resolving its host");
+        if let Some(why) = self.checks.expire(&mut self.lp, i) {
+            self.check_result(i, false, why);
         }
     }
 
@@ -1073,21 +1060,12 @@ impl Supervisor<'_> {
         if let Some(pid) = self.job_at_mut(i).check_pid.take() {
             let _ = kill(-pid, libc::SIGKILL);
         }
-        if let Some(c) = self.job_at_mut(i).net_check.take() {
-            let _ = self.lp.deregister(c.fd.raw());
-        }
-        if let Some((id, _)) = self.job_at_mut(i).check_lookup.take() {
-            self.resolver.cancel(&mut self.lp, id);
-        }
+        self.checks.abort(&mut self.lp, i);
     }
 
     fn run_check(&mut self, i: usize) {
         let job = self.job_at(i);
-        if job.life.ignores_checks()
-            || job.check_pid.is_some()
-            || job.net_check.is_some()
-            || job.check_lookup.is_some()
-        {
+        if job.life.ignores_checks() || job.check_pid.is_some() || self.checks.busy(i) {
             return;
         }
         let Some(h) = job.life.cfg.health.clone() else {
@@ -1101,14 +1079,12 @@ impl Supervisor<'_> {
             Check::Exec(_) => self
                 .spawn_argv(i, true)
                 .map(|pid| self.job_at_mut(i).check_pid = Some(pid)),
-            net => super::netcheck::target(net).map(|(host, port)| {
-                // An IP literal or a name in the hosts file resolves at
-                // once, into `quick`.
-                let mut quick = Vec::new();
-                let id = self.resolver.lookup(&mut self.lp, &host, &mut quick);
-                self.job_at_mut(i).check_lookup = Some((id, port));
-                self.resolved(quick);
-            }),
+            net => {
+                let mut done = Vec::new();
+                self.checks.start(&mut self.lp, i, net, &mut done);
+                self.checks_done(done);
+                Ok(())
+            }
         };
         if let Err(msg) = started {
             self.set_timer(i, T::HealthTimeout, None);
@@ -1116,81 +1092,22 @@ impl Supervisor<'_> {
         }
     }
 
-    fn on_resolver(&mut self, key: u64, timer: bool) {
-        let mut out = Vec::new();
+    /// I/O or a timer of the network checks.
+    fn on_net(&mut self, key: u64, timer: bool) {
+        let mut done = Vec::new();
         if timer {
-            self.resolver.on_timer(&mut self.lp, key, &mut out);
+            self.checks.on_timer(&mut self.lp, key, &mut done);
         } else {
-            self.resolver.on_ready(&mut self.lp, key, &mut out);
+            self.checks.on_io(&mut self.lp, key, &mut done);
         }
-        self.resolved(out);
+        self.checks_done(done);
     }
 
-    /// A check's host is resolved: connect (to the first address; IPv4
-    /// comes first), or fail the check with the lookup's reason.
-    fn resolved(&mut self, results: Vec<crate::net::resolver::Resolution>) {
-        for (id, result) in results {
-            let Some(i) = self
-                .jobs
-                .iter()
-                .position(|j| j.check_lookup.is_some_and(|(q, _)| q == id))
-            else {
-                continue;
-            };
-            let Some((_, port)) = self.job_at_mut(i).check_lookup.take() else {
-                continue;
-            };
-            let Some(check) = self
-                .job_at(i)
-                .life
-                .cfg
-                .health
-                .as_ref()
-                .map(|h| h.check.clone())
-            else {
-                continue;
-            };
-            let started = result.and_then(|ips| {
-                let ip = *ips.first().ok_or("the name has no address")?;
-                NetCheck::start(&check, ip, port)
-            });
-            match started {
-                Ok(c) => self.watch_net(i, c),
-                Err(msg) => {
-                    self.set_timer(i, T::HealthTimeout, None);
-                    self.check_result(i, false, &msg);
-                }
-            }
-        }
-    }
-
-    fn watch_net(&mut self, i: usize, c: NetCheck) {
-        let token = Token::NetCheck(i).raw();
-        if self.lp.register(c.fd.raw(), token, WRITABLE).is_ok() {
-            self.job_at_mut(i).net_check = Some(c);
-        }
-    }
-
-    fn on_net(&mut self, i: usize) {
-        let Some(c) = self.jobs.get_mut(i).and_then(|j| j.net_check.as_mut()) else {
-            return;
-        };
-        let result = match c.advance() {
-            Progress::WantWrite => return,
-            Progress::WantRead => {
-                let raw = c.fd.raw();
-                let _ = self.lp.reregister(raw, Token::NetCheck(i).raw(), READABLE);
-                return;
-            }
-            Progress::Done(r) => r,
-        };
-        if let Some(c) = self.job_at_mut(i).net_check.take() {
-            let _ = self.lp.deregister(c.fd.raw());
-        }
-        self.set_timer(i, T::HealthTimeout, None);
-        match result {
-            Ok(()) => self.check_result(i, true, "ok"),
-            Err(msg) => self.check_result(i, false, &msg),
+    /// Network checks that ended: their deadline goes, their result counts.
+    fn checks_done(&mut self, done: Vec<crate::health::Outcome>) {
+        for (i, passed, detail) in done {
+            self.set_timer(i, T::HealthTimeout, None);
+            self.check_result(i, passed, &detail);
         }
     }
 

@@ -11,7 +11,12 @@
 //! - Every call ends with exactly one `Reply::Done` (unless cancelled).
 //!   Streaming calls first get one `Reply::Head` and any number of
 //!   `Reply::Data` (decoded body bytes, chunk boundaries not preserved).
-//! - Idle keep-alive connections are reused per endpoint.
+//! - Idle keep-alive connections are reused per endpoint; a call whose
+//!   headers say `Connection: close` never leaves its connection idle.
+//! - A call with an empty `method` only connects (resolved, each address
+//!   in turn, like any call): it ends with `Done(Ok)` and an empty head
+//!   (status 0) once a connection is up, which it then closes. The TCP
+//!   health checks.
 //!
 //! Decisions:
 //! - The token span is split in three: connections at offset 0 (socket
@@ -199,6 +204,7 @@ impl fmt::Display for Endpoint {
 
 /// One request.
 pub struct Call {
+    /// "GET", "PUT"...; "" only connects (see the header).
     pub method: &'static str,
     /// Origin form, already percent-encoded: path and query.
     pub path: String,
@@ -244,6 +250,8 @@ enum Stage {
 struct CallState {
     ep: Endpoint,
     request: Vec<u8>,
+    /// The request said `Connection: close`: its connection is not pooled.
+    close: bool,
     no_body: bool,
     stream: bool,
     max_body: usize,
@@ -345,17 +353,24 @@ impl Client {
         {
             headers.push(("User-Agent", "tug"));
         }
+        let close = headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("connection") && v.eq_ignore_ascii_case("close"));
+        // No request bytes mark a call that only connects.
         let mut request = Vec::new();
-        let req = Request {
-            method: call.method,
-            path: &call.path,
-            headers: &headers,
-            body: &call.body,
-        };
-        write_request(&mut request, &ep.host_header(), &req);
+        if !call.method.is_empty() {
+            let req = Request {
+                method: call.method,
+                path: &call.path,
+                headers: &headers,
+                body: &call.body,
+            };
+            write_request(&mut request, &ep.host_header(), &req);
+        }
         let state = CallState {
             ep: ep.clone(),
             request,
+            close,
             no_body: call.method.eq_ignore_ascii_case("HEAD"),
             stream: call.stream,
             max_body: call.max_body,
@@ -435,6 +450,13 @@ impl Client {
         }
     }
 
+    /// The call is still resolving its endpoint's host.
+    pub fn resolving(&self, id: CallId) -> bool {
+        self.calls
+            .iter()
+            .any(|(i, c)| i == id.0 && matches!(c.stage, Stage::Resolving(_)))
+    }
+
     /// Calls not yet done.
     #[cfg(test)]
     fn in_flight(&self) -> usize {
@@ -469,6 +491,7 @@ impl Client {
             return;
         };
         if !c.retried
+            && !c.request.is_empty()
             && let Some(conn) = self
                 .conns
                 .iter()
@@ -662,10 +685,19 @@ impl Client {
                 self.dispatch(lp, id, out);
             }
             Outcome::Failed(msg) => self.finish(lp, id, Err(msg), out),
+            Outcome::Complete if c.request.is_empty() => {
+                let head = ResponseHead {
+                    status: 0,
+                    reason: String::new(),
+                    headers: Vec::new(),
+                };
+                let body = Vec::new();
+                self.finish(lp, id, Ok(Response { head, body }), out);
+            }
             Outcome::Complete => match k.parser.head.take() {
                 Some(head) => {
                     let body = core::mem::take(&mut k.parser.body);
-                    if k.parser.reusable() && k.parser.pending() == 0 {
+                    if !c.close && k.parser.reusable() && k.parser.pending() == 0 {
                         k.call = None;
                         self.pool(lp, conn);
                     }
@@ -789,6 +821,8 @@ impl Conn {
                     }
                     self.state = ConnState::Sending(0);
                 }
+                // Connected (TCP, or a unix socket at once): all it wanted.
+                ConnState::Sending(_) if c.request.is_empty() => return Outcome::Complete,
                 ConnState::Sending(done) => match net::send(&self.fd, &c.request[done..]) {
                     Ok(n) if done + n == c.request.len() => self.state = ConnState::Receiving,
                     Ok(n) => self.state = ConnState::Sending(done + n),
@@ -1099,6 +1133,57 @@ mod tests {
     }
 
     #[test]
+    fn connection_close_is_never_pooled() {
+        // The server keeps the connection open whatever the request says:
+        // the client still must not reuse it.
+        let srv = serve(answer("hello"));
+        let mut f = Fixture::new();
+        let ep = tcp(srv.port);
+        let mut call = get("/h");
+        call.headers = vec![("Connection".into(), "close".into())];
+        assert_eq!(f.body(&ep, call), "hello");
+        assert_eq!(f.client.pooled(), 0);
+        assert_eq!(f.lp.pending_timers(), 0);
+        assert_eq!(
+            srv.heads.lock().unwrap()[0],
+            format!(
+                "GET /h HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nUser-Agent: tug\r\n\r\n",
+                srv.port
+            )
+        );
+        assert_eq!(f.body(&ep, get("/h")), "hello");
+        assert_eq!(srv.accepted.load(Ordering::SeqCst), 2, "a fresh connection");
+    }
+
+    #[test]
+    fn a_call_without_a_method_only_connects() {
+        let srv = serve(answer("hello"));
+        let mut f = Fixture::new();
+        // The pool holds a connection to the endpoint: not taken.
+        assert_eq!(f.body(&tcp(srv.port), get("/")), "hello");
+        assert_eq!(f.client.pooled(), 1);
+        let mut call = get("");
+        call.method = "";
+        let r = f.call(&tcp(srv.port), call).unwrap();
+        assert_eq!((r.head.status, r.body.len()), (0, 0));
+        // (The server may not have accepted it yet: the kernel did.)
+        assert_eq!(
+            f.client.pooled(),
+            1,
+            "the idle one untouched, the new one closed"
+        );
+        assert_eq!(srv.heads.lock().unwrap().len(), 1, "nothing sent");
+        // Each address in turn: "multi" is 127.0.0.2 (nothing there), then .1.
+        let mut call = get("");
+        call.method = "";
+        let ep = Endpoint::Tcp {
+            host: "multi".into(),
+            port: srv.port,
+        };
+        assert!(f.call(&ep, call).is_ok());
+    }
+
+    #[test]
     fn the_pool_keeps_four_per_endpoint() {
         let srv = serve(answer("x"));
         let mut f = Fixture::new();
@@ -1379,6 +1464,10 @@ mod tests {
         assert_eq!(f.body(&ep, get("/_ping")), "Host: localhost");
         assert_eq!(f.body(&ep, get("/_ping")), "Host: localhost");
         assert_eq!(f.client.pooled(), 1);
+        // A call that only connects ends at once on a unix socket.
+        let mut call = get("");
+        call.method = "";
+        assert_eq!(f.call(&ep, call).unwrap().head.status, 0);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -8,8 +8,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
-/// IP literals ("10.0.0.1", "::1"), shared with the health checks.
-pub use crate::jobs::netcheck::parse_ip;
+/// IP literals ("10.0.0.1", "::1"): the old path of `net::ip::parse_ip`.
+pub use super::ip::parse_ip;
 
 // Response codes the caller acts on: NXDOMAIN ends the name (try the next
 // candidate), SERVFAIL and others end the server (try the next one).

@@ -6,5 +6,6 @@ pub mod client;
 pub mod dns;
 pub mod http;
 pub mod interfaces;
+pub mod ip;
 pub mod resolver;
 pub mod server;

@@ -306,3 +306,207 @@ mod tests {
         assert_eq!(elf_interp(&elf), None);
     }
 }
+
+/// `spawn_with`'s descriptors and pid variables, through real children.
+#[cfg(test)]
+mod spawn_tests {
+    use super::{Command, Extras, Spawned};
+    use crate::process::signals::Inherited;
+    use crate::sys::fd::Fd;
+    use crate::sys::fd::{self, RawFd};
+    use crate::sys::listen::{accept_conn, job_tcp_listener, job_unix_listener, local_port};
+    use crate::sys::net::Ip;
+    use crate::sys::signal::SigSet;
+    use crate::sys::{Errno, Result};
+    use alloc::ffi::CString;
+    use alloc::string::String;
+    use core::ffi::c_char;
+    use std::io::{Read, Write};
+
+    /// Runs `sh -c SCRIPT` with `pid_env` and the environment `env`,
+    /// stdout a pipe; `setup` gets the pipe's write end number (so a test
+    /// can aim a passed fd at it) and gives the fds and the script.
+    /// Returns the spawn and what the child wrote.
+    fn run(
+        setup: impl FnOnce(RawFd) -> (Vec<(RawFd, RawFd)>, String),
+        pid_env: &[&str],
+        env: &[&str],
+    ) -> (Result<Spawned>, String) {
+        let (r, w) = fd::pipe().unwrap();
+        let (fds, script) = setup(w.raw());
+        let script = CString::new(script).unwrap();
+        let argv = [c"sh", c"-c", script.as_c_str()];
+        let env: Vec<CString> = env.iter().map(|e| CString::new(*e).unwrap()).collect();
+        let mut envp: Vec<*const c_char> = env.iter().map(|e| e.as_ptr()).collect();
+        envp.push(core::ptr::null());
+        let inherited = Inherited {
+            mask: SigSet::empty(),
+            dispositions: Vec::new(),
+        };
+        let spawned = Command {
+            argv: &argv,
+            envp: &envp,
+            path: Some("/usr/bin:/bin"),
+            new_group: false,
+            foreground: false,
+            stdio: [None, Some(w.raw()), None],
+            workdir: None,
+            credentials: None,
+        }
+        .spawn_with(&inherited, &Extras { fds: &fds, pid_env });
+        drop(w);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        // EOF once the child and any concurrent fork's copy are gone.
+        while let Ok(n @ 1..) = r.read(&mut buf) {
+            out.extend_from_slice(&buf[..n]);
+        }
+        if let Ok(s) = &spawned {
+            // Another test's reaper may have taken it first: ECHILD is fine.
+            let _ = crate::sys::process::wait_for(s.pid);
+        }
+        (spawned, String::from_utf8(out).unwrap())
+    }
+
+    /// What /proc says fd `fd` of this process is ("socket:[1234]").
+    fn link(fd: RawFd) -> String {
+        std::fs::read_link(std::format!("/proc/self/fd/{fd}"))
+            .unwrap()
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// Shell text that prints the shell's open fds below 256 on one line,
+    /// with builtins only (a child or a pipeline would open fds of its
+    /// own).
+    const OPEN_FDS: &str = "n=0; while [ $n -lt 256 ]; do [ -e /proc/$$/fd/$n ] && printf '%s ' $n; \
+         n=$((n+1)); done; echo";
+
+    fn tcp() -> Fd {
+        job_tcp_listener(Ip::V4([127, 0, 0, 1]), 0).unwrap()
+    }
+
+    #[test]
+    fn socket_activation_shape() {
+        let l1 = tcp();
+        let name = CString::new(std::format!("@tug-spawn-{}", std::process::id())).unwrap();
+        let l2 = job_unix_listener(&name, 0o600).unwrap();
+        let script = &std::format!(
+            "echo \"$LISTEN_PID $$ $LISTEN_FDS\"; env | grep -c ^LISTEN_PID=; \
+             readlink /proc/$$/fd/3 /proc/$$/fd/4; {OPEN_FDS}"
+        );
+        let (spawned, out) = run(
+            |_| (alloc::vec![(l1.raw(), 3), (l2.raw(), 4)], script.into()),
+            &["LISTEN_PID"],
+            &["LISTEN_PID=stale", "LISTEN_FDS=2", "PATH=/usr/bin:/bin"],
+        );
+        let spawned = spawned.unwrap();
+        assert!(spawned.error.is_none(), "{:?}", spawned.error);
+        let lines: Vec<&str> = out.lines().collect();
+        let pid = spawned.pid;
+        assert_eq!(
+            lines[0],
+            std::format!("{pid} {pid} 2"),
+            "LISTEN_PID is the child's own pid"
+        );
+        assert_eq!(
+            lines[1], "1",
+            "the stale LISTEN_PID is replaced, not doubled"
+        );
+        assert_eq!(lines[2], link(l1.raw()), "fd 3 is the first listener");
+        assert_eq!(lines[3], link(l2.raw()), "fd 4 is the second");
+        assert_eq!(
+            lines[4], "0 1 2 3 4 ",
+            "nothing else leaks (stash copies, report pipe)"
+        );
+    }
+
+    #[test]
+    fn passed_fds_may_collide_with_sources_and_stdio() {
+        let (a, b, c) = (tcp(), tcp(), tcp());
+        let (an, bn) = (a.raw(), b.raw());
+        let mut wn = 0;
+        // a and b swap numbers; c lands on the number of the stdout pipe,
+        // which must still be stdout.
+        let (spawned, out) = run(
+            |w| {
+                wn = w;
+                let script = std::format!(
+                    "readlink /proc/$$/fd/{an} /proc/$$/fd/{bn} /proc/$$/fd/{w}; \
+                     {OPEN_FDS}"
+                );
+                (alloc::vec![(an, bn), (bn, an), (c.raw(), w)], script)
+            },
+            &[],
+            &["PATH=/usr/bin:/bin"],
+        );
+        assert!(spawned.unwrap().error.is_none());
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], link(bn), "fd {an} is b");
+        assert_eq!(lines[1], link(an), "fd {bn} is a");
+        assert_eq!(
+            lines[2],
+            link(c.raw()),
+            "fd {wn} is c, stdout still the pipe"
+        );
+        let mut want: Vec<RawFd> = alloc::vec![0, 1, 2, an, bn, wn];
+        want.sort();
+        let want: String = want.iter().map(|n| std::format!("{n} ")).collect();
+        assert_eq!(lines[3], want);
+    }
+
+    #[test]
+    fn bad_fd_pairs() {
+        let l = tcp();
+        let bad = [
+            alloc::vec![(l.raw(), 2)],
+            alloc::vec![(l.raw(), 3), (l.raw(), 3)],
+            alloc::vec![(-1, 3)],
+        ];
+        for fds in bad {
+            let (spawned, _) = run(|_| (fds.clone(), "true".into()), &[], &[]);
+            assert_eq!(spawned.err(), Some(Errno(libc::EINVAL)), "{fds:?}");
+        }
+        let (spawned, _) = run(|_| (alloc::vec![], "true".into()), &["A=B"], &[]);
+        assert_eq!(spawned.err(), Some(Errno(libc::EINVAL)));
+        // A source that is not open: the child says so and exits 126.
+        let (spawned, out) = run(|_| (alloc::vec![(1 << 20, 3)], "echo ran".into()), &[], &[]);
+        let why = spawned.unwrap().error.unwrap();
+        assert_eq!(why, "passing descriptors to sh failed: Bad file descriptor");
+        assert_eq!(out, "");
+    }
+
+    #[test]
+    fn inetd_shape_cat_echoes_through_the_socket() {
+        let l = tcp();
+        let port = local_port(&l).unwrap();
+        let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (conn, _) = accept_conn(&l).unwrap().unwrap();
+        let inherited = Inherited {
+            mask: SigSet::empty(),
+            dispositions: Vec::new(),
+        };
+        let envp = [core::ptr::null()];
+        let spawned = Command {
+            argv: &[c"cat"],
+            envp: &envp,
+            path: Some("/usr/bin:/bin"),
+            new_group: false,
+            foreground: false,
+            stdio: [Some(conn.raw()), Some(conn.raw()), None],
+            workdir: None,
+            credentials: None,
+        }
+        .spawn(&inherited)
+        .unwrap();
+        assert!(spawned.error.is_none(), "{:?}", spawned.error);
+        drop(conn);
+        client.write_all(b"hello\nworld\n").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut echoed = String::new();
+        client.read_to_string(&mut echoed).unwrap();
+        assert_eq!(echoed, "hello\nworld\n");
+        // ECHILD if a reaper took it first.
+        let _ = crate::sys::process::wait_for(spawned.pid);
+    }
+}

@@ -167,7 +167,7 @@ pub fn kv_prefix(backend: &Backend) -> Option<String> {
 /// Consul's `GET /v1/agent/services` as (ID, name) pairs, for -cleanup.
 pub fn parse_agent_services(body: &[u8]) -> Result<Vec<(String, String)>, String> {
     let doc = crate::json::parse(body).map_err(|e| format!("agent services: {e}"))?;
-    let crate::config::json5::Value::Object(members) = &doc.value else {
+    let crate::json5::Value::Object(members) = &doc.value else {
         return Err("agent services: expected an object".into());
     };
     let mut out = Vec::new();

@@ -103,7 +103,7 @@ impl Decoder {
 /// One record: Ok(None) for an event that is not for the registrator.
 pub fn decode(record: &[u8]) -> Result<Option<Event>, String> {
     let doc = json::parse(record).map_err(|e| format!("docker event: {e}"))?;
-    if !matches!(doc.value, crate::config::json5::Value::Object(_)) {
+    if !matches!(doc.value, crate::json5::Value::Object(_)) {
         return Err("docker event: expected a JSON object".into());
     }
     let kind = text(json::get(&doc, "Type"));
@@ -142,7 +142,7 @@ pub fn decode(record: &[u8]) -> Result<Option<Event>, String> {
     }))
 }
 
-fn text(n: Option<&crate::config::json5::Node>) -> Option<&str> {
+fn text(n: Option<&crate::json5::Node>) -> Option<&str> {
     n.and_then(json::as_str)
 }
 

@@ -5,8 +5,8 @@
 //! a field of the wrong type is an error naming its path, so a broken
 //! document is never read as "no ports".
 
-use crate::config::json5::{Node, Value};
 use crate::json;
+use crate::json5::{Node, Value};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;

@@ -11,6 +11,7 @@ pub mod listen;
 pub mod net;
 pub mod notify;
 pub mod process;
+pub mod rt;
 pub mod signal;
 pub mod spawn;
 pub mod time;

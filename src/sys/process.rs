@@ -95,6 +95,21 @@ pub fn reap_one() -> Result<Option<(i32, ExitStatus)>> {
     Ok(Some((pid, how)))
 }
 
+/// Waits for child `pid` to exit and reaps it (blocking: for tests and
+/// tools, never the loop).
+pub fn wait_for(pid: i32) -> Result<ExitStatus> {
+    let mut status: libc::c_int = 0;
+    retry(|| {
+        // SAFETY: status is a valid int for waitpid to fill.
+        check(unsafe { libc::waitpid(pid, &mut status, 0) })
+    })?;
+    Ok(if libc::WIFSIGNALED(status) {
+        ExitStatus::Signaled(libc::WTERMSIG(status))
+    } else {
+        ExitStatus::Exited(libc::WEXITSTATUS(status))
+    })
+}
+
 /// Whether our process group owns the terminal on fd 0. A child is only
 /// handed the foreground when we had it: stealing it from a shell that ran
 /// us in the background would be rude.

@@ -34,7 +34,8 @@
 //!   digits (`crate::float`, what core's `{}` prints), `NaN`, `+Inf`,
 //!   `-Inf` spelled as Go's ParseFloat reads them.
 
-use crate::config::schema::Metric;
+// The name rule is the config's: it rejects bad names when it loads.
+use crate::config::schema::{Metric, metric_name};
 use crate::log::error;
 use crate::net::server::{Limits, Request, Response, Server};
 use crate::sys::fd;
@@ -231,46 +232,6 @@ pub struct Metrics {
     watches: Table<u64>,
     requests: Table<u64>,
     user: Vec<UserMetric>,
-}
-
-/// Built-in family names, which user metrics may not take.
-const BUILT_IN: [&str; 13] = [
-    "tug_events_total",
-    "containerpilot_events",
-    "tug_job_restarts_total",
-    "tug_job_state",
-    "tug_health_checks_total",
-    "tug_health_check_duration_seconds",
-    "tug_watch_instances",
-    "containerpilot_watch_instances",
-    "tug_control_requests_total",
-    "containerpilot_control_http_requests",
-    "tug_loop_wakeups_total",
-    "process_resident_memory_bytes",
-    "process_open_fds",
-];
-
-/// A user metric's exposed name, `namespace_subsystem_name` without the
-/// empty parts, or why it cannot be one.
-pub fn metric_name(m: &Metric) -> Result<String, String> {
-    let parts: Vec<&str> = [&m.namespace, &m.subsystem, &m.name]
-        .into_iter()
-        .map(String::as_str)
-        .filter(|p| !p.is_empty())
-        .collect();
-    let name = parts.join("_");
-    let valid = name.bytes().enumerate().all(|(i, b)| {
-        b.is_ascii_alphabetic() || b == b'_' || b == b':' || (i > 0 && b.is_ascii_digit())
-    });
-    if name.is_empty() || !valid {
-        return Err(format!(
-            "metric name {name:?} must match [a-zA-Z_:][a-zA-Z0-9_:]*"
-        ));
-    }
-    if BUILT_IN.contains(&name.as_str()) {
-        return Err(format!("metric name {name:?} is one of tug's own"));
-    }
-    Ok(name)
 }
 
 impl Metrics {

@@ -1,7 +1,7 @@
 //! The supervisor's loop sources as types. Every fd it registers carries a
 //! [`Token`] and every timer a [`Key`]; both are one `u64` to the loop,
 //! with the kind in the top byte. The control socket, telemetry,
-//! discovery and the resolver own whole kinds: they number their own
+//! discovery and the health checks own whole kinds: they number their own
 //! connections and timers in the low bits, so their values pass through
 //! untouched. Decoding is total: a value of no known kind is `None`, and
 //! the loop logs it instead of guessing where it goes.
@@ -13,12 +13,11 @@ const LOW: u64 = (1 << SHIFT) - 1;
 
 /// Kinds (top byte) of tokens and timer keys. 0 is left to job timers.
 const OUTPUT: u64 = 1;
-const NET: u64 = 2;
+const HEALTH: u64 = 2;
 const PIDFD: u64 = 3;
 const CONTROL: u64 = 4;
 const TELEMETRY: u64 = 5;
 const DISCOVERY: u64 = 6;
-const RESOLVER: u64 = 7;
 const LISTENER: u64 = 8;
 const NOTIFY: u64 = 9;
 const READINESS: u64 = 10;
@@ -31,15 +30,14 @@ const OWN: u64 = 0x7f;
 pub(super) enum Token {
     /// A child's stdout or stderr pipe, by output slot.
     Output(usize),
-    /// Job `i`'s network health check.
-    NetCheck(usize),
+    /// The network health checks (their connections and lookups).
+    Health(u64),
     /// The pidfd of this pid.
     Pidfd(i32),
     /// The whole token goes to that component.
     Control(u64),
     Telemetry(u64),
     Discovery(u64),
-    Resolver(u64),
     /// Job `i`'s inetd listener.
     Listener(usize),
     /// Job `i`'s sd_notify socket.
@@ -64,7 +62,7 @@ pub(super) enum Key {
     Control(u64),
     Telemetry(u64),
     Discovery(u64),
-    Resolver(u64),
+    Health(u64),
 }
 
 const fn tag(kind: u64, low: u64) -> u64 {
@@ -75,12 +73,11 @@ impl Token {
     pub(super) fn raw(self) -> u64 {
         match self {
             Token::Output(i) => tag(OUTPUT, i as u64),
-            Token::NetCheck(i) => tag(NET, i as u64),
             Token::Pidfd(pid) => tag(PIDFD, pid as u32 as u64),
             Token::Control(raw)
             | Token::Telemetry(raw)
             | Token::Discovery(raw)
-            | Token::Resolver(raw) => raw,
+            | Token::Health(raw) => raw,
             Token::Listener(i) => tag(LISTENER, i as u64),
             Token::Notify(i) => tag(NOTIFY, i as u64),
             Token::Readiness(i) => tag(READINESS, i as u64),
@@ -93,12 +90,11 @@ impl Token {
         let i = low as usize;
         Some(match raw >> SHIFT {
             OUTPUT => Token::Output(i),
-            NET => Token::NetCheck(i),
+            HEALTH => Token::Health(raw),
             PIDFD => Token::Pidfd(low as u32 as i32),
             CONTROL => Token::Control(raw),
             TELEMETRY => Token::Telemetry(raw),
             DISCOVERY => Token::Discovery(raw),
-            RESOLVER => Token::Resolver(raw),
             LISTENER => Token::Listener(i),
             NOTIFY => Token::Notify(i),
             READINESS => Token::Readiness(i),
@@ -112,7 +108,7 @@ impl Token {
 pub(super) const CONTROL_BASE: u64 = CONTROL << SHIFT;
 pub(super) const TELEMETRY_BASE: u64 = TELEMETRY << SHIFT;
 pub(super) const DISCOVERY_BASE: u64 = DISCOVERY << SHIFT;
-pub(super) const RESOLVER_BASE: u64 = RESOLVER << SHIFT;
+pub(super) const HEALTH_BASE: u64 = HEALTH << SHIFT;
 
 /// Whether a component's token or key is the control socket's (the
 /// control socket and telemetry share the server code).
@@ -127,9 +123,7 @@ impl Key {
             Key::Grace => tag(OWN, 0),
             Key::TelemetryBeat => tag(OWN, 1),
             Key::ListenRetry(i) => tag(LISTENER, i as u64),
-            Key::Control(raw) | Key::Telemetry(raw) | Key::Discovery(raw) | Key::Resolver(raw) => {
-                raw
-            }
+            Key::Control(raw) | Key::Telemetry(raw) | Key::Discovery(raw) | Key::Health(raw) => raw,
         }
     }
 
@@ -143,7 +137,7 @@ impl Key {
             CONTROL => Key::Control(raw),
             TELEMETRY => Key::Telemetry(raw),
             DISCOVERY => Key::Discovery(raw),
-            RESOLVER => Key::Resolver(raw),
+            HEALTH => Key::Health(raw),
             _ => return None,
         })
     }
@@ -157,12 +151,11 @@ mod tests {
     fn tokens_and_keys_round_trip() {
         let tokens = [
             Token::Output(3),
-            Token::NetCheck(0),
+            Token::Health(HEALTH_BASE | 2),
             Token::Pidfd(4_194_304),
             Token::Control(CONTROL_BASE | 9),
             Token::Telemetry(TELEMETRY_BASE),
             Token::Discovery(DISCOVERY_BASE | 77),
-            Token::Resolver(RESOLVER_BASE | 1),
             Token::Listener(5),
             Token::Notify(6),
             Token::Readiness(7),
@@ -180,7 +173,7 @@ mod tests {
             Key::Control(CONTROL_BASE | 3),
             Key::Telemetry(TELEMETRY_BASE | 4),
             Key::Discovery(DISCOVERY_BASE | 5),
-            Key::Resolver(RESOLVER_BASE | 6),
+            Key::Health(HEALTH_BASE | 6),
         ];
         for k in keys {
             assert_eq!(Key::of(k.raw()), Some(k));

@@ -1,20 +1,26 @@
-//! What `std` would otherwise provide: the allocator, the panic handler and
-//! the link to musl. tug is `no_std` because std alone costs ~377 KB on
-//! musl (see README, "Binary size"); with these few lines it is ~20 KB.
+//! What `std` would otherwise provide the binary: the allocator, abort,
+//! the program's arguments and the link to musl. tug is `no_std` because
+//! std alone costs ~377 KB on musl (see README, "Binary size"); with these
+//! few lines it is ~20 KB.
+//!
+//! The binary (main.rs) still defines the symbols that must be its own
+//! (`main`, the panic handler, the unwinder stubs, the `#[global_allocator]`
+//! static): the library is also linked into the test harnesses, which have
+//! std's. Everything those need that is unsafe is here.
 
-use tug::sys::fd::write_all;
-extern crate alloc;
-
+use alloc::vec::Vec;
 use core::alloc::{GlobalAlloc, Layout};
+use core::ffi::{CStr, c_char};
 
 /// musl's malloc returns memory aligned for any type up to 16 bytes.
 const MALLOC_ALIGN: usize = 16;
 
-struct Musl;
+/// musl's allocator, for the binary's `#[global_allocator]`.
+pub struct Malloc;
 
 // SAFETY (whole impl): every pointer handed out comes from musl's allocator
 // and is freed by it exactly once, as GlobalAlloc's contract requires.
-unsafe impl GlobalAlloc for Musl {
+unsafe impl GlobalAlloc for Malloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if layout.align() <= MALLOC_ALIGN {
             // SAFETY: plain malloc; null on failure is what GlobalAlloc wants.
@@ -50,28 +56,40 @@ unsafe impl GlobalAlloc for Musl {
     }
 }
 
-#[global_allocator]
-static ALLOCATOR: Musl = Musl;
-
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    // A bug, not an expected error. Say where, then abort: a PID 1 that
-    // unwinds or hangs is worse than one that dies loudly.
-    let msg = alloc::format!("tug: internal error: {info}\n");
-    write_all(2, msg.as_bytes());
+/// Ends the process at once (SIGABRT), as a bug should.
+pub fn abort() -> ! {
     // SAFETY: abort never returns and needs no preconditions.
     unsafe { libc::abort() }
 }
 
-// The prebuilt liballoc was compiled with unwinding and references these
-// two symbols; with panic=abort nothing ever calls them.
-#[unsafe(no_mangle)]
-extern "C" fn rust_eh_personality() {}
+/// The `argv` or `envp` that the C runtime passes to `main`: a
+/// NULL-terminated array of NUL-terminated strings that live as long as
+/// the process. The field is private and there is no constructor, so a
+/// value exists only where the C runtime made one (main's parameters):
+/// that is what makes `strings` safe to call.
+#[repr(transparent)]
+pub struct Argv(*const *const c_char);
 
-#[unsafe(no_mangle)]
-extern "C" fn _Unwind_Resume() -> ! {
-    // SAFETY: abort never returns and needs no preconditions.
-    unsafe { libc::abort() }
+impl Argv {
+    /// The strings, in order.
+    pub fn strings(&self) -> Vec<&'static CStr> {
+        let mut out = Vec::new();
+        if self.0.is_null() {
+            return out;
+        }
+        let mut i = 0;
+        loop {
+            // SAFETY: an Argv comes from the C runtime only (see the type):
+            // a NULL-terminated array, read up to its NULL.
+            let p = unsafe { *self.0.add(i) };
+            if p.is_null() {
+                return out;
+            }
+            // SAFETY: each entry is a NUL-terminated string living forever.
+            out.push(unsafe { CStr::from_ptr(p) });
+            i += 1;
+        }
+    }
 }
 
 // The libc crate without std does not ask the linker for libc itself.

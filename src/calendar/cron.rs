@@ -18,7 +18,8 @@
 //!   02:30 runs at 02:30 summer time, and a job every 30 minutes runs at
 //!   02:00 and 02:30 summer time, then at 03:00 winter time.
 
-use super::timezone::{DAY, Zone, civil_from_days, days_from_civil, days_in_month, weekday};
+use super::timezone::Zone;
+use super::{DAY, civil_from_days, days_from_civil, days_in_month, weekday};
 use alloc::format;
 use alloc::string::String;
 use core::fmt;
@@ -311,7 +312,8 @@ fn number(s: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::timezone::{Zone, civil_from_days, days_from_civil};
+    use crate::calendar::timezone::Zone;
+    use crate::calendar::{civil_from_days, days_from_civil};
     use std::string::ToString;
     use std::vec::Vec;
 
@@ -340,7 +342,9 @@ mod tests {
     /// The POSIX rule for Paris and, when tzdata is installed, the file.
     fn parises() -> Vec<Zone> {
         let mut v = std::vec![paris()];
-        v.extend(crate::jobs::timezone::tests::system_zone("Europe/Paris"));
+        v.extend(crate::calendar::timezone::tests::system_zone(
+            "Europe/Paris",
+        ));
         v
     }
 
@@ -637,7 +641,7 @@ mod tests {
 
     #[test]
     fn odd_zones() {
-        use crate::jobs::timezone::tests::tzif_bytes;
+        use crate::calendar::timezone::tests::tzif_bytes;
         let every = sched("* * * * * *");
         let check = |zone: &Zone, from: i64| {
             let mut t = from;
@@ -790,7 +794,7 @@ mod tests {
             // Last Sunday of March or October, 01:00 UTC (Paris changes).
             let m = if r.below(2) == 0 { 3 } else { 10 };
             let last = days_from_civil(y, m, 31);
-            let change = (last - i64::from(crate::jobs::timezone::weekday(last))) * DAY + 3600;
+            let change = (last - i64::from(crate::calendar::weekday(last))) * DAY + 3600;
             let after = match r.below(4) {
                 0 | 1 => ts(y, 1, 1, 0, 0, 0) + i64::from(r.below(366 * 86_400)),
                 // Within two days of a change.
