@@ -39,9 +39,31 @@ pub fn render(path: &str, env: &Environ) -> Result<String, Vec<String>> {
 }
 
 /// Loads, renders, parses and validates; errors are complete lines.
+/// The config front-ends: each reads its own format into the one model
+/// (`Config`: jobs, checks, watches, logging, telemetry), which the core
+/// runs; source positions stay in the front-end, for its messages.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Frontend {
+    /// ContainerPilot v3: a JSON5 file, rendered first as a Go template.
+    ContainerPilot,
+}
+
+impl Frontend {
+    /// The front-end that reads `path`.
+    pub fn of(_path: &str) -> Frontend {
+        Frontend::ContainerPilot
+    }
+}
+
+/// Loads a config with the front-end its path calls for: at start-up and
+/// on every reload alike.
 pub fn load(path: &str, env: &Environ) -> Result<Config, Vec<String>> {
-    let text = render(path, env)?;
-    parse(path, &text)
+    match Frontend::of(path) {
+        Frontend::ContainerPilot => {
+            let text = render(path, env)?;
+            parse(path, &text)
+        }
+    }
 }
 
 /// Parses and validates already-rendered text. Warnings go to

@@ -115,7 +115,6 @@ pub struct Health {
 #[derive(Clone, PartialEq, Debug)]
 pub struct JobConfig {
     pub name: String,
-    pub pos: Pos,
     pub exec: Option<Vec<String>>,
     pub when: When,
     pub restarts: Restarts,
@@ -888,7 +887,6 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
     let service = super::kinds::decode(e, &f, n.pos, path, f.has("exec"));
     Some(JobConfig {
         name: name?,
-        pos: n.pos,
         exec,
         when,
         restarts,

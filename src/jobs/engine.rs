@@ -251,7 +251,6 @@ fn main_job(argv: &[&CStr], others: &[JobConfig], stop_timeout: u64) -> JobConfi
     };
     JobConfig {
         name,
-        pos: Default::default(),
         exec: Some(words),
         when: When::Startup,
         restarts: Restarts::Limit(0),
@@ -519,7 +518,9 @@ impl Supervisor<'_> {
         loop {
             while let Some(ev) = self.bus.pop_front() {
                 debug!("event: {} {}", ev.source, ev.code.name());
+                // Telemetry and discovery consume events as the jobs do.
                 self.metrics.event(ev.code.name(), &ev.source);
+                self.report_health(&ev);
                 for i in 0..self.jobs.len() {
                     self.step(i, Input::Event(&ev));
                 }
@@ -1126,10 +1127,9 @@ impl Supervisor<'_> {
         let name = life.name().to_string();
         let took = self.lp.now().saturating_sub(self.job_at(i).check_started);
         self.metrics.check(&name, passed, took as f64 / 1e9);
-        self.step(i, Input::Checked(passed, detail));
-        self.report_health(i, passed, detail);
         let now = self.lp.now();
         self.job_at_mut(i).last_check = Some((passed, detail.into(), now));
+        self.step(i, Input::Checked(passed, detail));
     }
 
     // ---- signals, shutdown, exit ----

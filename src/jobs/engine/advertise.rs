@@ -297,11 +297,21 @@ impl Supervisor<'_> {
         }
     }
 
-    pub(super) fn report_health(&mut self, i: usize, passed: bool, detail: &str) {
-        let job = &self.jobs[i];
-        if !job.advertised {
+    /// A job's `healthy` or `unhealthy` reaches its registration, with
+    /// what the last check said (a notify job's READY=1 has no check).
+    pub(super) fn report_health(&mut self, ev: &Ev) {
+        let passed = match ev.code {
+            Code::Healthy => true,
+            Code::Unhealthy => false,
+            _ => return,
+        };
+        let Some(job) = self.jobs.iter().find(|j| j.advertised && j.name() == ev.source) else {
             return;
-        }
+        };
+        let detail = match &job.last_check {
+            Some((_, detail, _)) => detail.as_str(),
+            None => "ready",
+        };
         if let (Some(d), Some(svc)) = (&mut self.discovery, &job.service) {
             let h = if passed {
                 Health::Passing

@@ -177,15 +177,11 @@ impl Supervisor<'_> {
             let name = self.job_at(i).name().to_string();
             match incoming.iter().position(|c| c.name == name) {
                 Some(k) => {
-                    let mut new = incoming.remove(k);
-                    // Where the job sits in the file is not its definition.
-                    let pos = new.pos;
-                    new.pos = self.job_at(i).life.cfg.pos;
+                    // The model holds no source positions: a job that only
+                    // moved in the file compares equal.
+                    let new = incoming.remove(k);
                     if new != self.job_at(i).life.cfg {
-                        new.pos = pos;
                         self.redefine(i, new);
-                    } else {
-                        self.job_at_mut(i).life.cfg.pos = pos;
                     }
                 }
                 None => {
