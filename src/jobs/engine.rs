@@ -434,7 +434,10 @@ impl Supervisor<'_> {
                 }
                 Effect::Unlisten => self.unlisten(i),
                 Effect::AwaitPidfile => self.await_pidfile(i),
-                Effect::Kill(why) => self.kill_job(i, &why),
+                Effect::Kill(deadline) => {
+                    let why = deadline.why(&self.job_at(i).life.cfg);
+                    self.kill_job(i, &why)
+                }
                 Effect::Publish(code) => {
                     let name = self.job_at(i).name().to_string();
                     self.publish(code, &name);

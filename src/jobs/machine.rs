@@ -138,8 +138,8 @@ pub enum Effect {
     Spawn,
     /// This signal to the job's process group.
     Signal(i32),
-    /// SIGKILL to the job's process group, saying why (and whom).
-    Kill(String),
+    /// SIGKILL to the job's process group: this deadline passed.
+    Kill(Deadline),
     Publish(Code),
     Arm(T, u64),
     Cancel(T),
@@ -162,6 +162,35 @@ pub enum Effect {
     /// forking: the start command exited 0; read the pidfile now and
     /// watch it until it names the daemon.
     AwaitPidfile,
+}
+
+/// The deadlines whose miss kills a job's processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Deadline {
+    /// `timeout`.
+    Run,
+    /// `stopTimeout` after the stop signal.
+    Stop,
+    /// `startTimeout` before readiness.
+    Start,
+    /// `watchdog` between WATCHDOG=1 pings.
+    Watchdog,
+}
+
+impl Deadline {
+    /// Why the job is killed, for the log: "timed out (3s)".
+    pub fn why(self, cfg: &JobConfig) -> String {
+        let (what, t) = match self {
+            Deadline::Run => ("timed out", cfg.timeout.unwrap_or(0)),
+            Deadline::Stop => ("did not stop within its stopTimeout", cfg.stop_timeout),
+            Deadline::Start => (
+                "was not ready within its startTimeout",
+                cfg.service.start_timeout.unwrap_or(0),
+            ),
+            Deadline::Watchdog => ("missed its watchdog", cfg.service.watchdog.unwrap_or(0)),
+        };
+        format!("{what} ({})", crate::duration::display(t))
+    }
 }
 
 /// A job's state. Its definition (`cfg`) changes only by reload.
@@ -249,6 +278,12 @@ pub fn restart_budget(r: Restarts) -> Option<u32> {
 
 /// The effects of one input.
 pub type Out = Vec<Effect>;
+
+/// One effect more (not inlined: one call is smaller than a push).
+#[inline(never)]
+fn emit(out: &mut Out, e: Effect) {
+    out.push(e);
+}
 
 impl Life {
     pub fn new(cfg: JobConfig) -> Life {
@@ -343,12 +378,12 @@ impl Life {
 
     pub fn arm(&mut self, t: T, at: u64, out: &mut Out) {
         self.armed[t as usize] = Some(at);
-        out.push(Effect::Arm(t, at));
+        emit(out, Effect::Arm(t, at));
     }
 
     pub fn cancel(&mut self, t: T, out: &mut Out) {
         if self.armed[t as usize].take().is_some() {
-            out.push(Effect::Cancel(t));
+            emit(out, Effect::Cancel(t));
         }
     }
 
@@ -389,7 +424,7 @@ impl Life {
         }
         match self.cfg.when {
             When::Interval(every) => self.arm(T::Interval, now + every, out),
-            When::Cron { .. } => out.push(Effect::ArmCron),
+            When::Cron { .. } => emit(out, Effect::ArmCron),
             When::Event {
                 timeout: Some(t), ..
             } => self.arm(T::WhenTimeout, now + t, out),
@@ -418,7 +453,7 @@ impl Life {
                 self.accepting = true;
                 self.runs += 1;
                 self.started_at = now;
-                out.push(Effect::Advertise);
+                emit(out, Effect::Advertise);
                 self.became_ready(out);
             }
             Input::InstanceStarted(pid) => self.instances.push(pid),
@@ -537,7 +572,7 @@ impl Life {
     /// progress keeps its SIGKILL deadline), out of the catalog.
     pub fn redefine_begin(&mut self, out: &mut Out) {
         self.cancel_all(Some(T::StopKill), out);
-        out.push(Effect::Withdraw);
+        emit(out, Effect::Withdraw);
     }
 
     /// Replaces the definition (reload): the process, if any, is stopped
@@ -558,7 +593,7 @@ impl Life {
         if self.pid.is_some() {
             // The new definition starts once the old process is gone.
             self.pending_start = self.start_on.as_ref().is_some_and(is_startup);
-            out.push(Effect::Signal(old_signal));
+            emit(out, Effect::Signal(old_signal));
             self.arm(T::StopKill, now + self.cfg.stop_timeout, out);
         } else {
             self.kick(now, out);
@@ -576,7 +611,7 @@ impl Life {
     /// `tug ctl restart` of a running job: stop it, then start again.
     pub fn restart_by_hand(&mut self, now: u64, out: &mut Out) {
         self.pending_start = true;
-        out.push(Effect::Signal(self.cfg.stop_signal));
+        emit(out, Effect::Signal(self.cfg.stop_signal));
         self.arm(T::StopKill, now + self.cfg.stop_timeout, out);
     }
 
@@ -632,14 +667,14 @@ impl Life {
         }
         self.forget_health();
         self.start_error = None;
-        out.push(Effect::Spawn);
+        emit(out, Effect::Spawn);
     }
 
     fn started(&mut self, pid: i32, now: u64, out: &mut Out) {
         self.runs += 1;
         self.pid = Some(pid);
         self.started_at = now;
-        out.push(Effect::Advertise);
+        emit(out, Effect::Advertise);
         if let Some(t) = self.cfg.timeout {
             self.arm(T::RunTimeout, now + t, out);
         }
@@ -670,7 +705,7 @@ impl Life {
     fn spawn_failed(&mut self, msg: String, now: u64, out: &mut Out) {
         self.last_failed = true;
         self.start_error = Some(msg);
-        out.push(Effect::Publish(Code::ExitFailed));
+        emit(out, Effect::Publish(Code::ExitFailed));
         // Never retry a failed spawn synchronously: it would fail again at
         // once (unknown user, no pipes left), in a loop.
         self.after_exit(1_000_000_000, now, out);
@@ -690,7 +725,7 @@ impl Life {
             info!("job {} is ready", self.cfg.name);
         }
         if svc.waits_for_ready() && self.cfg.health.is_none() {
-            out.push(Effect::Publish(Code::Healthy));
+            emit(out, Effect::Publish(Code::Healthy));
         }
     }
 
@@ -720,7 +755,7 @@ impl Life {
             // The start command forked the daemon and exited: the pidfile
             // names the job's process from now on.
             self.pid = None;
-            out.push(Effect::AwaitPidfile);
+            emit(out, Effect::AwaitPidfile);
             return;
         }
         self.cancel(T::RunTimeout, out);
@@ -729,7 +764,7 @@ impl Life {
         self.cancel(T::Watchdog, out);
         // A check in flight was about the run that just ended.
         self.cancel(T::HealthTimeout, out);
-        out.push(Effect::AbortCheck);
+        emit(out, Effect::AbortCheck);
         let ok = status == ExitStatus::Exited(0);
         self.pid = None;
         self.last_exit = Some(status);
@@ -750,15 +785,18 @@ impl Life {
         if self.cfg.service.kind == Kind::Oneshot && ok {
             self.became_ready(out);
         }
-        out.push(Effect::Publish(if ok {
-            Code::ExitSuccess
-        } else {
-            Code::ExitFailed
-        }));
+        emit(
+            out,
+            Effect::Publish(if ok {
+                Code::ExitSuccess
+            } else {
+                Code::ExitFailed
+            }),
+        );
         if self.is_main {
             self.restarts_remain = Some(0);
             self.finish(out);
-            out.push(Effect::MainExited(status.code()));
+            emit(out, Effect::MainExited(status.code()));
             return;
         }
         // A run that ends resets readiness (except a oneshot's success,
@@ -837,7 +875,7 @@ impl Life {
         self.stopping_sent = true;
         // Out of the catalog before the signal: clients stop sending work
         // while the job drains.
-        out.push(Effect::Withdraw);
+        emit(out, Effect::Withdraw);
         self.cancel(T::Interval, out);
         self.cancel(T::Cron, out);
         self.cancel(T::Restart, out);
@@ -847,8 +885,8 @@ impl Life {
         // the stop itself (a refused or reset connection, a 503).
         self.cancel(T::Health, out);
         self.cancel(T::HealthTimeout, out);
-        out.push(Effect::AbortCheck);
-        out.push(Effect::Publish(Code::Stopping));
+        emit(out, Effect::AbortCheck);
+        emit(out, Effect::Publish(Code::Stopping));
         if self.wait_for_stopped.is_some() {
             self.arm(T::StopWait, now + self.cfg.stop_timeout, out);
         } else {
@@ -858,7 +896,7 @@ impl Life {
 
     fn stop_process(&mut self, now: u64, out: &mut Out) {
         if core::mem::take(&mut self.accepting) {
-            out.push(Effect::Unlisten);
+            emit(out, Effect::Unlisten);
         }
         match self.pid.or(self.instances.first().copied()) {
             Some(_) => {
@@ -866,7 +904,7 @@ impl Life {
                     "stopping job {} (signal {})",
                     self.cfg.name, self.cfg.stop_signal
                 );
-                out.push(Effect::Signal(self.cfg.stop_signal));
+                emit(out, Effect::Signal(self.cfg.stop_signal));
                 self.arm(T::StopKill, now + self.cfg.stop_timeout, out);
             }
             None => self.finish(out),
@@ -878,14 +916,14 @@ impl Life {
             return;
         }
         self.cancel_all(None, out);
-        out.push(Effect::AbortCheck);
-        out.push(Effect::Withdraw);
+        emit(out, Effect::AbortCheck);
+        emit(out, Effect::Withdraw);
         self.phase = Phase::Done;
         // Every job publishes `stopping` once, then `stopped`.
         if !core::mem::replace(&mut self.stopping_sent, true) {
-            out.push(Effect::Publish(Code::Stopping));
+            emit(out, Effect::Publish(Code::Stopping));
         }
-        out.push(Effect::Publish(Code::Stopped));
+        emit(out, Effect::Publish(Code::Stopped));
     }
 
     fn on_timer(&mut self, t: T, now: u64, out: &mut Out) {
@@ -899,20 +937,8 @@ impl Life {
                 self.starts_remain = Some(0);
                 self.halt(now, out);
             }
-            T::RunTimeout => {
-                let t = self.cfg.timeout.unwrap_or(0);
-                self.kill(format!("timed out ({})", crate::duration::display(t)), out);
-            }
-            T::StopKill => {
-                let t = self.cfg.stop_timeout;
-                self.kill(
-                    format!(
-                        "did not stop within its stopTimeout ({})",
-                        crate::duration::display(t)
-                    ),
-                    out,
-                );
-            }
+            T::RunTimeout => self.kill(Deadline::Run, out),
+            T::StopKill => self.kill(Deadline::Stop, out),
             T::StopWait => {
                 self.wait_for_stopped = None;
                 self.stop_process(now, out);
@@ -943,16 +969,16 @@ impl Life {
                 } else {
                     self.start_exec(out);
                 }
-                out.push(Effect::ArmCron);
+                emit(out, Effect::ArmCron);
             }
             T::Health => {
                 let every = self.cfg.health.as_ref().map_or(0, |h| h.interval);
                 self.arm(T::Health, now + every, out);
                 if !self.complete() && !self.stopping() && self.status != Status::Maintenance {
-                    out.push(Effect::RunCheck);
+                    emit(out, Effect::RunCheck);
                 }
             }
-            T::HealthTimeout => out.push(Effect::CheckTimedOut),
+            T::HealthTimeout => emit(out, Effect::CheckTimedOut),
             T::StartTimeout if self.pid.is_none() => {
                 // forking: the pidfile never named a live daemon.
                 warning!(
@@ -967,32 +993,14 @@ impl Life {
                 );
                 self.exited(ExitStatus::Exited(1), now, out);
             }
-            T::StartTimeout => {
-                let t = self.cfg.service.start_timeout.unwrap_or(0);
-                self.kill(
-                    format!(
-                        "was not ready within its startTimeout ({})",
-                        crate::duration::display(t)
-                    ),
-                    out,
-                );
-            }
-            T::Watchdog => {
-                let t = self.cfg.service.watchdog.unwrap_or(0);
-                self.kill(
-                    format!(
-                        "missed its watchdog ({} without WATCHDOG=1)",
-                        crate::duration::display(t)
-                    ),
-                    out,
-                );
-            }
+            T::StartTimeout => self.kill(Deadline::Start, out),
+            T::Watchdog => self.kill(Deadline::Watchdog, out),
         }
     }
 
-    fn kill(&self, why: String, out: &mut Out) {
+    fn kill(&self, why: Deadline, out: &mut Out) {
         if self.pid.is_some() || !self.instances.is_empty() {
-            out.push(Effect::Kill(why));
+            emit(out, Effect::Kill(why));
         }
     }
 
@@ -1004,7 +1012,7 @@ impl Life {
                 info!("job {name} is healthy");
             }
             self.status = Status::Healthy;
-            out.push(Effect::Publish(Code::Healthy));
+            emit(out, Effect::Publish(Code::Healthy));
             if !self.ready {
                 self.ready = true;
                 self.cancel(T::StartTimeout, out);
@@ -1014,7 +1022,7 @@ impl Life {
                 warning!("job {name} is unhealthy: {detail}");
             }
             self.status = Status::Unhealthy;
-            out.push(Effect::Publish(Code::Unhealthy));
+            emit(out, Effect::Publish(Code::Unhealthy));
         }
     }
 
@@ -1171,7 +1179,11 @@ mod tests {
         assert!(out.contains(&Effect::Arm(T::StopKill, 3 * S)));
         assert_eq!(l.state(false), "stopping");
         let out = on(&mut l, Input::Timer(T::StopKill), 3 * S);
-        assert!(matches!(&out[..], [Effect::Kill(why)] if why.contains("stopTimeout (2s)")));
+        assert_eq!(out, [Effect::Kill(Deadline::Stop)]);
+        assert_eq!(
+            Deadline::Stop.why(&l.cfg),
+            "did not stop within its stopTimeout (2s)"
+        );
         let out = on(&mut l, Input::Exited(ExitStatus::Signaled(9)), 3 * S);
         assert_eq!(published(&out), [Code::ExitFailed, Code::Stopped]);
         assert!(!l.last_failed, "a job tug stopped did not fail");
@@ -1263,7 +1275,8 @@ mod tests {
         let mut l = running(r#"{name: "a", exec: "x", timeout: "3s"}"#);
         assert!(l.is_armed(T::RunTimeout));
         let out = on(&mut l, Input::Timer(T::RunTimeout), 3 * S);
-        assert!(matches!(&out[..], [Effect::Kill(why)] if why == "timed out (3s)"));
+        assert_eq!(out, [Effect::Kill(Deadline::Run)]);
+        assert_eq!(Deadline::Run.why(&l.cfg), "timed out (3s)");
     }
 
     #[test]
@@ -1415,7 +1428,11 @@ mod tests {
         on(&mut l, Input::Event(&startup()), 0);
         on(&mut l, Input::Started(9), 0);
         let out = on(&mut l, Input::Timer(T::StartTimeout), 2 * S);
-        assert!(matches!(&out[..], [Effect::Kill(why)] if why.contains("startTimeout (2s)")));
+        assert_eq!(out, [Effect::Kill(Deadline::Start)]);
+        assert_eq!(
+            Deadline::Start.why(&l.cfg),
+            "was not ready within its startTimeout (2s)"
+        );
     }
 
     #[test]
@@ -1530,7 +1547,8 @@ mod tests {
             [Effect::Arm(T::Watchdog, 3 * S)]
         );
         let out = on(&mut l, Input::Timer(T::Watchdog), 3 * S);
-        assert!(matches!(&out[..], [Effect::Kill(why)] if why.contains("watchdog (2s")));
+        assert_eq!(out, [Effect::Kill(Deadline::Watchdog)]);
+        assert_eq!(Deadline::Watchdog.why(&l.cfg), "missed its watchdog (2s)");
     }
 
     #[test]

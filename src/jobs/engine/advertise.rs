@@ -305,7 +305,11 @@ impl Supervisor<'_> {
             Code::Unhealthy => false,
             _ => return,
         };
-        let Some(job) = self.jobs.iter().find(|j| j.advertised && j.name() == ev.source) else {
+        let Some(job) = self
+            .jobs
+            .iter()
+            .find(|j| j.advertised && j.name() == ev.source)
+        else {
             return;
         };
         let detail = match &job.last_check {
