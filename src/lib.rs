@@ -41,6 +41,7 @@ pub mod jobs;
 pub mod json;
 pub mod json5;
 pub mod log;
+pub mod logs;
 pub mod net;
 pub mod process;
 pub mod registrator;
