@@ -64,6 +64,20 @@ pub fn describe(c: &Config) -> String {
             }
             None => out.push_str("  no exec\n"),
         }
+        let svc = &j.service;
+        if svc.kind != super::kinds::Kind::Simple || !svc.after.is_empty() {
+            let _ = write!(out, "  type {}", svc.kind.name());
+            if !svc.after.is_empty() {
+                let _ = write!(out, ", after {}", svc.after.join(", "));
+            }
+            out.push('\n');
+        }
+        if let Some(l) = &svc.listen {
+            let _ = writeln!(out, "  accepts on {l}, at most {} at once", svc.max);
+        }
+        for l in &svc.sockets {
+            let _ = writeln!(out, "  socket {l}");
+        }
         if let Some(h) = &j.health {
             let what = match &h.check {
                 Check::Exec(argv) => format!("exec {argv:?}"),
