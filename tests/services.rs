@@ -735,6 +735,60 @@ fn socket_activation_keeps_the_socket_across_restarts() {
     );
 }
 
+#[test]
+fn an_activation_socket_is_passed_blocking() {
+    // Python's socket(fileno=3) trusts the fd's flags: accept() on a
+    // non-blocking listener fails at once with EAGAIN (systemd passes
+    // activation sockets blocking, and so must tug).
+    let sb = Sandbox::new("act-blocking");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let script = "import socket; s = socket.socket(fileno=3); print('accepting', flush=True); c, _ = s.accept(); c.sendall(b'served\\n'); c.close()";
+    let mut t = sb.start(&format!(
+        r#"{{ name: "py", exec: ["python3", "-c", {}], sockets: [{}] }}"#,
+        q(script.to_string()),
+        q(format!("tcp://127.0.0.1:{port}"))
+    ));
+    t.expect("accepting");
+    let got = tcp_roundtrip(addr, "").expect("a connection to the activated job");
+    assert_eq!(got.trim(), "served");
+    t.expect("job py exited with 0");
+}
+
+#[test]
+fn a_reload_that_renames_a_socket_activated_job_hands_its_socket_over() {
+    let Some(activate) = c_peer("activate") else {
+        return;
+    };
+    let sb = Sandbox::new("act-rename");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let job = |name: &str| {
+        format!(
+            r#"{{ name: "{name}", exec: [{}], sockets: [{}] }}"#,
+            q(s(&activate)),
+            q(format!("tcp://127.0.0.1:{port}"))
+        )
+    };
+    let mut t = sb.start(&job("old"));
+    let first = number_after(&t.expect("listening on 1 fds"), "activate ");
+    sb.write_config(&job("new"));
+    sb.ctl_ok(&["reload"]);
+    let second = number_after(&t.expect("listening on 1 fds"), "activate ");
+    assert_ne!(first, second);
+    wait_for(Duration::from_secs(10), || {
+        tcp_roundtrip(addr, "")
+            .ok()
+            .filter(|l| l.trim() == second.to_string())
+    })
+    .expect("the renamed job does not answer on the socket");
+    let seen = t.seen();
+    assert!(
+        !seen.iter().any(|l| l.contains("Address in use")),
+        "{seen:#?}"
+    );
+}
+
 // ---- after ----
 
 #[test]

@@ -143,6 +143,9 @@ pub struct Supervisor<'e> {
     upward: Option<crate::service::notify::Upward>,
     upward_ready: bool,
     upward_status: String,
+    /// Activation sockets of jobs a reload removed, for a job that lists
+    /// the same address (dropped, so closed, when the reload is done).
+    spare_sockets: Vec<(crate::service::listen::Listen, Fd)>,
     /// This host's interface addresses, read when something needs to
     /// choose one (discovery, telemetry) and again on reload.
     ifaces: core::result::Result<Vec<crate::net::interfaces::IfAddr>, String>,
@@ -207,6 +210,7 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         upward: kinds::upward(env),
         upward_ready: false,
         upward_status: String::new(),
+        spare_sockets: Vec::new(),
     };
     if let Err(e) = s.open_log(&config) {
         error!("{e}");
@@ -414,8 +418,13 @@ impl Supervisor<'_> {
         let was_ready = self.job_at(i).life.ready;
         self.job_at_mut(i).life.on(input, now, &mut out);
         self.effects(i, out);
-        if !was_ready && self.job_at(i).life.ready {
+        let life = &self.job_at(i).life;
+        if !was_ready && life.ready {
             self.release_dependents(i);
+        } else if life.pid.is_none() && !life.awaiting_pidfile() {
+            // The run is over (or never began): its sockets, pipes and
+            // pidfile watch go.
+            self.kind_ended(i);
         }
     }
 
@@ -429,7 +438,7 @@ impl Supervisor<'_> {
                 Effect::Spawn => self.spawn_job(i),
                 Effect::Signal(sig) => {
                     for pid in self.job_pids(i) {
-                        signal_job_process(pid, sig);
+                        let _ = signal_job_process(pid, sig);
                     }
                 }
                 Effect::Unlisten => self.unlisten(i),
@@ -439,8 +448,8 @@ impl Supervisor<'_> {
                     self.kill_job(i, &why)
                 }
                 Effect::Publish(code) => {
-                    let name = self.job_at(i).name().to_string();
-                    self.publish(code, &name);
+                    let source = self.job_at(i).name().into();
+                    self.bus.push_back(Ev { code, source });
                 }
                 Effect::Arm(t, at) => {
                     if let Some(old) = self.job_at_mut(i).timers[t as usize].take() {
@@ -559,7 +568,7 @@ impl Supervisor<'_> {
         else {
             return;
         };
-        if self.job_at(dep).life.ready {
+        if self.job_at(dep).life.ever_ready {
             return;
         }
         for d in 0..self.jobs.len() {
@@ -588,9 +597,19 @@ impl Supervisor<'_> {
                     continue;
                 }
                 let name = life.name();
+                // A preStop/postStop job runs *because* this one stops: it
+                // never holds it back, whatever its `after` says.
                 let blocked = self.jobs.iter().any(|d| {
+                    let on_stop = matches!(
+                        &d.life.start_on,
+                        Some(Ev {
+                            code: Code::Stopping | Code::Stopped,
+                            ..
+                        })
+                    );
                     !d.life.complete()
-                        && (matches!(&d.life.start_on, Some(Ev { code, source }) if source == name && !matches!(code, Code::Stopping | Code::Stopped))
+                        && !on_stop
+                        && (matches!(&d.life.start_on, Some(Ev { source, .. }) if source == name)
                             || d.life.cfg.service.after.iter().any(|a| a == name))
                 });
                 if !blocked {
@@ -599,7 +618,29 @@ impl Supervisor<'_> {
                 }
             }
             if !progressed {
-                return;
+                return self.unblock_shutdown();
+            }
+        }
+    }
+
+    /// The shutdown order is stuck when nothing is stopping or running
+    /// that could still publish the `stopped` it waits for (jobs that
+    /// wait on each other): the rest stop now, said out loud.
+    fn unblock_shutdown(&mut self) {
+        let moving = self.jobs.iter().any(|j| {
+            !j.life.complete() && (j.life.halting() || (j.life.active() && !j.life.quit_requested))
+        });
+        if moving {
+            return;
+        }
+        for i in 0..self.jobs.len() {
+            let life = &self.job_at(i).life;
+            if life.quit_requested && !life.halting() {
+                warning!(
+                    "job {}: stopping out of order (the jobs wait on each other)",
+                    life.name()
+                );
+                self.step(i, Input::Halt);
             }
         }
     }
@@ -766,17 +807,20 @@ impl Supervisor<'_> {
 
     /// Follows a process of ours until it is reaped (a pid is unique among
     /// unreaped children).
-    fn own(&mut self, pid: i32, owner: Owner) {
+    /// Whether a pidfd follows it (else only SIGCHLD: children only).
+    fn own(&mut self, pid: i32, owner: Owner) -> bool {
         let pidfd = proc::pidfd_open(pid).ok().filter(|f| {
             self.lp
                 .register(f.raw(), Token::Pidfd(pid).raw(), READABLE)
                 .is_ok()
         });
+        let followed = pidfd.is_some();
         self.procs.push(ProcEntry {
             pid,
             owner,
             _pidfd: pidfd,
         });
+        followed
     }
 
     /// tug's environment, plus CONTAINERPILOT_PID, the identity's HOME/USER/
@@ -1027,7 +1071,7 @@ impl Supervisor<'_> {
                 "job {} {why}: SIGKILL to {whom}",
                 self.job_at(i).life.cfg.name
             );
-            signal_job_process(pid, libc::SIGKILL);
+            let _ = signal_job_process(pid, libc::SIGKILL);
         }
     }
 
@@ -1252,9 +1296,10 @@ impl Supervisor<'_> {
 /// A signal to a job's process and its group: every spawned process leads
 /// its own group; an adopted one (MAINPID=, a pidfile) may lead none, and
 /// then it alone is signalled.
-fn signal_job_process(pid: i32, sig: i32) {
-    if kill(-pid, sig) == Err(crate::sys::Errno::ESRCH) {
-        let _ = kill(pid, sig);
+fn signal_job_process(pid: i32, sig: i32) -> crate::sys::Result<()> {
+    match kill(-pid, sig) {
+        Err(crate::sys::Errno::ESRCH) => kill(pid, sig),
+        done => done,
     }
 }
 

@@ -233,6 +233,9 @@ pub struct Life {
     pub start_error: Option<String>,
     /// Ready in the sense of `after` (see config::kinds).
     pub ready: bool,
+    /// Was ready at least once (a dependency that stops after that did
+    /// not fail its dependents).
+    pub ever_ready: bool,
     /// `after`: the dependencies are not all ready yet; a start waits.
     pub blocked: bool,
     /// A start that came while blocked.
@@ -314,6 +317,7 @@ impl Life {
             held: false,
             start_error: None,
             ready: false,
+            ever_ready: false,
             deferred: false,
             accepting: false,
             instances: Vec::new(),
@@ -442,10 +446,10 @@ impl Life {
             Input::Exited(status) => self.exited(status, now, out),
             Input::Timer(t) => self.on_timer(t, now, out),
             Input::Checked(passed, detail) => self.checked(passed, detail, out),
-            Input::Ready => self.became_ready(out),
+            Input::Ready => self.became_ready(now, out),
             Input::DepsReady => {
                 self.blocked = false;
-                if core::mem::take(&mut self.deferred) {
+                if core::mem::take(&mut self.deferred) && !self.halting() {
                     self.start_exec(out);
                 }
             }
@@ -454,7 +458,7 @@ impl Life {
                 self.runs += 1;
                 self.started_at = now;
                 emit(out, Effect::Advertise);
-                self.became_ready(out);
+                self.became_ready(now, out);
             }
             Input::InstanceStarted(pid) => self.instances.push(pid),
             Input::InstanceExited(pid) => {
@@ -472,11 +476,15 @@ impl Life {
                     self.arm(T::Watchdog, now + t, out);
                 }
             }
-            Input::ExtendTimeout(ns) => {
-                if self.is_armed(T::StartTimeout) {
-                    self.arm(T::StartTimeout, now + ns, out);
+            // Extends, never shortens (systemd's rule); u64::MAX µs is
+            // systemd's infinity: no deadline.
+            Input::ExtendTimeout(ns) => match self.armed[T::StartTimeout as usize] {
+                Some(_) if ns == u64::MAX => self.cancel(T::StartTimeout, out),
+                Some(at) if now.saturating_add(ns) > at => {
+                    self.arm(T::StartTimeout, now.saturating_add(ns), out)
                 }
-            }
+                _ => {}
+            },
             Input::DepFailed(dep) => {
                 if self.pid.is_none() && !self.halting() && self.runs == 0 {
                     info!("job {} will not start: {dep} failed", self.cfg.name);
@@ -611,6 +619,9 @@ impl Life {
     /// `tug ctl restart` of a running job: stop it, then start again.
     pub fn restart_by_hand(&mut self, now: u64, out: &mut Out) {
         self.pending_start = true;
+        // A stop's own pace: no readiness or keep-alive deadline meanwhile.
+        self.cancel(T::StartTimeout, out);
+        self.cancel(T::Watchdog, out);
         emit(out, Effect::Signal(self.cfg.stop_signal));
         self.arm(T::StopKill, now + self.cfg.stop_timeout, out);
     }
@@ -690,15 +701,12 @@ impl Life {
             }
             _ => {}
         }
-        if let Some(t) = self.cfg.service.watchdog {
-            self.arm(T::Watchdog, now + t, out);
-        }
         // A simple job without a health check is ready once started.
         if !self.cfg.service.waits_for_ready()
             && self.cfg.service.kind != Kind::Oneshot
             && self.cfg.health.is_none()
         {
-            self.became_ready(out);
+            self.became_ready(now, out);
         }
     }
 
@@ -712,12 +720,17 @@ impl Life {
     }
 
     /// Ready (see config::kinds): said once per run.
-    fn became_ready(&mut self, out: &mut Out) {
+    fn became_ready(&mut self, now: u64, out: &mut Out) {
         self.cancel(T::StartTimeout, out);
         if self.ready {
             return;
         }
         self.ready = true;
+        self.ever_ready = true;
+        // The keep-alive starts once start-up is over, as systemd's does.
+        if let Some(t) = self.cfg.service.watchdog {
+            self.arm(T::Watchdog, now + t, out);
+        }
         let svc = &self.cfg.service;
         // Said for the kinds that have a moment of readiness, and where
         // `after` makes it matter; a ContainerPilot job's log is unchanged.
@@ -743,7 +756,7 @@ impl Life {
         if first && self.kind() == Kind::Forking {
             self.started_at = now;
         }
-        self.became_ready(out);
+        self.became_ready(now, out);
     }
 
     fn exited(&mut self, status: ExitStatus, now: u64, out: &mut Out) {
@@ -783,7 +796,7 @@ impl Life {
             ExitStatus::Signaled(s) => info!("job {name} was killed by signal {s}"),
         }
         if self.cfg.service.kind == Kind::Oneshot && ok {
-            self.became_ready(out);
+            self.became_ready(now, out);
         }
         emit(
             out,
@@ -873,6 +886,7 @@ impl Life {
         self.phase = Phase::Halting;
         self.listening = false;
         self.stopping_sent = true;
+        self.deferred = false;
         // Out of the catalog before the signal: clients stop sending work
         // while the job drains.
         emit(out, Effect::Withdraw);
@@ -881,6 +895,7 @@ impl Life {
         self.cancel(T::Restart, out);
         self.cancel(T::WhenTimeout, out);
         self.cancel(T::StartTimeout, out);
+        self.cancel(T::Watchdog, out);
         // A stopping job's health is no news: a check now would only see
         // the stop itself (a refused or reset connection, a 503).
         self.cancel(T::Health, out);
@@ -1015,6 +1030,7 @@ impl Life {
             emit(out, Effect::Publish(Code::Healthy));
             if !self.ready {
                 self.ready = true;
+                self.ever_ready = true;
                 self.cancel(T::StartTimeout, out);
             }
         } else {
@@ -1541,6 +1557,8 @@ mod tests {
     #[test]
     fn the_watchdog_is_fed_by_pings_and_kills_when_starved() {
         let mut l = running(r#"{name: "a", exec: "x", type: "notify", watchdog: "2s"}"#);
+        assert!(!l.is_armed(T::Watchdog), "not before start-up is over");
+        on(&mut l, Input::Ready, 0);
         assert_eq!(l.armed[T::Watchdog as usize], Some(2 * S));
         assert_eq!(
             on(&mut l, Input::Watchdog, S),
@@ -1576,6 +1594,38 @@ mod tests {
         assert!(out.contains(&Effect::Signal(libc::SIGTERM)));
         let out = on(&mut l, Input::Exited(ExitStatus::Exited(0)), S);
         assert!(l.complete(), "{out:?}");
+    }
+
+    #[test]
+    fn a_stop_cancels_the_watchdog_and_a_queued_after_start() {
+        let mut l = running(
+            r#"{name: "a", exec: "x", type: "notify", watchdog: "1s", stopTimeout: "10s"}"#,
+        );
+        on(&mut l, Input::Ready, 0);
+        let out = on(&mut l, Input::Halt, 0);
+        assert!(out.contains(&Effect::Cancel(T::Watchdog)), "{out:?}");
+        assert!(!l.is_armed(T::Watchdog));
+        let mut d = life(r#"{name: "d", exec: "x", after: ["other"]}"#);
+        on(&mut d, Input::Event(&startup()), 0);
+        let mut out = Vec::new();
+        d.stop_by_hand(0, &mut out);
+        assert_eq!(
+            on(&mut d, Input::DepsReady, S),
+            [],
+            "a stopped job stays stopped"
+        );
+    }
+
+    #[test]
+    fn extend_timeout_never_shortens_and_infinity_lifts_the_deadline() {
+        let mut l = running(r#"{name: "a", exec: "x", type: "notify", startTimeout: "90s"}"#);
+        assert_eq!(
+            on(&mut l, Input::ExtendTimeout(S), 0),
+            [],
+            "1s would shorten 90s"
+        );
+        let out = on(&mut l, Input::ExtendTimeout(u64::MAX), 0);
+        assert_eq!(out, [Effect::Cancel(T::StartTimeout)]);
     }
 
     #[test]

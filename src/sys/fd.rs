@@ -90,6 +90,15 @@ pub fn set_nonblocking(fd: &Fd) -> Result<()> {
     check(unsafe { libc::fcntl(fd.0, libc::F_SETFL, flags | libc::O_NONBLOCK) }).map(drop)
 }
 
+/// Clears O_NONBLOCK: for a socket a child gets as its own (systemd passes
+/// activation sockets blocking).
+pub fn set_blocking(fd: &Fd) -> Result<()> {
+    // SAFETY: F_GETFL/F_SETFL on a descriptor we own.
+    let flags = check(unsafe { libc::fcntl(fd.0, libc::F_GETFL) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd.0, libc::F_SETFL, flags & !libc::O_NONBLOCK) }).map(drop)
+}
+
 /// Opens a file for appending (creating it 0644), for tug's log output.
 pub fn open_append(path: &CStr) -> Result<Fd> {
     retry(|| {

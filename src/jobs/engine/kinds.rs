@@ -61,7 +61,18 @@ impl Supervisor<'_> {
             if self.job_at(i).kind.sockets.is_empty() {
                 let mut bound = Vec::new();
                 for l in &svc.sockets {
-                    let fd = listen::bind(l).map_err(|e| format!("socket {l}: {e}"))?;
+                    // A removed job's socket for the same address (reload)
+                    // is taken over: no gap, no EADDRINUSE.
+                    let fd = match self.spare_sockets.iter().position(|(s, _)| s == l) {
+                        Some(k) => self.spare_sockets.swap_remove(k).1,
+                        None => {
+                            let fd = listen::bind(l).map_err(|e| format!("socket {l}: {e}"))?;
+                            // The job's own now: blocking, as systemd
+                            // passes it; tug never accepts on it.
+                            fd::set_blocking(&fd).map_err(|e| format!("socket {l}: {e}"))?;
+                            fd
+                        }
+                    };
                     info!("job {name}: listening on {}", l.bound(&fd));
                     bound.push(fd);
                 }
@@ -270,6 +281,15 @@ impl Supervisor<'_> {
         }
     }
 
+    /// A job left the config (reload): its sockets wait for a job that
+    /// lists the same addresses, until the reload is done.
+    pub(super) fn spare_sockets_of(&mut self, i: usize) {
+        let fds = core::mem::take(&mut self.job_at_mut(i).kind.sockets);
+        let addrs = self.job_at(i).life.cfg.service.sockets.clone();
+        self.spare_sockets.extend(addrs.into_iter().zip(fds));
+        self.unlisten(i);
+    }
+
     /// Every pid of job `i`: its main process and its instances.
     pub(super) fn job_pids(&self, i: usize) -> Vec<i32> {
         let life = &self.job_at(i).life;
@@ -313,7 +333,15 @@ impl Supervisor<'_> {
             else {
                 return;
             };
-            let pids = self.job_pids(i);
+            // The job's processes, and those that were its main one
+            // before a MAINPID= (a wrapper's later STATUS=).
+            let mut pids = self.job_pids(i);
+            pids.extend(
+                self.procs
+                    .iter()
+                    .filter(|p| matches!(p.owner, Owner::Former(j) if j == i))
+                    .map(|p| p.pid),
+            );
             let allowed = notify::sender_allowed(
                 msg.pid,
                 msg.uid,
@@ -430,7 +458,20 @@ impl Supervisor<'_> {
                 p.owner = Owner::Former(i);
             }
         }
-        self.own(pid, Owner::Job(i));
+        // A former main pid coming back (a failed nginx upgrade) keeps its
+        // entry; a new one must be followable (a pidfd, or our child).
+        match self.procs.iter_mut().find(|p| p.pid == pid) {
+            Some(p) => p.owner = Owner::Job(i),
+            None => {
+                if !self.own(pid, Owner::Job(i))
+                    && tree::lookup(pid).is_some_and(|(p, _)| p.ppid != proc::getpid())
+                {
+                    warning!("job {name}: main pid {pid} refused: no pidfd to follow it by");
+                    self.procs.retain(|p| p.pid != pid);
+                    return;
+                }
+            }
+        }
         self.step(i, Input::MainPid(pid));
     }
 
@@ -448,6 +489,7 @@ impl Supervisor<'_> {
             let _ = self.lp.deregister(f.raw());
         }
         if let Owner::Job(i) = entry.owner {
+            self.on_notify(i);
             info!(
                 "job {}: main pid {pid} exited (not tug's child: its status is unknown)",
                 self.job_at(i).name()

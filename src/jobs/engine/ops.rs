@@ -186,6 +186,7 @@ impl Supervisor<'_> {
                 }
                 None => {
                     info!("reload: job {name} removed: stopping it");
+                    self.spare_sockets_of(i);
                     let job = self.job_at_mut(i);
                     job.removed = true;
                     // Nobody can ask for its output again: free the ring
@@ -211,6 +212,7 @@ impl Supervisor<'_> {
             self.effects(i, out);
         }
         self.link_stop_waits();
+        self.spare_sockets.clear();
         // Watches: keep those whose definition is the same.
         let wanted: Vec<WatchSpec> = config.watches.iter().map(watch_spec).collect();
         let mut kept = Vec::new();
@@ -293,7 +295,8 @@ impl Ops for Supervisor<'_> {
         let mut out = Vec::new();
         match action {
             JobAction::Start => {
-                if pid.is_some() {
+                let life = &self.job_at(i).life;
+                if life.active() || life.awaiting_pidfile() {
                     return busy("is already running");
                 }
                 self.start_by_hand(i, name)
@@ -312,6 +315,12 @@ impl Ops for Supervisor<'_> {
                     _ => format!("stopped job {name}"),
                 })
             }
+            JobAction::Restart if self.job_at(i).life.accepting => busy(
+                "accepts connections (inetd): each runs its own process; stop and start it instead",
+            ),
+            JobAction::Restart if self.job_at(i).life.awaiting_pidfile() => {
+                busy("is starting (waiting for its pidfile)")
+            }
             JobAction::Restart => match pid {
                 Some(pid) if !self.job_at(i).life.halting() => {
                     info!("control: restarting job {name}");
@@ -324,7 +333,8 @@ impl Ops for Supervisor<'_> {
             },
             JobAction::Signal(sig) => match pid {
                 Some(pid) => {
-                    kill(-pid, sig).map_err(|e| OpError::Conflict(format!("kill: {e}")))?;
+                    signal_job_process(pid, sig)
+                        .map_err(|e| OpError::Conflict(format!("kill: {e}")))?;
                     let sig =
                         crate::signame::name(sig).map_or(format!("signal {sig}"), String::from);
                     Ok(format!("sent {sig} to job {name} (pid {pid})"))
