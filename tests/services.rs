@@ -746,7 +746,7 @@ fn an_activation_socket_is_passed_blocking() {
     let script = "import socket; s = socket.socket(fileno=3); print('accepting', flush=True); c, _ = s.accept(); c.sendall(b'served\\n'); c.close()";
     let mut t = sb.start(&format!(
         r#"{{ name: "py", exec: ["python3", "-c", {}], sockets: [{}] }}"#,
-        q(script.to_string()),
+        q(script),
         q(format!("tcp://127.0.0.1:{port}"))
     ));
     t.expect("accepting");
