@@ -1061,17 +1061,26 @@ impl Supervisor<'_> {
 
     /// SIGKILL to a running job's whole process group, naming whom it hits.
     fn kill_job(&self, i: usize, why: &str) {
-        for pid in self.job_pids(i) {
+        let life = &self.job_at(i).life;
+        if let Some(pid) = life.pid {
             // Listed before the kill: dead processes have no names to read.
             let whom = match tree::group(pid) {
                 Ok(procs) if !procs.is_empty() => tree::describe(&procs),
                 _ => "its process group".into(),
             };
-            warning!(
-                "job {} {why}: SIGKILL to {whom}",
-                self.job_at(i).life.cfg.name
-            );
+            warning!("job {} {why}: SIGKILL to {whom}", life.name());
             let _ = signal_job_process(pid, libc::SIGKILL);
+        }
+        // An inetd job's connections: one line, not one /proc walk each.
+        if !life.instances.is_empty() {
+            warning!(
+                "job {} {why}: SIGKILL to its {} connections' processes",
+                life.name(),
+                life.instances.len()
+            );
+            for &pid in &life.instances {
+                let _ = signal_job_process(pid, libc::SIGKILL);
+            }
         }
     }
 
