@@ -1513,8 +1513,8 @@ JEOF
 					die "readiness run $i: the dependent never ran: $(tail -c 600 "$WORK/ready.out")"
 				stop_init "$pid"
 			else
-				timeout 5 "$WORK/ready-baseline" "$WORK/notify" "$WORK/ready.st" "$STAMP" "$WORK/exec.st" ||
-					die "readiness baseline run $i failed"
+				timeout 5 "$WORK/ready-baseline" "$WORK/notify" "$WORK/ready.st" "$STAMP" "$WORK/exec.st" \
+					2>"$WORK/ready-base.out" || die "readiness baseline run $i failed: $(tail -c 600 "$WORK/ready-base.out")"
 			fi
 			a=$(head -1 "$WORK/ready.st") b=$(head -1 "$WORK/exec.st")
 			f=ready
@@ -1641,8 +1641,9 @@ bench_services() {
 		"The time is from just before the datagram is sent to the dependent's first instruction: tug" \
 		"receiving READY=1, marking \`db\` ready, starting the dependent (fork + exec). Each run is paired" \
 		"with one of a **baseline** (\`scripts/ready-baseline.c\`: the same two programs under a C" \
-		"parent that blocks in \`recv\` on the notify socket, then fork+execs the dependent: the least any" \
-		"supervisor can do), the pair's order swapped every run, so both see the same machine." ""
+		"parent that polls the notify socket and the service's stdout, copies its output to stderr as" \
+		"tug logs it, and on READY=1 fork+execs the dependent: the least any supervisor can do), the" \
+		"pair's order swapped every run, so both see the same machine." ""
 	if [ -n "${SVC[ready,skip]:-}" ]; then
 		md "Not measured: ${SVC[ready,skip]}" ""
 	else
@@ -1713,11 +1714,11 @@ bench_services() {
 			"connection in its own process (${SVC[tug,cpu_per_1k]} vs ${SVC[xinetd,cpu_per_1k]} CPU ms per 1000): besides" \
 			"the fork, a report pipe, a stderr pipe it registers in epoll and drains (stderr is logged), a" \
 			"pidfd per instance. The RSS half of the goal holds by a wide margin; the rate half is set by" \
-			"the blocking wait for exec, not by accepting or by the loop." ""
+			"most likely by that wait for exec (strace shows it blocking for the child), not by accepting." ""
 	fi
 	if [ -z "${SVC[ready,skip]:-}" ] &&
 		awk -v p="${SVC[ready,p99]}" -v t="$TARGET_READY_P99_MS" 'BEGIN { exit !(p >= t) }'; then
-		md "**Where the readiness p99 is missed.** The baseline, which does nothing but \`recv\` and" \
+		md "**Where the readiness p99 is missed.** The baseline, which does nothing but poll, log and" \
 			"fork+exec, has p99 ${SVC[ready-base,p99]} ms in the same runs: on this shared machine (1-minute load" \
 			"${SVC[ready,load0]}–${SVC[ready,load1]} on $(nproc) CPUs) the tail is set mostly by how soon the" \
 			"woken parent and then the new child get a CPU (each wait can be a scheduler slice, a few ms). What tug adds" \

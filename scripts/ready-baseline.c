@@ -2,16 +2,20 @@
  * between a service's READY=1 and its dependent's exec, as a reference for
  * tug's readiness latency (scripts/bench.sh, services section). It binds an
  * abstract AF_UNIX datagram socket, starts `NOTIFY ready-stamp FILE1` with
- * NOTIFY_SOCKET naming it, blocks in recv until a datagram with READY=1
- * comes, then fork+execs `STAMP FILE2` and waits for it; then it SIGTERMs
- * the notify process, reaps it and exits 0. No event loop, no config, no
- * logging: one blocking recv, one fork, one exec. The figure is FILE2's
- * stamp minus FILE1's, as for tug.
+ * NOTIFY_SOCKET naming it and its stdout on a pipe, and polls both: lines
+ * from the pipe are copied to stderr (tug logs a job's output too, and
+ * notify.c tells "sent READY=1" on stdout, so both parents have that line
+ * to handle, before the datagram when both are ready at once, as tug does),
+ * until a datagram with READY=1 comes; then it fork+execs `STAMP FILE2` and
+ * waits for it, SIGTERMs the notify process, reaps it and exits 0. No
+ * config, no timers, no bookkeeping: one poll, one fork, one exec. The
+ * figure is FILE2's stamp minus FILE1's, as for tug.
  *
  * Build: gcc -O2 -o ready-baseline ready-baseline.c
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -50,25 +54,38 @@ int main(int argc, char **argv) {
     if (setenv("NOTIFY_SOCKET", name, 1) < 0)
         die("setenv");
 
+    int out[2];
+    if (pipe2(out, O_CLOEXEC) < 0)
+        die("pipe2");
     pid_t svc = fork();
     if (svc < 0)
         die("fork");
     if (svc == 0) {
         char *av[] = {argv[1], "ready-stamp", argv[2], NULL};
-        int devnull = open("/dev/null", 1);
-        if (devnull >= 0)
-            dup2(devnull, 1); /* its "sent READY=1" line */
+        dup2(out[1], 1);
         execve(argv[1], av, environ);
         _exit(127);
     }
+    close(out[1]);
     char buf[4096];
-    for (;;) {
-        ssize_t got = recv(fd, buf, sizeof buf - 1, 0);
-        if (got < 0)
-            die("recv");
-        buf[got] = 0;
-        if (!strncmp(buf, "READY=1", 7) || strstr(buf, "\nREADY=1"))
-            break;
+    struct pollfd pf[2] = {{.fd = out[0], .events = POLLIN}, {.fd = fd, .events = POLLIN}};
+    for (int ready = 0; !ready;) {
+        if (poll(pf, 2, -1) < 0)
+            die("poll");
+        if (pf[0].revents) {
+            ssize_t got = read(out[0], buf, sizeof buf);
+            if (got > 0)
+                (void)!write(2, buf, (size_t)got);
+            else
+                pf[0].fd = -1; /* EOF: poll ignores it from now on */
+        }
+        if (pf[1].revents & POLLIN) {
+            ssize_t got = recv(fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+            if (got < 0)
+                die("recv");
+            buf[got] = 0;
+            ready = !strncmp(buf, "READY=1", 7) || strstr(buf, "\nREADY=1");
+        }
     }
     pid_t dep = fork();
     if (dep < 0)
