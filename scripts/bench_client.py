@@ -41,6 +41,7 @@ on stdout for bench.sh to read; errors go to stderr with exit code 1.
       start-up); prints percentiles in ms.
 
   echo-load --target HOST:PORT [--clients 50] [--secs 10] [--max-conns 20000]
+            [--raw FILE]
       CLIENTS connections at once to an echo server (inetd style: one
       process per connection), each opened anew as soon as the previous
       one has its answer: connect, send one line, wait for the first byte
@@ -48,7 +49,10 @@ on stdout for bench.sh to read; errors go to stderr with exit code 1.
       Prints the connections that got their answer (conns), their rate
       (conns_per_s), the connect-to-first-byte percentiles in ms, refused
       connections and other errors (a connection with no answer within 10 s
-      is one).
+      is one), and the client's own CPU time (client_cpu_s: user + system)
+      so a reader can tell whether the client, not the server, set the
+      rate. With --raw, every connect-to-first-byte time (ns) is also
+      appended to FILE, one per line, for percentiles over several runs.
 
 Clocks: the stamps and the change times are both CLOCK_MONOTONIC
 (time.monotonic_ns), so wall-clock steps cannot skew a latency.
@@ -349,6 +353,7 @@ def cmd_control(a):
 
 
 def cmd_echo_load(a):
+    import resource
     import selectors
     host, port = split_hostport(a.target)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -417,11 +422,16 @@ def cmd_echo_load(a):
         if now > deadline + 15:
             break
     elapsed = time.monotonic() - t0
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    if a.raw:
+        with open(a.raw, "a") as f:
+            f.write("".join("%d\n" % t for t in times))
     print("conns=%d" % len(times))
     print("secs=%.3f" % elapsed)
     print("conns_per_s=%.1f" % (len(times) / elapsed))
     print("refused=%d" % refused)
     print("errors=%d" % errors)
+    print("client_cpu_s=%.3f" % (ru.ru_utime + ru.ru_stime))
     print_stats("ttfb_", times)
 
 
@@ -459,6 +469,7 @@ def main():
     x.add_argument("--clients", type=int, default=50)
     x.add_argument("--secs", type=float, default=10)
     x.add_argument("--max-conns", type=int, default=20000)
+    x.add_argument("--raw", help="append every connect-to-first-byte time (ns) to this file")
     a = p.parse_args()
     {"changes": cmd_changes, "wait-passing": cmd_wait_passing, "emulator-requests": cmd_emulator_requests,
      "scrape": cmd_scrape, "metric": cmd_metric, "control": cmd_control,
