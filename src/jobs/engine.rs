@@ -501,14 +501,22 @@ impl Supervisor<'_> {
                 error!("event loop failed: {e}");
                 return 1;
             }
-            for ev in events.drain(..) {
-                match ev {
-                    Event::Signal(s) => self.on_signal(s.signo),
-                    Event::Timer(key) => self.on_timer(key),
-                    Event::Io(r) => self.on_io(r.token),
+            // What a job says on its notify socket goes first: a READY=1
+            // should not wait behind the job's output of the same turn.
+            let notice = |e: &Event| {
+                matches!(e, Event::Io(r) if matches!(Token::of(r.token), Some(Token::Notify(_))))
+            };
+            for first in [true, false] {
+                for ev in events.iter().filter(|e| notice(e) == first) {
+                    match *ev {
+                        Event::Signal(s) => self.on_signal(s.signo),
+                        Event::Timer(key) => self.on_timer(key),
+                        Event::Io(r) => self.on_io(r.token),
+                    }
+                    self.dispatch();
                 }
-                self.dispatch();
             }
+            events.clear();
             self.notify_upward();
             if let Some(code) = self.finished() {
                 debug!("exiting after {} loop wake-ups", self.lp.wakeups());
