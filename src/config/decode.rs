@@ -5,8 +5,8 @@
 
 use crate::duration;
 // A leaf (logs' selectors suggest names too); the old path stays.
-pub use crate::suggest::closest;
 use crate::json5::{Member, Node, Pos, Value};
+pub use crate::suggest::closest;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;

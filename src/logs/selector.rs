@@ -189,7 +189,11 @@ impl Fac {
         match self {
             Fac::Any => true,
             Fac::Set(bits) => rec.facility < 32 && bits & (1 << rec.facility) != 0,
-            Fac::Program(p) => rec.program.chars().flat_map(char::to_lowercase).eq(p.chars()),
+            Fac::Program(p) => rec
+                .program
+                .chars()
+                .flat_map(char::to_lowercase)
+                .eq(p.chars()),
             Fac::Regex(re) => re.is_match(&rec.raw),
         }
     }
@@ -279,7 +283,10 @@ fn priority(p: &str, exact: bool) -> Result<Pri, String> {
 fn unknown(what: &str, name: &str, known: &[&str]) -> String {
     match closest(name, known) {
         Some(k) => format!("unknown {what} \"{name}\" (did you mean \"{k}\"?)"),
-        None => format!("unknown {what} \"{name}\" (known: {}, or *)", known.join(" ")),
+        None => format!(
+            "unknown {what} \"{name}\" (known: {}, or *)",
+            known.join(" ")
+        ),
     }
 }
 
@@ -306,14 +313,36 @@ mod tests {
     /// Records covering every facility and severity, with programs and
     /// texts the cases below look for.
     fn grid() -> Vec<Record> {
-        let progs = ["", "crond", "CronD", "cron", "chaperone", "Chaperone", "daemon-tools", "logrotate", "tug", "My.App"];
-        let texts = ["hello", "a PANIC here", "segfault at 0", "bad Password", "not and/or able", "Über ärger", "über alles"];
+        let progs = [
+            "",
+            "crond",
+            "CronD",
+            "cron",
+            "chaperone",
+            "Chaperone",
+            "daemon-tools",
+            "logrotate",
+            "tug",
+            "My.App",
+        ];
+        let texts = [
+            "hello",
+            "a PANIC here",
+            "segfault at 0",
+            "bad Password",
+            "not and/or able",
+            "Über ärger",
+            "über alles",
+        ];
         let mut v = Vec::new();
         for f in 0..26u8 {
             for s in 0..8u8 {
                 for (i, p) in progs.iter().enumerate() {
                     // Not the full product: each program meets two texts.
-                    for t in [texts[i % texts.len()], texts[(i + f as usize) % texts.len()]] {
+                    for t in [
+                        texts[i % texts.len()],
+                        texts[(i + f as usize) % texts.len()],
+                    ] {
                         v.push(rec(f, s, p, t));
                     }
                 }
@@ -418,30 +447,62 @@ mod tests {
     #[test]
     fn errors_name_the_piece_and_suggest() {
         let cases = [
-            (".*", "selector piece \".*\": missing facility before \".\" (\"*\" for all)"),
-            ("kern", "selector piece \"kern\": expected FACILITY.PRIORITY"),
+            (
+                ".*",
+                "selector piece \".*\": missing facility before \".\" (\"*\" for all)",
+            ),
+            (
+                "kern",
+                "selector piece \"kern\": expected FACILITY.PRIORITY",
+            ),
             ("*.*;", "selector piece \"\": empty (a stray \";\"?)"),
-            ("kenr.info", "selector piece \"kenr.info\": unknown facility \"kenr\" (did you mean \"kern\"?)"),
-            ("kern,mial.info", "unknown facility \"mial\" (did you mean \"mail\"?)"),
-            ("clock.info", "unknown facility \"clock\" (known: kern user mail"),
+            (
+                "kenr.info",
+                "selector piece \"kenr.info\": unknown facility \"kenr\" (did you mean \"kern\"?)",
+            ),
+            (
+                "kern,mial.info",
+                "unknown facility \"mial\" (did you mean \"mail\"?)",
+            ),
+            (
+                "clock.info",
+                "unknown facility \"clock\" (known: kern user mail",
+            ),
             ("kern,*.info", "unknown facility \"*\""),
             ("kern,.info", "unknown facility \"\""),
-            ("kern.crti", "unknown priority \"crti\" (did you mean \"crit\"?)"),
-            ("kern.warnign", "unknown priority \"warnign\" (did you mean \"warning\"?)"),
-            ("kern.none", "unknown priority \"none\" (to exclude a facility, add \"FAC.!*\")"),
+            (
+                "kern.crti",
+                "unknown priority \"crti\" (did you mean \"crit\"?)",
+            ),
+            (
+                "kern.warnign",
+                "unknown priority \"warnign\" (did you mean \"warning\"?)",
+            ),
+            (
+                "kern.none",
+                "unknown priority \"none\" (to exclude a facility, add \"FAC.!*\")",
+            ),
             ("kern.=!crit", "write the priority as [!][=]NAME"),
             ("kern.!!crit", "write the priority as [!][=]NAME"),
             ("kern.", "missing priority after \".\""),
-            ("kern.zzzzzz", "unknown priority \"zzzzzz\" (known: emerg alert crit err error warn warning notice info debug, or *)"),
+            (
+                "kern.zzzzzz",
+                "unknown priority \"zzzzzz\" (known: emerg alert crit err error warn warning notice info debug, or *)",
+            ),
             ("/abc.*", "regex has no closing \"/\""),
             ("//.*", "empty regex"),
-            ("/a(/.*", "bad regex: error parsing regexp: missing closing ): `a(`"),
+            (
+                "/a(/.*",
+                "bad regex: error parsing regexp: missing closing ): `a(`",
+            ),
             ("[cron.*", "program name has no closing \"]\""),
             ("[].*", "empty program name"),
             ("!!kern.*", "unknown facility \"!kern\""),
         ];
         for (text, want) in cases {
-            let e = Selector::parse(text).err().unwrap_or_else(|| panic!("{text} parsed"));
+            let e = Selector::parse(text)
+                .err()
+                .unwrap_or_else(|| panic!("{text} parsed"));
             assert!(e.contains(want), "{text:?}: {e}");
         }
     }
