@@ -38,7 +38,8 @@
 //! - Regexes are tug's own engine (crate::regex, linear time; RE2 syntax,
 //!   not Python's: no lookaround or backreferences). Case folding is
 //!   ASCII-only (`/ÉCHEC/` does not find "échec"), where Python folded
-//!   Unicode; program names fold fully (`char::to_lowercase`).
+//!   Unicode; program names are lowered char by char (Unicode, by
+//!   `char::to_lowercase`, without `str::to_lowercase`'s final-sigma rule).
 //! - A record's program "" (unknown) never matches `[prog]`.
 //! - Errors quote the piece, say what is wrong and suggest the nearest
 //!   name for a typo; `none` (rsyslog's) gets a pointer to `FAC.!*`.
@@ -241,7 +242,10 @@ fn facility(f: &str) -> Result<Fac, String> {
             .map_err(|e| format!("bad regex: {e}"));
     }
     if let Some(prog) = inner('[', ']', "program name")? {
-        return Ok(Fac::Program(prog.to_lowercase()));
+        // Lowered as `matches` lowers the record's (char by char: no
+        // final-sigma rule), so the two always agree.
+        let lower = prog.chars().flat_map(char::to_lowercase).collect();
+        return Ok(Fac::Program(lower));
     }
     if f == "*" {
         return Ok(Fac::Any);
@@ -324,6 +328,7 @@ mod tests {
             "logrotate",
             "tug",
             "My.App",
+            "été",
         ];
         let texts = [
             "hello",
@@ -414,6 +419,7 @@ mod tests {
         // Case: names, programs, regexes (ASCII folding only).
         ("KERN.Crit", |f, p, _, _| f == 0 && p <= 2),
         ("[CROND].*", |_, _, g, _| is(g, "crond")),
+        ("[ÉTÉ].*", |_, _, g, _| g == "été"),
         ("/pAnIc/.*", |_, _, _, b| has(b, "panic")),
         ("/über/.*", |_, _, _, b| b.contains("über")),
         ("/^a .*here$/.=alert", |_, p, _, b| p == 1 && has(b, "a panic here")),
