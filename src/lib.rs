@@ -10,7 +10,8 @@
 //! Layers (a module uses only those below it; `make lint` fails on an
 //! import cycle between top-level modules, scripts/check-imports.py):
 //! `sys` < leaves (`base64`, `calendar`, `duration`, `env`, `events`,
-//! `event_loop`, `float`, `json5`, `json`, `service`, `signame`) < `log`
+//! `event_loop`, `float`, `json5`, `json`, `regex`, `service`, `signame`,
+//! `suggest`) < `log`
 //! < `net`, `process` < `config`, `discovery` < `control`, `health`,
 //! `telemetry`, `registrator` < `ctl` < `cli` (the command line and its
 //! parsed types) < `init`, `jobs` < this root (`run`).
@@ -44,9 +45,11 @@ pub mod log;
 pub mod logs;
 pub mod net;
 pub mod process;
+pub mod regex;
 pub mod registrator;
 pub mod service;
 pub mod signame;
+pub mod suggest;
 #[allow(unsafe_code)]
 pub mod sys;
 pub mod telemetry;

@@ -4,7 +4,9 @@
 //! will not do what it seems to) are collected beside them.
 
 use crate::duration;
+// A leaf (logs' selectors suggest names too); the old path stays.
 use crate::json5::{Member, Node, Pos, Value};
+pub use crate::suggest::closest;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -134,35 +136,6 @@ fn members<'n>(e: &mut Errors, node: &'n Node, path: &str) -> Option<&'n [Member
             None
         }
     }
-}
-
-/// The allowed key within edit distance 2 (or a case-insensitive match).
-pub fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
-    allowed
-        .iter()
-        .map(|k| {
-            (
-                edit_distance(&key.to_ascii_lowercase(), &k.to_ascii_lowercase()),
-                *k,
-            )
-        })
-        .filter(|(d, _)| *d <= 2)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = alloc::vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 pub fn string(e: &mut Errors, node: &Node, path: &str) -> Option<String> {
@@ -330,21 +303,4 @@ pub fn string_map(e: &mut Errors, node: &Node, path: &str) -> Option<Vec<(String
         out.push((m.key.clone(), string(e, &m.value, &here)?));
     }
     Some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggestions_for_typos() {
-        assert_eq!(
-            closest("tll", &["exec", "interval", "ttl", "timeout"]),
-            Some("ttl")
-        );
-        assert_eq!(closest("restart", &["restarts", "exec"]), Some("restarts"));
-        assert_eq!(closest("Restarts", &["restarts"]), Some("restarts"));
-        assert_eq!(closest("zzzzzz", &["exec"]), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
 }

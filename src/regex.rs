@@ -741,6 +741,16 @@ impl Vm<'_> {
 impl Regex {
     /// Compiles `pattern`; errors read like Go's ("error parsing regexp: ...").
     pub fn new(pattern: &str) -> Result<Regex, String> {
+        Regex::with_flags(pattern, 0)
+    }
+
+    /// `new` as if the pattern began with `(?i)` (ASCII case folding),
+    /// with errors that quote the pattern as written: logs' `/regex/`.
+    pub fn new_ignore_case(pattern: &str) -> Result<Regex, String> {
+        Regex::with_flags(pattern, FOLD)
+    }
+
+    fn with_flags(pattern: &str, flags: u8) -> Result<Regex, String> {
         let err = |m: &str| format!("error parsing regexp: {m}: `{pattern}`");
         if pattern.len() > MAX_PATTERN {
             return Err(err("regex too large"));
@@ -748,7 +758,7 @@ impl Regex {
         let mut p = Parser {
             s: pattern,
             pos: 0,
-            flags: 0,
+            flags,
             names: vec![None],
         };
         let node = p.alt(0).map_err(err)?;
