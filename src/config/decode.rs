@@ -6,9 +6,9 @@
 use crate::duration;
 use crate::json5::{Member, Node, Pos, Value};
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
-use core::fmt;
+use core::fmt::{self, Write};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConfigError {
@@ -28,25 +28,77 @@ impl fmt::Display for ConfigError {
     }
 }
 
+/// A field path, written out only when an error or warning names it:
+/// decoding a valid config builds no path strings.
+#[derive(Clone, Copy)]
+pub enum Path<'a> {
+    /// A path given whole: "" for the file, "logging", "control.socket".
+    Name(&'a str),
+    /// `parent.key` (just `key` when the parent is "").
+    Key(&'a Path<'a>, &'a str),
+    /// `parent[i]`.
+    Index(&'a Path<'a>, usize),
+}
+
+impl Path<'_> {
+    pub fn key<'b>(&'b self, key: &'b str) -> Path<'b> {
+        Path::Key(self, key)
+    }
+
+    pub fn index(&self, i: usize) -> Path<'_> {
+        Path::Index(self, i)
+    }
+
+    fn write(&self, out: &mut String) {
+        match *self {
+            Path::Name(s) => out.push_str(s),
+            Path::Key(parent, key) => {
+                parent.write(out);
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Path::Index(parent, i) => {
+                parent.write(out);
+                let _ = write!(out, "[{i}]");
+            }
+        }
+    }
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        self.write(&mut s);
+        f.write_str(&s)
+    }
+}
+
 /// Collects errors (`.0`) and warnings (`.1`) while decoding.
 #[derive(Default)]
 pub struct Errors(pub Vec<ConfigError>, pub Vec<ConfigError>);
 
 impl Errors {
-    pub fn at(&mut self, pos: Pos, path: &str, msg: impl Into<String>) {
-        self.0.push(ConfigError {
-            pos,
-            path: path.to_string(),
-            msg: msg.into(),
-        });
+    pub fn at(&mut self, pos: Pos, path: &Path, msg: impl Into<String>) {
+        self.push(false, pos, path, msg.into());
     }
 
-    pub fn warn(&mut self, pos: Pos, path: &str, msg: impl Into<String>) {
-        self.1.push(ConfigError {
-            pos,
-            path: path.to_string(),
-            msg: msg.into(),
-        });
+    pub fn warn(&mut self, pos: Pos, path: &Path, msg: impl Into<String>) {
+        self.push(true, pos, path, msg.into());
+    }
+
+    // Out of line: the callers are many, the errors few.
+    #[inline(never)]
+    fn push(&mut self, warning: bool, pos: Pos, at: &Path, msg: String) {
+        let mut path = String::new();
+        at.write(&mut path);
+        let e = ConfigError { pos, path, msg };
+        if warning {
+            self.1.push(e)
+        } else {
+            self.0.push(e)
+        }
     }
 }
 
@@ -57,6 +109,8 @@ pub struct Fields<'n> {
     /// Some key was unknown (a typo): checks for a missing key would only
     /// repeat that error in other words.
     pub typo: bool,
+    /// The object's own path, which its fields' paths extend.
+    pub path: Path<'n>,
 }
 
 impl<'n> Fields<'n> {
@@ -72,14 +126,36 @@ impl<'n> Fields<'n> {
     pub fn has(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
-}
 
-/// `path.key`, for nested error paths.
-pub fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
+    /// The path of the field `key`.
+    pub fn key<'b>(&'b self, key: &'b str) -> Path<'b> {
+        Path::Key(&self.path, key)
+    }
+
+    // The typed fields: None when absent or (with an error) invalid.
+
+    pub fn string(&self, e: &mut Errors, key: &str) -> Option<String> {
+        string(e, self.get(key)?, &self.key(key))
+    }
+
+    pub fn strings(&self, e: &mut Errors, key: &str) -> Option<Vec<String>> {
+        strings(e, self.get(key)?, &self.key(key))
+    }
+
+    pub fn boolean(&self, e: &mut Errors, key: &str) -> Option<bool> {
+        boolean(e, self.get(key)?, &self.key(key))
+    }
+
+    pub fn integer(&self, e: &mut Errors, key: &str, min: i64, max: i64) -> Option<i64> {
+        integer(e, self.get(key)?, &self.key(key), min, max)
+    }
+
+    pub fn duration(&self, e: &mut Errors, key: &str) -> Option<u64> {
+        duration_in(e, self.get(key)?, &self.key(key), "")
+    }
+
+    pub fn positive_duration(&self, e: &mut Errors, key: &str) -> Option<u64> {
+        duration_in(e, self.get(key)?, &self.key(key), " > 0")
     }
 }
 
@@ -89,13 +165,13 @@ pub fn join(path: &str, key: &str) -> String {
 pub fn object<'n>(
     e: &mut Errors,
     node: &'n Node,
-    path: &str,
+    path: &Path<'n>,
     allowed: &[&str],
 ) -> Option<Fields<'n>> {
     let members = members(e, node, path)?;
     let mut typo = false;
     for (i, m) in members.iter().enumerate() {
-        let here = join(path, &m.key);
+        let here = path.key(&m.key);
         if !allowed.contains(&m.key.as_str()) {
             let hint = match closest(&m.key, allowed) {
                 Some(k) => format!(" (did you mean \"{k}\"?)"),
@@ -118,11 +194,12 @@ pub fn object<'n>(
         members,
         pos: node.pos,
         typo,
+        path: *path,
     })
 }
 
 /// An object's members, or an error when the node is not an object.
-fn members<'n>(e: &mut Errors, node: &'n Node, path: &str) -> Option<&'n [Member]> {
+fn members<'n>(e: &mut Errors, node: &'n Node, path: &Path) -> Option<&'n [Member]> {
     match &node.value {
         Value::Object(members) => Some(members),
         other => {
@@ -165,7 +242,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-pub fn string(e: &mut Errors, node: &Node, path: &str) -> Option<String> {
+pub fn string(e: &mut Errors, node: &Node, path: &Path) -> Option<String> {
     match &node.value {
         Value::String(s) => Some(s.clone()),
         other => {
@@ -179,7 +256,7 @@ pub fn string(e: &mut Errors, node: &Node, path: &str) -> Option<String> {
     }
 }
 
-pub fn boolean(e: &mut Errors, node: &Node, path: &str) -> Option<bool> {
+pub fn boolean(e: &mut Errors, node: &Node, path: &Path) -> Option<bool> {
     match &node.value {
         Value::Bool(b) => Some(*b),
         other => {
@@ -195,7 +272,7 @@ pub fn boolean(e: &mut Errors, node: &Node, path: &str) -> Option<bool> {
 
 /// A whole number in `min..=max`; a numeric string is accepted too, as
 /// ContainerPilot's decoder does (`ttl: "103"`).
-pub fn integer(e: &mut Errors, node: &Node, path: &str, min: i64, max: i64) -> Option<i64> {
+pub fn integer(e: &mut Errors, node: &Node, path: &Path, min: i64, max: i64) -> Option<i64> {
     let n = match &node.value {
         // (f64::fract is std-only: compare with the truncated value.)
         Value::Number(n) if n.is_finite() && *n == (*n as i64) as f64 => *n as i64,
@@ -218,17 +295,17 @@ pub fn integer(e: &mut Errors, node: &Node, path: &str, min: i64, max: i64) -> O
 
 /// A duration: a number of seconds, or a string in Go syntax ("1m30s") or
 /// of whole seconds ("10"). Returns nanoseconds.
-pub fn duration(e: &mut Errors, node: &Node, path: &str) -> Option<u64> {
+pub fn duration(e: &mut Errors, node: &Node, path: &Path) -> Option<u64> {
     duration_in(e, node, path, "")
 }
 
 /// A duration the field needs above zero (the caller checks the minimum;
 /// this only words the message for a negative one).
-pub fn positive_duration(e: &mut Errors, node: &Node, path: &str) -> Option<u64> {
+pub fn positive_duration(e: &mut Errors, node: &Node, path: &Path) -> Option<u64> {
     duration_in(e, node, path, " > 0")
 }
 
-fn duration_in(e: &mut Errors, node: &Node, path: &str, above: &str) -> Option<u64> {
+fn duration_in(e: &mut Errors, node: &Node, path: &Path, above: &str) -> Option<u64> {
     let negative = |e: &mut Errors, what: &str| {
         e.at(
             node.pos,
@@ -275,7 +352,7 @@ fn duration_in(e: &mut Errors, node: &Node, path: &str, above: &str) -> Option<u
 }
 
 /// A list of strings; a single string counts as a list of one.
-pub fn strings(e: &mut Errors, node: &Node, path: &str) -> Option<Vec<String>> {
+pub fn strings(e: &mut Errors, node: &Node, path: &Path) -> Option<Vec<String>> {
     match &node.value {
         Value::String(s) => Some(alloc::vec![s.clone()]),
         Value::Array(items) => {
@@ -283,7 +360,7 @@ pub fn strings(e: &mut Errors, node: &Node, path: &str) -> Option<Vec<String>> {
             let mut out = Vec::with_capacity(items.len());
             let mut ok = true;
             for (i, item) in items.iter().enumerate() {
-                match string(e, item, &format!("{path}[{i}]")) {
+                match string(e, item, &path.index(i)) {
                     Some(s) => out.push(s),
                     None => ok = false,
                 }
@@ -305,7 +382,7 @@ pub fn strings(e: &mut Errors, node: &Node, path: &str) -> Option<Vec<String>> {
 }
 
 /// An array's elements (any type).
-pub fn array<'n>(e: &mut Errors, node: &'n Node, path: &str) -> Option<&'n [Node]> {
+pub fn array<'n>(e: &mut Errors, node: &'n Node, path: &Path) -> Option<&'n [Node]> {
     match &node.value {
         Value::Array(items) => Some(items),
         other => {
@@ -320,10 +397,10 @@ pub fn array<'n>(e: &mut Errors, node: &'n Node, path: &str) -> Option<&'n [Node
 }
 
 /// An object of string values (`meta`), in source order.
-pub fn string_map(e: &mut Errors, node: &Node, path: &str) -> Option<Vec<(String, String)>> {
+pub fn string_map(e: &mut Errors, node: &Node, path: &Path) -> Option<Vec<(String, String)>> {
     let mut out = Vec::new();
     for m in members(e, node, path)? {
-        let here = join(path, &m.key);
+        let here = path.key(&m.key);
         if out.iter().any(|(k, _)| *k == m.key) {
             e.at(m.key_pos, &here, "duplicate key");
         }
