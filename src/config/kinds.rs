@@ -120,6 +120,7 @@ fn only(
 
 /// Decodes the service-kind keys of one job. `has_exec` says whether the
 /// job gave a command, which every kind but simple needs.
+#[inline(never)]
 pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
     let mut s = Service {
         max: INETD_MAX,

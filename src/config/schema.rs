@@ -384,6 +384,7 @@ fn empty_is_default(e: &mut Errors, n: &Node, path: &Path, s: &str, default: &st
     s.is_empty()
 }
 
+#[inline(never)]
 fn logging(e: &mut Errors, n: &Node) -> Logging {
     let mut out = Logging::default();
     let Some(f) = d::object(e, n, &Path::Name("logging"), &["level", "format", "output"]) else {
@@ -475,6 +476,7 @@ fn agent_address(e: &mut Errors, n: &Node, path: &Path, given: &str) -> String {
     address
 }
 
+#[inline(never)]
 fn consul(e: &mut Errors, n: &Node) -> Option<Consul> {
     let path = Path::Name("consul");
     if let Value::String(s) = &n.value {
@@ -529,6 +531,7 @@ fn consul(e: &mut Errors, n: &Node) -> Option<Consul> {
 
 /// `etcd: { endpoints: ["http://127.0.0.1:2379"], prefix: "/services" }`
 /// (or just the endpoint list, or one endpoint string).
+#[inline(never)]
 fn etcd(e: &mut Errors, n: &Node) -> Option<Etcd> {
     let path = Path::Name("etcd");
     let (endpoints, prefix) = match &n.value {
@@ -562,6 +565,7 @@ fn etcd(e: &mut Errors, n: &Node) -> Option<Etcd> {
     })
 }
 
+#[inline(never)]
 fn watch(e: &mut Errors, n: &Node, path: &Path) -> Option<WatchConfig> {
     let f = d::object(
         e,
@@ -598,6 +602,7 @@ fn watch(e: &mut Errors, n: &Node, path: &Path) -> Option<WatchConfig> {
     })
 }
 
+#[inline(never)]
 fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
     let f = d::object(
         e,
@@ -669,6 +674,7 @@ fn required<'n>(e: &mut Errors, f: &Fields<'n>, key: &str) -> Option<&'n Node> {
 }
 
 /// A command: a string split as shell words, or an array of strings.
+#[inline(never)]
 fn command(e: &mut Errors, n: &Node, path: &Path) -> Option<Vec<String>> {
     let argv = match &n.value {
         Value::String(s) => match words::split(s) {
@@ -687,6 +693,7 @@ fn command(e: &mut Errors, n: &Node, path: &Path) -> Option<Vec<String>> {
     Some(argv)
 }
 
+#[inline(never)]
 fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobConfig> {
     let f = d::object(e, n, path, &JOB)?;
     let f = &f;
@@ -910,6 +917,7 @@ fn raw_flag(e: &mut Errors, n: &Node, path: &Path) -> Option<bool> {
     d::object(e, n, path, &["raw"])?.boolean(e, "raw")
 }
 
+#[inline(never)]
 fn job_env(e: &mut Errors, n: &Node, path: &Path) -> Vec<(String, Option<String>)> {
     let Value::Object(members) = &n.value else {
         e.at(
@@ -952,6 +960,7 @@ fn valid_service_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || *c == b'-')
 }
 
+#[inline(never)]
 fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
     let f = d::object(
         e,
@@ -1086,6 +1095,7 @@ pub fn is_signal_source(s: &str) -> bool {
     s == "SIGHUP" || s == "SIGUSR2"
 }
 
+#[inline(never)]
 fn restarts(e: &mut Errors, n: &Node, path: &Path) -> Option<Restarts> {
     match &n.value {
         Value::String(s) if s == "unlimited" => Some(Restarts::Unlimited),
@@ -1119,6 +1129,7 @@ const HEALTH: [&str; 8] = [
     "exec", "http", "tcp", "status", "interval", "ttl", "timeout", "logging",
 ];
 
+#[inline(never)]
 fn health(
     e: &mut Errors,
     n: &Node,
@@ -1234,6 +1245,7 @@ fn node_in<'n>(job: &'n Node, keys: &[&str]) -> Option<&'n Node> {
 /// source that names nothing, or a group of jobs that only wait on each
 /// other, loads in ContainerPilot and the job never starts: tug warns and
 /// gives the job a `when` that never fires ([`never`]).
+#[inline(never)]
 fn check_graph(
     e: &mut Errors,
     jobs: &mut [JobConfig],
