@@ -132,6 +132,16 @@ impl<'n> Fields<'n> {
         Path::Key(&self.path, key)
     }
 
+    /// An error at the field `key` (one call at each site, which builds
+    /// no path).
+    pub fn at(&self, e: &mut Errors, pos: Pos, key: &str, msg: impl Into<String>) {
+        e.push(false, pos, &self.key(key), msg.into());
+    }
+
+    pub fn warn(&self, e: &mut Errors, pos: Pos, key: &str, msg: impl Into<String>) {
+        e.push(true, pos, &self.key(key), msg.into());
+    }
+
     // The typed fields: None when absent or (with an error) invalid.
 
     pub fn string(&self, e: &mut Errors, key: &str) -> Option<String> {

@@ -109,9 +109,10 @@ fn only(
     kind: Kind,
 ) -> bool {
     if !ok {
-        e.at(
+        f.at(
+            e,
             n.pos,
-            &f.key(key),
+            key,
             format!("only for {kinds} (this job is {})", kind.name()),
         );
     }
@@ -127,7 +128,7 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
         ..Service::default()
     };
     if let Some(n) = f.get("type") {
-        let word = d::string(e, n, &f.key("type")).unwrap_or_default();
+        let word = f.string(e, "type").unwrap_or_default();
         match KINDS.iter().find(|(w, _)| *w == word) {
             Some((_, k)) => s.kind = *k,
             None if word.is_empty() && !matches!(n.value, super::json5::Value::String(_)) => {}
@@ -136,9 +137,10 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
                 let hint = d::closest(&word, &names)
                     .map(|k| format!(" (did you mean {k:?}?)"))
                     .unwrap_or_default();
-                e.at(
+                f.at(
+                    e,
                     n.pos,
-                    &f.key("type"),
+                    "type",
                     format!("unknown type {word:?}: one of {}{hint}", names.join(", ")),
                 );
             }
@@ -146,38 +148,34 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
     }
     let kind = s.kind;
     if kind != Kind::Simple && !has_exec {
-        e.at(
+        f.at(
+            e,
             at,
-            &f.key("exec"),
+            "exec",
             format!("missing: a {} job needs a command", kind.name()),
         );
     }
     const FORKING: &str = "type \"forking\"";
     const INETD: &str = "type \"inetd\"";
-    if let Some(n) = f.get("after") {
-        s.after = d::strings(e, n, &f.key("after")).unwrap_or_default();
-    }
+    s.after = f.strings(e, "after").unwrap_or_default();
     match (f.get("pidfile"), kind) {
         (Some(n), _) if only(e, f, "pidfile", n, kind == Kind::Forking, FORKING, kind) => {
-            s.pidfile = d::string(e, n, &f.key("pidfile"));
+            s.pidfile = f.string(e, "pidfile");
             if s.pidfile.as_deref().is_some_and(|x| !x.starts_with('/')) {
-                e.at(n.pos, &f.key("pidfile"), "must be an absolute path");
+                f.at(e, n.pos, "pidfile", "must be an absolute path");
             }
         }
-        (None, Kind::Forking) => e.at(
-            at,
-            &f.key("pidfile"),
-            "missing: a forking job needs a pidfile",
-        ),
+        (None, Kind::Forking) => f.at(e, at, "pidfile", "missing: a forking job needs a pidfile"),
         _ => {}
     }
     match (f.get("listen"), kind) {
         (Some(n), _) if only(e, f, "listen", n, kind == Kind::Inetd, INETD, kind) => {
             s.listen = listen(e, n, &f.key("listen"));
         }
-        (None, Kind::Inetd) => e.at(
+        (None, Kind::Inetd) => f.at(
+            e,
             at,
-            &f.key("listen"),
+            "listen",
             "missing: an inetd job needs a listen address (tcp://HOST:PORT or unix:///path)",
         ),
         _ => {}
@@ -185,14 +183,17 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
     if let Some(n) = f.get("max")
         && only(e, f, "max", n, kind == Kind::Inetd, INETD, kind)
     {
-        s.max = d::integer(e, n, &f.key("max"), 1, 65536).map_or(INETD_MAX, |v| v as u32);
+        s.max = f
+            .integer(e, "max", 1, 65536)
+            .map_or(INETD_MAX, |v| v as u32);
     }
     if kind == Kind::Inetd
         && let Some(n) = f.get("restarts")
     {
-        e.at(
+        f.at(
+            e,
             n.pos,
-            &f.key("restarts"),
+            "restarts",
             "an inetd job runs one process per connection, each once: it has no restarts",
         );
     }
@@ -230,17 +231,16 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
         && let Some(rf) = d::object(e, n, &f.key("readiness"), &["fd"])
     {
         match rf.get("fd") {
-            Some(x) => {
-                s.readiness_fd = d::integer(e, x, &rf.key("fd"), 3, 1023).map(|v| v as i32);
-            }
-            None if !rf.typo => e.at(n.pos, &rf.key("fd"), "missing"),
+            Some(_) => s.readiness_fd = rf.integer(e, "fd", 3, 1023).map(|v| v as i32),
+            None if !rf.typo => rf.at(e, n.pos, "fd", "missing"),
             None => {}
         }
         let passed = 3..3 + s.sockets.len() as i32;
         if let Some(fd) = s.readiness_fd.filter(|fd| passed.contains(fd)) {
-            e.at(
+            rf.at(
+                e,
                 n.pos,
-                &rf.key("fd"),
+                "fd",
                 format!(
                     "fd {fd} is taken by 'sockets' (fds 3 to {})",
                     passed.end - 1
@@ -259,7 +259,7 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
             kind,
         )
     {
-        s.watchdog = d::positive_duration(e, n, &f.key("watchdog"));
+        s.watchdog = f.positive_duration(e, "watchdog");
     }
     if let Some(n) = f.get("startTimeout")
         && only(
@@ -272,7 +272,7 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
             kind,
         )
     {
-        s.start_timeout = d::positive_duration(e, n, &f.key("startTimeout"));
+        s.start_timeout = f.positive_duration(e, "startTimeout");
     }
     s
 }

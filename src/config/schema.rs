@@ -402,9 +402,10 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
             "WARN" | "WARNING" => out.level = Level::Warn,
             "ERROR" => out.level = Level::Error,
             "FATAL" | "PANIC" => out.level = Level::Fatal,
-            _ => e.at(
+            _ => f.at(
+                e,
                 l.pos,
-                &f.key("level"),
+                "level",
                 format!("unknown level {s:?} (DEBUG, INFO, WARN, ERROR, FATAL or PANIC)"),
             ),
         }
@@ -413,9 +414,10 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
         match s.as_str() {
             "default" | "text" => out.format = Format::Text,
             "json" => out.format = Format::Json,
-            other => e.at(
+            other => f.at(
+                e,
                 x.pos,
-                &f.key("format"),
+                "format",
                 format!("unknown format {other:?} (default, text or json)"),
             ),
         }
@@ -515,9 +517,10 @@ fn consul(e: &mut Errors, n: &Node) -> Option<Consul> {
         && s != "http"
         && !empty_is_default(e, node, &f.key("scheme"), s, "http")
     {
-        e.at(
+        f.at(
+            e,
             node.pos,
-            &f.key("scheme"),
+            "scheme",
             format!("{s:?}: tug speaks plain HTTP only (no TLS); use a local agent over http"),
         );
     }
@@ -580,7 +583,7 @@ fn watch(e: &mut Errors, n: &Node, path: &Path) -> Option<WatchConfig> {
     };
     if interval == Some(0) {
         let at = f.get("interval").map_or(f.pos, |x| x.pos);
-        e.at(at, &f.key("interval"), "must be > 0");
+        f.at(e, at, "interval", "must be > 0");
     }
     let tag = f.string(e, "tag");
     let dc = f.string(e, "dc");
@@ -590,7 +593,7 @@ fn watch(e: &mut Errors, n: &Node, path: &Path) -> Option<WatchConfig> {
         e.at(f.pos, path, "a watch has a key or a prefix, not both");
     }
     if (key.is_some() || prefix.is_some()) && tag.is_some() {
-        e.at(f.pos, &f.key("tag"), "a KV watch has no tag");
+        f.at(e, f.pos, "tag", "a KV watch has no tag");
     }
     Some(WatchConfig {
         name: name?,
@@ -640,14 +643,15 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
                 kind: get(e, "type"),
             };
             if metric.name.is_empty() {
-                e.at(node.pos, &mf.key("name"), "missing");
+                mf.at(e, node.pos, "name", "missing");
             } else if let Err(msg) = metric_name(&metric) {
                 e.at(node.pos, &path, msg);
             }
             if !["counter", "gauge", "histogram", "summary"].contains(&metric.kind.as_str()) {
-                e.at(
+                mf.at(
+                    e,
                     node.pos,
-                    &mf.key("type"),
+                    "type",
                     format!(
                         "{:?} is not counter, gauge, histogram or summary",
                         metric.kind
@@ -668,7 +672,7 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
 fn required<'n>(e: &mut Errors, f: &Fields<'n>, key: &str) -> Option<&'n Node> {
     let n = f.get(key);
     if n.is_none() {
-        e.at(f.pos, &f.key(key), "missing");
+        f.at(e, f.pos, key, "missing");
     }
     n
 }
@@ -707,17 +711,13 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
             Some(argv) => Some(argv[0].clone()),
             None if f.has("exec") => None,
             None => {
-                e.at(
-                    n.pos,
-                    &f.key("name"),
-                    "missing (a job needs a name or an exec)",
-                );
+                f.at(e, n.pos, "name", "missing (a job needs a name or an exec)");
                 None
             }
         },
     };
     if name.as_deref() == Some("") {
-        e.at(n.pos, &f.key("name"), "must not be empty");
+        f.at(e, n.pos, "name", "must not be empty");
     }
     let when = f
         .get("when")
@@ -730,15 +730,16 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
         None => Restarts::Limit(0),
     };
     if restarts == Restarts::Unlimited && matches!(when, When::Event { each: true, .. }) {
-        e.at(
+        f.at(
+            e,
             f.get("restarts").map_or(n.pos, |r| r.pos),
-            &f.key("restarts"),
+            "restarts",
             "\"unlimited\" may not be used with when.each: it could start processes without bound",
         );
     }
     let mut timeout = f.positive_duration(e, "timeout");
     if timeout == Some(0) {
-        e.at(n.pos, &f.key("timeout"), "must be at least 1ms");
+        f.at(e, n.pos, "timeout", "must be at least 1ms");
     }
     if let (None, When::Interval(every)) = (timeout, &when) {
         // ContainerPilot: a periodic task may not outlive its period.
@@ -749,11 +750,7 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
         .and_then(|s| {
             let name = f.string(e, "stopSignal")?;
             signame::parse(&name).or_else(|| {
-                e.at(
-                    s.pos,
-                    &f.key("stopSignal"),
-                    format!("unknown signal {name:?}"),
-                );
+                f.at(e, s.pos, "stopSignal", format!("unknown signal {name:?}"));
                 None
             })
         })
@@ -764,7 +761,7 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
         .and_then(|h| health(e, h, &f.key("health"), timeout, port.is_some()));
     if port.is_some() {
         if health.is_none() && !f.has("health") {
-            e.at(n.pos, &f.key("health"), "must be set when 'port' is set");
+            f.at(e, n.pos, "health", "must be set when 'port' is set");
         }
         // (Not when the check has a typo, which may be the ttl's.)
         if let Some(Value::Object(members)) = f.get("health").map(|h| &h.value)
@@ -772,18 +769,20 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
                 .iter()
                 .all(|m| m.key != "ttl" && HEALTH.contains(&m.key.as_str()))
         {
-            e.at(
+            f.at(
+                e,
                 f.get("health").map_or(n.pos, |x| x.pos),
-                &f.key("health.ttl"),
+                "health.ttl",
                 "must be set when 'port' is set (the TTL given to the discovery backend)",
             );
         }
         if let Some(name) = &name
             && !valid_service_name(name)
         {
-            e.at(
+            f.at(
+                e,
                 f.get("name").map_or(n.pos, |x| x.pos),
-                &f.key("name"),
+                "name",
                 format!("{name:?} cannot be advertised: it must match ^[a-z][a-zA-Z0-9-]+$"),
             );
         }
@@ -824,18 +823,20 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
             } else {
                 format!(" (and {s:?} is not passing, warning or critical)")
             };
-            e.warn(
+            f.warn(
+                e,
                 x.pos,
-                &f.key("initial_status"),
+                "initial_status",
                 format!("has no effect without 'port': the job is not registered{also}"),
             );
             None
         } else if valid {
             Some(s)
         } else {
-            e.at(
+            f.at(
+                e,
                 x.pos,
-                &f.key("initial_status"),
+                "initial_status",
                 format!("{s:?} is not passing, warning or critical"),
             );
             None
@@ -985,7 +986,7 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
     if let Some(i) = f.get("interval") {
         let every = f.positive_duration(e, "interval")?;
         if every < 1_000_000 {
-            e.at(i.pos, &f.key("interval"), "cannot be less than 1ms");
+            f.at(e, i.pos, "interval", "cannot be less than 1ms");
             return None;
         }
         return Some(When::Interval(every));
@@ -993,7 +994,7 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
     if let Some(c) = f.get("cron") {
         let expr = f.string(e, "cron")?;
         if let Err(err) = crate::calendar::cron::Schedule::parse(&expr) {
-            e.at(c.pos, &f.key("cron"), format!("{err}"));
+            f.at(e, c.pos, "cron", format!("{err}"));
             return None;
         }
         let local = match f.get("timezone") {
@@ -1002,9 +1003,10 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
                 "UTC" | "utc" => false,
                 "local" => true,
                 other => {
-                    e.at(
+                    f.at(
+                        e,
                         z.pos,
-                        &f.key("timezone"),
+                        "timezone",
                         format!("{other:?}: use \"UTC\" or \"local\" (set TZ for another zone)"),
                     );
                     return None;
@@ -1038,9 +1040,10 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
     };
     let Some(typed) = Code::from_name(&code) else {
         let pos = code_node.map_or(n.pos, |c| c.pos);
-        e.at(
+        f.at(
+            e,
             pos,
-            &f.key(word),
+            word,
             format!(
                 "unknown event {code:?} (one of {})",
                 CODES.map(|(n, _)| n).join(", ")
@@ -1059,9 +1062,7 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
         } else {
             "add the source: a job, watch.NAME or \"global\""
         };
-        e.warn(
-            n.pos,
-            &f.key("source"),
+        f.warn(e, n.pos, "source",
             format!("missing: no event matches {word} {code:?} without a source, so this job will never start ({advice})"),
         );
         return Some(never(timeout));
@@ -1150,7 +1151,7 @@ fn health(
         let url = f.string(e, "http").filter(|url| {
             let ok = url.starts_with("http://");
             if !ok {
-                e.at(x.pos, &f.key("http"), "only http:// URLs can be checked");
+                f.at(e, x.pos, "http", "only http:// URLs can be checked");
             }
             ok
         });
@@ -1164,13 +1165,13 @@ fn health(
                     .rsplit_once(':')
                     .is_some_and(|(_, port)| port.parse::<u16>().is_ok_and(|p| p > 0));
                 if !ok {
-                    e.at(x.pos, &f.key("tcp"), format!("{addr:?} is not host:port"));
+                    f.at(e, x.pos, "tcp", format!("{addr:?} is not host:port"));
                 }
                 ok.then_some(Check::Tcp(addr))
             })
     };
     if f.has("status") && !f.has("http") {
-        e.at(n.pos, &f.key("status"), "only applies to 'http' checks");
+        f.at(e, n.pos, "status", "only applies to 'http' checks");
     }
     // ContainerPilot 3.8 requires interval and ttl (> 0); tug defaults the
     // interval so that a check used only for `healthy` events (no port)
@@ -1180,18 +1181,20 @@ fn health(
         None => Some(5 * SECOND),
     };
     if interval.is_some_and(|i| i < 1_000_000) {
-        e.at(
+        f.at(
+            e,
             f.get("interval").map_or(n.pos, |x| x.pos),
-            &f.key("interval"),
+            "interval",
             "must be > 0",
         );
     }
     let ttl = f.get("ttl").and_then(|t| {
         let ttl = f.positive_duration(e, "ttl")?;
         if ttl < SECOND {
-            e.at(
+            f.at(
+                e,
                 t.pos,
-                &f.key("ttl"),
+                "ttl",
                 "must be at least 1s (Consul's TTL is in seconds)",
             );
         }
@@ -1204,14 +1207,10 @@ fn health(
             path,
             "no 'interval' or 'ttl': tug checks every 5s (ContainerPilot 3.8 rejects a health check without them)",
         ),
-        (false, true) => e.warn(
-            n.pos,
-            &f.key("interval"),
+        (false, true) => f.warn(e, n.pos, "interval",
             format!("missing: tug checks every 5s ({rejects})"),
         ),
-        (true, false) => e.warn(
-            n.pos,
-            &f.key("ttl"),
+        (true, false) => f.warn(e, n.pos, "ttl",
             format!("missing: tug needs it only with 'port' ({rejects})"),
         ),
         (true, true) => {}
