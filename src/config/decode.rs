@@ -88,6 +88,15 @@ impl Errors {
         self.push(true, pos, path, msg.into());
     }
 
+    /// An error whose message is formatted (here, not at each call site).
+    pub fn atf(&mut self, pos: Pos, path: &Path, msg: fmt::Arguments) {
+        self.push(false, pos, path, alloc::fmt::format(msg));
+    }
+
+    pub fn warnf(&mut self, pos: Pos, path: &Path, msg: fmt::Arguments) {
+        self.push(true, pos, path, alloc::fmt::format(msg));
+    }
+
     // Out of line: the callers are many, the errors few.
     #[inline(never)]
     fn push(&mut self, warning: bool, pos: Pos, at: &Path, msg: String) {
@@ -142,6 +151,14 @@ impl<'n> Fields<'n> {
         e.push(true, pos, &self.key(key), msg.into());
     }
 
+    pub fn atf(&self, e: &mut Errors, pos: Pos, key: &str, msg: fmt::Arguments) {
+        e.atf(pos, &self.key(key), msg);
+    }
+
+    pub fn warnf(&self, e: &mut Errors, pos: Pos, key: &str, msg: fmt::Arguments) {
+        e.warnf(pos, &self.key(key), msg);
+    }
+
     // The typed fields: None when absent or (with an error) invalid.
 
     pub fn string(&self, e: &mut Errors, key: &str) -> Option<String> {
@@ -183,17 +200,18 @@ pub fn object<'n>(
     for (i, m) in members.iter().enumerate() {
         let here = path.key(&m.key);
         if !allowed.contains(&m.key.as_str()) {
-            let hint = match closest(&m.key, allowed) {
-                Some(k) => format!(" (did you mean \"{k}\"?)"),
-                None => String::new(),
-            };
-            e.at(m.key_pos, &here, format!("unknown key \"{}\"{hint}", m.key));
-            typo = true;
-        } else if let Some(p) = members[..i].iter().rfind(|p| p.key == m.key) {
-            e.warn(
+            let hint = hint(closest(&m.key, allowed));
+            e.atf(
                 m.key_pos,
                 &here,
-                format!(
+                format_args!("unknown key \"{}\"{hint}", m.key),
+            );
+            typo = true;
+        } else if let Some(p) = members[..i].iter().rfind(|p| p.key == m.key) {
+            e.warnf(
+                m.key_pos,
+                &here,
+                format_args!(
                     "duplicate key: this value replaces the one at {} (the last one wins, as in ContainerPilot)",
                     p.key_pos
                 ),
@@ -213,14 +231,22 @@ fn members<'n>(e: &mut Errors, node: &'n Node, path: &Path) -> Option<&'n [Membe
     match &node.value {
         Value::Object(members) => Some(members),
         other => {
-            e.at(
+            e.atf(
                 node.pos,
                 path,
-                format!("expected an object, found {}", other.kind()),
+                format_args!("expected an object, found {}", other.kind()),
             );
             None
         }
     }
+}
+
+/// ` (did you mean "KEY"?)` for a key [`closest`] found, or "".
+#[inline(never)]
+pub fn hint(found: Option<&str>) -> String {
+    found
+        .map(|k| format!(" (did you mean {k:?}?)"))
+        .unwrap_or_default()
 }
 
 /// The allowed key within edit distance 2 (or a case-insensitive match).
@@ -256,10 +282,10 @@ pub fn string(e: &mut Errors, node: &Node, path: &Path) -> Option<String> {
     match &node.value {
         Value::String(s) => Some(s.clone()),
         other => {
-            e.at(
+            e.atf(
                 node.pos,
                 path,
-                format!("expected a string, found {}", other.kind()),
+                format_args!("expected a string, found {}", other.kind()),
             );
             None
         }
@@ -270,10 +296,10 @@ pub fn boolean(e: &mut Errors, node: &Node, path: &Path) -> Option<bool> {
     match &node.value {
         Value::Bool(b) => Some(*b),
         other => {
-            e.at(
+            e.atf(
                 node.pos,
                 path,
-                format!("expected true or false, found {}", other.kind()),
+                format_args!("expected true or false, found {}", other.kind()),
             );
             None
         }
@@ -288,16 +314,20 @@ pub fn integer(e: &mut Errors, node: &Node, path: &Path, min: i64, max: i64) -> 
         Value::Number(n) if n.is_finite() && *n == (*n as i64) as f64 => *n as i64,
         Value::String(s) if s.trim().parse::<i64>().is_ok() => s.trim().parse::<i64>().ok()?,
         other => {
-            e.at(
+            e.atf(
                 node.pos,
                 path,
-                format!("expected a whole number, found {}", other.kind()),
+                format_args!("expected a whole number, found {}", other.kind()),
             );
             return None;
         }
     };
     if n < min || n > max {
-        e.at(node.pos, path, format!("{n} is out of range {min}..{max}"));
+        e.atf(
+            node.pos,
+            path,
+            format_args!("{n} is out of range {min}..{max}"),
+        );
         return None;
     }
     Some(n)
@@ -317,10 +347,10 @@ pub fn positive_duration(e: &mut Errors, node: &Node, path: &Path) -> Option<u64
 
 fn duration_in(e: &mut Errors, node: &Node, path: &Path, above: &str) -> Option<u64> {
     let negative = |e: &mut Errors, what: &str| {
-        e.at(
+        e.atf(
             node.pos,
             path,
-            format!("{what} is negative: expected a duration{above} such as 30 or \"30s\""),
+            format_args!("{what} is negative: expected a duration{above} such as 30 or \"30s\""),
         );
         None
     };
@@ -343,15 +373,19 @@ fn duration_in(e: &mut Errors, node: &Node, path: &Path, above: &str) -> Option<
         Value::String(s) => match duration::parse(s.trim()) {
             Ok(ns) => Some(ns),
             Err(err) => {
-                e.at(node.pos, path, format!("invalid duration {s:?}: {err}"));
+                e.atf(
+                    node.pos,
+                    path,
+                    format_args!("invalid duration {s:?}: {err}"),
+                );
                 None
             }
         },
         other => {
-            e.at(
+            e.atf(
                 node.pos,
                 path,
-                format!(
+                format_args!(
                     "expected a duration (\"5s\" or seconds), found {}",
                     other.kind()
                 ),
@@ -378,10 +412,10 @@ pub fn strings(e: &mut Errors, node: &Node, path: &Path) -> Option<Vec<String>> 
             ok.then_some(out)
         }
         other => {
-            e.at(
+            e.atf(
                 node.pos,
                 path,
-                format!(
+                format_args!(
                     "expected a string or a list of strings, found {}",
                     other.kind()
                 ),
@@ -396,10 +430,10 @@ pub fn array<'n>(e: &mut Errors, node: &'n Node, path: &Path) -> Option<&'n [Nod
     match &node.value {
         Value::Array(items) => Some(items),
         other => {
-            e.at(
+            e.atf(
                 node.pos,
                 path,
-                format!("expected a list, found {}", other.kind()),
+                format_args!("expected a list, found {}", other.kind()),
             );
             None
         }

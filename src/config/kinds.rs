@@ -15,7 +15,6 @@
 use super::decode::{self as d, Errors, Fields, Path};
 use super::json5::{Node, Pos};
 use crate::service::listen::Listen;
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -109,11 +108,11 @@ fn only(
     kind: Kind,
 ) -> bool {
     if !ok {
-        f.at(
+        f.atf(
             e,
             n.pos,
             key,
-            format!("only for {kinds} (this job is {})", kind.name()),
+            format_args!("only for {kinds} (this job is {})", kind.name()),
         );
     }
     ok
@@ -134,25 +133,23 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
             None if word.is_empty() && !matches!(n.value, super::json5::Value::String(_)) => {}
             None => {
                 let names: Vec<&str> = KINDS.iter().map(|(w, _)| *w).collect();
-                let hint = d::closest(&word, &names)
-                    .map(|k| format!(" (did you mean {k:?}?)"))
-                    .unwrap_or_default();
-                f.at(
+                let hint = d::hint(d::closest(&word, &names));
+                f.atf(
                     e,
                     n.pos,
                     "type",
-                    format!("unknown type {word:?}: one of {}{hint}", names.join(", ")),
+                    format_args!("unknown type {word:?}: one of {}{hint}", names.join(", ")),
                 );
             }
         }
     }
     let kind = s.kind;
     if kind != Kind::Simple && !has_exec {
-        f.at(
+        f.atf(
             e,
             at,
             "exec",
-            format!("missing: a {} job needs a command", kind.name()),
+            format_args!("missing: a {} job needs a command", kind.name()),
         );
     }
     const FORKING: &str = "type \"forking\"";
@@ -237,11 +234,11 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
         }
         let passed = 3..3 + s.sockets.len() as i32;
         if let Some(fd) = s.readiness_fd.filter(|fd| passed.contains(fd)) {
-            rf.at(
+            rf.atf(
                 e,
                 n.pos,
                 "fd",
-                format!(
+                format_args!(
                     "fd {fd} is taken by 'sockets' (fds 3 to {})",
                     passed.end - 1
                 ),
@@ -299,10 +296,8 @@ pub fn check_after(e: &mut Errors, names: &[&str], after: &[&[String]], at: &[(P
                 Some(j) if j == i => e.at(pos, &path, "a job cannot start after itself"),
                 Some(_) => {}
                 None => {
-                    let hint = d::closest(d, names)
-                        .map(|k| format!(" (did you mean {k:?}?)"))
-                        .unwrap_or_default();
-                    e.at(pos, &path, format!("{d:?} names no job{hint}"));
+                    let hint = d::hint(d::closest(d, names));
+                    e.atf(pos, &path, format_args!("{d:?} names no job{hint}"));
                 }
             }
         }
@@ -320,10 +315,10 @@ pub fn check_after(e: &mut Errors, names: &[&str], after: &[&[String]], at: &[(P
             let (pos, k) = at[ring[0]];
             let mut words: Vec<&str> = ring.iter().map(|&k| names[k]).collect();
             words.push(names[ring[0]]);
-            e.at(
+            e.atf(
                 pos,
                 &jobs.index(k).key("after"),
-                format!(
+                format_args!(
                     "a cycle: the jobs wait on each other, so none can start: {}",
                     words.join(" → ")
                 ),

@@ -375,10 +375,10 @@ impl Default for Logging {
 /// takes it as unset.
 fn empty_is_default(e: &mut Errors, n: &Node, path: &Path, s: &str, default: &str) -> bool {
     if s.is_empty() {
-        e.warn(
+        e.warnf(
             n.pos,
             path,
-            format!("empty (a template variable that is not set?): using the default, {default}, as ContainerPilot does"),
+            format_args!("empty (a template variable that is not set?): using the default, {default}, as ContainerPilot does"),
         );
     }
     s.is_empty()
@@ -402,11 +402,11 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
             "WARN" | "WARNING" => out.level = Level::Warn,
             "ERROR" => out.level = Level::Error,
             "FATAL" | "PANIC" => out.level = Level::Fatal,
-            _ => f.at(
+            _ => f.atf(
                 e,
                 l.pos,
                 "level",
-                format!("unknown level {s:?} (DEBUG, INFO, WARN, ERROR, FATAL or PANIC)"),
+                format_args!("unknown level {s:?} (DEBUG, INFO, WARN, ERROR, FATAL or PANIC)"),
             ),
         }
     }
@@ -414,11 +414,11 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
         match s.as_str() {
             "default" | "text" => out.format = Format::Text,
             "json" => out.format = Format::Json,
-            other => f.at(
+            other => f.atf(
                 e,
                 x.pos,
                 "format",
-                format!("unknown format {other:?} (default, text or json)"),
+                format_args!("unknown format {other:?} (default, text or json)"),
             ),
         }
     }
@@ -455,10 +455,10 @@ fn agent_address(e: &mut Errors, n: &Node, path: &Path, given: &str) -> String {
         String::from("127.0.0.1:8500")
     } else if bare.starts_with(':') {
         let local = format!("127.0.0.1{bare}");
-        e.warn(
+        e.warnf(
             n.pos,
             path,
-            format!("{given:?} has no host: tug uses {local}, as ContainerPilot does"),
+            format_args!("{given:?} has no host: tug uses {local}, as ContainerPilot does"),
         );
         local
     } else {
@@ -469,10 +469,10 @@ fn agent_address(e: &mut Errors, n: &Node, path: &Path, given: &str) -> String {
     {
         check_address(e, n, path, &address, 8500);
     } else if let Err(why) = crate::net::client::Endpoint::parse_why(&address, 8500) {
-        e.warn(
+        e.warnf(
             n.pos,
             path,
-            format!("{address:?} is not a valid host:port ({why}): every request to the agent will fail; tug keeps retrying with backoff"),
+            format_args!("{address:?} is not a valid host:port ({why}): every request to the agent will fail; tug keeps retrying with backoff"),
         );
     }
     address
@@ -517,11 +517,11 @@ fn consul(e: &mut Errors, n: &Node) -> Option<Consul> {
         && s != "http"
         && !empty_is_default(e, node, &f.key("scheme"), s, "http")
     {
-        f.at(
+        f.atf(
             e,
             node.pos,
             "scheme",
-            format!("{s:?}: tug speaks plain HTTP only (no TLS); use a local agent over http"),
+            format_args!("{s:?}: tug speaks plain HTTP only (no TLS); use a local agent over http"),
         );
     }
     let token = f.string(e, "token");
@@ -648,11 +648,11 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
                 e.at(node.pos, &path, msg);
             }
             if !["counter", "gauge", "histogram", "summary"].contains(&metric.kind.as_str()) {
-                mf.at(
+                mf.atf(
                     e,
                     node.pos,
                     "type",
-                    format!(
+                    format_args!(
                         "{:?} is not counter, gauge, histogram or summary",
                         metric.kind
                     ),
@@ -750,7 +750,12 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
         .and_then(|s| {
             let name = f.string(e, "stopSignal")?;
             signame::parse(&name).or_else(|| {
-                f.at(e, s.pos, "stopSignal", format!("unknown signal {name:?}"));
+                f.atf(
+                    e,
+                    s.pos,
+                    "stopSignal",
+                    format_args!("unknown signal {name:?}"),
+                );
                 None
             })
         })
@@ -779,11 +784,11 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
         if let Some(name) = &name
             && !valid_service_name(name)
         {
-            f.at(
+            f.atf(
                 e,
                 f.get("name").map_or(n.pos, |x| x.pos),
                 "name",
-                format!("{name:?} cannot be advertised: it must match ^[a-z][a-zA-Z0-9-]+$"),
+                format_args!("{name:?} cannot be advertised: it must match ^[a-z][a-zA-Z0-9-]+$"),
             );
         }
     }
@@ -823,21 +828,21 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
             } else {
                 format!(" (and {s:?} is not passing, warning or critical)")
             };
-            f.warn(
+            f.warnf(
                 e,
                 x.pos,
                 "initial_status",
-                format!("has no effect without 'port': the job is not registered{also}"),
+                format_args!("has no effect without 'port': the job is not registered{also}"),
             );
             None
         } else if valid {
             Some(s)
         } else {
-            f.at(
+            f.atf(
                 e,
                 x.pos,
                 "initial_status",
-                format!("{s:?} is not passing, warning or critical"),
+                format_args!("{s:?} is not passing, warning or critical"),
             );
             None
         }
@@ -921,10 +926,10 @@ fn raw_flag(e: &mut Errors, n: &Node, path: &Path) -> Option<bool> {
 #[inline(never)]
 fn job_env(e: &mut Errors, n: &Node, path: &Path) -> Vec<(String, Option<String>)> {
     let Value::Object(members) = &n.value else {
-        e.at(
+        e.atf(
             n.pos,
             path,
-            format!(
+            format_args!(
                 "expected an object of NAME: \"value\" (or null to unset), found {}",
                 n.value.kind()
             ),
@@ -942,10 +947,10 @@ fn job_env(e: &mut Errors, n: &Node, path: &Path) -> Vec<(String, Option<String>
             Value::String(s) => out.push((m.key.clone(), Some(s.clone()))),
             Value::Number(x) => out.push((m.key.clone(), Some(crate::float::display(*x)))),
             Value::Bool(b) => out.push((m.key.clone(), Some(b.to_string()))),
-            other => e.at(
+            other => e.atf(
                 m.value.pos,
                 &here,
-                format!("expected a string or null, found {}", other.kind()),
+                format_args!("expected a string or null, found {}", other.kind()),
             ),
         }
     }
@@ -994,7 +999,7 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
     if let Some(c) = f.get("cron") {
         let expr = f.string(e, "cron")?;
         if let Err(err) = crate::calendar::cron::Schedule::parse(&expr) {
-            f.at(e, c.pos, "cron", format!("{err}"));
+            f.atf(e, c.pos, "cron", format_args!("{err}"));
             return None;
         }
         let local = match f.get("timezone") {
@@ -1003,11 +1008,13 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
                 "UTC" | "utc" => false,
                 "local" => true,
                 other => {
-                    f.at(
+                    f.atf(
                         e,
                         z.pos,
                         "timezone",
-                        format!("{other:?}: use \"UTC\" or \"local\" (set TZ for another zone)"),
+                        format_args!(
+                            "{other:?}: use \"UTC\" or \"local\" (set TZ for another zone)"
+                        ),
                     );
                     return None;
                 }
@@ -1040,11 +1047,11 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
     };
     let Some(typed) = Code::from_name(&code) else {
         let pos = code_node.map_or(n.pos, |c| c.pos);
-        f.at(
+        f.atf(
             e,
             pos,
             word,
-            format!(
+            format_args!(
                 "unknown event {code:?} (one of {})",
                 CODES.map(|(n, _)| n).join(", ")
             ),
@@ -1062,8 +1069,8 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
         } else {
             "add the source: a job, watch.NAME or \"global\""
         };
-        f.warn(e, n.pos, "source",
-            format!("missing: no event matches {word} {code:?} without a source, so this job will never start ({advice})"),
+        f.warnf(e, n.pos, "source",
+            format_args!("missing: no event matches {word} {code:?} without a source, so this job will never start ({advice})"),
         );
         return Some(never(timeout));
     };
@@ -1103,20 +1110,20 @@ fn restarts(e: &mut Errors, n: &Node, path: &Path) -> Option<Restarts> {
         Value::String(s) if s == "never" => Some(Restarts::Limit(0)),
         Value::Number(_) | Value::String(_) => match &n.value {
             Value::String(s) if s.trim().parse::<u32>().is_err() => {
-                e.at(
+                e.atf(
                     n.pos,
                     path,
-                    format!("{s:?}: accepts a whole number, \"unlimited\" or \"never\""),
+                    format_args!("{s:?}: accepts a whole number, \"unlimited\" or \"never\""),
                 );
                 None
             }
             _ => d::integer(e, n, path, 0, i64::from(u32::MAX)).map(|v| Restarts::Limit(v as u32)),
         },
         other => {
-            e.at(
+            e.atf(
                 n.pos,
                 path,
-                format!(
+                format_args!(
                     "expected a whole number, \"unlimited\" or \"never\", found {}",
                     other.kind()
                 ),
@@ -1165,7 +1172,7 @@ fn health(
                     .rsplit_once(':')
                     .is_some_and(|(_, port)| port.parse::<u16>().is_ok_and(|p| p > 0));
                 if !ok {
-                    f.at(e, x.pos, "tcp", format!("{addr:?} is not host:port"));
+                    f.atf(e, x.pos, "tcp", format_args!("{addr:?} is not host:port"));
                 }
                 ok.then_some(Check::Tcp(addr))
             })
@@ -1207,11 +1214,11 @@ fn health(
             path,
             "no 'interval' or 'ttl': tug checks every 5s (ContainerPilot 3.8 rejects a health check without them)",
         ),
-        (false, true) => f.warn(e, n.pos, "interval",
-            format!("missing: tug checks every 5s ({rejects})"),
+        (false, true) => f.warnf(e, n.pos, "interval",
+            format_args!("missing: tug checks every 5s ({rejects})"),
         ),
-        (true, false) => f.warn(e, n.pos, "ttl",
-            format!("missing: tug needs it only with 'port' ({rejects})"),
+        (true, false) => f.warnf(e, n.pos, "ttl",
+            format_args!("missing: tug needs it only with 'port' ({rejects})"),
         ),
         (true, true) => {}
     }
@@ -1256,10 +1263,10 @@ fn check_graph(
         if jobs[..i].iter().any(|o| o.name == j.name) {
             let (k, node) = nodes[i];
             let at = node_in(node, &["name"]).map_or(node.pos, |x| x.pos);
-            e.at(
+            e.atf(
                 at,
                 &JOBS.index(k).key("name"),
-                format!("duplicate job name {:?}", j.name),
+                format_args!("duplicate job name {:?}", j.name),
             );
         }
     }
@@ -1271,10 +1278,10 @@ fn check_graph(
                 .filter(|n| matches!(&n.value, Value::String(s) if *s == w.name))
                 .nth(1)
                 .map_or(Pos::default(), |n| n.pos);
-            e.at(
+            e.atf(
                 at,
                 &Path::Name("watches").index(i).key("name"),
-                format!("duplicate watch name {:?}", w.name),
+                format_args!("duplicate watch name {:?}", w.name),
             );
         }
     }
@@ -1308,21 +1315,18 @@ fn check_graph(
         let mut names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
         names.extend(watch_names.iter().map(String::as_str));
         names.extend(["global", "SIGHUP", "SIGUSR2"]);
-        let hint = d::closest(source, &names)
-            .or_else(|| {
-                d::closest(
-                    &format!("watch.{source}"),
-                    &watch_names.iter().map(String::as_str).collect::<Vec<_>>(),
-                )
-            })
-            .map(|k| format!(" (did you mean {k:?}?)"))
-            .unwrap_or_default();
+        let hint = d::hint(d::closest(source, &names).or_else(|| {
+            d::closest(
+                &format!("watch.{source}"),
+                &watch_names.iter().map(String::as_str).collect::<Vec<_>>(),
+            )
+        }));
         let (k, node) = nodes[i];
         let at = node_in(node, &["when", "source"]).map_or(node.pos, |x| x.pos);
-        e.warn(
+        e.warnf(
             at,
             &JOBS.index(k).key("when.source"),
-            format!("{source:?} names no job or watch: this job will never start{hint}"),
+            format_args!("{source:?} names no job or watch: this job will never start{hint}"),
         );
         jobs[i].when = never(*timeout);
     }
