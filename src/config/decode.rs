@@ -309,11 +309,15 @@ pub fn boolean(e: &mut Errors, node: &Node, path: &Path) -> Option<bool> {
 /// A whole number in `min..=max`; a numeric string is accepted too, as
 /// ContainerPilot's decoder does (`ttl: "103"`).
 pub fn integer(e: &mut Errors, node: &Node, path: &Path, min: i64, max: i64) -> Option<i64> {
-    let n = match &node.value {
+    let whole = match &node.value {
         // (f64::fract is std-only: compare with the truncated value.)
-        Value::Number(n) if n.is_finite() && *n == (*n as i64) as f64 => *n as i64,
-        Value::String(s) if s.trim().parse::<i64>().is_ok() => s.trim().parse::<i64>().ok()?,
-        other => {
+        Value::Number(n) if n.is_finite() && *n == (*n as i64) as f64 => Some(*n as i64),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    let n = match (whole, &node.value) {
+        (Some(n), _) => n,
+        (None, other) => {
             e.atf(
                 node.pos,
                 path,
