@@ -2,6 +2,12 @@
 //! the file:line:column. Errors are collected, not returned at the first
 //! one, so a config with two typos reports both; warnings (what loads but
 //! will not do what it seems to) are collected beside them.
+//!
+//! Size matters here (tug is one small static binary, and this code has a
+//! call site per field): a field's path is a [`Path`] of borrowed parts,
+//! written out only when an error names it; the typed readers and the
+//! error calls are out of line, and messages are formatted inside them
+//! (`atf`), not at each site.
 
 use crate::duration;
 use crate::json5::{Member, Node, Pos, Value};
@@ -68,14 +74,6 @@ impl Path<'_> {
                 let _ = write!(out, "[{i}]");
             }
         }
-    }
-}
-
-impl fmt::Display for Path<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::new();
-        self.write(&mut s);
-        f.write_str(&s)
     }
 }
 
@@ -315,16 +313,13 @@ pub fn integer(e: &mut Errors, node: &Node, path: &Path, min: i64, max: i64) -> 
         Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     };
-    let n = match (whole, &node.value) {
-        (Some(n), _) => n,
-        (None, other) => {
-            e.atf(
-                node.pos,
-                path,
-                format_args!("expected a whole number, found {}", other.kind()),
-            );
-            return None;
-        }
+    let Some(n) = whole else {
+        e.atf(
+            node.pos,
+            path,
+            format_args!("expected a whole number, found {}", node.value.kind()),
+        );
+        return None;
     };
     if n < min || n > max {
         e.atf(
