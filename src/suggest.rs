@@ -8,29 +8,25 @@ use alloc::vec::Vec;
 pub fn closest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
     allowed
         .iter()
-        .map(|k| {
-            (
-                edit_distance(&key.to_ascii_lowercase(), &k.to_ascii_lowercase()),
-                *k,
-            )
-        })
+        .map(|k| (edit_distance(key, k), *k))
         .filter(|(d, _)| *d <= 2)
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
 
+/// Levenshtein distance over chars, ASCII case ignored (compared char by
+/// char rather than on lowercased copies: no allocation per candidate).
 fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut prev: Vec<usize> = (0..=b.chars().count()).collect();
     for (i, ca) in a.chars().enumerate() {
         let mut cur = alloc::vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
+        for (j, cb) in b.chars().enumerate() {
+            let cost = usize::from(!ca.eq_ignore_ascii_case(&cb));
             cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
         }
         prev = cur;
     }
-    prev[b.len()]
+    prev[prev.len() - 1]
 }
 
 #[cfg(test)]

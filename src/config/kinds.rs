@@ -12,10 +12,9 @@
 //! - An inetd job's connections each run once: `restarts` is an error.
 //!   `max` defaults to 64 (systemd's MaxConnections= default).
 
-use super::decode::{self as d, Errors, Fields, join};
+use super::decode::{self as d, Errors, Fields, Path};
 use super::json5::{Node, Pos};
 use crate::service::listen::Listen;
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -96,126 +95,150 @@ pub const KEYS: [&str; 9] = [
     "startTimeout",
 ];
 
-/// Decodes the service-kind keys of one job. `has_exec`/`has_restarts`
-/// say whether the job gave those keys, for the rules between them.
-pub fn decode(e: &mut Errors, f: &Fields, at: Pos, path: &str, has_exec: bool) -> Service {
-    let p = |k: &str| join(path, k);
+/// A key that only some kinds take: an error on the others. (A function,
+/// not a closure: one copy of the message code for every key.)
+#[inline(never)]
+fn only(
+    e: &mut Errors,
+    f: &Fields,
+    key: &str,
+    n: &Node,
+    ok: bool,
+    kinds: &str,
+    kind: Kind,
+) -> bool {
+    if !ok {
+        f.atf(
+            e,
+            n.pos,
+            key,
+            format_args!("only for {kinds} (this job is {})", kind.name()),
+        );
+    }
+    ok
+}
+
+/// Decodes the service-kind keys of one job. `has_exec` says whether the
+/// job gave a command, which every kind but simple needs.
+#[inline(never)]
+pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
     let mut s = Service {
         max: INETD_MAX,
         ..Service::default()
     };
     if let Some(n) = f.get("type") {
-        let word = d::string(e, n, &p("type")).unwrap_or_default();
+        let word = f.string(e, "type").unwrap_or_default();
         match KINDS.iter().find(|(w, _)| *w == word) {
             Some((_, k)) => s.kind = *k,
             None if word.is_empty() && !matches!(n.value, super::json5::Value::String(_)) => {}
             None => {
                 let names: Vec<&str> = KINDS.iter().map(|(w, _)| *w).collect();
-                let hint = d::closest(&word, &names)
-                    .map(|k| format!(" (did you mean {k:?}?)"))
-                    .unwrap_or_default();
-                e.at(
+                let hint = d::hint(d::closest(&word, &names));
+                f.atf(
+                    e,
                     n.pos,
-                    &p("type"),
-                    format!("unknown type {word:?}: one of {}{hint}", names.join(", ")),
+                    "type",
+                    format_args!("unknown type {word:?}: one of {}{hint}", names.join(", ")),
                 );
             }
         }
     }
     let kind = s.kind;
     if kind != Kind::Simple && !has_exec {
-        e.at(
+        f.atf(
+            e,
             at,
-            &p("exec"),
-            format!("missing: a {} job needs a command", kind.name()),
+            "exec",
+            format_args!("missing: a {} job needs a command", kind.name()),
         );
     }
-    // A key that only some kinds take: an error on the others.
-    let only = |e: &mut Errors, key: &str, n: &Node, ok: bool, kinds: &str| {
-        if !ok {
-            e.at(
-                n.pos,
-                &p(key),
-                format!("only for {kinds} (this job is {})", kind.name()),
-            );
-        }
-        ok
-    };
-    if let Some(n) = f.get("after") {
-        s.after = d::strings(e, n, &p("after")).unwrap_or_default();
-    }
+    const FORKING: &str = "type \"forking\"";
+    const INETD: &str = "type \"inetd\"";
+    s.after = f.strings(e, "after").unwrap_or_default();
     match (f.get("pidfile"), kind) {
-        (Some(n), _) if only(e, "pidfile", n, kind == Kind::Forking, "type \"forking\"") => {
-            s.pidfile = d::string(e, n, &p("pidfile"));
+        (Some(n), _) if only(e, f, "pidfile", n, kind == Kind::Forking, FORKING, kind) => {
+            s.pidfile = f.string(e, "pidfile");
             if s.pidfile.as_deref().is_some_and(|x| !x.starts_with('/')) {
-                e.at(n.pos, &p("pidfile"), "must be an absolute path");
+                f.at(e, n.pos, "pidfile", "must be an absolute path");
             }
         }
-        (None, Kind::Forking) => e.at(at, &p("pidfile"), "missing: a forking job needs a pidfile"),
+        (None, Kind::Forking) => f.at(e, at, "pidfile", "missing: a forking job needs a pidfile"),
         _ => {}
     }
     match (f.get("listen"), kind) {
-        (Some(n), _) if only(e, "listen", n, kind == Kind::Inetd, "type \"inetd\"") => {
-            s.listen = listen(e, n, &p("listen"));
+        (Some(n), _) if only(e, f, "listen", n, kind == Kind::Inetd, INETD, kind) => {
+            s.listen = listen(e, n, &f.key("listen"));
         }
-        (None, Kind::Inetd) => e.at(
+        (None, Kind::Inetd) => f.at(
+            e,
             at,
-            &p("listen"),
+            "listen",
             "missing: an inetd job needs a listen address (tcp://HOST:PORT or unix:///path)",
         ),
         _ => {}
     }
     if let Some(n) = f.get("max")
-        && only(e, "max", n, kind == Kind::Inetd, "type \"inetd\"")
+        && only(e, f, "max", n, kind == Kind::Inetd, INETD, kind)
     {
-        s.max = d::integer(e, n, &p("max"), 1, 65536).map_or(INETD_MAX, |v| v as u32);
+        s.max = f
+            .integer(e, "max", 1, 65536)
+            .map_or(INETD_MAX, |v| v as u32);
     }
     if kind == Kind::Inetd
         && let Some(n) = f.get("restarts")
     {
-        e.at(
+        f.at(
+            e,
             n.pos,
-            &p("restarts"),
+            "restarts",
             "an inetd job runs one process per connection, each once: it has no restarts",
         );
     }
     if let Some(n) = f.get("sockets")
         && only(
             e,
+            f,
             "sockets",
             n,
             kind != Kind::Inetd,
             "jobs that are not inetd (an inetd job has 'listen')",
+            kind,
         )
     {
-        let words = d::strings(e, n, &p("sockets")).unwrap_or_default();
+        let path = f.key("sockets");
+        let words = d::strings(e, n, &path).unwrap_or_default();
         for (i, w) in words.iter().enumerate() {
             match Listen::parse(w) {
-                Ok(l) if s.sockets.contains(&l) => {
-                    e.at(n.pos, &format!("{}[{i}]", p("sockets")), "listed twice")
-                }
+                Ok(l) if s.sockets.contains(&l) => e.at(n.pos, &path.index(i), "listed twice"),
                 Ok(l) => s.sockets.push(l),
-                Err(msg) => e.at(n.pos, &format!("{}[{i}]", p("sockets")), msg),
+                Err(msg) => e.at(n.pos, &path.index(i), msg),
             }
         }
     }
     if let Some(n) = f.get("readiness")
-        && only(e, "readiness", n, kind == Kind::Simple, "type \"simple\"")
-        && let Some(rf) = d::object(e, n, &p("readiness"), &["fd"])
+        && only(
+            e,
+            f,
+            "readiness",
+            n,
+            kind == Kind::Simple,
+            "type \"simple\"",
+            kind,
+        )
+        && let Some(rf) = d::object(e, n, &f.key("readiness"), &["fd"])
     {
         match rf.get("fd") {
-            Some(x) => {
-                s.readiness_fd = d::integer(e, x, &p("readiness.fd"), 3, 1023).map(|v| v as i32);
-            }
-            None if !rf.typo => e.at(n.pos, &p("readiness.fd"), "missing"),
+            Some(_) => s.readiness_fd = rf.integer(e, "fd", 3, 1023).map(|v| v as i32),
+            None if !rf.typo => rf.at(e, n.pos, "fd", "missing"),
             None => {}
         }
         let passed = 3..3 + s.sockets.len() as i32;
         if let Some(fd) = s.readiness_fd.filter(|fd| passed.contains(fd)) {
-            e.at(
+            rf.atf(
+                e,
                 n.pos,
-                &p("readiness.fd"),
-                format!(
+                "fd",
+                format_args!(
                     "fd {fd} is taken by 'sockets' (fds 3 to {})",
                     passed.end - 1
                 ),
@@ -223,25 +246,35 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, path: &str, has_exec: bool) -
         }
     }
     if let Some(n) = f.get("watchdog")
-        && only(e, "watchdog", n, kind == Kind::Notify, "type \"notify\"")
+        && only(
+            e,
+            f,
+            "watchdog",
+            n,
+            kind == Kind::Notify,
+            "type \"notify\"",
+            kind,
+        )
     {
-        s.watchdog = d::positive_duration(e, n, &p("watchdog"));
+        s.watchdog = f.positive_duration(e, "watchdog");
     }
     if let Some(n) = f.get("startTimeout")
         && only(
             e,
+            f,
             "startTimeout",
             n,
             s.waits_for_ready(),
             "jobs that become ready later than they start (notify, forking, readiness.fd)",
+            kind,
         )
     {
-        s.start_timeout = d::positive_duration(e, n, &p("startTimeout"));
+        s.start_timeout = f.positive_duration(e, "startTimeout");
     }
     s
 }
 
-fn listen(e: &mut Errors, n: &Node, path: &str) -> Option<Listen> {
+fn listen(e: &mut Errors, n: &Node, path: &Path) -> Option<Listen> {
     let text = d::string(e, n, path)?;
     Listen::parse(&text)
         .map_err(|msg| e.at(n.pos, path, msg))
@@ -249,21 +282,22 @@ fn listen(e: &mut Errors, n: &Node, path: &str) -> Option<Listen> {
 }
 
 /// `after` across jobs: every name is a job, not the job itself, and no
-/// ring. `names[i]` is job i's name, `after[i]` its list, `at[i]` where to
-/// point and `paths[i]` its field path.
-pub fn check_after(e: &mut Errors, names: &[&str], after: &[&[String]], at: &[(Pos, String)]) {
+/// ring. `names[i]` is job i's name, `after[i]` its list and `at[i]` where
+/// to point and its index in the config's `jobs` (for the field path).
+pub fn check_after(e: &mut Errors, names: &[&str], after: &[&[String]], at: &[(Pos, usize)]) {
     let index = |name: &str| names.iter().position(|n| *n == name);
+    let jobs = Path::Name("jobs");
     for (i, deps) in after.iter().enumerate() {
+        let (pos, k) = at[i];
+        let job = jobs.index(k);
+        let path = job.key("after");
         for d in deps.iter() {
-            let (pos, path) = &at[i];
             match index(d) {
-                Some(j) if j == i => e.at(*pos, path, "a job cannot start after itself"),
+                Some(j) if j == i => e.at(pos, &path, "a job cannot start after itself"),
                 Some(_) => {}
                 None => {
-                    let hint = d::closest(d, names)
-                        .map(|k| format!(" (did you mean {k:?}?)"))
-                        .unwrap_or_default();
-                    e.at(*pos, path, format!("{d:?} names no job{hint}"));
+                    let hint = d::hint(d::closest(d, names));
+                    e.atf(pos, &path, format_args!("{d:?} names no job{hint}"));
                 }
             }
         }
@@ -278,13 +312,13 @@ pub fn check_after(e: &mut Errors, names: &[&str], after: &[&[String]], at: &[(P
     let mut path: Vec<usize> = Vec::new();
     for start in 0..names.len() {
         walk(start, &edges, &mut state, &mut path, &mut |ring| {
-            let (pos, p) = &at[ring[0]];
+            let (pos, k) = at[ring[0]];
             let mut words: Vec<&str> = ring.iter().map(|&k| names[k]).collect();
             words.push(names[ring[0]]);
-            e.at(
-                *pos,
-                p,
-                format!(
+            e.atf(
+                pos,
+                &jobs.index(k).key("after"),
+                format_args!(
                     "a cycle: the jobs wait on each other, so none can start: {}",
                     words.join(" → ")
                 ),

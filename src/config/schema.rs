@@ -1,7 +1,7 @@
 //! The configuration tug runs: ContainerPilot v3's schema (seven top-level
 //! keys, every job field) plus tug's extensions, decoded and validated.
 
-use super::decode::{self as d, Errors, Fields, join};
+use super::decode::{self as d, Errors, Fields, Path};
 use super::words;
 use crate::events::{CODES, Code};
 use crate::json5::{Node, Pos, Value};
@@ -282,7 +282,7 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
     if let Some(m) = v2 {
         e.at(
             m.key_pos,
-            &m.key,
+            &Path::Name(&m.key),
             "this is a ContainerPilot v2 config; tug reads v3 configs, where services become \
              jobs with port and health, backends become watches, preStart/preStop/postStop \
              become jobs with when, tasks become jobs with when.interval and coprocesses \
@@ -293,48 +293,44 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
     if v2.is_some() {
         allowed.extend(V2);
     }
-    let top = d::object(e, root, "", &allowed)?;
+    let top = d::object(e, root, &Path::Name(""), &allowed)?;
     let logging = top
         .get("logging")
         .map_or_else(Logging::default, |n| logging(e, n));
-    let stop_timeout = top
-        .get("stopTimeout")
-        .and_then(|n| d::duration(e, n, "stopTimeout"))
-        .unwrap_or(5 * SECOND);
+    let stop_timeout = top.duration(e, "stopTimeout").unwrap_or(5 * SECOND);
     let consul = top.get("consul").and_then(|n| consul(e, n));
     let etcd = top.get("etcd").and_then(|n| etcd(e, n));
     if let (Some(_), Some(n)) = (&consul, top.get("etcd")) {
         e.at(
             n.pos,
-            "etcd",
+            &top.key("etcd"),
             "choose one discovery backend: consul or etcd",
         );
     }
     let (mut control_socket, mut control_allow) = (None, Vec::new());
     if let Some(f) = top
         .get("control")
-        .and_then(|n| d::object(e, n, "control", &["socket", "allow"]))
+        .and_then(|n| d::object(e, n, &top.key("control"), &["socket", "allow"]))
     {
-        control_socket = f
-            .get("socket")
-            .and_then(|s| d::string(e, s, "control.socket"));
-        if let Some(list) = f.get("allow").and_then(|a| d::array(e, a, "control.allow")) {
+        control_socket = f.string(e, "socket");
+        let path = f.key("allow");
+        if let Some(list) = f.get("allow").and_then(|a| d::array(e, a, &path)) {
             for (i, u) in list.iter().enumerate() {
-                let path = format!("control.allow[{i}]");
-                if let Some(uid) = d::integer(e, u, &path, 0, u32::MAX as i64) {
+                if let Some(uid) = d::integer(e, u, &path.index(i), 0, u32::MAX as i64) {
                     control_allow.push(uid as u32);
                 }
             }
         }
     }
+    let path = top.key("watches");
     let watch_nodes = top
         .get("watches")
-        .and_then(|n| d::array(e, n, "watches"))
+        .and_then(|n| d::array(e, n, &path))
         .unwrap_or(&[]);
     let watches: Vec<WatchConfig> = watch_nodes
         .iter()
         .enumerate()
-        .filter_map(|(i, w)| watch(e, w, &format!("watches[{i}]")))
+        .filter_map(|(i, w)| watch(e, w, &path.index(i)))
         .collect();
     let telemetry = top.get("telemetry").and_then(|n| telemetry(e, n));
     // Each job with the node it came from (a job that fails to decode
@@ -342,8 +338,9 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
     let mut jobs = Vec::new();
     let mut job_nodes = Vec::new();
     if let Some(n) = top.get("jobs") {
-        for (i, j) in d::array(e, n, "jobs").unwrap_or(&[]).iter().enumerate() {
-            if let Some(job) = job(e, j, &format!("jobs[{i}]"), stop_timeout) {
+        let path = top.key("jobs");
+        for (i, j) in d::array(e, n, &path).unwrap_or(&[]).iter().enumerate() {
+            if let Some(job) = job(e, j, &path.index(i), stop_timeout) {
                 jobs.push(job);
                 job_nodes.push((i, j));
             }
@@ -376,27 +373,27 @@ impl Default for Logging {
 
 /// An empty value, as a template renders an unset variable: ContainerPilot
 /// takes it as unset.
-fn empty_is_default(e: &mut Errors, n: &Node, path: &str, s: &str, default: &str) -> bool {
+fn empty_is_default(e: &mut Errors, n: &Node, path: &Path, s: &str, default: &str) -> bool {
     if s.is_empty() {
-        e.warn(
+        e.warnf(
             n.pos,
             path,
-            format!("empty (a template variable that is not set?): using the default, {default}, as ContainerPilot does"),
+            format_args!("empty (a template variable that is not set?): using the default, {default}, as ContainerPilot does"),
         );
     }
     s.is_empty()
 }
 
+#[inline(never)]
 fn logging(e: &mut Errors, n: &Node) -> Logging {
     let mut out = Logging::default();
-    let Some(f) = d::object(e, n, "logging", &["level", "format", "output"]) else {
+    let Some(f) = d::object(e, n, &Path::Name("logging"), &["level", "format", "output"]) else {
         return out;
     };
     let field = |e: &mut Errors, k: &str, default: &str| {
-        let path = join("logging", k);
         let x = f.get(k)?;
-        let s = d::string(e, x, &path)?;
-        (!empty_is_default(e, x, &path, &s, default)).then_some((x, s))
+        let s = f.string(e, k)?;
+        (!empty_is_default(e, x, &f.key(k), &s, default)).then_some((x, s))
     };
     if let Some((l, s)) = field(e, "level", "INFO") {
         match s.to_ascii_uppercase().as_str() {
@@ -405,10 +402,11 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
             "WARN" | "WARNING" => out.level = Level::Warn,
             "ERROR" => out.level = Level::Error,
             "FATAL" | "PANIC" => out.level = Level::Fatal,
-            _ => e.at(
+            _ => f.atf(
+                e,
                 l.pos,
-                "logging.level",
-                format!("unknown level {s:?} (DEBUG, INFO, WARN, ERROR, FATAL or PANIC)"),
+                "level",
+                format_args!("unknown level {s:?} (DEBUG, INFO, WARN, ERROR, FATAL or PANIC)"),
             ),
         }
     }
@@ -416,10 +414,11 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
         match s.as_str() {
             "default" | "text" => out.format = Format::Text,
             "json" => out.format = Format::Json,
-            other => e.at(
+            other => f.atf(
+                e,
                 x.pos,
-                "logging.format",
-                format!("unknown format {other:?} (default, text or json)"),
+                "format",
+                format_args!("unknown format {other:?} (default, text or json)"),
             ),
         }
     }
@@ -432,7 +431,7 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
 /// An agent or endpoint address tug can dial (`host:port`, `http://...`,
 /// `unix:///path`; no TLS), checked when the config loads rather than
 /// when tug starts.
-fn check_address(e: &mut Errors, n: &Node, path: &str, addr: &str, default_port: u16) {
+fn check_address(e: &mut Errors, n: &Node, path: &Path, addr: &str, default_port: u16) {
     if let Err(msg) = crate::net::client::Endpoint::parse(addr, default_port) {
         e.at(n.pos, path, msg);
     }
@@ -444,7 +443,7 @@ fn check_address(e: &mut Errors, n: &Node, path: &str, addr: &str, default_port:
 /// loads too, and every request then fails. tug does the same, with a
 /// warning. Only https is an error: tug has no TLS, so it could never work
 /// as the config means it to.
-fn agent_address(e: &mut Errors, n: &Node, path: &str, given: &str) -> String {
+fn agent_address(e: &mut Errors, n: &Node, path: &Path, given: &str) -> String {
     let t = given.trim();
     let bare = t.strip_prefix("http://").unwrap_or(t);
     let address = if t.is_empty() {
@@ -456,10 +455,10 @@ fn agent_address(e: &mut Errors, n: &Node, path: &str, given: &str) -> String {
         String::from("127.0.0.1:8500")
     } else if bare.starts_with(':') {
         let local = format!("127.0.0.1{bare}");
-        e.warn(
+        e.warnf(
             n.pos,
             path,
-            format!("{given:?} has no host: tug uses {local}, as ContainerPilot does"),
+            format_args!("{given:?} has no host: tug uses {local}, as ContainerPilot does"),
         );
         local
     } else {
@@ -470,29 +469,31 @@ fn agent_address(e: &mut Errors, n: &Node, path: &str, given: &str) -> String {
     {
         check_address(e, n, path, &address, 8500);
     } else if let Err(why) = crate::net::client::Endpoint::parse_why(&address, 8500) {
-        e.warn(
+        e.warnf(
             n.pos,
             path,
-            format!("{address:?} is not a valid host:port ({why}): every request to the agent will fail; tug keeps retrying with backoff"),
+            format_args!("{address:?} is not a valid host:port ({why}): every request to the agent will fail; tug keeps retrying with backoff"),
         );
     }
     address
 }
 
+#[inline(never)]
 fn consul(e: &mut Errors, n: &Node) -> Option<Consul> {
+    let path = Path::Name("consul");
     if let Value::String(s) = &n.value {
         return Some(Consul {
-            address: agent_address(e, n, "consul", s),
+            address: agent_address(e, n, &path, s),
             scheme: None,
             token: None,
         });
     }
-    let f = d::object(e, n, "consul", &["address", "scheme", "token", "tls"])?;
+    let f = d::object(e, n, &path, &["address", "scheme", "token", "tls"])?;
     if let Some(t) = f.get("tls") {
         d::object(
             e,
             t,
-            "consul.tls",
+            &f.key("tls"),
             &[
                 "cafile",
                 "capath",
@@ -505,26 +506,25 @@ fn consul(e: &mut Errors, n: &Node) -> Option<Consul> {
     }
     let address = match f.get("address") {
         Some(a) => {
-            let given = d::string(e, a, "consul.address")?;
-            agent_address(e, a, "consul.address", &given)
+            let given = f.string(e, "address")?;
+            agent_address(e, a, &f.key("address"), &given)
         }
         // Consul's client defaults an unset address as it does "".
-        None => agent_address(e, n, "consul.address", ""),
+        None => agent_address(e, n, &f.key("address"), ""),
     };
-    let scheme = f
-        .get("scheme")
-        .and_then(|s| d::string(e, s, "consul.scheme"));
+    let scheme = f.string(e, "scheme");
     if let (Some(s), Some(node)) = (&scheme, f.get("scheme"))
         && s != "http"
-        && !empty_is_default(e, node, "consul.scheme", s, "http")
+        && !empty_is_default(e, node, &f.key("scheme"), s, "http")
     {
-        e.at(
+        f.atf(
+            e,
             node.pos,
-            "consul.scheme",
-            format!("{s:?}: tug speaks plain HTTP only (no TLS); use a local agent over http"),
+            "scheme",
+            format_args!("{s:?}: tug speaks plain HTTP only (no TLS); use a local agent over http"),
         );
     }
-    let token = f.get("token").and_then(|s| d::string(e, s, "consul.token"));
+    let token = f.string(e, "token");
     Some(Consul {
         address,
         scheme,
@@ -534,29 +534,32 @@ fn consul(e: &mut Errors, n: &Node) -> Option<Consul> {
 
 /// `etcd: { endpoints: ["http://127.0.0.1:2379"], prefix: "/services" }`
 /// (or just the endpoint list, or one endpoint string).
+#[inline(never)]
 fn etcd(e: &mut Errors, n: &Node) -> Option<Etcd> {
+    let path = Path::Name("etcd");
     let (endpoints, prefix) = match &n.value {
         Value::String(s) => (Vec::from([s.clone()]), None),
-        Value::Array(_) => (d::strings(e, n, "etcd")?, None),
+        Value::Array(_) => (d::strings(e, n, &path)?, None),
         _ => {
-            let f = d::object(e, n, "etcd", &["endpoints", "prefix"])?;
+            let f = d::object(e, n, &path, &["endpoints", "prefix"])?;
             let endpoints = match f.get("endpoints") {
                 Some(x) if matches!(x.value, Value::String(_)) => {
-                    Vec::from([d::string(e, x, "etcd.endpoints")?])
+                    Vec::from([f.string(e, "endpoints")?])
                 }
-                Some(x) => d::strings(e, x, "etcd.endpoints")?,
+                Some(_) => f.strings(e, "endpoints")?,
                 None => Vec::new(),
             };
-            let prefix = f.get("prefix").and_then(|x| d::string(e, x, "etcd.prefix"));
+            let prefix = f.string(e, "prefix");
             (endpoints, prefix)
         }
     };
+    let list = path.key("endpoints");
     for (i, ep) in endpoints.iter().enumerate() {
         let at = match &n.value {
             Value::Array(items) => items.get(i).unwrap_or(n),
             _ => n,
         };
-        check_address(e, at, &format!("etcd.endpoints[{i}]"), ep, 2379);
+        check_address(e, at, &list.index(i), ep, 2379);
     }
     let prefix = prefix.unwrap_or_else(|| "/services".into());
     Some(Etcd {
@@ -565,37 +568,32 @@ fn etcd(e: &mut Errors, n: &Node) -> Option<Etcd> {
     })
 }
 
-fn watch(e: &mut Errors, n: &Node, path: &str) -> Option<WatchConfig> {
+#[inline(never)]
+fn watch(e: &mut Errors, n: &Node, path: &Path) -> Option<WatchConfig> {
     let f = d::object(
         e,
         n,
         path,
         &["name", "interval", "tag", "dc", "key", "prefix"],
     )?;
-    let name = required(e, &f, path, "name").and_then(|x| d::string(e, x, &join(path, "name")));
+    let name = required(e, &f, "name").and_then(|_| f.string(e, "name"));
     let interval = match f.get("interval") {
-        Some(i) => d::positive_duration(e, i, &join(path, "interval")),
+        Some(_) => f.positive_duration(e, "interval"),
         None => Some(10 * SECOND),
     };
     if interval == Some(0) {
         let at = f.get("interval").map_or(f.pos, |x| x.pos);
-        e.at(at, &join(path, "interval"), "must be > 0");
+        f.at(e, at, "interval", "must be > 0");
     }
-    let tag = f
-        .get("tag")
-        .and_then(|x| d::string(e, x, &join(path, "tag")));
-    let dc = f.get("dc").and_then(|x| d::string(e, x, &join(path, "dc")));
-    let key = f
-        .get("key")
-        .and_then(|x| d::string(e, x, &join(path, "key")));
-    let prefix = f
-        .get("prefix")
-        .and_then(|x| d::string(e, x, &join(path, "prefix")));
+    let tag = f.string(e, "tag");
+    let dc = f.string(e, "dc");
+    let key = f.string(e, "key");
+    let prefix = f.string(e, "prefix");
     if key.is_some() && prefix.is_some() {
         e.at(f.pos, path, "a watch has a key or a prefix, not both");
     }
     if (key.is_some() || prefix.is_some()) && tag.is_some() {
-        e.at(f.pos, &join(path, "tag"), "a KV watch has no tag");
+        f.at(e, f.pos, "tag", "a KV watch has no tag");
     }
     Some(WatchConfig {
         name: name?,
@@ -607,30 +605,27 @@ fn watch(e: &mut Errors, n: &Node, path: &str) -> Option<WatchConfig> {
     })
 }
 
+#[inline(never)]
 fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
     let f = d::object(
         e,
         n,
-        "telemetry",
+        &Path::Name("telemetry"),
         &["port", "interfaces", "tags", "metrics"],
     )?;
-    let port = f
-        .get("port")
-        .map_or(Some(9090), |p| d::integer(e, p, "telemetry.port", 0, 65535));
-    let interfaces = f
-        .get("interfaces")
-        .and_then(|x| d::strings(e, x, "telemetry.interfaces"))
-        .unwrap_or_default();
-    check_interfaces(e, f.get("interfaces"), "telemetry.interfaces", &interfaces);
-    let tags = f
-        .get("tags")
-        .and_then(|x| d::strings(e, x, "telemetry.tags"))
-        .unwrap_or_default();
+    let port = match f.get("port") {
+        Some(_) => f.integer(e, "port", 0, 65535),
+        None => Some(9090),
+    };
+    let interfaces = f.strings(e, "interfaces").unwrap_or_default();
+    check_interfaces(e, f.get("interfaces"), &f.key("interfaces"), &interfaces);
+    let tags = f.strings(e, "tags").unwrap_or_default();
     let mut metrics = Vec::new();
     if let Some(m) = f.get("metrics") {
-        let list = d::array(e, m, "telemetry.metrics").unwrap_or(&[]);
+        let list_path = f.key("metrics");
+        let list = d::array(e, m, &list_path).unwrap_or(&[]);
         for (i, node) in list.iter().enumerate() {
-            let path = format!("telemetry.metrics[{i}]");
+            let path = list_path.index(i);
             let Some(mf) = d::object(
                 e,
                 node,
@@ -639,11 +634,7 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
             ) else {
                 continue;
             };
-            let get = |e: &mut Errors, k: &str| {
-                mf.get(k)
-                    .and_then(|x| d::string(e, x, &join(&path, k)))
-                    .unwrap_or_default()
-            };
+            let get = |e: &mut Errors, k: &str| mf.string(e, k).unwrap_or_default();
             let metric = Metric {
                 namespace: get(e, "namespace"),
                 subsystem: get(e, "subsystem"),
@@ -652,15 +643,16 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
                 kind: get(e, "type"),
             };
             if metric.name.is_empty() {
-                e.at(node.pos, &join(&path, "name"), "missing");
+                mf.at(e, node.pos, "name", "missing");
             } else if let Err(msg) = metric_name(&metric) {
                 e.at(node.pos, &path, msg);
             }
             if !["counter", "gauge", "histogram", "summary"].contains(&metric.kind.as_str()) {
-                e.at(
+                mf.atf(
+                    e,
                     node.pos,
-                    &join(&path, "type"),
-                    format!(
+                    "type",
+                    format_args!(
                         "{:?} is not counter, gauge, histogram or summary",
                         metric.kind
                     ),
@@ -677,16 +669,17 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
     })
 }
 
-fn required<'n>(e: &mut Errors, f: &Fields<'n>, path: &str, key: &str) -> Option<&'n Node> {
+fn required<'n>(e: &mut Errors, f: &Fields<'n>, key: &str) -> Option<&'n Node> {
     let n = f.get(key);
     if n.is_none() {
-        e.at(f.pos, &join(path, key), "missing");
+        f.at(e, f.pos, key, "missing");
     }
     n
 }
 
 /// A command: a string split as shell words, or an array of strings.
-fn command(e: &mut Errors, n: &Node, path: &str) -> Option<Vec<String>> {
+#[inline(never)]
+fn command(e: &mut Errors, n: &Node, path: &Path) -> Option<Vec<String>> {
     let argv = match &n.value {
         Value::String(s) => match words::split(s) {
             Ok(w) => w,
@@ -704,50 +697,49 @@ fn command(e: &mut Errors, n: &Node, path: &str) -> Option<Vec<String>> {
     Some(argv)
 }
 
-fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobConfig> {
+#[inline(never)]
+fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobConfig> {
     let f = d::object(e, n, path, &JOB)?;
-    let p = |k: &str| join(path, k);
-    let exec = f.get("exec").and_then(|x| command(e, x, &p("exec")));
+    let f = &f;
+    let exec = f.get("exec").and_then(|x| command(e, x, &f.key("exec")));
     // Every field is decoded even when an earlier one fails, so that each
     // error is reported; the job itself then needs only a name.
     let name = match f.get("name") {
-        Some(x) => d::string(e, x, &p("name")),
+        Some(_) => f.string(e, "name"),
         // ContainerPilot names an unnamed job after its executable.
         None => match &exec {
             Some(argv) => Some(argv[0].clone()),
             None if f.has("exec") => None,
             None => {
-                e.at(n.pos, &p("name"), "missing (a job needs a name or an exec)");
+                f.at(e, n.pos, "name", "missing (a job needs a name or an exec)");
                 None
             }
         },
     };
     if name.as_deref() == Some("") {
-        e.at(n.pos, &p("name"), "must not be empty");
+        f.at(e, n.pos, "name", "must not be empty");
     }
     let when = f
         .get("when")
-        .and_then(|w| when(e, w, &p("when")))
+        .and_then(|w| when(e, w, &f.key("when")))
         .unwrap_or(When::Startup);
     let restarts = match f.get("restarts") {
-        Some(r) => restarts(e, r, &p("restarts")).unwrap_or(Restarts::Limit(0)),
+        Some(r) => restarts(e, r, &f.key("restarts")).unwrap_or(Restarts::Limit(0)),
         // Periodic jobs run again on every tick.
         None if matches!(when, When::Interval(_) | When::Cron { .. }) => Restarts::Unlimited,
         None => Restarts::Limit(0),
     };
     if restarts == Restarts::Unlimited && matches!(when, When::Event { each: true, .. }) {
-        e.at(
+        f.at(
+            e,
             f.get("restarts").map_or(n.pos, |r| r.pos),
-            &p("restarts"),
+            "restarts",
             "\"unlimited\" may not be used with when.each: it could start processes without bound",
         );
     }
-    let dur = |e: &mut Errors, k: &str| f.get(k).and_then(|x| d::duration(e, x, &p(k)));
-    let mut timeout = f
-        .get("timeout")
-        .and_then(|x| d::positive_duration(e, x, &p("timeout")));
+    let mut timeout = f.positive_duration(e, "timeout");
     if timeout == Some(0) {
-        e.at(n.pos, &p("timeout"), "must be at least 1ms");
+        f.at(e, n.pos, "timeout", "must be at least 1ms");
     }
     if let (None, When::Interval(every)) = (timeout, &when) {
         // ContainerPilot: a periodic task may not outlive its period.
@@ -756,23 +748,25 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
     let stop_signal = f
         .get("stopSignal")
         .and_then(|s| {
-            let name = d::string(e, s, &p("stopSignal"))?;
+            let name = f.string(e, "stopSignal")?;
             signame::parse(&name).or_else(|| {
-                e.at(s.pos, &p("stopSignal"), format!("unknown signal {name:?}"));
+                f.atf(
+                    e,
+                    s.pos,
+                    "stopSignal",
+                    format_args!("unknown signal {name:?}"),
+                );
                 None
             })
         })
         .unwrap_or(libc::SIGTERM);
-    let port = f
-        .get("port")
-        .and_then(|x| d::integer(e, x, &p("port"), 1, 65535))
-        .map(|v| v as u16);
+    let port = f.integer(e, "port", 1, 65535).map(|v| v as u16);
     let health = f
         .get("health")
-        .and_then(|h| health(e, h, &p("health"), timeout, port.is_some()));
+        .and_then(|h| health(e, h, &f.key("health"), timeout, port.is_some()));
     if port.is_some() {
         if health.is_none() && !f.has("health") {
-            e.at(n.pos, &p("health"), "must be set when 'port' is set");
+            f.at(e, n.pos, "health", "must be set when 'port' is set");
         }
         // (Not when the check has a typo, which may be the ttl's.)
         if let Some(Value::Object(members)) = f.get("health").map(|h| &h.value)
@@ -780,37 +774,35 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
                 .iter()
                 .all(|m| m.key != "ttl" && HEALTH.contains(&m.key.as_str()))
         {
-            e.at(
+            f.at(
+                e,
                 f.get("health").map_or(n.pos, |x| x.pos),
-                &p("health.ttl"),
+                "health.ttl",
                 "must be set when 'port' is set (the TTL given to the discovery backend)",
             );
         }
         if let Some(name) = &name
             && !valid_service_name(name)
         {
-            e.at(
+            f.atf(
+                e,
                 f.get("name").map_or(n.pos, |x| x.pos),
-                &p("name"),
-                format!("{name:?} cannot be advertised: it must match ^[a-z][a-zA-Z0-9-]+$"),
+                "name",
+                format_args!("{name:?} cannot be advertised: it must match ^[a-z][a-zA-Z0-9-]+$"),
             );
         }
     }
     let raw_output = f
         .get("logging")
-        .and_then(|l| raw_flag(e, l, &p("logging")))
+        .and_then(|l| raw_flag(e, l, &f.key("logging")))
         .unwrap_or(false);
-    let strings = |e: &mut Errors, k: &str| {
-        f.get(k)
-            .and_then(|x| d::strings(e, x, &p(k)))
-            .unwrap_or_default()
-    };
-    let interfaces = strings(e, "interfaces");
-    check_interfaces(e, f.get("interfaces"), &p("interfaces"), &interfaces);
-    let tags = strings(e, "tags");
+    let interfaces = f.strings(e, "interfaces").unwrap_or_default();
+    check_interfaces(e, f.get("interfaces"), &f.key("interfaces"), &interfaces);
+    let tags = f.strings(e, "tags").unwrap_or_default();
+    let meta_path = f.key("meta");
     let meta = f
         .get("meta")
-        .and_then(|x| d::string_map(e, x, &p("meta")))
+        .and_then(|x| d::string_map(e, x, &meta_path))
         .unwrap_or_default();
     for (k, _) in &meta {
         if k.is_empty()
@@ -821,13 +813,13 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
         {
             e.at(
                 f.get("meta").map_or(n.pos, |x| x.pos),
-                &join(&p("meta"), k),
+                &meta_path.key(k),
                 "meta keys may only use letters, digits, '_' and '-' (at most 128)",
             );
         }
     }
     let initial_status = f.get("initial_status").and_then(|x| {
-        let s = d::string(e, x, &p("initial_status"))?;
+        let s = f.string(e, "initial_status")?;
         let valid = ["passing", "warning", "critical"].contains(&s.as_str());
         if port.is_none() {
             // ContainerPilot validates it only for a registered service.
@@ -836,19 +828,21 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
             } else {
                 format!(" (and {s:?} is not passing, warning or critical)")
             };
-            e.warn(
+            f.warnf(
+                e,
                 x.pos,
-                &p("initial_status"),
-                format!("has no effect without 'port': the job is not registered{also}"),
+                "initial_status",
+                format_args!("has no effect without 'port': the job is not registered{also}"),
             );
             None
         } else if valid {
             Some(s)
         } else {
-            e.at(
+            f.atf(
+                e,
                 x.pos,
-                &p("initial_status"),
-                format!("{s:?} is not passing, warning or critical"),
+                "initial_status",
+                format_args!("{s:?} is not passing, warning or critical"),
             );
             None
         }
@@ -858,40 +852,37 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
         && let Some(cf) = d::object(
             e,
             c,
-            &p("consul"),
+            &f.key("consul"),
             &["enableTagOverride", "deregisterCriticalServiceAfter"],
         )
     {
-        enable_tag_override = cf
-            .get("enableTagOverride")
-            .and_then(|x| d::boolean(e, x, &p("consul.enableTagOverride")))
-            .unwrap_or(false);
+        enable_tag_override = cf.boolean(e, "enableTagOverride").unwrap_or(false);
         deregister_after = cf.get("deregisterCriticalServiceAfter").and_then(|x| {
-            let path = p("consul.deregisterCriticalServiceAfter");
+            let path = cf.key("deregisterCriticalServiceAfter");
             let s = d::string(e, x, &path)?;
             d::duration(e, x, &path).map(|_| s)
         });
     }
-    let restart_delay = dur(e, "restartDelay").unwrap_or(0);
-    let restart_max_delay =
-        dur(e, "restartMaxDelay").unwrap_or_else(|| restart_delay.max(30 * SECOND));
-    let restart_reset_after = dur(e, "restartResetAfter").unwrap_or(10 * SECOND);
-    let opt_string = |e: &mut Errors, k: &str| f.get(k).and_then(|x| d::string(e, x, &p(k)));
-    let user = opt_string(e, "user");
-    let group = opt_string(e, "group");
-    let workdir = opt_string(e, "workdir");
+    let restart_delay = f.duration(e, "restartDelay").unwrap_or(0);
+    let restart_max_delay = f
+        .duration(e, "restartMaxDelay")
+        .unwrap_or_else(|| restart_delay.max(30 * SECOND));
+    let restart_reset_after = f.duration(e, "restartResetAfter").unwrap_or(10 * SECOND);
+    let user = f.string(e, "user");
+    let group = f.string(e, "group");
+    let workdir = f.string(e, "workdir");
     let env = f
         .get("env")
-        .map(|x| job_env(e, x, &p("env")))
+        .map(|x| job_env(e, x, &f.key("env")))
         .unwrap_or_default();
-    let service = super::kinds::decode(e, &f, n.pos, path, f.has("exec"));
+    let service = super::kinds::decode(e, f, n.pos, f.has("exec"));
     Some(JobConfig {
         name: name?,
         exec,
         when,
         restarts,
         timeout,
-        stop_timeout: dur(e, "stopTimeout").unwrap_or(default_stop),
+        stop_timeout: f.duration(e, "stopTimeout").unwrap_or(default_stop),
         stop_signal,
         health,
         raw_output,
@@ -914,7 +905,7 @@ fn job(e: &mut Errors, n: &Node, path: &str, default_stop: u64) -> Option<JobCon
 }
 
 /// Each `interfaces` spec must be one the address selection understands.
-fn check_interfaces(e: &mut Errors, n: Option<&Node>, path: &str, specs: &[String]) {
+fn check_interfaces(e: &mut Errors, n: Option<&Node>, path: &Path, specs: &[String]) {
     let Some(n) = n else { return };
     for (i, spec) in specs.iter().enumerate() {
         if let Err(msg) = crate::net::interfaces::validate(spec) {
@@ -922,24 +913,23 @@ fn check_interfaces(e: &mut Errors, n: Option<&Node>, path: &str, specs: &[Strin
                 Value::Array(items) => items.get(i).map_or(n.pos, |x| x.pos),
                 _ => n.pos,
             };
-            e.at(pos, &format!("{path}[{i}]"), msg);
+            e.at(pos, &path.index(i), msg);
         }
     }
 }
 
 /// `logging: { raw: true }`
-fn raw_flag(e: &mut Errors, n: &Node, path: &str) -> Option<bool> {
-    let f = d::object(e, n, path, &["raw"])?;
-    f.get("raw")
-        .and_then(|x| d::boolean(e, x, &join(path, "raw")))
+fn raw_flag(e: &mut Errors, n: &Node, path: &Path) -> Option<bool> {
+    d::object(e, n, path, &["raw"])?.boolean(e, "raw")
 }
 
-fn job_env(e: &mut Errors, n: &Node, path: &str) -> Vec<(String, Option<String>)> {
+#[inline(never)]
+fn job_env(e: &mut Errors, n: &Node, path: &Path) -> Vec<(String, Option<String>)> {
     let Value::Object(members) = &n.value else {
-        e.at(
+        e.atf(
             n.pos,
             path,
-            format!(
+            format_args!(
                 "expected an object of NAME: \"value\" (or null to unset), found {}",
                 n.value.kind()
             ),
@@ -948,7 +938,7 @@ fn job_env(e: &mut Errors, n: &Node, path: &str) -> Vec<(String, Option<String>)
     };
     let mut out = Vec::new();
     for m in members {
-        let here = join(path, &m.key);
+        let here = path.key(&m.key);
         if m.key.is_empty() || m.key.contains('=') {
             e.at(m.key_pos, &here, "invalid variable name");
         }
@@ -957,10 +947,10 @@ fn job_env(e: &mut Errors, n: &Node, path: &str) -> Vec<(String, Option<String>)
             Value::String(s) => out.push((m.key.clone(), Some(s.clone()))),
             Value::Number(x) => out.push((m.key.clone(), Some(crate::float::display(*x)))),
             Value::Bool(b) => out.push((m.key.clone(), Some(b.to_string()))),
-            other => e.at(
+            other => e.atf(
                 m.value.pos,
                 &here,
-                format!("expected a string or null, found {}", other.kind()),
+                format_args!("expected a string or null, found {}", other.kind()),
             ),
         }
     }
@@ -976,7 +966,8 @@ fn valid_service_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || *c == b'-')
 }
 
-fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
+#[inline(never)]
+fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
     let f = d::object(
         e,
         n,
@@ -985,7 +976,6 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
             "source", "once", "each", "interval", "timeout", "cron", "timezone",
         ],
     )?;
-    let p = |k: &str| join(path, k);
     let kinds = ["interval", "once", "each", "cron"]
         .iter()
         .filter(|k| f.has(k))
@@ -999,29 +989,32 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
         return None;
     }
     if let Some(i) = f.get("interval") {
-        let every = d::positive_duration(e, i, &p("interval"))?;
+        let every = f.positive_duration(e, "interval")?;
         if every < 1_000_000 {
-            e.at(i.pos, &p("interval"), "cannot be less than 1ms");
+            f.at(e, i.pos, "interval", "cannot be less than 1ms");
             return None;
         }
         return Some(When::Interval(every));
     }
     if let Some(c) = f.get("cron") {
-        let expr = d::string(e, c, &p("cron"))?;
+        let expr = f.string(e, "cron")?;
         if let Err(err) = crate::calendar::cron::Schedule::parse(&expr) {
-            e.at(c.pos, &p("cron"), format!("{err}"));
+            f.atf(e, c.pos, "cron", format_args!("{err}"));
             return None;
         }
         let local = match f.get("timezone") {
             None => false,
-            Some(z) => match d::string(e, z, &p("timezone"))?.as_str() {
+            Some(z) => match f.string(e, "timezone")?.as_str() {
                 "UTC" | "utc" => false,
                 "local" => true,
                 other => {
-                    e.at(
+                    f.atf(
+                        e,
                         z.pos,
-                        &p("timezone"),
-                        format!("{other:?}: use \"UTC\" or \"local\" (set TZ for another zone)"),
+                        "timezone",
+                        format_args!(
+                            "{other:?}: use \"UTC\" or \"local\" (set TZ for another zone)"
+                        ),
                     );
                     return None;
                 }
@@ -1029,10 +1022,8 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
         };
         return Some(When::Cron { expr, local });
     }
-    let timeout = f
-        .get("timeout")
-        .and_then(|t| d::duration(e, t, &p("timeout")));
-    let source = f.get("source").and_then(|s| d::string(e, s, &p("source")));
+    let timeout = f.duration(e, "timeout");
+    let source = f.string(e, "source");
     let (code_node, each) = match (f.get("once"), f.get("each")) {
         (Some(c), _) => (Some(c), false),
         (_, Some(c)) => (Some(c), true),
@@ -1040,7 +1031,7 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
     };
     let word = if each { "each" } else { "once" };
     let code = match code_node {
-        Some(c) => d::string(e, c, &p(word))?,
+        Some(_) => f.string(e, word)?,
         // `when: { source: "SIGHUP" }` runs the job on each signal.
         None if source.as_deref().is_some_and(is_signal_source) => "signal".to_string(),
         None => {
@@ -1056,10 +1047,11 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
     };
     let Some(typed) = Code::from_name(&code) else {
         let pos = code_node.map_or(n.pos, |c| c.pos);
-        e.at(
+        f.atf(
+            e,
             pos,
-            &p(word),
-            format!(
+            word,
+            format_args!(
                 "unknown event {code:?} (one of {})",
                 CODES.map(|(n, _)| n).join(", ")
             ),
@@ -1077,10 +1069,8 @@ fn when(e: &mut Errors, n: &Node, path: &str) -> Option<When> {
         } else {
             "add the source: a job, watch.NAME or \"global\""
         };
-        e.warn(
-            n.pos,
-            &p("source"),
-            format!("missing: no event matches {word} {code:?} without a source, so this job will never start ({advice})"),
+        f.warnf(e, n.pos, "source",
+            format_args!("missing: no event matches {word} {code:?} without a source, so this job will never start ({advice})"),
         );
         return Some(never(timeout));
     };
@@ -1113,26 +1103,27 @@ pub fn is_signal_source(s: &str) -> bool {
     s == "SIGHUP" || s == "SIGUSR2"
 }
 
-fn restarts(e: &mut Errors, n: &Node, path: &str) -> Option<Restarts> {
+#[inline(never)]
+fn restarts(e: &mut Errors, n: &Node, path: &Path) -> Option<Restarts> {
     match &n.value {
         Value::String(s) if s == "unlimited" => Some(Restarts::Unlimited),
         Value::String(s) if s == "never" => Some(Restarts::Limit(0)),
         Value::Number(_) | Value::String(_) => match &n.value {
             Value::String(s) if s.trim().parse::<u32>().is_err() => {
-                e.at(
+                e.atf(
                     n.pos,
                     path,
-                    format!("{s:?}: accepts a whole number, \"unlimited\" or \"never\""),
+                    format_args!("{s:?}: accepts a whole number, \"unlimited\" or \"never\""),
                 );
                 None
             }
             _ => d::integer(e, n, path, 0, i64::from(u32::MAX)).map(|v| Restarts::Limit(v as u32)),
         },
         other => {
-            e.at(
+            e.atf(
                 n.pos,
                 path,
-                format!(
+                format_args!(
                     "expected a whole number, \"unlimited\" or \"never\", found {}",
                     other.kind()
                 ),
@@ -1146,15 +1137,15 @@ const HEALTH: [&str; 8] = [
     "exec", "http", "tcp", "status", "interval", "ttl", "timeout", "logging",
 ];
 
+#[inline(never)]
 fn health(
     e: &mut Errors,
     n: &Node,
-    path: &str,
+    path: &Path,
     job_timeout: Option<u64>,
     advertised: bool,
 ) -> Option<Health> {
     let f = d::object(e, n, path, &HEALTH)?;
-    let p = |k: &str| join(path, k);
     let kinds = ["exec", "http", "tcp"].iter().filter(|k| f.has(k)).count();
     let check = if kinds != 1 {
         if kinds > 1 || !f.typo {
@@ -1162,56 +1153,55 @@ fn health(
         }
         None
     } else if let Some(x) = f.get("exec") {
-        command(e, x, &p("exec")).map(Check::Exec)
+        command(e, x, &f.key("exec")).map(Check::Exec)
     } else if let Some(x) = f.get("http") {
-        let url = d::string(e, x, &p("http")).filter(|url| {
+        let url = f.string(e, "http").filter(|url| {
             let ok = url.starts_with("http://");
             if !ok {
-                e.at(x.pos, &p("http"), "only http:// URLs can be checked");
+                f.at(e, x.pos, "http", "only http:// URLs can be checked");
             }
             ok
         });
-        let status = f
-            .get("status")
-            .and_then(|s| d::integer(e, s, &p("status"), 100, 599))
-            .map(|s| s as u16);
+        let status = f.integer(e, "status", 100, 599).map(|s| s as u16);
         url.map(|url| Check::Http { url, status })
     } else {
         f.get("tcp")
-            .and_then(|x| Some((x, d::string(e, x, &p("tcp"))?)))
+            .and_then(|x| Some((x, f.string(e, "tcp")?)))
             .and_then(|(x, addr)| {
                 let ok = addr
                     .rsplit_once(':')
                     .is_some_and(|(_, port)| port.parse::<u16>().is_ok_and(|p| p > 0));
                 if !ok {
-                    e.at(x.pos, &p("tcp"), format!("{addr:?} is not host:port"));
+                    f.atf(e, x.pos, "tcp", format_args!("{addr:?} is not host:port"));
                 }
                 ok.then_some(Check::Tcp(addr))
             })
     };
     if f.has("status") && !f.has("http") {
-        e.at(n.pos, &p("status"), "only applies to 'http' checks");
+        f.at(e, n.pos, "status", "only applies to 'http' checks");
     }
     // ContainerPilot 3.8 requires interval and ttl (> 0); tug defaults the
     // interval so that a check used only for `healthy` events (no port)
     // can be written bare, and needs a ttl only to advertise.
     let interval = match f.get("interval") {
-        Some(i) => d::positive_duration(e, i, &p("interval")),
+        Some(_) => f.positive_duration(e, "interval"),
         None => Some(5 * SECOND),
     };
     if interval.is_some_and(|i| i < 1_000_000) {
-        e.at(
+        f.at(
+            e,
             f.get("interval").map_or(n.pos, |x| x.pos),
-            &p("interval"),
+            "interval",
             "must be > 0",
         );
     }
     let ttl = f.get("ttl").and_then(|t| {
-        let ttl = d::positive_duration(e, t, &p("ttl"))?;
+        let ttl = f.positive_duration(e, "ttl")?;
         if ttl < SECOND {
-            e.at(
+            f.at(
+                e,
                 t.pos,
-                &p("ttl"),
+                "ttl",
                 "must be at least 1s (Consul's TTL is in seconds)",
             );
         }
@@ -1224,26 +1214,18 @@ fn health(
             path,
             "no 'interval' or 'ttl': tug checks every 5s (ContainerPilot 3.8 rejects a health check without them)",
         ),
-        (false, true) => e.warn(
-            n.pos,
-            &p("interval"),
-            format!("missing: tug checks every 5s ({rejects})"),
+        (false, true) => f.warnf(e, n.pos, "interval",
+            format_args!("missing: tug checks every 5s ({rejects})"),
         ),
-        (true, false) => e.warn(
-            n.pos,
-            &p("ttl"),
-            format!("missing: tug needs it only with 'port' ({rejects})"),
+        (true, false) => f.warnf(e, n.pos, "ttl",
+            format_args!("missing: tug needs it only with 'port' ({rejects})"),
         ),
         (true, true) => {}
     }
-    let timeout = f
-        .get("timeout")
-        .and_then(|t| d::duration(e, t, &p("timeout")))
-        .or(job_timeout)
-        .or(interval);
+    let timeout = f.duration(e, "timeout").or(job_timeout).or(interval);
     let raw_output = f
         .get("logging")
-        .and_then(|l| raw_flag(e, l, &p("logging")))
+        .and_then(|l| raw_flag(e, l, &f.key("logging")))
         .unwrap_or(false);
     Some(Health {
         check: check?,
@@ -1253,6 +1235,9 @@ fn health(
         raw_output,
     })
 }
+
+/// The path of the job list, for errors that name a job.
+const JOBS: Path = Path::Name("jobs");
 
 /// A node inside a job by path (`["when", "source"]`), for positions.
 fn node_in<'n>(job: &'n Node, keys: &[&str]) -> Option<&'n Node> {
@@ -1266,6 +1251,7 @@ fn node_in<'n>(job: &'n Node, keys: &[&str]) -> Option<&'n Node> {
 /// source that names nothing, or a group of jobs that only wait on each
 /// other, loads in ContainerPilot and the job never starts: tug warns and
 /// gives the job a `when` that never fires ([`never`]).
+#[inline(never)]
 fn check_graph(
     e: &mut Errors,
     jobs: &mut [JobConfig],
@@ -1277,10 +1263,10 @@ fn check_graph(
         if jobs[..i].iter().any(|o| o.name == j.name) {
             let (k, node) = nodes[i];
             let at = node_in(node, &["name"]).map_or(node.pos, |x| x.pos);
-            e.at(
+            e.atf(
                 at,
-                &format!("jobs[{k}].name"),
-                format!("duplicate job name {:?}", j.name),
+                &JOBS.index(k).key("name"),
+                format_args!("duplicate job name {:?}", j.name),
             );
         }
     }
@@ -1292,21 +1278,18 @@ fn check_graph(
                 .filter(|n| matches!(&n.value, Value::String(s) if *s == w.name))
                 .nth(1)
                 .map_or(Pos::default(), |n| n.pos);
-            e.at(
+            e.atf(
                 at,
-                &format!("watches[{i}].name"),
-                format!("duplicate watch name {:?}", w.name),
+                &Path::Name("watches").index(i).key("name"),
+                format_args!("duplicate watch name {:?}", w.name),
             );
         }
     }
     let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
     let after: Vec<&[String]> = jobs.iter().map(|j| &j.service.after[..]).collect();
-    let at: Vec<(Pos, String)> = nodes
+    let at: Vec<(Pos, usize)> = nodes
         .iter()
-        .map(|(k, node)| {
-            let pos = node_in(node, &["after"]).map_or(node.pos, |x| x.pos);
-            (pos, format!("jobs[{k}].after"))
-        })
+        .map(|(k, node)| (node_in(node, &["after"]).map_or(node.pos, |x| x.pos), *k))
         .collect();
     super::kinds::check_after(e, &names, &after, &at);
     let job_index = |jobs: &[JobConfig], name: &str| jobs.iter().position(|o| o.name == name);
@@ -1332,21 +1315,18 @@ fn check_graph(
         let mut names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
         names.extend(watch_names.iter().map(String::as_str));
         names.extend(["global", "SIGHUP", "SIGUSR2"]);
-        let hint = d::closest(source, &names)
-            .or_else(|| {
-                d::closest(
-                    &format!("watch.{source}"),
-                    &watch_names.iter().map(String::as_str).collect::<Vec<_>>(),
-                )
-            })
-            .map(|k| format!(" (did you mean {k:?}?)"))
-            .unwrap_or_default();
+        let hint = d::hint(d::closest(source, &names).or_else(|| {
+            d::closest(
+                &format!("watch.{source}"),
+                &watch_names.iter().map(String::as_str).collect::<Vec<_>>(),
+            )
+        }));
         let (k, node) = nodes[i];
         let at = node_in(node, &["when", "source"]).map_or(node.pos, |x| x.pos);
-        e.warn(
+        e.warnf(
             at,
-            &format!("jobs[{k}].when.source"),
-            format!("{source:?} names no job or watch: this job will never start{hint}"),
+            &JOBS.index(k).key("when.source"),
+            format_args!("{source:?} names no job or watch: this job will never start{hint}"),
         );
         jobs[i].when = never(*timeout);
     }
@@ -1414,7 +1394,7 @@ fn check_graph(
                 jobs[s].name
             )
         };
-        e.warn(at, &format!("jobs[{k}].when"), msg);
+        e.warn(at, &JOBS.index(k).key("when"), msg);
     }
     for i in 0..jobs.len() {
         if !can_start[i]
