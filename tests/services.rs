@@ -710,7 +710,20 @@ fn socket_activation_keeps_the_socket_across_restarts() {
     assert_eq!(got, format!("{first}\n"));
 
     let stop = Arc::new(AtomicBool::new(false));
-    let client = connect_loop(addr, stop.clone(), Duration::from_secs(30), 20_000);
+    let answered = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let client = connect_loop_counting(
+        addr,
+        stop.clone(),
+        Duration::from_secs(30),
+        20_000,
+        answered.clone(),
+    );
+    // The loop is under way (served by the first instance) before the
+    // restart, or it may not span it.
+    wait_for(Duration::from_secs(10), || {
+        (answered.load(Ordering::SeqCst) > 0).then_some(())
+    })
+    .expect("the connect loop got no answer");
     sb.ctl_ok(&["restart", "app"]);
     let second = number_after(&t.expect("listening on 2 fds"), "activate ");
     assert_ne!(first, second);
@@ -857,6 +870,19 @@ fn after_shutdown_stops_dependents_before_their_dependencies() {
     assert_eq!(code.code(), Some(0), "{err}");
     let got = std::fs::read_to_string(&order).unwrap();
     assert_eq!(got, "web stopped\ndb stopped\n");
+}
+
+#[test]
+fn a_prestop_job_after_its_own_source_does_not_hold_shutdown() {
+    let sb = Sandbox::new("prestop-after");
+    let t = sb.start(&format!(
+        r#"{{ name: "app", exec: ["sh", "-c", "echo app up; {LOOP}"] }},
+           {{ name: "pre", after: ["app"], when: {{ source: "app", once: "stopping" }},
+              exec: "echo pre ran" }}"#
+    ));
+    let (code, seen, err) = t.terminate();
+    assert_eq!(code.code(), Some(0), "{err}");
+    assert!(seen.iter().any(|l| l.contains("pre ran")), "{seen:#?}");
 }
 
 #[test]

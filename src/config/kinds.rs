@@ -282,9 +282,18 @@ fn listen(e: &mut Errors, n: &Node, path: &Path) -> Option<Listen> {
 }
 
 /// `after` across jobs: every name is a job, not the job itself, and no
-/// ring. `names[i]` is job i's name, `after[i]` its list and `at[i]` where
-/// to point and its index in the config's `jobs` (for the field path).
-pub fn check_after(e: &mut Errors, names: &[&str], after: &[&[String]], at: &[(Pos, usize)]) {
+/// ring. `names[i]` is job i's name, `after[i]` its list, `when[i]` the job
+/// whose event (not a stop event) starts it, and `at[i]` where to point and
+/// its index in the config's `jobs` (for the field path). A ring made of
+/// `when` alone loads, as in ContainerPilot (the schema warns that it never
+/// starts); one with an `after` in it is tug's own and an error.
+pub fn check_after(
+    e: &mut Errors,
+    names: &[&str],
+    after: &[&[String]],
+    when: &[Option<usize>],
+    at: &[(Pos, usize)],
+) {
     let index = |name: &str| names.iter().position(|n| *n == name);
     let jobs = Path::Name("jobs");
     for (i, deps) in after.iter().enumerate() {
@@ -304,14 +313,24 @@ pub fn check_after(e: &mut Errors, names: &[&str], after: &[&[String]], at: &[(P
     }
     // Rings: a depth-first walk over "starts after" edges; each ring is
     // reported once, at the job where the walk closed it.
-    let edges: Vec<Vec<usize>> = after
+    let after_edges: Vec<Vec<usize>> = after
         .iter()
         .map(|deps| deps.iter().filter_map(|d| index(d)).collect())
+        .collect();
+    let edges: Vec<Vec<usize>> = after_edges
+        .iter()
+        .zip(when)
+        .map(|(a, w)| a.iter().copied().chain(*w).collect())
         .collect();
     let mut state = alloc::vec![0u8; names.len()]; // 0 new, 1 on the path, 2 done
     let mut path: Vec<usize> = Vec::new();
     for start in 0..names.len() {
         walk(start, &edges, &mut state, &mut path, &mut |ring| {
+            let n = ring.len();
+            let by_after = (0..n).any(|m| after_edges[ring[m]].contains(&ring[(m + 1) % n]));
+            if !by_after {
+                return;
+            }
             let (pos, k) = at[ring[0]];
             let mut words: Vec<&str> = ring.iter().map(|&k| names[k]).collect();
             words.push(names[ring[0]]);
@@ -448,6 +467,18 @@ mod tests {
             e[0].contains("a cycle: the jobs wait on each other, so none can start: a → c → b → a"),
             "{e:?}"
         );
+        // A ring through a `when` and an `after` is a ring too.
+        let e = errors(
+            r#"{jobs: [{name: "a", exec: "x", when: {source: "d", once: "healthy"}},
+                       {name: "d", exec: "x", after: ["a"]}]}"#,
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("a cycle") && e[0].contains("→"), "{e:?}");
+        // A preStop job after its own source is no ring: it starts on the
+        // source's stopping.
+        let prestop = r#"{jobs: [{name: "app", exec: "x"},
+            {name: "pre", exec: "x", after: ["app"], when: {source: "app", once: "stopping"}}]}"#;
+        assert_eq!(errors(prestop), Vec::<String>::new());
         let diamond = r#"{jobs: [{name: "a", exec: "x"}, {name: "b", exec: "x", after: ["a"]},
                                  {name: "c", exec: "x", after: ["a"]}, {name: "d", exec: "x", after: ["b", "c"]}]}"#;
         assert_eq!(errors(diamond), Vec::<String>::new());

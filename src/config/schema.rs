@@ -1291,8 +1291,17 @@ fn check_graph(
         .iter()
         .map(|(k, node)| (node_in(node, &["after"]).map_or(node.pos, |x| x.pos), *k))
         .collect();
-    super::kinds::check_after(e, &names, &after, &at);
     let job_index = |jobs: &[JobConfig], name: &str| jobs.iter().position(|o| o.name == name);
+    let when: Vec<Option<usize>> = jobs
+        .iter()
+        .map(|j| match &j.when {
+            When::Event { source, code, .. } if !matches!(code, Code::Stopping | Code::Stopped) => {
+                job_index(jobs, source)
+            }
+            _ => None,
+        })
+        .collect();
+    super::kinds::check_after(e, &names, &after, &when, &at);
     let watch_names: Vec<String> = watches
         .iter()
         .map(|w| format!("watch.{}", w.name))

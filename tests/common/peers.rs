@@ -326,6 +326,18 @@ pub fn connect_loop(
     limit: Duration,
     max: u32,
 ) -> std::thread::JoinHandle<LoopStats> {
+    connect_loop_counting(addr, stop, limit, max, Arc::default())
+}
+
+/// `connect_loop`, counting answered connections in `answered` as it
+/// goes (a test waits on it to know the loop is under way).
+pub fn connect_loop_counting(
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    limit: Duration,
+    max: u32,
+    answered: Arc<std::sync::atomic::AtomicU32>,
+) -> std::thread::JoinHandle<LoopStats> {
     std::thread::spawn(move || {
         let mut st = LoopStats::default();
         let deadline = Instant::now() + limit;
@@ -338,6 +350,7 @@ pub fn connect_loop(
                     match BufReader::new(s).read_line(&mut line) {
                         Ok(n) if n > 0 => {
                             st.answered += 1;
+                            answered.fetch_add(1, Ordering::SeqCst);
                             let l = line.trim_end().to_string();
                             if !st.lines.contains(&l) {
                                 st.lines.push(l);
