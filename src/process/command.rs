@@ -74,8 +74,10 @@ pub struct Spawned {
 /// A child started by `spawn_detached` whose report is not read yet.
 ///
 /// The caller registers `report` in its epoll set for READABLE and calls
-/// `poll` on readiness, until it answers Some; then drops the Pending
-/// (which closes `report`, and takes it out of the epoll set). The
+/// `poll` on readiness, until it answers Some; then deletes `report`
+/// from the epoll set and drops the Pending. Delete first: closing alone
+/// does not take it out of the set while another child, forked since and
+/// not yet exec'd, holds a copy of it (until its exec closes that). The
 /// child's exit may be reaped (SIGCHLD, `reap_one`) before the report is
 /// read; that is fine: the pipe stays readable, with the failure's bytes
 /// or EOF, after the child is gone, so `poll` still answers the same.
@@ -183,7 +185,6 @@ impl Command<'_> {
             fds: extras.fds,
             pid_env: &pid_env,
         })?;
-        drop(candidate_refs);
         Ok((forked, candidates))
     }
 }
