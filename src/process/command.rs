@@ -11,10 +11,20 @@
 //! at fixed numbers, environment entries holding the child's pid); plain
 //! `spawn` is `spawn_with` with none, and then the child is set up
 //! exactly as before they existed.
+//!
+//! `spawn_detached` is `spawn_with` without the wait for the exec: it
+//! returns a `Pending` (pid, report pipe) as soon as the child is forked,
+//! and `Pending::poll`, called when the pipe is readable, gives the same
+//! answer `spawn` would have put in `Spawned.error`. For inetd
+//! connections, where waiting per spawn stops the loop from accepting.
+//! Both share the plan building and the failure text, so they cannot
+//! drift apart.
 
 use super::signals::Inherited;
-use crate::sys::fd::{RawFd, open_read};
-use crate::sys::spawn::{Credentials, ExecPlan, PidVar, Step, file_mode, fork_exec};
+use crate::sys::fd::{Fd, RawFd, open_read};
+use crate::sys::spawn::{
+    Credentials, ExecPlan, PidVar, Step, file_mode, fork_exec, fork_exec_detached, read_report,
+};
 use crate::sys::{Errno, Result};
 use alloc::ffi::CString;
 use alloc::format;
@@ -61,12 +71,97 @@ pub struct Spawned {
     pub error: Option<String>,
 }
 
+/// A child started by `spawn_detached` whose report is not read yet.
+///
+/// The caller registers `report` in its epoll set for READABLE and calls
+/// `poll` on readiness, until it answers Some; then deletes `report`
+/// from the epoll set and drops the Pending. Delete first: closing alone
+/// does not take it out of the set while another child, forked since and
+/// not yet exec'd, holds a copy of it (until its exec closes that). The
+/// child's exit may be reaped (SIGCHLD, `reap_one`) before the report is
+/// read; that is fine: the pipe stays readable, with the failure's bytes
+/// or EOF, after the child is gone, so `poll` still answers the same.
+pub struct Pending {
+    pub pid: i32,
+    /// The report pipe's read end, non-blocking, CLOEXEC.
+    pub report: Fd,
+    // What explaining a failure needs (the Command's borrows are gone by
+    // then). Copies per spawn, a few small allocations: only the text of
+    // a failure uses them, but they are only known now.
+    candidates: Vec<CString>,
+    workdir: Option<CString>,
+    program: CString,
+}
+
+impl Pending {
+    /// None: nothing to read yet (a spurious wake-up; wait again).
+    /// Some(Ok): the program runs. Some(Err(why)): the child could not run
+    /// it and has exited (127 or 126) or will exit at once; `why` is the
+    /// sentence `spawn` gives in `Spawned.error`. Answers once: after
+    /// Some the report is spent (asking again says Some(Ok)).
+    pub fn poll(&self) -> Option<core::result::Result<(), String>> {
+        match read_report(&self.report) {
+            Err(Errno::EAGAIN) => None,
+            Ok(Some(f)) => Some(Err(failure_text(
+                f.step,
+                f.errno,
+                f.culprit,
+                &self.candidates,
+                self.workdir.as_deref(),
+                &self.program,
+            ))),
+            // Any other read error counts as "no report", as in `spawn`
+            // (which stops reading on any error): there is no failure to
+            // tell, and the child's exit will still be reaped.
+            Ok(None) | Err(_) => Some(Ok(())),
+        }
+    }
+}
+
 impl Command<'_> {
     pub fn spawn(self, inherited: &Inherited) -> Result<Spawned> {
         self.spawn_with(inherited, &Extras::default())
     }
 
     pub fn spawn_with(self, inherited: &Inherited, extras: &Extras<'_>) -> Result<Spawned> {
+        let (workdir, program) = (self.workdir, self.argv[0]);
+        let (started, candidates) = self.fork_with(inherited, extras, fork_exec)?;
+        let error = started
+            .exec_error
+            .map(|(step, e)| failure_text(step, e, started.culprit, &candidates, workdir, program));
+        Ok(Spawned {
+            pid: started.pid,
+            error,
+        })
+    }
+
+    /// `spawn_with` that does not wait for the child to exec: returns as
+    /// soon as it is forked, and the report of its setup comes later
+    /// through `Pending` (for inetd connections: the loop keeps
+    /// accepting meanwhile). Errors before fork are returned here, as by
+    /// `spawn_with`; the child itself is set up identically.
+    pub fn spawn_detached(self, inherited: &Inherited, extras: &Extras<'_>) -> Result<Pending> {
+        let workdir = self.workdir.map(CString::from);
+        let program = CString::from(self.argv[0]);
+        let ((pid, report), candidates) = self.fork_with(inherited, extras, fork_exec_detached)?;
+        Ok(Pending {
+            pid,
+            report,
+            candidates,
+            workdir,
+            program,
+        })
+    }
+
+    /// Builds the child's plan (PATH candidates, argv, pid entries) and
+    /// hands it to `fork`; returns what `fork` gave and the candidates,
+    /// which explaining a failed exec needs.
+    fn fork_with<T>(
+        self,
+        inherited: &Inherited,
+        extras: &Extras<'_>,
+        fork: impl FnOnce(&ExecPlan<'_>) -> Result<T>,
+    ) -> Result<(T, Vec<CString>)> {
         let pid_env = extras
             .pid_env
             .iter()
@@ -76,7 +171,7 @@ impl Command<'_> {
         let candidate_refs: Vec<&CStr> = candidates.iter().map(CString::as_c_str).collect();
         let mut argv: Vec<*const c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
         argv.push(core::ptr::null());
-        let started = fork_exec(&ExecPlan {
+        let forked = fork(&ExecPlan {
             candidates: &candidate_refs,
             argv: &argv,
             envp: self.envp,
@@ -90,34 +185,41 @@ impl Command<'_> {
             fds: extras.fds,
             pid_env: &pid_env,
         })?;
-        let error = started.exec_error.map(|(step, e)| {
-            let explained = (step == Step::Exec)
-                .then(|| {
-                    // Without a culprit every candidate said ENOENT: the
-                    // first one that exists is the one execvp ran.
-                    let path = match started.culprit {
-                        Some(k) => candidates.get(k)?,
-                        None => candidates
-                            .iter()
-                            .find(|c| file_mode(&at(self.workdir, c)).is_ok())?,
-                    };
-                    let why = explain(&at(self.workdir, path), e, self.workdir)?;
-                    Some(format!("cannot run {}: {why}", path.to_string_lossy()))
-                })
-                .flatten();
-            explained.unwrap_or_else(|| {
-                format!(
-                    "{} {} failed: {e}",
-                    step.describe(),
-                    self.argv[0].to_string_lossy()
-                )
-            })
-        });
-        Ok(Spawned {
-            pid: started.pid,
-            error,
-        })
+        Ok((forked, candidates))
     }
+}
+
+/// The sentence for a failed setup step: for exec, what the file itself
+/// tells (`explain`), else the step, the program and the errno.
+fn failure_text(
+    step: Step,
+    e: Errno,
+    culprit: Option<usize>,
+    candidates: &[CString],
+    workdir: Option<&CStr>,
+    program: &CStr,
+) -> String {
+    let explained = (step == Step::Exec)
+        .then(|| {
+            // Without a culprit every candidate said ENOENT: the
+            // first one that exists is the one execvp ran.
+            let path = match culprit {
+                Some(k) => candidates.get(k)?,
+                None => candidates
+                    .iter()
+                    .find(|c| file_mode(&at(workdir, c)).is_ok())?,
+            };
+            let why = explain(&at(workdir, path), e, workdir)?;
+            Some(format!("cannot run {}: {why}", path.to_string_lossy()))
+        })
+        .flatten();
+    explained.unwrap_or_else(|| {
+        format!(
+            "{} {} failed: {e}",
+            step.describe(),
+            program.to_string_lossy()
+        )
+    })
 }
 
 /// `path` as the child saw it: relative to its working directory.
@@ -508,5 +610,160 @@ mod spawn_tests {
         assert_eq!(echoed, "hello\nworld\n");
         // ECHILD if a reaper took it first.
         let _ = crate::sys::process::wait_for(spawned.pid);
+    }
+}
+
+/// `spawn_detached` through real children: the same answers as `spawn`,
+/// learnt later through the report pipe.
+#[cfg(test)]
+mod detached_tests {
+    use super::{Command, Extras, Pending};
+    use crate::process::signals::Inherited;
+    use crate::sys::Errno;
+    use crate::sys::epoll::{Epoll, READABLE, Ready};
+    use crate::sys::fd::{self, RawFd};
+    use crate::sys::process::wait_for;
+    use crate::sys::signal::SigSet;
+    use alloc::string::String;
+    use core::ffi::{CStr, c_char};
+
+    fn inherited() -> Inherited {
+        Inherited {
+            mask: SigSet::empty(),
+            dispositions: Vec::new(),
+        }
+    }
+
+    fn command<'a>(
+        argv: &'a [&'a CStr],
+        envp: &'a [*const c_char],
+        workdir: Option<&'a CStr>,
+    ) -> Command<'a> {
+        Command {
+            argv,
+            envp,
+            path: Some("/usr/bin:/bin"),
+            new_group: false,
+            foreground: false,
+            stdio: [None, None, None],
+            workdir,
+            credentials: None,
+        }
+    }
+
+    /// As the loop does it: waits for the report to be readable, polls,
+    /// and waits again on a None.
+    fn settle(pending: &Pending) -> Result<(), String> {
+        let ep = Epoll::new().unwrap();
+        ep.add(pending.report.raw(), 1, READABLE).unwrap();
+        let mut ready = [Ready {
+            token: 0,
+            events: 0,
+        }];
+        loop {
+            assert_eq!(ep.wait(&mut ready), Ok(1));
+            if let Some(answer) = pending.poll() {
+                return answer;
+            }
+        }
+    }
+
+    /// Exit code, or None if another test's reaper took the child first.
+    fn reap(pid: i32) -> Option<i32> {
+        wait_for(pid).ok().map(|s| s.code())
+    }
+
+    #[test]
+    fn true_runs() {
+        let envp = [core::ptr::null()];
+        let pending = command(&[c"true"], &envp, None)
+            .spawn_detached(&inherited(), &Extras::default())
+            .unwrap();
+        assert_eq!(settle(&pending), Ok(()));
+        assert!(matches!(reap(pending.pid), Some(0) | None));
+    }
+
+    #[test]
+    fn failures_read_as_spawn_says_them() {
+        let envp = [core::ptr::null()];
+        let cases: [(&CStr, Option<&CStr>, &str); 4] = [
+            (
+                c"tug-no-such-program",
+                None,
+                "exec tug-no-such-program failed",
+            ),
+            (c"/etc/passwd", None, "it is not executable"),
+            (c"/", None, "it is a directory"),
+            // A relative name with a slash, found through the workdir.
+            (c"./etc", Some(c"/"), "cannot run ./etc: it is a directory"),
+        ];
+        for (program, workdir, part) in cases {
+            let argv = [program];
+            let sync = command(&argv, &envp, workdir).spawn(&inherited()).unwrap();
+            let want = sync.error.expect("spawn reports the failure");
+            let sync_code = reap(sync.pid);
+            assert!(want.contains(part), "{want:?}");
+            let pending = command(&argv, &envp, workdir)
+                .spawn_detached(&inherited(), &Extras::default())
+                .unwrap();
+            // Reaped before the report is read: the report is still there.
+            let code = reap(pending.pid);
+            assert_eq!(settle(&pending), Err(want.clone()), "{program:?}");
+            if let (Some(a), Some(b)) = (code, sync_code) {
+                assert_eq!(a, b, "{want}: the same exit code");
+                assert!(a == 126 || a == 127, "{want}: {a}");
+            }
+        }
+    }
+
+    #[test]
+    fn passed_fds_and_pid_entries() {
+        let (r, w) = fd::pipe().unwrap();
+        let envp = [core::ptr::null()];
+        let argv = [c"sh", c"-c", c"echo $LISTEN_PID >&3"];
+        let fds: [(RawFd, RawFd); 1] = [(w.raw(), 3)];
+        let extras = Extras {
+            fds: &fds,
+            pid_env: &["LISTEN_PID"],
+        };
+        let pending = command(&argv, &envp, None)
+            .spawn_detached(&inherited(), &extras)
+            .unwrap();
+        drop(w);
+        assert_eq!(settle(&pending), Ok(()));
+        let mut out = Vec::new();
+        let mut buf = [0u8; 64];
+        // EOF once the child and any concurrent fork's copy are gone.
+        while let Ok(n @ 1..) = r.read(&mut buf) {
+            out.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(out, std::format!("{}\n", pending.pid).into_bytes());
+        reap(pending.pid);
+
+        // A source that is not open: the child's own failure, later.
+        let fds: [(RawFd, RawFd); 1] = [(1 << 20, 3)];
+        let extras = Extras {
+            fds: &fds,
+            pid_env: &[],
+        };
+        let pending = command(&argv, &envp, None)
+            .spawn_detached(&inherited(), &extras)
+            .unwrap();
+        assert_eq!(
+            settle(&pending).unwrap_err(),
+            "passing descriptors to sh failed: Bad file descriptor"
+        );
+        assert!(matches!(reap(pending.pid), Some(126) | None));
+
+        // A bad plan fails before fork, at once.
+        let fds: [(RawFd, RawFd); 1] = [(0, 2)];
+        let extras = Extras {
+            fds: &fds,
+            pid_env: &[],
+        };
+        let err = command(&argv, &envp, None)
+            .spawn_detached(&inherited(), &extras)
+            .err();
+        assert_eq!(err, Some(Errno(libc::EINVAL)));
     }
 }

@@ -24,8 +24,16 @@
 //!   This relies on fork (not vfork): the write lands in the child's
 //!   copy-on-write memory, never in the parent's. The child's pid is
 //!   also the pid of the program it execs.
+//!
+//! Two ways to learn how the child's setup went, one child side: the
+//! child writes an 8-byte report of a failed step to a CLOEXEC pipe, and
+//! a successful exec closes it (EOF). `fork_exec` reads the report before
+//! it returns, blocking until the exec; `fork_exec_detached` returns at
+//! once with the pipe's read end, non-blocking, for the caller's epoll
+//! loop, and `read_report` decodes it on readiness. The second is for
+//! inetd connections, where a wait per spawn caps the accept rate.
 
-use super::fd::{self, RawFd};
+use super::fd::{self, Fd, RawFd};
 use super::signal::{Disposition, SigSet};
 use super::{Errno, Result, check};
 use alloc::boxed::Box;
@@ -206,6 +214,106 @@ pub fn exec_failure_code(e: Errno) -> i32 {
 }
 
 pub fn fork_exec(plan: &ExecPlan<'_>) -> Result<Started> {
+    let (pid, report_rx) = fork_child(plan, false)?;
+    let mut buf = [0u8; REPORT_LEN];
+    let mut got = 0;
+    while got < buf.len() {
+        match report_rx.read(&mut buf[got..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    let failure = decode_report(&buf, got);
+    Ok(Started {
+        pid,
+        exec_error: failure.map(|f| (f.step, f.errno)),
+        culprit: failure.and_then(|f| f.culprit),
+    })
+}
+
+/// A failed setup step, as the child reported it (`Started` holds the
+/// same facts, for the synchronous path).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub step: Step,
+    pub errno: Errno,
+    /// As `Started::culprit`.
+    pub culprit: Option<usize>,
+}
+
+/// `fork_exec` without the wait: forks the child and returns at once
+/// with its pid and the parent's read end of the report pipe,
+/// non-blocking and CLOEXEC. The caller waits for it to be readable
+/// (epoll) and then calls `read_report`. The child does exactly what it
+/// does under `fork_exec`; failures before fork (EINVAL, no pipe, no
+/// fork) are still returned here.
+///
+/// Why: reading the report blocks until the child has exec'd (a fork,
+/// page-table copy-on-write faults, the PATH search), and an inetd job
+/// that spawns per connection must not stop the loop for that while
+/// connections queue up.
+pub fn fork_exec_detached(plan: &ExecPlan<'_>) -> Result<(i32, Fd)> {
+    fork_child(plan, true)
+}
+
+/// Reads the report of a `fork_exec_detached` child without blocking:
+/// Ok(None) on EOF (the exec succeeded: CLOEXEC closed the child's end),
+/// Ok(Some) when the child reported a failed step, Err(EAGAIN) when
+/// there is nothing yet (a spurious wake-up), any other Err as read(2)
+/// says. Answers once: after Ok(None) or Ok(Some) the report is spent
+/// (a second call would read EOF and say Ok(None)).
+///
+/// The child writes its 8 bytes with one write, below PIPE_BUF, so they
+/// arrive at once: a read sees all of them or none. The report outlives
+/// the child: once the child is gone (even reaped) the pipe still holds
+/// its bytes and then EOF, so the order of reaping and reading does not
+/// matter.
+pub fn read_report(report: &Fd) -> Result<Option<Failure>> {
+    let mut buf = [0u8; REPORT_LEN];
+    let mut got = 0;
+    while got < buf.len() {
+        match report.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if got == 0 => return Err(e),
+            // Cannot happen (the write is atomic); decoded as the
+            // synchronous path would decode a short report: no failure.
+            Err(_) => break,
+        }
+    }
+    Ok(decode_report(&buf, got))
+}
+
+/// Bytes of the child's report: step, padding, culprit (u16), errno (i32).
+const REPORT_LEN: usize = 8;
+
+/// The report's meaning: a failure only if all of it arrived (`got`
+/// bytes); anything shorter, EOF included, means the exec went through.
+fn decode_report(buf: &[u8; REPORT_LEN], got: usize) -> Option<Failure> {
+    if got != buf.len() {
+        return None;
+    }
+    let step = match buf[0] {
+        1 => Step::Stdio,
+        2 => Step::Workdir,
+        3 => Step::Groups,
+        4 => Step::Gid,
+        5 => Step::Uid,
+        6 => Step::Fds,
+        _ => Step::Exec,
+    };
+    let culprit = u16::from_ne_bytes([buf[2], buf[3]]);
+    Some(Failure {
+        step,
+        errno: Errno(i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]])),
+        culprit: (culprit != NO_CULPRIT).then_some(usize::from(culprit)),
+    })
+}
+
+/// The fork itself, shared by both paths: checks the plan, builds the
+/// envp with the pid entries, forks; returns the pid and the parent's
+/// read end of the report pipe (non-blocking if `nonblocking`).
+fn fork_child(plan: &ExecPlan<'_>, nonblocking: bool) -> Result<(i32, Fd)> {
     debug_assert!(plan.argv.last().is_some_and(|p| p.is_null()));
     debug_assert!(plan.envp.last().is_some_and(|p| p.is_null()));
     for (k, &(source, target)) in plan.fds.iter().enumerate() {
@@ -213,7 +321,8 @@ pub fn fork_exec(plan: &ExecPlan<'_>) -> Result<Started> {
             return Err(Errno(libc::EINVAL));
         }
     }
-    // The envp with the pid entries, built here: the child cannot.
+    // The envp with the pid entries, built here: the child cannot. It may
+    // be dropped as soon as fork returns: the child has its own copy.
     let with_pids: Vec<*const c_char>;
     let envp = if plan.pid_env.is_empty() {
         plan.envp
@@ -235,6 +344,12 @@ pub fn fork_exec(plan: &ExecPlan<'_>) -> Result<Started> {
     // The child reports a failed exec through this CLOEXEC pipe: a
     // successful exec closes it, so EOF means "running".
     let (report_rx, report_tx) = fd::pipe()?;
+    if nonblocking {
+        // Before fork, so a failure here leaves no child behind. Only the
+        // read end's file description changes: the child's write end
+        // stays blocking (its one small write fits an empty pipe anyway).
+        fd::set_nonblocking(&report_rx)?;
+    }
     // SAFETY: tug is single-threaded, so the child is a full copy of a
     // consistent process; it only runs `child_after_fork`, which makes
     // async-signal-safe calls and never returns.
@@ -242,36 +357,10 @@ pub fn fork_exec(plan: &ExecPlan<'_>) -> Result<Started> {
     if pid == 0 {
         child_after_fork(plan, envp, report_tx.raw());
     }
+    // Ours must go, or EOF would never come: only the child's copy may
+    // hold the pipe open.
     drop(report_tx);
-    let mut buf = [0u8; 8];
-    let mut got = 0;
-    while got < buf.len() {
-        match report_rx.read(&mut buf[got..]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => got += n,
-        }
-    }
-    let culprit = u16::from_ne_bytes([buf[2], buf[3]]);
-    let exec_error = (got == buf.len()).then(|| {
-        let step = match buf[0] {
-            1 => Step::Stdio,
-            2 => Step::Workdir,
-            3 => Step::Groups,
-            4 => Step::Gid,
-            5 => Step::Uid,
-            6 => Step::Fds,
-            _ => Step::Exec,
-        };
-        (
-            step,
-            Errno(i32::from_ne_bytes([buf[4], buf[5], buf[6], buf[7]])),
-        )
-    });
-    Ok(Started {
-        pid,
-        exec_error,
-        culprit: (exec_error.is_some() && culprit != NO_CULPRIT).then_some(usize::from(culprit)),
-    })
+    Ok((pid, report_rx))
 }
 
 /// Tells the parent which setup step failed (and for exec, which
@@ -280,7 +369,7 @@ pub fn fork_exec(plan: &ExecPlan<'_>) -> Result<Started> {
 /// # Safety
 /// Only called in the forked child, with `report` the report pipe.
 unsafe fn child_fail(report: RawFd, step: u8, err: i32, culprit: u16) -> ! {
-    let mut msg = [0u8; 8];
+    let mut msg = [0u8; REPORT_LEN];
     msg[0] = step;
     msg[2..4].copy_from_slice(&culprit.to_ne_bytes());
     msg[4..].copy_from_slice(&err.to_ne_bytes());
@@ -455,5 +544,33 @@ mod tests {
         assert!(PidVar::new("").is_none());
         assert!(PidVar::new("A=B").is_none());
         assert!(PidVar::new("A\0").is_none());
+    }
+
+    #[test]
+    fn report_read_without_blocking() {
+        let (rx, tx) = fd::pipe().unwrap();
+        fd::set_nonblocking(&rx).unwrap();
+        assert_eq!(read_report(&rx), Err(Errno::EAGAIN), "nothing written yet");
+        // As child_fail writes it: setgid (4), no culprit, EPERM.
+        let mut msg = [0u8; REPORT_LEN];
+        msg[0] = 4;
+        msg[2..4].copy_from_slice(&NO_CULPRIT.to_ne_bytes());
+        msg[4..].copy_from_slice(&libc::EPERM.to_ne_bytes());
+        assert_eq!(fd::write_raw(tx.raw(), &msg), Ok(REPORT_LEN));
+        let want = Failure {
+            step: Step::Gid,
+            errno: Errno(libc::EPERM),
+            culprit: None,
+        };
+        assert_eq!(read_report(&rx), Ok(Some(want)));
+        // An exec failure names its candidate.
+        msg[0] = 0;
+        msg[2..4].copy_from_slice(&3u16.to_ne_bytes());
+        fd::write_raw(tx.raw(), &msg).unwrap();
+        let got = read_report(&rx).unwrap().unwrap();
+        assert_eq!((got.step, got.culprit), (Step::Exec, Some(3)));
+        assert_eq!(read_report(&rx), Err(Errno::EAGAIN));
+        drop(tx);
+        assert_eq!(read_report(&rx), Ok(None), "EOF: the exec went through");
     }
 }
