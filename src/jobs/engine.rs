@@ -146,6 +146,8 @@ pub struct Supervisor<'e> {
     /// Activation sockets of jobs a reload removed, for a job that lists
     /// the same address (dropped, so closed, when the reload is done).
     spare_sockets: Vec<(crate::service::listen::Listen, Fd)>,
+    /// inetd instances whose exec has not reported yet (label, report).
+    reports: Vec<(String, crate::process::command::Pending)>,
     /// This host's interface addresses, read when something needs to
     /// choose one (discovery, telemetry) and again on reload.
     ifaces: core::result::Result<Vec<crate::net::interfaces::IfAddr>, String>,
@@ -211,6 +213,7 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         upward_ready: false,
         upward_status: String::new(),
         spare_sockets: Vec::new(),
+        reports: Vec::new(),
     };
     if let Err(e) = s.open_log(&config) {
         error!("{e}");
@@ -756,7 +759,7 @@ impl Supervisor<'_> {
             .as_ref()
             .map(|id| id.groups.clone())
             .unwrap_or_default();
-        let started = Command {
+        let command = Command {
             argv: &argv_refs,
             envp: &envp,
             path: path.as_deref(),
@@ -769,25 +772,42 @@ impl Supervisor<'_> {
                 gid: id.gid,
                 groups: &groups,
             }),
-        }
-        .spawn_with(
-            &self.inherited,
-            &Extras {
-                fds: &kind.fds,
-                pid_env: &kind.pid_env,
-            },
-        )
-        .map_err(|e| format!("fork failed: {e}"))?;
-        let pid = started.pid;
-        match &started.error {
-            Some(why) if check => error!("{label}: {why}"),
-            Some(why) => {
-                error!("job {label}: {why}");
-                self.jobs[i].life.start_error = Some(why.clone());
+        };
+        let extras = Extras {
+            fds: &kind.fds,
+            pid_env: &kind.pid_env,
+        };
+        // An inetd instance does not make the loop wait for its exec (the
+        // next connection is accepted meanwhile): its report comes later.
+        let pid = if instance.is_some() {
+            let pending = command
+                .spawn_detached(&self.inherited, &extras)
+                .map_err(|e| format!("fork failed: {e}"))?;
+            let pid = pending.pid;
+            if self
+                .lp
+                .register(pending.report.raw(), Token::Report(pid).raw(), READABLE)
+                .is_ok()
+            {
+                self.reports.push((label.clone(), pending));
             }
-            None if matches!(what, Spawn::Run) => info!("job {label} started (pid {pid})"),
-            None => {}
-        }
+            pid
+        } else {
+            let started = command
+                .spawn_with(&self.inherited, &extras)
+                .map_err(|e| format!("fork failed: {e}"))?;
+            let pid = started.pid;
+            match &started.error {
+                Some(why) if check => error!("{label}: {why}"),
+                Some(why) => {
+                    error!("job {label}: {why}");
+                    self.jobs[i].life.start_error = Some(why.clone());
+                }
+                None if matches!(what, Spawn::Run) => info!("job {label} started (pid {pid})"),
+                None => {}
+            }
+            pid
+        };
         for (k, p) in pipes.into_iter().enumerate() {
             if let Some((r, w)) = p {
                 drop(w);
@@ -811,9 +831,25 @@ impl Supervisor<'_> {
         Ok(pid)
     }
 
+    /// An instance's exec report is readable: log a failed exec, forget it
+    /// (out of epoll before the fd closes: a later child may hold a copy).
+    fn on_report(&mut self, pid: i32) {
+        let Some(k) = self.reports.iter().position(|(_, p)| p.pid == pid) else {
+            return;
+        };
+        let Some(result) = self.reports[k].1.poll() else {
+            return;
+        };
+        let (label, pending) = self.reports.swap_remove(k);
+        let _ = self.lp.deregister(pending.report.raw());
+        if let Err(why) = result {
+            error!("job {label}: {why}");
+        }
+    }
+
     /// Follows a process of ours until it is reaped (a pid is unique among
-    /// unreaped children).
-    /// Whether a pidfd follows it (else only SIGCHLD: children only).
+    /// unreaped children); whether a pidfd follows it (else only SIGCHLD,
+    /// which tells of children only).
     fn own(&mut self, pid: i32, owner: Owner) -> bool {
         let pidfd = proc::pidfd_open(pid).ok().filter(|f| {
             self.lp
@@ -1022,6 +1058,7 @@ impl Supervisor<'_> {
             Some(Token::Notify(i)) => self.on_notify(i),
             Some(Token::Readiness(i)) => self.on_readiness(i),
             Some(Token::Pidfile(i)) => self.on_pidfile(i),
+            Some(Token::Report(pid)) => self.on_report(pid),
             None => debug!("readiness of unknown token {raw:#x}"),
         }
     }

@@ -22,6 +22,7 @@ const LISTENER: u64 = 8;
 const NOTIFY: u64 = 9;
 const READINESS: u64 = 10;
 const PIDFILE: u64 = 11;
+const REPORT: u64 = 12;
 /// Timer keys of the supervisor itself.
 const OWN: u64 = 0x7f;
 
@@ -46,6 +47,8 @@ pub(super) enum Token {
     Readiness(usize),
     /// Job `i`'s pidfile watch.
     Pidfile(usize),
+    /// The exec report of this inetd instance.
+    Report(i32),
 }
 
 /// What a fired timer means.
@@ -82,6 +85,7 @@ impl Token {
             Token::Notify(i) => tag(NOTIFY, i as u64),
             Token::Readiness(i) => tag(READINESS, i as u64),
             Token::Pidfile(i) => tag(PIDFILE, i as u64),
+            Token::Report(pid) => tag(REPORT, pid as u32 as u64),
         }
     }
 
@@ -99,6 +103,7 @@ impl Token {
             NOTIFY => Token::Notify(i),
             READINESS => Token::Readiness(i),
             PIDFILE => Token::Pidfile(i),
+            REPORT => Token::Report(low as u32 as i32),
             _ => return None,
         })
     }
@@ -160,6 +165,7 @@ mod tests {
             Token::Notify(6),
             Token::Readiness(7),
             Token::Pidfile(8),
+            Token::Report(12345),
         ];
         for t in tokens {
             assert_eq!(Token::of(t.raw()), Some(t));
