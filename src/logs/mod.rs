@@ -4,6 +4,7 @@
 //! only; the loop's sockets and files are the supervisor's.
 
 pub mod format;
+pub mod framing;
 pub mod selector;
 pub mod strftime;
 pub mod syslog;
@@ -12,9 +13,9 @@ use alloc::string::String;
 
 /// Facilities by code (RFC 5424 §6.2.1; Chaperone's names).
 pub const FACILITIES: [&str; 24] = [
-    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron",
-    "authpriv", "ftp", "ntp", "audit", "alert", "altcron", "local0", "local1", "local2",
-    "local3", "local4", "local5", "local6", "local7",
+    "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
+    "ftp", "ntp", "audit", "alert", "altcron", "local0", "local1", "local2", "local3", "local4",
+    "local5", "local6", "local7",
 ];
 
 /// Severities by code, most severe first.
