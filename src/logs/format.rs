@@ -249,3 +249,184 @@ fn int(out: &mut Vec<u8>, v: i64, width: usize) {
 pub fn facility(code: u8) -> &'static str {
     FACILITIES.get(usize::from(code)).copied().unwrap_or("user")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::syslog::parse;
+
+    /// 2026-12-06 22:24:12.604738 UTC.
+    const AT: (i64, u32) = (1_796_595_852, 604_738_123);
+
+    fn rec(program: &str, pid: Option<i32>, text: &str) -> Record {
+        Record {
+            time: AT,
+            facility: 3,
+            severity: 4,
+            host: None,
+            program: program.into(),
+            pid,
+            msgid: None,
+            structured: None,
+            text: text.into(),
+            raw: text.into(),
+        }
+    }
+
+    fn line(fmt: Format, r: &Record) -> String {
+        let mut out = Vec::new();
+        write(fmt, r, "box", &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn text_and_json_mirror_tugs_own_lines() {
+        let r = rec("web", Some(42), "say \"hi\"\n\u{1}é");
+        assert_eq!(
+            line(Format::Text, &r),
+            "time=\"2026-12-06T22:24:12.604Z\" level=warning msg=\"say \\\"hi\\\"\\n\\u0001é\" job=\"web\" pid=42\n"
+        );
+        assert_eq!(
+            line(Format::Json, &r),
+            "{\"time\":\"2026-12-06T22:24:12.604Z\",\"level\":\"warning\",\"msg\":\"say \\\"hi\\\"\\n\\u0001é\",\"job\":\"web\",\"pid\":42}\n"
+        );
+        // tug's own records: no job, no pid, as today.
+        let mut t = rec("tug", Some(1), "reloaded");
+        t.severity = 6;
+        assert_eq!(
+            line(Format::Text, &t),
+            "time=\"2026-12-06T22:24:12.604Z\" level=info msg=\"reloaded\"\n"
+        );
+        // A remote message names its host.
+        let mut h = rec("", None, "x");
+        h.host = Some("vm".into());
+        h.severity = 0;
+        assert_eq!(
+            line(Format::Text, &h),
+            "time=\"2026-12-06T22:24:12.604Z\" level=fatal msg=\"x\" host=\"vm\"\n"
+        );
+        let words: Vec<&str> = (0..8).map(level).collect();
+        assert_eq!(
+            words,
+            [
+                "fatal", "fatal", "fatal", "error", "warning", "info", "info", "debug"
+            ]
+        );
+    }
+
+    #[test]
+    fn rfc5424_and_classic_lines() {
+        let r = rec("web", Some(42), "hello 😀");
+        assert_eq!(
+            line(Format::Rfc5424, &r),
+            "<28>1 2026-12-06T22:24:12.604738Z box web 42 - - hello 😀\n"
+        );
+        let mut n = rec("", None, "");
+        n.host = Some("my host".into());
+        n.msgid = Some("ID1".into());
+        n.structured = Some("[a b=\"c\"]".into());
+        assert_eq!(
+            line(Format::Rfc5424, &n),
+            "<28>1 2026-12-06T22:24:12.604738Z my_host - - ID1 [a b=\"c\"]\n"
+        );
+        // A year that has no four digits: NILVALUE.
+        n.time = (-62_167_219_201, 0);
+        assert!(line(Format::Rfc5424, &n).starts_with("<28>1 - my_host"));
+        assert_eq!(
+            line(Format::Classic { utc_offset: 0 }, &r),
+            "Dec  6 22:24:12 box web[42]: hello 😀\n"
+        );
+        // Local time; the day padded with a space only below 10.
+        let late = Format::Classic {
+            utc_offset: 5 * 3600,
+        };
+        assert_eq!(
+            line(late, &rec("cron", None, "x")),
+            "Dec  7 03:24:12 box cron: x\n"
+        );
+        assert_eq!(
+            line(Format::Classic { utc_offset: 0 }, &rec("", None, "bare")),
+            "Dec  6 22:24:12 box bare\n"
+        );
+        let mut out = Vec::new();
+        rfc3164(&r, "box", 0, &mut out);
+        assert_eq!(out, "<28>Dec  6 22:24:12 box web[42]: hello 😀".as_bytes());
+        let mut framed = Vec::new();
+        octet_frame(&out, &mut framed);
+        assert_eq!(framed, [&b"43 "[..], &out].concat());
+    }
+
+    #[test]
+    fn what_is_written_parses_back() {
+        let big: String = "x€🎉".repeat(6 * 1024);
+        let mut recs = [
+            rec("web", Some(42), "hello 😀"),
+            rec("a", None, ""),
+            rec("", None, "no program: here"),
+            rec("p", Some(1), "\u{feff}starts with a BOM"),
+            rec("big", Some(7), &big),
+        ];
+        recs[1].host = Some("remote".into());
+        recs[1].msgid = Some("M".into());
+        recs[1].structured = Some("[x@1 k=\"v\\]\"]".into());
+        for r in &recs {
+            let mut m = Vec::new();
+            rfc5424(r, "box", &mut m);
+            let back = parse(&m, (0, 0), 0);
+            assert_eq!(back.time, (AT.0, AT.1 / 1000 * 1000));
+            assert_eq!(
+                back.host.as_deref(),
+                Some(r.host.as_deref().unwrap_or("box"))
+            );
+            let got = (
+                back.facility,
+                back.severity,
+                &back.program,
+                back.pid,
+                &back.msgid,
+                &back.structured,
+                &back.text,
+            );
+            assert_eq!(
+                got,
+                (
+                    r.facility,
+                    r.severity,
+                    &r.program,
+                    r.pid,
+                    &r.msgid,
+                    &r.structured,
+                    &r.text
+                )
+            );
+            if r.program.is_empty() {
+                continue; // 3164 cannot say "no program" before a text with a colon
+            }
+            for off in [0, -7 * 3600] {
+                let mut m = Vec::new();
+                rfc3164(r, "box", off, &mut m);
+                let back = parse(&m, AT, off);
+                assert_eq!(back.time, (AT.0, 0));
+                let got = (
+                    back.facility,
+                    back.severity,
+                    back.host.as_deref(),
+                    &back.program,
+                    back.pid,
+                    &back.text,
+                );
+                assert_eq!(
+                    got,
+                    (
+                        3,
+                        4,
+                        Some(r.host.as_deref().unwrap_or("box")),
+                        &r.program,
+                        r.pid,
+                        &r.text
+                    )
+                );
+            }
+        }
+    }
+}

@@ -9,6 +9,8 @@
 //!   (`<` normally) newline framing (LF ends a message, a CR before it
 //!   is dropped; NUL is not a delimiter: 5424 MSG may hold any octet).
 //!   Empty lines are skipped.
+//! - Between octet-counted frames LF, CR and spaces are skipped (some
+//!   senders end each frame with LF).
 //! - A count that is not 1-9 digits and a space (a sender mixing the two)
 //!   turns the connection to newline framing for good, keeping the bytes:
 //!   rsyslog does the same, and nothing is lost.
@@ -82,7 +84,10 @@ impl Decoder {
                 }
                 Mode::Count => {
                     let b = s[0];
-                    if b.is_ascii_digit() && self.buf.len() < 9 {
+                    if self.buf.is_empty() && matches!(b, b'\n' | b'\r' | b' ') {
+                        // Between frames: some senders end each with LF.
+                        s = &s[1..];
+                    } else if b.is_ascii_digit() && self.buf.len() < 9 {
                         self.buf.push(b);
                         s = &s[1..];
                     } else if b == b' ' && !self.buf.is_empty() {
@@ -119,7 +124,7 @@ impl Decoder {
                     }
                 }
                 Mode::Lines { cut } => {
-                    let room = self.max - self.buf.len();
+                    let room = self.max.saturating_sub(self.buf.len());
                     match s.iter().take(room + 1).position(|&b| b == b'\n') {
                         Some(nl) => {
                             self.buf.extend_from_slice(&s[..nl]);
@@ -136,7 +141,7 @@ impl Decoder {
                             let take = room.min(s.len());
                             self.buf.extend_from_slice(&s[..take]);
                             s = &s[take..];
-                            if self.buf.len() == self.max && !s.is_empty() {
+                            if self.buf.len() >= self.max && !s.is_empty() {
                                 // Full and the line goes on: a piece.
                                 out.push(self.take(true));
                                 self.mode = Mode::Lines { cut: true };
@@ -169,5 +174,124 @@ impl Decoder {
             bytes: core::mem::take(&mut self.buf),
             cut,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every frame `input` gives when fed in one piece, then split at
+    /// every byte boundary (and byte by byte): always the same.
+    fn frames(max: usize, input: &[u8]) -> Vec<(Vec<u8>, bool)> {
+        let run = |pieces: &[&[u8]]| {
+            let mut d = Decoder::new(max);
+            let mut got: Vec<(Vec<u8>, bool)> = Vec::new();
+            for p in pieces {
+                got.extend(d.feed(p).into_iter().map(|f| (f.bytes, f.cut)));
+            }
+            got.extend(d.finish().map(|f| (f.bytes, f.cut)));
+            got
+        };
+        let whole = run(&[input]);
+        for i in 0..=input.len() {
+            let (a, b) = input.split_at(i);
+            assert_eq!(run(&[a, b]), whole, "split at {i}");
+        }
+        let bytes: Vec<&[u8]> = input.chunks(1).collect();
+        assert_eq!(run(&bytes), whole, "byte by byte");
+        whole
+    }
+
+    fn f(b: &[u8], cut: bool) -> (Vec<u8>, bool) {
+        (b.to_vec(), cut)
+    }
+
+    #[test]
+    fn octet_counting() {
+        let got = frames(64, b"5 <13>a11 <13>b\nc d \n0 3 xyz");
+        assert_eq!(
+            got,
+            [
+                f(b"<13>a", false),
+                f(b"<13>b\nc d \n", false),
+                f(b"xyz", false)
+            ]
+        );
+        // Over the maximum: pieces, all flagged; the next frame is whole.
+        let got = frames(4, b"10 0123456789\n2 ok");
+        assert_eq!(
+            got,
+            [
+                f(b"0123", true),
+                f(b"4567", true),
+                f(b"89", true),
+                f(b"ok", false)
+            ]
+        );
+        // EOF in the middle of a message: what came, flagged.
+        assert_eq!(frames(64, b"10 abc"), [f(b"abc", true)]);
+        let mut d = Decoder::new(64);
+        assert_eq!(d.octet_counting(), None);
+        d.feed(b"1");
+        assert_eq!(d.octet_counting(), Some(true));
+    }
+
+    #[test]
+    fn newline_framing() {
+        let got = frames(64, b"<13>a\r\n\n<14>b\n<15>c");
+        assert_eq!(
+            got,
+            [f(b"<13>a", false), f(b"<14>b", false), f(b"<15>c", false)]
+        );
+        // A NUL is data, not a delimiter.
+        assert_eq!(frames(64, b"<13>a\0b\n"), [f(b"<13>a\0b", false)]);
+        // Long lines in pieces of the maximum; a line of exactly the
+        // maximum is whole.
+        let got = frames(4, b"<123456789\nabcd\nxy\n");
+        let want = [
+            f(b"<123", true),
+            f(b"4567", true),
+            f(b"89", true),
+            f(b"abcd", false),
+            f(b"xy", false),
+        ];
+        assert_eq!(got, want);
+        assert_eq!(
+            frames(4, b"<1234567\n"),
+            [f(b"<123", true), f(b"4567", true)]
+        );
+        // A bad count longer than the maximum still comes out in pieces.
+        assert_eq!(frames(4, b"123456x\n"), [f(b"123456", true), f(b"x", true)]);
+        let mut d = Decoder::new(64);
+        d.feed(b"<");
+        assert_eq!(d.octet_counting(), Some(false));
+    }
+
+    #[test]
+    fn a_bad_count_turns_to_lines_keeping_the_bytes() {
+        let got = frames(64, b"12ab\n3 x\n");
+        assert_eq!(got, [f(b"12ab", false), f(b"3 x", false)]);
+        assert_eq!(frames(64, b"1234567890 x\n"), [f(b"1234567890 x", false)]);
+        assert_eq!(frames(64, b"12"), [f(b"12", false)]);
+    }
+
+    #[test]
+    fn a_60_kib_message_is_one_frame() {
+        let msg = [b'm'; 60 * 1024];
+        let mut d = Decoder::new(MAX_FRAME);
+        let mut input = b"61440 ".to_vec();
+        input.extend_from_slice(&msg);
+        let mut got = Vec::new();
+        for piece in input.chunks(1000) {
+            got.extend(d.feed(piece));
+        }
+        assert_eq!(
+            got,
+            [Frame {
+                bytes: msg.to_vec(),
+                cut: false
+            }]
+        );
     }
 }
