@@ -22,8 +22,8 @@
 //!   program. RFC 3164's 1024-byte limit is not applied: nothing is cut.
 //! - The host is the record's own when it has one, else `host` (tug's).
 
+use super::Record;
 use super::syslog::MONTHS;
-use super::{FACILITIES, Record};
 use crate::calendar::{DAY, civil_from_days};
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -243,11 +243,6 @@ fn int(out: &mut Vec<u8>, v: i64, width: usize) {
         }
     }
     out.extend_from_slice(&buf[i.min(buf.len() - width.min(20))..]);
-}
-
-/// The facility's name (`user` for a code out of range).
-pub fn facility(code: u8) -> &'static str {
-    FACILITIES.get(usize::from(code)).copied().unwrap_or("user")
 }
 
 #[cfg(test)]

@@ -18,8 +18,24 @@ fuzz_target!(|data: &[u8]| {
     let mut m = Vec::new();
     format::rfc5424(&rec, "box", &mut m);
     let back = syslog::parse(&m, (0, 0), 0);
-    let want = (rec.facility, rec.severity, &rec.program, rec.pid, &rec.msgid, &rec.structured, &rec.text);
-    let got = (back.facility, back.severity, &back.program, back.pid, &back.msgid, &back.structured, &back.text);
+    let want = (
+        rec.facility,
+        rec.severity,
+        &rec.program,
+        rec.pid,
+        &rec.msgid,
+        &rec.structured,
+        &rec.text,
+    );
+    let got = (
+        back.facility,
+        back.severity,
+        &back.program,
+        back.pid,
+        &back.msgid,
+        &back.structured,
+        &back.text,
+    );
     assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&m));
     if (0..=9999).contains(&civil_from_days(rec.time.0.div_euclid(DAY)).0) {
         assert_eq!(back.time, (rec.time.0, rec.time.1 / 1000 * 1000));
@@ -37,9 +53,15 @@ fuzz_target!(|data: &[u8]| {
     };
     let whole = run(&[data]);
     // Bounded frames, and no byte invented.
-    assert!(whole.iter().all(|f| !f.bytes.is_empty() && f.bytes.len() <= 64));
+    assert!(
+        whole
+            .iter()
+            .all(|f| !f.bytes.is_empty() && f.bytes.len() <= 64)
+    );
     assert!(whole.iter().map(|f| f.bytes.len()).sum::<usize>() <= data.len());
-    let at = data.first().map_or(0, |&b| usize::from(b) % (data.len() + 1));
+    let at = data
+        .first()
+        .map_or(0, |&b| usize::from(b) % (data.len() + 1));
     let (a, b) = data.split_at(at);
     assert_eq!(run(&[a, b]), whole);
 });
