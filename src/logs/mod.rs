@@ -4,6 +4,7 @@
 //! only; the loop's sockets and files are the supervisor's.
 
 pub mod format;
+pub mod framing;
 pub mod selector;
 pub mod strftime;
 pub mod syslog;
@@ -32,8 +33,8 @@ pub const WARNING: u8 = 4;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Record {
     /// Wall-clock time: seconds since the epoch and nanoseconds. For a
-    /// syslog message, its own timestamp when it had a full one (RFC
-    /// 5424), else the time tug received it.
+    /// syslog message, its own timestamp (RFC 5424's; a BSD one given the
+    /// receiver's year and local offset), else the time tug received it.
     pub time: (i64, u32),
     /// 0..=23 and 0..=7 (PRI = facility × 8 + severity).
     pub facility: u8,
