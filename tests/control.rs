@@ -157,18 +157,6 @@ fn looping_job(name: &str, say: &str, extra: &str) -> String {
     format!(r#"{{ name: "{name}", exec: ["sh", "-c", "echo {say} $$; {LOOP}"]{extra} }}"#)
 }
 
-/// The number after `prefix` in `line` (a pid a job printed).
-fn number_after(line: &str, prefix: &str) -> i64 {
-    let rest = line
-        .split_once(prefix)
-        .unwrap_or_else(|| panic!("no {prefix:?} in {line:?}"))
-        .1;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits
-        .parse()
-        .unwrap_or_else(|_| panic!("no number after {prefix:?} in {line:?}"))
-}
-
 /// A file's permission bits.
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
@@ -369,7 +357,7 @@ fn ctl_ping_status_and_its_exit_codes() {
         looping_job("web", "web up", ""),
         looping_job("later", "later up", r#", when: { source: "SIGHUP" }"#),
     ));
-    let web = number_after(&t.expect("web up "), "web up ");
+    let web = i64::from(number_after(&t.expect("web up "), "web up "));
 
     assert_eq!(sb.ctl_ok(&["ping"]), "ok\n");
 
@@ -667,7 +655,7 @@ fn ctl_starts_stops_restarts_and_signals_a_job() {
         json::quote(&worker),
         looping_job("keep", "keep up", "")
     ));
-    let first = number_after(&t.expect("worker up "), "worker up ");
+    let first = i64::from(number_after(&t.expect("worker up "), "worker up "));
     t.expect("child up");
     assert_eq!(sb.pid_of("worker"), Some(first));
 
@@ -698,7 +686,7 @@ fn ctl_starts_stops_restarts_and_signals_a_job() {
     // Taken here, so that the stop below waits for its own line and not
     // this one.
     t.expect("job worker was killed by signal 15");
-    let second = number_after(&t.expect("worker up "), "worker up ");
+    let second = i64::from(number_after(&t.expect("worker up "), "worker up "));
     t.expect("child up");
     assert_ne!(second, first);
     assert!(!alive(first as i32), "the old worker {first} is gone");
@@ -738,7 +726,7 @@ fn ctl_starts_stops_restarts_and_signals_a_job() {
 
     // Start again after a stop.
     let said = sb.ctl_ok(&["start", "worker"]);
-    let third = number_after(&t.expect("worker up "), "worker up ");
+    let third = i64::from(number_after(&t.expect("worker up "), "worker up "));
     assert_eq!(said, format!("started job worker (pid {third})\n"));
     t.expect("child up");
     assert_eq!(sb.pid_of("worker"), Some(third));
@@ -777,7 +765,7 @@ fn ctl_stop_of_the_last_job_keeps_tug_running() {
         r#"{{ logging: {{ output: "stdout" }}, jobs: [ {} ] }}"#,
         looping_job("only", "only up", "")
     ));
-    let first = number_after(&t.expect("only up "), "only up ");
+    let first = i64::from(number_after(&t.expect("only up "), "only up "));
     assert_eq!(
         sb.ctl_ok(&["stop", "only"]),
         format!("stopping job only (pid {first})\n")
@@ -790,7 +778,7 @@ fn ctl_stop_of_the_last_job_keeps_tug_running() {
         sb.ctl_ok(&["start", "only"])
             .starts_with("started job only (pid ")
     );
-    let second = number_after(&t.expect("only up "), "only up ");
+    let second = i64::from(number_after(&t.expect("only up "), "only up "));
     assert_ne!(first, second);
     let (status, _, err) = t.finish_with_ctl_shutdown(&sb);
     assert_eq!(status.code(), Some(0), "{err}");
@@ -1003,8 +991,8 @@ fn ctl_shutdown_stops_the_jobs_exits_0_and_removes_the_socket() {
         json::quote(&app),
         looping_job("plain", "plain up", "")
     ));
-    let app_pid = number_after(&t.expect("app up "), "app up ");
-    let plain = number_after(&t.expect("plain up "), "plain up ");
+    let app_pid = i64::from(number_after(&t.expect("app up "), "app up "));
+    let plain = i64::from(number_after(&t.expect("plain up "), "plain up "));
     assert!(sb.sock.exists());
     assert_eq!(sb.ctl_ok(&["shutdown"]), "shutting down\n");
     t.expect("control: shutdown requested");
@@ -1054,10 +1042,10 @@ fn reload_keeps_unchanged_jobs_and_rejects_a_broken_config() {
     ]
     .join("\n");
     let mut t = sb.start(&v1);
-    let same = number_after(&t.expect("same up "), "same up ");
-    let moved = number_after(&t.expect("moved up "), "moved up ");
-    let changed = number_after(&t.expect("changed v1 "), "changed v1 ");
-    let gone = number_after(&t.expect("gone up "), "gone up ");
+    let same = i64::from(number_after(&t.expect("same up "), "same up "));
+    let moved = i64::from(number_after(&t.expect("moved up "), "moved up "));
+    let changed = i64::from(number_after(&t.expect("changed v1 "), "changed v1 "));
+    let gone = i64::from(number_after(&t.expect("gone up "), "gone up "));
 
     // `same` keeps its place, `moved` only moves, `changed` changes, `gone`
     // goes and `added` comes.
@@ -1072,8 +1060,8 @@ fn reload_keeps_unchanged_jobs_and_rejects_a_broken_config() {
     .join("\n");
     sb.write_config(&v2);
     assert_eq!(sb.ctl_ok(&["reload"]), "reloaded the config\n");
-    let changed2 = number_after(&t.expect("changed v2 "), "changed v2 ");
-    let added = number_after(&t.expect("added up "), "added up ");
+    let changed2 = i64::from(number_after(&t.expect("changed v2 "), "changed v2 "));
+    let added = i64::from(number_after(&t.expect("added up "), "added up "));
     t.expect("job gone was killed by signal 15");
     assert_ne!(changed2, changed);
     assert!(!alive(changed as i32), "the changed job's old process");
@@ -1536,7 +1524,7 @@ fn metrics_after_known_events_pass_promtool() {
         sb.ctl_ok(&["restart", "keeper"])
             .starts_with("restarting job keeper (pid ")
     );
-    let keeper2 = number_after(&t.expect("keeper up "), "keeper up ");
+    let keeper2 = i64::from(number_after(&t.expect("keeper up "), "keeper up "));
     assert_ne!(keeper, keeper2);
     sb.ctl_refused(&["stop", "ghost"]);
     assert_eq!(sb.call("GET", "/v3/nope", "").status, 404);

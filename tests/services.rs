@@ -199,18 +199,6 @@ impl Drop for Tug {
     }
 }
 
-/// The number after `prefix` in `line`.
-fn number_after(line: &str, prefix: &str) -> i32 {
-    let rest = line
-        .split_once(prefix)
-        .unwrap_or_else(|| panic!("no {prefix:?} in {line:?}"))
-        .1;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits
-        .parse()
-        .unwrap_or_else(|_| panic!("no number after {prefix:?} in {line:?}"))
-}
-
 /// The index of the first line containing `needle`.
 fn at(lines: &[String], needle: &str) -> usize {
     lines

@@ -321,3 +321,15 @@ pub fn check_graceful_tree(launch: impl Fn(&[&str]) -> Command, same_pid_namespa
         assert!(!alive(pid), "descendant {pid} survived tug");
     }
 }
+
+/// The number after `prefix` in `line` (a pid a job or a peer printed).
+pub fn number_after(line: &str, prefix: &str) -> i32 {
+    let rest = line
+        .split_once(prefix)
+        .unwrap_or_else(|| panic!("no {prefix:?} in {line:?}"))
+        .1;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {prefix:?} in {line:?}"))
+}
