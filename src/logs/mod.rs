@@ -5,6 +5,7 @@
 
 pub mod format;
 pub mod selector;
+pub mod sink;
 pub mod strftime;
 pub mod syslog;
 
