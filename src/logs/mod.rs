@@ -3,6 +3,7 @@
 //! formats the outputs write. Sans-IO: parsing, matching and formatting
 //! only; the loop's sockets and files are the supervisor's.
 
+pub mod file;
 pub mod format;
 pub mod selector;
 pub mod sink;

@@ -54,6 +54,7 @@
 //!   description, because a loop blocked on a stalled `docker logs`
 //!   reader (no reaping, no signals, no health checks) is worse than a
 //!   raw job seeing EAGAIN. `how()` names the choice for a debug line.
+//!
 //! (tini and dumb-init never write their children's output: the children
 //! inherit stdout and tug's problem does not arise for them; s6-log and
 //! svlogd write files only, blocking.)
@@ -264,7 +265,10 @@ mod tests {
     use crate::sys::listen::is_nonblocking;
 
     fn records() -> Vec<Vec<u8>> {
-        (0..).map(|i| format!("line {i:06} {}\n", "x".repeat(90)).into_bytes()).take(4000).collect()
+        (0..)
+            .map(|i| format!("line {i:06} {}\n", "x".repeat(90)).into_bytes())
+            .take(4000)
+            .collect()
     }
 
     #[test]
@@ -272,7 +276,10 @@ mod tests {
         let (r, w) = pipe().unwrap();
         let mut sink = Sink::stdio(w.raw(), "stdout", 64 * 1024);
         assert_eq!(sink.how(), "its own non-blocking open");
-        assert!(!is_nonblocking(&w).unwrap(), "the inherited fd stays blocking");
+        assert!(
+            !is_nonblocking(&w).unwrap(),
+            "the inherited fd stays blocking"
+        );
         assert!(!sink.wants_writable(), "idle: no WRITABLE registration");
 
         let mut sent = Vec::new();
@@ -287,7 +294,10 @@ mod tests {
             // once the pipe (64 KiB) is full.
             sink.flush().unwrap();
         }
-        assert!(pushed < 4000, "the bound said no before the records ran out");
+        assert!(
+            pushed < 4000,
+            "the bound said no before the records ran out"
+        );
         // The pipe may still take a few bytes into its last page.
         sink.flush().unwrap();
         let f = sink.flush().unwrap();
@@ -322,7 +332,7 @@ mod tests {
         let t0 = now_ns();
         let err = sink.drain_blocking(t0 + 50_000_000).unwrap_err();
         let took = now_ns() - t0;
-        assert!(took >= 50_000_000 && took < 2_000_000_000, "{took} ns");
+        assert!((50_000_000..2_000_000_000).contains(&took), "{took} ns");
         assert!(err.starts_with("stdout: ") && err.contains("not written before the deadline"));
         assert_eq!(sink.len(), 200 * 1024 - 65536, "{err}");
     }
