@@ -170,25 +170,37 @@ impl LogFile {
     }
 
     /// Follows a change of the expanded name: Ok(true) when a new file
-    /// was opened.
+    /// was opened. On Err the old file stays open and the next call with
+    /// the new name tries again.
     pub fn set_path(&mut self, path: &str) -> Result<bool, String> {
         if path == self.path {
             return Ok(false);
         }
-        self.path = path.into();
-        self.reopen().map(|()| true)
+        let old = core::mem::replace(&mut self.path, path.into());
+        match open_creating(&self.path) {
+            Ok(opened) => self.switch(opened).map(|()| true),
+            Err(e) => {
+                self.path = old;
+                Err(e)
+            }
+        }
     }
 
-    /// Writes what is buffered to the file open now, then opens the path
-    /// afresh (it may name another file by now).
+    /// Opens the path afresh (it may name another file by now). On Err
+    /// before the open, the file open now stays in use.
     pub fn reopen(&mut self) -> Result<(), String> {
+        let opened = open_creating(&self.path)?;
+        self.switch(opened)
+    }
+
+    /// Writes what is buffered to the old file, then uses the new one.
+    fn switch(&mut self, (fd, st): (Fd, file::Stat)) -> Result<(), String> {
         let flushed = self.sink.flush();
-        let (fd, st) = open_creating(&self.path)?;
         self.sink = Sink::file(fd, &self.path, self.bound);
         self.id = (st.dev, st.ino);
         self.size = st.size;
-        self.watch_dir()?;
-        flushed.map(drop)
+        let watched = self.watch_dir();
+        flushed.and(watched).map(drop)
     }
 
     /// Appends a record (rotating first when it would cross the size);

@@ -44,9 +44,10 @@
 //!   new open file description of the same pipe or tty, so the flag is
 //!   tug's alone and the inherited fd stays blocking for everyone else.
 //!   libuv does the same for ttys (uv_tty_init reopens them so it can set
-//!   O_NONBLOCK without affecting other processes); runc chowns a
-//!   container's stdio to its user precisely so it can be reopened
-//!   (`/dev/stdout`), so this works for a non-root tug too;
+//!   O_NONBLOCK without affecting other processes); runc
+//!   (fixStdioPermissions) and LXC chown PID 1's stdio to the container's
+//!   user, so a non-root tug can open it again too;
+//!   Not for a pty master (reopening it would open /dev/ptmx: a new pty).
 //! - if that open fails (no /proc, EACCES, a FIFO with no reader): for a
 //!   FIFO, `pwritev2(RWF_NOWAIT)`, non-blocking per call (pipes support it
 //!   from Linux 6.4); where that says EOPNOTSUPP (older kernels, and for
@@ -70,6 +71,10 @@ use alloc::vec::Vec;
 /// A good default bound: a few seconds of a busy output, small next to
 /// tug's footprint.
 pub const BOUND: usize = 1 << 20;
+
+/// Capacity kept by an empty buffer: a burst that filled the bound does
+/// not stay resident once it is written.
+const KEEP: usize = 64 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Way {
@@ -111,16 +116,24 @@ impl Sink {
         let (own, way) = match file::fstat(fd).map(|s| s.kind) {
             Ok(file::S_IFSOCK) => (None, Way::Send),
             Ok(file::S_IFREG | file::S_IFBLK) | Err(_) => (None, Way::File),
-            Ok(kind) => match file::reopen_nonblocking(fd) {
-                Ok(own) => (Some(own), Way::Nonblocking),
-                Err(_) if kind == file::S_IFIFO => (None, Way::NoWait),
-                Err(_) => {
-                    // Nothing better is left (see the header); if even
-                    // this fails, writes block as they did before.
-                    let _ = file::set_nonblocking_raw(fd);
-                    (None, Way::Nonblocking)
+            Ok(kind) => {
+                let master = file::is_pty_master(fd);
+                let own = if master {
+                    None
+                } else {
+                    file::reopen_nonblocking(fd).ok()
+                };
+                match own {
+                    Some(own) => (Some(own), Way::Nonblocking),
+                    None if kind == file::S_IFIFO => (None, Way::NoWait),
+                    None => {
+                        // Nothing better is left (see the header); if even
+                        // this fails, writes block as they did before.
+                        let _ = file::set_nonblocking_raw(fd);
+                        (None, Way::Nonblocking)
+                    }
                 }
-            },
+            }
         };
         let fd = own.as_ref().map_or(fd, Fd::raw);
         Sink::with(fd, own, way, name, bound)
@@ -223,6 +236,9 @@ impl Sink {
         if self.head > 0 && self.head >= self.buf.len() / 2 {
             self.buf.drain(..self.head);
             self.head = 0;
+        }
+        if self.buf.is_empty() && self.buf.capacity() > KEEP {
+            self.buf.shrink_to(KEEP);
         }
         Ok(Flushed {
             written,
@@ -369,5 +385,42 @@ mod tests {
         let err = sink.flush().unwrap_err();
         assert_eq!(err, "stdout: Broken pipe; 6 buffered bytes lost");
         assert!(sink.is_empty() && sink.push(b"again\n"));
+    }
+
+    #[test]
+    fn a_tty_nobody_reads_is_reopened_not_flagged_and_a_pty_master_is_not_reopened() {
+        let (master, slave) = file::open_pty().unwrap();
+        assert!(file::is_pty_master(master.raw()) && !file::is_pty_master(slave.raw()));
+        let mut sink = Sink::stdio(slave.raw(), "stdout", BOUND);
+        assert_eq!(sink.how(), "its own non-blocking open");
+        assert!(
+            !is_nonblocking(&slave).unwrap(),
+            "the inherited tty stays blocking"
+        );
+        sink.push(&[b'a'; 512 * 1024]);
+        let f = sink.flush().unwrap();
+        assert!(
+            f.written > 0 && f.left > 0 && sink.wants_writable(),
+            "{f:?}"
+        );
+
+        // Reading the master lets it all through (no \n: no ONLCR change).
+        let total = 512 * 1024;
+        let reader = std::thread::spawn(move || {
+            let (mut got, mut chunk) = (0, [0u8; 8192]);
+            while got < total {
+                let n = read_raw(master.raw(), &mut chunk).unwrap();
+                assert!(chunk[..n].iter().all(|&b| b == b'a'));
+                got += n;
+            }
+            (got, master)
+        });
+        sink.drain_blocking(now_ns() + 10_000_000_000).unwrap();
+        let (got, master) = reader.join().unwrap();
+        assert_eq!(got, total);
+
+        // The master side: never reopened (that would be a new pty).
+        let sink = Sink::stdio(master.raw(), "stdout", BOUND);
+        assert_eq!(sink.how(), "O_NONBLOCK on the shared fd");
     }
 }

@@ -154,3 +154,31 @@ pub fn wait_writable(fd: RawFd, timeout_ms: i32) -> Result<bool> {
 /// `write_nowait` on a kernel or file type without RWF_NOWAIT support.
 pub const EOPNOTSUPP: Errno = Errno(libc::EOPNOTSUPP);
 pub const EEXIST: Errno = Errno(libc::EEXIST);
+
+/// Whether fd is the master side of a pseudo-terminal (TIOCGPTN answers
+/// only there). Reopening one through /proc would open /dev/ptmx: a new
+/// pty pair, not this one.
+pub fn is_pty_master(fd: RawFd) -> bool {
+    let mut n: libc::c_uint = 0;
+    // SAFETY: TIOCGPTN writes one unsigned int into n; on anything else
+    // the call fails (ENOTTY) and writes nothing.
+    unsafe { libc::ioctl(fd, libc::TIOCGPTN, &mut n) == 0 }
+}
+
+/// Test helper: a pseudo-terminal, (master, slave), both CLOEXEC.
+#[cfg(test)]
+pub fn open_pty() -> Result<(Fd, Fd)> {
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: a static NUL-terminated path; the fd is owned by Fd.
+    let master = Fd::from_raw(check(unsafe { libc::open(c"/dev/ptmx".as_ptr(), flags) })?);
+    let mut n: libc::c_uint = 0;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int (0: unlock the slave).
+    check(unsafe { libc::ioctl(master.raw(), libc::TIOCSPTLCK, &unlock) })?;
+    // SAFETY: TIOCGPTN writes one unsigned int.
+    check(unsafe { libc::ioctl(master.raw(), libc::TIOCGPTN, &mut n) })?;
+    let path = alloc::ffi::CString::new(alloc::format!("/dev/pts/{n}")).unwrap();
+    // SAFETY: path is NUL-terminated; the fd is owned by Fd.
+    let slave = Fd::from_raw(check(unsafe { libc::open(path.as_ptr(), flags) })?);
+    Ok((master, slave))
+}
