@@ -54,7 +54,9 @@
 //!   anything else), the last resort is O_NONBLOCK on the shared
 //!   description, because a loop blocked on a stalled `docker logs`
 //!   reader (no reaping, no signals, no health checks) is worse than a
-//!   raw job seeing EAGAIN. `how()` names the choice for a debug line.
+//!   raw job seeing EAGAIN. The flag is cleared again when the sink is
+//!   dropped (the terminal is left as found). `how()` names the choice
+//!   for a debug line.
 //!
 //! (tini and dumb-init never write their children's output: the children
 //! inherit stdout and tug's problem does not arise for them; s6-log and
@@ -100,8 +102,11 @@ pub struct Sink {
     fd: RawFd,
     /// The fd tug opened (a file, or stdout reopened); None for a
     /// borrowed stdout/stderr, which is never closed.
-    _own: Option<Fd>,
+    own: Option<Fd>,
     way: Way,
+    /// tug set O_NONBLOCK on a shared fd: cleared again on drop, so the
+    /// terminal or pipe is left as it was found.
+    restore: bool,
     buf: Vec<u8>,
     /// Bytes of `buf` already written.
     head: usize,
@@ -113,6 +118,7 @@ impl Sink {
     /// A sink for an fd tug inherited (1 or 2), chosen as the header says.
     /// `name` ("stdout") prefixes error messages.
     pub fn stdio(fd: RawFd, name: &str, bound: usize) -> Sink {
+        let mut restore = false;
         let (own, way) = match file::fstat(fd).map(|s| s.kind) {
             Ok(file::S_IFSOCK) => (None, Way::Send),
             Ok(file::S_IFREG | file::S_IFBLK) | Err(_) => (None, Way::File),
@@ -129,14 +135,16 @@ impl Sink {
                     None => {
                         // Nothing better is left (see the header); if even
                         // this fails, writes block as they did before.
-                        let _ = file::set_nonblocking_raw(fd);
+                        restore = file::set_nonblocking_raw(fd, true).unwrap_or(false);
                         (None, Way::Nonblocking)
                     }
                 }
             }
         };
         let fd = own.as_ref().map_or(fd, Fd::raw);
-        Sink::with(fd, own, way, name, bound)
+        let mut sink = Sink::with(fd, own, way, name, bound);
+        sink.restore = restore;
+        sink
     }
 
     /// A sink for a regular file tug opened (O_APPEND): blocking writes.
@@ -147,8 +155,9 @@ impl Sink {
     fn with(fd: RawFd, own: Option<Fd>, way: Way, name: &str, bound: usize) -> Sink {
         Sink {
             fd,
-            _own: own,
+            own,
             way,
+            restore: false,
             buf: Vec::new(),
             head: 0,
             bound,
@@ -165,7 +174,7 @@ impl Sink {
     pub fn how(&self) -> &'static str {
         match self.way {
             Way::File => "blocking write (a regular file)",
-            Way::Nonblocking if self._own.is_some() => "its own non-blocking open",
+            Way::Nonblocking if self.own.is_some() => "its own non-blocking open",
             Way::Nonblocking => "O_NONBLOCK on the shared fd",
             Way::Send => "send(MSG_DONTWAIT)",
             Way::NoWait => "pwritev2(RWF_NOWAIT)",
@@ -208,7 +217,7 @@ impl Sink {
             Way::Send => file::send_nowait(self.fd, data),
             Way::NoWait => match file::write_nowait(self.fd, data) {
                 Err(file::EOPNOTSUPP) => {
-                    let _ = file::set_nonblocking_raw(self.fd);
+                    self.restore = file::set_nonblocking_raw(self.fd, true).unwrap_or(false);
                     self.way = Way::Nonblocking;
                     write_raw(self.fd, data)
                 }
@@ -270,6 +279,14 @@ impl Sink {
             }
             let ms = ((deadline_ns - now).div_ceil(1_000_000)).min(i32::MAX as u64) as i32;
             file::wait_writable(self.fd, ms).map_err(|e| self.lose(format!("poll: {e}")))?;
+        }
+    }
+}
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        if self.restore {
+            let _ = file::set_nonblocking_raw(self.fd, false);
         }
     }
 }
@@ -366,6 +383,8 @@ mod tests {
         let nowait = sink.how() == "pwritev2(RWF_NOWAIT)";
         assert_eq!(is_nonblocking(&w).unwrap(), !nowait);
         std::println!("pipe written with {}", sink.how());
+        drop(sink);
+        assert!(!is_nonblocking(&w).unwrap());
 
         // A socket: send(MSG_DONTWAIT) on a blocking socketpair.
         let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
@@ -419,8 +438,12 @@ mod tests {
         let (got, master) = reader.join().unwrap();
         assert_eq!(got, total);
 
-        // The master side: never reopened (that would be a new pty).
+        // The master side: never reopened (that would be a new pty). The
+        // shared flag it must set is cleared again when the sink goes.
         let sink = Sink::stdio(master.raw(), "stdout", BOUND);
         assert_eq!(sink.how(), "O_NONBLOCK on the shared fd");
+        assert!(is_nonblocking(&master).unwrap());
+        drop(sink);
+        assert!(!is_nonblocking(&master).unwrap(), "left as found");
     }
 }

@@ -83,13 +83,22 @@ pub fn reopen_nonblocking(fd: RawFd) -> Result<Fd> {
     })
 }
 
-/// Sets O_NONBLOCK on an fd tug does not own (the last resort for stdout:
-/// this changes the open file description every holder shares).
-pub fn set_nonblocking_raw(fd: RawFd) -> Result<()> {
+/// Sets or clears O_NONBLOCK on an fd tug does not own (the last resort
+/// for stdout: this changes the open file description every holder
+/// shares). Ok(true) when the flag changed.
+pub fn set_nonblocking_raw(fd: RawFd, on: bool) -> Result<bool> {
     // SAFETY: F_GETFL only reads the descriptor's flags.
     let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) })?;
-    // SAFETY: F_SETFL with the flags just read plus one.
-    check(unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) }).map(drop)
+    let new = if on {
+        flags | libc::O_NONBLOCK
+    } else {
+        flags & !libc::O_NONBLOCK
+    };
+    if new == flags {
+        return Ok(false);
+    }
+    // SAFETY: F_SETFL with the flags just read, one bit changed.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFL, new) }).map(|_| true)
 }
 
 fn len_result(n: isize) -> Result<usize> {
