@@ -503,7 +503,9 @@ impl Supervisor<'_> {
             }
             // What a job says on its notify socket goes first: a READY=1
             // should not wait behind the job's output of the same turn.
-            let notice = |e: &Event| matches!(e, Event::Io(r) if matches!(Token::of(r.token), Some(Token::Notify(_))));
+            let notice = |e: &Event| {
+                matches!(e, Event::Io(r) if matches!(Token::of(r.token), Some(Token::Notify(_))))
+            };
             for first in [true, false] {
                 for ev in events.iter().filter(|e| notice(e) == first) {
                     match *ev {
