@@ -3,9 +3,11 @@
 //! formats the outputs write. Sans-IO: parsing, matching and formatting
 //! only; the loop's sockets and files are the supervisor's.
 
+pub mod file;
 pub mod format;
 pub mod framing;
 pub mod selector;
+pub mod sink;
 pub mod strftime;
 pub mod syslog;
 

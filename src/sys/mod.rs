@@ -5,6 +5,7 @@
 
 pub mod epoll;
 pub mod fd;
+pub mod file;
 pub mod host;
 pub mod inotify;
 pub mod listen;
