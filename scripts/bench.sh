@@ -1705,16 +1705,13 @@ bench_services() {
 		md "**Where the inetd rate falls short.** Both servers run the machine's CPUs flat out here" \
 			"(machine CPU busy: tug's windows ${SVC[tug,machine_pct]} %, xinetd's ${SVC[xinetd,machine_pct]} %), mostly on the" \
 			"fork + exec + dynamic loading of one \`cat\` per connection, and the load generator is far from" \
-			"its limit (client CPU ${SVC[tug,client_pct]} % / ${SVC[xinetd,client_pct]} %). Under that, tug's spawn is serial where" \
-			"xinetd's is not: \`sys::spawn::fork_exec\` reads the child's CLOEXEC report pipe until it hits EOF" \
-			"(the child has reached exec) or a failure report, a blocking read, so the loop accepts" \
-			"nothing while each new child is being scheduled and set up; that is tug's one context switch per" \
-			"connection (${SVC[tug,ctx_per_conn]}, xinetd ${SVC[xinetd,ctx_per_conn]}). xinetd forks and returns to its loop" \
-			"at once, its children reaching exec on the other CPU meanwhile. Its own CPU per 1000" \
-			"connections: tug ${SVC[tug,cpu_per_1k]} ms, xinetd ${SVC[xinetd,cpu_per_1k]} ms; per connection tug makes, besides" \
-			"the fork, a report pipe, a stderr pipe it registers in epoll and drains (stderr is logged) and a" \
-			"pidfd. The RSS half of the goal holds by a wide margin; the rate half is most" \
-			"likely set by that wait for exec (strace shows tug blocked in it for each child), not by accepting." ""
+			"its limit (client CPU ${SVC[tug,client_pct]} % / ${SVC[xinetd,client_pct]} %). tug no longer waits for an instance's" \
+			"exec (\`Command::spawn_detached\`: the report pipe is read in the loop), so what is left is CPU:" \
+			"its own CPU per 1000 connections is tug ${SVC[tug,cpu_per_1k]} ms, xinetd ${SVC[xinetd,cpu_per_1k]} ms, on a machine" \
+			"with none to spare. Per connection tug makes, besides the fork, a report pipe, a stderr pipe it" \
+			"registers in epoll and drains (stderr is logged, with the peer), and a pidfd; xinetd's children" \
+			"write their stderr where it points. Those are the syscalls to cut next (a stderr pipe shared by" \
+			"an inetd job's instances, no pidfd for instances: SIGCHLD suffices for children)." ""
 	fi
 	if [ -z "${SVC[ready,skip]:-}" ] &&
 		awk -v p="${SVC[ready,p99]}" -v t="$TARGET_READY_P99_MS" 'BEGIN { exit !(p >= t) }'; then
