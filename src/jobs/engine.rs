@@ -825,7 +825,16 @@ impl Supervisor<'_> {
         let owner = match what {
             Spawn::Run => Owner::Job(i),
             Spawn::Check => Owner::Check(i),
-            Spawn::Instance(..) => Owner::Instance(i),
+            Spawn::Instance(..) => {
+                // A connection's process is our child: SIGCHLD tells of its
+                // exit, and a pidfd would cost four syscalls a connection.
+                self.procs.push(ProcEntry {
+                    pid,
+                    owner: Owner::Instance(i),
+                    _pidfd: None,
+                });
+                return Ok(pid);
+            }
         };
         self.own(pid, owner);
         Ok(pid)
