@@ -114,16 +114,16 @@ impl Supervisor<'_> {
     /// The run started: its notify socket, readiness pipe and pidfile
     /// watch join the loop.
     pub(super) fn kind_started(&mut self, i: usize, setup: Setup) {
-        let uid = match (
-            &self.job_at(i).life.cfg.user,
-            &self.job_at(i).life.cfg.group,
-        ) {
-            (None, None) => Some(proc::getuid()),
-            (u, g) => users::resolve(u.as_deref(), g.as_deref())
-                .ok()
-                .map(|id| id.uid),
-        };
         if let Some(sock) = setup.notify {
+            // Who may notify besides root: the job's user (looked up only
+            // for a notify job).
+            let life = &self.job_at(i).life;
+            let uid = match (&life.cfg.user, &life.cfg.group) {
+                (None, None) => Some(proc::getuid()),
+                (u, g) => users::resolve(u.as_deref(), g.as_deref())
+                    .ok()
+                    .map(|id| id.uid),
+            };
             let _ = self
                 .lp
                 .register(sock.fd(), Token::Notify(i).raw(), READABLE);
