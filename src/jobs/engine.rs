@@ -65,6 +65,9 @@ struct Job {
     removed: bool,
     /// The service kind's sockets, pipes and watches (kinds.rs).
     kind: kinds::JobKind,
+    /// inetd: the identity and environment of its instances (dropped when
+    /// they may change: putenv, reload, a new listener).
+    instance_setup: Option<(Option<users::Identity>, Vec<CString>)>,
 }
 
 impl Job {
@@ -366,6 +369,7 @@ impl Supervisor<'_> {
             advertised: false,
             removed: false,
             kind: Default::default(),
+            instance_setup: None,
         });
         let i = self.jobs.len() - 1;
         self.gate(i);
@@ -710,18 +714,36 @@ impl Supervisor<'_> {
             ),
             _ => (job.argv.clone(), cfg.raw_output, cfg.name.clone()),
         };
-        let identity = match (&cfg.user, &cfg.group) {
-            (None, None) => None,
-            (u, g) => Some(users::resolve(u.as_deref(), g.as_deref())?),
+        // An inetd job's instances share one identity and environment,
+        // made at the first connection (not /etc/passwd and the whole
+        // environment again for each).
+        let cached = match (&what, &job.instance_setup) {
+            (Spawn::Instance(..), Some(c)) => Some(c.clone()),
+            _ => None,
         };
-        let mut env = self.child_env(cfg, identity.as_ref());
-        for (k, v) in &kind.env {
-            let prefix = format!("{k}=");
-            env.retain(|c| !c.as_bytes().starts_with(prefix.as_bytes()));
-            if let Ok(c) = CString::new(format!("{k}={v}")) {
-                env.push(c);
+        let (identity, env) = match cached {
+            Some(c) => c,
+            None => {
+                let identity = match (&cfg.user, &cfg.group) {
+                    (None, None) => None,
+                    (u, g) => Some(users::resolve(u.as_deref(), g.as_deref())?),
+                };
+                let mut env = self.child_env(cfg, identity.as_ref());
+                for (k, v) in &kind.env {
+                    let prefix = format!("{k}=");
+                    env.retain(|c| !c.as_bytes().starts_with(prefix.as_bytes()));
+                    if let Ok(c) = CString::new(format!("{k}={v}")) {
+                        env.push(c);
+                    }
+                }
+                (identity, env)
             }
+        };
+        if matches!(what, Spawn::Instance(..)) && job.instance_setup.is_none() {
+            self.jobs[i].instance_setup = Some((identity.clone(), env.clone()));
         }
+        let job = self.job_at(i);
+        let cfg = &job.life.cfg;
         let mut envp: Vec<*const c_char> = env.iter().map(|c| c.as_ptr()).collect();
         envp.push(core::ptr::null());
         let path = env

@@ -374,6 +374,10 @@ impl Supervisor<'_> {
 
     /// ContainerPilot's order: `changed`, then `healthy` or `unhealthy`.
     fn watch_changed(&mut self, index: usize, healthy: bool, instances: Vec<Instance>) {
+        // TUG_WATCH_* in an inetd job's cached environment is out of date.
+        for j in &mut self.jobs {
+            j.instance_setup = None;
+        }
         let Some(w) = self.watches.iter_mut().find(|w| w.index == index) else {
             return;
         };

@@ -193,6 +193,7 @@ impl Supervisor<'_> {
         let Some(l) = self.job_at(i).life.cfg.service.listen.clone() else {
             return;
         };
+        self.job_at_mut(i).instance_setup = None;
         if self.job_at(i).kind.acceptor.is_none() {
             match listen::bind(&l) {
                 Ok(fd) => {

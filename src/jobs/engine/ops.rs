@@ -150,6 +150,7 @@ impl Supervisor<'_> {
         let job = self.job_at_mut(i);
         job.argv = argv;
         job.service = service;
+        job.instance_setup = None;
         let old = job.life.cfg.service.clone();
         let mut out = Vec::new();
         self.job_at_mut(i).life.redefine(cfg, now, &mut out);
@@ -370,6 +371,9 @@ impl Ops for Supervisor<'_> {
     }
 
     fn putenv(&mut self, vars: Vec<(String, String)>) {
+        for j in &mut self.jobs {
+            j.instance_setup = None;
+        }
         for (k, v) in vars {
             self.extra_env.retain(|(name, _)| *name != k);
             self.extra_env.push((k, v));
