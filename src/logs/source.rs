@@ -630,3 +630,419 @@ fn tcp_record(
     stats.bytes += f.bytes.len() as u64;
     out.push(parse(&f.bytes, time.0, time.1));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event_loop::Event;
+    use crate::sys::signal::SigSet;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixDatagram;
+    use std::path::PathBuf;
+    use std::process::Command;
+    use std::string::ToString;
+
+    const NOW: (i64, u32) = (1_700_000_000, 0);
+    const LOOPBACK: Ip = Ip::V4([127, 0, 0, 1]);
+    /// The timer key that fails a test that waits too long.
+    const DEADLINE: u64 = 0xdead;
+
+    /// A fresh directory for one test's socket.
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(std::format!("tug-source-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn unix(name: &str) -> (UnixSource, PathBuf) {
+        let path = dir(name).join("log");
+        let src = UnixSource::bind(path.to_str().unwrap()).unwrap();
+        (src, path)
+    }
+
+    /// Turns the loop, handing every I/O token to `on_io`, until it says
+    /// done; fails after `secs`.
+    fn pump(lp: &mut EventLoop, secs: u64, mut on_io: impl FnMut(&EventLoop, u64) -> bool) {
+        let id = lp.add_timer(lp.now() + secs * 1_000_000_000, DEADLINE);
+        let mut evs = Vec::new();
+        loop {
+            evs.clear();
+            lp.turn(&mut evs).unwrap();
+            for e in &evs {
+                match *e {
+                    Event::Timer(DEADLINE) => panic!("timed out after {secs} s"),
+                    Event::Io(r) => {
+                        if on_io(lp, r.token) {
+                            lp.cancel_timer(id);
+                            return;
+                        }
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+    }
+
+    /// Runs `logger` with `args`, which must succeed.
+    fn logger(args: &[&str]) {
+        let out = Command::new("logger").args(args).output().expect("logger");
+        assert!(out.status.success(), "logger {args:?}: {out:?}");
+    }
+
+    fn recv(src: &mut UnixSource) -> Vec<Record> {
+        let mut out = Vec::new();
+        assert!(!src.recv_all(NOW, 0, &mut out, 1000));
+        out
+    }
+
+    #[test]
+    fn unix_socket_mode_and_pid_from_credentials() {
+        let (mut src, path) = unix("cred");
+        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+        let meta = std::fs::metadata(&path).unwrap();
+        assert!(meta.file_type().is_socket());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o666);
+        let tx = UnixDatagram::unbound().unwrap();
+        tx.send_to(b"<13>hello\0", &path).unwrap();
+        tx.send_to(b"<30>prog[42]: named\n", &path).unwrap();
+        tx.send_to(b"", &path).unwrap();
+        let got = recv(&mut src);
+        assert_eq!(got.len(), 2, "the empty datagram gives nothing: {got:?}");
+        assert_eq!(got[0].text, "hello");
+        assert_eq!((got[0].facility, got[0].severity), (1, 5));
+        assert_eq!(
+            got[0].pid,
+            Some(std::process::id() as i32),
+            "from SCM_CREDENTIALS"
+        );
+        assert_eq!(got[1].program, "prog");
+        assert_eq!(got[1].pid, Some(42), "the message's own pid is kept");
+        assert_eq!(got[1].raw, "<30>prog[42]: named");
+        assert_eq!(src.stats().records, 2);
+        src.remove();
+        assert!(!path.exists(), "remove() unlinks the socket");
+    }
+
+    #[test]
+    fn stale_socket_replaced_live_or_foreign_refused() {
+        let (src, path) = unix("stale");
+        let p = path.to_str().unwrap();
+        let e = UnixSource::bind(p).err().unwrap();
+        assert!(e.contains("another process receives there"), "{e}");
+        drop(src);
+        assert!(path.exists(), "a dropped source leaves its file");
+        let src = UnixSource::bind(p).expect("a stale socket is replaced");
+        drop(src);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, "keep me").unwrap();
+        let e = UnixSource::bind(p).err().unwrap();
+        assert!(e.contains("not a socket"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
+        // A stream socket someone listens on is live too.
+        std::fs::remove_file(&path).unwrap();
+        let _l = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let e = UnixSource::bind(p).err().unwrap();
+        assert!(e.contains("another process receives there"), "{e}");
+    }
+
+    #[test]
+    fn limit_leaves_the_rest_queued() {
+        let (mut src, path) = unix("limit");
+        let tx = UnixDatagram::unbound().unwrap();
+        for i in 0..5 {
+            tx.send_to(std::format!("<13>m{i}").as_bytes(), &path)
+                .unwrap();
+        }
+        let mut out = Vec::new();
+        assert!(src.recv_all(NOW, 0, &mut out, 2), "the limit stopped it");
+        assert_eq!(out.len(), 2);
+        assert!(!src.recv_all(NOW, 0, &mut out, 10), "drained");
+        let texts: Vec<&str> = out.iter().map(|r| r.text.as_str()).collect();
+        assert_eq!(texts, ["m0", "m1", "m2", "m3", "m4"]);
+    }
+
+    #[test]
+    fn big_datagrams_whole_utf8_intact_larger_cut_and_reported() {
+        let (mut src, path) = unix("big");
+        let unit = "ünïcödé ✓ 🦀 ";
+        let body: String = unit.repeat(60 * 1024 / unit.len() + 1);
+        assert!(body.len() > 60 * 1024);
+        let tx = UnixDatagram::unbound().unwrap();
+        tx.send_to(std::format!("<13>prog: {body}").as_bytes(), &path)
+            .unwrap();
+        // Near the default sender's limit (SO_SNDBUF 212992).
+        let large = "x".repeat(200_000);
+        tx.send_to(std::format!("<13>{large}").as_bytes(), &path)
+            .unwrap();
+        let got = recv(&mut src);
+        assert_eq!(got[0].text, body, "60 KiB, multi-byte, whole");
+        assert_eq!(got[1].text, large);
+        assert!(src.take_notes().is_empty());
+        if dgram::force_sndbuf(tx.as_raw_fd(), 1 << 20).is_err() {
+            std::println!("SKIPPED the oversized datagram: no larger send buffer");
+            return;
+        }
+        let huge = "y".repeat(300_000);
+        tx.send_to(huge.as_bytes(), &path).unwrap();
+        let got = recv(&mut src);
+        assert_eq!(got[0].text.len(), UNIX_BUF, "kept as far as it fits");
+        assert_eq!(src.stats().truncated, 1);
+        let notes = src.take_notes();
+        assert!(
+            notes[0].contains("a 300000-byte datagram from pid")
+                && notes[0].ends_with("cut to 262144 bytes"),
+            "{notes:?}"
+        );
+    }
+
+    #[test]
+    fn util_linux_logger_on_the_unix_socket() {
+        let (mut src, path) = unix("logger");
+        let p = path.to_str().unwrap();
+        logger(&["-u", p, "--rfc3164", "-t", "app", "hello 3164"]);
+        logger(&[
+            "-u",
+            p,
+            "--rfc5424",
+            "-t",
+            "app",
+            "--msgid",
+            "ID7",
+            "héllo 5424",
+        ]);
+        logger(&["-u", p, "-i", "-t", "app", "-p", "local3.err", "plain"]);
+        let big = "é".repeat(30 * 1024);
+        logger(&["-u", p, "--size", "70000", "-t", "big", &big]);
+        let got = recv(&mut src);
+        assert_eq!(got.len(), 4, "{got:?}");
+        let host = |r: &Record| r.host.clone();
+        assert_eq!(got[0].program, "app");
+        assert_eq!(got[0].text, "hello 3164");
+        assert!(host(&got[0]).is_some(), "--rfc3164 names the host");
+        assert_eq!(got[1].program, "app");
+        assert_eq!(got[1].msgid.as_deref(), Some("ID7"));
+        assert_eq!(got[1].text, "héllo 5424");
+        assert_eq!((got[2].facility, got[2].severity), (19, 3));
+        assert_eq!(got[2].text, "plain");
+        assert!(got[2].pid.is_some_and(|p| p > 0), "-i: logger's pid");
+        assert_eq!(got[3].program, "big");
+        assert_eq!(got[3].text, big, "60 KiB through logger, whole");
+        for r in &got {
+            assert!(r.pid.is_some(), "every record has a pid: {r:?}");
+        }
+    }
+
+    #[test]
+    fn ten_thousand_from_four_threads_none_lost() {
+        const THREADS: usize = 4;
+        const EACH: usize = 2500;
+        let (mut src, path) = unix("many");
+        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
+        lp.register(src.fd().raw(), 1, READABLE).unwrap();
+        let senders: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    // Blocking, as glibc's syslog(3): a full queue waits.
+                    let tx = UnixDatagram::unbound().unwrap();
+                    for i in 0..EACH {
+                        let m = std::format!("<14>t{t}: {i}");
+                        tx.send_to(m.as_bytes(), &path).unwrap();
+                    }
+                })
+            })
+            .collect();
+        let mut got = Vec::new();
+        pump(&mut lp, 30, |_, token| {
+            assert_eq!(token, 1);
+            src.recv_all(NOW, 0, &mut got, 64);
+            got.len() >= THREADS * EACH
+        });
+        for s in senders {
+            s.join().unwrap();
+        }
+        assert!(!src.recv_all(NOW, 0, &mut got, 64), "nothing extra");
+        assert_eq!(got.len(), THREADS * EACH);
+        let mut next = [0usize; THREADS];
+        for r in &got {
+            let t: usize = r.program[1..].parse().unwrap();
+            assert_eq!(r.text, next[t].to_string(), "each sender in order");
+            next[t] += 1;
+        }
+        assert_eq!(next, [EACH; THREADS]);
+    }
+
+    #[test]
+    fn udp_datagrams_and_logger() {
+        let mut src = UdpSource::bind(LOOPBACK, 0).unwrap();
+        let port = src.local_port().unwrap();
+        let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let body = "ü🦀".repeat(60 * 1024 / 6);
+        tx.send_to(
+            std::format!("<13>udp: {body}").as_bytes(),
+            ("127.0.0.1", port),
+        )
+        .unwrap();
+        let port_s = port.to_string();
+        logger(&[
+            "-d",
+            "-n",
+            "127.0.0.1",
+            "-P",
+            &port_s,
+            "-t",
+            "lg",
+            "over udp",
+        ]);
+        let mut got = Vec::new();
+        // Loopback delivers synchronously: both are queued by now.
+        assert!(!src.recv_all(NOW, 0, &mut got, 10));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].text, body, "60 KiB over UDP, whole");
+        assert_eq!(got[1].program, "lg");
+        assert_eq!(got[1].text, "over udp");
+        assert!(
+            got[1].host.is_some(),
+            "logger's remote format names the host"
+        );
+        assert_eq!(got[1].pid, None, "no credentials over UDP");
+    }
+
+    /// Drives a TCP source until `done(records, source)`.
+    fn pump_tcp(
+        lp: &mut EventLoop,
+        src: &mut TcpSource,
+        got: &mut Vec<Record>,
+        mut done: impl FnMut(&[Record], &TcpSource) -> bool,
+    ) {
+        pump(lp, 30, |lp, token| {
+            assert!(src.owns(token), "{token}");
+            if src.is_listener(token) {
+                src.on_listener(lp);
+            } else {
+                src.on_conn(lp, token, NOW, 0, got, 100);
+            }
+            done(got, src)
+        });
+    }
+
+    #[test]
+    fn tcp_octet_counting_and_lines() {
+        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
+        let mut src = TcpSource::bind(LOOPBACK, 0, 100).unwrap();
+        src.resume(&lp).unwrap();
+        let port = src.local_port().unwrap();
+        let mut a = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        a.write_all(b"11 <13>a: one\n").unwrap();
+        let big = "é".repeat(30 * 1024);
+        let msg = std::format!("<13>b: {big}");
+        a.write_all(std::format!("{} {msg}", msg.len()).as_bytes())
+            .unwrap();
+        let mut b = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        b.write_all(b"<13>c: line one\r\n<13>c: line two\n<13>c: no newline")
+            .unwrap();
+        drop(b);
+        let mut got = Vec::new();
+        pump_tcp(&mut lp, &mut src, &mut got, |g, s| {
+            g.len() == 5 && s.connections() == 1
+        });
+        drop(a);
+        pump_tcp(&mut lp, &mut src, &mut got, |_, s| s.connections() == 0);
+        let mut texts: Vec<(&str, &str)> = got
+            .iter()
+            .map(|r| (r.program.as_str(), r.text.as_str()))
+            .collect();
+        texts.sort();
+        assert_eq!(
+            texts,
+            [
+                ("a", "one"),
+                ("b", big.as_str()),
+                ("c", "line one"),
+                ("c", "line two"),
+                ("c", "no newline"),
+            ]
+        );
+        assert_eq!(src.stats().connections, 2);
+        assert!(src.take_notes().is_empty());
+    }
+
+    #[test]
+    fn tcp_logger_octet_counted_and_not() {
+        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
+        let mut src = TcpSource::bind(LOOPBACK, 0, 7).unwrap();
+        src.resume(&lp).unwrap();
+        let port = src.local_port().unwrap().to_string();
+        let mut got = Vec::new();
+        for (i, octets) in [false, true].into_iter().enumerate() {
+            let mut args = std::vec!["-T", "-n", "127.0.0.1", "-P", &port, "-t", "lg"];
+            if octets {
+                args.push("--octet-count");
+            }
+            args.push("via tcp");
+            // logger only sends once connected: the loop must run while
+            // it does, so it is a child and the loop waits for its EOF.
+            let mut child = Command::new("logger").args(&args).spawn().unwrap();
+            pump_tcp(&mut lp, &mut src, &mut got, |g, s| {
+                g.len() == i + 1 && s.connections() == 0
+            });
+            assert!(child.wait().unwrap().success());
+        }
+        for r in &got {
+            assert_eq!((r.program.as_str(), r.text.as_str()), ("lg", "via tcp"));
+        }
+    }
+
+    #[test]
+    fn tcp_connection_cap_takes_the_listener_out() {
+        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
+        let mut src = TcpSource::bind(LOOPBACK, 0, 1000).unwrap();
+        src.resume(&lp).unwrap();
+        let port = src.local_port().unwrap();
+        let mut conns: Vec<_> = (0..MAX_CONNS + 1)
+            .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+            .collect();
+        let mut got = Vec::new();
+        pump_tcp(&mut lp, &mut src, &mut got, |_, s| {
+            s.connections() == MAX_CONNS
+        });
+        assert!(!src.listening(), "at the cap the listener leaves epoll");
+        // The 65th waits in the backlog; its message arrives once a slot
+        // frees.
+        conns[MAX_CONNS].write_all(b"<13>late: waited\n").unwrap();
+        drop(conns.remove(0));
+        pump_tcp(&mut lp, &mut src, &mut got, |g, _| g.len() == 1);
+        assert_eq!(got[0].text, "waited");
+        assert!(!src.listening(), "full again with the 65th");
+        src.pause(&lp);
+        src.close(&lp, NOW, 0, &mut got);
+    }
+
+    #[test]
+    fn tcp_pause_leaves_epoll_resume_reads_on() {
+        let mut lp = EventLoop::new(&SigSet::empty()).unwrap();
+        let mut src = TcpSource::bind(LOOPBACK, 0, 50).unwrap();
+        src.resume(&lp).unwrap();
+        let port = src.local_port().unwrap();
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut got = Vec::new();
+        pump_tcp(&mut lp, &mut src, &mut got, |_, s| s.connections() == 1);
+        src.pause(&lp);
+        assert!(!src.listening());
+        c.write_all(b"<13>p: held\n").unwrap();
+        let _other = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        // Paused: a readable connection and a waiting accept must not
+        // wake the loop; only the timer does.
+        lp.add_timer(lp.now() + 20_000_000, 1);
+        let mut evs = Vec::new();
+        lp.turn(&mut evs).unwrap();
+        assert!(matches!(evs[..], [Event::Timer(1)]), "{evs:?}");
+        src.resume(&lp).unwrap();
+        pump_tcp(&mut lp, &mut src, &mut got, |g, s| {
+            g.len() == 1 && s.connections() == 2
+        });
+        assert_eq!(got[0].text, "held");
+    }
+}

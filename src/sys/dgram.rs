@@ -124,3 +124,27 @@ pub fn set_rcvbuf(fd: &Fd, bytes: usize) -> Result<usize> {
     })?;
     Ok(got.max(0) as usize)
 }
+
+/// Test helper: a send buffer of `bytes` on a test's own socket
+/// (SO_SNDBUFFORCE as root, else SO_SNDBUF), so it can send datagrams
+/// larger than the default limit.
+#[cfg(test)]
+pub fn force_sndbuf(fd: super::fd::RawFd, bytes: usize) -> Result<()> {
+    let v = bytes as libc::c_int;
+    for name in [libc::SO_SNDBUFFORCE, libc::SO_SNDBUF] {
+        // SAFETY: v is a valid c_int of the length given.
+        let r = unsafe {
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                name,
+                (&v as *const libc::c_int).cast(),
+                core::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+    }
+    Err(Errno::last())
+}
