@@ -62,6 +62,7 @@ use super::Record;
 use super::framing::{Decoder, Frame, MAX_FRAME};
 use super::syslog::parse;
 use crate::event_loop::{EventLoop, READABLE};
+use crate::net::interfaces::ip_text;
 use crate::sys::Errno;
 use crate::sys::dgram;
 use crate::sys::fd::{self, Fd};
@@ -127,6 +128,8 @@ struct Dgram {
     fd: Fd,
     buf: Vec<u8>,
     name: String,
+    /// What the kernel granted for `RCVBUF` (0: it refused).
+    rcvbuf: usize,
     stats: Stats,
     notes: Notes,
 }
@@ -135,9 +138,10 @@ impl Dgram {
     fn new(fd: Fd, buf: usize, name: String) -> Dgram {
         // A smaller buffer than asked is still a working source: the
         // kernel caps it at rmem_max without CAP_NET_ADMIN.
-        let _ = dgram::set_rcvbuf(&fd, RCVBUF);
+        let rcvbuf = dgram::set_rcvbuf(&fd, RCVBUF).unwrap_or(0);
         Dgram {
             fd,
+            rcvbuf,
             buf: vec![0; buf],
             name,
             stats: Stats::default(),
@@ -246,6 +250,12 @@ impl UnixSource {
         self.d.stats
     }
 
+    /// The socket receive buffer the kernel granted (SO_RCVBUF's figure),
+    /// for a debug line.
+    pub fn rcvbuf(&self) -> usize {
+        self.d.rcvbuf
+    }
+
     pub fn take_notes(&mut self) -> Vec<String> {
         core::mem::take(&mut self.d.notes.0)
     }
@@ -320,24 +330,22 @@ impl UdpSource {
         self.d.stats
     }
 
+    /// The socket receive buffer the kernel granted (SO_RCVBUF's figure),
+    /// for a debug line.
+    pub fn rcvbuf(&self) -> usize {
+        self.d.rcvbuf
+    }
+
     pub fn take_notes(&mut self) -> Vec<String> {
         core::mem::take(&mut self.d.notes.0)
     }
 }
 
+/// `1.2.3.4:514`, `[::1]:514` (the shortest IPv6 form, as elsewhere).
 fn addr_text(ip: Ip, port: u16) -> String {
     match ip {
-        Ip::V4(a) => format!("{}.{}.{}.{}:{port}", a[0], a[1], a[2], a[3]),
-        Ip::V6(a) => {
-            let mut s = String::from("[");
-            for (i, pair) in a.chunks(2).enumerate() {
-                if i > 0 {
-                    s.push(':');
-                }
-                s.push_str(&format!("{:x}", u16::from_be_bytes([pair[0], pair[1]])));
-            }
-            s + &format!("]:{port}")
-        }
+        Ip::V4(_) => format!("{}:{port}", ip_text(&ip)),
+        Ip::V6(_) => format!("[{}]:{port}", ip_text(&ip)),
     }
 }
 
@@ -721,6 +729,7 @@ mod tests {
         assert_eq!(got[1].pid, Some(42), "the message's own pid is kept");
         assert_eq!(got[1].raw, "<30>prog[42]: named");
         assert_eq!(src.stats().records, 2);
+        assert!(src.rcvbuf() >= 2 * 212_992, "{}", src.rcvbuf());
         src.remove();
         assert!(!path.exists(), "remove() unlinks the socket");
     }
@@ -878,6 +887,7 @@ mod tests {
     fn udp_datagrams_and_logger() {
         let mut src = UdpSource::bind(LOOPBACK, 0).unwrap();
         let port = src.local_port().unwrap();
+        assert!(src.rcvbuf() > 0);
         let tx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let body = "ü🦀".repeat(60 * 1024 / 6);
         tx.send_to(
