@@ -8,6 +8,7 @@ pub mod format;
 pub mod framing;
 pub mod selector;
 pub mod sink;
+pub mod source;
 pub mod strftime;
 pub mod syslog;
 
