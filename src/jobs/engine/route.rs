@@ -23,6 +23,10 @@ const NOTIFY: u64 = 9;
 const READINESS: u64 = 10;
 const PIDFILE: u64 = 11;
 const REPORT: u64 = 12;
+const SYSLOG: u64 = 13;
+const LOG_TCP: u64 = 14;
+const LOG_OUT: u64 = 15;
+const LOG_WATCH: u64 = 16;
 /// Timer keys of the supervisor itself.
 const OWN: u64 = 0x7f;
 
@@ -49,6 +53,15 @@ pub(super) enum Token {
     Pidfile(usize),
     /// The exec report of this inetd instance.
     Report(i32),
+    /// The built-in syslog's unix (0) or UDP (1) socket.
+    Syslog(usize),
+    /// Its TCP listener and connections (the whole token: the source
+    /// numbers them).
+    LogTcp(u64),
+    /// Log output `k` can be written.
+    LogOut(usize),
+    /// Log file output `k`'s directory watch.
+    LogWatch(usize),
 }
 
 /// What a fired timer means.
@@ -86,6 +99,10 @@ impl Token {
             Token::Readiness(i) => tag(READINESS, i as u64),
             Token::Pidfile(i) => tag(PIDFILE, i as u64),
             Token::Report(pid) => tag(REPORT, pid as u32 as u64),
+            Token::Syslog(k) => tag(SYSLOG, k as u64),
+            Token::LogTcp(raw) => raw,
+            Token::LogOut(k) => tag(LOG_OUT, k as u64),
+            Token::LogWatch(k) => tag(LOG_WATCH, k as u64),
         }
     }
 
@@ -104,6 +121,10 @@ impl Token {
             READINESS => Token::Readiness(i),
             PIDFILE => Token::Pidfile(i),
             REPORT => Token::Report(low as u32 as i32),
+            SYSLOG => Token::Syslog(i),
+            LOG_TCP => Token::LogTcp(raw),
+            LOG_OUT => Token::LogOut(i),
+            LOG_WATCH => Token::LogWatch(i),
             _ => return None,
         })
     }
@@ -114,6 +135,7 @@ pub(super) const CONTROL_BASE: u64 = CONTROL << SHIFT;
 pub(super) const TELEMETRY_BASE: u64 = TELEMETRY << SHIFT;
 pub(super) const DISCOVERY_BASE: u64 = DISCOVERY << SHIFT;
 pub(super) const HEALTH_BASE: u64 = HEALTH << SHIFT;
+pub(super) const LOG_TCP_BASE: u64 = LOG_TCP << SHIFT;
 
 /// Whether a component's token or key is the control socket's (the
 /// control socket and telemetry share the server code).
@@ -166,6 +188,10 @@ mod tests {
             Token::Readiness(7),
             Token::Pidfile(8),
             Token::Report(12345),
+            Token::Syslog(1),
+            Token::LogTcp(LOG_TCP_BASE | 64),
+            Token::LogOut(3),
+            Token::LogWatch(4),
         ];
         for t in tokens {
             assert_eq!(Token::of(t.raw()), Some(t));

@@ -1,0 +1,314 @@
+//! The built-in syslog and the log router in the loop (issue 11, first
+//! part): `syslog` sources (/dev/log, UDP, TCP) become records, and each
+//! record goes to every `logs` output whose selector matches, formatted
+//! for it, through a bounded non-blocking sink.
+//!
+//! Decisions:
+//! - Never block, never drop: an output whose buffer is past its bound
+//!   makes the router stop reading its sources (they leave epoll; the
+//!   kernel's queues then hold the senders back) until it has room again.
+//! - With `syslog` and no `logs`, messages go to stderr as today's text
+//!   lines (the default the issue keeps); jobs' output and tug's own
+//!   records are not routed yet: they are written as before.
+//! - A file's name is expanded (strftime) at each record's arrival, so a
+//!   date in it rolls over; an outside move or delete is seen through the
+//!   file's inotify watch and the next record goes to a fresh file.
+//! - At exit every buffered byte is written, waiting at most a second.
+
+use super::*;
+use crate::calendar::timezone::Zone;
+use crate::config::logs::{LogOutput, SyslogConfig, Target};
+use crate::logs::file::LogFile;
+use crate::logs::format::{self, Format};
+use crate::logs::selector::Selector;
+use crate::logs::sink::{BOUND, Sink};
+use crate::logs::source::{TcpSource, UdpSource, UnixSource};
+use crate::logs::{Record, strftime};
+
+/// Records taken from one source per wake-up: others get their turn.
+const BATCH: usize = 256;
+
+enum Writer {
+    Sink(Sink),
+    /// The file, and its name pattern.
+    File(LogFile, String),
+}
+
+struct Output {
+    name: String,
+    selector: Selector,
+    format: Format,
+    writer: Writer,
+    /// Registered for WRITABLE (data waits behind EAGAIN).
+    watched: bool,
+}
+
+pub(super) struct Router {
+    unix: Option<UnixSource>,
+    udp: Option<UdpSource>,
+    tcp: Option<TcpSource>,
+    outputs: Vec<Output>,
+    /// The sources are out of epoll: an output is full.
+    paused: bool,
+    zone: Zone,
+    line: Vec<u8>,
+}
+
+impl Router {
+    /// The sources and outputs a config names; None when it names none.
+    pub(super) fn open(
+        lp: &mut EventLoop,
+        syslog: Option<&SyslogConfig>,
+        logs: &[LogOutput],
+        zone: Zone,
+    ) -> core::result::Result<Option<Router>, String> {
+        if syslog.is_none() && logs.is_empty() {
+            return Ok(None);
+        }
+        let mut outputs = Vec::new();
+        for o in logs {
+            let (writer, format) = match &o.target {
+                Target::Stdout(f) => (Writer::Sink(Sink::stdio(1, "stdout", BOUND)), *f),
+                Target::Stderr(f) => (Writer::Sink(Sink::stdio(2, "stderr", BOUND)), *f),
+                Target::File {
+                    path,
+                    format,
+                    rotate,
+                } => {
+                    let now = wall_clock();
+                    let mut name = String::new();
+                    strftime::expand(path, now, zone.offset_at(now.0), &mut name);
+                    let f = LogFile::open(&name, *rotate, BOUND)
+                        .map_err(|e| format!("logs {}: {e}", o.name))?;
+                    (Writer::File(f, path.clone()), *format)
+                }
+                Target::Forward(_) => {
+                    return Err(format!(
+                        "logs {}: forwarding to a remote syslog is not built yet",
+                        o.name
+                    ));
+                }
+            };
+            outputs.push(Output {
+                name: o.name.clone(),
+                selector: o.selector.clone(),
+                format,
+                writer,
+                watched: false,
+            });
+        }
+        if outputs.is_empty() {
+            outputs.push(Output {
+                name: "stderr".into(),
+                selector: Selector::default(),
+                format: Format::Text,
+                writer: Writer::Sink(Sink::stdio(2, "stderr", BOUND)),
+                watched: false,
+            });
+        }
+        for (k, o) in outputs.iter().enumerate() {
+            if let Writer::File(f, _) = &o.writer {
+                let _ = lp.register(f.fd(), Token::LogWatch(k).raw(), READABLE);
+            }
+        }
+        let mut r = Router {
+            unix: None,
+            udp: None,
+            tcp: None,
+            outputs,
+            paused: true,
+            zone,
+            line: Vec::new(),
+        };
+        if let Some(s) = syslog {
+            if let Some(path) = &s.socket {
+                let u = UnixSource::bind(path).map_err(|e| format!("syslog.socket: {e}"))?;
+                info!("syslog listening on {path}");
+                r.unix = Some(u);
+            }
+            if let Some(a) = s.udp {
+                r.udp = Some(UdpSource::bind(a.ip, a.port).map_err(|e| format!("syslog.udp: {e}"))?);
+            }
+            if let Some(a) = s.tcp {
+                let t = TcpSource::bind(a.ip, a.port, route::LOG_TCP_BASE)
+                    .map_err(|e| format!("syslog.tcp: {e}"))?;
+                r.tcp = Some(t);
+            }
+        }
+        r.resume(lp);
+        Ok(Some(r))
+    }
+
+    fn resume(&mut self, lp: &EventLoop) {
+        if !self.paused {
+            return;
+        }
+        self.paused = false;
+        if let Some(u) = &self.unix {
+            let _ = lp.register(u.fd().raw(), Token::Syslog(0).raw(), READABLE);
+        }
+        if let Some(u) = &self.udp {
+            let _ = lp.register(u.fd().raw(), Token::Syslog(1).raw(), READABLE);
+        }
+        if let Some(t) = &mut self.tcp
+            && let Err(e) = t.resume(lp)
+        {
+            error!("syslog.tcp: {e}");
+        }
+    }
+
+    fn pause(&mut self, lp: &EventLoop) {
+        if self.paused {
+            return;
+        }
+        self.paused = true;
+        if let Some(u) = &self.unix {
+            let _ = lp.deregister(u.fd().raw());
+        }
+        if let Some(u) = &self.udp {
+            let _ = lp.deregister(u.fd().raw());
+        }
+        if let Some(t) = &mut self.tcp {
+            t.pause(lp);
+        }
+    }
+
+    /// A unix (0) or UDP (1) source is readable, or (None) the TCP one.
+    pub(super) fn on_source(&mut self, lp: &mut EventLoop, which: Option<usize>, token: u64) {
+        let now = wall_clock();
+        let offset = self.zone.offset_at(now.0);
+        let mut records = Vec::new();
+        match which {
+            Some(0) => {
+                if let Some(u) = &mut self.unix {
+                    u.recv_all(now, offset, &mut records, BATCH);
+                }
+            }
+            Some(_) => {
+                if let Some(u) = &mut self.udp {
+                    u.recv_all(now, offset, &mut records, BATCH);
+                }
+            }
+            None => {
+                if let Some(t) = &mut self.tcp {
+                    if t.is_listener(token) {
+                        t.on_listener(lp);
+                    } else {
+                        t.on_conn(lp, token, now, offset, &mut records, BATCH);
+                    }
+                }
+            }
+        }
+        for rec in &records {
+            self.route(rec);
+        }
+        self.flush_all(lp);
+    }
+
+    /// One record to every output that selects it.
+    fn route(&mut self, rec: &Record) {
+        let host = crate::sys::host::hostname();
+        for o in &mut self.outputs {
+            if !o.selector.matches(rec) {
+                continue;
+            }
+            self.line.clear();
+            format::write(o.format, rec, &host, &mut self.line);
+            match &mut o.writer {
+                Writer::Sink(s) => {
+                    s.push(&self.line);
+                }
+                Writer::File(f, pattern) => {
+                    let mut name = String::new();
+                    strftime::expand(pattern, rec.time, self.zone.offset_at(rec.time.0), &mut name);
+                    let pushed = f.set_path(&name).and_then(|_| f.push(&self.line));
+                    if let Err(e) = pushed {
+                        error!("logs {}: {e}", o.name);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes what each output can take now; pauses the sources while one
+    /// is past its bound, resumes them once all have room.
+    fn flush_all(&mut self, lp: &EventLoop) {
+        let mut full = false;
+        for (k, o) in self.outputs.iter_mut().enumerate() {
+            let (result, room, waits, fd) = match &mut o.writer {
+                Writer::Sink(s) => {
+                    let r = s.flush();
+                    (r, s.has_room(0), s.wants_writable(), s.fd())
+                }
+                Writer::File(f, _) => {
+                    let r = f.flush();
+                    (r, f.has_room(0), false, -1)
+                }
+            };
+            if let Err(e) = result {
+                error!("logs {}: {e}", o.name);
+            }
+            full |= !room;
+            if waits != o.watched && fd >= 0 {
+                let token = Token::LogOut(k).raw();
+                let _ = if waits {
+                    lp.register(fd, token, WRITABLE)
+                } else {
+                    lp.deregister(fd)
+                };
+                o.watched = waits;
+            }
+        }
+        if full {
+            self.pause(lp);
+        } else {
+            self.resume(lp);
+        }
+    }
+
+    /// An output can take more.
+    pub(super) fn on_output(&mut self, lp: &EventLoop) {
+        self.flush_all(lp);
+    }
+
+    /// A file output's directory changed (logrotate moved the file).
+    pub(super) fn on_watch(&mut self, k: usize) {
+        if let Some(Output {
+            name,
+            writer: Writer::File(f, _),
+            ..
+        }) = self.outputs.get_mut(k)
+        {
+            match f.on_watch() {
+                Ok(true) => info!("logs {name}: {} reopened", f.path()),
+                Ok(false) => {}
+                Err(e) => error!("logs {name}: {e}"),
+            }
+        }
+    }
+
+    /// SIGUSR1: every file output reopens its file.
+    pub(super) fn reopen(&mut self) {
+        for o in &mut self.outputs {
+            if let Writer::File(f, _) = &mut o.writer
+                && let Err(e) = f.reopen()
+            {
+                error!("logs {}: {e}", o.name);
+            }
+        }
+    }
+
+    /// Before exit: what was buffered is written, within a second.
+    pub(super) fn drain(&mut self) {
+        let deadline = crate::sys::time::now_ns() + 1_000_000_000;
+        for o in &mut self.outputs {
+            let r = match &mut o.writer {
+                Writer::Sink(s) => s.drain_blocking(deadline),
+                Writer::File(f, _) => f.drain_blocking(deadline),
+            };
+            if let Err(e) = r {
+                error!("logs {}: {e}", o.name);
+            }
+        }
+    }
+}
