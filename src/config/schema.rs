@@ -1874,14 +1874,14 @@ mod tests {
   services: [ { name: "app", port: 80, health: "/bin/check", poll: 10, ttl: 25 } ],
   backends: [ { name: "db", poll: 7, onChange: "/bin/reload.sh" } ],
   coprocesses: [], tasks: [], preStop: "x", postStop: "y",
-  bogus: 1,
+  bogusKey: 1,
 }"#,
         );
         assert_eq!(
             e,
             [
                 "t.json5:3:3: preStart: this is a ContainerPilot v2 config; tug reads v3 configs, where services become jobs with port and health, backends become watches, preStart/preStop/postStop become jobs with when, tasks become jobs with when.interval and coprocesses become jobs with restarts",
-                "t.json5:7:3: bogus: unknown key \"bogus\"",
+                "t.json5:7:3: bogusKey: unknown key \"bogusKey\"",
             ]
         );
     }
