@@ -54,7 +54,7 @@
 //!   (today's defaults), not "log nothing".
 
 use super::decode::{self as d, Errors, Fields, Path};
-use super::json5::{Node, Value};
+use super::json5::{Node, Pos, Value};
 use crate::logs::file::Rotate;
 use crate::logs::format::Format;
 use crate::logs::selector::Selector;
@@ -155,26 +155,28 @@ pub fn decode(e: &mut Errors, top: &Fields) -> (Option<SyslogConfig>, Vec<LogOut
                  tug's own records to stderr)",
             );
         }
-        // Names and files seen so far, with their indices.
-        let mut names: Vec<(String, usize)> = Vec::new();
-        let mut files: Vec<(String, usize)> = Vec::new();
+        // The list index of each decoded output (one that failed leaves a gap).
+        let mut at: Vec<usize> = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let here = path.index(i);
             let Some(out) = output(e, item, &here) else {
                 continue;
             };
-            if let Some((_, j)) = names.iter().find(|(x, _)| *x == out.name) {
-                e.atf(
-                    item.pos,
-                    &here.key("name"),
-                    format_args!("{:?} is taken by logs[{j}]: names must be unique", out.name),
-                );
-            }
-            names.push((out.name.clone(), i));
-            if let Target::File { path: p, .. } = &out.target {
-                if let Some((_, j)) = files.iter().find(|(x, _)| x == p) {
+            for (k, o) in outputs.iter().enumerate() {
+                let j = at[k];
+                if o.name == out.name {
                     e.atf(
-                        item.pos,
+                        pos_of(item, "name"),
+                        &here.key("name"),
+                        format_args!("{:?} is taken by logs[{j}]: names must be unique", out.name),
+                    );
+                }
+                if let (Target::File { path: a, .. }, Target::File { path: b, .. }) =
+                    (&o.target, &out.target)
+                    && a == b
+                {
+                    e.atf(
+                        pos_of(item, "file"),
                         &here.key("file"),
                         format_args!(
                             "logs[{j}] writes this file too: two outputs would interleave and \
@@ -182,12 +184,21 @@ pub fn decode(e: &mut Errors, top: &Fields) -> (Option<SyslogConfig>, Vec<LogOut
                         ),
                     );
                 }
-                files.push((p.clone(), i));
             }
             outputs.push(out);
+            at.push(i);
         }
     }
     (syslog, outputs)
+}
+
+/// Where `key`'s value is in the object `n` (the object, if not there).
+fn pos_of(n: &Node, key: &str) -> Pos {
+    match &n.value {
+        Value::Object(ms) => ms.iter().rfind(|m| m.key == key).map(|m| m.value.pos),
+        _ => None,
+    }
+    .unwrap_or(n.pos)
 }
 
 fn syslog(e: &mut Errors, n: &Node, path: &Path) -> Option<SyslogConfig> {
@@ -856,7 +867,7 @@ mod tests {
         error("{logs: [{name: ' ', stdout: true}]}", "logs[0].name: empty");
         error(
             "{logs: [{name: 'a', stdout: true}, {name: 'a', stderr: true}]}",
-            "logs[1].name: \"a\" is taken by logs[0]: names must be unique",
+            "t.json5:1:43: logs[1].name: \"a\" is taken by logs[0]: names must be unique",
         );
         error(
             "{logs: [{name: 'a', file: '/l'}, {name: 'b', file: '/l'}]}",
