@@ -6,6 +6,7 @@
 pub mod decode;
 pub mod graph;
 pub mod kinds;
+pub mod logs;
 pub mod schema;
 pub mod template;
 pub mod words;

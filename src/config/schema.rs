@@ -25,6 +25,11 @@ pub struct Config {
     pub control_allow: Vec<u32>,
     /// How long the whole shutdown may take before SIGKILL (default 5 s).
     pub stop_timeout: u64,
+    /// tug's extension: the built-in syslog's sources (None: not opened).
+    pub syslog: Option<super::logs::SyslogConfig>,
+    /// tug's extension: the log router's outputs (empty: no `logs`
+    /// section, today's defaults).
+    pub logs: Vec<super::logs::LogOutput>,
     /// What loads but will not do what it seems to (or what ContainerPilot
     /// would reject), as complete lines `FILE:LINE:COL: warning: FIELD:
     /// message`, in the order of their positions (filled in by
@@ -211,7 +216,7 @@ pub fn metric_name(m: &Metric) -> Result<String, String> {
     Ok(name)
 }
 
-const TOP: [&str; 8] = [
+const TOP: [&str; 10] = [
     "consul",
     "etcd",
     "logging",
@@ -220,6 +225,9 @@ const TOP: [&str; 8] = [
     "telemetry",
     "control",
     "stopTimeout",
+    // tug's logging (logs.rs).
+    "syslog",
+    "logs",
 ];
 const JOB: [&str; 36] = [
     "name",
@@ -333,6 +341,7 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
         .filter_map(|(i, w)| watch(e, w, &path.index(i)))
         .collect();
     let telemetry = top.get("telemetry").and_then(|n| telemetry(e, n));
+    let (syslog, logs) = super::logs::decode(e, &top);
     // Each job with the node it came from (a job that fails to decode
     // leaves a gap, so list positions and job indices differ).
     let mut jobs = Vec::new();
@@ -357,6 +366,8 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
         control_socket,
         control_allow,
         stop_timeout,
+        syslog,
+        logs,
         warnings: Vec::new(),
     })
 }
@@ -1863,14 +1874,14 @@ mod tests {
   services: [ { name: "app", port: 80, health: "/bin/check", poll: 10, ttl: 25 } ],
   backends: [ { name: "db", poll: 7, onChange: "/bin/reload.sh" } ],
   coprocesses: [], tasks: [], preStop: "x", postStop: "y",
-  bogus: 1,
+  bogusKey: 1,
 }"#,
         );
         assert_eq!(
             e,
             [
                 "t.json5:3:3: preStart: this is a ContainerPilot v2 config; tug reads v3 configs, where services become jobs with port and health, backends become watches, preStart/preStop/postStop become jobs with when, tasks become jobs with when.interval and coprocesses become jobs with restarts",
-                "t.json5:7:3: bogus: unknown key \"bogus\"",
+                "t.json5:7:3: bogusKey: unknown key \"bogusKey\"",
             ]
         );
     }
