@@ -10,6 +10,7 @@
 
 mod advertise;
 mod kinds;
+mod logging;
 mod ops;
 mod route;
 
@@ -151,6 +152,8 @@ pub struct Supervisor<'e> {
     spare_sockets: Vec<(crate::service::listen::Listen, Fd)>,
     /// inetd instances whose exec has not reported yet (label, report).
     reports: Vec<(String, crate::process::command::Pending)>,
+    /// The built-in syslog and the log outputs (`syslog`, `logs`).
+    router: Option<logging::Router>,
     /// This host's interface addresses, read when something needs to
     /// choose one (discovery, telemetry) and again on reload.
     ifaces: core::result::Result<Vec<crate::net::interfaces::IfAddr>, String>,
@@ -217,6 +220,7 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         upward_status: String::new(),
         spare_sockets: Vec::new(),
         reports: Vec::new(),
+        router: None,
     };
     if let Err(e) = s.open_log(&config) {
         error!("{e}");
@@ -229,6 +233,18 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
     if let Err(e) = s.open_services(&config, opts) {
         error!("{e}");
         return 1;
+    }
+    match logging::Router::open(
+        &mut s.lp,
+        config.syslog.as_ref(),
+        &config.logs,
+        local_zone(env),
+    ) {
+        Ok(router) => s.router = router,
+        Err(e) => {
+            error!("{e}");
+            return 1;
+        }
     }
     let mut cfgs = config.jobs;
     if !main.is_empty() {
@@ -1090,7 +1106,17 @@ impl Supervisor<'_> {
             Some(Token::Readiness(i)) => self.on_readiness(i),
             Some(Token::Pidfile(i)) => self.on_pidfile(i),
             Some(Token::Report(pid)) => self.on_report(pid),
+            Some(Token::Syslog(k)) => self.with_router(|r, lp| r.on_source(lp, Some(k), raw)),
+            Some(Token::LogTcp(raw)) => self.with_router(|r, lp| r.on_source(lp, None, raw)),
+            Some(Token::LogOut(_)) => self.with_router(|r, lp| r.on_output(lp)),
+            Some(Token::LogWatch(k)) => self.with_router(|r, _| r.on_watch(k)),
             None => debug!("readiness of unknown token {raw:#x}"),
+        }
+    }
+
+    fn with_router(&mut self, f: impl FnOnce(&mut logging::Router, &mut EventLoop)) {
+        if let Some(r) = &mut self.router {
+            f(r, &mut self.lp);
         }
     }
 
@@ -1273,7 +1299,12 @@ impl Supervisor<'_> {
             }
             libc::SIGHUP => self.publish(Code::Signal, "SIGHUP"),
             libc::SIGUSR2 => self.publish(Code::Signal, "SIGUSR2"),
-            libc::SIGUSR1 => self.reopen_log(),
+            libc::SIGUSR1 => {
+                self.reopen_log();
+                if let Some(r) = &mut self.router {
+                    r.reopen();
+                }
+            }
             other => self.forward_to_main(other),
         }
     }
@@ -1340,6 +1371,9 @@ impl Supervisor<'_> {
             }
         }
         self.close_servers();
+        if let Some(r) = &mut self.router {
+            r.drain(&mut self.lp);
+        }
         Some(match self.main_code {
             Some(code) => code % 256,
             None if self.has_main => 0,

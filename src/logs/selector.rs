@@ -38,8 +38,9 @@
 //! - Regexes are tug's own engine (crate::regex, linear time; RE2 syntax,
 //!   not Python's: no lookaround or backreferences). Case folding is
 //!   ASCII-only (`/ÉCHEC/` does not find "échec"), where Python folded
-//!   Unicode; program names are lowered char by char (Unicode, by
-//!   `char::to_lowercase`, without `str::to_lowercase`'s final-sigma rule).
+//!   Unicode; program names are folded ASCII-only too (Unicode lowercasing
+//!   would link core's 12 KB case table, and program names are ASCII in
+//!   practice: `[ÉTÉ]` matches "ÉTÉ" exactly, not "été").
 //! - A record's program "" (unknown) never matches `[prog]`.
 //! - Errors quote the piece, say what is wrong and suggest the nearest
 //!   name for a typo; `none` (rsyslog's) gets a pointer to `FAC.!*`.
@@ -193,7 +194,7 @@ impl Fac {
             Fac::Program(p) => rec
                 .program
                 .chars()
-                .flat_map(char::to_lowercase)
+                .map(|c| c.to_ascii_lowercase())
                 .eq(p.chars()),
             Fac::Regex(re) => re.is_match(&rec.raw),
         }
@@ -244,7 +245,7 @@ fn facility(f: &str) -> Result<Fac, String> {
     if let Some(prog) = inner('[', ']', "program name")? {
         // Lowered as `matches` lowers the record's (char by char: no
         // final-sigma rule), so the two always agree.
-        let lower = prog.chars().flat_map(char::to_lowercase).collect();
+        let lower = prog.chars().map(|c| c.to_ascii_lowercase()).collect();
         return Ok(Fac::Program(lower));
     }
     if f == "*" {

@@ -18,6 +18,7 @@
 use super::*;
 use crate::calendar::timezone::Zone;
 use crate::config::logs::{LogOutput, SyslogConfig, Target};
+use crate::event_loop::WRITABLE;
 use crate::logs::file::LogFile;
 use crate::logs::format::{self, Format};
 use crate::logs::selector::Selector;
@@ -127,7 +128,8 @@ impl Router {
                 r.unix = Some(u);
             }
             if let Some(a) = s.udp {
-                r.udp = Some(UdpSource::bind(a.ip, a.port).map_err(|e| format!("syslog.udp: {e}"))?);
+                r.udp =
+                    Some(UdpSource::bind(a.ip, a.port).map_err(|e| format!("syslog.udp: {e}"))?);
             }
             if let Some(a) = s.tcp {
                 let t = TcpSource::bind(a.ip, a.port, route::LOG_TCP_BASE)
@@ -175,6 +177,11 @@ impl Router {
 
     /// A unix (0) or UDP (1) source is readable, or (None) the TCP one.
     pub(super) fn on_source(&mut self, lp: &mut EventLoop, which: Option<usize>, token: u64) {
+        self.read_batch(lp, which, token);
+    }
+
+    /// Reads one batch from a source and routes it; how many records.
+    fn read_batch(&mut self, lp: &mut EventLoop, which: Option<usize>, token: u64) -> usize {
         let now = wall_clock();
         let offset = self.zone.offset_at(now.0);
         let mut records = Vec::new();
@@ -199,10 +206,18 @@ impl Router {
                 }
             }
         }
+        // A file moved away (logrotate) in the same turn is reopened
+        // before these records are written, not after.
+        for k in 0..self.outputs.len() {
+            if matches!(self.outputs[k].writer, Writer::File(..)) {
+                self.on_watch(k);
+            }
+        }
         for rec in &records {
             self.route(rec);
         }
         self.flush_all(lp);
+        records.len()
     }
 
     /// One record to every output that selects it.
@@ -220,7 +235,12 @@ impl Router {
                 }
                 Writer::File(f, pattern) => {
                     let mut name = String::new();
-                    strftime::expand(pattern, rec.time, self.zone.offset_at(rec.time.0), &mut name);
+                    strftime::expand(
+                        pattern,
+                        rec.time,
+                        self.zone.offset_at(rec.time.0),
+                        &mut name,
+                    );
                     let pushed = f.set_path(&name).and_then(|_| f.push(&self.line));
                     if let Err(e) = pushed {
                         error!("logs {}: {e}", o.name);
@@ -298,8 +318,18 @@ impl Router {
         }
     }
 
-    /// Before exit: what was buffered is written, within a second.
-    pub(super) fn drain(&mut self) {
+    /// Before exit: what the sources still hold is read (a message sent
+    /// before tug's SIGTERM is not lost), then what was buffered is
+    /// written, within a second.
+    pub(super) fn drain(&mut self, lp: &mut EventLoop) {
+        for which in [0, 1] {
+            // Bounded: a sender that never stops cannot hold tug up.
+            for _ in 0..64 {
+                if self.read_batch(lp, Some(which), 0) == 0 {
+                    break;
+                }
+            }
+        }
         let deadline = crate::sys::time::now_ns() + 1_000_000_000;
         for o in &mut self.outputs {
             let r = match &mut o.writer {

@@ -1,0 +1,214 @@
+//! The built-in syslog and the log router (issue 11, first part): real
+//! senders (util-linux `logger`, Python's SysLogHandler, a raw datagram)
+//! into `syslog.socket`, routed by selectors to stdout and to files, with
+//! size rotation and an outside `mv` picked up.
+
+mod common;
+
+use common::*;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// tug on `body` (the config's top level, without braces), stdout
+/// captured, once its syslog socket listens.
+fn start(dir: &Path, body: &str) -> Running {
+    let config = dir.join("config.json5");
+    std::fs::write(
+        &config,
+        format!("{{ logging: {{ output: \"stdout\" }}, {body} }}"),
+    )
+    .unwrap();
+    let mut c = tug_cmd(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--socket",
+        dir.join("tug.sock").to_str().unwrap(),
+    ]);
+    c.env_remove("TUG_SOCKET").env_remove("NOTIFY_SOCKET");
+    let mut t = Running::start(c);
+    t.expect_line("syslog listening on");
+    t
+}
+
+/// SIGTERM, and tug's exit: every output is drained before it exits, so
+/// the files are complete afterwards (no polling).
+fn stop(t: Running) -> Vec<String> {
+    send(t.pid(), libc::SIGTERM);
+    let (code, seen, err) = t.finish();
+    assert_eq!(code.code(), Some(0), "{err}");
+    seen
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn logger(sock: &Path, args: &[&str]) {
+    let st = Command::new("logger")
+        .arg("-u")
+        .arg(sock)
+        .args(args)
+        .status()
+        .expect("logger (util-linux)");
+    assert!(st.success());
+}
+
+#[test]
+fn syslog_messages_are_routed_by_selector_to_stdout_and_a_file() {
+    if !require(
+        Command::new("logger").arg("--version").output().is_ok(),
+        "util-linux logger",
+    ) {
+        return;
+    }
+    let dir = fresh_dir("logs-route");
+    let sock = dir.join("dev.log");
+    let file: PathBuf = dir.join("all.log");
+    let mut t = start(
+        &dir,
+        &format!(
+            r#"syslog: {{ socket: {:?} }},
+               logs: [ {{ name: "console", selector: "*.info;![noisy].*", stdout: true, format: "classic" }},
+                       {{ name: "all", file: {:?} }} ],
+               jobs: [ {{ name: "s", exec: ["sleep", "1000"] }} ]"#,
+            sock.to_str().unwrap(),
+            file.to_str().unwrap()
+        ),
+    );
+    logger(&sock, &["-t", "myapp", "hello from logger"]);
+    logger(
+        &sock,
+        &[
+            "--rfc5424",
+            "-p",
+            "local3.debug",
+            "-t",
+            "dbg",
+            "a debug line",
+        ],
+    );
+    logger(&sock, &["-t", "noisy", "excluded by program"]);
+    let py = Command::new("python3")
+        .args([
+            "-c",
+            "import logging, logging.handlers, sys\n\
+             h = logging.handlers.SysLogHandler(address=sys.argv[1])\n\
+             l = logging.getLogger('x'); l.addHandler(h); l.warning('python \u{e9}t\u{e9} \u{1f600}')",
+            sock.to_str().unwrap(),
+        ])
+        .status()
+        .expect("python3");
+    assert!(py.success());
+    // A 60 KiB message, whole.
+    let big = "x".repeat(60 * 1024);
+    UnixDatagram::unbound()
+        .unwrap()
+        .send_to(format!("<14>big: {big}").as_bytes(), &sock)
+        .unwrap();
+    // stdout: info and above, not from `noisy`.
+    t.expect_line(": hello from logger");
+    let line = t.expect_line("python");
+    assert!(line.ends_with("python \u{e9}t\u{e9} \u{1f600}"), "{line}");
+    let seen = stop(t);
+    assert!(
+        !seen
+            .iter()
+            .any(|l| l.contains("a debug line") || l.contains("excluded by program")),
+        "the console selector let through: {seen:#?}"
+    );
+    let all = lines(&file);
+    assert_eq!(all.len(), 5, "{:#?}", &all[..all.len().min(4)]);
+    assert!(
+        all[0].ends_with(": hello from logger") && all[0].contains(" myapp["),
+        "{all:#?}"
+    );
+    assert!(
+        all[1].contains(" dbg[") && all[1].ends_with(": a debug line"),
+        "{all:#?}"
+    );
+    assert!(
+        all[2].contains(" noisy[") && all[2].ends_with(": excluded by program"),
+        "{:#?}",
+        &all[..4]
+    );
+    assert!(
+        all[3].ends_with("python \u{e9}t\u{e9} \u{1f600}"),
+        "UTF-8 intact: {all:#?}"
+    );
+    assert!(all[4].ends_with(&big), "the 60 KiB message whole");
+}
+
+#[test]
+fn a_file_output_rotates_by_size_keeping_n() {
+    let dir = fresh_dir("logs-rotate");
+    let sock = dir.join("dev.log");
+    let file = dir.join("app.log");
+    let t = start(
+        &dir,
+        &format!(
+            r#"syslog: {{ socket: {:?} }},
+               logs: [ {{ name: "f", file: {:?}, rotate: {{ size: 100, keep: 2 }} }} ]"#,
+            sock.to_str().unwrap(),
+            file.to_str().unwrap()
+        ),
+    );
+    let s = UnixDatagram::unbound().unwrap();
+    // Each line is ~50 bytes: two fill the 100-byte file, a third rotates.
+    for k in 0..7 {
+        s.send_to(format!("<14>app: message {k}").as_bytes(), &sock)
+            .unwrap();
+    }
+    // Sent means queued at tug's socket, which tug reads out at exit.
+    stop(t);
+    let one = dir.join("app.log.1");
+    let two = dir.join("app.log.2");
+    assert!(one.exists() && two.exists(), "rotated copies");
+    assert!(!dir.join("app.log.3").exists(), "keep: 2");
+    let kept: Vec<String> = [&two, &one, &file].iter().flat_map(|p| lines(p)).collect();
+    assert!(
+        kept.last().unwrap().ends_with(": message 6"),
+        "the newest in the file itself: {kept:#?}"
+    );
+    assert!(
+        kept.windows(2).all(|w| w[0] < w[1]),
+        "oldest first across the copies: {kept:#?}"
+    );
+    assert_eq!(
+        lines(&file).len() + lines(&one).len() + lines(&two).len(),
+        kept.len()
+    );
+}
+
+#[test]
+fn a_file_moved_away_by_an_outside_logrotate_is_reopened() {
+    let dir = fresh_dir("logs-move");
+    let sock = dir.join("dev.log");
+    let file = dir.join("app.log");
+    // The stdout copy tells the test when a record has been written.
+    let mut t = start(
+        &dir,
+        &format!(
+            r#"syslog: {{ socket: {:?} }},
+               logs: [ {{ name: "f", file: {:?} }}, {{ name: "o", stdout: true }} ]"#,
+            sock.to_str().unwrap(),
+            file.to_str().unwrap()
+        ),
+    );
+    let s = UnixDatagram::unbound().unwrap();
+    s.send_to(b"<14>app: before the move", &sock).unwrap();
+    t.expect_line("before the move");
+    let moved = dir.join("app.log-20261206");
+    std::fs::rename(&file, &moved).unwrap();
+    s.send_to(b"<14>app: after the move", &sock).unwrap();
+    stop(t);
+    assert!(lines(&moved)[0].ends_with(": before the move"));
+    assert_eq!(lines(&moved).len(), 1, "{:?}", lines(&moved));
+    let fresh = lines(&file);
+    assert_eq!(fresh.len(), 1, "{fresh:?}");
+    assert!(fresh[0].ends_with(": after the move"));
+}
