@@ -513,18 +513,7 @@ impl TcpSource {
                 }
                 Ok(None) => break,
                 // A connection that died in the queue: only it is lost.
-                Err(Errno(
-                    libc::ECONNABORTED
-                    | libc::EPROTO
-                    | libc::ENETDOWN
-                    | libc::ENOPROTOOPT
-                    | libc::EHOSTDOWN
-                    | libc::ENONET
-                    | libc::EHOSTUNREACH
-                    | libc::EOPNOTSUPP
-                    | libc::ENETUNREACH
-                    | libc::EPERM,
-                )) => {}
+                Err(e) if crate::sys::listen::lost_in_queue(e) => {}
                 Err(e) => {
                     self.failed = true;
                     self.error(format!("syslog {}: accept: {e}", self.name));

@@ -369,18 +369,7 @@ impl Acceptor {
                 Ok(Some((fd, peer))) => out.conns.push((fd, peer_text(&peer))),
                 Ok(None) => break,
                 // A connection that died in the queue: only it is lost.
-                Err(Errno(
-                    libc::ECONNABORTED
-                    | libc::EPROTO
-                    | libc::ENETDOWN
-                    | libc::ENOPROTOOPT
-                    | libc::EHOSTDOWN
-                    | libc::ENONET
-                    | libc::EHOSTUNREACH
-                    | libc::EOPNOTSUPP
-                    | libc::ENETUNREACH
-                    | libc::EPERM,
-                )) => {}
+                Err(e) if crate::sys::listen::lost_in_queue(e) => {}
                 Err(e) => {
                     self.failed = true;
                     out.error = Some(format!("{}: accept: {e}", self.name));

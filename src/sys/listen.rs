@@ -352,6 +352,24 @@ pub fn shutdown_write(fd: &Fd) -> Result<()> {
     check(unsafe { libc::shutdown(fd.raw(), libc::SHUT_WR) }).map(drop)
 }
 
+/// Whether accept(2) failed for one connection that died in the queue
+/// (accept(2)'s list of errors to retry on Linux), not for the listener.
+pub fn lost_in_queue(e: Errno) -> bool {
+    matches!(
+        e.0,
+        libc::ECONNABORTED
+            | libc::EPROTO
+            | libc::ENETDOWN
+            | libc::ENOPROTOOPT
+            | libc::EHOSTDOWN
+            | libc::ENONET
+            | libc::EHOSTUNREACH
+            | libc::EOPNOTSUPP
+            | libc::ENETUNREACH
+            | libc::EPERM
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
