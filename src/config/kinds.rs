@@ -380,12 +380,7 @@ mod tests {
     use super::*;
     use crate::config::parse;
 
-    fn errors(text: &str) -> Vec<String> {
-        match parse("t.json5", text) {
-            Ok(_) => Vec::new(),
-            Err(e) => e.into_iter().map(|x| x.to_string()).collect(),
-        }
-    }
+    use crate::config::test_errors as errors;
 
     fn service(text: &str) -> Service {
         let cfg = parse("t.json5", text).unwrap_or_else(|e| panic!("{text}: {e:?}"));

@@ -641,14 +641,8 @@ fn file_path(p: &str) -> Result<(), &'static str> {
 mod tests {
     use super::*;
     use crate::config::parse;
-    use alloc::string::ToString;
 
-    fn errors(text: &str) -> Vec<String> {
-        match parse("t.json5", text) {
-            Ok(_) => Vec::new(),
-            Err(e) => e.into_iter().map(|x| x.to_string()).collect(),
-        }
-    }
+    use crate::config::test_errors as errors;
 
     /// The one error `text` gives, which must contain `want`.
     #[track_caller]

@@ -155,3 +155,13 @@ fn heapsort(v: &mut [u128]) {
         sift(v, 0, end);
     }
 }
+
+/// A config's errors and warnings as text (none when it loads), for the
+/// schema's tests.
+#[cfg(test)]
+pub(crate) fn test_errors(text: &str) -> Vec<String> {
+    match parse("t.json5", text) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.into_iter().collect(),
+    }
+}

@@ -239,6 +239,7 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         config.syslog.as_ref(),
         &config.logs,
         local_zone(env),
+        &s.hostname,
     ) {
         Ok(router) => s.router = router,
         Err(e) => {
@@ -524,9 +525,11 @@ impl Supervisor<'_> {
                 error!("event loop failed: {e}");
                 return 1;
             }
-            // What a job says on its notify socket goes first: a READY=1
-            // should not wait behind the job's output of the same turn.
-            let notice = |e: &Event| matches!(e, Event::Io(r) if matches!(Token::of(r.token), Some(Token::Notify(_))));
+            // Some news goes first in a turn: what a job says on its notify
+            // socket (a READY=1 should not wait behind the job's output),
+            // and a log file moved away (reopened before the records of
+            // the same turn are written to it).
+            let notice = |e: &Event| matches!(e, Event::Io(r) if matches!(Token::of(r.token), Some(Token::Notify(_) | Token::LogWatch(_))));
             for first in [true, false] {
                 for ev in events.iter().filter(|e| notice(e) == first) {
                     match *ev {

@@ -52,6 +52,8 @@ pub(super) struct Router {
     /// The sources are out of epoll: an output is full.
     paused: bool,
     zone: Zone,
+    /// This host's name, for the formats that carry one (read once).
+    host: String,
     line: Vec<u8>,
 }
 
@@ -62,6 +64,7 @@ impl Router {
         syslog: Option<&SyslogConfig>,
         logs: &[LogOutput],
         zone: Zone,
+        host: &str,
     ) -> core::result::Result<Option<Router>, String> {
         if syslog.is_none() && logs.is_empty() {
             return Ok(None);
@@ -119,6 +122,7 @@ impl Router {
             outputs,
             paused: true,
             zone,
+            host: host.into(),
             line: Vec::new(),
         };
         if let Some(s) = syslog {
@@ -206,13 +210,6 @@ impl Router {
                 }
             }
         }
-        // A file moved away (logrotate) in the same turn is reopened
-        // before these records are written, not after.
-        for k in 0..self.outputs.len() {
-            if matches!(self.outputs[k].writer, Writer::File(..)) {
-                self.on_watch(k);
-            }
-        }
         for rec in &records {
             self.route(rec);
         }
@@ -222,13 +219,12 @@ impl Router {
 
     /// One record to every output that selects it.
     fn route(&mut self, rec: &Record) {
-        let host = crate::sys::host::hostname();
         for o in &mut self.outputs {
             if !o.selector.matches(rec) {
                 continue;
             }
             self.line.clear();
-            format::write(o.format, rec, &host, &mut self.line);
+            format::write(o.format, rec, &self.host, &mut self.line);
             match &mut o.writer {
                 Writer::Sink(s) => {
                     s.push(&self.line);
@@ -322,6 +318,10 @@ impl Router {
     /// before tug's SIGTERM is not lost), then what was buffered is
     /// written, within a second.
     pub(super) fn drain(&mut self, lp: &mut EventLoop) {
+        // A file moved away since the last turn is reopened first.
+        for k in 0..self.outputs.len() {
+            self.on_watch(k);
+        }
         for which in [0, 1] {
             // Bounded: a sender that never stops cannot hold tug up.
             for _ in 0..64 {
