@@ -13,7 +13,7 @@ RUSTC   ?= rustc
 # `make image TAG=myrepo/tug:1.0`
 TAG     ?= tug:latest
 
-.PHONY: all build probe test test-deps lint run bench image fuzz clean musl-target release
+.PHONY: all build probe test test-deps lint run bench image fuzz clean musl-target release tiny test-tiny rust-src
 
 all: build
 
@@ -43,6 +43,39 @@ build: musl-target
 	$(CARGO) rustc --release --target $(TARGET) --bin tug -- $(LINK_ARGS)
 	@echo "tug binary: $$(wc -c <$(BIN)) bytes"
 	@scripts/check-static.sh $(BIN)
+
+# `make tiny`: the same features, smaller: core and alloc rebuilt from
+# source (-Zbuild-std, on the stable toolchain through RUSTC_BOOTSTRAP) with
+# the `tiny` profile (release's) for every crate, panics that abort at once
+# (no panic message or location formatting), core's optimize_for_size
+# algorithms, no unwind tables anywhere, LLVM's machine outliner, and
+# rust-lld with identical code folding. Its own target dir: it never
+# replaces `make build`'s binary. `make test-tiny` runs the tests on it.
+TINY_DIR := target/tiny
+TINY     := $(TINY_DIR)/$(TARGET)/tiny/tug
+TINY_RUSTFLAGS := -C force-unwind-tables=no -Z location-detail=none \
+	-C llvm-args=-enable-machine-outliner=always \
+	-C linker=rust-lld -C linker-flavor=ld.lld -C link-self-contained=yes \
+	-C link-arg=-z -C link-arg=pack-relative-relocs -C link-arg=--no-eh-frame-hdr \
+	-C link-arg=-T -C link-arg=$(CURDIR)/scripts/no-eh-frame.ld -C link-arg=--icf=all
+# -Zbuild-std needs the standard library's source (rustup's rust-src).
+rust-src:
+	@sysroot=$$($(RUSTC) --print sysroot) || exit 1; \
+	[ -f "$$sysroot/lib/rustlib/src/rust/library/core/Cargo.toml" ] && exit 0; \
+	command -v rustup >/dev/null || { echo "error: make tiny needs the standard library's source in $$sysroot/lib/rustlib/src (for rustup: rustup component add rust-src)" >&2; exit 1; }; \
+	echo "adding the rust-src component with rustup" >&2; \
+	rustup component add rust-src
+tiny: musl-target rust-src
+	RUSTC_BOOTSTRAP=1 RUSTFLAGS='$(TINY_RUSTFLAGS)' $(CARGO) build --profile tiny \
+	  --target $(TARGET) --target-dir $(TINY_DIR) --bin tug \
+	  -Zbuild-std=core,alloc -Zbuild-std-features=optimize_for_size \
+	  -Zpanic-immediate-abort --config 'profile.tiny.panic="immediate-abort"'
+	@echo "tug tiny binary: $$(wc -c <$(TINY)) bytes ($(TINY))"
+	@scripts/check-static.sh $(TINY)
+
+# The whole test suite against the tiny binary (TUG_BIN selects it).
+test-tiny: test-deps tiny probe
+	TUG_BIN=$(CURDIR)/$(TINY) $(CARGO) test -- --test-threads=4
 
 # Static builds for x86_64, aarch64 and armv7 (or RELEASE_TARGETS), linked
 # with rust-lld from the toolchain; sizes listed.
