@@ -58,12 +58,15 @@ size_modules() { # size_modules N -> markdown rows
 	nm -S -C "$bin" | python3 -c '
 import collections, re, sys
 n = int(sys.argv[1])
-sizes, total = collections.Counter(), 0
+sizes, total, seen = collections.Counter(), 0, set()
 for line in sys.stdin:
     f = line.split(None, 3)
     if len(f) < 4 or len(f[2]) != 1 or f[2] not in "tTrRdDbB":
         continue
     size, kind, name = int(f[1], 16), f[2].lower(), f[3]
+    if (f[0], size) in seen:  # an alias (musl: weak_alias) of a symbol counted
+        continue
+    seen.add((f[0], size))
     total += size
     m = re.match(r"<*(?:impl )?([A-Za-z_]\w*(?:::[A-Za-z_]\w*)*)", name)
     if name.startswith("OUTLINED_FUNCTION"):
@@ -113,7 +116,7 @@ bench_size() {
 
 	md "### Largest modules (default build, x86_64)" ""
 	md "How measured: the default build linked again with the same flags but not stripped" \
-		"(\`target/size-analysis\`), \`nm -S -C\` (demangled), each symbol's size added to its path (the" \
+		"(\`target/size-analysis\`), \`nm -S -C\` (demangled), each symbol's size (an alias counted once) added to its path (the" \
 		"demangled path cut before the first type name, at most three levels, so a module or a free function;" \
 		"impl blocks count to the path they start with; non-code symbols marked \`(data)\`). With LTO and one codegen unit a function" \
 		"inlined into another counts to its caller's module. String literals are unnamed (not symbols) and not" \
