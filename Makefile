@@ -55,16 +55,19 @@ build: musl-target
 # source (-Zbuild-std, on the stable toolchain through RUSTC_BOOTSTRAP) with
 # the `tiny` profile (release's) for every crate, panics that abort at once
 # (no panic message or location formatting), core's optimize_for_size
-# algorithms, no unwind tables anywhere, LLVM's machine outliner, and
-# rust-lld with identical code folding. Its own target dir: it never
-# replaces `make build`'s binary. `make test-tiny` runs the tests on it.
+# algorithms, no unwind tables anywhere, the machine outliner, rust-lld with
+# identical code folding of every function, and a plain static executable
+# (as tini-static is) instead of static-pie: absolute addresses make shorter
+# code and need no relocations, but the image is not randomized (ASLR).
+# Its own target dir: it never replaces `make build`'s binary.
+# `make test-tiny` runs the tests on it.
 TINY_DIR := target/tiny
 TINY     := $(TINY_DIR)/$(TARGET)/tiny/tug
 TINY_RUSTFLAGS := -C force-unwind-tables=no -Z location-detail=none \
-	-C llvm-args=-enable-machine-outliner=always \
+	-C llvm-args=-enable-machine-outliner=always -C relocation-model=static \
 	-C linker=rust-lld -C linker-flavor=ld.lld -C link-self-contained=yes \
-	-C link-arg=-z -C link-arg=pack-relative-relocs -C link-arg=--no-eh-frame-hdr \
-	-C link-arg=-T -C link-arg=$(CURDIR)/scripts/no-eh-frame.ld -C link-arg=--icf=all -C link-arg=-O2
+	-C link-arg=--no-eh-frame-hdr -C link-arg=-T -C link-arg=$(CURDIR)/scripts/no-eh-frame.ld \
+	-C link-arg=--icf=all -C link-arg=-O2
 # -Zbuild-std needs the standard library's source (rustup's rust-src).
 rust-src:
 	@sysroot=$$($(RUSTC) --print sysroot) || exit 1; \
