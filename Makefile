@@ -37,15 +37,16 @@ test-deps:
 # unwinder nothing reads unwind tables: `--no-eh-frame-hdr` drops their
 # lookup table (~12 KB) and scripts/no-eh-frame.ld the tables (~74 KB).
 # rust-lld (shipped with the toolchain, as for the cross builds) instead of
-# cc and ld.bfd: no page padding between the segments (-7 KB), and
-# `--icf=safe` folds identical functions whose address is never taken
-# (-2 KB), `-O2` merges the tails of strings (-0.3 KB); LLVM's machine
-# outliner turns repeated instruction sequences into calls (-12 KB).
+# cc and ld.bfd: no page padding between the segments (-7.4 KB), and `-O2`
+# merges the tails of strings (-0.3 KB); LLVM's machine outliner turns
+# repeated instruction sequences into calls (-9.7 KB). (`--icf=safe` folds
+# nothing here; `--icf=all`, -2.1 KB, could fold functions whose addresses
+# are compared, so only `make tiny` uses it.)
 LINK_ARGS := -C linker=rust-lld -C linker-flavor=ld.lld -C link-self-contained=yes \
 	-C link-arg=-z -C link-arg=pack-relative-relocs \
 	-C link-arg=--no-eh-frame-hdr \
 	-C link-arg=-T -C link-arg=$(CURDIR)/scripts/no-eh-frame.ld \
-	-C link-arg=--icf=safe -C link-arg=-O2 -C llvm-args=-enable-machine-outliner=always
+	-C link-arg=-O2 -C llvm-args=-enable-machine-outliner=always
 build: musl-target
 	$(CARGO) rustc --release --target $(TARGET) --bin tug -- $(LINK_ARGS)
 	@echo "tug binary: $$(wc -c <$(BIN)) bytes"
