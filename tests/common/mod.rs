@@ -20,7 +20,8 @@ fn target_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/x86_64-unknown-linux-musl/release")
 }
 
-/// The static release binary (`make build`); TUG_BIN overrides.
+/// The static release binary (`make build`); TUG_BIN overrides it (`make
+/// test-tiny` sets it to `make tiny`'s). Every test runs tug through this.
 pub fn tug() -> PathBuf {
     let p = std::env::var_os("TUG_BIN")
         .map(PathBuf::from)
