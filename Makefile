@@ -31,18 +31,23 @@ musl-target:
 test-deps:
 	@scripts/test-deps.sh
 
-# RELR relocations (`-z pack-relative-relocs`, read by musl >= 1.2.4, which
-# Rust bundles) keep the binary static-pie while its relocation table
-# shrinks from ~19 KB to a few hundred bytes. With panic=abort and no
-# unwinder nothing reads unwind tables: `--no-eh-frame-hdr` drops their
-# lookup table (~12 KB) and scripts/no-eh-frame.ld the tables (~74 KB).
+# A plain static executable (as tini-static and busybox-static are), not
+# static-pie: absolute addresses make shorter code (-11 KB) and need no
+# relocations at start-up; the image is not randomized (ASLR), its heap,
+# stack and mmaps still are. (For static-pie, drop `relocation-model=static`:
+# `-z pack-relative-relocs`, RELR relocations read by musl >= 1.2.4, then
+# keeps its relocation table at a few hundred bytes instead of ~19 KB.)
+# With panic=abort and no unwinder nothing reads unwind tables:
+# `--no-eh-frame-hdr` drops their lookup table (~12 KB) and
+# scripts/no-eh-frame.ld the tables (~74 KB).
 # rust-lld (shipped with the toolchain, as for the cross builds) instead of
 # cc and ld.bfd: no page padding between the segments (-7.4 KB), and `-O2`
 # merges the tails of strings (-0.3 KB); LLVM's machine outliner turns
 # repeated instruction sequences into calls (-9.7 KB). (`--icf=safe` folds
 # nothing here; `--icf=all`, -2.1 KB, could fold functions whose addresses
 # are compared, so only `make tiny` uses it.)
-LINK_ARGS := -C linker=rust-lld -C linker-flavor=ld.lld -C link-self-contained=yes \
+LINK_ARGS := -C relocation-model=static \
+	-C linker=rust-lld -C linker-flavor=ld.lld -C link-self-contained=yes \
 	-C link-arg=-z -C link-arg=pack-relative-relocs \
 	-C link-arg=--no-eh-frame-hdr \
 	-C link-arg=-T -C link-arg=$(CURDIR)/scripts/no-eh-frame.ld \
