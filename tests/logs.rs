@@ -74,7 +74,7 @@ fn syslog_messages_are_routed_by_selector_to_stdout_and_a_file() {
         &format!(
             r#"syslog: {{ socket: {:?} }},
                logs: [ {{ name: "console", selector: "*.info;![noisy].*", stdout: true, format: "classic" }},
-                       {{ name: "all", file: {:?} }} ],
+                       {{ name: "all", selector: "*.*;![tug].*", file: {:?} }} ],
                jobs: [ {{ name: "s", exec: ["sleep", "1000"] }} ]"#,
             sock.to_str().unwrap(),
             file.to_str().unwrap()
@@ -152,7 +152,7 @@ fn a_file_output_rotates_by_size_keeping_n() {
         &dir,
         &format!(
             r#"syslog: {{ socket: {:?} }},
-               logs: [ {{ name: "f", file: {:?}, rotate: {{ size: 100, keep: 2 }} }} ]"#,
+               logs: [ {{ name: "f", selector: "*.*;![tug].*", file: {:?}, rotate: {{ size: 100, keep: 2 }} }} ]"#,
             sock.to_str().unwrap(),
             file.to_str().unwrap()
         ),
@@ -194,7 +194,7 @@ fn a_file_moved_away_by_an_outside_logrotate_is_reopened() {
         &dir,
         &format!(
             r#"syslog: {{ socket: {:?} }},
-               logs: [ {{ name: "f", file: {:?} }}, {{ name: "o", stdout: true }} ]"#,
+               logs: [ {{ name: "f", selector: "*.*;![tug].*", file: {:?} }}, {{ name: "o", stdout: true }} ]"#,
             sock.to_str().unwrap(),
             file.to_str().unwrap()
         ),

@@ -7,9 +7,18 @@
 //! - Never block, never drop: an output whose buffer is past its bound
 //!   makes the router stop reading its sources (they leave epoll; the
 //!   kernel's queues then hold the senders back) until it has room again.
-//! - With `syslog` and no `logs`, messages go to stderr as today's text
-//!   lines (the default the issue keeps); jobs' output and tug's own
-//!   records are not routed yet: they are written as before.
+//! - Jobs' output lines and tug's own records go through the router too
+//!   (facility daemon; program the job's name and its pid, info for
+//!   stdout, warning for stderr; program `tug` for tug's own, severity
+//!   from its level: fatal is crit). With no `logs`, the router has one
+//!   output, where tug's log went (stderr, or stdout with
+//!   `logging.output: stdout`), and writes there today's bytes: jobs'
+//!   and tug's lines as src/log.rs shapes them, syslog messages as text
+//!   lines. Only a `logging.output` file (no `logs`, no `syslog`) keeps
+//!   the plain writes of before: a regular file never says EAGAIN.
+//! - A full output pauses the job pipes as well as the syslog sockets
+//!   (the engine takes them out of epoll); a job then blocks in write(2)
+//!   while the loop goes on reaping, checking and ticking.
 //! - A file's name is expanded (strftime) at each record's arrival, so a
 //!   date in it rolls over; an outside move or delete is seen through the
 //!   file's inotify watch and the next record goes to a fresh file.
@@ -19,12 +28,13 @@ use super::*;
 use crate::calendar::timezone::Zone;
 use crate::config::logs::{LogOutput, SyslogConfig, Target};
 use crate::event_loop::WRITABLE;
+use crate::log::{Level, Source};
 use crate::logs::file::LogFile;
 use crate::logs::format::{self, Format};
 use crate::logs::selector::Selector;
 use crate::logs::sink::{BOUND, Sink};
 use crate::logs::source::{TcpSource, UdpSource, UnixSource};
-use crate::logs::{Record, strftime};
+use crate::logs::{DAEMON, INFO, Record, WARNING, strftime};
 
 /// Records taken from one source per wake-up: others get their turn.
 const BATCH: usize = 256;
@@ -50,7 +60,9 @@ pub(super) struct Router {
     tcp: Option<TcpSource>,
     outputs: Vec<Output>,
     /// The sources are out of epoll: an output is full.
-    paused: bool,
+    pub(super) paused: bool,
+    /// No `logs`: jobs' and tug's lines go to outputs[0] as today's bytes.
+    legacy: bool,
     zone: Zone,
     /// This host's name, for the formats that carry one (read once).
     host: String,
@@ -66,7 +78,9 @@ impl Router {
         zone: Zone,
         host: &str,
     ) -> core::result::Result<Option<Router>, String> {
-        if syslog.is_none() && logs.is_empty() {
+        // Where tug's log goes without `logs`: stderr, stdout, or a file.
+        let own = crate::log::output();
+        if syslog.is_none() && logs.is_empty() && own > 2 {
             return Ok(None);
         }
         let mut outputs = Vec::new();
@@ -101,12 +115,18 @@ impl Router {
                 watched: false,
             });
         }
-        if outputs.is_empty() {
+        let legacy = outputs.is_empty();
+        if legacy {
+            let (fd, name) = if own == 1 {
+                (1, "stdout")
+            } else {
+                (2, "stderr")
+            };
             outputs.push(Output {
-                name: "stderr".into(),
+                name: name.into(),
                 selector: Selector::default(),
                 format: Format::Text,
-                writer: Writer::Sink(Sink::stdio(2, "stderr", BOUND)),
+                writer: Writer::Sink(Sink::stdio(fd, name, BOUND)),
                 watched: false,
             });
         }
@@ -121,6 +141,7 @@ impl Router {
             tcp: None,
             outputs,
             paused: true,
+            legacy,
             zone,
             host: host.into(),
             line: Vec::new(),
@@ -217,6 +238,40 @@ impl Router {
         records.len()
     }
 
+    /// A job's output line.
+    pub(super) fn job_line(&mut self, src: &Source<'_>, line: &[u8]) {
+        if self.legacy {
+            return self.push_legacy(&crate::log::job_line(src, line));
+        }
+        let severity = if src.stream == "stderr" {
+            WARNING
+        } else {
+            INFO
+        };
+        let text = String::from_utf8_lossy(line).into_owned();
+        self.route(&own_record(severity, src.job, src.pid, text));
+    }
+
+    /// One of tug's own records.
+    pub(super) fn own(&mut self, level: Level, msg: String) {
+        if self.legacy {
+            return self.push_legacy(crate::log::line(level, &msg).as_bytes());
+        }
+        let severity = [2, 3, 4, 6, 7][level as usize];
+        let pid = crate::sys::process::getpid();
+        self.route(&own_record(severity, "tug", pid, msg));
+    }
+
+    fn push_legacy(&mut self, line: &[u8]) {
+        if let Some(Output {
+            writer: Writer::Sink(s),
+            ..
+        }) = self.outputs.first_mut()
+        {
+            s.push(line);
+        }
+    }
+
     /// One record to every output that selects it.
     fn route(&mut self, rec: &Record) {
         for o in &mut self.outputs {
@@ -248,7 +303,7 @@ impl Router {
 
     /// Writes what each output can take now; pauses the sources while one
     /// is past its bound, resumes them once all have room.
-    fn flush_all(&mut self, lp: &EventLoop) {
+    pub(super) fn flush_all(&mut self, lp: &EventLoop) {
         let mut full = false;
         for (k, o) in self.outputs.iter_mut().enumerate() {
             let (result, room, waits, fd) = match &mut o.writer {
@@ -340,5 +395,21 @@ impl Router {
                 error!("logs {}: {e}", o.name);
             }
         }
+    }
+}
+
+/// A record of a job's line or of tug's own, received now.
+fn own_record(severity: u8, program: &str, pid: i32, text: String) -> Record {
+    Record {
+        time: wall_clock(),
+        facility: DAEMON,
+        severity,
+        host: None,
+        program: program.into(),
+        pid: Some(pid),
+        msgid: None,
+        structured: None,
+        raw: text.clone(),
+        text,
     }
 }
