@@ -212,3 +212,126 @@ fn a_file_moved_away_by_an_outside_logrotate_is_reopened() {
     assert_eq!(fresh.len(), 1, "{fresh:?}");
     assert!(fresh[0].ends_with(": after the move"));
 }
+
+/// Bytes waiting in a pipe (FIONREAD on its read end).
+fn pipe_held(fd: &impl std::os::fd::AsRawFd) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int to the pointer given.
+    assert_eq!(
+        unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) },
+        0
+    );
+    n as usize
+}
+
+/// Timestamps (ns) a job appended to `path`, one a line.
+fn stamps(path: &Path) -> Vec<u64> {
+    lines(path).iter().filter_map(|l| l.parse().ok()).collect()
+}
+
+/// tug's stdout is a pipe nobody reads: a chatty job's lines fill tug's
+/// buffer and then wait (the job blocks in write), while a 100 ms
+/// periodic job keeps ticking and a health check keeps passing; once the
+/// pipe is read, every line arrives, in order. Both with a `logs` output
+/// on stdout and with today's default (tug's log on stdout, no `logs`).
+#[test]
+fn a_blocked_stdout_holds_the_job_back_not_the_loop() {
+    const LINES: usize = 30_000;
+    for routed in [true, false] {
+        let dir = fresh_dir(if routed {
+            "logs-block-r"
+        } else {
+            "logs-block-d"
+        });
+        let (ticks, checks) = (dir.join("ticks"), dir.join("checks"));
+        let logs = if routed {
+            r#"logs: [ { name: "out", stdout: true, selector: "daemon.*", format: "classic" } ],"#
+        } else {
+            ""
+        };
+        let config = dir.join("config.json5");
+        let pad = "x".repeat(80);
+        std::fs::write(
+            &config,
+            format!(
+                r#"{{ logging: {{ output: "stdout" }}, {logs}
+                   jobs: [
+                     {{ name: "chatty", exec: ["seq", "-f", "line %06g {pad}", "1", "{LINES}"] }},
+                     {{ name: "tick", exec: ["sh", "-c", "date +%s%N >> {t}"], restarts: "unlimited",
+                        when: {{ interval: "100ms" }} }},
+                     {{ name: "web", exec: ["sleep", "1000"],
+                        health: {{ exec: ["sh", "-c", "date +%s%N >> {c}; echo checked"],
+                                   interval: "100ms", timeout: "5s" }} }} ] }}"#,
+                t = ticks.display(),
+                c = checks.display()
+            ),
+        )
+        .unwrap();
+        let sock = dir.join("tug.sock");
+        let (reader, writer) = std::io::pipe().unwrap();
+        let mut c = tug_cmd(&[
+            "--config",
+            config.to_str().unwrap(),
+            "--socket",
+            sock.to_str().unwrap(),
+        ]);
+        c.env_remove("TUG_SOCKET").env_remove("NOTIFY_SOCKET");
+        c.stdout(writer).stderr(std::process::Stdio::null());
+        let mut child = c.spawn().unwrap();
+        drop(c);
+
+        // Blocked: the pipe holds all it can (64 KiB less the pages' ends)
+        // and stays so.
+        let t0 = std::time::Instant::now();
+        while pipe_held(&reader) < 60_000 {
+            assert!(t0.elapsed().as_secs() < 20, "the pipe never filled");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let held = pipe_held(&reader);
+        let (ticks0, checks0) = (stamps(&ticks).len(), stamps(&checks).len());
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        let tick = stamps(&ticks)[ticks0..].to_vec();
+        let check = stamps(&checks)[checks0..].to_vec();
+        assert_eq!(pipe_held(&reader), held, "nothing more went out");
+        assert!(tick.len() >= 12, "{} ticks in 1.5 s", tick.len());
+        let gap = tick.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+        assert!(gap < 300_000_000, "a tick came {gap} ns after the last");
+        assert!(check.len() >= 8, "{} checks in 1.5 s", check.len());
+        let status = Command::new(tug())
+            .args(["ctl", "--socket", sock.to_str().unwrap(), "status"])
+            .output()
+            .unwrap();
+        let status = String::from_utf8_lossy(&status.stdout).into_owned();
+        assert!(
+            status
+                .lines()
+                .any(|l| l.starts_with("web ") && l.contains(" healthy ")),
+            "{status}"
+        );
+
+        // Unblocked: every line, in order.
+        let mut got = 0;
+        let pid = child.id() as i32;
+        for line in std::io::BufRead::lines(std::io::BufReader::new(reader)) {
+            let line = line.unwrap();
+            let Some(at) = line.find("line ") else {
+                continue;
+            };
+            if !line.contains("chatty") {
+                continue;
+            }
+            got += 1;
+            let want = format!("line {got:06} {pad}");
+            assert!(line[at..].starts_with(&want), "{got}: {line}");
+            if got == LINES {
+                send(pid, libc::SIGTERM);
+            }
+        }
+        assert_eq!(got, LINES);
+        assert_eq!(
+            wait_timeout(&mut child, std::time::Duration::from_secs(10)).code(),
+            Some(0)
+        );
+    }
+}
