@@ -335,3 +335,167 @@ fn a_blocked_stdout_holds_the_job_back_not_the_loop() {
         );
     }
 }
+
+/// Debian's rsyslogd on loopback ports of its own (UDP and TCP in, one
+/// file out: `PROGRAM MSG` a line), in the foreground.
+struct Rsyslog {
+    child: std::process::Child,
+    conf: PathBuf,
+    udp: u16,
+    tcp: u16,
+}
+
+const RSYSLOGD: &str = "/usr/sbin/rsyslogd";
+
+impl Rsyslog {
+    fn start(dir: &Path, udp: u16, tcp: u16) -> Rsyslog {
+        let conf = dir.join("rsyslog.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "global(workDirectory=\"{d}\")\n\
+                 module(load=\"imudp\")\nmodule(load=\"imtcp\")\n\
+                 input(type=\"imudp\" address=\"127.0.0.1\" port=\"{udp}\")\n\
+                 input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{tcp}\")\n\
+                 template(name=\"t\" type=\"string\" string=\"%programname% %msg%\\n\")\n\
+                 action(type=\"omfile\" file=\"{d}/received.log\" template=\"t\")\n",
+                d = dir.display()
+            ),
+        )
+        .unwrap();
+        let mut r = Rsyslog {
+            child: Rsyslog::spawn(dir, &conf),
+            conf,
+            udp,
+            tcp,
+        };
+        r.wait_ready();
+        r
+    }
+
+    fn spawn(dir: &Path, conf: &Path) -> std::process::Child {
+        Command::new(RSYSLOGD)
+            .args(["-n", "-f"])
+            .arg(conf)
+            .arg("-i")
+            .arg(dir.join("rsyslogd.pid"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("rsyslogd")
+    }
+
+    /// Both inputs bound: the UDP port in /proc/net/udp, the TCP one
+    /// accepting.
+    fn wait_ready(&mut self) {
+        let hex = format!(":{:04X} ", self.udp);
+        let t0 = std::time::Instant::now();
+        loop {
+            let udp = std::fs::read_to_string("/proc/net/udp").unwrap_or_default();
+            if udp.contains(&hex) && std::net::TcpStream::connect(("127.0.0.1", self.tcp)).is_ok() {
+                return;
+            }
+            assert!(self.child.try_wait().unwrap().is_none(), "rsyslogd exited");
+            assert!(t0.elapsed().as_secs() < 20, "rsyslogd did not listen");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        send(self.child.id() as i32, libc::SIGTERM);
+        self.child.wait().unwrap();
+    }
+
+    fn restart(&mut self, dir: &Path) {
+        self.child = Rsyslog::spawn(dir, &self.conf);
+        self.wait_ready();
+    }
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The lines rsyslogd wrote from `program`, once there are `n` (20 s).
+fn received(dir: &Path, program: &str, n: usize) -> Vec<String> {
+    let t0 = std::time::Instant::now();
+    loop {
+        let got: Vec<String> = lines(&dir.join("received.log"))
+            .into_iter()
+            .filter_map(|l| {
+                Some(
+                    l.strip_prefix(&format!("{program} "))?
+                        .trim_start()
+                        .to_string(),
+                )
+            })
+            .collect();
+        if got.len() >= n || t0.elapsed().as_secs() >= 20 {
+            return got;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Forwarding to a real rsyslogd over TCP (RFC 5424, octet counting) and
+/// UDP (RFC 3164); rsyslogd stopped mid-stream and started again: over
+/// TCP what was queued meanwhile arrives after the restart, all of it, in
+/// order; over UDP what is sent after the restart arrives.
+#[test]
+fn forwarding_to_rsyslogd_survives_its_restart() {
+    if !require(Path::new(RSYSLOGD).exists(), "rsyslogd (Debian's rsyslog)") {
+        return;
+    }
+    let dir = fresh_dir("logs-forward");
+    let (udp, tcp) = (free_port(), free_port());
+    let mut rs = Rsyslog::start(&dir, udp, tcp);
+    let sock = dir.join("dev.log");
+    let mut t = start(
+        &dir,
+        &format!(
+            r#"syslog: {{ socket: {:?} }},
+               logs: [ {{ name: "o", stdout: true, selector: "*.*;![tcp,udp].*" }},
+                       {{ name: "central", selector: "local0.*", forward: "tcp://127.0.0.1:{tcp}" }},
+                       {{ name: "u", selector: "local1.*", forward: "udp://localhost:{udp}", format: "rfc3164" }} ]"#,
+            sock.to_str().unwrap()
+        ),
+    );
+    t.expect_line("logs central: forwarding to 127.0.0.1");
+    let s = UnixDatagram::unbound().unwrap();
+    let say = |prog: &str, pri: u32, k: usize| {
+        s.send_to(format!("<{pri}>{prog}: message {k:05}").as_bytes(), &sock)
+            .unwrap();
+    };
+    let want = |range: std::ops::Range<usize>| -> Vec<String> {
+        range.map(|k| format!("message {k:05}")).collect()
+    };
+    for k in 0..100 {
+        say("tcp", 134, k);
+        say("udp", 142, k);
+    }
+    assert_eq!(received(&dir, "tcp", 100), want(0..100));
+    assert_eq!(received(&dir, "udp", 100), want(0..100));
+
+    rs.stop();
+    t.expect_line("the receiver closed the connection");
+    // Queued while nobody listens (the reconnects are refused).
+    for k in 100..200 {
+        say("tcp", 134, k);
+    }
+    t.expect_line("Connection refused; retrying");
+    rs.restart(&dir);
+    assert_eq!(
+        received(&dir, "tcp", 200),
+        want(0..200),
+        "TCP: queued, then sent"
+    );
+    for k in 200..300 {
+        say("udp", 142, k);
+    }
+    let u = received(&dir, "udp", 200);
+    assert_eq!(&u[100..], &want(200..300)[..], "UDP after the restart");
+    stop(t);
+}

@@ -1008,7 +1008,7 @@ impl Supervisor<'_> {
             for (level, msg) in held {
                 r.own(level, msg);
             }
-            r.flush_all(&self.lp);
+            r.flush_all(&mut self.lp);
             if none {
                 break;
             }
@@ -1178,6 +1178,7 @@ impl Supervisor<'_> {
             Some(Token::LogTcp(raw)) => self.with_router(|r, lp| r.on_source(lp, None, raw)),
             Some(Token::LogOut(_)) => self.with_router(|r, lp| r.on_output(lp)),
             Some(Token::LogWatch(k)) => self.with_router(|r, _| r.on_watch(k)),
+            Some(Token::LogFwd(raw)) => self.with_router(|r, lp| r.on_forward(lp, raw, false)),
             None => debug!("readiness of unknown token {raw:#x}"),
         }
     }
@@ -1200,6 +1201,7 @@ impl Supervisor<'_> {
             Some(Key::Control(raw) | Key::Telemetry(raw)) => self.on_server_timer(raw),
             Some(Key::Discovery(raw)) => self.on_discovery(raw, true),
             Some(Key::Health(raw)) => self.on_net(raw, true),
+            Some(Key::LogFwd(raw)) => self.with_router(|r, lp| r.on_forward(lp, raw, true)),
             Some(Key::Job(..)) | None => debug!("unknown timer {raw:#x}"),
         }
     }

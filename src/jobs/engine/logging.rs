@@ -26,11 +26,12 @@
 
 use super::*;
 use crate::calendar::timezone::Zone;
-use crate::config::logs::{LogOutput, SyslogConfig, Target};
+use crate::config::logs::{LogOutput, Proto, SyslogConfig, Target, Wire};
 use crate::event_loop::WRITABLE;
 use crate::log::{Level, Source};
 use crate::logs::file::LogFile;
 use crate::logs::format::{self, Format};
+use crate::logs::forward::Forward;
 use crate::logs::selector::Selector;
 use crate::logs::sink::{BOUND, Sink};
 use crate::logs::source::{TcpSource, UdpSource, UnixSource};
@@ -43,6 +44,7 @@ enum Writer {
     Sink(Sink),
     /// The file, and its name pattern.
     File(LogFile, String),
+    Forward(alloc::boxed::Box<Forward>),
 }
 
 struct Output {
@@ -100,11 +102,12 @@ impl Router {
                         .map_err(|e| format!("logs {}: {e}", o.name))?;
                     (Writer::File(f, path.clone()), *format)
                 }
-                Target::Forward(_) => {
-                    return Err(format!(
-                        "logs {}: forwarding to a remote syslog is not built yet",
-                        o.name
-                    ));
+                Target::Forward(t) => {
+                    // Each forward's tokens: its resolver's span, then its own.
+                    let base = route::LOG_FWD_BASE + outputs.len() as u64 * (2 << 30);
+                    let mut f = Forward::new(&o.name, t.clone(), base);
+                    f.start(lp);
+                    (Writer::Forward(alloc::boxed::Box::new(f)), Format::Text)
                 }
             };
             outputs.push(Output {
@@ -284,6 +287,22 @@ impl Router {
                 Writer::Sink(s) => {
                     s.push(&self.line);
                 }
+                Writer::Forward(f) => {
+                    let mut msg = Vec::new();
+                    match f.target.wire {
+                        Wire::Rfc5424 => format::rfc5424(rec, &self.host, &mut msg),
+                        Wire::Rfc3164 => {
+                            let offset = self.zone.offset_at(rec.time.0);
+                            format::rfc3164(rec, &self.host, offset, &mut msg)
+                        }
+                    }
+                    if f.target.proto == Proto::Tcp {
+                        let mut framed = Vec::with_capacity(msg.len() + 8);
+                        format::octet_frame(&msg, &mut framed);
+                        msg = framed;
+                    }
+                    f.push(msg);
+                }
                 Writer::File(f, pattern) => {
                     let mut name = String::new();
                     strftime::expand(
@@ -303,7 +322,7 @@ impl Router {
 
     /// Writes what each output can take now; pauses the sources while one
     /// is past its bound, resumes them once all have room.
-    pub(super) fn flush_all(&mut self, lp: &EventLoop) {
+    pub(super) fn flush_all(&mut self, lp: &mut EventLoop) {
         let mut full = false;
         for (k, o) in self.outputs.iter_mut().enumerate() {
             let (result, room, waits, fd) = match &mut o.writer {
@@ -314,6 +333,11 @@ impl Router {
                 Writer::File(f, _) => {
                     let r = f.flush();
                     (r, f.has_room(0), false, -1)
+                }
+                // A forward never holds the sources back: its queue drops.
+                Writer::Forward(f) => {
+                    f.flush(lp);
+                    continue;
                 }
             };
             if let Err(e) = result {
@@ -338,8 +362,23 @@ impl Router {
     }
 
     /// An output can take more.
-    pub(super) fn on_output(&mut self, lp: &EventLoop) {
+    pub(super) fn on_output(&mut self, lp: &mut EventLoop) {
         self.flush_all(lp);
+    }
+
+    /// A forward's socket, lookup or timer.
+    pub(super) fn on_forward(&mut self, lp: &mut EventLoop, raw: u64, timer: bool) {
+        for o in &mut self.outputs {
+            if let Writer::Forward(f) = &mut o.writer
+                && f.owns(raw)
+            {
+                if timer {
+                    f.on_timer(lp, raw);
+                } else {
+                    f.on_ready(lp, raw);
+                }
+            }
+        }
     }
 
     /// A file output's directory changed (logrotate moved the file).
@@ -390,6 +429,10 @@ impl Router {
             let r = match &mut o.writer {
                 Writer::Sink(s) => s.drain_blocking(deadline),
                 Writer::File(f, _) => f.drain_blocking(deadline),
+                Writer::Forward(f) => {
+                    f.drain_blocking(lp, deadline);
+                    Ok(())
+                }
             };
             if let Err(e) = r {
                 error!("logs {}: {e}", o.name);
