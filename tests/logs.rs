@@ -499,3 +499,74 @@ fn forwarding_to_rsyslogd_survives_its_restart() {
     assert_eq!(&u[100..], &want(200..300)[..], "UDP after the restart");
     stop(t);
 }
+
+/// SIGUSR1 and `tug ctl logs reopen` reopen the file outputs (records go
+/// on to the file at the path), and the router's counters are on
+/// /metrics: records in by source, out, bytes, rotations per output.
+#[test]
+fn sigusr1_and_ctl_logs_reopen_and_the_router_metrics() {
+    let dir = fresh_dir("logs-reopen");
+    let sock = dir.join("dev.log");
+    let file = dir.join("app.log");
+    let ctl_sock = dir.join("tug.sock");
+    let mut t = start(
+        &dir,
+        &format!(
+            r#"syslog: {{ socket: {:?} }},
+               telemetry: {{ port: 0, interfaces: ["static:127.0.0.1"] }},
+               logs: [ {{ name: "f", selector: "*.*;![tug].*", file: {:?}, rotate: {{ size: 1000, keep: 1 }} }},
+                       {{ name: "o", stdout: true }} ]"#,
+            sock.to_str().unwrap(),
+            file.to_str().unwrap()
+        ),
+    );
+    let line = t.expect_line("telemetry listening on ");
+    let addr = line.split_once("telemetry listening on ").unwrap().1;
+    let addr = addr.split(['"', ' ']).next().unwrap().to_string();
+    let s = UnixDatagram::unbound().unwrap();
+    s.send_to(b"<14>app: one", &sock).unwrap();
+    t.expect_line("msg=\"one\"");
+    send(t.pid(), libc::SIGUSR1);
+    t.expect_line("logs f: ");
+    let out = Command::new(tug())
+        .args([
+            "ctl",
+            "--socket",
+            ctl_sock.to_str().unwrap(),
+            "logs",
+            "reopen",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "1 log files reopened\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    t.expect_line("1 log files reopened");
+    for k in 0..30 {
+        s.send_to(format!("<14>app: message {k:03}").as_bytes(), &sock)
+            .unwrap();
+    }
+    t.expect_line("message 029");
+    let r = common::http::call(&addr, "GET", "/metrics", "");
+    let text = r.text();
+    let value = |series: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in {text}"))
+    };
+    assert_eq!(value(r#"tug_log_records_in_total{source="unix"}"#), 31);
+    assert_eq!(value(r#"tug_log_records_out_total{output="f"}"#), 31);
+    assert!(value(r#"tug_log_records_in_total{source="tug"}"#) >= 3);
+    assert!(value(r#"tug_log_bytes_total{output="f"}"#) > 31 * 20);
+    assert!(value(r#"tug_log_rotations_total{output="f"}"#) >= 1);
+    assert!(value(r#"tug_log_records_out_total{output="o"}"#) > 31);
+    stop(t);
+    let all: Vec<String> = [dir.join("app.log.1"), file.clone()]
+        .iter()
+        .flat_map(|p| lines(p))
+        .collect();
+    assert!(all.last().unwrap().ends_with("message 029"), "{all:?}");
+}

@@ -371,9 +371,19 @@ impl Supervisor<'_> {
         Ok(())
     }
 
-    /// SIGUSR1: reopen the log file (after logrotate moved it).
-    fn reopen_log(&mut self) {
-        let Some(path) = &self.log_path else { return };
+    /// SIGUSR1 and `tug ctl logs reopen`: tug's log file and the log
+    /// router's files; how many were reopened.
+    fn reopen_all(&mut self) -> usize {
+        let n = usize::from(self.reopen_log());
+        n + self.router.as_mut().map_or(0, |r| r.reopen())
+    }
+
+    /// SIGUSR1: reopen the log file (after logrotate moved it); whether
+    /// there was one, reopened.
+    fn reopen_log(&mut self) -> bool {
+        let Some(path) = &self.log_path else {
+            return false;
+        };
         match fd::open_append(path) {
             Ok(f) => {
                 let old = crate::log::set_output(fd::into_raw(f));
@@ -381,8 +391,12 @@ impl Supervisor<'_> {
                     fd::close_raw(old);
                 }
                 info!("log file reopened");
+                true
             }
-            Err(e) => error!("cannot reopen the log file: {e}"),
+            Err(e) => {
+                error!("cannot reopen the log file: {e}");
+                false
+            }
         }
     }
 
@@ -1370,10 +1384,7 @@ impl Supervisor<'_> {
             libc::SIGHUP => self.publish(Code::Signal, "SIGHUP"),
             libc::SIGUSR2 => self.publish(Code::Signal, "SIGUSR2"),
             libc::SIGUSR1 => {
-                self.reopen_log();
-                if let Some(r) = &mut self.router {
-                    r.reopen();
-                }
+                self.reopen_all();
             }
             other => self.forward_to_main(other),
         }

@@ -54,7 +54,13 @@ struct Output {
     writer: Writer,
     /// Registered for WRITABLE (data waits behind EAGAIN).
     watched: bool,
+    /// Records and bytes handed to it.
+    records: u64,
+    bytes: u64,
 }
+
+/// The sources records are counted by (`tug_log_records_in_total`).
+const SOURCES: [&str; 5] = ["unix", "udp", "tcp", "jobs", "tug"];
 
 pub(super) struct Router {
     unix: Option<UnixSource>,
@@ -65,6 +71,8 @@ pub(super) struct Router {
     pub(super) paused: bool,
     /// No `logs`: jobs' and tug's lines go to outputs[0] as today's bytes.
     legacy: bool,
+    /// Records received, by `SOURCES`.
+    ins: [u64; 5],
     zone: Zone,
     /// This host's name, for the formats that carry one (read once).
     host: String,
@@ -116,6 +124,8 @@ impl Router {
                 format,
                 writer,
                 watched: false,
+                records: 0,
+                bytes: 0,
             });
         }
         let legacy = outputs.is_empty();
@@ -131,6 +141,8 @@ impl Router {
                 format: Format::Text,
                 writer: Writer::Sink(Sink::stdio(fd, name, BOUND)),
                 watched: false,
+                records: 0,
+                bytes: 0,
             });
         }
         for (k, o) in outputs.iter().enumerate() {
@@ -145,6 +157,7 @@ impl Router {
             outputs,
             paused: true,
             legacy,
+            ins: [0; 5],
             zone,
             host: host.into(),
             line: Vec::new(),
@@ -234,6 +247,7 @@ impl Router {
                 }
             }
         }
+        self.ins[which.unwrap_or(2).min(2)] += records.len() as u64;
         for rec in &records {
             self.route(rec);
         }
@@ -243,6 +257,7 @@ impl Router {
 
     /// A job's output line.
     pub(super) fn job_line(&mut self, src: &Source<'_>, line: &[u8]) {
+        self.ins[3] += 1;
         if self.legacy {
             return self.push_legacy(&crate::log::job_line(src, line));
         }
@@ -257,6 +272,7 @@ impl Router {
 
     /// One of tug's own records.
     pub(super) fn own(&mut self, level: Level, msg: String) {
+        self.ins[4] += 1;
         if self.legacy {
             return self.push_legacy(crate::log::line(level, &msg).as_bytes());
         }
@@ -266,12 +282,29 @@ impl Router {
     }
 
     fn push_legacy(&mut self, line: &[u8]) {
-        if let Some(Output {
-            writer: Writer::Sink(s),
-            ..
-        }) = self.outputs.first_mut()
+        if let Some(o) = self.outputs.first_mut()
+            && let Writer::Sink(s) = &mut o.writer
         {
+            o.records += 1;
+            o.bytes += line.len() as u64;
             s.push(line);
+        }
+    }
+
+    /// Every counter: `f(family, label, value)` in telemetry's
+    /// `LOG_FAMILIES` order (in, out, bytes, rotations, dropped).
+    pub(super) fn counts(&self, f: &mut dyn FnMut(usize, &str, u64)) {
+        for (src, n) in SOURCES.iter().zip(self.ins) {
+            f(0, src, n);
+        }
+        for o in &self.outputs {
+            f(1, &o.name, o.records);
+            f(2, &o.name, o.bytes);
+            match &o.writer {
+                Writer::File(file, _) => f(3, &o.name, file.rotations()),
+                Writer::Forward(fw) => f(4, &o.name, fw.dropped),
+                Writer::Sink(_) => {}
+            }
         }
     }
 
@@ -281,37 +314,35 @@ impl Router {
             if !o.selector.matches(rec) {
                 continue;
             }
-            self.line.clear();
-            format::write(o.format, rec, &self.host, &mut self.line);
+            o.records += 1;
+            let line = &mut self.line;
+            line.clear();
+            let offset = self.zone.offset_at(rec.time.0);
             match &mut o.writer {
-                Writer::Sink(s) => {
-                    s.push(&self.line);
-                }
                 Writer::Forward(f) => {
                     let mut msg = Vec::new();
                     match f.target.wire {
                         Wire::Rfc5424 => format::rfc5424(rec, &self.host, &mut msg),
-                        Wire::Rfc3164 => {
-                            let offset = self.zone.offset_at(rec.time.0);
-                            format::rfc3164(rec, &self.host, offset, &mut msg)
-                        }
+                        Wire::Rfc3164 => format::rfc3164(rec, &self.host, offset, &mut msg),
                     }
                     if f.target.proto == Proto::Tcp {
-                        let mut framed = Vec::with_capacity(msg.len() + 8);
-                        format::octet_frame(&msg, &mut framed);
-                        msg = framed;
+                        format::octet_frame(&msg, line);
+                        msg.clone_from(line);
                     }
+                    o.bytes += msg.len() as u64;
                     f.push(msg);
                 }
+                Writer::Sink(s) => {
+                    format::write(o.format, rec, &self.host, line);
+                    o.bytes += line.len() as u64;
+                    s.push(line);
+                }
                 Writer::File(f, pattern) => {
+                    format::write(o.format, rec, &self.host, line);
+                    o.bytes += line.len() as u64;
                     let mut name = String::new();
-                    strftime::expand(
-                        pattern,
-                        rec.time,
-                        self.zone.offset_at(rec.time.0),
-                        &mut name,
-                    );
-                    let pushed = f.set_path(&name).and_then(|_| f.push(&self.line));
+                    strftime::expand(pattern, rec.time, offset, &mut name);
+                    let pushed = f.set_path(&name).and_then(|_| f.push(line));
                     if let Err(e) = pushed {
                         error!("logs {}: {e}", o.name);
                     }
@@ -397,15 +428,22 @@ impl Router {
         }
     }
 
-    /// SIGUSR1: every file output reopens its file.
-    pub(super) fn reopen(&mut self) {
+    /// SIGUSR1, `tug ctl logs reopen`: every file output reopens its
+    /// file; how many did.
+    pub(super) fn reopen(&mut self) -> usize {
+        let mut n = 0;
         for o in &mut self.outputs {
-            if let Writer::File(f, _) = &mut o.writer
-                && let Err(e) = f.reopen()
-            {
-                error!("logs {}: {e}", o.name);
+            if let Writer::File(f, _) = &mut o.writer {
+                match f.reopen() {
+                    Ok(_) => {
+                        info!("logs {}: {} reopened", o.name, f.path());
+                        n += 1;
+                    }
+                    Err(e) => error!("logs {}: {e}", o.name),
+                }
             }
         }
+        n
     }
 
     /// Before exit: what the sources still hold is read (a message sent
