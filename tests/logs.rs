@@ -616,3 +616,67 @@ fn a_million_messages_from_four_senders_none_lost() {
     }
     assert_eq!(next, [PER; 4], "every message, none lost");
 }
+
+/// A C program using glibc's syslog(3), openlog(LOG_PID | LOG_PERROR):
+/// its messages reach tug's /dev/log (the job runs in a mount namespace
+/// of its own where /dev/log leads to the test's socket: glibc's path is
+/// fixed) with their facility, severity, tag and pid, UTF-8 intact; the
+/// copies LOG_PERROR writes to stderr are the job's stderr records
+/// (daemon.warning, program = the job).
+#[test]
+fn glibc_syslog_with_log_pid_and_log_perror() {
+    if !require(
+        is_root(),
+        "root, for a mount namespace with its own /dev/log",
+    ) {
+        return;
+    }
+    let Some(peer) = common::peers::c_peer("syslog") else {
+        return;
+    };
+    let dir = fresh_dir("logs-glibc");
+    let sock = dir.join("dev.log");
+    let (syslog, stderr) = (dir.join("syslog.log"), dir.join("stderr.log"));
+    let script = format!(
+        "mount -t tmpfs t /dev && ln -s {} /dev/log && exec {} cpeer 3",
+        sock.display(),
+        peer.display()
+    );
+    let mut t = start(
+        &dir,
+        &format!(
+            r#"syslog: {{ socket: {:?} }},
+               logs: [ {{ name: "s", selector: "local2.*", file: {:?} }},
+                       {{ name: "e", selector: "daemon.=warning", file: {:?} }},
+                       {{ name: "o", stdout: true }} ],
+               jobs: [ {{ name: "peer", exec: ["unshare", "-m", "sh", "-c", {script:?}] }} ]"#,
+            sock.to_str().unwrap(),
+            syslog.to_str().unwrap(),
+            stderr.to_str().unwrap(),
+        ),
+    );
+    let started = t.expect_line("job peer started (pid ");
+    let pid = number_after(&started, "job peer started (pid ");
+    t.expect_line("job peer exited with 0");
+    stop(t);
+    let got = lines(&syslog);
+    let want = [
+        "message 0",
+        "message 1",
+        "message 2",
+        "caf\u{e9} \u{1f600}",
+        "an error: done",
+    ];
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for (line, text) in got.iter().zip(want) {
+        assert!(line.ends_with(&format!(" cpeer[{pid}]: {text}")), "{line}");
+    }
+    let err = lines(&stderr);
+    assert_eq!(err.len(), want.len(), "{err:#?}");
+    for (line, text) in err.iter().zip(want) {
+        assert!(
+            line.ends_with(&format!(" peer[{pid}]: cpeer[{pid}]: {text}")),
+            "{line}"
+        );
+    }
+}
