@@ -32,6 +32,8 @@ command -v cc >/dev/null || need_apt+=(gcc libc6-dev)
 # ports with its own config; rsyslog conflicts with syslog-ng-core).
 command -v logger >/dev/null || need_apt+=(bsdutils)
 [ -x /usr/sbin/rsyslogd ] || need_apt+=(rsyslog)
+# musl's syslog(3) in a FROM scratch image: the peer is built static.
+command -v musl-gcc >/dev/null || need_apt+=(musl-tools)
 
 if ((${#need_apt[@]})); then
   echo "test-deps: installing ${need_apt[*]} from Debian" >&2
@@ -52,7 +54,7 @@ if ((${#need_apt[@]})); then
 fi
 
 # nginx and dnsmasq live in /usr/sbin, which a non-root PATH may lack.
-for tool in file unshare grep script python3 etcd promtool systemd-notify socat nc.openbsd cc; do
+for tool in file unshare grep script python3 etcd promtool systemd-notify socat nc.openbsd cc logger musl-gcc; do
   command -v "$tool" >/dev/null || { echo "test-deps: error: $tool is still missing" >&2; exit 1; }
 done
 for tool in /usr/sbin/nginx /usr/sbin/dnsmasq /usr/sbin/rsyslogd; do

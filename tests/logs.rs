@@ -680,3 +680,92 @@ fn glibc_syslog_with_log_pid_and_log_perror() {
         );
     }
 }
+
+/// A static program using musl's syslog(3) (LOG_PID | LOG_PERROR) in a
+/// FROM scratch image with tug as PID 1 and `syslog: {}`: tug binds
+/// /dev/log in the container (nothing else there does), the messages and
+/// their stderr copies come out on `docker logs`, and tug exits 0 when
+/// the program is done, its messages written first.
+#[test]
+fn musl_syslog_in_a_scratch_image() {
+    let docker = Command::new("docker").arg("info").output();
+    if !require(docker.is_ok_and(|o| o.status.success()), "a Docker engine") {
+        return;
+    }
+    let Some(musl_gcc) = common::peers::need("musl-gcc") else {
+        return;
+    };
+    let dir = fresh_dir("logs-musl");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/syslog.c");
+    let o = Command::new(musl_gcc)
+        .args(["-static", "-O2", "-Wall", "-Werror", "-o"])
+        .arg(dir.join("msyslog"))
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::copy(tug(), dir.join("tug")).unwrap();
+    std::fs::write(
+        dir.join("config.json5"),
+        r#"{ syslog: {}, logs: [ { name: "o", stdout: true, selector: "*.*;![tug].*", format: "classic" } ],
+             jobs: [ { name: "peer", exec: ["/msyslog", "mpeer", "3"] } ] }"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch\nCOPY tug msyslog config.json5 /\n\
+         ENTRYPOINT [\"/tug\", \"--config\", \"/config.json5\"]\n",
+    )
+    .unwrap();
+    let tag = format!("tug-test-logs-musl:{}", std::process::id());
+    let built = Command::new("docker")
+        .args(["build", "-q", "--force-rm", "-t", &tag])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let run = Command::new("docker")
+        .args(["run", "--rm", "--log-driver", "none", &tag])
+        .output()
+        .unwrap();
+    let _ = Command::new("docker").args(["rmi", "-f", &tag]).output();
+    let out = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{out}{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let texts = [
+        "message 0",
+        "message 1",
+        "message 2",
+        "caf\u{e9} \u{1f600}",
+        "an error: done",
+    ];
+    // Classic lines: `… mpeer[PID]: text` from syslog(3), `… peer[PID]:
+    // mpeer[PID]: text` from the job's stderr.
+    let from_stderr: Vec<&str> = out.lines().filter(|l| l.contains(" peer[")).collect();
+    let from_syslog: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains(" mpeer[") && !l.contains(" peer["))
+        .collect();
+    assert_eq!((from_syslog.len(), from_stderr.len()), (5, 5), "{out}");
+    for text in texts {
+        let suffix = format!("]: {text}");
+        assert!(
+            from_syslog
+                .iter()
+                .any(|l| l.contains(" mpeer[") && !l.contains(" peer[") && l.ends_with(&suffix)),
+            "syslog {text:?}: {out}"
+        );
+        assert!(
+            from_stderr.iter().any(|l| l.ends_with(&suffix)),
+            "stderr {text:?}: {out}"
+        );
+    }
+}
