@@ -34,6 +34,7 @@ command -v logger >/dev/null || need_apt+=(bsdutils)
 [ -x /usr/sbin/rsyslogd ] || need_apt+=(rsyslog)
 # musl's syslog(3) in a FROM scratch image: the peer is built static.
 command -v musl-gcc >/dev/null || need_apt+=(musl-tools)
+log_tools=(logger musl-gcc /usr/sbin/rsyslogd)
 
 if ((${#need_apt[@]})); then
   echo "test-deps: installing ${need_apt[*]} from Debian" >&2
@@ -54,11 +55,16 @@ if ((${#need_apt[@]})); then
 fi
 
 # nginx and dnsmasq live in /usr/sbin, which a non-root PATH may lack.
-for tool in file unshare grep script python3 etcd promtool systemd-notify socat nc.openbsd cc logger musl-gcc; do
+for tool in file unshare grep script python3 etcd promtool systemd-notify socat nc.openbsd cc; do
   command -v "$tool" >/dev/null || { echo "test-deps: error: $tool is still missing" >&2; exit 1; }
 done
-for tool in /usr/sbin/nginx /usr/sbin/dnsmasq /usr/sbin/rsyslogd; do
+for tool in /usr/sbin/nginx /usr/sbin/dnsmasq; do
   [ -x "$tool" ] || { echo "test-deps: error: $tool is still missing" >&2; exit 1; }
+done
+
+# The log tests' tools (see above).
+for tool in "${log_tools[@]}"; do
+  command -v "$tool" >/dev/null || { echo "test-deps: error: $tool is still missing" >&2; exit 1; }
 done
 
 # The Docker and PID-namespace tests need root and the Docker engine; in CI
