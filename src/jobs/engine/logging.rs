@@ -38,7 +38,7 @@ use crate::logs::source::{TcpSource, UdpSource, UnixSource};
 use crate::logs::{DAEMON, INFO, Record, WARNING, strftime};
 
 /// Records taken from one source per wake-up: others get their turn.
-const BATCH: usize = 256;
+const BATCH: usize = 512;
 
 enum Writer {
     Sink(Sink),
@@ -340,9 +340,15 @@ impl Router {
                 Writer::File(f, pattern) => {
                     format::write(o.format, rec, &self.host, line);
                     o.bytes += line.len() as u64;
-                    let mut name = String::new();
-                    strftime::expand(pattern, rec.time, offset, &mut name);
-                    let pushed = f.set_path(&name).and_then(|_| f.push(line));
+                    // A name without conversions is the file's own.
+                    let pushed = if pattern.contains('%') {
+                        let mut name = String::new();
+                        strftime::expand(pattern, rec.time, offset, &mut name);
+                        f.set_path(&name).map(drop)
+                    } else {
+                        Ok(())
+                    };
+                    let pushed = pushed.and_then(|_| f.push(line));
                     if let Err(e) = pushed {
                         error!("logs {}: {e}", o.name);
                     }
