@@ -1,10 +1,11 @@
-//! The built-in syslog and the log router in the loop (issue 11, first
-//! part): `syslog` sources (/dev/log, UDP, TCP) become records, and each
-//! record goes to every `logs` output whose selector matches, formatted
-//! for it, through a bounded non-blocking sink.
+//! The built-in syslog and the log router in the loop (issue 11):
+//! `syslog` sources (/dev/log, UDP, TCP), jobs' output and tug's own
+//! records become records, and each goes to every `logs` output whose
+//! selector matches, formatted for it, through a bounded non-blocking
+//! sink, a file, or a forward's queue (logs::forward).
 //!
 //! Decisions:
-//! - Never block, never drop: an output whose buffer is past its bound
+//! - Never block, never drop (but a forward): an output whose buffer is past its bound
 //!   makes the router stop reading its sources (they leave epoll; the
 //!   kernel's queues then hold the senders back) until it has room again.
 //! - Jobs' output lines and tug's own records go through the router too
@@ -22,6 +23,8 @@
 //! - A file's name is expanded (strftime) at each record's arrival, so a
 //!   date in it rolls over; an outside move or delete is seen through the
 //!   file's inotify watch and the next record goes to a fresh file.
+//! - A forward never pauses the sources: its queue drops instead (a dead
+//!   remote must not stop local logging), counted and said.
 //! - At exit every buffered byte is written, waiting at most a second.
 
 use super::*;
