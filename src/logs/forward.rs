@@ -30,7 +30,6 @@
 //! - At exit `drain_blocking` sends what it can until the deadline; what is
 //!   left is counted as dropped and said.
 
-use crate::config::logs::{Forward as Target, Proto};
 use crate::event_loop::{EventLoop, READABLE, TimerId, WRITABLE};
 use crate::log::{info, warning};
 use crate::logs::sink::BOUND;
@@ -49,7 +48,10 @@ const MAX_BACKOFF: u64 = 30_000_000_000;
 
 pub struct Forward {
     name: String,
-    pub target: Target,
+    host: String,
+    port: u16,
+    /// TCP (octet-counted frames), else UDP.
+    pub tcp: bool,
     resolver: Resolver,
     own: u64,
     fd: Option<Fd>,
@@ -71,10 +73,12 @@ pub struct Forward {
 }
 
 impl Forward {
-    pub fn new(name: &str, target: Target, base: u64) -> Forward {
+    pub fn new(name: &str, host: &str, port: u16, tcp: bool, base: u64) -> Forward {
         Forward {
             name: name.into(),
-            target,
+            host: host.into(),
+            port,
+            tcp,
             resolver: Resolver::new(base, Config::System),
             own: base + TOKEN_SPAN,
             fd: None,
@@ -99,7 +103,7 @@ impl Forward {
     /// Resolves the name and connects.
     pub fn start(&mut self, lp: &mut EventLoop) {
         let mut answers = Vec::new();
-        self.query = Some(self.resolver.lookup(lp, &self.target.host, &mut answers));
+        self.query = Some(self.resolver.lookup(lp, &self.host, &mut answers));
         self.answers(lp, answers);
     }
 
@@ -120,8 +124,7 @@ impl Forward {
     }
 
     fn connect(&mut self, lp: &mut EventLoop, ip: net::Ip) {
-        let port = self.target.port;
-        let tcp = self.target.proto == Proto::Tcp;
+        let (port, tcp) = (self.port, self.tcp);
         let fd = if tcp {
             net::connect(ip, port)
         } else {
@@ -148,7 +151,7 @@ impl Forward {
     }
 
     fn where_(&self) -> String {
-        format!("{}:{}", self.target.host, self.target.port)
+        format!("{}:{}", self.host, self.port)
     }
 
     /// The connection failed or was lost: close, retry after the backoff.

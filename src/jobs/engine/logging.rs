@@ -116,9 +116,16 @@ impl Router {
                 Target::Forward(t) => {
                     // Each forward's tokens: its resolver's span, then its own.
                     let base = route::LOG_FWD_BASE + outputs.len() as u64 * (2 << 30);
-                    let mut f = Forward::new(&o.name, t.clone(), base);
+                    let tcp = t.proto == Proto::Tcp;
+                    let mut f = Forward::new(&o.name, &t.host, t.port, tcp, base);
                     f.start(lp);
-                    (Writer::Forward(alloc::boxed::Box::new(f)), Format::Text)
+                    // The format field carries the wire format: RFC 5424 or
+                    // (Classic) RFC 3164.
+                    let wire = match t.wire {
+                        Wire::Rfc5424 => Format::Rfc5424,
+                        Wire::Rfc3164 => Format::Classic { utc_offset: 0 },
+                    };
+                    (Writer::Forward(alloc::boxed::Box::new(f)), wire)
                 }
             };
             outputs.push(Output {
@@ -324,11 +331,12 @@ impl Router {
             match &mut o.writer {
                 Writer::Forward(f) => {
                     let mut msg = Vec::new();
-                    match f.target.wire {
-                        Wire::Rfc5424 => format::rfc5424(rec, &self.host, &mut msg),
-                        Wire::Rfc3164 => format::rfc3164(rec, &self.host, offset, &mut msg),
+                    if o.format == Format::Rfc5424 {
+                        format::rfc5424(rec, &self.host, &mut msg);
+                    } else {
+                        format::rfc3164(rec, &self.host, offset, &mut msg);
                     }
-                    if f.target.proto == Proto::Tcp {
+                    if f.tcp {
                         format::octet_frame(&msg, line);
                         msg.clone_from(line);
                     }
