@@ -833,6 +833,16 @@ mod tests {
             (logs.method, logs.path.as_str(), logs.show),
             ("GET", "/v3/jobs/web/logs", Show::Raw)
         );
+        // logs reopen: the router's files (a job named reopen: with -f).
+        let r = c(&["logs", "reopen"]);
+        assert_eq!(
+            (r.method, r.path.as_str(), r.show),
+            ("POST", "/v3/logs/reopen", Show::Body)
+        );
+        assert_eq!(
+            c(&["logs", "-f", "reopen"]).path,
+            "/v3/jobs/reopen/logs?follow"
+        );
         for follow in [&["logs", "-f", "web"][..], &["logs", "web", "--follow"]] {
             let f = c(follow);
             assert_eq!(

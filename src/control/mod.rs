@@ -962,6 +962,14 @@ mod tests {
     }
 
     #[test]
+    fn logs_reopen_is_a_post() {
+        // The fake's default answer; the engine says how many reopened.
+        let (status, body, _) = call("POST", "/v3/logs/reopen", "");
+        assert_eq!((status, body.as_str()), (200, "\n"));
+        assert_eq!(call("GET", "/v3/logs/reopen", "").0, 405);
+    }
+
+    #[test]
     fn reload() {
         assert_eq!(call("POST", "/v3/reload", "").0, 200);
         let mut ops = Fake {
