@@ -46,7 +46,7 @@ SVC_ROUNDS=${BENCH_SVC_ROUNDS:-3}
 SVC_READY_RUNS=${BENCH_SVC_READY_RUNS:-200}
 SVC_JOBS=${BENCH_SVC_JOBS:-50}
 SVC_IDLE_SECS=${BENCH_SVC_IDLE_SECS:-10}
-SECTIONS=${BENCH_SECTIONS:-init supervisors watch fleet services size}
+SECTIONS=${BENCH_SECTIONS:-init supervisors watch fleet services size logs}
 
 # Targets for supervisor mode: tug's own RSS against supervisord's and s6's.
 TARGET_SUP_RSS_VS_SUPERVISORD=0.10 # at most a tenth
@@ -1740,6 +1740,10 @@ write_header() {
 		"- hyperfine: $(hyperfine --version | awk '{ print $2 }')" ""
 }
 
+# The logs section (issue 11).
+# shellcheck source=scripts/bench-logs.sh
+. "$ROOT/scripts/bench-logs.sh"
+
 main() {
 	ensure_packages
 	build_tug
@@ -1749,8 +1753,8 @@ main() {
 	local section
 	for section in $SECTIONS; do
 		case $section in
-		init | supervisors | watch | fleet | services | size) ;;
-		*) die "unknown section '$section' in BENCH_SECTIONS (init, supervisors, watch, fleet, services, size)" ;;
+		init | supervisors | watch | fleet | services | size | logs) ;;
+		*) die "unknown section '$section' in BENCH_SECTIONS (init, supervisors, watch, fleet, services, size, logs)" ;;
 		esac
 	done
 	write_header
@@ -1762,6 +1766,7 @@ main() {
 		fleet) bench_fleet ;;
 		services) bench_services ;;
 		size) bench_size ;;
+		logs) bench_logs ;;
 		esac
 	done
 	if [ -n "${BENCH_SECTIONS:-}" ]; then

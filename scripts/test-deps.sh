@@ -27,6 +27,14 @@ command -v systemd-notify >/dev/null || need_apt+=(systemd)
 command -v socat >/dev/null || need_apt+=(socat)
 command -v nc.openbsd >/dev/null || need_apt+=(netcat-openbsd)
 command -v cc >/dev/null || need_apt+=(gcc libc6-dev)
+# The log tests (tests/logs.rs): util-linux's logger, and Debian's rsyslogd
+# as the remote syslog a forward sends to (started by the test on loopback
+# ports with its own config; rsyslog conflicts with syslog-ng-core).
+command -v logger >/dev/null || need_apt+=(bsdutils)
+[ -x /usr/sbin/rsyslogd ] || need_apt+=(rsyslog)
+# musl's syslog(3) in a FROM scratch image: the peer is built static.
+command -v musl-gcc >/dev/null || need_apt+=(musl-tools)
+log_tools=(logger musl-gcc /usr/sbin/rsyslogd)
 
 if ((${#need_apt[@]})); then
   echo "test-deps: installing ${need_apt[*]} from Debian" >&2
@@ -42,7 +50,7 @@ if ((${#need_apt[@]})); then
   # stop those.
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    systemctl disable --now etcd prometheus nginx >/dev/null 2>&1 || true
+    systemctl disable --now etcd prometheus nginx rsyslog >/dev/null 2>&1 || true
   fi
 fi
 
@@ -52,6 +60,11 @@ for tool in file unshare grep script python3 etcd promtool systemd-notify socat 
 done
 for tool in /usr/sbin/nginx /usr/sbin/dnsmasq; do
   [ -x "$tool" ] || { echo "test-deps: error: $tool is still missing" >&2; exit 1; }
+done
+
+# The log tests' tools (see above).
+for tool in "${log_tools[@]}"; do
+  command -v "$tool" >/dev/null || { echo "test-deps: error: $tool is still missing" >&2; exit 1; }
 done
 
 # The Docker and PID-namespace tests need root and the Docker engine; in CI

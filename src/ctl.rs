@@ -57,6 +57,7 @@ pub const USAGE: &str = "usage: tug ctl [--socket PATH] COMMAND
   status [JOB] [--json]   every job and watch, or one job in detail
   logs JOB [-f]           the job's recent output (tug keeps 64 KiB per
                           job); -f: then follow it
+  logs reopen             reopen the log files (as SIGUSR1)
   start|stop|restart JOB
   signal JOB SIGNAL       to the job's process group (HUP, SIGUSR1, 10...)
   reload                  re-read the config; unchanged jobs keep running
@@ -215,6 +216,10 @@ pub fn call_for(words: &[&str]) -> Result<Call, Usage> {
                 String::new(),
                 if json { Show::Body } else { show },
             )
+        }
+        // A job named `reopen` is read with -f (or the API).
+        "logs" if flags.is_empty() && arg(0) == "reopen" => {
+            (false, "/v3/logs/reopen".into(), String::new(), Show::Body)
         }
         "logs" if flags.is_empty() => (true, job + "/logs", String::new(), Show::Raw),
         "logs" => (true, job + "/logs?follow", String::new(), Show::Stream),
@@ -827,6 +832,16 @@ mod tests {
         assert_eq!(
             (logs.method, logs.path.as_str(), logs.show),
             ("GET", "/v3/jobs/web/logs", Show::Raw)
+        );
+        // logs reopen: the router's files (a job named reopen: with -f).
+        let r = c(&["logs", "reopen"]);
+        assert_eq!(
+            (r.method, r.path.as_str(), r.show),
+            ("POST", "/v3/logs/reopen", Show::Body)
+        );
+        assert_eq!(
+            c(&["logs", "-f", "reopen"]).path,
+            "/v3/jobs/reopen/logs?follow"
         );
         for follow in [&["logs", "-f", "web"][..], &["logs", "web", "--follow"]] {
             let f = c(follow);

@@ -7,10 +7,12 @@
 //! one JSON object per line, on stderr, stdout or a file that SIGUSR1
 //! reopens. Nothing goes to stdout unless asked: it belongs to the child.
 
+use crate::sys::cell::Lock;
 use crate::sys::fd::write_all;
 use crate::sys::process::getpid;
 use alloc::collections::VecDeque;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicI32, AtomicU8, AtomicU32, Ordering};
 
@@ -92,12 +94,49 @@ fn level_word(level: Level) -> &'static str {
     }
 }
 
+/// tug's own records, held for the loop's log router while it runs
+/// (None: written at once, as before the loop and at exit).
+static HELD: Lock<Option<Vec<(Level, String)>>> = Lock::new(None);
+
+/// From now on (`on`) tug's own records are held for `take_held` instead
+/// of written; off again: what was held is returned.
+pub fn hold(on: bool) -> Vec<(Level, String)> {
+    HELD.with(|h| core::mem::replace(h, on.then(Vec::new)))
+        .flatten()
+        .unwrap_or_default()
+}
+
+/// The records held since the last call.
+pub fn take_held() -> Vec<(Level, String)> {
+    HELD.with(|h| h.as_mut().map(core::mem::take))
+        .flatten()
+        .unwrap_or_default()
+}
+
 /// One of tug's own messages.
 pub fn write(level: Level, args: core::fmt::Arguments<'_>) {
     if !enabled(level) {
         return;
     }
-    let mut line = String::with_capacity(96);
+    let mut msg = Some(String::new());
+    if let Some(m) = &mut msg {
+        let _ = m.write_fmt(args);
+    }
+    HELD.with(|h| {
+        if let Some(h) = h
+            && let Some(m) = msg.take()
+        {
+            h.push((level, m));
+        }
+    });
+    if let Some(m) = msg {
+        write_all(output(), line(level, &m).as_bytes());
+    }
+}
+
+/// One of tug's own records as today's line.
+pub fn line(level: Level, msg: &str) -> String {
+    let mut line = String::with_capacity(msg.len() + 64);
     match style() {
         s @ (Style::Tini | Style::TiniNamed) => {
             let tag = match level {
@@ -108,15 +147,11 @@ pub fn write(level: Level, args: core::fmt::Arguments<'_>) {
                 Level::Debug => "DEBUG",
             };
             let name = if s == Style::TiniNamed { "tini" } else { "tug" };
-            let _ = writeln!(line, "[{tag} {name} ({})] {args}", getpid());
+            let _ = writeln!(line, "[{tag} {name} ({})] {msg}", getpid());
         }
-        Style::Text | Style::Json => {
-            let mut msg = String::new();
-            let _ = msg.write_fmt(args);
-            structured(&mut line, level, msg.as_bytes(), None);
-        }
+        Style::Text | Style::Json => structured(&mut line, level, msg.as_bytes(), None),
     }
-    write_all(output(), line.as_bytes());
+    line
 }
 
 /// Where a job's output line came from.
@@ -126,8 +161,9 @@ pub struct Source<'a> {
     pub stream: &'a str,
 }
 
-/// One line (or 64 KiB piece of a longer line) a job wrote, as a record.
-pub fn job_line(source: &Source<'_>, bytes: &[u8]) {
+/// One line (or 64 KiB piece of a longer line) a job wrote, as today's
+/// line.
+pub fn job_line(source: &Source<'_>, bytes: &[u8]) -> Vec<u8> {
     let mut line = String::with_capacity(bytes.len() + 96);
     match style() {
         Style::Tini | Style::TiniNamed => {
@@ -136,12 +172,11 @@ pub fn job_line(source: &Source<'_>, bytes: &[u8]) {
             let mut out = line.into_bytes();
             out.extend_from_slice(bytes);
             out.push(b'\n');
-            write_all(output(), &out);
-            return;
+            return out;
         }
         Style::Text | Style::Json => structured(&mut line, Level::Info, bytes, Some(source)),
     }
-    write_all(output(), line.as_bytes());
+    line.into_bytes()
 }
 
 fn structured(out: &mut String, level: Level, msg: &[u8], source: Option<&Source<'_>>) {

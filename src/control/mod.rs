@@ -29,6 +29,7 @@
 //! | POST | /v3/jobs/NAME/start, stop, restart | | 200 what was done; 404 no such job; 409 (running, stopped, shutting down) |
 //! | POST | /v3/jobs/NAME/signal | `{"signal":1}` or `{"signal":"SIGHUP"}` | as above; 422 bad signal |
 //! | POST | /v3/shutdown | | 200, then tug shuts down |
+//! | POST | /v3/logs/reopen | | 200 what was reopened (log files, as SIGUSR1) |
 //!
 //! The job routes are tug's own and say what they did in one line
 //! (`stopping job web (pid 42)`, `sent SIGHUP to job web (pid 42)`); on
@@ -109,6 +110,10 @@ pub trait Ops {
     fn putmetric(&mut self, values: Vec<(String, f64)>) -> Result<(), String>;
     fn maintenance(&mut self, on: bool);
     fn shutdown(&mut self);
+    /// Reopens the log files (SIGUSR1's work); what was reopened.
+    fn logs_reopen(&mut self) -> String {
+        String::new()
+    }
     /// Counts a control request (telemetry).
     fn count_request(&mut self, path: &str, status: u16);
     /// Whether a new log follower would be refused (`MAX_FOLLOWERS`), so
@@ -458,7 +463,7 @@ enum Method {
     Post,
 }
 
-const ROUTES: [(&str, Method); 8] = [
+const ROUTES: [(&str, Method); 9] = [
     ("/v3/ping", Method::Get),
     ("/v3/status", Method::Get),
     ("/v3/environ", Method::Post),
@@ -467,6 +472,7 @@ const ROUTES: [(&str, Method); 8] = [
     ("/v3/maintenance/enable", Method::Post),
     ("/v3/maintenance/disable", Method::Post),
     ("/v3/shutdown", Method::Post),
+    ("/v3/logs/reopen", Method::Post),
 ];
 const JOB_ROUTES: [(&str, &str); 6] = [
     ("", "/v3/jobs/{job}"),
@@ -571,6 +577,7 @@ fn dispatch(req: &Request, ops: &mut dyn Ops) -> (&'static str, Reply) {
             ops.shutdown();
             done()
         }
+        "/v3/logs/reopen" => Response::text(200, &ops.logs_reopen()),
         _ => not_found(path),
     };
     (pattern, Reply::Now(resp))
@@ -952,6 +959,14 @@ mod tests {
         assert_eq!(status, 422);
         assert!(body.starts_with("bad JSON at 1:"), "{body}");
         assert_eq!(call("POST", "/v3/environ", "").0, 422);
+    }
+
+    #[test]
+    fn logs_reopen_is_a_post() {
+        // The fake's default answer; the engine says how many reopened.
+        let (status, body, _) = call("POST", "/v3/logs/reopen", "");
+        assert_eq!((status, body.as_str()), (200, "\n"));
+        assert_eq!(call("GET", "/v3/logs/reopen", "").0, 405);
     }
 
     #[test]

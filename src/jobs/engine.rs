@@ -154,6 +154,8 @@ pub struct Supervisor<'e> {
     reports: Vec<(String, crate::process::command::Pending)>,
     /// The built-in syslog and the log outputs (`syslog`, `logs`).
     router: Option<logging::Router>,
+    /// The job pipes are out of epoll: a log output is full.
+    pipes_paused: bool,
     /// This host's interface addresses, read when something needs to
     /// choose one (discovery, telemetry) and again on reload.
     ifaces: core::result::Result<Vec<crate::net::interfaces::IfAddr>, String>,
@@ -221,6 +223,7 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         spare_sockets: Vec::new(),
         reports: Vec::new(),
         router: None,
+        pipes_paused: false,
     };
     if let Err(e) = s.open_log(&config) {
         error!("{e}");
@@ -241,7 +244,11 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         local_zone(env),
         &s.hostname,
     ) {
-        Ok(router) => s.router = router,
+        Ok(router) => {
+            // From here on tug's own records go through the router too.
+            crate::log::hold(router.is_some());
+            s.router = router;
+        }
         Err(e) => {
             error!("{e}");
             return 1;
@@ -260,7 +267,15 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
     s.link_stop_waits();
     s.add_watches(&config.watches);
     s.start();
-    s.run_loop()
+    let code = s.run_loop();
+    // Written directly from here on (what the drain itself said).
+    for (level, msg) in crate::log::hold(false) {
+        fd::write_all(
+            crate::log::output(),
+            crate::log::line(level, &msg).as_bytes(),
+        );
+    }
+    code
 }
 
 /// The command after `--` as a job: starts at startup, never restarts, and
@@ -356,9 +371,19 @@ impl Supervisor<'_> {
         Ok(())
     }
 
-    /// SIGUSR1: reopen the log file (after logrotate moved it).
-    fn reopen_log(&mut self) {
-        let Some(path) = &self.log_path else { return };
+    /// SIGUSR1 and `tug ctl logs reopen`: tug's log file and the log
+    /// router's files; how many were reopened.
+    fn reopen_all(&mut self) -> usize {
+        let n = usize::from(self.reopen_log());
+        n + self.router.as_mut().map_or(0, |r| r.reopen())
+    }
+
+    /// SIGUSR1: reopen the log file (after logrotate moved it); whether
+    /// there was one, reopened.
+    fn reopen_log(&mut self) -> bool {
+        let Some(path) = &self.log_path else {
+            return false;
+        };
         match fd::open_append(path) {
             Ok(f) => {
                 let old = crate::log::set_output(fd::into_raw(f));
@@ -366,8 +391,12 @@ impl Supervisor<'_> {
                     fd::close_raw(old);
                 }
                 info!("log file reopened");
+                true
             }
-            Err(e) => error!("cannot reopen the log file: {e}"),
+            Err(e) => {
+                error!("cannot reopen the log file: {e}");
+                false
+            }
         }
     }
 
@@ -521,6 +550,7 @@ impl Supervisor<'_> {
     fn run_loop(&mut self) -> i32 {
         let mut events = Vec::with_capacity(16);
         loop {
+            self.flush_logs();
             if let Err(e) = self.lp.turn(&mut events) {
                 error!("event loop failed: {e}");
                 return 1;
@@ -538,6 +568,7 @@ impl Supervisor<'_> {
                         Event::Io(r) => self.on_io(r.token),
                     }
                     self.dispatch();
+                    self.flush_logs();
                 }
             }
             events.clear();
@@ -968,16 +999,56 @@ impl Supervisor<'_> {
                 self.outputs.push(None);
                 self.outputs.len() - 1
             });
-        if self
-            .lp
-            .register(out.fd.raw(), Token::Output(slot).raw(), READABLE)
-            .is_ok()
+        // While a log output is full the pipe waits out of epoll.
+        if self.pipes_paused
+            || self
+                .lp
+                .register(out.fd.raw(), Token::Output(slot).raw(), READABLE)
+                .is_ok()
         {
             self.outputs[slot] = Some(out);
         }
     }
 
+    /// Tug's own records held since the last turn go to the router; the
+    /// job pipes leave epoll while an output is full, and come back.
+    fn flush_logs(&mut self) {
+        let Some(r) = &mut self.router else { return };
+        // Bounded: a record about a failed write may bring another.
+        // Job lines wait in the buffers too: flushed at least once.
+        for _ in 0..4 {
+            let held = crate::log::take_held();
+            let none = held.is_empty();
+            for (level, msg) in held {
+                r.own(level, msg);
+            }
+            r.flush_all(&mut self.lp);
+            if none {
+                break;
+            }
+        }
+        if r.paused == self.pipes_paused {
+            return;
+        }
+        self.pipes_paused = r.paused;
+        for (slot, out) in self.outputs.iter().enumerate() {
+            if let Some(out) = out {
+                let fd = out.fd.raw();
+                let _ = if r.paused {
+                    self.lp.deregister(fd)
+                } else {
+                    self.lp.register(fd, Token::Output(slot).raw(), READABLE)
+                };
+            }
+        }
+    }
+
     fn on_output(&mut self, slot: usize) {
+        self.pump_output(slot, false);
+    }
+
+    /// Reads a job pipe; `last`: also what is left of an unfinished line.
+    fn pump_output(&mut self, slot: usize, last: bool) {
         let Some(out) = self.outputs.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
@@ -985,15 +1056,23 @@ impl Supervisor<'_> {
         let mut ring = out
             .ring
             .and_then(|i| Some((i, &mut self.jobs.get_mut(i)?.log)));
-        let (lp, control) = (&mut self.lp, &mut self.control);
-        let open = out.pump(&mut |line| {
+        let (lp, control, router) = (&mut self.lp, &mut self.control, &mut self.router);
+        let mut sink = |src: &crate::log::Source<'_>, line: &[u8]| {
+            match router {
+                Some(r) => r.job_line(src, line),
+                None => fd::write_all(crate::log::output(), &crate::log::job_line(src, line)),
+            }
             if let Some((i, ring)) = &mut ring {
                 ring.push(line);
                 if let Some(c) = control.as_mut() {
                     c.line(lp, *i, line);
                 }
             }
-        });
+        };
+        let open = out.pump(&mut sink);
+        if last {
+            out.flush_all(&mut sink);
+        }
         if let Some(c) = &mut self.control {
             c.flush_followers(&mut self.lp);
         }
@@ -1113,6 +1192,7 @@ impl Supervisor<'_> {
             Some(Token::LogTcp(raw)) => self.with_router(|r, lp| r.on_source(lp, None, raw)),
             Some(Token::LogOut(_)) => self.with_router(|r, lp| r.on_output(lp)),
             Some(Token::LogWatch(k)) => self.with_router(|r, _| r.on_watch(k)),
+            Some(Token::LogFwd(raw)) => self.with_router(|r, lp| r.on_forward(lp, raw, false)),
             None => debug!("readiness of unknown token {raw:#x}"),
         }
     }
@@ -1135,6 +1215,7 @@ impl Supervisor<'_> {
             Some(Key::Control(raw) | Key::Telemetry(raw)) => self.on_server_timer(raw),
             Some(Key::Discovery(raw)) => self.on_discovery(raw, true),
             Some(Key::Health(raw)) => self.on_net(raw, true),
+            Some(Key::LogFwd(raw)) => self.with_router(|r, lp| r.on_forward(lp, raw, true)),
             Some(Key::Job(..)) | None => debug!("unknown timer {raw:#x}"),
         }
     }
@@ -1303,10 +1384,7 @@ impl Supervisor<'_> {
             libc::SIGHUP => self.publish(Code::Signal, "SIGHUP"),
             libc::SIGUSR2 => self.publish(Code::Signal, "SIGUSR2"),
             libc::SIGUSR1 => {
-                self.reopen_log();
-                if let Some(r) = &mut self.router {
-                    r.reopen();
-                }
+                self.reopen_all();
             }
             other => self.forward_to_main(other),
         }
@@ -1367,16 +1445,18 @@ impl Supervisor<'_> {
         // hold, then close them (a write end passed to some unrelated
         // process must not keep tug alive).
         for slot in 0..self.outputs.len() {
-            self.on_output(slot);
+            self.pump_output(slot, true);
             if let Some(out) = self.outputs[slot].take() {
                 let _ = self.lp.deregister(out.fd.raw());
                 drop(out);
             }
         }
         self.close_servers();
+        self.flush_logs();
         if let Some(r) = &mut self.router {
             r.drain(&mut self.lp);
         }
+
         Some(match self.main_code {
             Some(code) => code % 256,
             None if self.has_main => 0,

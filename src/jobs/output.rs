@@ -4,16 +4,17 @@
 //! the pipe is read until EOF, not until the process exits: nothing a job
 //! (or a grandchild holding the pipe) writes is lost.
 //!
-//! Each record of a job's own output (not its health check's) also goes
-//! to a sink: the engine keeps the job's recent lines in a `LogRing` (for
-//! `tug ctl logs`) and hands them to its followers. A raw job
+//! Each record goes to a sink, with its source: the engine hands it to
+//! the log router and, for a job's own output (not its health check's),
+//! keeps it in the job's `LogRing` (for `tug ctl logs`) and hands it to
+//! its followers. A raw job
 //! (`logging: {raw: true}`) writes to tug's stdout and stderr directly,
 //! so tug never sees its output and keeps none.
 
 // The ring is the log's (the control socket serves it, below the jobs);
 // its old path stays for the engine and the fuzz targets.
 pub use crate::log::LogRing;
-use crate::log::{self, Source};
+use crate::log::Source;
 use crate::sys::Errno;
 use crate::sys::fd::Fd;
 use alloc::string::String;
@@ -24,8 +25,8 @@ pub const MAX_RECORD: usize = 64 * 1024;
 /// Bytes of recent output kept per job.
 pub const LOG_RING: usize = 64 * 1024;
 
-/// Where a job's records go besides tug's log.
-pub type Sink<'a> = &'a mut dyn FnMut(&[u8]);
+/// Where a job's records go, with where each came from.
+pub type Sink<'a> = &'a mut dyn FnMut(&Source<'_>, &[u8]);
 
 pub struct Output {
     pub fd: Fd,
@@ -49,8 +50,7 @@ impl Output {
         }
     }
 
-    /// Reads what the pipe has; logs every complete line (and hands it to
-    /// `sink`). Returns false at EOF (or on a read error), after flushing
+    /// Reads what the pipe has; hands every complete line to `sink`. Returns false at EOF (or on a read error), after flushing
     /// the rest.
     pub fn pump(&mut self, sink: Sink<'_>) -> bool {
         let mut chunk = [0u8; 16 * 1024];
@@ -101,32 +101,23 @@ impl Output {
     }
 
     fn record(&self, bytes: &[u8], sink: Sink<'_>) {
-        log::job_line(
-            &Source {
-                job: &self.job,
-                pid: self.pid,
-                stream: self.stream,
-            },
-            bytes,
-        );
-        sink(bytes);
+        let source = Source {
+            job: &self.job,
+            pid: self.pid,
+            stream: self.stream,
+        };
+        sink(&source, bytes);
     }
 
-    /// Logs whatever is buffered, complete line or not.
-    fn flush_all(&mut self, sink: Sink<'_>) {
+    /// Hands over whatever is buffered, complete line or not (before the
+    /// pipe is closed early: tug exiting).
+    pub fn flush_all(&mut self, sink: Sink<'_>) {
         self.emit_lines(sink);
         if !self.buf.is_empty() {
             let len = self.buf.len();
             self.emit(0, len, sink);
             self.buf.clear();
         }
-    }
-}
-
-impl Drop for Output {
-    /// A pipe closed before EOF (tug exiting) still logs its last bytes.
-    fn drop(&mut self) {
-        self.flush_all(&mut |_| {});
     }
 }
 
@@ -141,10 +132,10 @@ mod tests {
         let mut out = Output::new(r, "t".into(), 1, "stdout");
         crate::sys::fd::write_all(w.raw(), b"a\r\nb\nc");
         let mut got: Vec<Vec<u8>> = Vec::new();
-        assert!(out.pump(&mut |l| got.push(l.to_vec())));
+        assert!(out.pump(&mut |_, l| got.push(l.to_vec())));
         assert_eq!(got, [b"a".to_vec(), b"b".to_vec()]);
         drop(w);
-        assert!(!out.pump(&mut |l| got.push(l.to_vec())));
+        assert!(!out.pump(&mut |_, l| got.push(l.to_vec())));
         assert_eq!(got.len(), 3);
         assert_eq!(got[2], b"c");
     }

@@ -5,6 +5,7 @@
 
 pub mod file;
 pub mod format;
+pub mod forward;
 pub mod framing;
 pub mod selector;
 pub mod sink;

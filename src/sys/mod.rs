@@ -3,6 +3,7 @@
 //! and each `unsafe` block says why it is sound. Nothing outside `sys` uses
 //! `unsafe`.
 
+pub mod cell;
 pub mod dgram;
 pub mod epoll;
 pub mod fd;

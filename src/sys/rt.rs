@@ -31,6 +31,23 @@ unsafe impl GlobalAlloc for Malloc {
         }
     }
 
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        if layout.align() <= MALLOC_ALIGN {
+            // SAFETY: plain calloc. musl skips the memset for memory fresh
+            // from mmap, so a large zeroed buffer (the syslog socket's
+            // 256 KiB) costs no RSS until it is written.
+            unsafe { libc::calloc(1, layout.size()).cast() }
+        } else {
+            // SAFETY: as alloc, then zeroed in full.
+            let p = unsafe { self.alloc(layout) };
+            if !p.is_null() {
+                // SAFETY: p is valid for layout.size() bytes.
+                unsafe { core::ptr::write_bytes(p, 0, layout.size()) };
+            }
+            p
+        }
+    }
+
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
         // SAFETY: ptr came from malloc/aligned_alloc/realloc above.
         unsafe { libc::free(ptr.cast()) }

@@ -231,8 +231,39 @@ pub struct Metrics {
     check_seconds: Table<Histogram>,
     watches: Table<u64>,
     requests: Table<u64>,
+    /// The log router's counters (`LOG_FAMILIES`), by source or output.
+    logs: [Table<u64>; 5],
     user: Vec<UserMetric>,
 }
+
+/// The log router's series: name, label, help.
+const LOG_FAMILIES: [(&str, &str, &str); 5] = [
+    (
+        "tug_log_records_in_total",
+        "source",
+        "Log records received, by source (unix, udp, tcp, jobs, tug).",
+    ),
+    (
+        "tug_log_records_out_total",
+        "output",
+        "Log records handed to each log output.",
+    ),
+    (
+        "tug_log_bytes_total",
+        "output",
+        "Bytes of log records handed to each log output.",
+    ),
+    (
+        "tug_log_rotations_total",
+        "output",
+        "Size rotations of each log file output.",
+    ),
+    (
+        "tug_log_dropped_total",
+        "output",
+        "Records a forward's full queue dropped.",
+    ),
+];
 
 impl Metrics {
     /// The user metrics declared in `telemetry.metrics`; their full name is
@@ -305,6 +336,13 @@ impl Metrics {
     pub fn control_request(&mut self, path: &str, status: u16) {
         let code = format!("{status}");
         *self.requests.entry(path, &code, || 0) += 1;
+    }
+
+    /// Sets log series `family` (`LOG_FAMILIES`) of `label` to `v`.
+    pub fn log_count(&mut self, family: usize, label: &str, v: u64) {
+        if let Some(t) = self.logs.get_mut(family) {
+            *t.entry(label, "", || 0) = v;
+        }
     }
 
     /// `POST /v3/metric`: counter add, gauge set, histogram/summary
@@ -469,6 +507,9 @@ impl Metrics {
             out.family(name, help, kind);
             out.sample(name, &[]);
             out.uint(v);
+        }
+        for (t, (name, label, help)) in self.logs.iter().zip(LOG_FAMILIES) {
+            out.table(name, help, "counter", [label, ""], t);
         }
         for u in &self.user {
             out.user(u);

@@ -1,38 +1,53 @@
-//! The built-in syslog and the log router in the loop (issue 11, first
-//! part): `syslog` sources (/dev/log, UDP, TCP) become records, and each
-//! record goes to every `logs` output whose selector matches, formatted
-//! for it, through a bounded non-blocking sink.
+//! The built-in syslog and the log router in the loop (issue 11):
+//! `syslog` sources (/dev/log, UDP, TCP), jobs' output and tug's own
+//! records become records, and each goes to every `logs` output whose
+//! selector matches, formatted for it, through a bounded non-blocking
+//! sink, a file, or a forward's queue (logs::forward).
 //!
 //! Decisions:
-//! - Never block, never drop: an output whose buffer is past its bound
+//! - Never block, never drop (but a forward): an output whose buffer is past its bound
 //!   makes the router stop reading its sources (they leave epoll; the
 //!   kernel's queues then hold the senders back) until it has room again.
-//! - With `syslog` and no `logs`, messages go to stderr as today's text
-//!   lines (the default the issue keeps); jobs' output and tug's own
-//!   records are not routed yet: they are written as before.
+//! - Jobs' output lines and tug's own records go through the router too
+//!   (facility daemon; program the job's name and its pid, info for
+//!   stdout, warning for stderr; program `tug` for tug's own, severity
+//!   from its level: fatal is crit). With no `logs`, the router has one
+//!   output, where tug's log went (stderr, or stdout with
+//!   `logging.output: stdout`), and writes there today's bytes: jobs'
+//!   and tug's lines as src/log.rs shapes them, syslog messages as text
+//!   lines. Only a `logging.output` file (no `logs`, no `syslog`) keeps
+//!   the plain writes of before: a regular file never says EAGAIN.
+//! - A full output pauses the job pipes as well as the syslog sockets
+//!   (the engine takes them out of epoll); a job then blocks in write(2)
+//!   while the loop goes on reaping, checking and ticking.
 //! - A file's name is expanded (strftime) at each record's arrival, so a
 //!   date in it rolls over; an outside move or delete is seen through the
 //!   file's inotify watch and the next record goes to a fresh file.
+//! - A forward never pauses the sources: its queue drops instead (a dead
+//!   remote must not stop local logging), counted and said.
 //! - At exit every buffered byte is written, waiting at most a second.
 
 use super::*;
 use crate::calendar::timezone::Zone;
-use crate::config::logs::{LogOutput, SyslogConfig, Target};
+use crate::config::logs::{LogOutput, Proto, SyslogConfig, Target, Wire};
 use crate::event_loop::WRITABLE;
+use crate::log::{Level, Source};
 use crate::logs::file::LogFile;
 use crate::logs::format::{self, Format};
+use crate::logs::forward::Forward;
 use crate::logs::selector::Selector;
 use crate::logs::sink::{BOUND, Sink};
 use crate::logs::source::{TcpSource, UdpSource, UnixSource};
-use crate::logs::{Record, strftime};
+use crate::logs::{DAEMON, INFO, Record, WARNING, strftime};
 
 /// Records taken from one source per wake-up: others get their turn.
-const BATCH: usize = 256;
+const BATCH: usize = 512;
 
 enum Writer {
     Sink(Sink),
     /// The file, and its name pattern.
     File(LogFile, String),
+    Forward(alloc::boxed::Box<Forward>),
 }
 
 struct Output {
@@ -42,7 +57,13 @@ struct Output {
     writer: Writer,
     /// Registered for WRITABLE (data waits behind EAGAIN).
     watched: bool,
+    /// Records and bytes handed to it.
+    records: u64,
+    bytes: u64,
 }
+
+/// The sources records are counted by (`tug_log_records_in_total`).
+const SOURCES: [&str; 5] = ["unix", "udp", "tcp", "jobs", "tug"];
 
 pub(super) struct Router {
     unix: Option<UnixSource>,
@@ -50,7 +71,11 @@ pub(super) struct Router {
     tcp: Option<TcpSource>,
     outputs: Vec<Output>,
     /// The sources are out of epoll: an output is full.
-    paused: bool,
+    pub(super) paused: bool,
+    /// No `logs`: jobs' and tug's lines go to outputs[0] as today's bytes.
+    legacy: bool,
+    /// Records received, by `SOURCES`.
+    ins: [u64; 5],
     zone: Zone,
     /// This host's name, for the formats that carry one (read once).
     host: String,
@@ -66,7 +91,9 @@ impl Router {
         zone: Zone,
         host: &str,
     ) -> core::result::Result<Option<Router>, String> {
-        if syslog.is_none() && logs.is_empty() {
+        // Where tug's log goes without `logs`: stderr, stdout, or a file.
+        let own = crate::log::output();
+        if syslog.is_none() && logs.is_empty() && own > 2 {
             return Ok(None);
         }
         let mut outputs = Vec::new();
@@ -86,11 +113,19 @@ impl Router {
                         .map_err(|e| format!("logs {}: {e}", o.name))?;
                     (Writer::File(f, path.clone()), *format)
                 }
-                Target::Forward(_) => {
-                    return Err(format!(
-                        "logs {}: forwarding to a remote syslog is not built yet",
-                        o.name
-                    ));
+                Target::Forward(t) => {
+                    // Each forward's tokens: its resolver's span, then its own.
+                    let base = route::LOG_FWD_BASE + outputs.len() as u64 * (2 << 30);
+                    let tcp = t.proto == Proto::Tcp;
+                    let mut f = Forward::new(&o.name, &t.host, t.port, tcp, base);
+                    f.start(lp);
+                    // The format field carries the wire format: RFC 5424 or
+                    // (Classic) RFC 3164.
+                    let wire = match t.wire {
+                        Wire::Rfc5424 => Format::Rfc5424,
+                        Wire::Rfc3164 => Format::Classic { utc_offset: 0 },
+                    };
+                    (Writer::Forward(alloc::boxed::Box::new(f)), wire)
                 }
             };
             outputs.push(Output {
@@ -99,15 +134,25 @@ impl Router {
                 format,
                 writer,
                 watched: false,
+                records: 0,
+                bytes: 0,
             });
         }
-        if outputs.is_empty() {
+        let legacy = outputs.is_empty();
+        if legacy {
+            let (fd, name) = if own == 1 {
+                (1, "stdout")
+            } else {
+                (2, "stderr")
+            };
             outputs.push(Output {
-                name: "stderr".into(),
+                name: name.into(),
                 selector: Selector::default(),
                 format: Format::Text,
-                writer: Writer::Sink(Sink::stdio(2, "stderr", BOUND)),
+                writer: Writer::Sink(Sink::stdio(fd, name, BOUND)),
                 watched: false,
+                records: 0,
+                bytes: 0,
             });
         }
         for (k, o) in outputs.iter().enumerate() {
@@ -121,6 +166,8 @@ impl Router {
             tcp: None,
             outputs,
             paused: true,
+            legacy,
+            ins: [0; 5],
             zone,
             host: host.into(),
             line: Vec::new(),
@@ -210,11 +257,65 @@ impl Router {
                 }
             }
         }
+        self.ins[which.unwrap_or(2).min(2)] += records.len() as u64;
         for rec in &records {
             self.route(rec);
         }
         self.flush_all(lp);
         records.len()
+    }
+
+    /// A job's output line.
+    pub(super) fn job_line(&mut self, src: &Source<'_>, line: &[u8]) {
+        self.ins[3] += 1;
+        if self.legacy {
+            return self.push_legacy(&crate::log::job_line(src, line));
+        }
+        let severity = if src.stream == "stderr" {
+            WARNING
+        } else {
+            INFO
+        };
+        let text = String::from_utf8_lossy(line).into_owned();
+        self.route(&own_record(severity, src.job, src.pid, text));
+    }
+
+    /// One of tug's own records.
+    pub(super) fn own(&mut self, level: Level, msg: String) {
+        self.ins[4] += 1;
+        if self.legacy {
+            return self.push_legacy(crate::log::line(level, &msg).as_bytes());
+        }
+        let severity = [2, 3, 4, 6, 7][level as usize];
+        let pid = crate::sys::process::getpid();
+        self.route(&own_record(severity, "tug", pid, msg));
+    }
+
+    fn push_legacy(&mut self, line: &[u8]) {
+        if let Some(o) = self.outputs.first_mut()
+            && let Writer::Sink(s) = &mut o.writer
+        {
+            o.records += 1;
+            o.bytes += line.len() as u64;
+            s.push(line);
+        }
+    }
+
+    /// Every counter: `f(family, label, value)` in telemetry's
+    /// `LOG_FAMILIES` order (in, out, bytes, rotations, dropped).
+    pub(super) fn counts(&self, f: &mut dyn FnMut(usize, &str, u64)) {
+        for (src, n) in SOURCES.iter().zip(self.ins) {
+            f(0, src, n);
+        }
+        for o in &self.outputs {
+            f(1, &o.name, o.records);
+            f(2, &o.name, o.bytes);
+            match &o.writer {
+                Writer::File(file, _) => f(3, &o.name, file.rotations()),
+                Writer::Forward(fw) => f(4, &o.name, fw.dropped),
+                Writer::Sink(_) => {}
+            }
+        }
     }
 
     /// One record to every output that selects it.
@@ -223,21 +324,42 @@ impl Router {
             if !o.selector.matches(rec) {
                 continue;
             }
-            self.line.clear();
-            format::write(o.format, rec, &self.host, &mut self.line);
+            o.records += 1;
+            let line = &mut self.line;
+            line.clear();
+            let offset = self.zone.offset_at(rec.time.0);
             match &mut o.writer {
+                Writer::Forward(f) => {
+                    let mut msg = Vec::new();
+                    if o.format == Format::Rfc5424 {
+                        format::rfc5424(rec, &self.host, &mut msg);
+                    } else {
+                        format::rfc3164(rec, &self.host, offset, &mut msg);
+                    }
+                    if f.tcp {
+                        format::octet_frame(&msg, line);
+                        msg.clone_from(line);
+                    }
+                    o.bytes += msg.len() as u64;
+                    f.push(msg);
+                }
                 Writer::Sink(s) => {
-                    s.push(&self.line);
+                    format::write(o.format, rec, &self.host, line);
+                    o.bytes += line.len() as u64;
+                    s.push(line);
                 }
                 Writer::File(f, pattern) => {
-                    let mut name = String::new();
-                    strftime::expand(
-                        pattern,
-                        rec.time,
-                        self.zone.offset_at(rec.time.0),
-                        &mut name,
-                    );
-                    let pushed = f.set_path(&name).and_then(|_| f.push(&self.line));
+                    format::write(o.format, rec, &self.host, line);
+                    o.bytes += line.len() as u64;
+                    // A name without conversions is the file's own.
+                    let pushed = if pattern.contains('%') {
+                        let mut name = String::new();
+                        strftime::expand(pattern, rec.time, offset, &mut name);
+                        f.set_path(&name).map(drop)
+                    } else {
+                        Ok(())
+                    };
+                    let pushed = pushed.and_then(|_| f.push(line));
                     if let Err(e) = pushed {
                         error!("logs {}: {e}", o.name);
                     }
@@ -248,7 +370,7 @@ impl Router {
 
     /// Writes what each output can take now; pauses the sources while one
     /// is past its bound, resumes them once all have room.
-    fn flush_all(&mut self, lp: &EventLoop) {
+    pub(super) fn flush_all(&mut self, lp: &mut EventLoop) {
         let mut full = false;
         for (k, o) in self.outputs.iter_mut().enumerate() {
             let (result, room, waits, fd) = match &mut o.writer {
@@ -259,6 +381,11 @@ impl Router {
                 Writer::File(f, _) => {
                     let r = f.flush();
                     (r, f.has_room(0), false, -1)
+                }
+                // A forward never holds the sources back: its queue drops.
+                Writer::Forward(f) => {
+                    f.flush(lp);
+                    continue;
                 }
             };
             if let Err(e) = result {
@@ -283,8 +410,23 @@ impl Router {
     }
 
     /// An output can take more.
-    pub(super) fn on_output(&mut self, lp: &EventLoop) {
+    pub(super) fn on_output(&mut self, lp: &mut EventLoop) {
         self.flush_all(lp);
+    }
+
+    /// A forward's socket, lookup or timer.
+    pub(super) fn on_forward(&mut self, lp: &mut EventLoop, raw: u64, timer: bool) {
+        for o in &mut self.outputs {
+            if let Writer::Forward(f) = &mut o.writer
+                && f.owns(raw)
+            {
+                if timer {
+                    f.on_timer(lp, raw);
+                } else {
+                    f.on_ready(lp, raw);
+                }
+            }
+        }
     }
 
     /// A file output's directory changed (logrotate moved the file).
@@ -303,15 +445,22 @@ impl Router {
         }
     }
 
-    /// SIGUSR1: every file output reopens its file.
-    pub(super) fn reopen(&mut self) {
+    /// SIGUSR1, `tug ctl logs reopen`: every file output reopens its
+    /// file; how many did.
+    pub(super) fn reopen(&mut self) -> usize {
+        let mut n = 0;
         for o in &mut self.outputs {
-            if let Writer::File(f, _) = &mut o.writer
-                && let Err(e) = f.reopen()
-            {
-                error!("logs {}: {e}", o.name);
+            if let Writer::File(f, _) = &mut o.writer {
+                match f.reopen() {
+                    Ok(_) => {
+                        info!("logs {}: {} reopened", o.name, f.path());
+                        n += 1;
+                    }
+                    Err(e) => error!("logs {}: {e}", o.name),
+                }
             }
         }
+        n
     }
 
     /// Before exit: what the sources still hold is read (a message sent
@@ -335,10 +484,30 @@ impl Router {
             let r = match &mut o.writer {
                 Writer::Sink(s) => s.drain_blocking(deadline),
                 Writer::File(f, _) => f.drain_blocking(deadline),
+                Writer::Forward(f) => {
+                    f.drain_blocking(lp, deadline);
+                    Ok(())
+                }
             };
             if let Err(e) = r {
                 error!("logs {}: {e}", o.name);
             }
         }
+    }
+}
+
+/// A record of a job's line or of tug's own, received now.
+fn own_record(severity: u8, program: &str, pid: i32, text: String) -> Record {
+    Record {
+        time: wall_clock(),
+        facility: DAEMON,
+        severity,
+        host: None,
+        program: program.into(),
+        pid: Some(pid),
+        msgid: None,
+        structured: None,
+        raw: text.clone(),
+        text,
     }
 }

@@ -46,7 +46,15 @@ impl Supervisor<'_> {
 
     /// The job-state gauges, brought up to date before a scrape: derived
     /// here, from the one place that decides a state, not tracked apart.
+    /// The log router's counters into the metrics (before a scrape).
+    pub(super) fn sync_log_metrics(&mut self) {
+        if let Some(r) = &self.router {
+            r.counts(&mut |family, label, v| self.metrics.log_count(family, label, v));
+        }
+    }
+
     pub(super) fn sync_job_states(&mut self) {
+        self.sync_log_metrics();
         for i in 0..self.jobs.len() {
             if !self.job_at(i).removed {
                 let state = self.job_state(self.job_at(i));
@@ -406,6 +414,12 @@ impl Ops for Supervisor<'_> {
     fn shutdown(&mut self) {
         info!("control: shutdown requested");
         self.begin_shutdown();
+    }
+
+    fn logs_reopen(&mut self) -> String {
+        let n = self.reopen_all();
+        info!("control: {n} log files reopened");
+        format!("{n} log files reopened")
     }
 
     fn count_request(&mut self, path: &str, status: u16) {

@@ -27,6 +27,7 @@ const SYSLOG: u64 = 13;
 const LOG_TCP: u64 = 14;
 const LOG_OUT: u64 = 15;
 const LOG_WATCH: u64 = 16;
+const LOG_FWD: u64 = 17;
 /// Timer keys of the supervisor itself.
 const OWN: u64 = 0x7f;
 
@@ -62,6 +63,8 @@ pub(super) enum Token {
     LogOut(usize),
     /// Log file output `k`'s directory watch.
     LogWatch(usize),
+    /// The log forwards' sockets and lookups (the whole token).
+    LogFwd(u64),
 }
 
 /// What a fired timer means.
@@ -79,6 +82,8 @@ pub(super) enum Key {
     Telemetry(u64),
     Discovery(u64),
     Health(u64),
+    /// The log forwards' retries and lookups.
+    LogFwd(u64),
 }
 
 const fn tag(kind: u64, low: u64) -> u64 {
@@ -100,7 +105,7 @@ impl Token {
             Token::Pidfile(i) => tag(PIDFILE, i as u64),
             Token::Report(pid) => tag(REPORT, pid as u32 as u64),
             Token::Syslog(k) => tag(SYSLOG, k as u64),
-            Token::LogTcp(raw) => raw,
+            Token::LogTcp(raw) | Token::LogFwd(raw) => raw,
             Token::LogOut(k) => tag(LOG_OUT, k as u64),
             Token::LogWatch(k) => tag(LOG_WATCH, k as u64),
         }
@@ -125,6 +130,7 @@ impl Token {
             LOG_TCP => Token::LogTcp(raw),
             LOG_OUT => Token::LogOut(i),
             LOG_WATCH => Token::LogWatch(i),
+            LOG_FWD => Token::LogFwd(raw),
             _ => return None,
         })
     }
@@ -136,6 +142,7 @@ pub(super) const TELEMETRY_BASE: u64 = TELEMETRY << SHIFT;
 pub(super) const DISCOVERY_BASE: u64 = DISCOVERY << SHIFT;
 pub(super) const HEALTH_BASE: u64 = HEALTH << SHIFT;
 pub(super) const LOG_TCP_BASE: u64 = LOG_TCP << SHIFT;
+pub(super) const LOG_FWD_BASE: u64 = LOG_FWD << SHIFT;
 
 /// Whether a component's token or key is the control socket's (the
 /// control socket and telemetry share the server code).
@@ -150,7 +157,11 @@ impl Key {
             Key::Grace => tag(OWN, 0),
             Key::TelemetryBeat => tag(OWN, 1),
             Key::ListenRetry(i) => tag(LISTENER, i as u64),
-            Key::Control(raw) | Key::Telemetry(raw) | Key::Discovery(raw) | Key::Health(raw) => raw,
+            Key::Control(raw)
+            | Key::Telemetry(raw)
+            | Key::Discovery(raw)
+            | Key::Health(raw)
+            | Key::LogFwd(raw) => raw,
         }
     }
 
@@ -165,6 +176,7 @@ impl Key {
             TELEMETRY => Key::Telemetry(raw),
             DISCOVERY => Key::Discovery(raw),
             HEALTH => Key::Health(raw),
+            LOG_FWD => Key::LogFwd(raw),
             _ => return None,
         })
     }
@@ -192,6 +204,7 @@ mod tests {
             Token::LogTcp(LOG_TCP_BASE | 64),
             Token::LogOut(3),
             Token::LogWatch(4),
+            Token::LogFwd(LOG_FWD_BASE | 5),
         ];
         for t in tokens {
             assert_eq!(Token::of(t.raw()), Some(t));
@@ -206,6 +219,7 @@ mod tests {
             Key::Telemetry(TELEMETRY_BASE | 4),
             Key::Discovery(DISCOVERY_BASE | 5),
             Key::Health(HEALTH_BASE | 6),
+            Key::LogFwd(LOG_FWD_BASE | 7),
         ];
         for k in keys {
             assert_eq!(Key::of(k.raw()), Some(k));
