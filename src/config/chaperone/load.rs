@@ -449,3 +449,66 @@ cron.service: {type: cron, interval: \"* * * * * */10\", command: \"echo x\", ki
         );
     }
 }
+
+#[cfg(test)]
+mod compat {
+    use super::*;
+    use crate::config::chaperone::schema::Kind;
+
+    /// Chaperone's own el-tests configs (tests/compat/chaperone): each
+    /// loads, with the services and kinds it declares.
+    #[test]
+    fn chaperone_el_tests_load() {
+        let files: [(&str, &str, usize); 7] = [
+            (
+                "basic-1",
+                include_str!("../../../tests/compat/chaperone/el-tests/basic-1.conf"),
+                1,
+            ),
+            (
+                "simple-1",
+                include_str!("../../../tests/compat/chaperone/el-tests/simple-1.conf"),
+                5,
+            ),
+            (
+                "cron-1",
+                include_str!("../../../tests/compat/chaperone/el-tests/cron-1.conf"),
+                11,
+            ),
+            (
+                "exitkills-1",
+                include_str!("../../../tests/compat/chaperone/el-tests/exitkills-1.conf"),
+                2,
+            ),
+            (
+                "fork-1",
+                include_str!("../../../tests/compat/chaperone/el-tests/fork-1.conf"),
+                6,
+            ),
+            (
+                "inetd-1",
+                include_str!("../../../tests/compat/chaperone/el-tests/inetd-1.conf"),
+                2,
+            ),
+            (
+                "notify-1",
+                include_str!("../../../tests/compat/chaperone/el-tests/notify-1.conf"),
+                5,
+            ),
+        ];
+        for (name, text, services) in files {
+            let c = load(&[(name, text)]).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(c.services.len(), services, "{name}");
+            assert_eq!(c.logging.len(), 1, "{name}");
+            assert_eq!(c.logging[0].selector.as_ref().unwrap().v, "*.debug");
+        }
+        let cron = load(&[("cron-1", files[2].1)]).unwrap();
+        let kinds: Vec<Kind> = cron.services.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds.iter().filter(|k| **k == Kind::Cron).count(), 5);
+        let inetd = load(&[("inetd-1", files[5].1)]).unwrap();
+        assert_eq!(
+            inetd.services[1].after.as_ref().unwrap().v,
+            "inetd1.service"
+        );
+    }
+}
