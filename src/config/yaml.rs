@@ -690,9 +690,14 @@ impl P<'_> {
                 b',' => self.i += 1,
                 c if c == close => {}
                 0 => {}
-                _ => {
+                c => {
                     let want = if map { "',' or '}'" } else { "',' or ']'" };
-                    return self.err(self.i, format_args!("expected {want}"));
+                    let hint = if c == b':' {
+                        " (a comma missing before?)"
+                    } else {
+                        ""
+                    };
+                    return self.err(self.i, format_args!("expected {want}{hint}"));
                 }
             }
         }
@@ -1015,7 +1020,10 @@ mod tests {
             ("a: 1\nb", "2:1: could not find the ':' after this key"),
             ("a: {b: 1", "1:4: '{' without '}'"),
             ("a: [1, 2\n", "1:4: '[' without ']'"),
-            ("a: {b: 1 c: 2}", "1:11: expected ',' or '}'"),
+            (
+                "a: {b: 1 c: 2}",
+                "1:11: expected ',' or '}' (a comma missing before?)",
+            ),
             ("a: [1, 2}", "1:9: expected ',' or ']'"),
             ("{a: 1]", "1:6: expected ',' or '}'"),
             ("[a: 1]", "1:3: [a: b] pairs are not supported"),

@@ -42,6 +42,10 @@ use alloc::vec::Vec;
 const MAX_DEPTH: u32 = 64;
 /// The longest text an expansion may produce.
 const MAX_LEN: usize = 1 << 20;
+/// The work one expansion may do (bytes scanned, regex steps): a bound on
+/// texts crafted to multiply (a `:/` replacement pasting a branch per
+/// match, each expanded again).
+const FUEL: u64 = 1 << 24;
 
 /// Runs backtick commands for the evaluator.
 pub trait Shell {
@@ -190,6 +194,9 @@ struct Ex<'a> {
     done: Vec<Option<String>>,
     /// The variables being expanded, innermost last (for cycles).
     busy: Vec<usize>,
+    /// Self-references looked up (by index in `shadow`).
+    below: Vec<Option<String>>,
+    fuel: u64,
     user: Option<(u32, u32)>,
     sh: &'a mut dyn Shell,
     depth: u32,
@@ -208,6 +215,8 @@ impl<'a> Ex<'a> {
             shadow,
             done: vars.iter().map(|(_, v)| done.then(|| v.clone())).collect(),
             busy: Vec::new(),
+            below: alloc::vec![None; shadow.len()],
+            fuel: FUEL,
             user,
             sh,
             depth: 0,
@@ -252,6 +261,8 @@ impl<'a> Ex<'a> {
         if self.depth > MAX_DEPTH {
             return Err(String::from("expansion nested too deeply"));
         }
+        self.fuel = (self.fuel.checked_sub(text.len() as u64 + 1))
+            .ok_or_else(|| String::from("expansion too long"))?;
         let b = text.as_bytes();
         let mut out = String::new();
         let (mut start, mut i) = (0, 0);
@@ -326,10 +337,13 @@ impl<'a> Ex<'a> {
                     Regex::new(re)
                 }
                 .map_err(|e| format!("in '{body}': {e}"))?;
-                let mut fuel = 1 << 22;
                 let out = re
-                    .replace_all_within(&val, &go_template(&rep.replace("\\/", "/")), &mut fuel)
-                    .ok_or_else(|| format!("in '{body}': the regex takes too long"))?;
+                    .replace_all_within(
+                        &val,
+                        &go_template(&rep.replace("\\/", "/")),
+                        &mut self.fuel,
+                    )
+                    .ok_or_else(|| String::from("expansion too long"))?;
                 self.recurse(&out, None)
             }
             b'-' | b'?' => Ok(val),
@@ -344,8 +358,11 @@ impl<'a> Ex<'a> {
             let Ok(i) = self.shadow.binary_search_by(|(n, _)| n.as_str().cmp(name)) else {
                 return Ok(Some(String::new()));
             };
-            let env = self.shadow[i].1.clone();
-            return Ok(Some(env.expand_one(name, self.sh)?.unwrap_or_default()));
+            if self.below[i].is_none() {
+                let env = self.shadow[i].1.clone();
+                self.below[i] = Some(env.expand_one(name, self.sh)?.unwrap_or_default());
+            }
+            return Ok(self.below[i].clone());
         }
         match self.vars.binary_search_by(|(k, _)| k.as_str().cmp(name)) {
             Ok(i) => self.var_at(i).map(Some),
@@ -756,6 +773,19 @@ mod tests {
         assert_eq!(
             sh.0.last().unwrap(),
             &("echo a  b  ".to_string(), Some((5, 6)))
+        );
+        // A replacement pasting a branch per match, nested: bounded work.
+        let many = vars(&[("A", &"a".repeat(200))]);
+        let mut bomb = String::from("x");
+        for _ in 0..4 {
+            let esc = bomb.replace('\\', "\\\\").replace('/', "\\/");
+            bomb = format!("$(A:/a/{esc}/)");
+        }
+        let two = "$(A:/a/$(A:\\/a\\/x\\/)/)";
+        assert_eq!(expand(two, &many, None, &mut sh).unwrap().len(), 40_000);
+        assert_eq!(
+            expand(&bomb, &many, None, &mut sh).unwrap_err(),
+            "expansion too long"
         );
     }
 
