@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
     let node = match parse(text) {
         Ok(node) => node,
         Err(e) => {
-            assert!(e.pos.line >= 1 && e.pos.col >= 1 && e.pos.line as usize <= lines, "{e}");
+            assert!(
+                e.pos.line >= 1 && e.pos.col >= 1 && e.pos.line as usize <= lines,
+                "{e}"
+            );
             return;
         }
     };
@@ -24,8 +27,14 @@ fuzz_target!(|data: &[u8]| {
     positions(&node, &mut seen);
     let mut last = Pos { line: 0, col: 0 };
     for p in seen {
-        assert!(p.line >= 1 && p.col >= 1 && p.line as usize <= lines, "{p:?}");
-        assert!((p.line, p.col) >= (last.line, last.col), "{p:?} after {last:?}");
+        assert!(
+            p.line >= 1 && p.col >= 1 && p.line as usize <= lines,
+            "{p:?}"
+        );
+        assert!(
+            (p.line, p.col) >= (last.line, last.col),
+            "{p:?} after {last:?}"
+        );
         last = p;
     }
     let mut out = String::new();
