@@ -17,8 +17,8 @@
 //! Duplicate keys are kept in order; [`Node::get`] takes the last one, as
 //! PyYAML's dict does.
 //!
-//! Rejected with an error at their position (real configs do not use them):
-//! anchors and aliases, tags, block scalars (`|`, `>`), explicit `?` keys,
+//! Rejected with an error at their position (real configs do not use them;
+//! PyYAML failed on an unquoted `*.info` selector too): anchors and aliases, tags, block scalars (`|`, `>`), explicit `?` keys,
 //! collections as keys, `[a: b]` pairs, directives and a second document.
 //! Deliberately lenient: a `:` inside a plain scalar of a flow collection
 //! (`{url: http://x:80}`) is part of it, as in PyYAML 5.1 and later.
@@ -440,9 +440,9 @@ impl P<'_> {
         let ind = sep(next) || flow && flow_ind(next);
         let what = match c {
             b'"' | b'\'' => return self.quoted().map(|s| (s, true)),
-            b'&' => "anchors (&) are not supported",
-            b'*' => "aliases (*) are not supported",
-            b'!' => "tags (!) are not supported",
+            b'&' => "'&' starts an anchor, which is not supported: quote the value",
+            b'*' => "'*' starts an alias, which is not supported: quote the value",
+            b'!' => "'!' starts a tag, which is not supported: quote the value",
             b'|' | b'>' => "block scalars (| and >) are not supported: quote the value",
             b'-' if ind => "a sequence item cannot start here",
             b'?' if ind => "'?' keys are not supported",
@@ -988,9 +988,18 @@ mod tests {
     #[test]
     fn errors() {
         let cases: &[(&str, &str)] = &[
-            ("a: &x 1", "1:4: anchors (&) are not supported"),
-            ("a: *x", "1:4: aliases (*) are not supported"),
-            ("a: !!str 1", "1:4: tags (!) are not supported"),
+            (
+                "a: &x 1",
+                "1:4: '&' starts an anchor, which is not supported: quote the value",
+            ),
+            (
+                "selector: *.info",
+                "1:11: '*' starts an alias, which is not supported: quote the value",
+            ),
+            (
+                "a: !!str 1",
+                "1:4: '!' starts a tag, which is not supported: quote the value",
+            ),
             (
                 "a: |\n  x",
                 "1:4: block scalars (| and >) are not supported: quote the value",

@@ -416,7 +416,10 @@ cron.service: {type: cron, interval: \"* * * * * */10\", command: \"echo x\", ki
                 "1:1: expected sections (settings, NAME.service, NAME.logging), found str",
             ),
             ("- [x]", "1:3: a top-level list holds section names"),
-            ("a: &x 1", "1:4: anchors (&) are not supported"),
+            (
+                "a: &x 1",
+                "1:4: '&' starts an anchor, which is not supported: quote the value",
+            ),
             (
                 "settings: {env_inherit: '*'}",
                 "1:25: settings.env_inherit: expected a list of str, found str",
