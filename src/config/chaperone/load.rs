@@ -33,6 +33,8 @@ pub struct Config {
     /// In the order of their (last) definitions.
     pub services: Vec<Service>,
     pub logging: Vec<Logging>,
+    /// What loads but does not do what it seems to (complete lines).
+    pub warnings: Vec<String>,
 }
 
 /// Whether Chaperone reads a config directory's entry called `name`.
@@ -76,6 +78,7 @@ pub fn load(files: &[(&str, &str)]) -> Result<Config, Vec<String>> {
         return Err(errs);
     }
     let mut secs = Vec::new();
+    let mut warnings = Vec::new();
     for (file, tree) in trees.iter().enumerate() {
         let here = |pos| Node {
             pos,
@@ -85,16 +88,22 @@ pub fn load(files: &[(&str, &str)]) -> Result<Config, Vec<String>> {
             Value::Null => {}
             Value::Map(entries) => {
                 for (i, e) in entries.iter().enumerate() {
-                    if entries[i + 1..].iter().all(|l| l.key != e.key) {
-                        let (name, body) = (e.key.as_str(), Some(&e.value));
-                        let at = here(e.key_pos);
-                        secs.push(Sec {
-                            file,
-                            name,
-                            at,
-                            body,
-                        });
+                    if let Some(l) = entries[i + 1..].iter().find(|l| l.key == e.key) {
+                        warnings.push(format!(
+                            "{}:{}: warning: '{}' is given again at line {}: only that \
+                             one counts (as in Chaperone)",
+                            names[file], e.key_pos, e.key, l.key_pos.line
+                        ));
+                        continue;
                     }
+                    let (name, body) = (e.key.as_str(), Some(&e.value));
+                    let at = here(e.key_pos);
+                    secs.push(Sec {
+                        file,
+                        name,
+                        at,
+                        body,
+                    });
                 }
             }
             Value::Seq(items) => {
@@ -164,6 +173,11 @@ pub fn load(files: &[(&str, &str)]) -> Result<Config, Vec<String>> {
         } else if sec.name.find(".logging").is_some_and(|i| i > 0) {
             // Chaperone's schema took `^.+\.logging` without an end: such a
             // section passed and was never used.
+            warnings.push(format!(
+                "{}:{}: warning: '{}' is not used (a logging section's name ends in \
+                 .logging)",
+                names[sec.file], sec.at.pos, sec.name
+            ));
         } else {
             let meant = match sec.name.rsplit_once('.') {
                 Some((base, kind)) => {
@@ -180,6 +194,7 @@ pub fn load(files: &[(&str, &str)]) -> Result<Config, Vec<String>> {
         }
     }
     if errs.is_empty() {
+        config.warnings = warnings;
         Ok(config)
     } else {
         Err(errs)
@@ -293,6 +308,13 @@ cron.service: {type: cron, interval: \"* * * * * */10\", command: \"echo x\", ki
         let apache = &c.logging[1];
         assert_eq!(apache.selector.as_ref().unwrap().v, "local1.err");
         assert!(apache.file.is_none() && apache.stderr.is_some());
+        assert_eq!(
+            c.warnings,
+            [
+                "120-apache2.conf:13:1: warning: 'apache2.logging' is given again at line 17: \
+              only that one counts (as in Chaperone)"
+            ]
+        );
     }
 
     #[test]
@@ -301,8 +323,15 @@ cron.service: {type: cron, interval: \"* * * * * */10\", command: \"echo x\", ki
             load(&[("a.conf", "# nothing\n"), ("b.conf", "")]).unwrap(),
             Config::default()
         );
-        let c = load(&[("l.conf", "- settings\n- x.logging\n")]).unwrap();
+        let c = load(&[("l.conf", "- settings\n- x.logging\n- y.loggingz\n")]).unwrap();
         assert_eq!(c.logging.len(), 1);
+        assert_eq!(
+            c.warnings,
+            [
+                "l.conf:3:3: warning: 'y.loggingz' is not used (a logging section's name ends in \
+              .logging)"
+            ]
+        );
         let mut names: Vec<String> = ["b.conf", "a.yaml", "B.conf", "a.conf", "é.conf"]
             .iter()
             .map(|s| String::from(*s))
