@@ -450,6 +450,10 @@ cron.service: {type: cron, interval: \"* * * * * */10\", command: \"echo x\", ki
                 "1:4: '&' starts an anchor, which is not supported: quote the value",
             ),
             (
+                "a.service: {command: x, uid: [1], uid: 1, env_set: {A: 1, A: '1'}, restart: 5}",
+                "1:77: a.service.restart: expected bool, found int",
+            ),
+            (
                 "settings: {env_inherit: '*'}",
                 "1:25: settings.env_inherit: expected a list of str, found str",
             ),

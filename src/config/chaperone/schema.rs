@@ -316,7 +316,7 @@ impl Dec<'_> {
                     self.expected(n, key, "a dictionary of str: str");
                     return true;
                 };
-                for var in vars {
+                for var in last_of_each(vars) {
                     let path = format!("env_set.{}", var.key);
                     if let Some(v) = self.str(&var.value, &path) {
                         set_var(&mut env.set, var.key.clone(), v);
@@ -343,13 +343,15 @@ impl Dec<'_> {
         self.err(&node, "", format_args!("unknown key '{}'{hint}", e.key));
     }
 
-    fn entries<'n>(&mut self, body: Option<&'n Node>) -> &'n [Entry] {
+    /// A section's entries; of a key given twice only the last, which is
+    /// all PyYAML kept.
+    fn entries<'n>(&mut self, body: Option<&'n Node>) -> Vec<&'n Entry> {
         match body.map(|n| (n, &n.value)) {
-            None => &[],
-            Some((_, Value::Map(m))) => m,
+            None => Vec::new(),
+            Some((_, Value::Map(m))) => last_of_each(m),
             Some((n, _)) => {
                 self.expected(n, "", "a dictionary");
-                &[]
+                Vec::new()
             }
         }
     }
@@ -574,6 +576,11 @@ impl Dec<'_> {
             stderr_inherit: err,
         })
     }
+}
+
+fn last_of_each(m: &[Entry]) -> Vec<&Entry> {
+    let later = |i: usize| m[i + 1..].iter().any(|l| l.key == m[i].key);
+    (0..m.len()).filter(|&i| !later(i)).map(|i| &m[i]).collect()
 }
 
 fn str_value(s: &str) -> Value {
