@@ -3,6 +3,7 @@
 //! it. Every error names the file and line:column (positions are in the
 //! rendered text, which matches the file unless a template adds lines).
 
+pub mod chaperone;
 pub mod decode;
 pub mod graph;
 pub mod kinds;
@@ -10,6 +11,7 @@ pub mod logs;
 pub mod schema;
 pub mod template;
 pub mod words;
+pub mod yaml;
 
 // JSON5 is a leaf (the wire's JSON reader is the same parser); its old
 // path stays for the tests and fuzz targets.
