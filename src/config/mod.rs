@@ -28,8 +28,12 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 pub use schema::Config;
 
-/// Reads and renders the config file (`tug render`).
+/// Reads and renders the config file (`tug render`); a Chaperone config
+/// renders as the tug config it maps onto.
 pub fn render(path: &str, env: &Environ) -> Result<String, Vec<String>> {
+    if Frontend::of(path) == Frontend::Chaperone {
+        return chaperone::io::to_tug(path, env).map(|m| m.text);
+    }
     let one = |msg: String| Vec::from([msg]);
     let c = CString::new(path).map_err(|_| one(format!("{path}: invalid path")))?;
     let bytes = read_file(&c).map_err(|e| one(format!("{path}: cannot read: {e}")))?;
@@ -51,12 +55,19 @@ pub fn render(path: &str, env: &Environ) -> Result<String, Vec<String>> {
 pub enum Frontend {
     /// ContainerPilot v3: a JSON5 file, rendered first as a Go template.
     ContainerPilot,
+    /// Chaperone: a directory of `*.conf`/`*.yaml` files, or a YAML file
+    /// with `settings` or `NAME.service` at its top level.
+    Chaperone,
 }
 
 impl Frontend {
-    /// The front-end that reads `path`.
-    pub fn of(_path: &str) -> Frontend {
-        Frontend::ContainerPilot
+    /// The front-end that reads `path`, by its content.
+    pub fn of(path: &str) -> Frontend {
+        if chaperone::io::is_chaperone(path) {
+            Frontend::Chaperone
+        } else {
+            Frontend::ContainerPilot
+        }
     }
 }
 
@@ -67,6 +78,42 @@ pub fn load(path: &str, env: &Environ) -> Result<Config, Vec<String>> {
         Frontend::ContainerPilot => {
             let text = render(path, env)?;
             parse(path, &text)
+        }
+        Frontend::Chaperone => {
+            let m = chaperone::io::to_tug(path, env)?;
+            let at = |line: u32| {
+                let i = m.spots.iter().rposition(|s| s.0 <= line)?;
+                Some(&m.spots[i])
+            };
+            // An error the mapping did not catch is tug's, at a line of
+            // the generated text: told at the section it came from.
+            let mapped = |l: String| -> String {
+                let rest = l.strip_prefix("(tug)").unwrap_or(&l);
+                let line = rest.trim_start_matches(':').split(':').next();
+                let line = line.and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
+                let msg = rest
+                    .trim_start_matches(':')
+                    .splitn(3, ':')
+                    .nth(2)
+                    .unwrap_or(rest);
+                match at(line) {
+                    Some((_, _, here)) => format!("{here}{}", msg.trim_start()),
+                    None => format!("{path}:{msg}"),
+                }
+            };
+            match parse("(tug)", &m.text) {
+                Ok(mut c) => {
+                    let mut w = m.warnings;
+                    w.extend(c.warnings.into_iter().map(mapped));
+                    c.warnings = w;
+                    Ok(c)
+                }
+                Err(e) => Err(m
+                    .warnings
+                    .into_iter()
+                    .chain(e.into_iter().map(mapped))
+                    .collect()),
+            }
         }
     }
 }

@@ -12,5 +12,7 @@
 //! log router.
 
 pub mod expand;
+pub mod io;
 pub mod load;
+pub mod map;
 pub mod schema;

@@ -1,0 +1,235 @@
+//! The edge of the Chaperone front-end: whether a path is a Chaperone
+//! config, reading it (a file, or a directory's `*.conf`/`*.yaml`), the
+//! passwd lookup, the PATH search for `optional`, and backticks run by
+//! `/bin/sh -c`.
+//!
+//! Backticks run while the config loads (before the loop starts, and on a
+//! reload): blocking, as Chaperone's did, each (user, command) once. There
+//! is no timeout: a backtick that never ends holds the load (Chaperone's
+//! did too); the commands real configs use are `readlink`, `[ -f ]`, `echo`.
+
+use super::expand::Shell;
+use super::load::{self, sort, wanted};
+use super::map::{Io, Passwd};
+use crate::env::Environ;
+use crate::sys::fd::{dev_null, list_dir, pipe, read_file};
+use crate::sys::file::{S_IFREG, stat};
+use crate::sys::process::wait_for;
+use crate::sys::signal::SigSet;
+use crate::sys::spawn::{Credentials, ExecPlan, fork_exec};
+use alloc::ffi::CString;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::ffi::c_char;
+
+const S_IFDIR: u32 = 0o040_000;
+
+/// Whether `path` holds a Chaperone config: a directory, or a file whose
+/// top level has `settings` or a `NAME.service` key (a line starting so).
+pub fn is_chaperone(path: &str) -> bool {
+    let Ok(c) = CString::new(path) else {
+        return false;
+    };
+    match stat(&c) {
+        Ok(st) if st.kind == S_IFDIR => true,
+        Ok(st) if st.kind == S_IFREG => read_file(&c).is_ok_and(|b| {
+            String::from_utf8_lossy(&b).lines().any(|l| {
+                let l = l.trim_start_matches(['"', '\'']);
+                let key = l.split(':').next().unwrap_or("");
+                let key = key.trim_end_matches(['"', '\'', ' ']);
+                !l.starts_with([' ', '\t', '#'])
+                    && (key == "settings" || (key.ends_with(".service") && key.len() > 8))
+            })
+        }),
+        _ => false,
+    }
+}
+
+/// The files of the config at `path`: (name, text) in reading order.
+pub fn read(path: &str) -> Result<Vec<(String, String)>, Vec<String>> {
+    let one = |m: String| Vec::from([m]);
+    let c = CString::new(path).map_err(|_| one(format!("{path}: invalid path")))?;
+    let st = stat(&c).map_err(|e| one(format!("{path}: {e}")))?;
+    let mut names = Vec::new();
+    if st.kind == S_IFDIR {
+        let list = list_dir(&c).map_err(|e| one(format!("{path}: cannot list: {e}")))?;
+        for n in list {
+            let n = n.to_string_lossy().into_owned();
+            if wanted(&n) {
+                names.push(format!("{}/{n}", path.trim_end_matches('/')));
+            }
+        }
+        sort(&mut names);
+    } else {
+        names.push(path.to_string());
+    }
+    let mut files = Vec::new();
+    for name in names {
+        let c = CString::new(name.as_str()).map_err(|_| one(format!("{name}: invalid path")))?;
+        let bytes = read_file(&c).map_err(|e| one(format!("{name}: cannot read: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            one(format!(
+                "{name}: not UTF-8 (byte {})",
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        files.push((name, text));
+    }
+    Ok(files)
+}
+
+/// The passwd entry of a name or number (a bare number without one: its
+/// own gid, home `/`).
+pub fn user(u: &str) -> Option<Passwd> {
+    let db = read_file(c"/etc/passwd").unwrap_or_default();
+    let db = String::from_utf8_lossy(&db);
+    let num = u.parse::<u32>().ok();
+    for line in db.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 7 {
+            continue;
+        }
+        let (Ok(uid), Ok(gid)) = (f[2].parse::<u32>(), f[3].parse::<u32>()) else {
+            continue;
+        };
+        if f[0] == u || num == Some(uid) {
+            return Some((uid, gid, f[0].to_string(), f[5].to_string()));
+        }
+    }
+    num.map(|n| (n, n, u.to_string(), "/".to_string()))
+}
+
+/// Whether `prog` names an existing file, by itself or in `path`.
+pub fn found(prog: &str, path: &str) -> bool {
+    let exists = |p: &str| CString::new(p).is_ok_and(|c| stat(&c).is_ok());
+    if prog.contains('/') {
+        return exists(prog);
+    }
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .any(|d| exists(&format!("{d}/{prog}")))
+}
+
+/// Backticks through `/bin/sh -c`, each (user, command) once.
+pub struct Sh<'e> {
+    pub env: &'e Environ,
+    cache: Vec<(Option<(u32, u32)>, String, String)>,
+    pub errors: Vec<String>,
+}
+
+impl<'e> Sh<'e> {
+    pub fn new(env: &'e Environ) -> Sh<'e> {
+        Sh {
+            env,
+            cache: Vec::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn spawn(&self, cmd: &str, user: Option<(u32, u32)>) -> Result<String, String> {
+        let c = CString::new(cmd).map_err(|_| "a NUL in the command".to_string())?;
+        let (rx, tx) = pipe().map_err(|e| format!("pipe: {e}"))?;
+        let null = dev_null().map_err(|e| format!("/dev/null: {e}"))?;
+        let argv: [*const c_char; 4] = [
+            c"sh".as_ptr(),
+            c"-c".as_ptr(),
+            c.as_ptr(),
+            core::ptr::null(),
+        ];
+        let envp = self.env.envp();
+        let mask = SigSet::empty();
+        let groups: Vec<u32> = user.map(|u| Vec::from([u.1])).unwrap_or_default();
+        let plan = ExecPlan {
+            candidates: &[c"/bin/sh"],
+            argv: &argv,
+            envp: &envp,
+            new_group: false,
+            foreground: false,
+            mask: &mask,
+            dispositions: &[],
+            stdio: [Some(null.raw()), Some(tx.raw()), Some(tx.raw())],
+            workdir: None,
+            credentials: user.map(|(uid, gid)| Credentials {
+                uid,
+                gid,
+                groups: &groups,
+            }),
+            fds: &[],
+            pid_env: &[],
+        };
+        let started = fork_exec(&plan).map_err(|e| format!("cannot run /bin/sh: {e}"))?;
+        drop(tx);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 512];
+        while let Ok(n) = rx.read(&mut buf) {
+            if n == 0 || out.len() > 1 << 20 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        let status = wait_for(started.pid).map_err(|e| format!("wait: {e}"))?;
+        if let Some((_, e)) = started.exec_error {
+            return Err(format!(
+                "backticks need /bin/sh, and it cannot run here ({e}): write the value out"
+            ));
+        }
+        if status.code() != 0 {
+            return Err(format!("exited with {}", status.code()));
+        }
+        let text = String::from_utf8_lossy(&out).replace('\n', " ");
+        Ok(text.trim().to_string())
+    }
+}
+
+impl Shell for Sh<'_> {
+    fn run(&mut self, cmd: &str, user: Option<(u32, u32)>) -> String {
+        if let Some((_, _, out)) = self.cache.iter().find(|c| c.0 == user && c.1 == cmd) {
+            return out.clone();
+        }
+        let out = self.spawn(cmd, user).unwrap_or_else(|e| {
+            self.errors.push(format!("backtick `{cmd}`: {e}"));
+            String::new()
+        });
+        self.cache.push((user, cmd.to_string(), out.clone()));
+        out
+    }
+}
+
+/// Reads and maps the Chaperone config at `path`: tug's config text,
+/// where its parts came from, the warnings.
+pub fn to_tug(path: &str, env: &Environ) -> Result<super::map::Mapped, Vec<String>> {
+    let files = read(path)?;
+    let pairs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let config = load::load(&pairs)?;
+    let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    let mut process: Vec<(String, String)> = env
+        .pairs()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let dir = path.trim_end_matches('/');
+    let dir = match dir.rfind('/') {
+        Some(0) => "/",
+        Some(i) => &dir[..i],
+        None => ".",
+    };
+    let tty = if crate::sys::fd::is_tty(0) { "1" } else { "0" };
+    process.push(("_CHAP_CONFIG_DIR".into(), dir.into()));
+    process.push(("_CHAP_INTERACTIVE".into(), tty.into()));
+    let mut sh = Sh::new(env);
+    let mut io = Io {
+        sh: &mut sh,
+        user: &user,
+        found: &found,
+    };
+    let mapped = super::map::to_tug(&config, &names, process, &mut io);
+    let mut mapped = mapped?;
+    // A failed backtick yields "" as in Chaperone, logged: here a warning.
+    for e in sh.errors {
+        mapped.warnings.push(format!("{path}: warning: {e}"));
+    }
+    Ok(mapped)
+}

@@ -1,0 +1,640 @@
+//! A merged Chaperone config ([`load::Config`]) as tug's own config text
+//! (JSON5, what `tug render` prints), which `config::parse` then checks
+//! and decodes like any other: one model, one set of checks. Sans-IO: the
+//! caller passes the process environment, a passwd lookup and a [`Shell`].
+//!
+//! Each key is expanded in its own layer (process → settings → service or
+//! logging section; uid and gid in the parent's), `_CHAP_SERVICE` set in
+//! each service's layer. A job's `env` is what the layer exports (no `_`
+//! names, no empty values) where it differs from tug's environment, and
+//! `null` for every other process variable: Chaperone replaced the
+//! environment whole.
+//!
+//! Decisions where tug's model differs:
+//! - Job names drop `.service` (`apache2`), as telchap's names and the
+//!   log tags do; disabled services (and services whose `optional`
+//!   program is missing) are left out, and edges to them dropped (a
+//!   disabled prerequisite counts as done in Chaperone).
+//! - forking with a pidfile is tug's forking job; without one Chaperone
+//!   watched nothing after the exit, so it is a oneshot. `process_timeout`
+//!   is a oneshot's run deadline and the others' start timeout.
+//! - cron `interval`: 6 fields have seconds last (croniter), moved first
+//!   for tug; `daily` and the other macros get their `@`. In UTC (issue
+//!   #18); a failed run does not end the schedule.
+//! - stdout/stderr `inherit` is `logging: {raw: true}`.
+//! - Each target of a logging section (stdout, stderr, file, syslog_host)
+//!   is one output, `NAME.stdout` and so on, in the classic line format;
+//!   syslog_host is forwarded as RFC 3164 over UDP (with a `<PRI>`,
+//!   which Chaperone left out).
+//! - Not mapped, with a warning: `exit_kills` (tug's model has no main job
+//!   in this branch), `extended`, `overwrite`, a logging uid/gid.
+//!   `startup_pause`, `idle_delay` and `ignore_failures` have no
+//!   equivalent and are dropped silently (tug does not sleep to guess).
+
+use super::expand::{Env, Shell, User, expand, public};
+use super::load::{Config, Spot};
+use super::schema::{Kind, Scalar, Service, Val, boolean, is_upper, names};
+use crate::config::words;
+use crate::signame;
+use alloc::format;
+use alloc::rc::Rc;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+
+/// A passwd entry: uid, gid, name, home.
+pub type Passwd = (u32, u32, String, String);
+
+/// What the mapping needs from outside.
+pub struct Io<'a> {
+    pub sh: &'a mut dyn Shell,
+    /// A user by name or number (None: no such user).
+    pub user: &'a dyn Fn(&str) -> Option<Passwd>,
+    /// Whether a program is found (name, the service's PATH).
+    pub found: &'a dyn Fn(&str, &str) -> bool,
+}
+
+/// tug's config text, and where each part of it came from.
+pub struct Mapped {
+    pub text: String,
+    /// (first line in `text`, section, `FILE:LINE:COL: SECTION: `) in
+    /// order of the lines.
+    pub spots: Vec<(u32, Spot, String)>,
+    pub warnings: Vec<String>,
+}
+
+/// A job on its way: the fields as JSON5 members, and its graph facts.
+struct Job<'c> {
+    svc: &'c Service,
+    base: String,
+    groups: Vec<String>,
+    after: Vec<usize>,
+}
+
+struct Out<'f> {
+    files: &'f [&'f str],
+    text: String,
+    line: u32,
+    spots: Vec<(u32, Spot, String)>,
+    errs: Vec<String>,
+    warnings: Vec<String>,
+}
+
+impl Out<'_> {
+    fn push(&mut self, s: &str) {
+        self.line += s.bytes().filter(|&b| b == b'\n').count() as u32;
+        self.text.push_str(s);
+    }
+
+    fn msg(&self, at: Spot, sec: &str, key: &str, msg: &str) -> String {
+        let sep = if key.is_empty() { "" } else { "." };
+        let file = self.files.get(at.file).copied().unwrap_or("?");
+        format!("{file}:{}: {sec}{sep}{key}: {msg}", at.pos)
+    }
+
+    fn err(&mut self, at: Spot, sec: &str, key: &str, msg: &str) {
+        let m = self.msg(at, sec, key, msg);
+        self.errs.push(m);
+    }
+
+    fn warn(&mut self, at: Spot, sec: &str, key: &str, msg: &str) {
+        let m = self.msg(at, sec, key, &format!("warning: {msg}"));
+        self.warnings.push(m);
+    }
+}
+
+/// A JSON5 string literal.
+pub fn quote(s: &str) -> String {
+    let mut q = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => q.push_str("\\\""),
+            '\\' => q.push_str("\\\\"),
+            '\n' => q.push_str("\\n"),
+            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
+                q.push_str(&format!("\\u{:04x}", c as u32));
+            }
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
+fn ms(secs: f64) -> String {
+    format!("\"{}ms\"", (secs * 1000.0) as u64)
+}
+
+/// Chaperone's cron spec as tug's: 6 fields have seconds last.
+pub fn cron(spec: &str) -> String {
+    let f: Vec<&str> = spec.split_whitespace().collect();
+    const MACROS: [&str; 6] = ["yearly", "annually", "monthly", "weekly", "daily", "hourly"];
+    match f.len() {
+        6 => format!("{} {}", f[5], f[..5].join(" ")),
+        1 if MACROS.contains(&f[0].trim_start_matches('@')) => {
+            format!("@{}", f[0].trim_start_matches('@'))
+        }
+        _ => f.join(" "),
+    }
+}
+
+/// A uid/gid value as text, expanded (strings) in `env`.
+fn ident(v: &Val<Scalar>, env: &[(String, String)], sh: &mut dyn Shell) -> Result<String, String> {
+    match &v.v {
+        Scalar::Str(s) => expand(s, env, None, sh),
+        Scalar::Int(i) => Ok(i.to_string()),
+        Scalar::Bool(b) => Ok(b.to_string()),
+    }
+}
+
+/// Expands `v` in `env`, an error going to `o` with the key's spot.
+fn ex<T>(
+    o: &mut Out,
+    io: &mut Io,
+    v: &Option<Val<T>>,
+    text: impl Fn(&T) -> String,
+    env: &[(String, String)],
+    user: Option<(u32, u32)>,
+    sec: &str,
+    key: &str,
+) -> Option<String> {
+    let v = v.as_ref()?;
+    match expand(&text(&v.v), env, user, io.sh) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            o.err(v.at, sec, key, &e);
+            None
+        }
+    }
+}
+
+fn layer(
+    parent: &Rc<Env>,
+    keys: &super::schema::EnvKeys,
+    user: Option<&Passwd>,
+    extra: &[(String, String)],
+) -> Env {
+    let set: Vec<(String, String)> = extra
+        .iter()
+        .cloned()
+        .chain(keys.set.iter().map(|v| v.v.clone()))
+        .collect();
+    let none = Vec::new();
+    Env::layer(
+        parent,
+        keys.inherit.as_ref().map_or(&none, |v| &v.v),
+        user.map(|u| User {
+            uid: u.0,
+            gid: u.1,
+            name: &u.2,
+            home: &u.3,
+        }),
+        &set,
+        keys.unset.as_ref().map_or(&none, |v| &v.v),
+    )
+}
+
+/// Maps `c` (read from `files`, by index) onto tug's config text.
+pub fn to_tug(
+    c: &Config,
+    files: &[&str],
+    process: Vec<(String, String)>,
+    io: &mut Io,
+) -> Result<Mapped, Vec<String>> {
+    let mut o = Out {
+        files,
+        text: String::new(),
+        line: 1,
+        spots: Vec::new(),
+        errs: Vec::new(),
+        warnings: c.warnings.clone(),
+    };
+    let s = &c.settings;
+    let root = Rc::new(Env::root(process.clone()));
+    let root_ex = root.expanded(io.sh).map_err(|e| Vec::from([e]))?;
+    let mut set_user = None;
+    let mut set_ids = (None, None);
+    if let Some(u) = &s.uid {
+        match ident(u, &root_ex, io.sh) {
+            Ok(name) => {
+                set_user = (io.user)(&name);
+                set_ids.0 = Some(name);
+            }
+            Err(e) => o.err(u.at, "settings", "uid", &e),
+        }
+    }
+    if let Some(g) = &s.gid {
+        set_ids.1 = ident(g, &root_ex, io.sh).ok();
+    }
+    let settings = Rc::new(layer(&root, &s.env, set_user.as_ref(), &[]));
+    let set_ex = match settings.expanded(io.sh) {
+        Ok(v) => v,
+        Err(e) => return Err(Vec::from([format!("settings.env_set: {e}")])),
+    };
+
+    o.push("// tug's config for a Chaperone config (tug render)\n{\n");
+    let stop = s.shutdown_timeout.as_ref().map_or(8.0, |v| v.v);
+    o.push(&format!(
+        "  stopTimeout: {},\n",
+        ms(if stop == 0.0 { 0.5 } else { stop })
+    ));
+    if s.enable_syslog.as_ref().is_none_or(|v| v.v) {
+        o.push("  syslog: { socket: \"/dev/log\" },\n");
+    }
+
+    // The services that run, each with its expanded fields.
+    let mut jobs: Vec<Job> = Vec::new();
+    let mut bodies: Vec<String> = Vec::new();
+    for svc in &c.services {
+        let sec = svc.name.as_str();
+        let base = sec.strip_suffix(".service").unwrap_or(sec).to_string();
+        let uid = match &svc.uid {
+            Some(u) => ident(u, &set_ex, io.sh)
+                .map_err(|e| o.err(u.at, sec, "uid", &e))
+                .ok(),
+            None => set_ids.0.clone(),
+        };
+        let gid = match &svc.gid {
+            Some(g) => ident(g, &set_ex, io.sh).ok(),
+            None if svc.uid.is_none() => set_ids.1.clone(),
+            None => None,
+        };
+        let pw = uid.as_deref().and_then(|u| (io.user)(u));
+        let extra = [("_CHAP_SERVICE".to_string(), sec.to_string())];
+        let env = layer(&settings, &svc.env, pw.as_ref(), &extra);
+        let user = env.user;
+        let env = match env.expanded(io.sh) {
+            Ok(v) => v,
+            Err(e) => {
+                o.err(svc.at, sec, "env_set", &e);
+                continue;
+            }
+        };
+        let enabled = match &svc.enabled {
+            None => true,
+            Some(Val {
+                v: Scalar::Bool(b), ..
+            }) => *b,
+            Some(
+                v @ Val {
+                    v: Scalar::Str(s), ..
+                },
+            ) => match expand(s, &env, user, io.sh).map(|x| boolean(&x)) {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    let m = format!("invalid boolean parameter for 'enabled': '{s}'");
+                    o.err(v.at, sec, "enabled", &m);
+                    continue;
+                }
+                Err(e) => {
+                    o.err(v.at, sec, "enabled", &e);
+                    continue;
+                }
+            },
+            Some(_) => true,
+        };
+        if !enabled {
+            continue;
+        }
+        let optional = svc.optional.as_ref().is_some_and(|v| v.v);
+        if let (Some(u), None) = (&uid, &pw)
+            && !optional
+            && !u.bytes().all(|b| b.is_ascii_digit())
+        {
+            let m = format!("specified user ('{u}') does not exist");
+            o.err(svc.uid.as_ref().map_or(svc.at, |v| v.at), sec, "uid", &m);
+            continue;
+        }
+        let id = |v: &String| v.clone();
+        let Some(cmd) = ex(
+            &mut o,
+            io,
+            &Some(svc.command.clone()),
+            id,
+            &env,
+            user,
+            sec,
+            "command",
+        ) else {
+            continue;
+        };
+        let argv = match words::split(&cmd) {
+            Ok(w) if !w.is_empty() => w,
+            Ok(_) => {
+                o.err(svc.command.at, sec, "command", "empty command");
+                continue;
+            }
+            Err(e) => {
+                o.err(svc.command.at, sec, "command", e);
+                continue;
+            }
+        };
+        let path = env.iter().find(|(k, _)| k == "PATH").map_or("", |(_, v)| v);
+        if optional && !(io.found)(&argv[0], path) {
+            o.warn(
+                svc.command.at,
+                sec,
+                "optional",
+                &format!("{} is not found: the service is left out", argv[0]),
+            );
+            continue;
+        }
+        let mut b = String::new();
+        let mut put = |k: &str, v: &str| {
+            b.push_str(&format!("      {k}: {v},\n"));
+        };
+        put("name", &quote(&base));
+        let words: Vec<String> = argv.iter().map(|w| quote(w)).collect();
+        put("exec", &format!("[{}]", words.join(", ")));
+        let timeout = svc.process_timeout.as_ref().map(|v| v.v);
+        let timeout = timeout.or(s.process_timeout.as_ref().map(|v| v.v));
+        match svc.kind {
+            Kind::Simple => {}
+            Kind::Oneshot => {
+                put("type", "\"oneshot\"");
+                put("timeout", &ms(timeout.unwrap_or(60.0)));
+            }
+            Kind::Forking => match ex(&mut o, io, &svc.pidfile, id, &env, user, sec, "pidfile") {
+                Some(p) => {
+                    put("type", "\"forking\"");
+                    put("pidfile", &quote(&p));
+                    put("startTimeout", &ms(timeout.unwrap_or(30.0)));
+                }
+                None => {
+                    put("type", "\"oneshot\"");
+                    put("timeout", &ms(timeout.unwrap_or(30.0)));
+                }
+            },
+            Kind::Notify => {
+                put("type", "\"notify\"");
+                put("startTimeout", &ms(timeout.unwrap_or(300.0)));
+            }
+            Kind::Inetd => {
+                let port = match &svc.port {
+                    Some(Val {
+                        v: Scalar::Int(p), ..
+                    }) => Some(p.to_string()),
+                    p => ex(&mut o, io, p, scalar_text, &env, user, sec, "port"),
+                };
+                match port.as_deref().map(|p| (p, p.trim().parse::<u16>())) {
+                    Some((_, Ok(p))) => {
+                        put("type", "\"inetd\"");
+                        put("listen", &format!("\"tcp://0.0.0.0:{p}\""));
+                    }
+                    Some((p, Err(_))) => {
+                        let at = svc.port.as_ref().map_or(svc.at, |v| v.at);
+                        o.err(at, sec, "port", &format!("'{p}' is not a port number"));
+                    }
+                    None => o.err(svc.at, sec, "port", "an inetd service needs a port"),
+                }
+            }
+            Kind::Cron => match ex(&mut o, io, &svc.interval, id, &env, user, sec, "interval") {
+                Some(spec) => {
+                    let expr = cron(&spec);
+                    if let Err(e) = crate::calendar::cron::Schedule::parse(&expr) {
+                        let at = svc.interval.as_ref().map_or(svc.at, |v| v.at);
+                        o.err(at, sec, "interval", &format!("'{spec}': {e}"));
+                    }
+                    put("when", &format!("{{ cron: {} }}", quote(&expr)));
+                }
+                None => o.err(svc.at, sec, "interval", "a cron service needs an interval"),
+            },
+        }
+        if svc.restart.as_ref().is_some_and(|v| v.v) && svc.kind != Kind::Cron {
+            let limit = svc.restart_limit.as_ref().map_or(5, |v| v.v.max(0));
+            put("restarts", &limit.to_string());
+            let delay = svc.restart_delay.as_ref().map_or(3, |v| v.v.max(0));
+            put("restartDelay", &format!("\"{delay}s\""));
+        }
+        if let Some(sig) = &svc.kill_signal {
+            put(
+                "stopSignal",
+                &quote(signame::name(sig.v).unwrap_or("SIGTERM")),
+            );
+        }
+        if let Some(u) = &uid {
+            put("user", &quote(u));
+        }
+        if let Some(g) = &gid {
+            put("group", &quote(g));
+        }
+        let dir = ex(&mut o, io, &svc.directory, id, &env, user, sec, "directory");
+        if let Some(d) = dir.or_else(|| pw.as_ref().map(|p| p.3.clone())) {
+            put("workdir", &quote(&d));
+        }
+        let inherit = |v: &Option<Val<bool>>| v.as_ref().is_some_and(|v| v.v);
+        if inherit(&svc.stdout_inherit) || inherit(&svc.stderr_inherit) {
+            put("logging", "{ raw: true }");
+        }
+        let vars = public(&env);
+        let mut e = String::new();
+        // Only what differs from tug's own environment, which a job's
+        // starts from.
+        for (k, v) in vars.iter().filter(|x| !process.contains(x)) {
+            e.push_str(&format!("        {}: {},\n", quote(k), quote(v)));
+        }
+        for (k, _) in &process {
+            if !k.starts_with("_CHAP_") && !vars.iter().any(|(n, _)| n == k) {
+                e.push_str(&format!("        {}: null,\n", quote(k)));
+            }
+        }
+        if !e.is_empty() {
+            b.push_str(&format!("      env: {{\n{e}      }},\n"));
+        }
+        if let Some(v) = &svc.exit_kills
+            && v.v
+        {
+            o.warn(
+                v.at,
+                sec,
+                "exit_kills",
+                "not mapped: tug's model has no main job here (tug keeps running when it exits)",
+            );
+        }
+        let groups: Vec<String> = match &svc.service_groups {
+            Some(g) => names(&g.v)
+                .filter(|n| !n.is_empty())
+                .map(String::from)
+                .collect(),
+            None => Vec::from(["default".to_string()]),
+        };
+        jobs.push(Job {
+            svc,
+            base,
+            groups,
+            after: Vec::new(),
+        });
+        bodies.push(b);
+    }
+    order(&mut jobs);
+    if !jobs.is_empty() {
+        o.push("  jobs: [\n");
+    }
+    for (j, b) in jobs.iter().zip(&bodies) {
+        let (at, sec) = (j.svc.at, j.svc.name.clone());
+        let here = o.msg(at, &sec, "", "");
+        o.spots.push((o.line, at, here));
+        o.push(&format!("    {{ // {sec}\n"));
+        o.push(b);
+        if !j.after.is_empty() {
+            let names: Vec<String> = j.after.iter().map(|&k| quote(&jobs[k].base)).collect();
+            o.push(&format!("      after: [{}],\n", names.join(", ")));
+        }
+        o.push("    },\n");
+    }
+    if !jobs.is_empty() {
+        o.push("  ],\n");
+    }
+    logging(c, &mut o, io, &settings, &set_ex);
+    o.push("}\n");
+    if o.errs.is_empty() {
+        Ok(Mapped {
+            text: o.text,
+            spots: o.spots,
+            warnings: o.warnings,
+        })
+    } else {
+        o.errs.extend(o.warnings);
+        Err(o.errs)
+    }
+}
+
+fn scalar_text(s: &Scalar) -> String {
+    match s {
+        Scalar::Str(s) => s.clone(),
+        Scalar::Int(i) => i.to_string(),
+        Scalar::Bool(b) => b.to_string(),
+    }
+}
+
+/// The logging sections as the router's outputs.
+fn logging(c: &Config, o: &mut Out, io: &mut Io, settings: &Rc<Env>, set_ex: &[(String, String)]) {
+    let mut outs: Vec<(Spot, &str, String)> = Vec::new();
+    for l in &c.logging {
+        let sec = l.name.as_str();
+        let base = sec.strip_suffix(".logging").unwrap_or(sec);
+        let env = layer(settings, &Default::default(), None, &[]);
+        let env = env.expanded(io.sh).unwrap_or_else(|_| set_ex.to_vec());
+        let id = |v: &String| v.clone();
+        match &l.enabled {
+            Some(Val {
+                v: Scalar::Bool(false),
+                ..
+            }) => continue,
+            Some(
+                v @ Val {
+                    v: Scalar::Str(s), ..
+                },
+            ) => match expand(s, &env, None, io.sh).map(|x| boolean(&x)) {
+                Ok(Some(true)) => {}
+                Ok(Some(false)) => continue,
+                _ => {
+                    let m = format!("invalid boolean parameter for 'enabled': '{s}'");
+                    o.err(v.at, sec, "enabled", &m);
+                    continue;
+                }
+            },
+            _ => {}
+        }
+        let sel = ex(o, io, &l.selector, id, &env, None, sec, "selector");
+        let sel = sel.map_or(String::new(), |s| format!(", selector: {}", quote(&s)));
+        let on = |v: &Option<Val<bool>>| v.as_ref().is_some_and(|v| v.v);
+        let mut targets: Vec<(&str, String)> = Vec::new();
+        if on(&l.stdout) {
+            targets.push(("stdout", "stdout: true, format: \"classic\"".into()));
+        }
+        if on(&l.stderr) {
+            targets.push(("stderr", "stderr: true, format: \"classic\"".into()));
+        }
+        if let Some(f) = ex(o, io, &l.file, id, &env, None, sec, "file") {
+            targets.push(("file", format!("file: {}, format: \"classic\"", quote(&f))));
+        }
+        if let Some(h) = ex(o, io, &l.syslog_host, id, &env, None, sec, "syslog_host") {
+            let to = quote(&format!("udp://{h}"));
+            targets.push(("forward", format!("forward: {to}, format: \"rfc3164\"")));
+        }
+        for (v, key) in [(&l.extended, "extended"), (&l.overwrite, "overwrite")] {
+            if let Some(v) = v
+                && v.v
+            {
+                o.warn(
+                    v.at,
+                    sec,
+                    key,
+                    "not mapped (tug writes the classic line, appending)",
+                );
+            }
+        }
+        for (t, body) in targets {
+            let name = quote(&format!("{base}.{t}"));
+            let line = format!("    {{ name: {name}{sel}, {body} }}, // {sec}\n");
+            outs.push((l.at, sec, line));
+        }
+    }
+    if !outs.is_empty() {
+        o.push("  logs: [\n");
+        for (at, sec, line) in outs {
+            let here = o.msg(at, sec, "", "");
+            o.spots.push((o.line, at, here));
+            o.push(&line);
+        }
+        o.push("  ],\n");
+    }
+}
+
+/// Chaperone's start order (its `get_startup_list`) as `after` edges:
+/// IDLE after every other service, every other after INIT, `before`
+/// turned round, and (Compat) a group named in one member's `after`
+/// waited for by every member of that member's groups.
+fn order(jobs: &mut [Job]) {
+    let n = jobs.len();
+    // The services a name in `after`/`before` means: a service, or a
+    // group's members (unknown names mean none).
+    let resolve = |jobs: &[Job], name: &str| -> Vec<usize> {
+        (0..jobs.len())
+            .filter(|&k| {
+                let j = &jobs[k];
+                j.svc.name == name
+                    || (!name.ends_with(".service") && j.groups.iter().any(|g| g == name))
+            })
+            .collect()
+    };
+    let mut edges: Vec<(usize, usize)> = Vec::new();
+    let mut group_after: Vec<(usize, String)> = Vec::new();
+    for i in 0..n {
+        let svc = jobs[i].svc;
+        for name in svc.after.iter().flat_map(|v| names(&v.v)) {
+            edges.extend(resolve(jobs, name).into_iter().map(|k| (i, k)));
+            if !name.ends_with(".service") && !is_upper(name) {
+                group_after.push((i, name.to_string()));
+            }
+        }
+        for name in svc.before.iter().flat_map(|v| names(&v.v)) {
+            edges.extend(resolve(jobs, name).into_iter().map(|k| (k, i)));
+        }
+        let is = |k: usize, g: &str| jobs[k].groups.iter().any(|x| x == g);
+        for k in 0..n {
+            if is(i, "IDLE") && !is(k, "IDLE") {
+                edges.push((i, k));
+            }
+            if is(i, "INIT") && !is(k, "INIT") {
+                edges.push((k, i));
+            }
+        }
+    }
+    for (i, h) in &group_after {
+        let targets = resolve(jobs, h);
+        for k in 0..n {
+            if jobs[k].groups.iter().any(|g| jobs[*i].groups.contains(g)) {
+                edges.extend(targets.iter().map(|&t| (k, t)));
+            }
+        }
+    }
+    for (a, b) in edges {
+        if a != b && !jobs[a].after.contains(&b) {
+            jobs[a].after.push(b);
+        }
+    }
+    for j in jobs.iter_mut() {
+        j.after.sort_unstable();
+    }
+}
