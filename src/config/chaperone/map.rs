@@ -638,3 +638,198 @@ fn order(jobs: &mut [Job]) {
         j.after.sort_unstable();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse;
+
+    struct Sh;
+    impl Shell for Sh {
+        fn run(&mut self, cmd: &str, _: Option<(u32, u32)>) -> String {
+            format!("ran[{cmd}]")
+        }
+    }
+
+    fn map(text: &str, env: &[(&str, &str)]) -> Result<Mapped, Vec<String>> {
+        let c = super::super::load::load(&[("c.conf", text)])?;
+        let user = |u: &str| (u == "www").then(|| (33, 33, "www".into(), "/var/www".into()));
+        let found = |p: &str, _: &str| p != "nosuch";
+        let mut io = Io {
+            sh: &mut Sh,
+            user: &user,
+            found: &found,
+        };
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        to_tug(&c, &["c.conf"], env, &mut io)
+    }
+
+    /// Each job's name and `after`, from the decoded model.
+    fn graph(text: &str) -> Vec<(String, Vec<String>)> {
+        let m = map(text, &[]).unwrap();
+        let c = parse("t", &m.text).unwrap_or_else(|e| panic!("{e:?}\n{}", m.text));
+        c.jobs
+            .into_iter()
+            .map(|j| (j.name, j.service.after))
+            .collect()
+    }
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn cron_seconds_last_and_macros() {
+        assert_eq!(cron("* * * * * */10"), "*/10 * * * * *");
+        assert_eq!(cron("0 3 * * *"), "0 3 * * *");
+        assert_eq!(cron("daily"), "@daily");
+        assert_eq!(cron("@hourly"), "@hourly");
+    }
+
+    #[test]
+    fn order_idle_init_before_and_the_group_rule() {
+        let g = graph(
+            "settings: {enable_syslog: false}\n\
+             a.service: {command: a, service_groups: INIT}\n\
+             db.service: {command: db, service_groups: database}\n\
+             web.service: {command: web, after: database}\n\
+             rot.service: {command: rot}\n\
+             pre.service: {command: pre, before: web.service}\n\
+             last.service: {command: last, service_groups: IDLE}\n",
+        );
+        let by = |n: &str| g.iter().find(|j| j.0 == n).unwrap().1.clone();
+        assert_eq!(by("a"), s(&[]));
+        assert_eq!(by("db"), s(&["a"]));
+        // The Compat rule: rot is in web's group (default), so it waits
+        // for the group web named.
+        assert_eq!(by("rot"), s(&["a", "db"]));
+        assert_eq!(by("web"), s(&["a", "db", "pre"]));
+        assert_eq!(by("pre"), s(&["a", "db"]));
+        assert_eq!(by("last"), s(&["a", "db", "web", "rot", "pre"]));
+    }
+
+    #[test]
+    fn disabled_and_unknown_names_drop_out() {
+        let g = graph(
+            "settings: {enable_syslog: false, env_set: {ON: 'no'}}\n\
+             a.service: {command: a, enabled: '$(ON)'}\n\
+             b.service: {command: b, after: 'a.service, nosuch.service, nogroup'}\n\
+             c.service: {command: nosuch, optional: true}\n",
+        );
+        assert_eq!(g, [("b".to_string(), s(&[]))]);
+    }
+
+    #[test]
+    fn a_cycle_is_an_error() {
+        let m = map(
+            "a.service: {command: a, after: b.service}\nb.service: {command: b, after: a.service}\n",
+            &[],
+        )
+        .unwrap();
+        assert!(parse("t", &m.text).is_err());
+    }
+
+    #[test]
+    fn kinds_and_keys() {
+        let m = map(
+            "settings: {enable_syslog: false, process_timeout: 7}\n\
+             o.service: {type: oneshot, command: 'o x'}\n\
+             f.service: {type: forking, command: f, pidfile: /run/f.pid}\n\
+             n.service: {type: notify, command: n, kill_signal: SIGQUIT}\n\
+             i.service: {type: inetd, command: i, port: '$(PORT)'}\n\
+             r.service: {command: r, restart: true, restart_delay: 1, uid: www}\n",
+            &[("PORT", "8080")],
+        )
+        .unwrap();
+        let c = parse("t", &m.text).unwrap();
+        let j = |n: &str| c.jobs.iter().find(|j| j.name == n).unwrap();
+        use crate::config::kinds::Kind as K;
+        assert_eq!(j("o").service.kind, K::Oneshot);
+        assert_eq!(j("o").timeout, Some(7_000_000_000));
+        assert_eq!(j("f").service.kind, K::Forking);
+        assert_eq!(j("f").service.pidfile.as_deref(), Some("/run/f.pid"));
+        assert_eq!(j("n").stop_signal, libc::SIGQUIT);
+        assert_eq!(j("i").service.kind, K::Inetd);
+        assert_eq!(j("r").user.as_deref(), Some("www"));
+        assert_eq!(j("r").workdir.as_deref(), Some("/var/www"));
+        assert_eq!(j("r").restart_delay, 1_000_000_000);
+        assert!(c.syslog.is_none());
+        let env = &j("r").env;
+        assert!(env.contains(&("HOME".into(), Some("/var/www".into()))));
+        assert!(env.contains(&("USER".into(), Some("www".into()))));
+    }
+
+    #[test]
+    fn env_layers_export_and_unset() {
+        let m = map(
+            "settings: {env_set: {A: '$(B)-x', E: ''}, env_unset: [DROP*]}\n\
+             s.service: {command: 'echo $(A)', env_set: {B: 'from-svc', C: '`date`'}}\n",
+            &[("B", "proc"), ("DROPME", "1"), ("_HIDDEN", "h")],
+        )
+        .unwrap();
+        let c = parse("t", &m.text).unwrap();
+        let j = &c.jobs[0];
+        // A is expanded in the innermost layer: the service's B.
+        assert_eq!(j.exec.as_ref().unwrap(), &s(&["echo", "from-svc-x"]));
+        let env = &j.env;
+        assert!(env.contains(&("C".into(), Some("ran[date]".into()))));
+        assert!(env.contains(&("DROPME".into(), None)));
+        assert!(env.contains(&("_HIDDEN".into(), None)));
+        assert!(!env.iter().any(|(k, _)| k == "E"));
+    }
+
+    #[test]
+    fn errors_name_the_file_line_and_key() {
+        let e = map("a.service: {command: a, enabled: maybe}\n", &[])
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            ["c.conf:1:34: a.service.enabled: invalid boolean parameter for 'enabled': 'maybe'"]
+        );
+        let e = map(
+            "a.service: {type: cron, command: a, interval: '* * *'}\n",
+            &[],
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e[0].starts_with("c.conf:1:47: a.service.interval: '* * *': "),
+            "{e:?}"
+        );
+        let e = map("a.service: {command: a, uid: nobody9}\n", &[])
+            .err()
+            .unwrap();
+        assert_eq!(
+            e,
+            ["c.conf:1:30: a.service.uid: specified user ('nobody9') does not exist"]
+        );
+    }
+
+    #[test]
+    fn logging_sections_become_outputs() {
+        let m = map(
+            "settings: {enable_syslog: true}\n\
+             console.logging: {selector: '*.warn', stdout: true, stderr: true}\n\
+             files.logging: {file: /var/log/x-%d.log, syslog_host: 10.0.0.1}\n\
+             off.logging: {stdout: true, enabled: false}\n",
+            &[],
+        )
+        .unwrap();
+        let c = parse("t", &m.text).unwrap();
+        let names: Vec<&str> = c.logs.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "console.stdout",
+                "console.stderr",
+                "files.file",
+                "files.forward"
+            ]
+        );
+        assert_eq!(c.syslog.unwrap().socket.as_deref(), Some("/dev/log"));
+    }
+}
