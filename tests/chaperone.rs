@@ -1,0 +1,316 @@
+//! Chaperone configs under tug (issue 12): every el-tests config of
+//! Chaperone loads with `tug check`, and small chaperone.d directories
+//! modelled on its el-tests (basic, simple, cron, fork, notify, inetd) run
+//! under `tug --config DIR` with no flag saying they are Chaperone's.
+//!
+//! Each scenario's config routes every record (tug's and the jobs') to
+//! stdout through a `console.logging` section, so the test waits for the
+//! lines the jobs print; nothing sleeps for synchronisation.
+
+mod common;
+
+use common::peers::c_peer;
+use common::*;
+use std::io::Read;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+
+const CONSOLE: &str = "console.logging: { selector: '*.*', stdout: true }\n";
+const NO_SYSLOG: &str = "settings: { enable_syslog: false }\n";
+
+fn el_tests() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/compat/chaperone/el-tests")
+}
+
+/// A chaperone.d with `files` (name, text).
+fn config_dir(tag: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = fresh_dir(&format!("chap-{tag}"));
+    let conf = dir.join("chaperone.d");
+    std::fs::create_dir_all(&conf).unwrap();
+    for (name, text) in files {
+        std::fs::write(conf.join(name), text).unwrap();
+    }
+    conf
+}
+
+fn supervise(conf: &Path) -> Running {
+    let sock = conf.parent().unwrap().join("tug.sock");
+    let mut c = tug_cmd(&[
+        "--config",
+        conf.to_str().unwrap(),
+        "--socket",
+        sock.to_str().unwrap(),
+    ]);
+    c.env_remove("TUG_SOCKET").env_remove("NOTIFY_SOCKET");
+    Running::start(c)
+}
+
+fn check(path: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut c = tug_cmd(&["check", path.to_str().unwrap()]);
+    c.envs(env.iter().copied());
+    output(c)
+}
+
+#[test]
+fn every_el_tests_config_loads() {
+    let mut seen = 0;
+    for e in std::fs::read_dir(el_tests()).unwrap() {
+        let path = e.unwrap().path();
+        let (code, out, err) = check(&path, &[]);
+        assert_eq!(code, 0, "{}: {out}{err}", path.display());
+        assert!(out.contains(": OK"), "{out}");
+        // With each of its services enabled too (they are off unless an
+        // ENABLE_ variable says true).
+        let text = std::fs::read_to_string(&path).unwrap();
+        let vars: Vec<&str> = text
+            .split("$(")
+            .skip(1)
+            .filter_map(|s| s.split(":-").next())
+            .filter(|v| v.starts_with("ENABLE_"))
+            .collect();
+        let env: Vec<(&str, &str)> = vars.iter().map(|v| (*v, "true")).collect();
+        let (code, out, err) = check(&path, &env);
+        assert_eq!(code, 0, "{} with {env:?}: {out}{err}", path.display());
+        seen += 1;
+    }
+    assert_eq!(seen, 7);
+}
+
+#[test]
+fn the_cron_el_test_maps_its_seconds_last_interval() {
+    let (code, out, err) = output({
+        let mut c = tug_cmd(&["render", el_tests().join("cron-1.conf").to_str().unwrap()]);
+        c.env("ENABLE_CRON1", "true");
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("when: { cron: \"*/10 * * * * *\" }"), "{out}");
+}
+
+#[test]
+fn render_prints_a_tug_config_that_loads_as_one() {
+    let conf = config_dir(
+        "render",
+        &[
+            (
+                "10-init.conf",
+                "init.service: { type: oneshot, command: 'true', service_groups: INIT }\n",
+            ),
+            (
+                "20-app.conf",
+                "app.service: { command: 'sleep 1', restart: true }\n",
+            ),
+            ("30-log.conf", CONSOLE),
+        ],
+    );
+    let (code, out, err) = output(tug_cmd(&["render", conf.to_str().unwrap()]));
+    assert_eq!(code, 0, "{err}");
+    let json5 = conf.parent().unwrap().join("tug.json5");
+    std::fs::write(&json5, &out).unwrap();
+    let (code, checked, err) = check(&json5, &[]);
+    assert_eq!(code, 0, "{out}\n{checked}{err}");
+    assert!(checked.contains("job app"), "{checked}");
+    assert!(checked.contains("after init"), "{checked}");
+}
+
+#[test]
+fn errors_name_the_file_line_and_key() {
+    let conf = config_dir(
+        "errors",
+        &[(
+            "a.conf",
+            "a.service: {\n  command: x,\n  restrat: true,\n}\n",
+        )],
+    );
+    let (code, out, err) = check(&conf, &[]);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("a.conf:3:3: a.service: unknown key 'restrat' (did you mean 'restart'?)"),
+        "{err}"
+    );
+    // A file (not a directory) with a service at its top is Chaperone's too.
+    let file = conf.join("a.conf");
+    std::fs::write(&file, "b.service: { command: b, after: c.service }\n").unwrap();
+    let (code, out, err) = check(&file, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("job b"), "{out}");
+}
+
+/// el-tests basic and simple: an INIT oneshot, then a simple service that
+/// sees its layers' environment; tug ends when both have.
+#[test]
+fn basic_init_then_simple_with_the_environment_layers() {
+    let conf = config_dir(
+        "basic",
+        &[
+            (
+                "00-settings.conf",
+                "settings: {\n  enable_syslog: false,\n  env_set: { WHO: 'set-$(_CHAP_SERVICE)', GONE: x },\n}\n",
+            ),
+            (
+                "10-init.conf",
+                "init.service: { type: oneshot, service_groups: INIT,\n  command: \"sh -c 'echo init-ran'\" }\n",
+            ),
+            (
+                "20-main.conf",
+                "main.service: { command: \"sh -c 'echo main-sees $WHO [$GONE] $(HOME:+home)'\",\n  env_unset: [GONE] }\n",
+            ),
+            ("90-log.conf", CONSOLE),
+        ],
+    );
+    let mut t = supervise(&conf);
+    t.expect_line("init-ran");
+    t.expect_line("job init is ready");
+    let line = t.expect_line("main-sees");
+    assert!(
+        line.ends_with("main-sees set-main.service [] home"),
+        "{line}"
+    );
+    let (status, _, err) = t.finish();
+    assert!(status.success(), "{status:?} {err}");
+}
+
+/// el-tests fork: the launcher exits, the pidfile names the daemon, and a
+/// service after it starts only then.
+#[test]
+fn forking_with_a_pidfile_then_its_dependent() {
+    let dir = fresh_dir("chap-fork-pid");
+    let pid = dir.join("d.pid");
+    let daemon = format!(
+        "d.service: {{ type: forking, pidfile: '{}',\n  command: \"sh -c 'sh -c \\\"echo daemon-up; exec sleep 30\\\" & echo $! > {}'\" }}\n",
+        pid.display(),
+        pid.display()
+    );
+    let conf = config_dir(
+        "fork",
+        &[
+            ("00.conf", NO_SYSLOG),
+            ("10-d.conf", &daemon),
+            (
+                "20-after.conf",
+                "after.service: { type: oneshot, after: d.service, command: \"echo after-ran\" }\n",
+            ),
+            ("90-log.conf", CONSOLE),
+        ],
+    );
+    let mut t = supervise(&conf);
+    t.expect_line("job d is ready");
+    t.expect_line("after-ran");
+    let daemon_pid: i32 = std::fs::read_to_string(&pid)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(daemon_pid));
+    send(t.pid(), libc::SIGTERM);
+    let (status, _, err) = t.finish();
+    assert!(status.success(), "{status:?} {err}");
+    assert!(!alive(daemon_pid), "the daemon outlived tug");
+}
+
+/// el-tests cron: `* * * * * *` (seconds last) runs every second; a failed
+/// run does not end the schedule (Chaperone's flaw).
+#[test]
+fn cron_with_seconds_last_keeps_running_after_a_failure() {
+    let dir = fresh_dir("chap-cron-n");
+    let n = dir.join("n");
+    let job = format!(
+        "tick.service: {{ type: cron, interval: '* * * * * *',\n  command: \"sh -c 'echo x >> {0}; echo tick-$(wc -l < {0}); exit 1'\" }}\n",
+        n.display()
+    );
+    let conf = config_dir(
+        "cron",
+        &[
+            ("00.conf", NO_SYSLOG),
+            ("10.conf", &job),
+            ("90.conf", CONSOLE),
+        ],
+    );
+    let mut t = supervise(&conf);
+    t.expect_line("tick-1");
+    t.expect_line("tick-2");
+    send(t.pid(), libc::SIGTERM);
+    let (status, _, err) = t.finish();
+    assert!(status.success(), "{status:?} {err}");
+}
+
+/// el-tests inetd: each connection runs the command with the socket as
+/// its stdio.
+#[test]
+fn inetd_port_serves_each_connection() {
+    let port = free_port();
+    let job = format!(
+        "hello.service: {{ type: inetd, port: '$(PORT)', command: \"echo hello-from-$(_CHAP_SERVICE)\" }}\n"
+    );
+    let conf = config_dir(
+        "inetd",
+        &[
+            ("00.conf", NO_SYSLOG),
+            ("10.conf", &job),
+            ("90.conf", CONSOLE),
+        ],
+    );
+    let sock = conf.parent().unwrap().join("tug.sock");
+    let mut c = tug_cmd(&[
+        "--config",
+        conf.to_str().unwrap(),
+        "--socket",
+        sock.to_str().unwrap(),
+    ]);
+    c.env_remove("TUG_SOCKET").env_remove("NOTIFY_SOCKET");
+    c.env("PORT", port.to_string());
+    let mut t = Running::start(c);
+    t.expect_line("job hello: accepting on");
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut got = String::new();
+        s.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "hello-from-hello.service\n");
+    }
+    send(t.pid(), libc::SIGTERM);
+    let (status, _, err) = t.finish();
+    assert!(status.success(), "{status:?} {err}");
+}
+
+/// el-tests notify: the dependent starts once READY=1 came.
+#[test]
+fn notify_ready_then_its_dependent() {
+    let Some(notify) = c_peer("notify") else {
+        return;
+    };
+    let job = format!(
+        "n.service: {{ type: notify, command: '{} ready' }}\n\
+         then.service: {{ type: oneshot, after: n.service, command: 'echo then-ran' }}\n",
+        notify.display()
+    );
+    let conf = config_dir(
+        "notify",
+        &[
+            ("00.conf", NO_SYSLOG),
+            ("10.conf", &job),
+            ("90.conf", CONSOLE),
+        ],
+    );
+    let mut t = supervise(&conf);
+    t.expect_line("sent READY=1");
+    t.expect_line("then-ran");
+    send(t.pid(), libc::SIGTERM);
+    let (status, _, err) = t.finish();
+    assert!(status.success(), "{status:?} {err}");
+}
+
+/// A backtick in an env_set value runs through /bin/sh once.
+#[test]
+fn backticks_run_through_the_shell() {
+    let conf = config_dir(
+        "backtick",
+        &[(
+            "a.conf",
+            "settings: { enable_syslog: false, env_set: { V: '`echo from-sh`' } }\n\
+             a.service: { type: oneshot, command: 'echo got-$(V)' }\n",
+        )],
+    );
+    let (code, out, err) = output(tug_cmd(&["render", conf.to_str().unwrap()]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"echo\", \"got-from-sh\""), "{out}");
+}
