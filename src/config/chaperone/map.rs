@@ -147,18 +147,19 @@ fn ident(v: &Val<Scalar>, env: &[(String, String)], sh: &mut dyn Shell) -> Resul
 }
 
 /// Expands `v` in `env`, an error going to `o` with the key's spot.
-fn ex<T>(
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn ex(
     o: &mut Out,
     io: &mut Io,
-    v: &Option<Val<T>>,
-    text: impl Fn(&T) -> String,
+    v: Option<&Val<String>>,
     env: &[(String, String)],
     user: Option<(u32, u32)>,
     sec: &str,
     key: &str,
 ) -> Option<String> {
-    let v = v.as_ref()?;
-    match expand(&text(&v.v), env, user, io.sh) {
+    let v = v?;
+    match expand(&v.v, env, user, io.sh) {
         Ok(s) => Some(s),
         Err(e) => {
             o.err(v.at, sec, key, &e);
@@ -304,17 +305,7 @@ pub fn to_tug(
             o.err(svc.uid.as_ref().map_or(svc.at, |v| v.at), sec, "uid", &m);
             continue;
         }
-        let id = |v: &String| v.clone();
-        let Some(cmd) = ex(
-            &mut o,
-            io,
-            &Some(svc.command.clone()),
-            id,
-            &env,
-            user,
-            sec,
-            "command",
-        ) else {
+        let Some(cmd) = ex(&mut o, io, Some(&svc.command), &env, user, sec, "command") else {
             continue;
         };
         let argv = match words::split(&cmd) {
@@ -340,7 +331,9 @@ pub fn to_tug(
         }
         let mut b = String::new();
         let mut put = |k: &str, v: &str| {
-            b.push_str(&format!("      {k}: {v},\n"));
+            for part in ["      ", k, ": ", v, ",\n"] {
+                b.push_str(part);
+            }
         };
         put("name", &quote(&base));
         let words: Vec<String> = argv.iter().map(|w| quote(w)).collect();
@@ -353,7 +346,8 @@ pub fn to_tug(
                 put("type", "\"oneshot\"");
                 put("timeout", &ms(timeout.unwrap_or(60.0)));
             }
-            Kind::Forking => match ex(&mut o, io, &svc.pidfile, id, &env, user, sec, "pidfile") {
+            Kind::Forking => match ex(&mut o, io, svc.pidfile.as_ref(), &env, user, sec, "pidfile")
+            {
                 Some(p) => {
                     put("type", "\"forking\"");
                     put("pidfile", &quote(&p));
@@ -373,7 +367,14 @@ pub fn to_tug(
                     Some(Val {
                         v: Scalar::Int(p), ..
                     }) => Some(p.to_string()),
-                    p => ex(&mut o, io, p, scalar_text, &env, user, sec, "port"),
+                    Some(p) => {
+                        let v = Val {
+                            v: scalar_text(&p.v),
+                            at: p.at,
+                        };
+                        ex(&mut o, io, Some(&v), &env, user, sec, "port")
+                    }
+                    None => None,
                 };
                 match port.as_deref().map(|p| (p, p.trim().parse::<u16>())) {
                     Some((_, Ok(p))) => {
@@ -387,7 +388,15 @@ pub fn to_tug(
                     None => o.err(svc.at, sec, "port", "an inetd service needs a port"),
                 }
             }
-            Kind::Cron => match ex(&mut o, io, &svc.interval, id, &env, user, sec, "interval") {
+            Kind::Cron => match ex(
+                &mut o,
+                io,
+                svc.interval.as_ref(),
+                &env,
+                user,
+                sec,
+                "interval",
+            ) {
                 Some(spec) => {
                     let expr = cron(&spec);
                     if let Err(e) = crate::calendar::cron::Schedule::parse(&expr) {
@@ -417,7 +426,15 @@ pub fn to_tug(
         if let Some(g) = &gid {
             put("group", &quote(g));
         }
-        let dir = ex(&mut o, io, &svc.directory, id, &env, user, sec, "directory");
+        let dir = ex(
+            &mut o,
+            io,
+            svc.directory.as_ref(),
+            &env,
+            user,
+            sec,
+            "directory",
+        );
         if let Some(d) = dir.or_else(|| pw.as_ref().map(|p| p.3.clone())) {
             put("workdir", &quote(&d));
         }
@@ -514,7 +531,6 @@ fn logging(c: &Config, o: &mut Out, io: &mut Io, settings: &Rc<Env>, set_ex: &[(
         let base = sec.strip_suffix(".logging").unwrap_or(sec);
         let env = layer(settings, &Default::default(), None, &[]);
         let env = env.expanded(io.sh).unwrap_or_else(|_| set_ex.to_vec());
-        let id = |v: &String| v.clone();
         match &l.enabled {
             Some(Val {
                 v: Scalar::Bool(false),
@@ -535,7 +551,7 @@ fn logging(c: &Config, o: &mut Out, io: &mut Io, settings: &Rc<Env>, set_ex: &[(
             },
             _ => {}
         }
-        let sel = ex(o, io, &l.selector, id, &env, None, sec, "selector");
+        let sel = ex(o, io, l.selector.as_ref(), &env, None, sec, "selector");
         let sel = sel.map_or(String::new(), |s| format!(", selector: {}", quote(&s)));
         let on = |v: &Option<Val<bool>>| v.as_ref().is_some_and(|v| v.v);
         let mut targets: Vec<(&str, String)> = Vec::new();
@@ -545,10 +561,18 @@ fn logging(c: &Config, o: &mut Out, io: &mut Io, settings: &Rc<Env>, set_ex: &[(
         if on(&l.stderr) {
             targets.push(("stderr", "stderr: true, format: \"classic\"".into()));
         }
-        if let Some(f) = ex(o, io, &l.file, id, &env, None, sec, "file") {
+        if let Some(f) = ex(o, io, l.file.as_ref(), &env, None, sec, "file") {
             targets.push(("file", format!("file: {}, format: \"classic\"", quote(&f))));
         }
-        if let Some(h) = ex(o, io, &l.syslog_host, id, &env, None, sec, "syslog_host") {
+        if let Some(h) = ex(
+            o,
+            io,
+            l.syslog_host.as_ref(),
+            &env,
+            None,
+            sec,
+            "syslog_host",
+        ) {
             let to = quote(&format!("udp://{h}"));
             targets.push(("forward", format!("forward: {to}, format: \"rfc3164\"")));
         }
