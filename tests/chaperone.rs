@@ -128,6 +128,18 @@ fn errors_name_the_file_line_and_key() {
         err.contains("a.conf:3:3: a.service: unknown key 'restrat' (did you mean 'restart'?)"),
         "{err}"
     );
+    // What tug's own checks find is told at the section it came from.
+    std::fs::write(
+        conf.join("a.conf"),
+        "a.service: {command: a, after: b.service}\nb.service: {command: b, after: a.service}\n",
+    )
+    .unwrap();
+    let (code, _, err) = check(&conf, &[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("a.conf:1:1: a.service: after: a cycle: the jobs wait on each other, so none can start: a → b → a"),
+        "{err}"
+    );
     // A file (not a directory) with a service at its top is Chaperone's too.
     let file = conf.join("a.conf");
     std::fs::write(&file, "b.service: { command: b, after: c.service }\n").unwrap();

@@ -97,7 +97,15 @@ pub fn load(path: &str, env: &Environ) -> Result<Config, Vec<String>> {
                     .nth(2)
                     .unwrap_or(rest);
                 match at(line) {
-                    Some((_, _, here)) => format!("{here}{}", msg.trim_start()),
+                    Some((_, _, here)) => {
+                        // `jobs[3].after: …` is the section's `after`.
+                        let msg = msg.trim_start();
+                        let msg = match msg.split_once("].") {
+                            Some((p, m)) if p.starts_with("jobs[") || p.starts_with("logs[") => m,
+                            _ => msg,
+                        };
+                        format!("{here}{msg}")
+                    }
                     None => format!("{path}:{msg}"),
                 }
             };

@@ -4,12 +4,16 @@
 //! environment layers and expansion language ([`expand`]). All sans-IO:
 //! the caller lists the directory, reads the files and runs backticks.
 //!
-//! Not here yet (the wiring): reading `--config` (a file or a directory,
-//! `_CHAP_CONFIG_DIR`), building the layers (process, settings, each
-//! service and logging section) and expanding each key in its own layer
-//! (uid and gid in the parent's), `enabled` through [`schema::boolean`],
-//! `port` as an int, and the mapping onto tug's jobs, dependency graph and
-//! log router.
+//! The rest is [`map`] (the layers expanded per key, the start order, the
+//! mapping onto tug's config text, checked by `config::parse` like any
+//! other) and [`io`], the edge: detection by content, reading a file or a
+//! directory, passwd, the PATH search and `/bin/sh` for backticks.
+//! `config::load` and `config::render` pick this front-end by content.
+//!
+//! Not here yet: the `chaperone` and `telchap` personalities (command
+//! line, CONSOLE service, `--show-dependencies`), exit_kills as a main
+//! job, ignore_failures/startup_pause/idle_delay semantics, a logging
+//! section's `extended`/`overwrite`/uid/gid.
 
 pub mod expand;
 pub mod io;
