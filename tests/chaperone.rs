@@ -251,14 +251,12 @@ fn cron_with_seconds_last_keeps_running_after_a_failure() {
 #[test]
 fn inetd_port_serves_each_connection() {
     let port = free_port();
-    let job = format!(
-        "hello.service: {{ type: inetd, port: '$(PORT)', command: \"echo hello-from-$(_CHAP_SERVICE)\" }}\n"
-    );
+    let job = "hello.service: { type: inetd, port: '$(PORT)', command: \"echo hello-from-$(_CHAP_SERVICE)\" }\n";
     let conf = config_dir(
         "inetd",
         &[
             ("00.conf", NO_SYSLOG),
-            ("10.conf", &job),
+            ("10.conf", job),
             ("90.conf", CONSOLE),
         ],
     );

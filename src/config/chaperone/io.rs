@@ -111,10 +111,13 @@ pub fn found(prog: &str, path: &str) -> bool {
         .any(|d| exists(&format!("{d}/{prog}")))
 }
 
+/// A backtick run: (user, command, output).
+type Ran = (Option<(u32, u32)>, String, String);
+
 /// Backticks through `/bin/sh -c`, each (user, command) once.
 pub struct Sh<'e> {
     pub env: &'e Environ,
-    cache: Vec<(Option<(u32, u32)>, String, String)>,
+    cache: Vec<Ran>,
     pub errors: Vec<String>,
 }
 
