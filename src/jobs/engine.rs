@@ -1304,7 +1304,8 @@ impl Supervisor<'_> {
 
     fn on_signal(&mut self, sig: i32) {
         // In a VM, poweroff/reboot/halt requests (SIGUSR1 too) become SIGTERM.
-        match crate::boot::stop_signal(sig) {
+        let sig = crate::boot::stop_signal(sig);
+        match sig {
             libc::SIGCHLD => self.reap(),
             libc::SIGTERM | libc::SIGINT => {
                 self.forward_to_main(sig);
