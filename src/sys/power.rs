@@ -110,8 +110,8 @@ pub fn wait_sigchld(ms: i64) -> bool {
     let mut set = super::signal::SigSet::empty();
     set.add(libc::SIGCHLD);
     let ts = libc::timespec {
-        tv_sec: ms / 1000,
-        tv_nsec: (ms % 1000) * 1_000_000,
+        tv_sec: (ms / 1000) as _,
+        tv_nsec: ((ms % 1000) * 1_000_000) as _,
     };
     // SAFETY: set and ts are valid for the call; no siginfo is wanted.
     unsafe { libc::sigtimedwait(set.as_ptr(), core::ptr::null_mut(), &ts) >= 0 }

@@ -28,7 +28,7 @@ pub fn wall_clock() -> (i64, u32) {
     };
     // SAFETY: ts is a valid timespec; CLOCK_REALTIME always exists.
     unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    (ts.tv_sec, ts.tv_nsec as u32)
+    (i64::from(ts.tv_sec), ts.tv_nsec as u32)
 }
 
 pub struct TimerFd(Fd);
