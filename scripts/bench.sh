@@ -20,7 +20,7 @@
 # per inetd server), BENCH_SVC_CLIENTS (50), BENCH_SVC_READY_RUNS (200),
 # BENCH_SVC_JOBS (50), BENCH_SVC_IDLE_SECS (10).
 # BENCH_SECTIONS="watch fleet" runs only those sections (init, supervisors,
-# watch, fleet, services) and prints the result without touching
+# watch, fleet, services, vm) and prints the result without touching
 # docs/BENCHMARKS.md.
 set -euo pipefail
 
@@ -46,7 +46,7 @@ SVC_ROUNDS=${BENCH_SVC_ROUNDS:-3}
 SVC_READY_RUNS=${BENCH_SVC_READY_RUNS:-200}
 SVC_JOBS=${BENCH_SVC_JOBS:-50}
 SVC_IDLE_SECS=${BENCH_SVC_IDLE_SECS:-10}
-SECTIONS=${BENCH_SECTIONS:-init supervisors watch fleet services}
+SECTIONS=${BENCH_SECTIONS:-init supervisors watch fleet services vm}
 
 # Targets for supervisor mode: tug's own RSS against supervisord's and s6's.
 TARGET_SUP_RSS_VS_SUPERVISORD=0.10 # at most a tenth
@@ -1740,6 +1740,10 @@ write_header() {
 		"- hyperfine: $(hyperfine --version | awk '{ print $2 }')" ""
 }
 
+# The vm section (tug and busybox init as a VM's PID 1).
+# shellcheck source=scripts/bench-vm.sh
+. "$ROOT/scripts/bench-vm.sh"
+
 main() {
 	ensure_packages
 	build_tug
@@ -1749,8 +1753,8 @@ main() {
 	local section
 	for section in $SECTIONS; do
 		case $section in
-		init | supervisors | watch | fleet | services) ;;
-		*) die "unknown section '$section' in BENCH_SECTIONS (init, supervisors, watch, fleet, services)" ;;
+		init | supervisors | watch | fleet | services | vm) ;;
+		*) die "unknown section '$section' in BENCH_SECTIONS (init, supervisors, watch, fleet, services, vm)" ;;
 		esac
 	done
 	write_header
@@ -1761,6 +1765,7 @@ main() {
 		watch) bench_watch ;;
 		fleet) bench_fleet ;;
 		services) bench_services ;;
+		vm) bench_vm ;;
 		esac
 	done
 	if [ -n "${BENCH_SECTIONS:-}" ]; then
