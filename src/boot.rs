@@ -214,19 +214,14 @@ fn watch_power_button() {
     });
 }
 
-/// Asks generic netlink's controller for the `acpi_event` family
-/// (CTRL_CMD_GETFAMILY with CTRL_ATTR_FAMILY_NAME).
+/// Asks generic netlink's controller for the `acpi_event` family:
+/// nlmsghdr (length 36, GENL_ID_CTRL, NLM_F_REQUEST), genlmsghdr
+/// (CTRL_CMD_GETFAMILY, version 1), CTRL_ATTR_FAMILY_NAME. Netlink is in
+/// host byte order: little-endian on every target tug builds for.
 fn acpi_request(s: &crate::sys::fd::Fd) -> Option<()> {
-    let mut m = Vec::with_capacity(36);
-    m.extend_from_slice(&36u32.to_ne_bytes());
-    m.extend_from_slice(&0x10u16.to_ne_bytes()); // GENL_ID_CTRL
-    m.extend_from_slice(&1u16.to_ne_bytes()); // NLM_F_REQUEST
-    m.extend_from_slice(&[0; 8]); // seq, port
-    m.extend_from_slice(&[3, 1, 0, 0]); // CTRL_CMD_GETFAMILY, version 1
-    m.extend_from_slice(&15u16.to_ne_bytes());
-    m.extend_from_slice(&2u16.to_ne_bytes()); // CTRL_ATTR_FAMILY_NAME
-    m.extend_from_slice(b"acpi_event\0\0");
-    (crate::sys::fd::write_raw(s.raw(), &m).ok() == Some(m.len())).then_some(())
+    const REQ: [u8; 36] =
+        *b"\x24\0\0\0\x10\0\x01\0\0\0\0\0\0\0\0\0\x03\x01\0\0\x0f\0\x02\0acpi_event\0\0";
+    (crate::sys::fd::write_raw(s.raw(), &REQ).ok() == Some(REQ.len())).then_some(())
 }
 
 /// The netlink attributes in `buf`: (type, payload).
