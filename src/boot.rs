@@ -195,7 +195,7 @@ fn watch_power_button() {
         let n = s.read(&mut buf).ok()?;
         mcast_group(&buf[..n])
     });
-    if !group.is_some_and(|g| power::join_group(&s, g).is_ok()) {
+    if group.is_none_or(|g| power::join_group(&s, g).is_err()) {
         debug!("no ACPI events from this kernel: the power button is not watched");
         return;
     }

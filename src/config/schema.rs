@@ -365,7 +365,7 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
     if let (Some(m), Some(n)) = (&main, top.get("main"))
         && !jobs.iter().any(|j| j.name == *m)
     {
-        e.at(n.pos, &top.key("main"), &format!("no job is named {m:?}"));
+        e.at(n.pos, &top.key("main"), format!("no job is named {m:?}"));
     }
     Some(Config {
         consul,
@@ -1575,6 +1575,14 @@ mod tests {
         );
         let e: Vec<&String> = e.iter().filter(|l| !l.contains(": warning: ")).collect();
         assert_eq!(e.len(), 2, "both errors are reported: {e:?}");
+    }
+
+    #[test]
+    fn main_names_the_job_whose_exit_ends_tug() {
+        let c = loaded(r#"{ main: "app", jobs: [ { name: "app", exec: "x" } ] }"#);
+        assert_eq!(c.main.as_deref(), Some("app"));
+        let e = errors(r#"{ main: "ghost", jobs: [ { name: "app", exec: "x" } ] }"#);
+        assert!(e[0].contains("main: no job is named \"ghost\""), "{e:?}");
     }
 
     fn loaded(text: &str) -> Config {
