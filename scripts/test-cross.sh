@@ -12,7 +12,11 @@
 #   under qemu-user as cargo's target runner: where the target's rust-std is
 #   installed (aarch64). armv7's rust-std cannot be downloaded (rustup 404),
 #   and tug's release build avoids std (core+alloc from rust-src), but the
-#   harness cannot: its unit tests are reported as not run.
+#   harness cannot: its unit tests are reported as not run. (Building std
+#   from rust-src too was tried: with -Zpanic-abort-tests the harness runs
+#   each test by re-executing itself, which fails with ENOEXEC without
+#   binfmt_misc; with panic_unwind the build stops on duplicate `core` lang
+#   items between std's libc and tug's own libc dev-dependency.)
 #
 # What qemu-user itself lacks (PR_SET_CHILD_SUBREAPER, pwritev2's
 # RWF_NOWAIT, exec of a foreign binary without binfmt_misc...) makes a few
