@@ -79,7 +79,9 @@ pub mod events;
 pub mod inspect;
 pub mod options;
 pub mod reconcile;
+pub mod run;
 pub mod service;
+pub mod task;
 
 pub use options::{Backend, Command, Deregister, Model, Options};
 pub use service::{Identity, Service};
