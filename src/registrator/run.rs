@@ -91,6 +91,10 @@ struct Registrator<'o> {
     ping: Option<CallId>,
     cleanup_due: bool,
     queue: Vec<String>,
+    /// Containers of the latest full resync not inspected yet: their
+    /// unchanged registrations are sent again (a registry that lost them
+    /// gets them back, as registrator's resync did).
+    resyncing: Vec<String>,
     inflight: Vec<Inflight>,
     registered: Vec<Registered>,
     /// Containers' last health (CHECK_TTL), by container ID.
@@ -133,6 +137,7 @@ fn body_of(r: Result<Response, String>) -> Result<Vec<u8>, String> {
 }
 
 pub fn run(o: &Options, env: &Environ) -> i32 {
+    crate::log::set_level(crate::log::Level::Info);
     let mut set = SigSet::empty();
     set.add(libc::SIGTERM);
     set.add(libc::SIGINT);
@@ -209,6 +214,7 @@ pub fn run(o: &Options, env: &Environ) -> i32 {
         ping: None,
         cleanup_due: false,
         queue: Vec::new(),
+        resyncing: Vec::new(),
         inflight: Vec::new(),
         registered: Vec::new(),
         health: Vec::new(),
@@ -434,6 +440,7 @@ impl Registrator<'_> {
                 Ok(ids) => {
                     let ours = self.registered.iter().map(|r| r.service.container.clone());
                     let all: Vec<String> = ids.into_iter().chain(ours).collect();
+                    self.resyncing = all.clone();
                     for id in all {
                         if !self.queue.contains(&id) {
                             self.queue.push(id);
@@ -533,8 +540,30 @@ impl Registrator<'_> {
         };
         let obs = [Observed { container, state }];
         let changes = reconcile::plan(&self.registered, &obs, &[], &self.policy(false));
+        let c = &obs[0].container;
+        if let Some(i) = self.resyncing.iter().position(|r| r == c) {
+            self.resyncing.swap_remove(i);
+            self.refresh(c, &changes);
+        }
         self.apply(changes);
-        self.beat(&obs[0].container);
+        self.beat(c);
+    }
+
+    /// Sends `container`'s registrations that `changes` leaves alone again.
+    fn refresh(&mut self, container: &str, changes: &[Change]) {
+        let b = &self.o.backend;
+        for r in &self.registered {
+            let s = &r.service;
+            let touched = changes.iter().any(|c| match c {
+                Change::Register(n) => n.id == s.id,
+                Change::Deregister { id, .. } | Change::Park { id } => *id == s.id,
+            });
+            if s.container == container && !r.parked && !touched {
+                let key = unit_key(b, &s.name, &s.id);
+                let task = RegTask::new(b, s, (self.o.ttl_s, self.o.ttl_refresh_s), None);
+                self.disc.add_task(&mut self.lp, &key, Box::new(task));
+            }
+        }
     }
 
     fn observe(&mut self, c: &Inspect, peer: Option<&Inspect>) -> State {
