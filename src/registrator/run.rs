@@ -379,7 +379,6 @@ impl Registrator<'_> {
                 for e in evs {
                     match e {
                         Ok(ev) => {
-                            debug!("docker: {:?} {}", ev.action, inspect::short(&ev.id));
                             if let Action::Health(h) = ev.action {
                                 self.set_health(&ev.id, Some(h));
                             }
