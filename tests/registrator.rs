@@ -726,6 +726,34 @@ fn event_stream_cut_mid_run_is_reconciled_after() {
 }
 
 #[test]
+fn resync_sends_registrations_the_registry_lost_again() {
+    let Some(img) = images() else { return };
+    let e = Emulator::start();
+    let _reg = Reg::start(&[
+        "-ip",
+        "127.0.0.1",
+        "-node",
+        NODE,
+        "-resync",
+        "1",
+        &consul_uri(&e),
+    ]);
+    let c = Ctr::run("resync", &["-p", &format!("{}:6379", free())], &img.redis);
+    let id = c.id("6379");
+    present(&e, &id);
+    // Gone behind tug's back (an agent that lost its state).
+    let r = e.api(
+        "PUT",
+        &format!("/v1/agent/service/deregister/{}", http_enc(&id)),
+        "",
+    );
+    assert_eq!(r.status, 200);
+    let since = e.request_seq();
+    expect(&e, &format!("request=/v1/agent/service/register&since={since}"));
+    present(&e, &id);
+}
+
+#[test]
 fn registry_down_during_a_start_registers_when_back() {
     let Some(img) = images() else { return };
     let e = Emulator::start();
@@ -881,15 +909,18 @@ fn consulkv_layout() {
     let e = Emulator::start();
     let p = free();
     let c = Ctr::run("kv", &["-p", &format!("{p}:6379")], &img.redis);
-    let _reg = Reg::start(&[
-        "-ip",
-        "127.0.0.1",
-        "-node",
-        NODE,
-        &format!("consulkv://{}/svc", e.addr()),
-    ]);
+    // Leftovers: this node's (an earlier run's) go with -cleanup, another
+    // node's stay.
+    let stale = format!("svc/redis/{NODE}:tug-reg-{}-gone:6379", run_id());
+    let other = format!("svc/redis/othernode:tug-reg-{}-gone:6379", run_id());
+    e.kv_put(&stale, "192.0.2.9:1");
+    e.kv_put(&other, "192.0.2.9:2");
+    let kv = format!("consulkv://{}/svc", e.addr());
+    let _reg = Reg::start(&["-ip", "127.0.0.1", "-node", NODE, "-cleanup", &kv]);
     let key = format!("svc/redis/{}", c.id("6379"));
     expect(&e, &format!("kv={}&value=127.0.0.1:{p}", http_enc(&key)));
+    expect(&e, &format!("kv={}&present=0", http_enc(&stale)));
+    assert_eq!(e.kv_get(&other).as_deref(), Some("192.0.2.9:2"));
     c.remove();
     expect(&e, &format!("kv={}&present=0", http_enc(&key)));
 }

@@ -44,7 +44,7 @@ use crate::discovery::retry::Retry;
 use crate::discovery::{BackendConfig, Discovery};
 use crate::env::Environ;
 use crate::event_loop::{Event, EventLoop, TimerId};
-use crate::log::{debug, error, info, warning};
+use crate::log::{error, info, warning};
 use crate::net::client::{Call, CallId, Client, Endpoint, Reply, Response};
 use crate::net::interfaces;
 use crate::sys::signal::SigSet;
@@ -226,6 +226,7 @@ pub fn run(o: &Options, env: &Environ) -> i32 {
         exit: None,
     };
     r.ping();
+    r.arm_resync();
     r.run_loop()
 }
 
@@ -451,7 +452,15 @@ impl Registrator<'_> {
             }
         } else if Some(c) == self.remote {
             self.remote = None;
-            match body_of(res).and_then(|b| super::backend::parse_listing(&self.o.backend, &b)) {
+            // Consul KV answers 404 for a prefix without keys.
+            let none = matches!(&res, Ok(r) if r.head.status == 404);
+            let listed = match none {
+                true => Ok(Vec::new()),
+                false => {
+                    body_of(res).and_then(|b| super::backend::parse_listing(&self.o.backend, &b))
+                }
+            };
+            match listed {
                 Ok(remote) => {
                     let changes =
                         reconcile::plan(&self.registered, &[], &remote, &self.policy(true));
@@ -514,8 +523,9 @@ impl Registrator<'_> {
             .map_or_else(|| f.id.clone(), |w| w.id.clone());
         let parsed = match res {
             Err(e) => {
-                debug!("docker: inspect {}: {e}", inspect::short(&f.id));
-                return;
+                // The resync after the backoff observes it again.
+                let what = format!("docker: inspect {}", inspect::short(&f.id));
+                return self.docker_failed(&what, &e);
             }
             Ok(r) if r.head.status == 404 => Err(State::Gone),
             Ok(r) if r.head.status != 200 => Err(State::Unknown),
