@@ -749,7 +749,10 @@ fn resync_sends_registrations_the_registry_lost_again() {
     );
     assert_eq!(r.status, 200);
     let since = e.request_seq();
-    expect(&e, &format!("request=/v1/agent/service/register&since={since}"));
+    expect(
+        &e,
+        &format!("request=/v1/agent/service/register&since={since}"),
+    );
     present(&e, &id);
 }
 

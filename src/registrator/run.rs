@@ -136,7 +136,9 @@ fn body_of(r: Result<Response, String>) -> Result<Vec<u8>, String> {
     }
 }
 
-pub fn run(o: &Options, env: &Environ) -> i32 {
+/// `default_socket`: the control socket's place when TUG_SOCKET names none
+/// (`ctl::DEFAULT_SOCKET`, from the caller: ctl is a layer above).
+pub fn run(o: &Options, env: &Environ, default_socket: &str) -> i32 {
     crate::log::set_level(crate::log::Level::Info);
     let mut set = SigSet::empty();
     set.add(libc::SIGTERM);
@@ -176,7 +178,7 @@ pub fn run(o: &Options, env: &Environ) -> i32 {
     let socket = env.get("TUG_SOCKET");
     let control = match socket {
         Some(p) => Control::open(p, &[], CONTROL_BASE),
-        None => Control::open_default(crate::ctl::DEFAULT_SOCKET, &[], CONTROL_BASE),
+        None => Control::open_default(default_socket, &[], CONTROL_BASE),
     }
     .and_then(|c| c.register(&lp).map(|()| c));
     let control = match control {
@@ -730,7 +732,7 @@ impl Ops for Registrator<'_> {
             })
             .collect();
         Report {
-            version: crate::cli::VERSION.into(),
+            version: env!("CARGO_PKG_VERSION").into(),
             pid: crate::sys::process::getpid(),
             uptime_ns: now - self.started,
             shutting_down: self.stopping,
