@@ -422,7 +422,9 @@ fn help<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
             return Err(UsageError::new(
                 match crate::config::decode::closest(word, COMMANDS) {
                     Some(c) => format!("unknown command: {word} (did you mean {c}?)"),
-                    None => format!("unknown command: {word} (commands: check, render, ctl)"),
+                    None => format!(
+                        "unknown command: {word} (commands: check, render, ctl, registrator)"
+                    ),
                 },
             ));
         }
@@ -1092,7 +1094,7 @@ mod tests {
         );
         assert_eq!(
             msg(Flavor::Tug, &["help", "frobnicate"]),
-            "unknown command: frobnicate (commands: check, render, ctl)"
+            "unknown command: frobnicate (commands: check, render, ctl, registrator)"
         );
         // tini keeps its plain messages.
         assert_eq!(
