@@ -637,7 +637,7 @@ pub fn usage(flavor: Flavor) -> String {
              tug render [--config] FILE [--out F]  print the rendered config\n  \
              tug ctl [--socket PATH] COMMAND    talk to a running tug\n  \
              tug registrator [OPTIONS] URI      register Docker containers' ports\n\
-             \x20                                   in Consul, etcd or SkyDNS2\n  \
+             \x20                                    in Consul, etcd or SkyDNS2\n  \
              tug help [COMMAND]                 help on check, render, ctl, registrator\n"
         }
         Flavor::Tini => "",

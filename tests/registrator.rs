@@ -936,6 +936,25 @@ fn command_line_errors_and_help() {
     let (code, _, err) = output(tug_cmd(&["registrator", "consul://x", "-ip", "1.2.3.4"]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("tug registrator:"), "{err}");
+    // The registry unreachable at start: fatal after -retry-attempts + 1
+    // tries, -retry-interval apart.
+    let port = free_port();
+    let uri = format!("consul://127.0.0.1:{port}");
+    let mut cmd = tug_cmd(&[
+        "registrator",
+        "-retry-attempts",
+        "2",
+        "-retry-interval",
+        "50",
+        &uri,
+    ]);
+    cmd.env(
+        "TUG_SOCKET",
+        std::env::temp_dir().join(format!("tug-reg-{}.sock", run_id())),
+    );
+    let (code, _, err) = output(cmd);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(err.matches("cannot reach the registry").count(), 3, "{err}");
     // Installed as `registrator`.
     let dir = fresh_dir("reg-argv0");
     let link = dir.join("registrator");
