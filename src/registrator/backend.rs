@@ -279,6 +279,34 @@ mod tests {
     }
 
     #[test]
+    fn listings_read_back_as_ids_and_names() {
+        let ep = || Endpoint::Unix("/x".into());
+        let kv = Backend::ConsulKv {
+            endpoint: ep(),
+            token: Some("t".into()),
+            prefix: "svc".into(),
+        };
+        let call = listing_call(&kv);
+        assert_eq!(call.path, "/v1/kv/svc/?keys");
+        assert_eq!(call.headers, [("X-Consul-Token".into(), "t".into())]);
+        let got = parse_listing(&kv, br#"["svc/web/n:web:80","svc/odd","other/x/y"]"#).unwrap();
+        assert_eq!(got, [("n:web:80".into(), "web".into())]);
+        let sky = Backend::SkyDns2 {
+            endpoint: ep(),
+            domain: "skydns.local".into(),
+        };
+        assert_eq!(listing_call(&sky).path, "/v3/kv/range");
+        // "/skydns/local/skydns/web/n:web:80" in base64.
+        let key = crate::base64::encode(b"/skydns/local/skydns/web/n:web:80");
+        let body = format!(r#"{{"kvs":[{{"key":"{key}","value":""}}]}}"#);
+        assert_eq!(
+            parse_listing(&sky, body.as_bytes()).unwrap(),
+            [("n:web:80".into(), "web".into())]
+        );
+        assert!(parse_listing(&sky, br#"{"kvs":[{"key":"%%"}]}"#).is_err());
+    }
+
+    #[test]
     fn consul_body_without_check() {
         assert_eq!(
             consul_register_body(&svc()),

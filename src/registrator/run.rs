@@ -550,9 +550,12 @@ impl Registrator<'_> {
             (None, Err(state)) => state,
         };
         let obs = [Observed { container, state }];
-        let changes = reconcile::plan(&self.registered, &obs, &[], &self.policy(false));
         let c = &obs[0].container;
-        if let Some(i) = self.resyncing.iter().position(|r| r == c) {
+        let full = self.resyncing.iter().position(|r| r == c);
+        // A full resync with -cleanup also drops what a failed exit kept.
+        let policy = self.policy(full.is_some() && self.o.cleanup);
+        let changes = reconcile::plan(&self.registered, &obs, &[], &policy);
+        if let Some(i) = full {
             self.resyncing.swap_remove(i);
             self.refresh(c, &changes);
         }
@@ -768,4 +771,17 @@ impl Ops for Registrator<'_> {
     }
 
     fn count_request(&mut self, _: &str, _: u16) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_container_list_gives_the_ids_safe_in_paths() {
+        let id = "8dfafdbc3a40e0f5b4ef7b3f2d0a5b7e1c9d2e3f4a5b6c7d8e9f0a1b2c3d4e5f";
+        let body = format!(r#"[{{"Id":"{id}","Names":["/a"]}},{{"Id":"a/../b"}},{{"Names":[]}}]"#);
+        assert_eq!(running_ids(body.as_bytes()).unwrap(), [id]);
+        assert!(running_ids(b"{}").is_err());
+    }
 }
