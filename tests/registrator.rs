@@ -836,6 +836,44 @@ fn sigterm_deregisters_and_ctl_status_lists_services() {
 }
 
 #[test]
+fn sigterm_with_on_success_leaves_registrations_and_stop_removes() {
+    let Some(img) = images() else { return };
+    let e = Emulator::start();
+    let args = [
+        "-ip",
+        "127.0.0.1",
+        "-node",
+        NODE,
+        "-deregister",
+        "on-success",
+    ];
+    let uri = consul_uri(&e);
+    let reg = Reg::start(&[&args[..], &[uri.as_str()]].concat());
+    let stopped = Ctr::run(
+        "on-success-stop",
+        &["-p", &format!("{}:6379", free())],
+        &img.redis,
+    );
+    let kept = Ctr::run(
+        "on-success-kept",
+        &["-p", &format!("{}:6379", free())],
+        &img.redis,
+    );
+    present(&e, &stopped.id("6379"));
+    present(&e, &kept.id("6379"));
+    // `docker stop`: the probe exits 0 on SIGTERM, a success: removed.
+    docker_ok(&["stop", "-t", "10", &stopped.0]);
+    absent(&e, &stopped.id("6379"));
+    let (code, log) = reg.stop();
+    assert_eq!(code, 0, "{log}");
+    // tug's own exit leaves the running container's service in place.
+    e.expect(&format!(
+        "service={}&present=1&hold=1s",
+        http_enc(&kept.id("6379"))
+    ));
+}
+
+#[test]
 fn node_identity_is_the_engines_name() {
     let Some(img) = images() else { return };
     let e = Emulator::start();
