@@ -874,6 +874,29 @@ fn sigterm_with_on_success_leaves_registrations_and_stop_removes() {
 }
 
 #[test]
+fn sigterm_with_the_registry_down_exits_within_the_deadline() {
+    let Some(img) = images() else { return };
+    let e = Emulator::start();
+    let reg = Reg::start(&["-ip", "127.0.0.1", "-node", NODE, &consul_uri(&e)]);
+    let c = Ctr::run(
+        "term-down",
+        &["-p", &format!("{}:6379", free())],
+        &img.redis,
+    );
+    present(&e, &c.id("6379"));
+    e.fault("refuse");
+    let t = std::time::Instant::now();
+    let (code, log) = reg.stop();
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "{:?}\n{log}",
+        t.elapsed()
+    );
+    assert!(log.contains("not deregistered"), "{log}");
+}
+
+#[test]
 fn node_identity_is_the_engines_name() {
     let Some(img) = images() else { return };
     let e = Emulator::start();

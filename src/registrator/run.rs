@@ -29,9 +29,9 @@
 //!   no negotiation round trip, and inspect reads the fields of old and
 //!   new versions alike.
 //! - An inspect that fails on the transport (engine away) plans nothing:
-//!   the stream breaks too, and its resync observes the container.
+//!   a full resync after the backoff observes the container again.
 //! - SIGTERM/SIGINT: with `-deregister always` every registration is
-//!   removed (one attempt each, 5 s at most), with `on-success` they are
+//!   removed (retried with backoff for 5 s at most), with `on-success` they are
 //!   left in place (the containers still run; a restarted tug takes them
 //!   over by their stable IDs). Exit 0 either way.
 

@@ -22,7 +22,8 @@
 //! - A parked task (-deregister on-success, failed exit) sends nothing:
 //!   no heartbeat, no keepalive, so a TTL ends it; removing it still
 //!   deletes it.
-//! - A removal is tried until it lands, except at shutdown (one attempt).
+//! - A removal is tried until it lands; at shutdown until discovery's
+//!   deadline (5 s) passes.
 
 use super::backend;
 use super::options::Backend;
@@ -80,7 +81,6 @@ pub struct RegTask {
     reg: Reg,
     removed: bool,
     parked: bool,
-    shutting: bool,
     /// CHECK_TTL: the status the container's health asks for, the one the
     /// agent has, and when the next passing heartbeat is due.
     want: Option<Health>,
@@ -157,7 +157,6 @@ impl RegTask {
             reg: Reg::Unknown,
             removed: false,
             parked: false,
-            shutting: false,
             want: health,
             sent: None,
             beat_at: 0,
@@ -384,7 +383,6 @@ impl RegTask {
     fn failed(&mut self, now: u64, op: Op, what: &str, reason: &str) {
         self.retry.failed(now, what, reason);
         match op {
-            Op::Deregister if self.shutting => self.reg = Reg::No,
             Op::Deregister | Op::Register => self.reg = Reg::Unknown,
             // The agent or the lease may be gone: put it all again.
             Op::Beat(_) | Op::KeepAlive => {
@@ -412,7 +410,6 @@ impl ServiceTask for RegTask {
 
     fn shutdown(&mut self) -> bool {
         self.remove();
-        self.shutting = true;
         false
     }
 
