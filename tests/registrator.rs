@@ -172,7 +172,10 @@ impl Reg {
     }
 
     fn start_env(args: &[&str], env: &[(&str, &str)]) -> Reg {
-        let dir = fresh_dir("reg");
+        // One dir per instance: tests run in parallel in this process.
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = fresh_dir(&format!("reg{n}"));
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg("exec \"$0\" registrator \"$@\" 2>&1")
@@ -821,7 +824,7 @@ fn sigterm_deregisters_and_ctl_status_lists_services() {
     let mut ctl = tug_cmd(&["ctl", "status"]);
     ctl.env("TUG_SOCKET", reg.socket());
     let (code, out, err) = output(ctl);
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, 0, "tug ctl status: {err}\n{out}");
     let line = out
         .lines()
         .find(|l| l.contains(&c.id("6379")) && l.contains("container"))
