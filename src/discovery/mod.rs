@@ -33,7 +33,7 @@
 //! - Shutdown gives each service one deregistration attempt (after any
 //!   registration still in flight) and gives up after `SHUTDOWN_NS`.
 
-pub(crate) mod consul;
+mod consul;
 pub(crate) mod etcd;
 #[cfg(test)]
 mod live_tests;
