@@ -127,6 +127,7 @@ fn dispatch(args: &[&'static CStr], env: env::Environ) -> c_int {
             Err(errors) => config_errors(&errors),
         },
         Ok(Action::Ctl(words)) => ctl::run(&words, &env),
+        Ok(Action::Registrator(opts)) => registrator::run::run(&opts, &env, ctl::DEFAULT_SOCKET),
         Ok(Action::Render { config, out }) => match config::render(&config, &env) {
             Ok(text) => render_to(&text, out.as_deref()),
             Err(errors) => config_errors(&errors),
