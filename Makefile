@@ -13,7 +13,7 @@ RUSTC   ?= rustc
 # `make image TAG=myrepo/tug:1.0`
 TAG     ?= tug:latest
 
-.PHONY: all build probe test test-deps lint run bench image fuzz clean musl-target release tiny test-tiny rust-src
+.PHONY: all build probe test test-deps lint run bench image fuzz clean musl-target release tiny test-tiny rust-src test-cross
 
 all: build
 
@@ -109,6 +109,12 @@ lint:
 
 test: test-deps build probe lint
 	$(CARGO) test -- --test-threads=4
+	@if [ -n "$${CI:-}" ] && [ "$$CI" != false ]; then $(MAKE) test-cross; fi
+
+# The portable tests (unit, init, jobs, CLI) for aarch64 and armv7 (or
+# CROSS_TARGETS) under qemu-user; CI runs it after `make test`'s own.
+test-cross: test-deps
+	scripts/test-cross.sh $(CROSS_TARGETS)
 
 run: build
 	scripts/demo.sh $(BIN)

@@ -20,7 +20,7 @@
 # per inetd server), BENCH_SVC_CLIENTS (50), BENCH_SVC_READY_RUNS (200),
 # BENCH_SVC_JOBS (50), BENCH_SVC_IDLE_SECS (10).
 # BENCH_SECTIONS="watch fleet" runs only those sections (init, supervisors,
-# watch, fleet, services, size) and prints the result without touching
+# watch, fleet, services, size, logs, vm, registrator) and prints the result without touching
 # docs/BENCHMARKS.md.
 set -euo pipefail
 
@@ -46,7 +46,7 @@ SVC_ROUNDS=${BENCH_SVC_ROUNDS:-3}
 SVC_READY_RUNS=${BENCH_SVC_READY_RUNS:-200}
 SVC_JOBS=${BENCH_SVC_JOBS:-50}
 SVC_IDLE_SECS=${BENCH_SVC_IDLE_SECS:-10}
-SECTIONS=${BENCH_SECTIONS:-init supervisors watch fleet services size logs}
+SECTIONS=${BENCH_SECTIONS:-init supervisors watch fleet services size logs vm registrator}
 
 # Targets for supervisor mode: tug's own RSS against supervisord's and s6's.
 TARGET_SUP_RSS_VS_SUPERVISORD=0.10 # at most a tenth
@@ -1744,6 +1744,10 @@ write_header() {
 # shellcheck source=scripts/bench-logs.sh
 . "$ROOT/scripts/bench-logs.sh"
 
+# The vm section (tug and busybox init as a VM's PID 1).
+# shellcheck source=scripts/bench-vm.sh
+. "$ROOT/scripts/bench-vm.sh"
+
 main() {
 	ensure_packages
 	build_tug
@@ -1753,8 +1757,8 @@ main() {
 	local section
 	for section in $SECTIONS; do
 		case $section in
-		init | supervisors | watch | fleet | services | size | logs) ;;
-		*) die "unknown section '$section' in BENCH_SECTIONS (init, supervisors, watch, fleet, services, size, logs)" ;;
+		init | supervisors | watch | fleet | services | size | logs | vm | registrator) ;;
+		*) die "unknown section '$section' in BENCH_SECTIONS (init, supervisors, watch, fleet, services, size, logs, vm, registrator)" ;;
 		esac
 	done
 	write_header
@@ -1767,6 +1771,8 @@ main() {
 		services) bench_services ;;
 		size) bench_size ;;
 		logs) bench_logs ;;
+		vm) bench_vm ;;
+		registrator) bench_registrator ;;
 		esac
 	done
 	if [ -n "${BENCH_SECTIONS:-}" ]; then
@@ -1783,5 +1789,7 @@ main() {
 # Section: binary size (bench_size).
 # shellcheck source=scripts/bench-size.sh
 source "$ROOT/scripts/bench-size.sh"
+# shellcheck source=scripts/bench-registrator.sh
+. "$ROOT/scripts/bench-registrator.sh"
 
 main "$@"

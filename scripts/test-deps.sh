@@ -35,6 +35,24 @@ command -v logger >/dev/null || need_apt+=(bsdutils)
 # musl's syslog(3) in a FROM scratch image: the peer is built static.
 command -v musl-gcc >/dev/null || need_apt+=(musl-tools)
 log_tools=(logger musl-gcc /usr/sbin/rsyslogd)
+# The VM tests (tests/vm.rs) and `make bench`'s vm section: Debian's
+# kernel, qemu, a static libc for the test job, busybox init to compare.
+ls /boot/vmlinuz-* >/dev/null 2>&1 || need_apt+=(linux-image-amd64)
+command -v qemu-system-x86_64 >/dev/null || need_apt+=(qemu-system-x86)
+[ -f /usr/lib/x86_64-linux-gnu/libc.a ] || need_apt+=(libc6-dev)
+[ -x /bin/busybox ] || need_apt+=(busybox-static)
+command -v cpio >/dev/null || need_apt+=(cpio)
+# make test-cross / make release: qemu-user for aarch64 and armv7, and
+# Debian's musl for armv7 (its Rust rust-std cannot be downloaded), which
+# needs the armhf architecture in dpkg.
+command -v qemu-aarch64-static >/dev/null || need_apt+=(qemu-user-static)
+if [ ! -f /usr/lib/arm-linux-musleabihf/libc.a ]; then
+  if ! dpkg --print-foreign-architectures | grep -qx armhf; then
+    [ "$(id -u)" = 0 ] || { echo "test-deps: error: need root to add the armhf architecture (musl-dev:armhf)" >&2; exit 1; }
+    dpkg --add-architecture armhf
+  fi
+  need_apt+=(musl-dev:armhf)
+fi
 
 if ((${#need_apt[@]})); then
   echo "test-deps: installing ${need_apt[*]} from Debian" >&2
@@ -55,12 +73,14 @@ if ((${#need_apt[@]})); then
 fi
 
 # nginx and dnsmasq live in /usr/sbin, which a non-root PATH may lack.
-for tool in file unshare grep script python3 etcd promtool systemd-notify socat nc.openbsd cc; do
+for tool in file unshare grep script python3 etcd promtool systemd-notify socat nc.openbsd cc \
+  qemu-system-x86_64 qemu-aarch64-static qemu-arm-static cpio; do
   command -v "$tool" >/dev/null || { echo "test-deps: error: $tool is still missing" >&2; exit 1; }
 done
-for tool in /usr/sbin/nginx /usr/sbin/dnsmasq; do
-  [ -x "$tool" ] || { echo "test-deps: error: $tool is still missing" >&2; exit 1; }
+for tool in /usr/sbin/nginx /usr/sbin/dnsmasq /bin/busybox /usr/lib/arm-linux-musleabihf/libc.a; do
+  [ -e "$tool" ] || { echo "test-deps: error: $tool is still missing" >&2; exit 1; }
 done
+ls /boot/vmlinuz-* >/dev/null 2>&1 || { echo "test-deps: error: no kernel in /boot (linux-image-amd64)" >&2; exit 1; }
 
 # The log tests' tools (see above).
 for tool in "${log_tools[@]}"; do

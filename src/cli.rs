@@ -25,6 +25,8 @@ pub enum Flavor {
     Tini,
     /// Installed as `containerpilot`: its single-dash flags.
     ContainerPilot,
+    /// Installed as `registrator`: `tug registrator`'s command line.
+    Registrator,
 }
 
 impl Flavor {
@@ -34,6 +36,7 @@ impl Flavor {
         match base {
             b"tini" | b"tini-static" | b"docker-init" => Flavor::Tini,
             b"containerpilot" => Flavor::ContainerPilot,
+            b"registrator" => Flavor::Registrator,
             _ => Flavor::Tug,
         }
     }
@@ -41,7 +44,7 @@ impl Flavor {
     /// tini exits 1 on a bad command line; tug uses 2, like most tools.
     pub fn usage_exit_code(self) -> i32 {
         match self {
-            Flavor::Tug => 2,
+            Flavor::Tug | Flavor::Registrator => 2,
             Flavor::Tini | Flavor::ContainerPilot => 1,
         }
     }
@@ -51,6 +54,7 @@ impl Flavor {
             Flavor::Tug => "tug",
             Flavor::Tini => "tini",
             Flavor::ContainerPilot => "containerpilot",
+            Flavor::Registrator => "registrator",
         }
     }
 }
@@ -106,6 +110,8 @@ pub enum Action<'a> {
     /// after `ctl`; ContainerPilot's `-reload`, `-ping`... become the same
     /// words, with `--socket` first).
     Ctl(Vec<&'a str>),
+    /// `tug registrator ...` (or tug installed as `registrator`).
+    Registrator(alloc::boxed::Box<crate::registrator::Options>),
 }
 
 /// What a help text covers, and which help a usage error points to.
@@ -114,6 +120,7 @@ pub enum Topic {
     Tug,
     Check,
     Render,
+    Registrator,
 }
 
 /// A bad command line: what was wrong, and whose help covers it.
@@ -139,6 +146,7 @@ impl UsageError {
             Topic::Tug => "tug",
             Topic::Check => "tug check",
             Topic::Render => "tug render",
+            Topic::Registrator => "tug registrator",
         };
         match flavor {
             Flavor::Tug => format!("{cmd}: {msg}\nRun '{cmd} --help' for usage.\n"),
@@ -150,7 +158,7 @@ impl UsageError {
 /// tug's long options, for the did-you-mean hints.
 const TUG_LONG: &[&str] = &["help", "version", "config", "socket", "grace"];
 /// The words `tug` takes as a command rather than a program to run.
-const COMMANDS: &[&str] = &["check", "render", "ctl", "help"];
+const COMMANDS: &[&str] = &["check", "render", "ctl", "help", "registrator"];
 
 /// "unknown option: WORD", with the closest of `options` when one is near.
 fn unknown_option(word: &str, options: &[&str]) -> UsageError {
@@ -181,11 +189,15 @@ pub fn parse<'a>(
     if flavor == Flavor::ContainerPilot {
         return containerpilot(args, env);
     }
+    if flavor == Flavor::Registrator {
+        return registrator(args, env);
+    }
     if flavor == Flavor::Tug {
         match args.first().map(|a| a.to_bytes()) {
             Some(b"check") => return subcommand(&args[1..], env, Topic::Check),
             Some(b"render") => return subcommand(&args[1..], env, Topic::Render),
             Some(b"help") => return help(&args[1..]),
+            Some(b"registrator") => return registrator(&args[1..], env),
             Some(b"ctl") => {
                 let words = args[1..]
                     .iter()
@@ -374,6 +386,25 @@ fn subcommand<'a>(
     })
 }
 
+/// `tug registrator [OPTIONS] URI`: registrator's own command line.
+fn registrator<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, UsageError> {
+    use crate::registrator::{Command, options};
+    let words = args
+        .iter()
+        .map(|a| a.to_str())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| UsageError::new("arguments must be UTF-8"))?;
+    match options::parse(&words, &|k| env.get(k)) {
+        Ok(Command::Help) => Ok(Action::Print(options::USAGE.into())),
+        Ok(Command::Version) => Ok(Action::Print(version_text(Flavor::Tug))),
+        Ok(Command::Run(o)) => Ok(Action::Registrator(o)),
+        Err(errors) => Err(UsageError {
+            msg: errors.join("\n"),
+            topic: Topic::Registrator,
+        }),
+    }
+}
+
 /// `tug help [COMMAND]`.
 fn help<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
     let word = match args {
@@ -385,12 +416,15 @@ fn help<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
         "check" => help_text(Topic::Check),
         "render" => help_text(Topic::Render),
         "ctl" => format!("{}\n", crate::ctl::USAGE),
+        "registrator" => crate::registrator::options::USAGE.into(),
         "help" => usage(Flavor::Tug),
         _ => {
             return Err(UsageError::new(
                 match crate::config::decode::closest(word, COMMANDS) {
                     Some(c) => format!("unknown command: {word} (did you mean {c}?)"),
-                    None => format!("unknown command: {word} (commands: check, render, ctl)"),
+                    None => format!(
+                        "unknown command: {word} (commands: check, render, ctl, registrator)"
+                    ),
                 },
             ));
         }
@@ -602,9 +636,12 @@ pub fn usage(flavor: Flavor) -> String {
              tug check [--strict] [--config] FILE  validate, print warnings and the\n                                     job graph (--strict: warnings fail)\n  \
              tug render [--config] FILE [--out F]  print the rendered config\n  \
              tug ctl [--socket PATH] COMMAND    talk to a running tug\n  \
-             tug help [COMMAND]                 help on check, render or ctl\n"
+             tug registrator [OPTIONS] URI      register Docker containers' ports\n\
+             \x20                                    in Consul, etcd or SkyDNS2\n  \
+             tug help [COMMAND]                 help on check, render, ctl, registrator\n"
         }
         Flavor::Tini => "",
+        Flavor::Registrator => return crate::registrator::options::USAGE.into(),
         Flavor::ContainerPilot => {
             return String::from(
                 "Usage: containerpilot -config FILE | -config FILE -template [-out FILE] | -version\n\
@@ -648,6 +685,7 @@ pub fn usage(flavor: Flavor) -> String {
 fn help_text(topic: Topic) -> String {
     String::from(match topic {
         Topic::Tug => return usage(Flavor::Tug),
+        Topic::Registrator => crate::registrator::options::USAGE,
         Topic::Check => {
             "Usage: tug check [--strict] [--config] FILE\n\n\
              Loads FILE as `tug --config FILE` would, prints each warning on stderr,\n\
@@ -1056,7 +1094,7 @@ mod tests {
         );
         assert_eq!(
             msg(Flavor::Tug, &["help", "frobnicate"]),
-            "unknown command: frobnicate (commands: check, render, ctl)"
+            "unknown command: frobnicate (commands: check, render, ctl, registrator)"
         );
         // tini keeps its plain messages.
         assert_eq!(

@@ -65,6 +65,8 @@ pub const USAGE: &str = "usage: tug ctl [--socket PATH] COMMAND
   putenv K=V...           environment of jobs started from now on
   putmetric K=V...        values of the metrics in telemetry.metrics
   ping | shutdown | help
+  poweroff | reboot | halt  the VM tug is the init of (a signal to PID 1:
+                          SIGUSR2, SIGINT, SIGUSR1; busybox init too)
 
 The socket: --socket, else TUG_SOCKET, else control.socket of the config
 in TUG_CONFIG or CONTAINERPILOT, else the first of /var/run/tug.sock,
@@ -485,6 +487,17 @@ pub fn run(args: &[&str], env: &crate::env::Environ) -> i32 {
     if matches!(words[0], "help" | "--help" | "-h") || words.contains(&"--help") {
         write_all(1, format!("{USAGE}\n").as_bytes());
         return 0;
+    }
+    if let [w @ ("poweroff" | "reboot" | "halt")] = words[..] {
+        let sig = match w {
+            "reboot" => libc::SIGINT,
+            "halt" => libc::SIGUSR1,
+            _ => libc::SIGUSR2,
+        };
+        return match crate::sys::signal::kill(1, sig) {
+            Ok(()) => 0,
+            Err(e) => fail(REFUSED, &format!("cannot signal PID 1: {e}")),
+        };
     }
     let call = match call_for(&words) {
         Ok(c) => c,

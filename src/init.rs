@@ -167,6 +167,8 @@ impl<'a> Init<'a> {
     }
 
     fn on_signal(&mut self, sig: i32) {
+        // In a VM, poweroff/reboot/halt requests stop the child with SIGTERM.
+        let sig = crate::boot::stop_signal(sig);
         self.forward(sig);
         if sig == libc::SIGTERM || sig == libc::SIGINT {
             self.begin_shutdown();

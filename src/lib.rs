@@ -14,7 +14,7 @@
 //! `suggest`) < `log`
 //! < `net`, `process` < `config`, `discovery` < `control`, `health`,
 //! `telemetry`, `registrator` < `ctl` < `cli` (the command line and its
-//! parsed types) < `init`, `jobs` < this root (`run`).
+//! parsed types) < `boot` (a VM's PID 1) < `init`, `jobs` < this root (`run`).
 
 // no_std keeps the binary small (see main.rs); unit tests use std.
 #![cfg_attr(not(test), no_std)]
@@ -25,6 +25,7 @@
 extern crate alloc;
 
 pub mod base64;
+pub mod boot;
 pub mod calendar;
 pub mod cli;
 pub mod config;
@@ -61,7 +62,18 @@ use sys::fd::write_all;
 /// Runs tug with its arguments (argv[0] first) and environment; returns
 /// the process exit code.
 pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
+    // A VM's PID 1 sets the machine up first (stdio may be closed until
+    // /dev is mounted) and never returns (boot.rs).
+    let from_kernel = boot::start(args);
     sys::fd::ensure_stdio();
+    let code = dispatch(from_kernel.as_deref().unwrap_or(args), env);
+    if boot::is_vm() {
+        boot::finish(code);
+    }
+    code
+}
+
+fn dispatch(args: &[&'static CStr], env: env::Environ) -> c_int {
     let flavor = Flavor::from_argv0(args.first().map_or(&b""[..], |a| a.to_bytes()));
     if flavor == Flavor::Tini {
         log::set_style(log::Style::TiniNamed);
@@ -115,6 +127,7 @@ pub fn run(args: &[&'static CStr], env: env::Environ) -> c_int {
             Err(errors) => config_errors(&errors),
         },
         Ok(Action::Ctl(words)) => ctl::run(&words, &env),
+        Ok(Action::Registrator(opts)) => registrator::run::run(&opts, &env, ctl::DEFAULT_SOCKET),
         Ok(Action::Render { config, out }) => match config::render(&config, &env) {
             Ok(text) => render_to(&text, out.as_deref()),
             Err(errors) => config_errors(&errors),

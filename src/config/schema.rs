@@ -36,6 +36,9 @@ pub struct Config {
     /// `config::parse`). `tug check` prints them and
     /// `--strict` makes them errors; the supervisor logs them at start.
     pub warnings: Vec<String>,
+    /// tug's extension: the job whose exit ends tug as the command after
+    /// `--` does (and powers a VM off, boot.rs).
+    pub main: Option<String>,
 }
 
 pub struct Consul {
@@ -216,7 +219,7 @@ pub fn metric_name(m: &Metric) -> Result<String, String> {
     Ok(name)
 }
 
-const TOP: [&str; 10] = [
+const TOP: [&str; 11] = [
     "consul",
     "etcd",
     "logging",
@@ -228,6 +231,8 @@ const TOP: [&str; 10] = [
     // tug's logging (logs.rs).
     "syslog",
     "logs",
+    // tug's VM init (boot.rs).
+    "main",
 ];
 const JOB: [&str; 36] = [
     "name",
@@ -356,6 +361,12 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
         }
     }
     check_graph(e, &mut jobs, &job_nodes, &watches, watch_nodes);
+    let main = top.string(e, "main");
+    if let (Some(m), Some(n)) = (&main, top.get("main"))
+        && !jobs.iter().any(|j| j.name == *m)
+    {
+        e.at(n.pos, &top.key("main"), format!("no job is named {m:?}"));
+    }
     Some(Config {
         consul,
         etcd,
@@ -369,6 +380,7 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
         syslog,
         logs,
         warnings: Vec::new(),
+        main,
     })
 }
 
@@ -1563,6 +1575,14 @@ mod tests {
         );
         let e: Vec<&String> = e.iter().filter(|l| !l.contains(": warning: ")).collect();
         assert_eq!(e.len(), 2, "both errors are reported: {e:?}");
+    }
+
+    #[test]
+    fn main_names_the_job_whose_exit_ends_tug() {
+        let c = loaded(r#"{ main: "app", jobs: [ { name: "app", exec: "x" } ] }"#);
+        assert_eq!(c.main.as_deref(), Some("app"));
+        let e = errors(r#"{ main: "ghost", jobs: [ { name: "app", exec: "x" } ] }"#);
+        assert!(e[0].contains("main: no job is named \"ghost\""), "{e:?}");
     }
 
     fn loaded(text: &str) -> Config {

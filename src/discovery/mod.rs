@@ -34,10 +34,10 @@
 //!   registration still in flight) and gives up after `SHUTDOWN_NS`.
 
 mod consul;
-mod etcd;
+pub(crate) mod etcd;
 #[cfg(test)]
 mod live_tests;
-mod retry;
+pub(crate) mod retry;
 mod watch;
 
 // For the fuzz targets.
@@ -412,6 +412,25 @@ impl Discovery {
             task.maintenance(true);
         }
         let uid = self.insert(Kind::Service(id, task));
+        self.drive_and_pump(lp, uid);
+    }
+
+    /// A service task of the caller's own (registrator's layouts) under
+    /// `id`. A task already there under that id is replaced, its call in
+    /// flight kept: the new task sees that call's answer with no request
+    /// of its own outstanding (and ignores it), and sends its first only
+    /// after it, so nothing of the old one can land after the new one.
+    pub(crate) fn add_task(&mut self, lp: &mut EventLoop, id: &str, task: Box<dyn ServiceTask>) {
+        if self.shutting {
+            return;
+        }
+        let uid = match self.units.iter_mut().find(|u| u.service_id() == Some(id)) {
+            Some(u) => {
+                u.kind = Kind::Service(id.into(), task);
+                u.uid
+            }
+            None => self.insert(Kind::Service(id.into(), task)),
+        };
         self.drive_and_pump(lp, uid);
     }
 

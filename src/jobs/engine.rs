@@ -263,6 +263,12 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
     }
     if let Some(last) = s.jobs.last_mut().filter(|_| !main.is_empty()) {
         last.life.is_main = true;
+    } else if let Some(j) = s
+        .jobs
+        .iter_mut()
+        .find(|j| Some(j.name()) == config.main.as_deref())
+    {
+        j.life.is_main = true;
     }
     s.link_stop_waits();
     s.add_watches(&config.watches);
@@ -354,6 +360,9 @@ impl Supervisor<'_> {
             L::Error => Level::Error,
             L::Fatal => Level::Fatal,
         });
+        if crate::boot::debug_on() {
+            crate::log::set_level(Level::Debug);
+        }
         match config.logging.output.as_deref() {
             None => {}
             Some("stdout") => {
@@ -1375,6 +1384,8 @@ impl Supervisor<'_> {
     // ---- signals, shutdown, exit ----
 
     fn on_signal(&mut self, sig: i32) {
+        // In a VM, poweroff/reboot/halt requests (SIGUSR1 too) become SIGTERM.
+        let sig = crate::boot::stop_signal(sig);
         match sig {
             libc::SIGCHLD => self.reap(),
             libc::SIGTERM | libc::SIGINT => {

@@ -181,6 +181,78 @@ pub fn parse_agent_services(body: &[u8]) -> Result<Vec<(String, String)>, String
     Ok(out)
 }
 
+/// The request that lists what the registry holds, for -cleanup: the
+/// agent's services, or the keys under the layout's prefix.
+pub fn listing_call(backend: &Backend) -> crate::net::client::Call {
+    let prefix = kv_prefix(backend).unwrap_or_default();
+    let mut call = match backend {
+        Backend::Consul { .. } => get("/v1/agent/services".into()),
+        Backend::ConsulKv { .. } => {
+            let mut path = String::from("/v1/kv/");
+            crate::net::http::percent_encode(&mut path, &prefix, b"/:");
+            path.push_str("/?keys");
+            get(path)
+        }
+        Backend::Etcd { .. } | Backend::SkyDns2 { .. } => {
+            let from = format!("{prefix}/").into_bytes();
+            let end = crate::discovery::etcd::prefix_end(&from);
+            crate::discovery::etcd::range_call(&from, Some(&end))
+        }
+    };
+    if let Backend::Consul { token: Some(t), .. } | Backend::ConsulKv { token: Some(t), .. } =
+        backend
+    {
+        call.headers.push(("X-Consul-Token".into(), t.clone()));
+    }
+    call
+}
+
+fn get(path: String) -> crate::net::client::Call {
+    crate::net::client::Call {
+        method: "GET",
+        path,
+        headers: Vec::new(),
+        body: Vec::new(),
+        timeout_ns: Some(crate::discovery::CALL_TIMEOUT_NS),
+        stream: false,
+        max_body: 8 << 20,
+    }
+}
+
+/// The answer to `listing_call` as (ID, name) pairs. Consul KV answers
+/// 404 for no keys, which the caller sees as an error and skips a turn.
+pub fn parse_listing(backend: &Backend, body: &[u8]) -> Result<Vec<(String, String)>, String> {
+    use crate::json;
+    if let Backend::Consul { .. } = backend {
+        return parse_agent_services(body);
+    }
+    let prefix = kv_prefix(backend).unwrap_or_default();
+    let doc = json::parse(body).map_err(|e| format!("registry listing: {e}"))?;
+    let mut keys = Vec::new();
+    match backend {
+        Backend::ConsulKv { .. } => {
+            for k in json::as_array(&doc).unwrap_or(&[]) {
+                keys.push(String::from(json::as_str(k).unwrap_or("")));
+            }
+        }
+        _ => {
+            for kv in json::get(&doc, "kvs")
+                .and_then(json::as_array)
+                .unwrap_or(&[])
+            {
+                let k = json::get(kv, "key").and_then(json::as_str).unwrap_or("");
+                let k = crate::base64::decode(k)?;
+                keys.push(String::from_utf8_lossy(&k).into_owned());
+            }
+        }
+    }
+    Ok(keys
+        .iter()
+        .filter_map(|k| parse_kv_key(&prefix, k))
+        .map(|(name, id)| (String::from(id), String::from(name)))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::service::Check;
@@ -204,6 +276,34 @@ mod tests {
 
     fn ep() -> Endpoint {
         Endpoint::Unix("/s".into())
+    }
+
+    #[test]
+    fn listings_read_back_as_ids_and_names() {
+        let ep = || Endpoint::Unix("/x".into());
+        let kv = Backend::ConsulKv {
+            endpoint: ep(),
+            token: Some("t".into()),
+            prefix: "svc".into(),
+        };
+        let call = listing_call(&kv);
+        assert_eq!(call.path, "/v1/kv/svc/?keys");
+        assert_eq!(call.headers, [("X-Consul-Token".into(), "t".into())]);
+        let got = parse_listing(&kv, br#"["svc/web/n:web:80","svc/odd","other/x/y"]"#).unwrap();
+        assert_eq!(got, [("n:web:80".into(), "web".into())]);
+        let sky = Backend::SkyDns2 {
+            endpoint: ep(),
+            domain: "skydns.local".into(),
+        };
+        assert_eq!(listing_call(&sky).path, "/v3/kv/range");
+        // "/skydns/local/skydns/web/n:web:80" in base64.
+        let key = crate::base64::encode(b"/skydns/local/skydns/web/n:web:80");
+        let body = format!(r#"{{"kvs":[{{"key":"{key}","value":""}}]}}"#);
+        assert_eq!(
+            parse_listing(&sky, body.as_bytes()).unwrap(),
+            [("n:web:80".into(), "web".into())]
+        );
+        assert!(parse_listing(&sky, br#"{"kvs":[{"key":"%%"}]}"#).is_err());
     }
 
     #[test]

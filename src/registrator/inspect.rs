@@ -166,7 +166,7 @@ fn read(doc: &Node, id: &str) -> Result<Inspect, String> {
                 )?,
             });
         }
-        c.networks.sort_by(|a, b| a.name.cmp(&b.name));
+        super::service::sort_small(&mut c.networks, |a, b| a.name < b.name);
     }
     if let Some(s) = state {
         c.state.status = string(s, "Status", "State.Status")?;

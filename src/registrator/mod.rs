@@ -1,7 +1,7 @@
-//! Registrator mode's foundation: `tug registrator [OPTIONS] URI` bridges
+//! Registrator mode: `tug registrator [OPTIONS] URI` bridges
 //! the host's Docker engine to Consul, Consul KV, etcd v3 or SkyDNS2
 //! (issue 13; behaviour in shared/reference/registrator.md). Everything
-//! here is sans-IO: it parses, decides and formats; the loop does the IO.
+//! but `run` is sans-IO: it parses, decides and formats; `run` does the IO.
 //!
 //! Layout (front-end -> model -> actions):
 //! - `options`: the command line (Go flag syntax, registrator's flags and
@@ -42,44 +42,25 @@
 //! - `-tags` is a plain comma list (no Go templates); no TLS anywhere
 //!   (consul-tls://, DOCKER_TLS_VERIFY are errors that say so).
 //!
-//! Left to wire (not referenced by the binary yet, so LTO drops it all):
-//! - cli.rs: `tug registrator …` and the `registrator` argv0 flavor
-//!   calling `options::parse` (its errors one per line, then USAGE hint;
-//!   exit 2), `Command::Version` printing the version.
-//! - The loop: a Docker client over `net::client` (unix or tcp endpoint,
-//!   `Host: localhost`, an API version prefix from `GET /version`): `GET
-//!   /info` for the Name unless -node; subscribe to `events::EVENTS_PATH`
-//!   (streamed, no timeout) BEFORE `GET /containers/json`, inspect each
-//!   (and each `container:X` peer), `reconcile::plan`, apply. Each event:
-//!   inspect that container (start: Running; die: the event's exit code
-//!   or an inspect; destroy: Gone) and plan for it alone; health_status
-//!   drives CHECK_TTL services via `service::ttl_status`. Stream end or
-//!   error, or a bad record: reconnect with backoff (discovery::retry),
-//!   then a full resync. -resync N: a timer for a full resync; -cleanup
-//!   passes what the registry lists (`backend::parse_agent_services`, or
-//!   a KV range read back with `backend::parse_kv_key`).
-//! - Backends via discovery: Consul's agent register with
-//!   `backend::consul_register_body` (discovery's Consul task registers
-//!   its own TTL check shape today: it needs a variant that sends a
-//!   prepared body, with `?replace-existing-checks`), deregister by ID;
-//!   consulkv PUT/DELETE of `backend::kv_entry`; etcd/skydns2 PUT with a
-//!   lease of -ttl kept alive every -ttl-refresh (no lease without -ttl),
-//!   parked services' leases left to expire. Registration retried with
-//!   backoff until it lands; -retry-attempts/-retry-interval pace only the
-//!   first reach of the registry. The node address for wildcard bindings
-//!   from net::interfaces when -ip is not given.
-//! - Control: `tug ctl status` one line per registered service (ID, name,
-//!   address, container name and short ID), metrics as for jobs.
-//! - Tests with the real Docker engine (images FROM scratch of the probe,
-//!   tagged `registry.local:5000/team/redis:7`), the Consul emulator,
-//!   etcd, an engine-socket proxy cut mid-run; the benchmark.
+//! The IO side:
+//! - `task`: one registration as a `discovery` service task in its
+//!   registry's layout (Consul agent with its check, Consul KV, etcd v3
+//!   with leases, SkyDNS2), retried with discovery's backoff until it
+//!   lands; `Discovery::add_task` runs it.
+//! - `run`: the driver in the one loop (`tug registrator`): the registry
+//!   ping of -retry-attempts, `GET /info`, the `/events` stream BEFORE the
+//!   container list, inspects, `reconcile::plan` per container, resyncs,
+//!   -cleanup's listing, CHECK_TTL health, signals, and the control
+//!   socket's `Ops` (`tug ctl status`: one line per registration).
 
 pub mod backend;
 pub mod events;
 pub mod inspect;
 pub mod options;
 pub mod reconcile;
+pub mod run;
 pub mod service;
+pub mod task;
 
 pub use options::{Backend, Command, Deregister, Model, Options};
 pub use service::{Identity, Service};

@@ -21,6 +21,8 @@ pub fn now_ns() -> u64 {
 
 /// Wall-clock time (CLOCK_REALTIME): seconds since the epoch and nanoseconds,
 /// for log timestamps and cron, never for deadlines.
+// time_t is i32 on 32-bit musl targets (armv7), where `from` is needed.
+#[allow(clippy::useless_conversion)]
 pub fn wall_clock() -> (i64, u32) {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -28,7 +30,7 @@ pub fn wall_clock() -> (i64, u32) {
     };
     // SAFETY: ts is a valid timespec; CLOCK_REALTIME always exists.
     unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    (ts.tv_sec, ts.tv_nsec as u32)
+    (i64::from(ts.tv_sec), ts.tv_nsec as u32)
 }
 
 pub struct TimerFd(Fd);

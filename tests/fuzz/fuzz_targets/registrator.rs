@@ -1,6 +1,7 @@
 //! Registrator mode's readers: the Docker event stream and the container
 //! inspect -> services model. Never a panic; the events do not depend on
-//! how the stream is split into reads; the model is deterministic and its
+//! how the stream is split into reads; a registry's listing (-cleanup)
+//! reads without a panic; the model is deterministic and its
 //! services are registrable (address, port, name, ID, sorted attributes
 //! without the control keys, a Consul body that is JSON); a plan from
 //! nothing registers each ID once, and planning again changes nothing.
@@ -17,7 +18,26 @@ use tug::registrator::{Backend, Deregister, Identity, Model};
 fuzz_target!(|data: &[u8]| {
     events(data);
     model(data);
+    listing(data);
 });
+
+/// -cleanup's reading of what a registry lists: never a panic, and only
+/// (ID, name) pairs with both non-empty.
+fn listing(data: &[u8]) {
+    let ep = || tug::net::client::Endpoint::Unix("/e".into());
+    let backends = [
+        Backend::Consul { endpoint: ep(), token: None },
+        Backend::ConsulKv { endpoint: ep(), token: None, prefix: "svc".into() },
+        Backend::SkyDns2 { endpoint: ep(), domain: "skydns.local".into() },
+    ];
+    for b in &backends {
+        if let Ok(list) = tug::registrator::backend::parse_listing(b, data) {
+            if !matches!(b, Backend::Consul { .. }) {
+                assert!(list.iter().all(|(id, name)| !id.is_empty() && !name.is_empty()), "{list:?}");
+            }
+        }
+    }
+}
 
 fn events(data: &[u8]) {
     let mut whole = Vec::new();
