@@ -324,3 +324,58 @@ fn backticks_run_through_the_shell() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"echo\", \"got-from-sh\""), "{out}");
 }
+
+/// el-tests exitkills: the exit_kills service's exit ends tug, stopping
+/// the others, with its code (Chaperone's exit 0 was a flaw).
+#[test]
+fn exit_kills_ends_tug_with_its_code() {
+    let conf = config_dir(
+        "exitkills",
+        &[
+            ("00.conf", NO_SYSLOG),
+            (
+                "10.conf",
+                "keeper.service: { command: \"sh -c 'echo keeper-up; exec sleep 600'\" }\n\
+                 kills.service: { exit_kills: true, after: keeper.service,\n  command: \"sh -c 'echo kills-exiting; exit 3'\" }\n",
+            ),
+            ("90.conf", CONSOLE),
+        ],
+    );
+    let mut t = supervise(&conf);
+    t.expect_line("keeper-up");
+    t.expect_line("kills-exiting");
+    let (status, _, err) = t.finish();
+    assert_eq!(status.code(), Some(3), "{err}");
+}
+
+/// exit_kills on a forking service follows the daemon the pidfile names,
+/// not the launcher (Chaperone's issue #4).
+#[test]
+fn exit_kills_on_forking_follows_the_daemon() {
+    let dir = fresh_dir("chap-exitkills-fork");
+    let pid = dir.join("d.pid");
+    let daemon = format!(
+        "keeper.service: {{ command: \"sh -c 'exec sleep 600'\" }}\n\
+         d.service: {{ type: forking, pidfile: '{0}', exit_kills: true,\n  command: \"sh -c 'sleep 600 & echo $! > {0}'\" }}\n",
+        pid.display()
+    );
+    let conf = config_dir(
+        "exitkills-fork",
+        &[
+            ("00.conf", NO_SYSLOG),
+            ("10.conf", &daemon),
+            ("90.conf", CONSOLE),
+        ],
+    );
+    let mut t = supervise(&conf);
+    t.expect_line("job d is ready");
+    let daemon_pid: i32 = std::fs::read_to_string(&pid)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(t.pid()), "tug ended with the launcher");
+    send(daemon_pid, libc::SIGKILL);
+    let (status, _, err) = t.finish();
+    assert!(!status.success(), "{status:?} {err}");
+}

@@ -26,8 +26,11 @@
 //!   is one output, `NAME.stdout` and so on, in the classic line format;
 //!   syslog_host is forwarded as RFC 3164 over UDP (with a `<PRI>`,
 //!   which Chaperone left out).
-//! - Not mapped, with a warning: `exit_kills` (tug's model has no main job
-//!   in this branch), `extended`, `overwrite`, a logging uid/gid.
+//! - `exit_kills` is tug's `main` job: its exit ends tug, with its exit
+//!   code (Chaperone exited 0 whatever the code). tug has one main job: a
+//!   second exit_kills service gets a warning.
+//! - Not mapped, with a warning: `extended`, `overwrite`; a logging
+//!   section's uid/gid is ignored.
 //!   `startup_pause`, `idle_delay` and `ignore_failures` have no
 //!   equivalent and are dropped silently (tug does not sleep to guess).
 
@@ -245,6 +248,7 @@ pub fn to_tug(
     // The services that run, each with its expanded fields.
     let mut jobs: Vec<Job> = Vec::new();
     let mut bodies: Vec<String> = Vec::new();
+    let mut main: Option<String> = None;
     for svc in &c.services {
         let sec = svc.name.as_str();
         let base = sec.strip_suffix(".service").unwrap_or(sec).to_string();
@@ -460,12 +464,14 @@ pub fn to_tug(
         if let Some(v) = &svc.exit_kills
             && v.v
         {
-            o.warn(
-                v.at,
-                sec,
-                "exit_kills",
-                "not mapped: tug's model has no main job here (tug keeps running when it exits)",
-            );
+            match &main {
+                None => main = Some(base.clone()),
+                Some(m) => {
+                    let w =
+                        format!("tug ends with one job's exit: {m}'s, the first; not this one's");
+                    o.warn(v.at, sec, "exit_kills", &w);
+                }
+            }
         }
         let groups: Vec<String> = match &svc.service_groups {
             Some(g) => names(&g.v)
@@ -500,6 +506,9 @@ pub fn to_tug(
     }
     if !jobs.is_empty() {
         o.push("  ],\n");
+    }
+    if let Some(m) = &main {
+        o.push(&format!("  main: {},\n", quote(m)));
     }
     logging(c, &mut o, io, &settings, &set_ex);
     o.push("}\n");

@@ -11,8 +11,7 @@
 //! `config::load` and `config::render` pick this front-end by content.
 //!
 //! Not here yet: the `chaperone` and `telchap` personalities (command
-//! line, CONSOLE service, `--show-dependencies`), exit_kills as a main
-//! job, ignore_failures/startup_pause/idle_delay semantics, a logging
+//! line, CONSOLE service, `--show-dependencies`), ignore_failures/startup_pause/idle_delay semantics, a logging
 //! section's `extended`/`overwrite`/uid/gid.
 
 pub mod expand;
