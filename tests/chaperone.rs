@@ -379,3 +379,41 @@ fn exit_kills_on_forking_follows_the_daemon() {
     let (status, _, err) = t.finish();
     assert!(!status.success(), "{status:?} {err}");
 }
+
+/// Chaperone's lamp sample as first written (`filter:`, `service_group:`)
+/// fails as in Chaperone 0.3.9, naming the key meant; renamed, it loads
+/// with the start order the samples rely on (init before the database).
+#[test]
+fn the_lamp_sample_old_spellings_then_renamed() {
+    let old = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/compat/chaperone/lamp-618243d");
+    let (code, _, err) = check(&old, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("010-start.conf:15:3: init.service: unknown key 'service_group' (did you mean 'service_groups'?)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("120-apache2.conf:24:3: apache2.logging: unknown key 'filter' (did you mean 'selector'?)"),
+        "{err}"
+    );
+    let dir = fresh_dir("chap-lamp");
+    let new = dir.join("chaperone.d");
+    std::fs::create_dir_all(&new).unwrap();
+    for e in std::fs::read_dir(&old).unwrap() {
+        let p = e.unwrap().path();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let text = text
+            .replace("filter:", "selector:")
+            .replace("service_group:", "service_groups:");
+        std::fs::write(new.join(p.file_name().unwrap()), text).unwrap();
+    }
+    let (code, out, err) = check(&new, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("job mysql:"), "{out}");
+    assert!(out.contains("after init"), "{out}");
+    // The second apache2.logging of one file is the one that counts.
+    assert!(
+        err.contains("'apache2.logging' is given again at line 22"),
+        "{err}"
+    );
+}
