@@ -27,6 +27,9 @@ pub enum Flavor {
     ContainerPilot,
     /// Installed as `registrator`: `tug registrator`'s command line.
     Registrator,
+    /// Installed as `chaperone`: its command line (`--config`, the
+    /// command as the CONSOLE service), config/chaperone.
+    Chaperone,
 }
 
 impl Flavor {
@@ -37,6 +40,7 @@ impl Flavor {
             b"tini" | b"tini-static" | b"docker-init" => Flavor::Tini,
             b"containerpilot" => Flavor::ContainerPilot,
             b"registrator" => Flavor::Registrator,
+            b"chaperone" => Flavor::Chaperone,
             _ => Flavor::Tug,
         }
     }
@@ -45,7 +49,7 @@ impl Flavor {
     pub fn usage_exit_code(self) -> i32 {
         match self {
             Flavor::Tug | Flavor::Registrator => 2,
-            Flavor::Tini | Flavor::ContainerPilot => 1,
+            Flavor::Tini | Flavor::ContainerPilot | Flavor::Chaperone => 1,
         }
     }
 
@@ -55,6 +59,7 @@ impl Flavor {
             Flavor::Tini => "tini",
             Flavor::ContainerPilot => "containerpilot",
             Flavor::Registrator => "registrator",
+            Flavor::Chaperone => "chaperone",
         }
     }
 }
@@ -191,6 +196,9 @@ pub fn parse<'a>(
     }
     if flavor == Flavor::Registrator {
         return registrator(args, env);
+    }
+    if flavor == Flavor::Chaperone {
+        return chaperone(args);
     }
     if flavor == Flavor::Tug {
         match args.first().map(|a| a.to_bytes()) {
@@ -567,6 +575,85 @@ fn go_bool(arg: &str, inline: Option<&str>) -> Result<bool, UsageError> {
 
 /// The next word as (word, name without leading dashes, value after '=').
 /// Go-style flags: `-x v`, `-x=v`, `--x=v` are all the same flag.
+const CHAPERONE_USAGE: &str = "Usage: chaperone [--config=P] [--force] [--exitkills] [--version] [CMD [ARGS...]]\n\
+     (tug, Chaperone-compatible: P is a file or a directory of *.conf/*.yaml,\n\
+     default /etc/chaperone.d; CMD is the CONSOLE service, whose exit ends tug\n\
+     with its code)\n";
+
+/// Chaperone's options (docopt: `--name=V` or `--name V`, a unique
+/// prefix is enough, options end at the first word that is not one).
+/// What tug does not do yet is refused by name rather than ignored.
+fn chaperone<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
+    const KNOWN: [&str; 18] = [
+        "config",
+        "force",
+        "exitkills",
+        "version",
+        "help",
+        "user",
+        "create-user",
+        "default-home",
+        "no-exitkills",
+        "ignore-failures",
+        "log-level",
+        "no-console-log",
+        "debug",
+        "disable-services",
+        "no-defaults",
+        "no-syslog",
+        "show-dependencies",
+        "task",
+    ];
+    let mut config = String::from("/etc/chaperone.d");
+    let mut i = 0;
+    while i < args.len() && args[i].to_bytes().starts_with(b"--") {
+        if args[i].to_bytes() == b"--" {
+            i += 1;
+            break;
+        }
+        let (arg, name, inline) = next_flag(args, &mut i)?;
+        let hits: Vec<&str> = KNOWN
+            .iter()
+            .copied()
+            .filter(|k| k.starts_with(name))
+            .collect();
+        let name = match hits.iter().find(|k| **k == name) {
+            Some(k) => *k,
+            None if hits.len() == 1 => hits[0],
+            None => {
+                return Err(UsageError::new(format!(
+                    "unknown or ambiguous option {arg}"
+                )));
+            }
+        };
+        match name {
+            "config" => {
+                let v = inline_or_next(inline, args, &mut i, "--config")?;
+                // A relative path is relative to / (no --user here).
+                config = if v.starts_with('/') {
+                    v.into()
+                } else {
+                    format!("/{v}")
+                };
+            }
+            // tug needs no PID 1, and CONSOLE's exit always ends it.
+            "force" | "exitkills" => {}
+            "version" => return Ok(Action::Print(format!("chaperone (tug {VERSION})\n"))),
+            "help" => return Ok(Action::Print(CHAPERONE_USAGE.into())),
+            _ => {
+                return Err(UsageError::new(format!(
+                    "--{name} is not supported by tug's chaperone yet"
+                )));
+            }
+        }
+    }
+    Ok(Action::Supervise {
+        config,
+        main: args[i..].to_vec(),
+        socket: None,
+    })
+}
+
 fn next_flag<'a>(
     args: &[&'a CStr],
     i: &mut usize,
@@ -642,6 +729,7 @@ pub fn usage(flavor: Flavor) -> String {
         }
         Flavor::Tini => "",
         Flavor::Registrator => return crate::registrator::options::USAGE.into(),
+        Flavor::Chaperone => return CHAPERONE_USAGE.into(),
         Flavor::ContainerPilot => {
             return String::from(
                 "Usage: containerpilot -config FILE | -config FILE -template [-out FILE] | -version\n\
@@ -1003,6 +1091,35 @@ mod tests {
         assert_eq!(Flavor::from_argv0(b"/tug"), Flavor::Tug);
         assert_eq!(Flavor::Tini.usage_exit_code(), 1);
         assert_eq!(Flavor::Tug.usage_exit_code(), 2);
+    }
+
+    #[test]
+    fn chaperone_command_lines() {
+        assert_eq!(
+            Flavor::from_argv0(b"/usr/local/bin/chaperone"),
+            Flavor::Chaperone
+        );
+        let sup = |config: &str, main: &[&str]| Action::Supervise {
+            config: config.into(),
+            main: args(main),
+            socket: None,
+        };
+        let c = Flavor::Chaperone;
+        assert_eq!(action(c, &[], &[]), sup("/etc/chaperone.d", &[]));
+        assert_eq!(
+            action(
+                c,
+                &["--conf=apps/chaperone.d", "--force", "sh", "--config", "x"],
+                &[]
+            ),
+            sup("/apps/chaperone.d", &["sh", "--config", "x"])
+        );
+        assert_eq!(
+            action(c, &["--config", "/c", "--", "--x"], &[]),
+            sup("/c", &["--x"])
+        );
+        assert!(error(c, &["--no"]).msg.contains("ambiguous"));
+        assert!(error(c, &["--task", "x"]).msg.contains("not supported"));
     }
 
     fn error(flavor: Flavor, words: &[&str]) -> UsageError {

@@ -14,6 +14,7 @@ use common::*;
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 const CONSOLE: &str = "console.logging: { selector: '*.*', stdout: true }\n";
 const NO_SYSLOG: &str = "settings: { enable_syslog: false }\n";
@@ -416,4 +417,53 @@ fn the_lamp_sample_old_spellings_then_renamed() {
         err.contains("'apache2.logging' is given again at line 22"),
         "{err}"
     );
+}
+
+/// tug installed as `chaperone`: `--config` (a unique prefix will do),
+/// the trailing command as CONSOLE, whose exit code tug returns; what it
+/// does not do yet is refused by name.
+#[test]
+fn the_chaperone_personality() {
+    let conf = config_dir(
+        "personality",
+        &[
+            ("00.conf", NO_SYSLOG),
+            (
+                "10.conf",
+                "svc.service: { command: \"sh -c 'echo svc-up; exec sleep 600'\" }\n",
+            ),
+            ("90.conf", CONSOLE),
+        ],
+    );
+    let link = conf.parent().unwrap().join("chaperone");
+    std::os::unix::fs::symlink(tug(), &link).unwrap();
+    let run = |args: &[&str]| {
+        let mut c = Command::new(&link);
+        c.args(args);
+        output(c)
+    };
+    let (code, out, _) = run(&["--version"]);
+    assert_eq!(
+        (code, out.starts_with("chaperone (tug ")),
+        (0, true),
+        "{out}"
+    );
+    let (code, _, err) = run(&["--user", "x"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("--user is not supported by tug's chaperone yet"),
+        "{err}"
+    );
+    let mut c = Command::new(&link);
+    c.args(["--conf", conf.to_str().unwrap(), "--force", "sh", "-c"]);
+    c.arg("read line; echo console-got-$line; exit 4");
+    c.env_remove("TUG_SOCKET").env_remove("NOTIFY_SOCKET");
+    c.env("TUG_SOCKET", conf.parent().unwrap().join("tug.sock"));
+    let mut t = Running::start(c);
+    t.expect_line("svc-up");
+    use std::io::Write;
+    t.child.stdin.as_mut().unwrap().write_all(b"hi\n").unwrap();
+    t.expect_line("console-got-hi");
+    let (status, _, err) = t.finish();
+    assert_eq!(status.code(), Some(4), "{err}");
 }
