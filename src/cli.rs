@@ -783,7 +783,9 @@ fn help_text(topic: Topic) -> String {
         }
         Topic::Render => {
             "Usage: tug render [--config] FILE [--out FILE]\n\n\
-             Prints FILE after its template rendering, as tug reads it.\n\n  \
+             Prints FILE after its template rendering, as tug reads it. A Chaperone\n\
+             config (a directory of *.conf/*.yaml, or a file with settings or\n\
+             NAME.service at its top) prints as the tug config it maps onto.\n\n  \
              --out FILE  Write there instead of stdout.\n\n\
              FILE defaults to env TUG_CONFIG or CONTAINERPILOT.\n"
         }
