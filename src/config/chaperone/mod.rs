@@ -10,9 +10,14 @@
 //! directory, passwd, the PATH search and `/bin/sh` for backticks.
 //! `config::load` and `config::render` pick this front-end by content.
 //!
-//! Not here yet: the `chaperone` and `telchap` personalities (command
-//! line, CONSOLE service, `--show-dependencies`), ignore_failures/startup_pause/idle_delay semantics, a logging
-//! section's `extended`/`overwrite`/uid/gid.
+//! The `chaperone` personality's command line is in `cli` (`--config`,
+//! the command as CONSOLE: tug's main job).
+//!
+//! Not here yet: most of that command line (`--user`, `--task`,
+//! `--show-dependencies`, … are refused by name), `_CHAP_OPTIONS`, the
+//! `telchap` personality, CONSOLE in group IDLE, ignore_failures /
+//! startup_pause / idle_delay semantics, a logging section's `extended`,
+//! `overwrite`, uid and gid, a missing config path as an empty config.
 
 pub mod expand;
 pub mod io;
