@@ -416,7 +416,10 @@ pub fn to_tug(
             let limit = svc.restart_limit.as_ref().map_or(5, |v| v.v.max(0));
             put("restarts", &limit.to_string());
             let delay = svc.restart_delay.as_ref().map_or(3, |v| v.v.max(0));
-            put("restartDelay", &format!("\"{delay}s\""));
+            // Chaperone waited the same delay each time: no backoff.
+            let delay = format!("\"{delay}s\"");
+            put("restartDelay", &delay);
+            put("restartMaxDelay", &delay);
         }
         if let Some(sig) = &svc.kill_signal {
             put(
@@ -789,6 +792,7 @@ mod tests {
         assert_eq!(j("r").user.as_deref(), Some("www"));
         assert_eq!(j("r").workdir.as_deref(), Some("/var/www"));
         assert_eq!(j("r").restart_delay, 1_000_000_000);
+        assert_eq!(j("r").restart_max_delay, 1_000_000_000);
         assert!(c.syslog.is_none());
         let env = &j("r").env;
         assert!(env.contains(&("HOME".into(), Some("/var/www".into()))));
