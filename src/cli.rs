@@ -40,7 +40,9 @@ impl Flavor {
             b"tini" | b"tini-static" | b"docker-init" => Flavor::Tini,
             b"containerpilot" => Flavor::ContainerPilot,
             b"registrator" => Flavor::Registrator,
-            b"chaperone" => Flavor::Chaperone,
+            // Not in the default build yet: the front-end does not fit
+            // the size budget (issue 14); `--features chaperone`.
+            b"chaperone" if cfg!(feature = "chaperone") => Flavor::Chaperone,
             _ => Flavor::Tug,
         }
     }
@@ -1097,10 +1099,12 @@ mod tests {
 
     #[test]
     fn chaperone_command_lines() {
-        assert_eq!(
-            Flavor::from_argv0(b"/usr/local/bin/chaperone"),
+        let want = if cfg!(feature = "chaperone") {
             Flavor::Chaperone
-        );
+        } else {
+            Flavor::Tug
+        };
+        assert_eq!(Flavor::from_argv0(b"/usr/local/bin/chaperone"), want);
         let sup = |config: &str, main: &[&str]| Action::Supervise {
             config: config.into(),
             main: args(main),

@@ -61,9 +61,11 @@ pub enum Frontend {
 }
 
 impl Frontend {
-    /// The front-end that reads `path`, by its content.
+    /// The front-end that reads `path`, by its content. Chaperone's is
+    /// not in the default build yet (it does not fit the size budget):
+    /// `--features chaperone` (`make chaperone`).
     pub fn of(path: &str) -> Frontend {
-        if chaperone::io::is_chaperone(path) {
+        if cfg!(feature = "chaperone") && chaperone::io::is_chaperone(path) {
             Frontend::Chaperone
         } else {
             Frontend::ContainerPilot

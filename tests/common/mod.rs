@@ -26,6 +26,8 @@ pub fn tug() -> PathBuf {
     let p = std::env::var_os("TUG_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| target_dir().join("tug"));
+    // Absolute: tests symlink to it and run it from other directories.
+    let p = std::path::absolute(&p).unwrap_or(p);
     assert!(
         p.exists(),
         "{} is missing: run `make build` first (make test does)",
