@@ -4,32 +4,12 @@
 
 mod common;
 
+use common::docker::{label, run_id};
 use common::*;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// Every image, container and network made here carries this label, with
-/// `run_id()` as its value, so a person can find what a killed run left.
-/// The tests never remove anything by label or name pattern: the engine
-/// may be shared with other runs and other people.
-const LABEL: &str = "tug-test-run";
-
-/// This test process's pid and start time: its images, containers and
-/// networks are named after it, so no two runs (on this machine or another
-/// one sharing the engine) ever use, or remove, each other's.
-fn run_id() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| {
-        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        format!("{}-{}", std::process::id(), since.as_millis())
-    })
-}
-
-fn label() -> String {
-    format!("{LABEL}={}", run_id())
-}
+use std::time::{Duration, Instant};
 
 /// `docker ARGS` to completion (10 s at most): (exit code, stdout, stderr).
 fn docker(args: &[&str]) -> (i32, String, String) {

@@ -13,6 +13,7 @@
 mod common;
 
 use common::consul::Emulator;
+use common::docker::{label, run_id};
 use common::etcd::Etcd;
 use common::json;
 use common::*;
@@ -21,22 +22,10 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 const NODE: &str = "tnode";
 const ENGINE: &str = "/var/run/docker.sock";
-
-fn run_id() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| {
-        let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-        format!("{}-{}", std::process::id(), since.as_millis())
-    })
-}
-
-fn label() -> String {
-    format!("tug-test-run={}", run_id())
-}
 
 fn docker(args: &[&str]) -> (i32, String, String) {
     let o = Command::new("docker")

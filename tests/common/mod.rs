@@ -5,6 +5,7 @@
 pub mod base64;
 pub mod capture;
 pub mod consul;
+pub mod docker;
 pub mod etcd;
 pub mod http;
 pub mod json;
