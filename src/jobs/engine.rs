@@ -571,13 +571,7 @@ impl Supervisor<'_> {
             let notice = |e: &Event| matches!(e, Event::Io(r) if matches!(Token::of(r.token), Some(Token::Notify(_) | Token::LogWatch(_))));
             for first in [true, false] {
                 for ev in events.iter().filter(|e| notice(e) == first) {
-                    match *ev {
-                        Event::Signal(s) => self.on_signal(s.signo),
-                        Event::Timer(key) => self.on_timer(key),
-                        Event::Io(r) => self.on_io(r.token),
-                    }
-                    self.dispatch();
-                    self.flush_logs();
+                    self.on_event(ev);
                 }
             }
             events.clear();
@@ -587,6 +581,19 @@ impl Supervisor<'_> {
                 return code;
             }
         }
+    }
+
+    /// One event of a turn, and what it set going. Not inlined: the two
+    /// passes of `run_loop` would each get a copy of every handler.
+    #[inline(never)]
+    fn on_event(&mut self, ev: &Event) {
+        match *ev {
+            Event::Signal(s) => self.on_signal(s.signo),
+            Event::Timer(key) => self.on_timer(key),
+            Event::Io(r) => self.on_io(r.token),
+        }
+        self.dispatch();
+        self.flush_logs();
     }
 
     // ---- events ----
