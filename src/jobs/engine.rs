@@ -1006,6 +1006,9 @@ impl Supervisor<'_> {
             .collect()
     }
 
+    /// Not inlined: `spawn_proc` adds two (stdout, stderr) in an
+    /// unrolled loop.
+    #[inline(never)]
     fn add_output(&mut self, out: Output) {
         let slot = self
             .outputs
