@@ -806,7 +806,7 @@ impl Supervisor<'_> {
             }
         };
         if matches!(what, Spawn::Instance(..)) && job.instance_setup.is_none() {
-            self.jobs[i].instance_setup = Some((identity.clone(), env.clone()));
+            self.job_at_mut(i).instance_setup = Some((identity.clone(), env.clone()));
         }
         let job = self.job_at(i);
         let cfg = &job.life.cfg;
@@ -889,7 +889,7 @@ impl Supervisor<'_> {
                 Some(why) if check => error!("{label}: {why}"),
                 Some(why) => {
                     error!("job {label}: {why}");
-                    self.jobs[i].life.start_error = Some(why.clone());
+                    self.job_at_mut(i).life.start_error = Some(why.clone());
                 }
                 None if matches!(what, Spawn::Run) => info!("job {label} started (pid {pid})"),
                 None => {}
