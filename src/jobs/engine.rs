@@ -510,8 +510,8 @@ impl Supervisor<'_> {
                     self.kill_job(i, &why)
                 }
                 Effect::Publish(code) => {
-                    let source = self.job_at(i).name().into();
-                    self.bus.push_back(Ev { code, source });
+                    let source = self.job_at(i).name().to_string();
+                    self.publish(code, &source);
                 }
                 Effect::Arm(t, at) => {
                     if let Some(old) = self.job_at_mut(i).timers[t as usize].take() {
