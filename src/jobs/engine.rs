@@ -794,14 +794,7 @@ impl Supervisor<'_> {
                     (None, None) => None,
                     (u, g) => Some(users::resolve(u.as_deref(), g.as_deref())?),
                 };
-                let mut env = self.child_env(cfg, identity.as_ref());
-                for (k, v) in &kind.env {
-                    let prefix = format!("{k}=");
-                    env.retain(|c| !c.as_bytes().starts_with(prefix.as_bytes()));
-                    if let Ok(c) = CString::new(format!("{k}={v}")) {
-                        env.push(c);
-                    }
-                }
+                let env = self.child_env(cfg, identity.as_ref(), &kind.env);
                 (identity, env)
             }
         };
@@ -963,8 +956,14 @@ impl Supervisor<'_> {
     }
 
     /// tug's environment, plus CONTAINERPILOT_PID, the identity's HOME/USER/
-    /// LOGNAME and the job's own `env` (applied last: set or unset).
-    fn child_env(&self, cfg: &JobConfig, identity: Option<&users::Identity>) -> Vec<CString> {
+    /// LOGNAME, the job's own `env` (set or unset), then what its kind
+    /// sets (`kind`: LISTEN_FDS, NOTIFY_SOCKET...).
+    fn child_env(
+        &self,
+        cfg: &JobConfig,
+        identity: Option<&users::Identity>,
+        kind: &[(String, String)],
+    ) -> Vec<CString> {
         let mut vars: Vec<(String, String)> = self
             .env
             .pairs()
@@ -1000,6 +999,9 @@ impl Supervisor<'_> {
         }
         for (k, v) in &cfg.env {
             set(k, v.clone());
+        }
+        for (k, v) in kind {
+            set(k, Some(v.clone()));
         }
         vars.into_iter()
             .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
