@@ -327,11 +327,18 @@ fn main_job(argv: &[&CStr], others: &[JobConfig], stop_timeout: u64) -> JobConfi
 
 /// Parses the `exec` words into C strings for execve.
 fn argv_of(cfg: &JobConfig) -> Vec<CString> {
-    cfg.exec
-        .iter()
-        .flatten()
-        .filter_map(|w| CString::new(w.as_str()).ok())
-        .collect()
+    cstrings(cfg.exec.as_deref().unwrap_or_default())
+}
+
+/// Words as C strings (one with a NUL byte is left out).
+fn cstrings(words: &[String]) -> Vec<CString> {
+    let mut out = Vec::with_capacity(words.len());
+    for w in words {
+        if let Ok(c) = CString::new(w.as_str()) {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Supervisor<'_> {
@@ -763,14 +770,9 @@ impl Supervisor<'_> {
         let cfg = &job.life.cfg;
         let (argv, raw, label) = match (&cfg.health, &what) {
             (Some(h), Spawn::Check) => match &h.check {
-                Check::Exec(words) => (
-                    words
-                        .iter()
-                        .filter_map(|w| CString::new(w.as_str()).ok())
-                        .collect::<Vec<_>>(),
-                    h.raw_output,
-                    format!("check.{}", cfg.name),
-                ),
+                Check::Exec(words) => {
+                    (cstrings(words), h.raw_output, format!("check.{}", cfg.name))
+                }
                 _ => return Err("not an exec check".into()),
             },
             (_, Spawn::Instance(_, peer)) => (
