@@ -647,11 +647,7 @@ impl Supervisor<'_> {
     /// A job stopped: if it never became ready, the jobs that start after
     /// it never will.
     fn dependency_stopped(&mut self, source: &str) {
-        let Some(dep) = self
-            .jobs
-            .iter()
-            .position(|j| !j.removed && j.name() == source)
-        else {
+        let Some(dep) = self.job_index(source) else {
             return;
         };
         if self.job_at(dep).life.ever_ready {

@@ -138,7 +138,7 @@ impl Supervisor<'_> {
         }
     }
 
-    fn job_index(&self, name: &str) -> Option<usize> {
+    pub(super) fn job_index(&self, name: &str) -> Option<usize> {
         self.jobs
             .iter()
             .position(|j| !j.removed && j.name() == name)
