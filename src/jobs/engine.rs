@@ -439,12 +439,15 @@ impl Supervisor<'_> {
 
     /// `after`: whether job `i`'s start must wait for a dependency.
     fn gate(&mut self, i: usize) {
-        let blocked = self.job_at(i).life.cfg.service.after.iter().any(|d| {
-            !self
-                .jobs
-                .iter()
-                .any(|j| !j.removed && j.name() == d && j.life.ready)
-        });
+        // (Names are unique among the jobs not removed.)
+        let blocked = self
+            .job_at(i)
+            .life
+            .cfg
+            .service
+            .after
+            .iter()
+            .any(|d| !self.job_index(d).is_some_and(|k| self.job_at(k).life.ready));
         self.job_at_mut(i).life.blocked = blocked;
     }
 
