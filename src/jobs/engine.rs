@@ -478,8 +478,14 @@ impl Supervisor<'_> {
 
     /// A job's own clocks: health checks, interval, cron, when.timeout.
     fn arm(&mut self, i: usize) {
+        self.drive(i, Life::arm_clocks);
+    }
+
+    /// Runs one of job `i`'s machine's moves now and carries out its
+    /// effects (a fn pointer: one copy, whatever the move).
+    fn drive(&mut self, i: usize, by: fn(&mut Life, u64, &mut super::machine::Out)) {
         let (mut out, now) = (Vec::new(), self.lp.now());
-        self.job_at_mut(i).life.arm_clocks(now, &mut out);
+        by(&mut self.job_at_mut(i).life, now, &mut out);
         self.effects(i, out);
     }
 
