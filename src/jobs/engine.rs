@@ -330,6 +330,15 @@ fn argv_of(cfg: &JobConfig) -> Vec<CString> {
     cstrings(cfg.exec.as_deref().unwrap_or_default())
 }
 
+/// A pipe whose read end does not block (the loop reads it); an error
+/// names `what`.
+#[inline(never)]
+fn reading_pipe(what: &str) -> core::result::Result<(Fd, Fd), String> {
+    let (r, w) = fd::pipe().map_err(|e| format!("{what}: {e}"))?;
+    fd::set_nonblocking(&r).map_err(|e| format!("{what}: {e}"))?;
+    Ok((r, w))
+}
+
 /// Words as C strings (one with a NUL byte is left out).
 fn cstrings(words: &[String]) -> Vec<CString> {
     let mut out = Vec::with_capacity(words.len());
@@ -829,9 +838,7 @@ impl Supervisor<'_> {
                 if k == 0 && instance.is_some() {
                     continue;
                 }
-                let (r, w) = fd::pipe().map_err(|e| format!("pipe: {e}"))?;
-                fd::set_nonblocking(&r).map_err(|e| format!("pipe: {e}"))?;
-                *p = Some((r, w));
+                *p = Some(reading_pipe("pipe")?);
             }
         }
         let stdin = if let Some(conn) = instance {
