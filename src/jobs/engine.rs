@@ -1506,26 +1506,29 @@ impl Supervisor<'_> {
     /// 1 when a job's last run failed (saying which, as tug's last line),
     /// else 0.
     fn failure_code(&self) -> i32 {
-        let failed: Vec<String> = self
-            .jobs
-            .iter()
-            .filter(|j| j.life.last_failed)
-            .map(|j| {
-                let why = match j.life.last_exit {
-                    Some(ExitStatus::Exited(c)) => format!("exit code {c}"),
-                    Some(ExitStatus::Signaled(sig)) => format!(
-                        "killed by {}",
-                        crate::signame::name(sig).unwrap_or("a signal")
-                    ),
-                    None => "could not be started".into(),
-                };
-                format!("job {} failed ({why})", j.name())
-            })
-            .collect();
+        let mut failed = String::new();
+        for j in self.jobs.iter().filter(|j| j.life.last_failed) {
+            let why = match j.life.last_exit {
+                Some(ExitStatus::Exited(c)) => format!("exit code {c}"),
+                Some(ExitStatus::Signaled(sig)) => format!(
+                    "killed by {}",
+                    crate::signame::name(sig).unwrap_or("a signal")
+                ),
+                None => "could not be started".into(),
+            };
+            if !failed.is_empty() {
+                failed.push_str(", ");
+            }
+            failed.push_str("job ");
+            failed.push_str(j.name());
+            failed.push_str(" failed (");
+            failed.push_str(&why);
+            failed.push(')');
+        }
         if failed.is_empty() {
             return 0;
         }
-        error!("exiting 1: {} with no restarts left", failed.join(", "));
+        error!("exiting 1: {failed} with no restarts left");
         1
     }
 }
