@@ -421,19 +421,21 @@ impl Supervisor<'_> {
             if w.healthy.is_none() || !matches!(w.spec.kind, WatchKind::Service { .. }) {
                 continue;
             }
-            let list: Vec<String> = w
-                .instances
-                .iter()
-                .filter(|i| i.status == "passing")
-                .map(|i| {
-                    if i.address.contains(':') {
-                        format!("[{}]:{}", i.address, i.port)
-                    } else {
-                        format!("{}:{}", i.address, i.port)
-                    }
-                })
-                .collect();
-            vars.push((env_name("TUG_WATCH_", &w.name, ""), list.join(",")));
+            let mut list = String::new();
+            for i in w.instances.iter().filter(|i| i.status == "passing") {
+                if !list.is_empty() {
+                    list.push(',');
+                }
+                // An IPv6 address in brackets, before its port.
+                let v6 = i.address.contains(':');
+                if v6 {
+                    list.push('[');
+                }
+                list.push_str(&i.address);
+                list.push_str(if v6 { "]:" } else { ":" });
+                list.push_str(&i.port.to_string());
+            }
+            vars.push((env_name("TUG_WATCH_", &w.name, ""), list));
         }
         vars
     }
