@@ -26,20 +26,23 @@ pub(super) struct WatchState {
 
 impl WatchState {
     pub fn target(&self) -> String {
-        match &self.spec.kind {
-            WatchKind::Service { service, tag, dc } => {
-                let mut s = format!("service {service}");
-                if let Some(t) = tag {
-                    s.push_str(&format!(" tag {t}"));
-                }
-                if let Some(d) = dc {
-                    s.push_str(&format!(" dc {d}"));
-                }
-                s
-            }
-            WatchKind::Key(k) => format!("key {k}"),
-            WatchKind::Prefix(p) => format!("prefix {p}"),
+        // Words pushed, not format!: fixed text and a name or two.
+        let (word, name, tag, dc) = match &self.spec.kind {
+            WatchKind::Service { service, tag, dc } => ("service ", service, tag, dc),
+            WatchKind::Key(k) => ("key ", k, &None, &None),
+            WatchKind::Prefix(p) => ("prefix ", p, &None, &None),
+        };
+        let mut s = String::from(word);
+        s.push_str(name);
+        if let Some(t) = tag {
+            s.push_str(" tag ");
+            s.push_str(t);
         }
+        if let Some(d) = dc {
+            s.push_str(" dc ");
+            s.push_str(d);
+        }
+        s
     }
 }
 
