@@ -327,11 +327,27 @@ fn main_job(argv: &[&CStr], others: &[JobConfig], stop_timeout: u64) -> JobConfi
 
 /// Parses the `exec` words into C strings for execve.
 fn argv_of(cfg: &JobConfig) -> Vec<CString> {
-    cfg.exec
-        .iter()
-        .flatten()
-        .filter_map(|w| CString::new(w.as_str()).ok())
-        .collect()
+    cstrings(cfg.exec.as_deref().unwrap_or_default())
+}
+
+/// A pipe whose read end does not block (the loop reads it); an error
+/// names `what`.
+#[inline(never)]
+fn reading_pipe(what: &str) -> core::result::Result<(Fd, Fd), String> {
+    let (r, w) = fd::pipe().map_err(|e| format!("{what}: {e}"))?;
+    fd::set_nonblocking(&r).map_err(|e| format!("{what}: {e}"))?;
+    Ok((r, w))
+}
+
+/// Words as C strings (one with a NUL byte is left out).
+fn cstrings(words: &[String]) -> Vec<CString> {
+    let mut out = Vec::with_capacity(words.len());
+    for w in words {
+        if let Ok(c) = CString::new(w.as_str()) {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Supervisor<'_> {
@@ -432,12 +448,15 @@ impl Supervisor<'_> {
 
     /// `after`: whether job `i`'s start must wait for a dependency.
     fn gate(&mut self, i: usize) {
-        let blocked = self.job_at(i).life.cfg.service.after.iter().any(|d| {
-            !self
-                .jobs
-                .iter()
-                .any(|j| !j.removed && j.name() == d && j.life.ready)
-        });
+        // (Names are unique among the jobs not removed.)
+        let blocked = self
+            .job_at(i)
+            .life
+            .cfg
+            .service
+            .after
+            .iter()
+            .any(|d| !self.job_index(d).is_some_and(|k| self.job_at(k).life.ready));
         self.job_at_mut(i).life.blocked = blocked;
     }
 
@@ -468,8 +487,14 @@ impl Supervisor<'_> {
 
     /// A job's own clocks: health checks, interval, cron, when.timeout.
     fn arm(&mut self, i: usize) {
+        self.drive(i, Life::arm_clocks);
+    }
+
+    /// Runs one of job `i`'s machine's moves now and carries out its
+    /// effects (a fn pointer: one copy, whatever the move).
+    fn drive(&mut self, i: usize, by: fn(&mut Life, u64, &mut super::machine::Out)) {
         let (mut out, now) = (Vec::new(), self.lp.now());
-        self.job_at_mut(i).life.arm_clocks(now, &mut out);
+        by(&mut self.job_at_mut(i).life, now, &mut out);
         self.effects(i, out);
     }
 
@@ -510,8 +535,8 @@ impl Supervisor<'_> {
                     self.kill_job(i, &why)
                 }
                 Effect::Publish(code) => {
-                    let source = self.job_at(i).name().into();
-                    self.bus.push_back(Ev { code, source });
+                    let source = self.job_at(i).name().to_string();
+                    self.publish(code, &source);
                 }
                 Effect::Arm(t, at) => {
                     if let Some(old) = self.job_at_mut(i).timers[t as usize].take() {
@@ -571,13 +596,7 @@ impl Supervisor<'_> {
             let notice = |e: &Event| matches!(e, Event::Io(r) if matches!(Token::of(r.token), Some(Token::Notify(_) | Token::LogWatch(_))));
             for first in [true, false] {
                 for ev in events.iter().filter(|e| notice(e) == first) {
-                    match *ev {
-                        Event::Signal(s) => self.on_signal(s.signo),
-                        Event::Timer(key) => self.on_timer(key),
-                        Event::Io(r) => self.on_io(r.token),
-                    }
-                    self.dispatch();
-                    self.flush_logs();
+                    self.on_event(ev);
                 }
             }
             events.clear();
@@ -587,6 +606,19 @@ impl Supervisor<'_> {
                 return code;
             }
         }
+    }
+
+    /// One event of a turn, and what it set going. Not inlined: the two
+    /// passes of `run_loop` would each get a copy of every handler.
+    #[inline(never)]
+    fn on_event(&mut self, ev: &Event) {
+        match *ev {
+            Event::Signal(s) => self.on_signal(s.signo),
+            Event::Timer(key) => self.on_timer(key),
+            Event::Io(r) => self.on_io(r.token),
+        }
+        self.dispatch();
+        self.flush_logs();
     }
 
     // ---- events ----
@@ -633,11 +665,7 @@ impl Supervisor<'_> {
     /// A job stopped: if it never became ready, the jobs that start after
     /// it never will.
     fn dependency_stopped(&mut self, source: &str) {
-        let Some(dep) = self
-            .jobs
-            .iter()
-            .position(|j| !j.removed && j.name() == source)
-        else {
+        let Some(dep) = self.job_index(source) else {
             return;
         };
         if self.job_at(dep).life.ever_ready {
@@ -756,14 +784,9 @@ impl Supervisor<'_> {
         let cfg = &job.life.cfg;
         let (argv, raw, label) = match (&cfg.health, &what) {
             (Some(h), Spawn::Check) => match &h.check {
-                Check::Exec(words) => (
-                    words
-                        .iter()
-                        .filter_map(|w| CString::new(w.as_str()).ok())
-                        .collect::<Vec<_>>(),
-                    h.raw_output,
-                    format!("check.{}", cfg.name),
-                ),
+                Check::Exec(words) => {
+                    (cstrings(words), h.raw_output, format!("check.{}", cfg.name))
+                }
                 _ => return Err("not an exec check".into()),
             },
             (_, Spawn::Instance(_, peer)) => (
@@ -787,19 +810,12 @@ impl Supervisor<'_> {
                     (None, None) => None,
                     (u, g) => Some(users::resolve(u.as_deref(), g.as_deref())?),
                 };
-                let mut env = self.child_env(cfg, identity.as_ref());
-                for (k, v) in &kind.env {
-                    let prefix = format!("{k}=");
-                    env.retain(|c| !c.as_bytes().starts_with(prefix.as_bytes()));
-                    if let Ok(c) = CString::new(format!("{k}={v}")) {
-                        env.push(c);
-                    }
-                }
+                let env = self.child_env(cfg, identity.as_ref(), &kind.env);
                 (identity, env)
             }
         };
         if matches!(what, Spawn::Instance(..)) && job.instance_setup.is_none() {
-            self.jobs[i].instance_setup = Some((identity.clone(), env.clone()));
+            self.job_at_mut(i).instance_setup = Some((identity.clone(), env.clone()));
         }
         let job = self.job_at(i);
         let cfg = &job.life.cfg;
@@ -822,9 +838,7 @@ impl Supervisor<'_> {
                 if k == 0 && instance.is_some() {
                     continue;
                 }
-                let (r, w) = fd::pipe().map_err(|e| format!("pipe: {e}"))?;
-                fd::set_nonblocking(&r).map_err(|e| format!("pipe: {e}"))?;
-                *p = Some((r, w));
+                *p = Some(reading_pipe("pipe")?);
             }
         }
         let stdin = if let Some(conn) = instance {
@@ -882,7 +896,7 @@ impl Supervisor<'_> {
                 Some(why) if check => error!("{label}: {why}"),
                 Some(why) => {
                     error!("job {label}: {why}");
-                    self.jobs[i].life.start_error = Some(why.clone());
+                    self.job_at_mut(i).life.start_error = Some(why.clone());
                 }
                 None if matches!(what, Spawn::Run) => info!("job {label} started (pid {pid})"),
                 None => {}
@@ -956,8 +970,14 @@ impl Supervisor<'_> {
     }
 
     /// tug's environment, plus CONTAINERPILOT_PID, the identity's HOME/USER/
-    /// LOGNAME and the job's own `env` (applied last: set or unset).
-    fn child_env(&self, cfg: &JobConfig, identity: Option<&users::Identity>) -> Vec<CString> {
+    /// LOGNAME, the job's own `env` (set or unset), then what its kind
+    /// sets (`kind`: LISTEN_FDS, NOTIFY_SOCKET...).
+    fn child_env(
+        &self,
+        cfg: &JobConfig,
+        identity: Option<&users::Identity>,
+        kind: &[(String, String)],
+    ) -> Vec<CString> {
         let mut vars: Vec<(String, String)> = self
             .env
             .pairs()
@@ -994,11 +1014,17 @@ impl Supervisor<'_> {
         for (k, v) in &cfg.env {
             set(k, v.clone());
         }
+        for (k, v) in kind {
+            set(k, Some(v.clone()));
+        }
         vars.into_iter()
             .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
             .collect()
     }
 
+    /// Not inlined: `spawn_proc` adds two (stdout, stderr) in an
+    /// unrolled loop.
+    #[inline(never)]
     fn add_output(&mut self, out: Output) {
         let slot = self
             .outputs
@@ -1480,26 +1506,29 @@ impl Supervisor<'_> {
     /// 1 when a job's last run failed (saying which, as tug's last line),
     /// else 0.
     fn failure_code(&self) -> i32 {
-        let failed: Vec<String> = self
-            .jobs
-            .iter()
-            .filter(|j| j.life.last_failed)
-            .map(|j| {
-                let why = match j.life.last_exit {
-                    Some(ExitStatus::Exited(c)) => format!("exit code {c}"),
-                    Some(ExitStatus::Signaled(sig)) => format!(
-                        "killed by {}",
-                        crate::signame::name(sig).unwrap_or("a signal")
-                    ),
-                    None => "could not be started".into(),
-                };
-                format!("job {} failed ({why})", j.name())
-            })
-            .collect();
+        let mut failed = String::new();
+        for j in self.jobs.iter().filter(|j| j.life.last_failed) {
+            let why = match j.life.last_exit {
+                Some(ExitStatus::Exited(c)) => format!("exit code {c}"),
+                Some(ExitStatus::Signaled(sig)) => format!(
+                    "killed by {}",
+                    crate::signame::name(sig).unwrap_or("a signal")
+                ),
+                None => "could not be started".into(),
+            };
+            if !failed.is_empty() {
+                failed.push_str(", ");
+            }
+            failed.push_str("job ");
+            failed.push_str(j.name());
+            failed.push_str(" failed (");
+            failed.push_str(&why);
+            failed.push(')');
+        }
         if failed.is_empty() {
             return 0;
         }
-        error!("exiting 1: {} with no restarts left", failed.join(", "));
+        error!("exiting 1: {failed} with no restarts left");
         1
     }
 }

@@ -26,20 +26,23 @@ pub(super) struct WatchState {
 
 impl WatchState {
     pub fn target(&self) -> String {
-        match &self.spec.kind {
-            WatchKind::Service { service, tag, dc } => {
-                let mut s = format!("service {service}");
-                if let Some(t) = tag {
-                    s.push_str(&format!(" tag {t}"));
-                }
-                if let Some(d) = dc {
-                    s.push_str(&format!(" dc {d}"));
-                }
-                s
-            }
-            WatchKind::Key(k) => format!("key {k}"),
-            WatchKind::Prefix(p) => format!("prefix {p}"),
+        // Words pushed, not format!: fixed text and a name or two.
+        let (word, name, tag, dc) = match &self.spec.kind {
+            WatchKind::Service { service, tag, dc } => ("service ", service, tag, dc),
+            WatchKind::Key(k) => ("key ", k, &None, &None),
+            WatchKind::Prefix(p) => ("prefix ", p, &None, &None),
+        };
+        let mut s = String::from(word);
+        s.push_str(name);
+        if let Some(t) = tag {
+            s.push_str(" tag ");
+            s.push_str(t);
         }
+        if let Some(d) = dc {
+            s.push_str(" dc ");
+            s.push_str(d);
+        }
+        s
     }
 }
 
@@ -421,19 +424,21 @@ impl Supervisor<'_> {
             if w.healthy.is_none() || !matches!(w.spec.kind, WatchKind::Service { .. }) {
                 continue;
             }
-            let list: Vec<String> = w
-                .instances
-                .iter()
-                .filter(|i| i.status == "passing")
-                .map(|i| {
-                    if i.address.contains(':') {
-                        format!("[{}]:{}", i.address, i.port)
-                    } else {
-                        format!("{}:{}", i.address, i.port)
-                    }
-                })
-                .collect();
-            vars.push((env_name("TUG_WATCH_", &w.name, ""), list.join(",")));
+            let mut list = String::new();
+            for i in w.instances.iter().filter(|i| i.status == "passing") {
+                if !list.is_empty() {
+                    list.push(',');
+                }
+                // An IPv6 address in brackets, before its port.
+                let v6 = i.address.contains(':');
+                if v6 {
+                    list.push('[');
+                }
+                list.push_str(&i.address);
+                list.push_str(if v6 { "]:" } else { ":" });
+                list.push_str(&i.port.to_string());
+            }
+            vars.push((env_name("TUG_WATCH_", &w.name, ""), list));
         }
         vars
     }

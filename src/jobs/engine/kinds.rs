@@ -100,8 +100,7 @@ impl Supervisor<'_> {
             setup.notify = Some(sock);
         }
         if let Some(n) = svc.readiness_fd {
-            let (r, w) = fd::pipe().map_err(|e| format!("readiness pipe: {e}"))?;
-            fd::set_nonblocking(&r).map_err(|e| format!("readiness pipe: {e}"))?;
+            let (r, w) = super::reading_pipe("readiness pipe")?;
             setup.fds.push((w.raw(), n));
             setup.readiness = Some((r, w));
         }

@@ -138,7 +138,7 @@ impl Supervisor<'_> {
         }
     }
 
-    fn job_index(&self, name: &str) -> Option<usize> {
+    pub(super) fn job_index(&self, name: &str) -> Option<usize> {
         self.jobs
             .iter()
             .position(|j| !j.removed && j.name() == name)
@@ -204,9 +204,7 @@ impl Supervisor<'_> {
                     if let Some(c) = &mut self.control {
                         c.end_followers(&mut self.lp, i);
                     }
-                    let (mut out, now) = (Vec::new(), self.lp.now());
-                    self.job_at_mut(i).life.remove(now, &mut out);
-                    self.effects(i, out);
+                    self.drive(i, Life::remove);
                     self.metrics.forget_job(&name);
                 }
             }
@@ -216,9 +214,7 @@ impl Supervisor<'_> {
             self.add_job(cfg);
             let i = self.jobs.len() - 1;
             self.arm(i);
-            let (mut out, now) = (Vec::new(), self.lp.now());
-            self.job_at_mut(i).life.kick(now, &mut out);
-            self.effects(i, out);
+            self.drive(i, Life::kick);
         }
         self.link_stop_waits();
         self.spare_sockets.clear();
@@ -273,9 +269,7 @@ impl Supervisor<'_> {
     /// or the reason it could not start (the exec failed, no fork...).
     fn start_by_hand(&mut self, i: usize, name: &str) -> core::result::Result<String, OpError> {
         info!("control: starting job {name}");
-        let (mut out, now) = (Vec::new(), self.lp.now());
-        self.job_at_mut(i).life.start_by_hand(now, &mut out);
-        self.effects(i, out);
+        self.drive(i, Life::start_by_hand);
         match &self.job_at(i).life.start_error {
             Some(why) => Err(OpError::Conflict(format!(
                 "job {name} could not start: {why}"
@@ -300,8 +294,6 @@ impl Ops for Supervisor<'_> {
             return busy("cannot change: tug is shutting down");
         }
         let pid = self.job_at(i).life.pid;
-        let now = self.lp.now();
-        let mut out = Vec::new();
         match action {
             JobAction::Start => {
                 let life = &self.job_at(i).life;
@@ -315,8 +307,7 @@ impl Ops for Supervisor<'_> {
                     return busy("is already stopped");
                 }
                 info!("control: stopping job {name}");
-                self.job_at_mut(i).life.stop_by_hand(now, &mut out);
-                self.effects(i, out);
+                self.drive(i, Life::stop_by_hand);
                 Ok(match pid {
                     Some(p) if self.job_at(i).life.pid.is_some() => {
                         format!("stopping job {name} (pid {p})")
@@ -333,8 +324,7 @@ impl Ops for Supervisor<'_> {
             JobAction::Restart => match pid {
                 Some(pid) if !self.job_at(i).life.halting() => {
                     info!("control: restarting job {name}");
-                    self.job_at_mut(i).life.restart_by_hand(now, &mut out);
-                    self.effects(i, out);
+                    self.drive(i, Life::restart_by_hand);
                     Ok(format!("restarting job {name} (pid {pid})"))
                 }
                 Some(_) => busy("is stopping"),
