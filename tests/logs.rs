@@ -617,6 +617,37 @@ fn a_million_messages_from_four_senders_none_lost() {
     assert_eq!(next, [PER; 4], "every message, none lost");
 }
 
+/// A job's line that starts with an sd-daemon(3) prefix, `<0>` to `<7>`,
+/// has that severity, the prefix dropped; other lines keep their stream's
+/// (stdout: info), `<9>` included.
+#[test]
+fn a_job_sets_its_own_severity_with_a_prefix() {
+    let dir = fresh_dir("logs-prefix");
+    let (errs, all) = (dir.join("err.log"), dir.join("all.log"));
+    let t = start(
+        &dir,
+        &format!(
+            r#"syslog: {{ socket: {:?} }},
+               logs: [ {{ name: "e", selector: "daemon.=err", file: {:?} }},
+                       {{ name: "a", selector: "daemon.*;![tug].*", file: {:?} }},
+                       {{ name: "o", stdout: true }} ],
+               jobs: [ {{ name: "job", exec: ["sh", "-c", "echo '<3>disk full'; echo plain; echo '<9>no level'"] }} ]"#,
+            dir.join("log.sock").to_str().unwrap(),
+            errs.to_str().unwrap(),
+            all.to_str().unwrap(),
+        ),
+    );
+    let mut t = t;
+    t.expect_line("job job exited with 0");
+    stop(t);
+    let e = lines(&errs);
+    assert_eq!(e.len(), 1, "{e:#?}");
+    assert!(e[0].ends_with("]: disk full"), "{e:#?}");
+    let a = lines(&all);
+    let ends: Vec<_> = a.iter().map(|l| l.rsplit("]: ").next().unwrap()).collect();
+    assert_eq!(ends, ["disk full", "plain", "<9>no level"], "{a:#?}");
+}
+
 /// A C program using glibc's syslog(3), openlog(LOG_PID | LOG_PERROR):
 /// its messages reach tug's /dev/log (the job runs in a mount namespace
 /// of its own where /dev/log leads to the test's socket: glibc's path is

@@ -10,7 +10,9 @@
 //!   kernel's queues then hold the senders back) until it has room again.
 //! - Jobs' output lines and tug's own records go through the router too
 //!   (facility daemon; program the job's name and its pid, info for
-//!   stdout, warning for stderr; program `tug` for tug's own, severity
+//!   stdout, warning for stderr unless the line starts with an
+//!   sd-daemon(3) prefix, `<0>` to `<7>`, which sets the severity and is
+//!   dropped; program `tug` for tug's own, severity
 //!   from its level: fatal is crit). With no `logs`, the router has one
 //!   output, where tug's log went (stderr, or stdout with
 //!   `logging.output: stdout`), and writes there today's bytes: jobs'
@@ -271,10 +273,12 @@ impl Router {
         if self.legacy {
             return self.push_legacy(&crate::log::job_line(src, line));
         }
-        let severity = if src.stream == "stderr" {
-            WARNING
-        } else {
-            INFO
+        let (severity, line) = match line {
+            // A job sets its own severity as sd-daemon(3)'s prefixes do
+            // (systemd's SyslogLevelPrefix): `<3>disk full` is an error.
+            [b'<', d @ b'0'..=b'7', b'>', rest @ ..] => (d - b'0', rest),
+            _ if src.stream == "stderr" => (WARNING, line),
+            _ => (INFO, line),
         };
         let text = String::from_utf8_lossy(line).into_owned();
         self.route(&own_record(severity, src.job, src.pid, text));
