@@ -1308,27 +1308,35 @@ fn check_graph(
             );
         }
     }
-    let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-    let after: Vec<&[String]> = jobs.iter().map(|j| &j.service.after[..]).collect();
-    let at: Vec<(Pos, usize)> = nodes
-        .iter()
-        .map(|(k, node)| (node_in(node, &["after"]).map_or(node.pos, |x| x.pos), *k))
-        .collect();
     let job_index = |jobs: &[JobConfig], name: &str| jobs.iter().position(|o| o.name == name);
-    let when: Vec<Option<usize>> = jobs
-        .iter()
-        .map(|j| match &j.when {
-            When::Event { source, code, .. } if !matches!(code, Code::Stopping | Code::Stopped) => {
-                job_index(jobs, source)
+    // One loop for the per-job lists (each map/collect is its own code).
+    // dep: the job each waits on, and whether for a stop event.
+    let n = jobs.len();
+    let mut names: Vec<&str> = Vec::with_capacity(n);
+    let mut after: Vec<&[String]> = Vec::with_capacity(n);
+    let mut at: Vec<(Pos, usize)> = Vec::with_capacity(n);
+    let mut when: Vec<Option<usize>> = Vec::with_capacity(n);
+    let mut dep: Vec<Option<(usize, bool)>> = Vec::with_capacity(n);
+    for (j, (k, node)) in jobs.iter().zip(nodes) {
+        names.push(j.name.as_str());
+        after.push(&j.service.after[..]);
+        at.push((node_in(node, &["after"]).map_or(node.pos, |x| x.pos), *k));
+        let d = match &j.when {
+            When::Event { source, code, .. } => {
+                job_index(jobs, source).map(|s| (s, matches!(code, Code::Stopping | Code::Stopped)))
             }
             _ => None,
-        })
-        .collect();
+        };
+        when.push(d.filter(|d| !d.1).map(|d| d.0));
+        dep.push(d);
+    }
     super::kinds::check_after(e, &names, &after, &when, &at);
-    let watch_names: Vec<String> = watches
-        .iter()
-        .map(|w| format!("watch.{}", w.name))
-        .collect();
+    let mut watch_names: Vec<String> = Vec::with_capacity(watches.len());
+    for w in watches {
+        let mut name = String::from("watch.");
+        name.push_str(&w.name);
+        watch_names.push(name);
+    }
     for i in 0..jobs.len() {
         let When::Event {
             source, timeout, ..
@@ -1361,20 +1369,15 @@ fn check_graph(
             format_args!("{source:?} names no job or watch: this job will never start{hint}"),
         );
         jobs[i].when = never(*timeout);
+        // As if dep were read now (a job named "", itself an error).
+        dep[i] = job_index(jobs, "").map(|s| (s, false));
     }
     // Which jobs can start: those waiting on no job, or on a job that can
     // start; and on a job's stopping/stopped, which also comes when the
     // job stops at shutdown without having run (unless it waits for a
     // stop event itself and has no when.timeout to give up on it).
-    // For each job: the job it waits on, and whether for a stop event.
-    let dep: Vec<Option<(usize, bool)>> =
-        jobs.iter()
-            .map(|j| match &j.when {
-                When::Event { source, code, .. } => job_index(jobs, source)
-                    .map(|s| (s, matches!(code, Code::Stopping | Code::Stopped))),
-                _ => None,
-            })
-            .collect();
+    // (dep, above: for each job the job it waits on, and whether for a
+    // stop event.)
     let stops_anyway = |j: &JobConfig| match &j.when {
         When::Event { code, timeout, .. } => {
             timeout.is_some() || !matches!(code, Code::Stopping | Code::Stopped)
