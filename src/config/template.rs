@@ -1409,11 +1409,17 @@ impl<'a> Exec<'a, '_> {
                 if n > MAX_LIST {
                     return Err("too many parts".into());
                 }
-                let parts: Vec<Rc<str>> = match n {
-                    0 => Vec::new(),
-                    _ if sep.is_empty() => x.chars().map(|c| c.to_string().into()).collect(),
-                    _ => x.split(&*sep).map(Rc::from).collect(),
-                };
+                // Plain loops: map/collect is code per call site.
+                let mut parts: Vec<Rc<str>> = Vec::with_capacity(n);
+                if n > 0 && sep.is_empty() {
+                    for (i, c) in x.char_indices() {
+                        parts.push(x[i..i + c.len_utf8()].into());
+                    }
+                } else if n > 0 {
+                    for p in x.split(&*sep) {
+                        parts.push(p.into());
+                    }
+                }
                 Strs(parts.into())
             }
             Func::Join => {
@@ -1477,11 +1483,19 @@ impl<'a> Exec<'a, '_> {
                 if (to as i128 - from as i128).unsigned_abs() > MAX_LIST as u128 {
                     return Err(format!("loop: more than {MAX_LIST} iterations"));
                 }
-                Ints(if to < from {
-                    (to + 1..=from).rev().collect()
-                } else {
-                    (from..to).collect()
-                })
+                // from down to to + 1, or from up to to - 1.
+                let mut list = Vec::with_capacity(from.abs_diff(to) as usize);
+                let mut k = from;
+                while k != to {
+                    if to < from {
+                        list.push(k);
+                        k -= 1;
+                    } else {
+                        list.push(k);
+                        k += 1;
+                    }
+                }
+                Ints(list.into())
             }
             Func::And | Func::Or => Nil,
         })
@@ -1734,7 +1748,10 @@ fn format_value(out: &mut String, v: &Value, s: &Spec) -> Result<(), String> {
             return Ok(());
         }
         (Str(x), 'v' | 's') => match s.prec {
-            Some(p) => x.chars().take(p).collect(),
+            Some(p) => match x.char_indices().nth(p) {
+                Some((i, _)) => x[..i].into(),
+                None => x.to_string(),
+            },
             None => x.to_string(),
         },
         (Str(x), 'q') => quote(x, '"'),
