@@ -313,15 +313,21 @@ pub fn check_after(
     }
     // Rings: a depth-first walk over "starts after" edges; each ring is
     // reported once, at the job where the walk closed it.
-    let after_edges: Vec<Vec<usize>> = after
-        .iter()
-        .map(|deps| deps.iter().filter_map(|d| index(d)).collect())
-        .collect();
-    let edges: Vec<Vec<usize>> = after_edges
-        .iter()
-        .zip(when)
-        .map(|(a, w)| a.iter().copied().chain(*w).collect())
-        .collect();
+    // (Plain loops: the iterator chains cost more code.)
+    let mut after_edges: Vec<Vec<usize>> = Vec::with_capacity(after.len());
+    let mut edges: Vec<Vec<usize>> = Vec::with_capacity(after.len());
+    for (deps, w) in after.iter().zip(when) {
+        let mut a = Vec::new();
+        for d in deps.iter() {
+            if let Some(k) = index(d) {
+                a.push(k);
+            }
+        }
+        let mut all = a.clone();
+        all.extend(*w);
+        after_edges.push(a);
+        edges.push(all);
+    }
     let mut state = alloc::vec![0u8; names.len()]; // 0 new, 1 on the path, 2 done
     let mut path: Vec<usize> = Vec::new();
     for start in 0..names.len() {

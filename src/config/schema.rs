@@ -199,12 +199,15 @@ const BUILT_IN: [&str; 13] = [
 /// A user metric's exposed name, `namespace_subsystem_name` without the
 /// empty parts, or why it cannot be one.
 pub fn metric_name(m: &Metric) -> Result<String, String> {
-    let parts: Vec<&str> = [&m.namespace, &m.subsystem, &m.name]
-        .into_iter()
-        .map(String::as_str)
-        .filter(|p| !p.is_empty())
-        .collect();
-    let name = parts.join("_");
+    let mut name = String::new();
+    for p in [&m.namespace, &m.subsystem, &m.name] {
+        if !p.is_empty() {
+            if !name.is_empty() {
+                name.push('_');
+            }
+            name.push_str(p);
+        }
+    }
     let valid = name.bytes().enumerate().all(|(i, b)| {
         b.is_ascii_alphabetic() || b == b'_' || b == b':' || (i > 0 && b.is_ascii_digit())
     });
