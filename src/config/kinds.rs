@@ -338,15 +338,17 @@ pub fn check_after(
                 return;
             }
             let (pos, k) = at[ring[0]];
-            let mut words: Vec<&str> = ring.iter().map(|&k| names[k]).collect();
-            words.push(names[ring[0]]);
+            let mut words = String::new();
+            for (i, &k) in ring.iter().chain(&ring[..1]).enumerate() {
+                if i > 0 {
+                    words.push_str(" → ");
+                }
+                words.push_str(names[k]);
+            }
             e.atf(
                 pos,
                 &jobs.index(k).key("after"),
-                format_args!(
-                    "a cycle: the jobs wait on each other, so none can start: {}",
-                    words.join(" → ")
-                ),
+                format_args!("a cycle: the jobs wait on each other, so none can start: {words}"),
             );
         });
     }

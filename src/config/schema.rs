@@ -343,11 +343,10 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
         .get("watches")
         .and_then(|n| d::array(e, n, &path))
         .unwrap_or(&[]);
-    let watches: Vec<WatchConfig> = watch_nodes
-        .iter()
-        .enumerate()
-        .filter_map(|(i, w)| watch(e, w, &path.index(i)))
-        .collect();
+    let mut watches: Vec<WatchConfig> = Vec::new();
+    for (i, w) in watch_nodes.iter().enumerate() {
+        watches.extend(watch(e, w, &path.index(i)));
+    }
     let telemetry = top.get("telemetry").and_then(|n| telemetry(e, n));
     let (syslog, logs) = super::logs::decode(e, &top);
     // Each job with the node it came from (a job that fails to decode
@@ -1298,12 +1297,20 @@ fn check_graph(
     }
     for (i, w) in watches.iter().enumerate() {
         if watches[..i].iter().any(|o| o.name == w.name) {
-            let at = watch_nodes
-                .iter()
-                .filter_map(|n| node_in(n, &["name"]))
-                .filter(|n| matches!(&n.value, Value::String(s) if *s == w.name))
-                .nth(1)
-                .map_or(Pos::default(), |n| n.pos);
+            // The second node of that name.
+            let mut at = Pos::default();
+            let mut seen = 0;
+            for n in watch_nodes {
+                if let Some(n) = node_in(n, &["name"])
+                    && matches!(&n.value, Value::String(s) if *s == w.name)
+                {
+                    seen += 1;
+                    if seen == 2 {
+                        at = n.pos;
+                        break;
+                    }
+                }
+            }
             e.atf(
                 at,
                 &Path::Name("watches").index(i).key("name"),
@@ -1355,15 +1362,20 @@ fn check_graph(
         if known {
             continue;
         }
-        let mut names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-        names.extend(watch_names.iter().map(String::as_str));
-        names.extend(["global", "SIGHUP", "SIGUSR2"]);
-        let hint = d::hint(d::closest(source, &names).or_else(|| {
-            d::closest(
-                &format!("watch.{source}"),
-                &watch_names.iter().map(String::as_str).collect::<Vec<_>>(),
-            )
-        }));
+        let mut names: Vec<&str> = Vec::new();
+        for j in jobs.iter() {
+            names.push(&j.name);
+        }
+        let mut watch_strs: Vec<&str> = Vec::new();
+        for w in &watch_names {
+            watch_strs.push(w);
+        }
+        names.extend_from_slice(&watch_strs);
+        names.extend_from_slice(&["global", "SIGHUP", "SIGUSR2"]);
+        let hint = d::hint(
+            d::closest(source, &names)
+                .or_else(|| d::closest(&format!("watch.{source}"), &watch_strs)),
+        );
         let (k, node) = nodes[i];
         let at = node_in(node, &["when", "source"]).map_or(node.pos, |x| x.pos);
         e.warnf(
@@ -1387,9 +1399,10 @@ fn check_graph(
         }
         _ => true,
     };
-    let mut can_start: Vec<bool> = (0..jobs.len())
-        .map(|i| !never_starts(&jobs[i].when) && dep[i].is_none())
-        .collect();
+    let mut can_start: Vec<bool> = Vec::with_capacity(jobs.len());
+    for (j, d) in jobs.iter().zip(&dep) {
+        can_start.push(!never_starts(&j.when) && d.is_none());
+    }
     loop {
         let mut changed = false;
         for i in 0..jobs.len() {
