@@ -101,7 +101,11 @@ const CLASSES: [(&str, &str); 17] = [
 fn class(name: &str) -> Option<Vec<(u32, u32)>> {
     let (_, ends) = CLASSES.iter().find(|(n, _)| *n == name)?;
     let b = ends.as_bytes();
-    Some(b.chunks(2).map(|p| (p[0] as u32, p[1] as u32)).collect())
+    let mut v = Vec::with_capacity(b.len() / 2);
+    for p in b.chunks(2) {
+        v.push((p[0] as u32, p[1] as u32));
+    }
+    Some(v)
 }
 
 /// Sorts and merges ranges.
