@@ -777,7 +777,11 @@ fn job_detail(body: &[u8]) -> Result<String, String> {
 }
 
 fn columns(names: &[&str]) -> Vec<String> {
-    names.iter().map(|n| String::from(*n)).collect()
+    let mut row = Vec::with_capacity(names.len());
+    for n in names {
+        row.push(String::from(*n));
+    }
+    row
 }
 
 /// Rows as aligned columns, two spaces apart, the last one unpadded.
