@@ -148,8 +148,7 @@ pub fn call_for(words: &[&str]) -> Result<Call, Usage> {
         .ok_or_else(|| Usage("missing COMMAND".into(), true))?;
     let usage = usage_of(cmd);
     if usage.is_empty() {
-        let names: Vec<&str> = COMMANDS.iter().map(|(c, _)| *c).collect();
-        return Err(unknown("command", cmd, &names));
+        return Err(unknown("command", cmd, &COMMANDS.map(|(c, _)| c)));
     }
     // Options only where a command has them; K=V and signal words are
     // values, not options.
