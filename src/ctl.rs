@@ -43,6 +43,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::fmt::Write;
 
 pub const DEFAULT_SOCKET: &str = "/var/run/tug.sock";
 /// ContainerPilot's default control socket, where its `-reload`, `-ping`...
@@ -690,9 +691,9 @@ fn job_detail(body: &[u8]) -> Result<String, String> {
     let name = get("name").and_then(as_str).ok_or("no job name")?;
     let mut state = text(get("state"));
     if let Some(pid) = ms("pid") {
-        state.push_str(&format!(", pid {pid}"));
+        let _ = write!(state, ", pid {pid}");
         if let Some(ago) = ms("started_ms_ago") {
-            state.push_str(&format!(", started {} ago", ms_text(ago)));
+            let _ = write!(state, ", started {} ago", ms_text(ago));
         }
     }
     let mut exec = String::new();
@@ -702,7 +703,7 @@ fn job_detail(body: &[u8]) -> Result<String, String> {
             exec.push(' ');
         }
         if w.is_empty() || w.contains(char::is_whitespace) {
-            exec.push_str(&format!("{w:?}"));
+            let _ = write!(exec, "{w:?}");
         } else {
             exec.push_str(w);
         }
@@ -738,7 +739,7 @@ fn job_detail(body: &[u8]) -> Result<String, String> {
             dur("timeout_ms"),
         );
         if let Some(result) = json::get(c, "last_result").and_then(as_str) {
-            line.push_str(&format!("; last: {result}, {} ago", dur("last_ms_ago")));
+            let _ = write!(line, "; last: {result}, {} ago", dur("last_ms_ago"));
         }
         rows.push(("check", line));
     }
