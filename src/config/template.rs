@@ -465,7 +465,12 @@ fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, u
 /// A number literal as Go's text/template sees it: an int when it reads as
 /// one, else a float ("1.5", "1e3").
 fn number(text: &str) -> Option<Value> {
-    let t: String = text.chars().filter(|&c| c != '_').collect();
+    let mut t = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c != '_' {
+            t.push(c);
+        }
+    }
     let (neg, body) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
@@ -585,8 +590,14 @@ impl Dec {
         let ord = (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
             // Same sign and magnitude: compare the digits, padded alike.
             let n = a.2.len().max(b.2.len());
-            let pad = |d: Vec<u8>| d.into_iter().chain(core::iter::repeat(b'0')).take(n);
-            pad(a.2).cmp(pad(b.2))
+            for i in 0..n {
+                let x = a.2.get(i).copied().unwrap_or(b'0');
+                let y = b.2.get(i).copied().unwrap_or(b'0');
+                if x != y {
+                    return x.cmp(&y);
+                }
+            }
+            core::cmp::Ordering::Equal
         });
         if self.neg && o.neg {
             ord.reverse()
