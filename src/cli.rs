@@ -209,13 +209,14 @@ pub fn parse<'a>(
             Some(b"help") => return help(&args[1..]),
             Some(b"registrator") => return registrator(&args[1..], env),
             Some(b"ctl") => {
-                let words = args[1..]
-                    .iter()
-                    .map(|a| a.to_str())
-                    .collect::<Result<Vec<_>, _>>();
-                return words
-                    .map(Action::Ctl)
-                    .map_err(|_| UsageError::new("arguments must be UTF-8"));
+                let mut words = Vec::with_capacity(args.len());
+                for a in &args[1..] {
+                    match a.to_str() {
+                        Ok(w) => words.push(w),
+                        Err(_) => return Err(UsageError::new("arguments must be UTF-8")),
+                    }
+                }
+                return Ok(Action::Ctl(words));
             }
             _ => {}
         }

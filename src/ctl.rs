@@ -43,6 +43,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::fmt::Write;
 
 pub const DEFAULT_SOCKET: &str = "/var/run/tug.sock";
 /// ContainerPilot's default control socket, where its `-reload`, `-ping`...
@@ -148,8 +149,7 @@ pub fn call_for(words: &[&str]) -> Result<Call, Usage> {
         .ok_or_else(|| Usage("missing COMMAND".into(), true))?;
     let usage = usage_of(cmd);
     if usage.is_empty() {
-        let names: Vec<&str> = COMMANDS.iter().map(|(c, _)| *c).collect();
-        return Err(unknown("command", cmd, &names));
+        return Err(unknown("command", cmd, &COMMANDS.map(|(c, _)| c)));
     }
     // Options only where a command has them; K=V and signal words are
     // values, not options.
@@ -481,12 +481,10 @@ pub fn run(args: &[&str], env: &crate::env::Environ) -> i32 {
         }
     }
     if words.is_empty() {
-        write_all(2, format!("{USAGE}\n").as_bytes());
-        return USAGE_ERROR;
+        return usage(2, USAGE_ERROR);
     }
     if matches!(words[0], "help" | "--help" | "-h") || words.contains(&"--help") {
-        write_all(1, format!("{USAGE}\n").as_bytes());
-        return 0;
+        return usage(1, 0);
     }
     if let [w @ ("poweroff" | "reboot" | "halt")] = words[..] {
         let sig = match w {
@@ -540,6 +538,14 @@ pub fn run(args: &[&str], env: &crate::env::Environ) -> i32 {
         }
         Err(e) => fail(UNREACHABLE, &format!("bad status from tug: {e}")),
     }
+}
+
+/// The usage text and a newline on `fd`; returns `code`.
+fn usage(fd: i32, code: i32) -> i32 {
+    let mut text = String::from(USAGE);
+    text.push('\n');
+    write_all(fd, text.as_bytes());
+    code
 }
 
 fn fail(code: i32, msg: &str) -> i32 {
@@ -641,20 +647,24 @@ fn status_table(body: &[u8]) -> Result<String, String> {
                 None => "-",
             };
             let instances = json::get(w, "instances").and_then(as_array).unwrap_or(&[]);
-            let list: Vec<String> = instances
-                .iter()
-                .map(|i| {
-                    let addr = text(json::get(i, "address"));
-                    let port = text(json::get(i, "port"));
-                    let status = text(json::get(i, "status"));
-                    let addr = if addr.contains(':') {
-                        format!("[{addr}]")
-                    } else {
-                        addr
-                    };
-                    format!("{addr}:{port} ({status})")
-                })
-                .collect();
+            // By hand: map/collect/join cost more than this loop.
+            let mut list = String::new();
+            for i in instances {
+                if !list.is_empty() {
+                    list.push_str(", ");
+                }
+                let addr = text(json::get(i, "address"));
+                let v6 = addr.contains(':');
+                if v6 {
+                    list.push('[');
+                }
+                list.push_str(&addr);
+                list.push_str(if v6 { "]:" } else { ":" });
+                list.push_str(&text(json::get(i, "port")));
+                list.push_str(" (");
+                list.push_str(&text(json::get(i, "status")));
+                list.push(')');
+            }
             rows.push(vec![
                 text(json::get(w, "name")),
                 text(json::get(w, "target")),
@@ -662,7 +672,7 @@ fn status_table(body: &[u8]) -> Result<String, String> {
                 if list.is_empty() {
                     String::from("-")
                 } else {
-                    list.join(", ")
+                    list
                 },
             ]);
         }
@@ -681,28 +691,27 @@ fn job_detail(body: &[u8]) -> Result<String, String> {
     let name = get("name").and_then(as_str).ok_or("no job name")?;
     let mut state = text(get("state"));
     if let Some(pid) = ms("pid") {
-        state.push_str(&format!(", pid {pid}"));
+        let _ = write!(state, ", pid {pid}");
         if let Some(ago) = ms("started_ms_ago") {
-            state.push_str(&format!(", started {} ago", ms_text(ago)));
+            let _ = write!(state, ", started {} ago", ms_text(ago));
         }
     }
-    let exec: Vec<String> = get("exec")
-        .and_then(as_array)
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(as_str)
-        .map(|w| {
-            if w.is_empty() || w.contains(char::is_whitespace) {
-                format!("{w:?}")
-            } else {
-                w.into()
-            }
-        })
-        .collect();
+    let mut exec = String::new();
+    for w in get("exec").and_then(as_array).unwrap_or(&[]) {
+        let Some(w) = as_str(w) else { continue };
+        if !exec.is_empty() {
+            exec.push(' ');
+        }
+        if w.is_empty() || w.contains(char::is_whitespace) {
+            let _ = write!(exec, "{w:?}");
+        } else {
+            exec.push_str(w);
+        }
+    }
     let mut rows: Vec<(&str, String)> = vec![
         ("job", name.into()),
         ("state", state),
-        ("exec", exec.join(" ")),
+        ("exec", exec),
         ("when", text(get("when"))),
         ("runs", text(get("runs"))),
         ("restarts", {
@@ -730,7 +739,7 @@ fn job_detail(body: &[u8]) -> Result<String, String> {
             dur("timeout_ms"),
         );
         if let Some(result) = json::get(c, "last_result").and_then(as_str) {
-            line.push_str(&format!("; last: {result}, {} ago", dur("last_ms_ago")));
+            let _ = write!(line, "; last: {result}, {} ago", dur("last_ms_ago"));
         }
         rows.push(("check", line));
     }
@@ -760,15 +769,19 @@ fn job_detail(body: &[u8]) -> Result<String, String> {
         None => String::from("none kept: raw output"),
     };
     rows.push(("log", log));
-    let rows: Vec<Vec<String>> = rows
-        .into_iter()
-        .map(|(k, v)| vec![String::from(k), v])
-        .collect();
-    Ok(table(&rows))
+    let mut cells = Vec::with_capacity(rows.len());
+    for (k, v) in rows {
+        cells.push(vec![String::from(k), v]);
+    }
+    Ok(table(&cells))
 }
 
 fn columns(names: &[&str]) -> Vec<String> {
-    names.iter().map(|n| String::from(*n)).collect()
+    let mut row = Vec::with_capacity(names.len());
+    for n in names {
+        row.push(String::from(*n));
+    }
+    row
 }
 
 /// Rows as aligned columns, two spaces apart, the last one unpadded.

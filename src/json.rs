@@ -5,6 +5,7 @@
 use crate::json5::{self, Node, Value};
 use alloc::format;
 use alloc::string::String;
+use core::fmt::Write;
 
 /// Parses a JSON document (a response body); the error names line:column.
 pub fn parse(bytes: &[u8]) -> Result<Node, String> {
@@ -128,13 +129,13 @@ impl Writer {
 
     pub fn uint(&mut self, n: u64) -> &mut Self {
         self.sep();
-        self.out.push_str(&format!("{n}"));
+        let _ = write!(self.out, "{n}");
         self
     }
 
     pub fn int(&mut self, n: i64) -> &mut Self {
         self.sep();
-        self.out.push_str(&format!("{n}"));
+        let _ = write!(self.out, "{n}");
         self
     }
 
@@ -186,7 +187,7 @@ pub fn escape_into(out: &mut String, s: &str) {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             c if (c as u32) < 0x20 || c == '\u{7f}' || c == '\u{2028}' || c == '\u{2029}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
+                let _ = write!(out, "\\u{:04x}", c as u32);
             }
             c => out.push(c),
         }

@@ -101,7 +101,11 @@ const CLASSES: [(&str, &str); 17] = [
 fn class(name: &str) -> Option<Vec<(u32, u32)>> {
     let (_, ends) = CLASSES.iter().find(|(n, _)| *n == name)?;
     let b = ends.as_bytes();
-    Some(b.chunks(2).map(|p| (p[0] as u32, p[1] as u32)).collect())
+    let mut v = Vec::with_capacity(b.len() / 2);
+    for p in b.chunks(2) {
+        v.push((p[0] as u32, p[1] as u32));
+    }
+    Some(v)
 }
 
 /// Sorts and merges ranges.
@@ -192,6 +196,12 @@ impl Parser<'_> {
         ok
     }
 
+    /// The set of one range.
+    #[inline(never)]
+    fn range(&self, lo: u32, hi: u32) -> Node {
+        self.set(vec![(lo, hi)])
+    }
+
     fn set(&self, mut v: Vec<(u32, u32)>) -> Node {
         if self.flags & FOLD != 0 {
             fold(&mut v);
@@ -230,7 +240,7 @@ impl Parser<'_> {
                     None => continue,
                 },
                 '[' => self.class()?,
-                '.' if self.flags & DOT_NL != 0 => self.set(vec![(0, MAX_CHAR)]),
+                '.' if self.flags & DOT_NL != 0 => self.range(0, MAX_CHAR),
                 '.' => self.set(vec![(0, 9), (11, MAX_CHAR)]),
                 '^' | '$' => Node::Look(match (c == '^', self.flags & MULTI_LINE != 0) {
                     (true, false) => Look::Begin,
@@ -239,11 +249,11 @@ impl Parser<'_> {
                     (false, true) => Look::EndLine,
                 }),
                 '\\' => match self.escape(false)? {
-                    Esc::Char(c) => self.set(vec![(c, c)]),
+                    Esc::Char(c) => self.range(c, c),
                     Esc::Set(v) => self.set(v),
                     Esc::Look(l) => Node::Look(l),
                 },
-                c => self.set(vec![(c as u32, c as u32)]),
+                c => self.range(c as u32, c as u32),
             };
             items.push(self.quantified(atom)?);
         }

@@ -199,12 +199,15 @@ const BUILT_IN: [&str; 13] = [
 /// A user metric's exposed name, `namespace_subsystem_name` without the
 /// empty parts, or why it cannot be one.
 pub fn metric_name(m: &Metric) -> Result<String, String> {
-    let parts: Vec<&str> = [&m.namespace, &m.subsystem, &m.name]
-        .into_iter()
-        .map(String::as_str)
-        .filter(|p| !p.is_empty())
-        .collect();
-    let name = parts.join("_");
+    let mut name = String::new();
+    for p in [&m.namespace, &m.subsystem, &m.name] {
+        if !p.is_empty() {
+            if !name.is_empty() {
+                name.push('_');
+            }
+            name.push_str(p);
+        }
+    }
     let valid = name.bytes().enumerate().all(|(i, b)| {
         b.is_ascii_alphabetic() || b == b'_' || b == b':' || (i > 0 && b.is_ascii_digit())
     });
@@ -340,11 +343,10 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
         .get("watches")
         .and_then(|n| d::array(e, n, &path))
         .unwrap_or(&[]);
-    let watches: Vec<WatchConfig> = watch_nodes
-        .iter()
-        .enumerate()
-        .filter_map(|(i, w)| watch(e, w, &path.index(i)))
-        .collect();
+    let mut watches: Vec<WatchConfig> = Vec::new();
+    for (i, w) in watch_nodes.iter().enumerate() {
+        watches.extend(watch(e, w, &path.index(i)));
+    }
     let telemetry = top.get("telemetry").and_then(|n| telemetry(e, n));
     let (syslog, logs) = super::logs::decode(e, &top);
     // Each job with the node it came from (a job that fails to decode
@@ -1295,12 +1297,20 @@ fn check_graph(
     }
     for (i, w) in watches.iter().enumerate() {
         if watches[..i].iter().any(|o| o.name == w.name) {
-            let at = watch_nodes
-                .iter()
-                .filter_map(|n| node_in(n, &["name"]))
-                .filter(|n| matches!(&n.value, Value::String(s) if *s == w.name))
-                .nth(1)
-                .map_or(Pos::default(), |n| n.pos);
+            // The second node of that name.
+            let mut at = Pos::default();
+            let mut seen = 0;
+            for n in watch_nodes {
+                if let Some(n) = node_in(n, &["name"])
+                    && matches!(&n.value, Value::String(s) if *s == w.name)
+                {
+                    seen += 1;
+                    if seen == 2 {
+                        at = n.pos;
+                        break;
+                    }
+                }
+            }
             e.atf(
                 at,
                 &Path::Name("watches").index(i).key("name"),
@@ -1308,27 +1318,35 @@ fn check_graph(
             );
         }
     }
-    let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-    let after: Vec<&[String]> = jobs.iter().map(|j| &j.service.after[..]).collect();
-    let at: Vec<(Pos, usize)> = nodes
-        .iter()
-        .map(|(k, node)| (node_in(node, &["after"]).map_or(node.pos, |x| x.pos), *k))
-        .collect();
     let job_index = |jobs: &[JobConfig], name: &str| jobs.iter().position(|o| o.name == name);
-    let when: Vec<Option<usize>> = jobs
-        .iter()
-        .map(|j| match &j.when {
-            When::Event { source, code, .. } if !matches!(code, Code::Stopping | Code::Stopped) => {
-                job_index(jobs, source)
+    // One loop for the per-job lists (each map/collect is its own code).
+    // dep: the job each waits on, and whether for a stop event.
+    let n = jobs.len();
+    let mut names: Vec<&str> = Vec::with_capacity(n);
+    let mut after: Vec<&[String]> = Vec::with_capacity(n);
+    let mut at: Vec<(Pos, usize)> = Vec::with_capacity(n);
+    let mut when: Vec<Option<usize>> = Vec::with_capacity(n);
+    let mut dep: Vec<Option<(usize, bool)>> = Vec::with_capacity(n);
+    for (j, (k, node)) in jobs.iter().zip(nodes) {
+        names.push(j.name.as_str());
+        after.push(&j.service.after[..]);
+        at.push((node_in(node, &["after"]).map_or(node.pos, |x| x.pos), *k));
+        let d = match &j.when {
+            When::Event { source, code, .. } => {
+                job_index(jobs, source).map(|s| (s, matches!(code, Code::Stopping | Code::Stopped)))
             }
             _ => None,
-        })
-        .collect();
+        };
+        when.push(d.filter(|d| !d.1).map(|d| d.0));
+        dep.push(d);
+    }
     super::kinds::check_after(e, &names, &after, &when, &at);
-    let watch_names: Vec<String> = watches
-        .iter()
-        .map(|w| format!("watch.{}", w.name))
-        .collect();
+    let mut watch_names: Vec<String> = Vec::with_capacity(watches.len());
+    for w in watches {
+        let mut name = String::from("watch.");
+        name.push_str(&w.name);
+        watch_names.push(name);
+    }
     for i in 0..jobs.len() {
         let When::Event {
             source, timeout, ..
@@ -1344,15 +1362,20 @@ fn check_graph(
         if known {
             continue;
         }
-        let mut names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
-        names.extend(watch_names.iter().map(String::as_str));
-        names.extend(["global", "SIGHUP", "SIGUSR2"]);
-        let hint = d::hint(d::closest(source, &names).or_else(|| {
-            d::closest(
-                &format!("watch.{source}"),
-                &watch_names.iter().map(String::as_str).collect::<Vec<_>>(),
-            )
-        }));
+        let mut names: Vec<&str> = Vec::new();
+        for j in jobs.iter() {
+            names.push(&j.name);
+        }
+        let mut watch_strs: Vec<&str> = Vec::new();
+        for w in &watch_names {
+            watch_strs.push(w);
+        }
+        names.extend_from_slice(&watch_strs);
+        names.extend_from_slice(&["global", "SIGHUP", "SIGUSR2"]);
+        let hint = d::hint(
+            d::closest(source, &names)
+                .or_else(|| d::closest(&format!("watch.{source}"), &watch_strs)),
+        );
         let (k, node) = nodes[i];
         let at = node_in(node, &["when", "source"]).map_or(node.pos, |x| x.pos);
         e.warnf(
@@ -1361,29 +1384,25 @@ fn check_graph(
             format_args!("{source:?} names no job or watch: this job will never start{hint}"),
         );
         jobs[i].when = never(*timeout);
+        // As if dep were read now (a job named "", itself an error).
+        dep[i] = job_index(jobs, "").map(|s| (s, false));
     }
     // Which jobs can start: those waiting on no job, or on a job that can
     // start; and on a job's stopping/stopped, which also comes when the
     // job stops at shutdown without having run (unless it waits for a
     // stop event itself and has no when.timeout to give up on it).
-    // For each job: the job it waits on, and whether for a stop event.
-    let dep: Vec<Option<(usize, bool)>> =
-        jobs.iter()
-            .map(|j| match &j.when {
-                When::Event { source, code, .. } => job_index(jobs, source)
-                    .map(|s| (s, matches!(code, Code::Stopping | Code::Stopped))),
-                _ => None,
-            })
-            .collect();
+    // (dep, above: for each job the job it waits on, and whether for a
+    // stop event.)
     let stops_anyway = |j: &JobConfig| match &j.when {
         When::Event { code, timeout, .. } => {
             timeout.is_some() || !matches!(code, Code::Stopping | Code::Stopped)
         }
         _ => true,
     };
-    let mut can_start: Vec<bool> = (0..jobs.len())
-        .map(|i| !never_starts(&jobs[i].when) && dep[i].is_none())
-        .collect();
+    let mut can_start: Vec<bool> = Vec::with_capacity(jobs.len());
+    for (j, d) in jobs.iter().zip(&dep) {
+        can_start.push(!never_starts(&j.when) && d.is_none());
+    }
     loop {
         let mut changed = false;
         for i in 0..jobs.len() {

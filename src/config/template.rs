@@ -465,7 +465,12 @@ fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, u
 /// A number literal as Go's text/template sees it: an int when it reads as
 /// one, else a float ("1.5", "1e3").
 fn number(text: &str) -> Option<Value> {
-    let t: String = text.chars().filter(|&c| c != '_').collect();
+    let mut t = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c != '_' {
+            t.push(c);
+        }
+    }
     let (neg, body) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
@@ -585,8 +590,14 @@ impl Dec {
         let ord = (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
             // Same sign and magnitude: compare the digits, padded alike.
             let n = a.2.len().max(b.2.len());
-            let pad = |d: Vec<u8>| d.into_iter().chain(core::iter::repeat(b'0')).take(n);
-            pad(a.2).cmp(pad(b.2))
+            for i in 0..n {
+                let x = a.2.get(i).copied().unwrap_or(b'0');
+                let y = b.2.get(i).copied().unwrap_or(b'0');
+                if x != y {
+                    return x.cmp(&y);
+                }
+            }
+            core::cmp::Ordering::Equal
         });
         if self.neg && o.neg {
             ord.reverse()
@@ -1409,11 +1420,17 @@ impl<'a> Exec<'a, '_> {
                 if n > MAX_LIST {
                     return Err("too many parts".into());
                 }
-                let parts: Vec<Rc<str>> = match n {
-                    0 => Vec::new(),
-                    _ if sep.is_empty() => x.chars().map(|c| c.to_string().into()).collect(),
-                    _ => x.split(&*sep).map(Rc::from).collect(),
-                };
+                // Plain loops: map/collect is code per call site.
+                let mut parts: Vec<Rc<str>> = Vec::with_capacity(n);
+                if n > 0 && sep.is_empty() {
+                    for (i, c) in x.char_indices() {
+                        parts.push(x[i..i + c.len_utf8()].into());
+                    }
+                } else if n > 0 {
+                    for p in x.split(&*sep) {
+                        parts.push(p.into());
+                    }
+                }
                 Strs(parts.into())
             }
             Func::Join => {
@@ -1477,11 +1494,19 @@ impl<'a> Exec<'a, '_> {
                 if (to as i128 - from as i128).unsigned_abs() > MAX_LIST as u128 {
                     return Err(format!("loop: more than {MAX_LIST} iterations"));
                 }
-                Ints(if to < from {
-                    (to + 1..=from).rev().collect()
-                } else {
-                    (from..to).collect()
-                })
+                // from down to to + 1, or from up to to - 1.
+                let mut list = Vec::with_capacity(from.abs_diff(to) as usize);
+                let mut k = from;
+                while k != to {
+                    if to < from {
+                        list.push(k);
+                        k -= 1;
+                    } else {
+                        list.push(k);
+                        k += 1;
+                    }
+                }
+                Ints(list.into())
             }
             Func::And | Func::Or => Nil,
         })
@@ -1734,7 +1759,10 @@ fn format_value(out: &mut String, v: &Value, s: &Spec) -> Result<(), String> {
             return Ok(());
         }
         (Str(x), 'v' | 's') => match s.prec {
-            Some(p) => x.chars().take(p).collect(),
+            Some(p) => match x.char_indices().nth(p) {
+                Some((i, _)) => x[..i].into(),
+                None => x.to_string(),
+            },
             None => x.to_string(),
         },
         (Str(x), 'q') => quote(x, '"'),

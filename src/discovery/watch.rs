@@ -76,25 +76,26 @@ pub fn kv_instance(key: &[u8], value: &[u8]) -> Instance {
 
 /// The strings of a JSON array (other items skipped); none when absent.
 pub fn string_list(node: Option<&Node>) -> Vec<String> {
-    node.and_then(json::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(json::as_str)
-                .map(String::from)
-                .collect()
-        })
-        .unwrap_or_default()
+    let mut out = Vec::new();
+    for n in node.and_then(json::as_array).unwrap_or(&[]) {
+        if let Some(s) = json::as_str(n) {
+            out.push(String::from(s));
+        }
+    }
+    out
 }
 
 /// The string members of a JSON object (others skipped); none when absent.
 pub fn string_map(node: Option<&Node>) -> Vec<(String, String)> {
-    match node.map(|n| &n.value) {
-        Some(Value::Object(members)) => members
-            .iter()
-            .filter_map(|m| json::as_str(&m.value).map(|v| (m.key.clone(), String::from(v))))
-            .collect(),
-        _ => Vec::new(),
+    let mut out = Vec::new();
+    if let Some(Value::Object(members)) = node.map(|n| &n.value) {
+        for m in members {
+            if let Some(v) = json::as_str(&m.value) {
+                out.push((m.key.clone(), String::from(v)));
+            }
+        }
     }
+    out
 }
 
 /// A base64 bytes member (etcd's keys and values, Consul's KV `Value`):

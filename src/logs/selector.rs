@@ -144,10 +144,14 @@ impl Selector {
         if text.trim().is_empty() {
             return Ok(Selector::default());
         }
-        let pieces = text
-            .split(';')
-            .map(|p| piece(p.trim()).map_err(|e| format!("selector piece \"{}\": {e}", p.trim())))
-            .collect::<Result<_, _>>()?;
+        let mut pieces = Vec::new();
+        for p in text.split(';') {
+            let p = p.trim();
+            match piece(p) {
+                Ok(x) => pieces.push(x),
+                Err(e) => return Err(format!("selector piece \"{p}\": {e}")),
+            }
+        }
         Ok(Selector {
             text: text.into(),
             pieces,
@@ -245,7 +249,10 @@ fn facility(f: &str) -> Result<Fac, String> {
     if let Some(prog) = inner('[', ']', "program name")? {
         // Lowered as `matches` lowers the record's (char by char: no
         // final-sigma rule), so the two always agree.
-        let lower = prog.chars().map(|c| c.to_ascii_lowercase()).collect();
+        let mut lower = String::with_capacity(prog.len());
+        for c in prog.chars() {
+            lower.push(c.to_ascii_lowercase());
+        }
         return Ok(Fac::Program(lower));
     }
     if f == "*" {

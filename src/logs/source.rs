@@ -391,7 +391,7 @@ impl TcpSource {
         Ok(TcpSource {
             listener,
             base,
-            conns: (0..MAX_CONNS).map(|_| None).collect(),
+            conns: core::iter::repeat_with(|| None).take(MAX_CONNS).collect(),
             listening: false,
             active: false,
             failed: false,

@@ -123,10 +123,11 @@ pub fn rotated(path: &str, n: u32) -> String {
 /// The renames that rotate `path` keeping `keep` old copies, in the order
 /// to do them (see the module header).
 pub fn rotation_plan(path: &str, keep: u32) -> Vec<(String, String)> {
-    (0..keep)
-        .rev()
-        .map(|n| (rotated(path, n), rotated(path, n + 1)))
-        .collect()
+    let mut plan = Vec::with_capacity(keep as usize);
+    for n in (0..keep).rev() {
+        plan.push((rotated(path, n), rotated(path, n + 1)));
+    }
+    plan
 }
 
 #[cfg(test)]

@@ -342,11 +342,10 @@ impl Client {
         call: Call,
         out: &mut Vec<Reply>,
     ) -> CallId {
-        let mut headers: Vec<(&str, &str)> = call
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
+        let mut headers: Vec<(&str, &str)> = Vec::with_capacity(call.headers.len() + 1);
+        for (n, v) in &call.headers {
+            headers.push((n, v));
+        }
         if !headers
             .iter()
             .any(|(n, _)| n.eq_ignore_ascii_case("user-agent"))

@@ -24,6 +24,7 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::fmt::Write;
 use core::{fmt, mem};
 
 /// Header lines, names lowercased, values trimmed, in arrival order.
@@ -729,7 +730,7 @@ pub fn percent_encode(out: &mut String, s: &str, keep: &[u8]) {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
 }

@@ -199,12 +199,15 @@ impl Spec<'_> {
 /// No specs: `DEFAULT_SPECS`. A bad spec is an error even if an earlier
 /// one would match, so a typo never hides until an interface goes away.
 pub fn select(specs: &[String], ifaces: &[IfAddr]) -> Result<Ip, String> {
-    let defaults: Vec<String> = DEFAULT_SPECS.iter().map(|s| String::from(*s)).collect();
+    let mut defaults: Vec<String> = Vec::new();
+    for s in DEFAULT_SPECS {
+        defaults.push(String::from(s));
+    }
     let specs = if specs.is_empty() { &defaults } else { specs };
-    let parsed = specs
-        .iter()
-        .map(|s| parse(s))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut parsed = Vec::with_capacity(specs.len());
+    for s in specs {
+        parsed.push(parse(s)?);
+    }
     // By name, then address; stable (each goes after its equals). Inserted
     // one by one: a host has a few addresses, and core's sort adds 3 KB.
     fn key(a: &IfAddr) -> (&str, [u8; 16]) {
@@ -233,16 +236,15 @@ pub fn select(specs: &[String], ifaces: &[IfAddr]) -> Result<Ip, String> {
 /// interface's name.
 pub fn local_addresses() -> Result<Vec<IfAddr>, String> {
     let all = host::interface_addresses().map_err(|e| format!("getifaddrs: {e}"))?;
-    Ok(all
-        .into_iter()
-        .map(|(name, ip)| IfAddr {
-            name: match name.split_once(':') {
-                Some((base, _)) => base.into(),
-                None => name,
-            },
-            ip,
-        })
-        .collect())
+    let mut out = Vec::with_capacity(all.len());
+    for (name, ip) in all {
+        let name = match name.split_once(':') {
+            Some((base, _)) => base.into(),
+            None => name,
+        };
+        out.push(IfAddr { name, ip });
+    }
+    Ok(out)
 }
 
 /// An address as text: IPv4 dotted, IPv6 in RFC 5952's canonical form
@@ -259,10 +261,10 @@ pub fn ip_text(ip: &Ip) -> String {
                 let _ = write!(s, "::ffff:{}.{}.{}.{}", a[12], a[13], a[14], a[15]);
                 return s;
             }
-            let g: Vec<u16> = a
-                .chunks(2)
-                .map(|p| u16::from_be_bytes([p[0], p[1]]))
-                .collect();
+            let mut g = [0u16; 8];
+            for (i, v) in g.iter_mut().enumerate() {
+                *v = u16::from_be_bytes([a[2 * i], a[2 * i + 1]]);
+            }
             // The longest run of zero groups: (start, len).
             let (mut best, mut run) = ((0, 0), (0, 0));
             for (i, &v) in g.iter().enumerate() {

@@ -46,16 +46,15 @@ fn parse_v6(s: &str) -> Option<[u8; 16]> {
         if part.is_empty() {
             return Some(Vec::new());
         }
-        part.split(':')
-            .map(|g| {
-                // from_str_radix would take a sign: `::+1` is not an address.
-                if g.is_empty() || g.len() > 4 || !g.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    None
-                } else {
-                    u16::from_str_radix(g, 16).ok()
-                }
-            })
-            .collect()
+        let mut out = Vec::new();
+        for g in part.split(':') {
+            // from_str_radix would take a sign: `::+1` is not an address.
+            if g.is_empty() || g.len() > 4 || !g.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            out.push(u16::from_str_radix(g, 16).ok()?);
+        }
+        Some(out)
     };
     let h = groups(head)?;
     let t = match tail {
