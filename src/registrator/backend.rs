@@ -246,11 +246,13 @@ pub fn parse_listing(backend: &Backend, body: &[u8]) -> Result<Vec<(String, Stri
             }
         }
     }
-    Ok(keys
-        .iter()
-        .filter_map(|k| parse_kv_key(&prefix, k))
-        .map(|(name, id)| (String::from(id), String::from(name)))
-        .collect())
+    let mut out = Vec::new();
+    for k in &keys {
+        if let Some((name, id)) = parse_kv_key(&prefix, k) {
+            out.push((String::from(id), String::from(name)));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

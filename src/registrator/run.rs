@@ -444,9 +444,10 @@ impl Registrator<'_> {
         } else if Some(c) == self.list {
             self.list = None;
             match body_of(res).and_then(|b| running_ids(&b)) {
-                Ok(ids) => {
-                    let ours = self.registered.iter().map(|r| r.service.container.clone());
-                    let all: Vec<String> = ids.into_iter().chain(ours).collect();
+                Ok(mut all) => {
+                    for r in &self.registered {
+                        all.push(r.service.container.clone());
+                    }
                     self.resyncing = all.clone();
                     for id in all {
                         if !self.queue.contains(&id) {
@@ -704,12 +705,15 @@ impl Registrator<'_> {
 fn running_ids(body: &[u8]) -> Result<Vec<String>, String> {
     let doc = crate::json::parse(body).map_err(|e| format!("container list: {e}"))?;
     let list = crate::json::as_array(&doc).ok_or("container list: expected an array")?;
-    Ok(list
-        .iter()
-        .filter_map(|c| crate::json::get(c, "Id").and_then(crate::json::as_str))
-        .filter(|id| inspect::valid_id(id))
-        .map(String::from)
-        .collect())
+    let mut ids = Vec::new();
+    for c in list {
+        if let Some(id) = crate::json::get(c, "Id").and_then(crate::json::as_str)
+            && inspect::valid_id(id)
+        {
+            ids.push(String::from(id));
+        }
+    }
+    Ok(ids)
 }
 
 /// The control socket: `status` lists the registrations; there are no
