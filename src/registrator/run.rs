@@ -665,12 +665,9 @@ impl Registrator<'_> {
                 }
             }
         }
-        let live: Vec<&str> = self
-            .registered
-            .iter()
-            .map(|r| r.service.container.as_str())
-            .collect();
-        self.health.retain(|(c, _)| live.contains(&c.as_str()));
+        let reg = &self.registered;
+        self.health
+            .retain(|(c, _)| reg.iter().any(|r| r.service.container == *c));
     }
 
     fn stop(&mut self, why: &str) {
