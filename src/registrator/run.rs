@@ -470,8 +470,12 @@ impl Registrator<'_> {
             };
             match listed {
                 Ok(remote) => {
-                    let changes =
-                        reconcile::plan(&self.registered, &[], &remote, &self.policy(true));
+                    let changes = reconcile::plan_from(
+                        &self.registered,
+                        &mut [],
+                        &remote,
+                        &self.policy(true),
+                    );
                     self.apply(changes);
                 }
                 Err(e) => warning!("-cleanup: cannot list the registry: {e}"),
@@ -557,12 +561,12 @@ impl Registrator<'_> {
             }
             (None, Err(state)) => state,
         };
-        let obs = [Observed { container, state }];
-        let c = &obs[0].container;
-        let full = self.resyncing.iter().position(|r| r == c);
+        let full = self.resyncing.iter().position(|r| *r == container);
         // A full resync with -cleanup also drops what a failed exit kept.
         let policy = self.policy(full.is_some() && self.o.cleanup);
-        let changes = reconcile::plan(&self.registered, &obs, &[], &policy);
+        let mut obs = [Observed { container, state }];
+        let changes = reconcile::plan_from(&self.registered, &mut obs, &[], &policy);
+        let c = &obs[0].container;
         if let Some(i) = full {
             self.resyncing.swap_remove(i);
             self.refresh(c, &changes);

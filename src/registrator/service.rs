@@ -40,7 +40,7 @@ pub struct Identity {
     pub host_ip: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Service {
     pub id: String,
     pub name: String,
