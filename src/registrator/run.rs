@@ -586,9 +586,8 @@ impl Registrator<'_> {
                 Change::Deregister { id, .. } | Change::Park { id } => *id == s.id,
             });
             if s.container == container && !r.parked && !touched {
-                let key = unit_key(b, &s.name, &s.id);
                 let task = RegTask::new(b, s, (self.o.ttl_s, self.o.ttl_refresh_s), None);
-                self.disc.add_task(&mut self.lp, &key, Box::new(task));
+                submit(&mut self.disc, &mut self.lp, b, &s.name, &s.id, task);
             }
         }
     }
@@ -640,10 +639,9 @@ impl Registrator<'_> {
                         svc.addr(),
                         svc.container_name
                     );
-                    let key = unit_key(b, &svc.name, &svc.id);
                     let ttl = (self.o.ttl_s, self.o.ttl_refresh_s);
                     let task = RegTask::new(b, &svc, ttl, None);
-                    self.disc.add_task(&mut self.lp, &key, Box::new(task));
+                    submit(&mut self.disc, &mut self.lp, b, &svc.name, &svc.id, task);
                     self.registered.retain(|r| r.service.id != svc.id);
                     self.registered.push(Registered {
                         service: *svc,
@@ -652,9 +650,8 @@ impl Registrator<'_> {
                 }
                 Change::Deregister { id, name } => {
                     info!("deregistering {id}");
-                    let key = unit_key(b, &name, &id);
                     let task = RegTask::removal(b, &name, &id);
-                    self.disc.add_task(&mut self.lp, &key, Box::new(task));
+                    submit(&mut self.disc, &mut self.lp, b, &name, &id, task);
                     self.registered
                         .retain(|r| r.service.id != id || r.service.name != name);
                 }
@@ -662,9 +659,8 @@ impl Registrator<'_> {
                     if let Some(r) = self.registered.iter_mut().find(|r| r.service.id == id) {
                         info!("keeping {id} (parked: the container failed)");
                         r.parked = true;
-                        let key = unit_key(b, &r.service.name, &id);
                         let task = RegTask::new(b, &r.service, (0, 0), None).parked();
-                        self.disc.add_task(&mut self.lp, &key, Box::new(task));
+                        submit(&mut self.disc, &mut self.lp, b, &r.service.name, &id, task);
                     }
                 }
             }
@@ -699,6 +695,20 @@ impl Registrator<'_> {
             }
         }
     }
+}
+
+/// Hands `task` for `s` to discovery, under the registration's key.
+#[inline(never)]
+fn submit(
+    disc: &mut Discovery,
+    lp: &mut EventLoop,
+    b: &Backend,
+    name: &str,
+    id: &str,
+    task: RegTask,
+) {
+    let key = unit_key(b, name, id);
+    disc.add_task(lp, &key, Box::new(task));
 }
 
 /// The IDs in `GET /containers/json`.
