@@ -110,6 +110,7 @@ struct Registrator<'o> {
     exit: Option<i32>,
 }
 
+#[inline(never)]
 fn get(path: String, stream: bool) -> Call {
     Call {
         method: "GET",
