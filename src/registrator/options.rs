@@ -393,6 +393,7 @@ pub fn docker_endpoint(env: &dyn Fn(&str) -> Option<&'static str>) -> Result<End
 }
 
 /// Reads a registry URI.
+#[inline(never)]
 pub fn backend(uri: &str, env: &dyn Fn(&str) -> Option<&'static str>) -> Result<Backend, String> {
     let Some((scheme, rest)) = uri.split_once("://") else {
         return Err(format!(
