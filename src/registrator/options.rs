@@ -377,6 +377,7 @@ pub fn split_tags(s: &str) -> Vec<String> {
 }
 
 /// DOCKER_HOST (unix:// or tcp://), else the engine's usual socket.
+#[inline(never)]
 pub fn docker_endpoint(env: &dyn Fn(&str) -> Option<&'static str>) -> Result<Endpoint, String> {
     let Some(host) = env("DOCKER_HOST").filter(|h| !h.is_empty()) else {
         return Endpoint::parse(DEFAULT_DOCKER, 2375);
