@@ -221,6 +221,7 @@ fn get(path: String) -> crate::net::client::Call {
 
 /// The answer to `listing_call` as (ID, name) pairs. Consul KV answers
 /// 404 for no keys, which the caller sees as an error and skips a turn.
+#[inline(never)]
 pub fn parse_listing(backend: &Backend, body: &[u8]) -> Result<Vec<(String, String)>, String> {
     use crate::json;
     if let Backend::Consul { .. } = backend {

@@ -222,6 +222,7 @@ fn members<'n>(node: &'n Node, key: &str, path: &str) -> Result<Vec<(&'n str, &'
 }
 
 /// The engine's `Name` from `GET /info`: the node identity by default.
+#[inline(never)]
 pub fn engine_name(body: &[u8]) -> Result<String, String> {
     let doc = json::parse(body).map_err(|e| format!("docker info: {e}"))?;
     match opt(&doc, "Name").and_then(json::as_str) {
