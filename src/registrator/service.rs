@@ -139,6 +139,7 @@ struct Port<'a> {
 /// The services of a container. `peer` is the inspected container of a
 /// `container:X` network mode (`c.network_container()`); without it that
 /// container's services are not made (their address is unknown).
+#[inline(never)]
 pub fn services(c: &Inspect, m: &Model, me: &Identity, peer: Option<&Inspect>) -> Vec<Service> {
     if !c.state.running || c.network_mode == "none" {
         return Vec::new();
@@ -207,6 +208,7 @@ fn port_key(key: &str) -> Option<(u16, &str)> {
     (number.bytes().all(|b| b.is_ascii_digit()) && word).then_some((n, proto))
 }
 
+#[inline(never)]
 fn service(
     c: &Inspect,
     m: &Model,
