@@ -15,6 +15,7 @@ use alloc::vec::Vec;
 /// `[A-Za-z0-9_-]` or over 128 bytes, a `consul-` prefix, a value over 512
 /// bytes, past the 64th) are left out, not sent to fail the whole
 /// registration; the check's ID is `service:<ID>` so a TTL can be updated.
+#[inline(never)]
 pub fn consul_register_body(svc: &Service) -> String {
     let mut w = Writer::new();
     w.begin_object()
@@ -108,6 +109,7 @@ pub fn consul_meta(attrs: &[(String, String)]) -> impl Iterator<Item = (&str, &s
 /// The key and value a KV layout stores for a service; None for Consul's
 /// catalog. consulkv and etcd: `prefix/name/id` = `ip:port`; skydns2:
 /// `/skydns/<domain labels reversed>/name/id` = `{"host":IP,"port":N}`.
+#[inline(never)]
 pub fn kv_entry(backend: &Backend, svc: &Service) -> Option<(String, String)> {
     kv_key(backend, &svc.name, &svc.id).map(|key| {
         let value = match backend {
@@ -165,6 +167,7 @@ pub fn kv_prefix(backend: &Backend) -> Option<String> {
 }
 
 /// Consul's `GET /v1/agent/services` as (ID, name) pairs, for -cleanup.
+#[inline(never)]
 pub fn parse_agent_services(body: &[u8]) -> Result<Vec<(String, String)>, String> {
     let doc = crate::json::parse(body).map_err(|e| format!("agent services: {e}"))?;
     let crate::json5::Value::Object(members) = &doc.value else {
