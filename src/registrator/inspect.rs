@@ -95,6 +95,7 @@ pub fn short(id: &str) -> &str {
 }
 
 /// Parses an inspect document; the error is one line.
+#[inline(never)]
 pub fn parse(body: &[u8]) -> Result<Inspect, String> {
     let doc = json::parse(body).map_err(|e| format!("container inspect: {e}"))?;
     let id = match opt(&doc, "Id").and_then(json::as_str) {

@@ -157,6 +157,7 @@ const SCHEMES: &[&str] = &[
 /// Reads the words after `registrator`. Each error is one line; every
 /// value error is reported, but parsing stops at a syntax error (after an
 /// unknown flag, nothing says whether the next word is its value).
+#[inline(never)]
 pub fn parse(
     args: &[&str],
     env: &dyn Fn(&str) -> Option<&'static str>,
