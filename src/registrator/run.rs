@@ -610,6 +610,7 @@ impl Registrator<'_> {
     }
 
     /// CHECK_TTL: tells each of the container's registrations its health.
+    #[inline(never)]
     fn beat(&mut self, container: &str) {
         let h = self
             .health
@@ -671,6 +672,7 @@ impl Registrator<'_> {
             .retain(|(c, _)| reg.iter().any(|r| r.service.container == *c));
     }
 
+    #[inline(never)]
     fn stop(&mut self, why: &str) {
         if self.stopping {
             return;
@@ -684,6 +686,7 @@ impl Registrator<'_> {
         }
     }
 
+    #[inline(never)]
     fn on_request(&mut self, t: u64) {
         let mut pending = Vec::new();
         if let Some(c) = &mut self.control {
