@@ -15,6 +15,7 @@ use alloc::vec::Vec;
 /// `[A-Za-z0-9_-]` or over 128 bytes, a `consul-` prefix, a value over 512
 /// bytes, past the 64th) are left out, not sent to fail the whole
 /// registration; the check's ID is `service:<ID>` so a TTL can be updated.
+#[inline(never)]
 pub fn consul_register_body(svc: &Service) -> String {
     let mut w = Writer::new();
     w.begin_object()
@@ -108,6 +109,7 @@ pub fn consul_meta(attrs: &[(String, String)]) -> impl Iterator<Item = (&str, &s
 /// The key and value a KV layout stores for a service; None for Consul's
 /// catalog. consulkv and etcd: `prefix/name/id` = `ip:port`; skydns2:
 /// `/skydns/<domain labels reversed>/name/id` = `{"host":IP,"port":N}`.
+#[inline(never)]
 pub fn kv_entry(backend: &Backend, svc: &Service) -> Option<(String, String)> {
     kv_key(backend, &svc.name, &svc.id).map(|key| {
         let value = match backend {
@@ -165,6 +167,7 @@ pub fn kv_prefix(backend: &Backend) -> Option<String> {
 }
 
 /// Consul's `GET /v1/agent/services` as (ID, name) pairs, for -cleanup.
+#[inline(never)]
 pub fn parse_agent_services(body: &[u8]) -> Result<Vec<(String, String)>, String> {
     let doc = crate::json::parse(body).map_err(|e| format!("agent services: {e}"))?;
     let crate::json5::Value::Object(members) = &doc.value else {
@@ -221,6 +224,7 @@ fn get(path: String) -> crate::net::client::Call {
 
 /// The answer to `listing_call` as (ID, name) pairs. Consul KV answers
 /// 404 for no keys, which the caller sees as an error and skips a turn.
+#[inline(never)]
 pub fn parse_listing(backend: &Backend, body: &[u8]) -> Result<Vec<(String, String)>, String> {
     use crate::json;
     if let Backend::Consul { .. } = backend {
@@ -246,11 +250,13 @@ pub fn parse_listing(backend: &Backend, body: &[u8]) -> Result<Vec<(String, Stri
             }
         }
     }
-    Ok(keys
-        .iter()
-        .filter_map(|k| parse_kv_key(&prefix, k))
-        .map(|(name, id)| (String::from(id), String::from(name)))
-        .collect())
+    let mut out = Vec::new();
+    for k in &keys {
+        if let Some((name, id)) = parse_kv_key(&prefix, k) {
+            out.push((String::from(id), String::from(name)));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ impl Decoder {
 
     /// Takes the next bytes of the stream; every complete record's event
     /// (or error) is appended to `out`.
+    #[inline(never)]
     pub fn feed(&mut self, mut data: &[u8], out: &mut Vec<Result<Event, String>>) {
         while !data.is_empty() {
             let end = data.iter().position(|&b| matches!(b, b'\n' | b'\r' | 0x1e));
@@ -101,6 +102,7 @@ impl Decoder {
 }
 
 /// One record: Ok(None) for an event that is not for the registrator.
+#[inline(never)]
 pub fn decode(record: &[u8]) -> Result<Option<Event>, String> {
     let doc = json::parse(record).map_err(|e| format!("docker event: {e}"))?;
     if !matches!(doc.value, crate::json5::Value::Object(_)) {

@@ -95,6 +95,7 @@ pub fn short(id: &str) -> &str {
 }
 
 /// Parses an inspect document; the error is one line.
+#[inline(never)]
 pub fn parse(body: &[u8]) -> Result<Inspect, String> {
     let doc = json::parse(body).map_err(|e| format!("container inspect: {e}"))?;
     let id = match opt(&doc, "Id").and_then(json::as_str) {
@@ -102,25 +103,27 @@ pub fn parse(body: &[u8]) -> Result<Inspect, String> {
         Some(id) => return Err(format!("container inspect: bad Id {id:?}")),
         None => return Err("container inspect: no Id".into()),
     };
-    read(&doc, id).map_err(|e| format!("container inspect {}: {e}", short(id)))
+    let mut c = Inspect::default();
+    match read(&doc, id, &mut c) {
+        Ok(()) => Ok(c),
+        Err(e) => Err(format!("container inspect {}: {e}", short(id))),
+    }
 }
 
-fn read(doc: &Node, id: &str) -> Result<Inspect, String> {
+/// Fills `c` in place: an error leaves it to the caller to drop, once.
+#[inline(never)]
+fn read(doc: &Node, id: &str, c: &mut Inspect) -> Result<(), String> {
     let name = string(doc, "Name", "Name")?;
     let config = object(doc, "Config", "Config")?.ok_or("no Config")?;
     let settings = object(doc, "NetworkSettings", "NetworkSettings")?;
     let host = object(doc, "HostConfig", "HostConfig")?;
     let state = object(doc, "State", "State")?;
-    let mut c = Inspect {
-        id: id.into(),
-        name: name.strip_prefix('/').unwrap_or(&name).into(),
-        image: string(config, "Image", "Config.Image")?,
-        network_mode: match host {
-            Some(h) => string(h, "NetworkMode", "HostConfig.NetworkMode")?,
-            None => String::new(),
-        },
-        ..Inspect::default()
-    };
+    c.id = id.into();
+    c.name = name.strip_prefix('/').unwrap_or(&name).into();
+    c.image = string(config, "Image", "Config.Image")?;
+    if let Some(h) = host {
+        c.network_mode = string(h, "NetworkMode", "HostConfig.NetworkMode")?;
+    }
     if let Some(env) = opt(config, "Env") {
         let items = json::as_array(env).ok_or("Config.Env: expected an array")?;
         for item in items {
@@ -182,7 +185,7 @@ fn read(doc: &Node, id: &str) -> Result<Inspect, String> {
             c.state.health = Health::parse(&string(h, "Status", "State.Health.Status")?);
         }
     }
-    Ok(c)
+    Ok(())
 }
 
 /// The member, None when absent or null.
@@ -220,6 +223,7 @@ fn members<'n>(node: &'n Node, key: &str, path: &str) -> Result<Vec<(&'n str, &'
 }
 
 /// The engine's `Name` from `GET /info`: the node identity by default.
+#[inline(never)]
 pub fn engine_name(body: &[u8]) -> Result<String, String> {
     let doc = json::parse(body).map_err(|e| format!("docker info: {e}"))?;
     match opt(&doc, "Name").and_then(json::as_str) {

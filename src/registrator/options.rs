@@ -109,31 +109,41 @@ pub enum Backend {
     SkyDns2 { endpoint: Endpoint, domain: String },
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Bool,
-    Text,
-    Int,
-}
-
-const FLAGS: &[(&str, Kind)] = &[
-    ("ip", Kind::Text),
-    ("internal", Kind::Bool),
-    ("explicit", Kind::Bool),
-    ("useIpFromLabel", Kind::Text),
-    ("tags", Kind::Text),
-    ("ttl", Kind::Int),
-    ("ttl-refresh", Kind::Int),
-    ("resync", Kind::Int),
-    ("deregister", Kind::Text),
-    ("retry-attempts", Kind::Int),
-    ("retry-interval", Kind::Int),
-    ("cleanup", Kind::Bool),
-    ("node", Kind::Text),
-    ("version", Kind::Bool),
-    ("help", Kind::Bool),
-    ("h", Kind::Bool),
+/// The flags by name, in the order `closest` prefers them; an index is
+/// the flag's slot in `parse`. `BOOLS`: the flags that take no value.
+const FLAGS: &[&str] = &[
+    "ip",
+    "internal",
+    "explicit",
+    "useIpFromLabel",
+    "tags",
+    "ttl",
+    "ttl-refresh",
+    "resync",
+    "deregister",
+    "retry-attempts",
+    "retry-interval",
+    "cleanup",
+    "node",
+    "version",
+    "help",
+    "h",
 ];
+const IP: usize = 0;
+const INTERNAL: usize = 1;
+const EXPLICIT: usize = 2;
+const LABEL: usize = 3;
+const TAGS: usize = 4;
+const TTL: usize = 5;
+const REFRESH: usize = 6;
+const RESYNC: usize = 7;
+const DEREGISTER: usize = 8;
+const ATTEMPTS: usize = 9;
+const INTERVAL: usize = 10;
+const CLEANUP: usize = 11;
+const NODE: usize = 12;
+const VERSION: usize = 13;
+const BOOLS: u16 = 1 << INTERNAL | 1 << EXPLICIT | 1 << CLEANUP | 0b111 << VERSION;
 
 const SCHEMES: &[&str] = &[
     "consul",
@@ -147,12 +157,14 @@ const SCHEMES: &[&str] = &[
 /// Reads the words after `registrator`. Each error is one line; every
 /// value error is reported, but parsing stops at a syntax error (after an
 /// unknown flag, nothing says whether the next word is its value).
+#[inline(never)]
 pub fn parse(
     args: &[&str],
     env: &dyn Fn(&str) -> Option<&'static str>,
 ) -> Result<Command, Vec<String>> {
     let mut errors = Vec::new();
-    let mut set: Vec<(&str, &str)> = Vec::new();
+    // The last value of each flag, by its index in FLAGS.
+    let mut set: [Option<&str>; 16] = [None; 16];
     let mut i = 0;
     while let Some(&word) = args.get(i) {
         if word == "--" {
@@ -171,17 +183,17 @@ pub fn parse(
         if name.is_empty() || name.starts_with('-') || name.starts_with('=') {
             return Err(alloc::vec![format!("bad option syntax: {word}")]);
         }
-        let Some(&(flag, kind)) = FLAGS.iter().find(|(f, _)| *f == name) else {
-            let names: Vec<&str> = FLAGS.iter().map(|(f, _)| *f).collect();
-            return Err(alloc::vec![match closest(name, &names) {
+        let Some(f) = FLAGS.iter().position(|f| *f == name) else {
+            return Err(alloc::vec![match closest(name, FLAGS) {
                 Some(f) => format!("unknown option: {word} (did you mean -{f}?)"),
                 None => format!("unknown option: {word}"),
             }]);
         };
-        let value = match (kind, inline) {
-            (_, Some(v)) => v,
-            (Kind::Bool, None) => "true",
-            (_, None) => match args.get(i) {
+        let flag = FLAGS[f];
+        let value = match inline {
+            Some(v) => v,
+            None if BOOLS >> f & 1 != 0 => "true",
+            None => match args.get(i) {
                 Some(v) => {
                     i += 1;
                     v
@@ -189,22 +201,24 @@ pub fn parse(
                 None => return Err(alloc::vec![format!("option -{flag} needs a value")]),
             },
         };
-        if kind == Kind::Bool && go_bool(value).is_none() {
-            errors.push(format!("-{flag}: {value:?} is not true or false"));
+        if BOOLS >> f & 1 != 0 {
+            match go_bool(value) {
+                None => errors.push(format!("-{flag}: {value:?} is not true or false")),
+                // Go stops at -h and registrator at --version: what
+                // follows is moot.
+                Some(true) if f >= VERSION => {
+                    return Ok(if f == VERSION {
+                        Command::Version
+                    } else {
+                        Command::Help
+                    });
+                }
+                Some(_) => {}
+            }
         }
-        // Go stops at -h and registrator at --version: what follows is moot.
-        if matches!(flag, "h" | "help" | "version") && go_bool(value) == Some(true) {
-            return Ok(if flag == "version" {
-                Command::Version
-            } else {
-                Command::Help
-            });
-        }
-        set.retain(|(f, _)| *f != flag);
-        set.push((flag, value));
+        set[f] = Some(value);
     }
-    let get = |f: &str| set.iter().find(|(k, _)| *k == f).map(|(_, v)| *v);
-    let on = |f: &str| get(f).and_then(go_bool).unwrap_or(false);
+    let on = |f: usize| set[f].and_then(go_bool).unwrap_or(false);
     let rest = &args[i..];
     let uri = match rest {
         [] => {
@@ -220,8 +234,8 @@ pub fn parse(
         }
     };
 
-    let mut int = |f: &str, default: i64, min: i64| -> i64 {
-        let Some(v) = get(f) else { return default };
+    let mut int = |f: usize, default: i64, min: i64| -> i64 {
+        let Some(v) = set[f] else { return default };
         match parse_int(v) {
             Some(n) if n >= min && n <= i64::from(u32::MAX) => n,
             _ => {
@@ -230,16 +244,16 @@ pub fn parse(
                 } else {
                     "a whole number"
                 };
-                errors.push(format!("-{f}: {v:?} is not {what}"));
+                errors.push(format!("-{}: {v:?} is not {what}", FLAGS[f]));
                 default
             }
         }
     };
-    let ttl = int("ttl", 0, 0) as u32;
-    let refresh = int("ttl-refresh", 0, 0) as u32;
-    let resync = int("resync", 0, 0) as u32;
-    let attempts = int("retry-attempts", 0, -1);
-    let interval = int("retry-interval", 2000, 0) as u32;
+    let ttl = int(TTL, 0, 0) as u32;
+    let refresh = int(REFRESH, 0, 0) as u32;
+    let resync = int(RESYNC, 0, 0) as u32;
+    let attempts = int(ATTEMPTS, 0, -1);
+    let interval = int(INTERVAL, 2000, 0) as u32;
     if (ttl == 0) != (refresh == 0) {
         errors.push("-ttl and -ttl-refresh go together: give both or neither".into());
     } else if ttl != 0 && ttl <= refresh {
@@ -250,7 +264,7 @@ pub fn parse(
     if interval == 0 {
         errors.push("-retry-interval must be greater than 0".into());
     }
-    let deregister = match get("deregister").unwrap_or("always") {
+    let deregister = match set[DEREGISTER].unwrap_or("always") {
         "always" => Deregister::Always,
         "on-success" => Deregister::OnSuccess,
         other => {
@@ -260,7 +274,7 @@ pub fn parse(
             Deregister::Always
         }
     };
-    let ip = get("ip")
+    let ip = set[IP]
         .filter(|v| !v.is_empty())
         .and_then(|v| match parse_ip(v) {
             Some(a) => Some(ip_text(&a)),
@@ -269,7 +283,7 @@ pub fn parse(
                 None
             }
         });
-    let node = get("node").map(String::from);
+    let node = set[NODE].map(String::from);
     if let Some(n) = &node
         && !valid_node(n)
     {
@@ -277,13 +291,11 @@ pub fn parse(
             "-node: {n:?} must be letters, digits, '.', '-' or '_' (it goes into service IDs)"
         ));
     }
-    let tags = get("tags").unwrap_or("");
+    let tags = set[TAGS].unwrap_or("");
     if tags.contains("{{") {
         errors.push("-tags: Go templates are not supported; give a comma-separated list".into());
     }
-    let label = get("useIpFromLabel")
-        .filter(|v| !v.is_empty())
-        .map(String::from);
+    let label = set[LABEL].filter(|v| !v.is_empty()).map(String::from);
 
     let docker = docker_endpoint(env).map_err(|e| errors.push(e)).ok();
     let backend = uri.and_then(|u| backend(u, env).map_err(|e| errors.push(e)).ok());
@@ -292,8 +304,8 @@ pub fn parse(
             Ok(Command::Run(alloc::boxed::Box::new(Options {
                 model: Model {
                     ip,
-                    internal: on("internal"),
-                    explicit: on("explicit"),
+                    internal: on(INTERNAL),
+                    explicit: on(EXPLICIT),
                     ip_from_label: label,
                     tags: split_tags(tags),
                 },
@@ -303,7 +315,7 @@ pub fn parse(
                 deregister,
                 retry_attempts: u32::try_from(attempts).ok(),
                 retry_interval_ms: interval,
-                cleanup: on("cleanup"),
+                cleanup: on(CLEANUP),
                 node,
                 backend,
                 docker,
@@ -366,6 +378,7 @@ pub fn split_tags(s: &str) -> Vec<String> {
 }
 
 /// DOCKER_HOST (unix:// or tcp://), else the engine's usual socket.
+#[inline(never)]
 pub fn docker_endpoint(env: &dyn Fn(&str) -> Option<&'static str>) -> Result<Endpoint, String> {
     let Some(host) = env("DOCKER_HOST").filter(|h| !h.is_empty()) else {
         return Endpoint::parse(DEFAULT_DOCKER, 2375);
@@ -382,6 +395,7 @@ pub fn docker_endpoint(env: &dyn Fn(&str) -> Option<&'static str>) -> Result<End
 }
 
 /// Reads a registry URI.
+#[inline(never)]
 pub fn backend(uri: &str, env: &dyn Fn(&str) -> Option<&'static str>) -> Result<Backend, String> {
     let Some((scheme, rest)) = uri.split_once("://") else {
         return Err(format!(

@@ -93,10 +93,22 @@ pub fn plan(
     remote: &[(String, String)],
     p: &Policy,
 ) -> Vec<Change> {
-    let mut desired: Vec<&Service> = Vec::new();
-    for o in observed {
-        if let State::Running(list) = &o.state {
-            for s in list {
+    plan_from(registered, &mut observed.to_vec(), remote, p)
+}
+
+/// `plan`, moving the observed services into the changes instead of
+/// copying them: `observed`'s Running lists are left empty. `registered`
+/// holds each ID once (as `run` keeps it).
+pub fn plan_from(
+    registered: &[Registered],
+    observed: &mut [Observed],
+    remote: &[(String, String)],
+    p: &Policy,
+) -> Vec<Change> {
+    let mut desired: Vec<Service> = Vec::new();
+    for o in observed.iter_mut() {
+        if let State::Running(list) = &mut o.state {
+            for s in core::mem::take(list) {
                 if !desired.iter().any(|d| d.id == s.id) {
                     desired.push(s);
                 }
@@ -105,6 +117,7 @@ pub fn plan(
     }
     let mut gone = Vec::new();
     let mut parks = Vec::new();
+    // Indices into `desired`, each once.
     let mut adds = Vec::new();
     let drop = |s: &Service| Change::Deregister {
         id: s.id.clone(),
@@ -115,12 +128,13 @@ pub fn plan(
         let Some(o) = observed.iter().find(|o| o.container == s.container) else {
             continue;
         };
-        if let Some(d) = desired.iter().find(|d| d.id == s.id) {
+        if let Some(k) = desired.iter().position(|d| d.id == s.id) {
+            let d = &desired[k];
             if d.name != s.name {
                 gone.push(drop(s));
             }
-            if *d != s || r.parked {
-                adds.push(Change::Register(Box::new((*d).clone())));
+            if d != s || r.parked {
+                adds.push(k);
             }
             continue;
         }
@@ -135,9 +149,9 @@ pub fn plan(
             (true, true) => {}
         }
     }
-    for d in &desired {
+    for (k, d) in desired.iter().enumerate() {
         if !registered.iter().any(|r| r.service.id == d.id) {
-            adds.push(Change::Register(Box::new((*d).clone())));
+            adds.push(k);
         }
     }
     if p.cleanup {
@@ -153,7 +167,10 @@ pub fn plan(
         }
     }
     gone.extend(parks);
-    gone.extend(adds);
+    for k in adds {
+        let d = core::mem::take(&mut desired[k]);
+        gone.push(Change::Register(Box::new(d)));
+    }
     gone
 }
 

@@ -110,6 +110,7 @@ struct Registrator<'o> {
     exit: Option<i32>,
 }
 
+#[inline(never)]
 fn get(path: String, stream: bool) -> Call {
     Call {
         method: "GET",
@@ -444,9 +445,10 @@ impl Registrator<'_> {
         } else if Some(c) == self.list {
             self.list = None;
             match body_of(res).and_then(|b| running_ids(&b)) {
-                Ok(ids) => {
-                    let ours = self.registered.iter().map(|r| r.service.container.clone());
-                    let all: Vec<String> = ids.into_iter().chain(ours).collect();
+                Ok(mut all) => {
+                    for r in &self.registered {
+                        all.push(r.service.container.clone());
+                    }
                     self.resyncing = all.clone();
                     for id in all {
                         if !self.queue.contains(&id) {
@@ -469,8 +471,12 @@ impl Registrator<'_> {
             };
             match listed {
                 Ok(remote) => {
-                    let changes =
-                        reconcile::plan(&self.registered, &[], &remote, &self.policy(true));
+                    let changes = reconcile::plan_from(
+                        &self.registered,
+                        &mut [],
+                        &remote,
+                        &self.policy(true),
+                    );
                     self.apply(changes);
                 }
                 Err(e) => warning!("-cleanup: cannot list the registry: {e}"),
@@ -556,12 +562,12 @@ impl Registrator<'_> {
             }
             (None, Err(state)) => state,
         };
-        let obs = [Observed { container, state }];
-        let c = &obs[0].container;
-        let full = self.resyncing.iter().position(|r| r == c);
+        let full = self.resyncing.iter().position(|r| *r == container);
         // A full resync with -cleanup also drops what a failed exit kept.
         let policy = self.policy(full.is_some() && self.o.cleanup);
-        let changes = reconcile::plan(&self.registered, &obs, &[], &policy);
+        let mut obs = [Observed { container, state }];
+        let changes = reconcile::plan_from(&self.registered, &mut obs, &[], &policy);
+        let c = &obs[0].container;
         if let Some(i) = full {
             self.resyncing.swap_remove(i);
             self.refresh(c, &changes);
@@ -581,9 +587,8 @@ impl Registrator<'_> {
                 Change::Deregister { id, .. } | Change::Park { id } => *id == s.id,
             });
             if s.container == container && !r.parked && !touched {
-                let key = unit_key(b, &s.name, &s.id);
                 let task = RegTask::new(b, s, (self.o.ttl_s, self.o.ttl_refresh_s), None);
-                self.disc.add_task(&mut self.lp, &key, Box::new(task));
+                submit(&mut self.disc, &mut self.lp, b, &s.name, &s.id, task);
             }
         }
     }
@@ -605,6 +610,7 @@ impl Registrator<'_> {
     }
 
     /// CHECK_TTL: tells each of the container's registrations its health.
+    #[inline(never)]
     fn beat(&mut self, container: &str) {
         let h = self
             .health
@@ -635,10 +641,9 @@ impl Registrator<'_> {
                         svc.addr(),
                         svc.container_name
                     );
-                    let key = unit_key(b, &svc.name, &svc.id);
                     let ttl = (self.o.ttl_s, self.o.ttl_refresh_s);
                     let task = RegTask::new(b, &svc, ttl, None);
-                    self.disc.add_task(&mut self.lp, &key, Box::new(task));
+                    submit(&mut self.disc, &mut self.lp, b, &svc.name, &svc.id, task);
                     self.registered.retain(|r| r.service.id != svc.id);
                     self.registered.push(Registered {
                         service: *svc,
@@ -647,9 +652,8 @@ impl Registrator<'_> {
                 }
                 Change::Deregister { id, name } => {
                     info!("deregistering {id}");
-                    let key = unit_key(b, &name, &id);
                     let task = RegTask::removal(b, &name, &id);
-                    self.disc.add_task(&mut self.lp, &key, Box::new(task));
+                    submit(&mut self.disc, &mut self.lp, b, &name, &id, task);
                     self.registered
                         .retain(|r| r.service.id != id || r.service.name != name);
                 }
@@ -657,21 +661,18 @@ impl Registrator<'_> {
                     if let Some(r) = self.registered.iter_mut().find(|r| r.service.id == id) {
                         info!("keeping {id} (parked: the container failed)");
                         r.parked = true;
-                        let key = unit_key(b, &r.service.name, &id);
                         let task = RegTask::new(b, &r.service, (0, 0), None).parked();
-                        self.disc.add_task(&mut self.lp, &key, Box::new(task));
+                        submit(&mut self.disc, &mut self.lp, b, &r.service.name, &id, task);
                     }
                 }
             }
         }
-        let live: Vec<&str> = self
-            .registered
-            .iter()
-            .map(|r| r.service.container.as_str())
-            .collect();
-        self.health.retain(|(c, _)| live.contains(&c.as_str()));
+        let reg = &self.registered;
+        self.health
+            .retain(|(c, _)| reg.iter().any(|r| r.service.container == *c));
     }
 
+    #[inline(never)]
     fn stop(&mut self, why: &str) {
         if self.stopping {
             return;
@@ -685,6 +686,7 @@ impl Registrator<'_> {
         }
     }
 
+    #[inline(never)]
     fn on_request(&mut self, t: u64) {
         let mut pending = Vec::new();
         if let Some(c) = &mut self.control {
@@ -699,17 +701,34 @@ impl Registrator<'_> {
     }
 }
 
+/// Hands `task` for `s` to discovery, under the registration's key.
+#[inline(never)]
+fn submit(
+    disc: &mut Discovery,
+    lp: &mut EventLoop,
+    b: &Backend,
+    name: &str,
+    id: &str,
+    task: RegTask,
+) {
+    let key = unit_key(b, name, id);
+    disc.add_task(lp, &key, Box::new(task));
+}
+
 /// The IDs in `GET /containers/json`.
 #[inline(never)]
 fn running_ids(body: &[u8]) -> Result<Vec<String>, String> {
     let doc = crate::json::parse(body).map_err(|e| format!("container list: {e}"))?;
     let list = crate::json::as_array(&doc).ok_or("container list: expected an array")?;
-    Ok(list
-        .iter()
-        .filter_map(|c| crate::json::get(c, "Id").and_then(crate::json::as_str))
-        .filter(|id| inspect::valid_id(id))
-        .map(String::from)
-        .collect())
+    let mut ids = Vec::new();
+    for c in list {
+        if let Some(id) = crate::json::get(c, "Id").and_then(crate::json::as_str)
+            && inspect::valid_id(id)
+        {
+            ids.push(String::from(id));
+        }
+    }
+    Ok(ids)
 }
 
 /// The control socket: `status` lists the registrations; there are no

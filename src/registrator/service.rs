@@ -40,7 +40,7 @@ pub struct Identity {
     pub host_ip: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Service {
     pub id: String,
     pub name: String,
@@ -139,6 +139,7 @@ struct Port<'a> {
 /// The services of a container. `peer` is the inspected container of a
 /// `container:X` network mode (`c.network_container()`); without it that
 /// container's services are not made (their address is unknown).
+#[inline(never)]
 pub fn services(c: &Inspect, m: &Model, me: &Identity, peer: Option<&Inspect>) -> Vec<Service> {
     if !c.state.running || c.network_mode == "none" {
         return Vec::new();
@@ -207,6 +208,7 @@ fn port_key(key: &str) -> Option<(u16, &str)> {
     (number.bytes().all(|b| b.is_ascii_digit()) && word).then_some((n, proto))
 }
 
+#[inline(never)]
 fn service(
     c: &Inspect,
     m: &Model,
@@ -318,6 +320,7 @@ fn insert(pairs: &mut Vec<(String, String)>, key: &str, value: &str) {
 /// SERVICE_* of env then labels, for one exposed port: later entries win
 /// (a label beats env), a port-specific key beats the generic one whatever
 /// the order. Also returns the keys that came from port-specific entries.
+#[inline(never)]
 fn metadata(c: &Inspect, port: &str) -> (Vec<(String, String)>, Vec<String>) {
     let mut meta = Vec::new();
     let mut from_port: Vec<String> = Vec::new();
@@ -354,6 +357,7 @@ fn go_int(s: &str) -> bool {
 }
 
 /// The image's base name: `registry.local:5000/team/redis:7` -> redis.
+#[inline(never)]
 fn default_name(c: &Inspect) -> String {
     let image = c.image.split('@').next().unwrap_or("");
     let base = image.trim_end_matches('/').rsplit('/').next().unwrap_or("");
@@ -411,6 +415,7 @@ fn container_ip(c: &Inspect, network: Option<&str>) -> String {
 }
 
 /// The Consul check from SERVICE_CHECK_*: the first kind present wins.
+#[inline(never)]
 fn check(svc: &Service, exposed: &str) -> Option<Check> {
     let a = |k: &str| svc.attr(k).map(String::from);
     let addr = svc.addr();
