@@ -888,6 +888,36 @@ fn sigterm_with_the_registry_down_exits_within_the_deadline() {
     assert!(log.contains("not deregistered"), "{log}");
 }
 
+/// `DOCKER_HOST=tcp://…`: the engine reached over TCP (socat relays a
+/// loopback port to the engine's socket), events and inspects alike.
+#[test]
+fn docker_host_over_tcp() {
+    let Some(img) = images() else { return };
+    let Some(socat) = common::peers::need("socat") else {
+        return;
+    };
+    let port = free();
+    let mut relay = Command::new(socat)
+        .arg(format!("TCP-LISTEN:{port},bind=127.0.0.1,fork,reuseaddr"))
+        .arg(format!("UNIX-CONNECT:{ENGINE}"))
+        .spawn()
+        .expect("run socat");
+    let e = Emulator::start();
+    let host = format!("tcp://127.0.0.1:{port}");
+    let reg = Reg::start_env(
+        &["-ip", "127.0.0.1", "-node", NODE, &consul_uri(&e)],
+        &[("DOCKER_HOST", &host)],
+    );
+    let c = Ctr::run("tcp-host", &["-p", &format!("{}:6379", free())], &img.redis);
+    present(&e, &c.id("6379"));
+    let id = c.id("6379");
+    c.remove();
+    absent(&e, &id);
+    drop(reg);
+    let _ = relay.kill();
+    let _ = relay.wait();
+}
+
 #[test]
 fn node_identity_is_the_engines_name() {
     let Some(img) = images() else { return };
