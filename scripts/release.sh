@@ -39,6 +39,7 @@ for t in $targets; do
 		env RUSTC_BOOTSTRAP=1 "$var=rust-lld" cargo rustc -Zbuild-std=core,alloc \
 			--release --target "$t" --bin tug -- \
 			-C linker-flavor=ld.lld -C link-self-contained=no -C relocation-model=static \
+			-C link-arg=-O2 -C llvm-args=-enable-machine-outliner=always \
 			-Zpre-link-arg="$m/crt1.o" -Zpre-link-arg="$m/crti.o" \
 			-C link-arg=-L"$m" -C link-arg="$m/crtn.o" \
 			-C link-arg=--no-eh-frame-hdr \
@@ -52,8 +53,8 @@ for t in $targets; do
 		# lld takes the same flags as `make build` gives ld.bfd through cc,
 		# without cc's `-Wl,` wrapping; it reads the INSERT linker script too.
 		env "$var=rust-lld" cargo rustc --release --target "$t" --bin tug -- \
-			-C linker-flavor=ld.lld -C link-self-contained=yes \
-			-C link-arg=-z -C link-arg=pack-relative-relocs \
+			-C linker-flavor=ld.lld -C link-self-contained=yes -C relocation-model=static \
+			-C link-arg=-O2 -C llvm-args=-enable-machine-outliner=always \
 			-C link-arg=--no-eh-frame-hdr \
 			-C link-arg=-T -C link-arg="$PWD/scripts/no-eh-frame.ld" ||
 			{ failed="$failed $t"; continue; }
