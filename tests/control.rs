@@ -1028,6 +1028,39 @@ fn shutdown_without_jobs_exits_0() {
 
 // ---- reload ----
 
+/// A config's `main` job is compared on reload like any other (not
+/// started twice), and the reloaded config's `main` is the one whose end
+/// ends tug, with its exit code.
+#[test]
+fn reload_keeps_the_configs_main_job_and_follows_a_new_main() {
+    let sb = Sandbox::new("reload-main");
+    let second = looping_job("second", "second up", "")
+        .replace("echo second", "trap 'exit 7' USR1; echo second");
+    let config = |main: &str| {
+        format!(
+            r#"{{ logging: {{ output: "stdout" }}, main: "{main}", jobs: [
+               {}, {second} ] }}"#,
+            looping_job("first", "first up", "")
+        )
+    };
+    let mut t = sb.start(&config("first"));
+    let first = number_after(&t.expect("first up "), "first up ");
+    t.expect("second up ");
+    sb.write_config(&config("second"));
+    assert_eq!(sb.ctl_ok(&["reload"]), "reloaded the config\n");
+    // `first` is unchanged: the same process, not a second one.
+    let pids = sb.pids();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    assert_eq!(pids[0], ("first".to_string(), Some(i64::from(first))));
+    // No longer main: its end does not end tug.
+    send(first, libc::SIGKILL);
+    t.expect("job first was killed by signal 9");
+    // `second` is main now: tug ends with its exit code.
+    sb.ctl_ok(&["signal", "second", "USR1"]);
+    let (status, _, err) = t.finish();
+    assert_eq!(status.code(), Some(7), "{err}");
+}
+
 #[test]
 fn reload_keeps_unchanged_jobs_and_rejects_a_broken_config() {
     let sb = Sandbox::new("reload");

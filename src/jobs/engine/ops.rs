@@ -180,7 +180,9 @@ impl Supervisor<'_> {
         }
         let mut incoming = config.jobs;
         for i in 0..self.jobs.len() {
-            if self.job_at(i).life.is_main || self.job_at(i).removed {
+            // The command line's main job is no config's; a config's
+            // `main` job is compared like any other.
+            if (self.has_main && self.job_at(i).life.is_main) || self.job_at(i).removed {
                 continue;
             }
             let name = self.job_at(i).name().to_string();
@@ -215,6 +217,12 @@ impl Supervisor<'_> {
             let i = self.jobs.len() - 1;
             self.arm(i);
             self.drive(i, Life::kick);
+        }
+        if !self.has_main {
+            // The reloaded config names the main job (or none) anew.
+            for j in &mut self.jobs {
+                j.life.is_main = !j.removed && Some(j.name()) == config.main.as_deref();
+            }
         }
         self.link_stop_waits();
         self.spare_sockets.clear();
