@@ -78,7 +78,7 @@ TINY_RUSTFLAGS := -C force-unwind-tables=no -Z location-detail=none \
 rust-src:
 	@sysroot=$$($(RUSTC) --print sysroot) || exit 1; \
 	[ -f "$$sysroot/lib/rustlib/src/rust/library/core/Cargo.toml" ] && exit 0; \
-	command -v rustup >/dev/null || { echo "error: make tiny needs the standard library's source in $$sysroot/lib/rustlib/src (for rustup: rustup component add rust-src)" >&2; exit 1; }; \
+	command -v rustup >/dev/null || { echo "error: make tiny and the armv7 build of make release need the standard library's source in $$sysroot/lib/rustlib/src (for rustup: rustup component add rust-src)" >&2; exit 1; }; \
 	echo "adding the rust-src component with rustup" >&2; \
 	rustup component add rust-src
 tiny: musl-target rust-src
@@ -103,7 +103,7 @@ chaperone: musl-target
 
 # Static builds for x86_64, aarch64 and armv7 (or RELEASE_TARGETS), linked
 # with rust-lld from the toolchain; sizes listed.
-release:
+release: rust-src
 	LINK_ARGS='$(LINK_ARGS)' scripts/release.sh $(RELEASE_TARGETS)
 
 probe: musl-target
@@ -123,7 +123,7 @@ test: test-deps build chaperone probe lint
 
 # The portable tests (unit, init, jobs, CLI) for aarch64 and armv7 (or
 # CROSS_TARGETS) under qemu-user; CI runs it after `make test`'s own.
-test-cross: test-deps
+test-cross: test-deps rust-src
 	scripts/test-cross.sh $(CROSS_TARGETS)
 
 run: build
