@@ -124,7 +124,7 @@ impl Notes {
 }
 
 /// What the datagram sources share: the socket, its buffer, the counters.
-struct Dgram {
+pub struct Dgram {
     fd: Fd,
     buf: Vec<u8>,
     name: String,
@@ -149,7 +149,26 @@ impl Dgram {
         }
     }
 
-    fn recv_all(
+    pub fn fd(&self) -> &Fd {
+        &self.fd
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// The socket receive buffer the kernel granted (SO_RCVBUF's figure).
+    pub fn rcvbuf(&self) -> usize {
+        self.rcvbuf
+    }
+
+    pub fn take_notes(&mut self) -> Vec<String> {
+        core::mem::take(&mut self.notes.0)
+    }
+
+    /// Reads up to `limit` datagrams into `out` (module docs); true: more
+    /// may be queued.
+    pub fn recv_all(
         &mut self,
         now: (i64, u32),
         offset: i32,
@@ -226,38 +245,8 @@ impl UnixSource {
         })
     }
 
-    pub fn fd(&self) -> &Fd {
-        &self.d.fd
-    }
-
     pub fn path(&self) -> &str {
         &self.path
-    }
-
-    /// Reads up to `limit` datagrams into `out` (module docs); true: more
-    /// may be queued.
-    pub fn recv_all(
-        &mut self,
-        now: (i64, u32),
-        offset: i32,
-        out: &mut Vec<Record>,
-        limit: usize,
-    ) -> bool {
-        self.d.recv_all(now, offset, out, limit)
-    }
-
-    pub fn stats(&self) -> Stats {
-        self.d.stats
-    }
-
-    /// The socket receive buffer the kernel granted (SO_RCVBUF's figure),
-    /// for a debug line.
-    pub fn rcvbuf(&self) -> usize {
-        self.d.rcvbuf
-    }
-
-    pub fn take_notes(&mut self) -> Vec<String> {
-        core::mem::take(&mut self.d.notes.0)
     }
 
     /// Closes the socket and removes its file (when the config no longer
@@ -307,39 +296,31 @@ impl UdpSource {
         })
     }
 
-    pub fn fd(&self) -> &Fd {
-        &self.d.fd
-    }
-
     /// The bound port (the kernel's choice for port 0).
     pub fn local_port(&self) -> Option<u16> {
         listen::local_port(&self.d.fd).ok()
     }
-
-    pub fn recv_all(
-        &mut self,
-        now: (i64, u32),
-        offset: i32,
-        out: &mut Vec<Record>,
-        limit: usize,
-    ) -> bool {
-        self.d.recv_all(now, offset, out, limit)
-    }
-
-    pub fn stats(&self) -> Stats {
-        self.d.stats
-    }
-
-    /// The socket receive buffer the kernel granted (SO_RCVBUF's figure),
-    /// for a debug line.
-    pub fn rcvbuf(&self) -> usize {
-        self.d.rcvbuf
-    }
-
-    pub fn take_notes(&mut self) -> Vec<String> {
-        core::mem::take(&mut self.d.notes.0)
-    }
 }
+
+/// Both datagram sources are a `Dgram` (the socket, its buffer, the
+/// counters and notes) plus what is their own.
+macro_rules! dgram_source {
+    ($t:ty) => {
+        impl core::ops::Deref for $t {
+            type Target = Dgram;
+            fn deref(&self) -> &Dgram {
+                &self.d
+            }
+        }
+        impl core::ops::DerefMut for $t {
+            fn deref_mut(&mut self) -> &mut Dgram {
+                &mut self.d
+            }
+        }
+    };
+}
+dgram_source!(UnixSource);
+dgram_source!(UdpSource);
 
 /// `1.2.3.4:514`, `[::1]:514` (the shortest IPv6 form, as elsewhere).
 fn addr_text(ip: Ip, port: u16) -> String {

@@ -238,26 +238,28 @@ impl Router {
         let now = wall_clock();
         let offset = self.zone.offset_at(now.0);
         let mut records = Vec::new();
-        match which {
-            Some(0) => {
-                if let Some(u) = &mut self.unix {
-                    u.recv_all(now, offset, &mut records, BATCH);
-                }
+        let dgram = match which {
+            Some(0) => self.unix.as_deref_mut(),
+            Some(_) => self.udp.as_deref_mut(),
+            None => None,
+        };
+        // What a source has to say (a receive error, a datagram cut to
+        // the buffer, a connection refused at the cap) goes to tug's log.
+        let notes = if let Some(d) = dgram {
+            d.recv_all(now, offset, &mut records, BATCH);
+            d.take_notes()
+        } else if let Some(t) = self.tcp.as_mut().filter(|_| which.is_none()) {
+            if t.is_listener(token) {
+                t.on_listener(lp);
+            } else {
+                t.on_conn(lp, token, now, offset, &mut records, BATCH);
             }
-            Some(_) => {
-                if let Some(u) = &mut self.udp {
-                    u.recv_all(now, offset, &mut records, BATCH);
-                }
-            }
-            None => {
-                if let Some(t) = &mut self.tcp {
-                    if t.is_listener(token) {
-                        t.on_listener(lp);
-                    } else {
-                        t.on_conn(lp, token, now, offset, &mut records, BATCH);
-                    }
-                }
-            }
+            t.take_notes()
+        } else {
+            Vec::new()
+        };
+        for note in notes {
+            warning!("{note}");
         }
         self.ins[which.unwrap_or(2).min(2)] += records.len() as u64;
         for rec in &records {
