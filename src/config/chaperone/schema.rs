@@ -240,45 +240,50 @@ impl Dec<'_> {
         })
     }
 
-    fn str(&mut self, n: &Node, key: &str) -> Opt<String> {
-        match &n.value {
-            Value::Str(s) => self.val(n, s.clone()),
-            _ => {
-                self.expected(n, key, "str");
+    /// The value `get` takes from `n`, or an "expected WANT" error.
+    fn typed<T>(
+        &mut self,
+        n: &Node,
+        key: &str,
+        want: &str,
+        get: impl FnOnce(&Value) -> Option<T>,
+    ) -> Opt<T> {
+        match get(&n.value) {
+            Some(v) => self.val(n, v),
+            None => {
+                self.expected(n, key, want);
                 None
             }
         }
+    }
+
+    fn str(&mut self, n: &Node, key: &str) -> Opt<String> {
+        self.typed(n, key, "str", |v| match v {
+            Value::Str(s) => Some(s.clone()),
+            _ => None,
+        })
     }
 
     fn bool(&mut self, n: &Node, key: &str) -> Opt<bool> {
-        match n.value {
-            Value::Bool(b) => self.val(n, b),
-            _ => {
-                self.expected(n, key, "bool");
-                None
-            }
-        }
+        self.typed(n, key, "bool", |v| match v {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        })
     }
 
     fn int(&mut self, n: &Node, key: &str) -> Opt<i64> {
-        match n.value {
-            Value::Int(i) => self.val(n, i),
-            _ => {
-                self.expected(n, key, "int");
-                None
-            }
-        }
+        self.typed(n, key, "int", |v| match v {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        })
     }
 
     fn num(&mut self, n: &Node, key: &str) -> Opt<f64> {
-        match n.value {
-            Value::Int(i) => self.val(n, i as f64),
-            Value::Float(f) => self.val(n, f),
-            _ => {
-                self.expected(n, key, "int or float");
-                None
-            }
-        }
+        self.typed(n, key, "int or float", |v| match v {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        })
     }
 
     /// `str` or `int`; with `bool_ok`, `bool` or `str` instead.
