@@ -617,6 +617,30 @@ fn a_million_messages_from_four_senders_none_lost() {
     assert_eq!(next, [PER; 4], "every message, none lost");
 }
 
+/// What a source has to say reaches tug's own log: a TCP message longer
+/// than a frame is split, and tug says so.
+#[test]
+fn a_sources_notes_reach_tugs_log() {
+    let dir = fresh_dir("logs-notes");
+    let port = free_port();
+    let mut t = start(
+        &dir,
+        &format!(
+            r#"syslog: {{ socket: {:?}, tcp: "127.0.0.1:{port}" }},
+               logs: [ {{ name: "o", stdout: true }} ]"#,
+            dir.join("log.sock").to_str().unwrap(),
+        ),
+    );
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut msg = b"<14>big: ".to_vec();
+    msg.resize(300 * 1024, b'x');
+    msg.push(b'\n');
+    std::io::Write::write_all(&mut c, &msg).unwrap();
+    t.expect_line("bytes was split");
+    drop(c);
+    stop(t);
+}
+
 /// A job's line that starts with an sd-daemon(3) prefix, `<0>` to `<7>`,
 /// has that severity, the prefix dropped; other lines keep their stream's
 /// (stdout: info), `<9>` included.

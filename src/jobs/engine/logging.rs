@@ -244,7 +244,8 @@ impl Router {
             None => None,
         };
         // What a source has to say (a receive error, a datagram cut to
-        // the buffer, a connection refused at the cap) goes to tug's log.
+        // the buffer, a TCP message split at the frame limit, an accept
+        // error) goes to tug's log.
         let notes = if let Some(d) = dgram {
             d.recv_all(now, offset, &mut records, BATCH);
             d.take_notes()
