@@ -323,7 +323,7 @@ dgram_source!(UnixSource);
 dgram_source!(UdpSource);
 
 /// `1.2.3.4:514`, `[::1]:514` (the shortest IPv6 form, as elsewhere).
-fn addr_text(ip: Ip, port: u16) -> String {
+pub fn addr_text(ip: Ip, port: u16) -> String {
     match ip {
         Ip::V4(_) => format!("{}:{port}", ip_text(&ip)),
         Ip::V6(_) => format!("[{}]:{port}", ip_text(&ip)),

@@ -39,7 +39,7 @@ use crate::logs::format::{self, Format};
 use crate::logs::forward::Forward;
 use crate::logs::selector::Selector;
 use crate::logs::sink::{BOUND, Sink};
-use crate::logs::source::{TcpSource, UdpSource, UnixSource};
+use crate::logs::source::{TcpSource, UdpSource, UnixSource, addr_text};
 use crate::logs::{DAEMON, INFO, Record, WARNING, strftime};
 
 /// Records taken from one source per wake-up: others get their turn.
@@ -175,19 +175,26 @@ impl Router {
             line: Vec::new(),
         };
         if let Some(s) = syslog {
+            // One line once every source is bound: a sender that waits for
+            // it finds all of them.
+            let mut on = Vec::new();
             if let Some(path) = &s.socket {
-                let u = UnixSource::bind(path).map_err(|e| format!("syslog.socket: {e}"))?;
-                info!("syslog listening on {path}");
-                r.unix = Some(u);
+                r.unix = Some(UnixSource::bind(path).map_err(|e| format!("syslog.socket: {e}"))?);
+                on.push(path.clone());
             }
             if let Some(a) = s.udp {
                 r.udp =
                     Some(UdpSource::bind(a.ip, a.port).map_err(|e| format!("syslog.udp: {e}"))?);
+                on.push(format!("udp {}", addr_text(a.ip, a.port)));
             }
             if let Some(a) = s.tcp {
                 let t = TcpSource::bind(a.ip, a.port, route::LOG_TCP_BASE)
                     .map_err(|e| format!("syslog.tcp: {e}"))?;
                 r.tcp = Some(t);
+                on.push(format!("tcp {}", addr_text(a.ip, a.port)));
+            }
+            if !on.is_empty() {
+                info!("syslog listening on {}", on.join(", "));
             }
         }
         r.resume(lp);
