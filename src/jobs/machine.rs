@@ -440,7 +440,15 @@ impl Life {
     pub fn on(&mut self, input: Input<'_>, now: u64, out: &mut Out) {
         match input {
             Input::Event(ev) => self.on_event(ev, now, out),
-            Input::Halt => self.halt(now, out),
+            Input::Halt => {
+                // Stopped by tug while live, the job would have run again
+                // (a restart, the next interval, cron tick or event): an
+                // earlier failed run was not its last.
+                if !self.halting() {
+                    self.last_failed = false;
+                }
+                self.halt(now, out)
+            }
             Input::Started(pid) => self.started(pid, now, out),
             Input::SpawnFailed(msg) => self.spawn_failed(msg, now, out),
             Input::Exited(status) => self.exited(status, now, out),
@@ -1203,6 +1211,19 @@ mod tests {
         let out = on(&mut l, Input::Exited(ExitStatus::Signaled(9)), 3 * S);
         assert_eq!(published(&out), [Code::ExitFailed, Code::Stopped]);
         assert!(!l.last_failed, "a job tug stopped did not fail");
+    }
+
+    #[test]
+    fn halting_a_periodic_job_between_failed_runs_is_no_failure() {
+        let mut l = running(r#"{name: "a", exec: "x", when: {interval: "1s"}}"#);
+        on(&mut l, Input::Exited(ExitStatus::Exited(1)), S);
+        assert!(l.last_failed && !l.halting());
+        let out = on(&mut l, Input::Halt, S);
+        assert!(l.complete(), "{out:?}");
+        assert!(
+            !l.last_failed,
+            "its next run was due: the failed run was not its last"
+        );
     }
 
     #[test]
