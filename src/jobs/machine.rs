@@ -441,10 +441,12 @@ impl Life {
         match input {
             Input::Event(ev) => self.on_event(ev, now, out),
             Input::Halt => {
-                // Stopped by tug while live, the job would have run again
-                // (a restart, the next interval, cron tick or event): an
-                // earlier failed run was not its last.
-                if !self.halting() {
+                // A periodic job stopped between runs would have run on
+                // its next tick: a failed tick was one run, not the job's
+                // end. A job waiting to restart after a failure keeps it:
+                // shutdown took the restart it was counting on.
+                if !self.halting() && matches!(self.cfg.when, When::Interval(_) | When::Cron { .. })
+                {
                     self.last_failed = false;
                 }
                 self.halt(now, out)
@@ -1224,6 +1226,16 @@ mod tests {
             !l.last_failed,
             "its next run was due: the failed run was not its last"
         );
+    }
+
+    #[test]
+    fn halting_a_job_waiting_to_restart_after_a_failure_keeps_the_failure() {
+        let mut l = running(r#"{name: "a", exec: "x", restarts: 1, restartDelay: "1h"}"#);
+        on(&mut l, Input::Exited(ExitStatus::Exited(3)), S);
+        assert!(l.last_failed && !l.halting());
+        let out = on(&mut l, Input::Halt, S);
+        assert!(l.complete(), "{out:?}");
+        assert!(l.last_failed, "shutdown took the restart it waited for");
     }
 
     #[test]
