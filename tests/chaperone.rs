@@ -355,9 +355,13 @@ fn exit_kills_ends_tug_with_its_code() {
 fn exit_kills_on_forking_follows_the_daemon() {
     let dir = fresh_dir("chap-exitkills-fork");
     let pid = dir.join("d.pid");
+    // The daemon's parent (the subshell) has exited, so the daemon is tug's
+    // child (tug is a subreaper), before the pidfile appears: its exit
+    // status is tug's to read. Killed while its parent still ran, it would
+    // be a grandchild whose status nobody can read.
     let daemon = format!(
         "keeper.service: {{ command: \"sh -c 'exec sleep 600'\" }}\n\
-         d.service: {{ type: forking, pidfile: '{0}', exit_kills: true,\n  command: \"sh -c 'sleep 600 & echo $! > {0}'\" }}\n",
+         d.service: {{ type: forking, pidfile: '{0}', exit_kills: true,\n  command: \"sh -c '(sleep 600 & echo $! > {0}.new); mv {0}.new {0}'\" }}\n",
         pid.display()
     );
     let conf = config_dir(
