@@ -98,7 +98,7 @@ bench_size() {
 	md "## Binary size" ""
 	md "How measured: file size \`stat -c %s\`; section sizes from \`readelf -S\` (.text; .rodata;" \
 		"data = .data, .data.rel.ro, .init_array, .fini_array and .got; .bss takes no file space)." \
-		"The default build is \`make build\` (release profile, stripped, not PIE, rust-lld, no unwind tables, machine outliner)," \
+		"The default build is \`make build\` (release profile, stripped, not PIE, rust-lld, no unwind tables, machine outliner, \`--icf=all\`)," \
 		"the tiny build \`make tiny\` (core and alloc rebuilt with \`-Zbuild-std\`, immediate-abort panics," \
 		"no unwind tables in any crate, no panic locations); aarch64 and armv7 rows appear when their builds exist" \
 		"(\`make release\` for the default build, linked with its own rust-lld flags; \`make tiny TARGET=...\`)." \
