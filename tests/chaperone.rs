@@ -489,6 +489,11 @@ fn the_chaperone_personality() {
         err.contains("--user is not supported by tug's chaperone yet"),
         "{err}"
     );
+    // --show-dependencies: tug's job graph, exit 0, nothing started.
+    let (code, out, err) = run(&["--show-dep", "--config", conf.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(": OK") && out.contains("job svc:"), "{out}");
+    assert!(!out.contains("svc-up"), "{out}");
     let mut c = Command::new(&link);
     c.args(["--conf", conf.to_str().unwrap(), "--force", "sh", "-c"]);
     c.arg("read line; echo console-got-$line; exit 4");
