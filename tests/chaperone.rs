@@ -493,7 +493,7 @@ fn the_chaperone_personality() {
     let (code, out, err) = run(&["--show-dep", "--config", conf.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(": OK") && out.contains("job svc:"), "{out}");
-    assert!(!out.contains("svc-up"), "{out}");
+    assert!(!out.contains("started (pid"), "{out}");
     let mut c = Command::new(&link);
     c.args(["--conf", conf.to_str().unwrap(), "--force", "sh", "-c"]);
     c.arg("read line; echo console-got-$line; exit 4");
