@@ -20,7 +20,7 @@
 # per inetd server), BENCH_SVC_CLIENTS (50), BENCH_SVC_READY_RUNS (200),
 # BENCH_SVC_JOBS (50), BENCH_SVC_IDLE_SECS (10).
 # BENCH_SECTIONS="watch fleet" runs only those sections (init, supervisors,
-# watch, fleet, services, size, logs, vm, registrator) and prints the result without touching
+# watch, fleet, services, size, logs, vm, registrator, chaperone) and prints the result without touching
 # docs/BENCHMARKS.md.
 set -euo pipefail
 
@@ -46,7 +46,7 @@ SVC_ROUNDS=${BENCH_SVC_ROUNDS:-3}
 SVC_READY_RUNS=${BENCH_SVC_READY_RUNS:-200}
 SVC_JOBS=${BENCH_SVC_JOBS:-50}
 SVC_IDLE_SECS=${BENCH_SVC_IDLE_SECS:-10}
-SECTIONS=${BENCH_SECTIONS:-init supervisors watch fleet services size logs vm registrator}
+SECTIONS=${BENCH_SECTIONS:-init supervisors watch fleet services size logs vm registrator chaperone}
 
 # Targets for supervisor mode: tug's own RSS against supervisord's and s6's.
 TARGET_SUP_RSS_VS_SUPERVISORD=0.10 # at most a tenth
@@ -1757,8 +1757,8 @@ main() {
 	local section
 	for section in $SECTIONS; do
 		case $section in
-		init | supervisors | watch | fleet | services | size | logs | vm | registrator) ;;
-		*) die "unknown section '$section' in BENCH_SECTIONS (init, supervisors, watch, fleet, services, size, logs, vm, registrator)" ;;
+		init | supervisors | watch | fleet | services | size | logs | vm | registrator | chaperone) ;;
+		*) die "unknown section '$section' in BENCH_SECTIONS (init, supervisors, watch, fleet, services, size, logs, vm, registrator, chaperone)" ;;
 		esac
 	done
 	write_header
@@ -1773,6 +1773,7 @@ main() {
 		logs) bench_logs ;;
 		vm) bench_vm ;;
 		registrator) bench_registrator ;;
+		chaperone) bench_chaperone ;;
 		esac
 	done
 	if [ -n "${BENCH_SECTIONS:-}" ]; then
@@ -1791,5 +1792,7 @@ main() {
 source "$ROOT/scripts/bench-size.sh"
 # shellcheck source=scripts/bench-registrator.sh
 . "$ROOT/scripts/bench-registrator.sh"
+# shellcheck source=scripts/bench-chaperone.sh
+. "$ROOT/scripts/bench-chaperone.sh"
 
 main "$@"

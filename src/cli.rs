@@ -580,14 +580,19 @@ fn go_bool(arg: &str, inline: Option<&str>) -> Result<bool, UsageError> {
 
 /// The next word as (word, name without leading dashes, value after '=').
 /// Go-style flags: `-x v`, `-x=v`, `--x=v` are all the same flag.
-const CHAPERONE_USAGE: &str = "Usage: chaperone [--config=P] [--force] [--exitkills] [--version] [CMD [ARGS...]]\n\
+const CHAPERONE_USAGE: &str = "Usage: chaperone [--config=P] [--force] [--exitkills] [--ignore-failures]\n\
+     \x20      [--no-defaults] [--show-dependencies] [--version] [CMD [ARGS...]]\n\
      (tug, Chaperone-compatible: P is a file or a directory of *.conf/*.yaml,\n\
      default /etc/chaperone.d; CMD is the CONSOLE service, whose exit ends tug\n\
-     with its code)\n";
+     with its code; --show-dependencies prints tug's job graph, as tug check)\n";
 
 /// Chaperone's options (docopt: `--name=V` or `--name V`, a unique
 /// prefix is enough, options end at the first word that is not one).
-/// What tug does not do yet is refused by name rather than ignored.
+/// Accepted: what tug does anyway (`--force`: tug needs no PID 1;
+/// `--exitkills`: CONSOLE's exit always ends tug; `--no-defaults`: tug
+/// does not read `_CHAP_OPTIONS`; `--ignore-failures`: tug never cancels
+/// start-up for a failure, see README). What tug does not do yet is
+/// refused by name rather than ignored.
 fn chaperone<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
     const KNOWN: [&str; 18] = [
         "config",
@@ -610,6 +615,7 @@ fn chaperone<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
         "task",
     ];
     let mut config = String::from("/etc/chaperone.d");
+    let mut show = false;
     let mut i = 0;
     while i < args.len() && args[i].to_bytes().starts_with(b"--") {
         if args[i].to_bytes() == b"--" {
@@ -617,15 +623,22 @@ fn chaperone<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
             break;
         }
         let (arg, name, inline) = next_flag(args, &mut i)?;
-        let hits: Vec<&str> = KNOWN
-            .iter()
-            .copied()
-            .filter(|k| k.starts_with(name))
-            .collect();
-        let name = match hits.iter().find(|k| **k == name) {
-            Some(k) => *k,
-            None if hits.len() == 1 => hits[0],
-            None => {
+        let mut hit = None;
+        let mut n = 0;
+        for k in KNOWN {
+            if k == name {
+                hit = Some(k);
+                n = 1;
+                break;
+            }
+            if k.starts_with(name) {
+                hit = Some(k);
+                n += 1;
+            }
+        }
+        let name = match hit {
+            Some(k) if n == 1 => k,
+            _ => {
                 return Err(UsageError::new(format!(
                     "unknown or ambiguous option {arg}"
                 )));
@@ -638,11 +651,13 @@ fn chaperone<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
                 config = if v.starts_with('/') {
                     v.into()
                 } else {
-                    format!("/{v}")
+                    let mut p = String::from("/");
+                    p.push_str(v);
+                    p
                 };
             }
-            // tug needs no PID 1, and CONSOLE's exit always ends it.
-            "force" | "exitkills" => {}
+            "force" | "exitkills" | "no-defaults" | "ignore-failures" => {}
+            "show-dependencies" => show = true,
             "version" => return Ok(Action::Print(format!("chaperone (tug {VERSION})\n"))),
             "help" => return Ok(Action::Print(CHAPERONE_USAGE.into())),
             _ => {
@@ -651,6 +666,14 @@ fn chaperone<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
                 )));
             }
         }
+    }
+    // Chaperone printed its start-order diagram and exited 0; tug prints
+    // the job graph `tug check` prints (its start order and edges).
+    if show {
+        return Ok(Action::Check {
+            config,
+            strict: false,
+        });
     }
     Ok(Action::Supervise {
         config,
@@ -1129,6 +1152,18 @@ mod tests {
         );
         assert!(error(c, &["--no"]).msg.contains("ambiguous"));
         assert!(error(c, &["--task", "x"]).msg.contains("not supported"));
+        assert!(error(c, &["--zzz"]).msg.contains("unknown"));
+        assert_eq!(
+            action(c, &["--ignore", "--no-def", "--exitk", "x"], &[]),
+            sup("/etc/chaperone.d", &["x"])
+        );
+        assert_eq!(
+            action(c, &["--show-dep", "--config=/c"], &[]),
+            Action::Check {
+                config: "/c".into(),
+                strict: false
+            }
+        );
     }
 
     fn error(flavor: Flavor, words: &[&str]) -> UsageError {

@@ -77,6 +77,41 @@ fn every_el_tests_config_loads() {
     assert_eq!(seen, 7);
 }
 
+/// Chaperone's own configs beyond el-tests (samples/, sandbox/, doc/;
+/// tests/compat/chaperone/NOTICE.md): each loads, or fails with the
+/// error Chaperone 0.3.9 gave (its schema rejects the old spellings).
+#[test]
+fn every_config_of_chaperones_repository_loads_or_fails_as_it_did() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/compat/chaperone/repo");
+    let cases = [
+        ("docsample.conf", "2 jobs"),
+        ("centos-app.conf", "0 jobs"),
+        ("test-cron.conf", "1 jobs"),
+        ("distserv.d", "1 jobs"),
+        ("centos-cron.conf", "cron.service: unknown key 'bin'"),
+        ("docserver.d", "apache2.logging: unknown key 'filter'"),
+    ];
+    let mut seen = 0;
+    for e in std::fs::read_dir(&repo).unwrap() {
+        let name = e.unwrap().file_name();
+        let name = name.to_str().unwrap();
+        let Some((_, want)) = cases.iter().find(|c| c.0 == name) else {
+            panic!("{name}: no expectation");
+        };
+        // `uid: $(USER:-www-data)`: a user every test machine has.
+        let (code, out, err) = check(&repo.join(name), &[("USER", "root")]);
+        if want.contains("jobs") {
+            assert_eq!(code, 0, "{name}: {out}{err}");
+            assert!(out.contains(want), "{name}: {out}");
+        } else {
+            assert_ne!(code, 0, "{name}: {out}{err}");
+            assert!(err.contains(want), "{name}: {err}");
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, cases.len());
+}
+
 #[test]
 fn the_cron_el_test_maps_its_seconds_last_interval() {
     let (code, out, err) = output({
@@ -458,6 +493,11 @@ fn the_chaperone_personality() {
         err.contains("--user is not supported by tug's chaperone yet"),
         "{err}"
     );
+    // --show-dependencies: tug's job graph, exit 0, nothing started.
+    let (code, out, err) = run(&["--show-dep", "--config", conf.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(": OK") && out.contains("job svc:"), "{out}");
+    assert!(!out.contains("started (pid"), "{out}");
     let mut c = Command::new(&link);
     c.args(["--conf", conf.to_str().unwrap(), "--force", "sh", "-c"]);
     c.arg("read line; echo console-got-$line; exit 4");

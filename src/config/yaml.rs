@@ -33,7 +33,8 @@ use core::cell::Cell;
 
 const MAX_DEPTH: u32 = 64;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
+#[cfg_attr(test, derive(Debug))]
 pub enum Value {
     Null,
     Bool(bool),
@@ -59,7 +60,8 @@ impl Value {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
+#[cfg_attr(test, derive(Debug))]
 pub struct Node {
     pub pos: Pos,
     pub value: Value,
@@ -75,7 +77,8 @@ impl Node {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
+#[cfg_attr(test, derive(Debug))]
 pub struct Entry {
     pub key: String,
     pub key_pos: Pos,

@@ -26,7 +26,8 @@ use core::ffi::c_char;
 const S_IFDIR: u32 = 0o040_000;
 
 /// Whether `path` holds a Chaperone config: a directory, or a file whose
-/// top level has `settings` or a `NAME.service` key (a line starting so).
+/// top level has `settings` or a `NAME.service` or `NAME.logging` key (a
+/// line starting so: a file of only logging sections is Chaperone's too).
 pub fn is_chaperone(path: &str) -> bool {
     let Ok(c) = CString::new(path) else {
         return false;
@@ -39,7 +40,9 @@ pub fn is_chaperone(path: &str) -> bool {
                 let key = l.split(':').next().unwrap_or("");
                 let key = key.trim_end_matches(['"', '\'', ' ']);
                 !l.starts_with([' ', '\t', '#'])
-                    && (key == "settings" || (key.ends_with(".service") && key.len() > 8))
+                    && (key == "settings"
+                        || (key.len() > 8
+                            && (key.ends_with(".service") || key.ends_with(".logging"))))
             })
         }),
         _ => false,

@@ -21,13 +21,15 @@ use alloc::vec::Vec;
 
 /// Where a value was written: the file (an index into the files given to
 /// [`load`]) and the line:column.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(test, derive(Debug))]
 pub struct Spot {
     pub file: usize,
     pub pos: Pos,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(Debug))]
 pub struct Config {
     pub settings: Settings,
     /// In the order of their (last) definitions.

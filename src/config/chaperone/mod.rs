@@ -11,10 +11,11 @@
 //! `config::load` and `config::render` pick this front-end by content.
 //!
 //! The `chaperone` personality's command line is in `cli` (`--config`,
-//! the command as CONSOLE: tug's main job).
+//! `--show-dependencies`, the command as CONSOLE: tug's main job; README
+//! lists what it accepts and refuses).
 //!
-//! Not here yet: most of that command line (`--user`, `--task`,
-//! `--show-dependencies`, … are refused by name), `_CHAP_OPTIONS`, the
+//! Not here yet: the options that change the mapping (`--user`, `--task`,
+//! `--disable-services`, … are refused by name), `_CHAP_OPTIONS`, the
 //! `telchap` personality, CONSOLE in group IDLE, ignore_failures /
 //! startup_pause / idle_delay semantics, a logging section's `extended`,
 //! `overwrite`, uid and gid, a missing config path as an empty config.

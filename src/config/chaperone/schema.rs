@@ -13,21 +13,24 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 /// A value and where it was written.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
+#[cfg_attr(test, derive(Debug))]
 pub struct Val<T> {
     pub v: T,
     pub at: Spot,
 }
 
 /// `str` or `int` (uid, gid, port), or `bool` or `str` (enabled).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
+#[cfg_attr(test, derive(Debug))]
 pub enum Scalar {
     Str(String),
     Int(i64),
     Bool(bool),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
 pub enum Kind {
     Simple,
     Forking,
@@ -40,7 +43,8 @@ pub enum Kind {
 type Opt<T> = Option<Val<T>>;
 
 /// `env_inherit`, `env_set`, `env_unset`: settings and services alike.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(Debug))]
 pub struct EnvKeys {
     pub inherit: Opt<Vec<String>>,
     /// Merged key by key across files (the last file's value wins).
@@ -48,7 +52,8 @@ pub struct EnvKeys {
     pub unset: Opt<Vec<String>>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(Debug))]
 pub struct Settings {
     pub env: EnvKeys,
     pub uid: Opt<Scalar>,
@@ -66,7 +71,8 @@ pub struct Settings {
     pub logrec_hostname: Opt<String>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
+#[cfg_attr(test, derive(Debug))]
 pub struct Service {
     /// The full name, `x.service`.
     pub name: String,
@@ -100,7 +106,8 @@ pub struct Service {
     pub stderr_inherit: Opt<bool>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
+#[cfg_attr(test, derive(Debug))]
 pub struct Logging {
     /// The full name, `x.logging`.
     pub name: String,
