@@ -190,9 +190,9 @@ fn sorted(lines: Vec<((u32, u32), String)>) -> Vec<String> {
 }
 
 /// O(n log n) in a few hundred bytes of code (core's sorts cost ~3 KB
-/// here); the keys are unique, so stability is moot.
-fn heapsort(v: &mut [u128]) {
-    let sift = |v: &mut [u128], mut root: usize, end: usize| loop {
+/// here); for unique keys, where stability is moot.
+pub(crate) fn heapsort<T: PartialOrd>(v: &mut [T]) {
+    let sift = |v: &mut [T], mut root: usize, end: usize| loop {
         let mut child = 2 * root + 1;
         if child >= end {
             return;

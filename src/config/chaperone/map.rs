@@ -671,7 +671,7 @@ fn order(jobs: &mut [Job]) {
         }
     }
     for j in jobs.iter_mut() {
-        j.after.sort_unstable();
+        crate::config::heapsort(&mut j.after);
     }
 }
 
