@@ -338,6 +338,14 @@ impl Ops for Supervisor<'_> {
                 Some(_) => busy("is stopping"),
                 None => self.start_by_hand(i, name),
             },
+            JobAction::Reset => {
+                info!("control: resetting job {name}");
+                let life = &mut self.job_at_mut(i).life;
+                life.restarts_remain = super::super::machine::restart_budget(life.cfg.restarts);
+                life.restarts = 0;
+                life.last_failed = false;
+                Ok(format!("reset job {name}"))
+            }
             JobAction::Signal(sig) => match pid {
                 Some(pid) => {
                     signal_job_process(pid, sig)
