@@ -9,9 +9,10 @@
 //! `tug ctl` does: 0 RESULT, 1 COMMAND-ERROR (the message on stderr), 2 a
 //! bad command line (the usage text), 3 tug not reachable (Chaperone's
 //! `chaperone does not seem to be listening, is it running?` and why).
-//! Commands tug does not support yet (`enable`, `disable`, `--enable`,
-//! `--disable`, `dependencies`, `loglevel`, `shutdown` with a delay) are a
-//! COMMAND-ERROR that says so.
+//! `start --enable` enables, then starts; `stop --disable` stops, then
+//! disables. Commands tug does not support yet (`dependencies`,
+//! `loglevel`, `shutdown` with a delay, `stop --wait`) are a COMMAND-ERROR
+//! that says so.
 
 use crate::ctl::{self, Call, Show, columns, table, text};
 use crate::json::{self, as_array};
@@ -22,9 +23,11 @@ use alloc::vec::Vec;
 
 pub const USAGE: &str = "Usage:
     telchap status
-    telchap start [--force] [--wait] SERVICE...
-    telchap stop [--force] [--wait] SERVICE...
+    telchap start [--force] [--wait] [--enable] SERVICE...
+    telchap stop [--force] [--disable] SERVICE...
     telchap reset [--force] [--wait] SERVICE...
+    telchap enable SERVICE...
+    telchap disable SERVICE...
     telchap shutdown [now]
 (tug's telchap, over tug's control socket: TUG_SOCKET, else tug ctl's
 defaults. Exit codes: 0 done, 1 command error, 2 bad usage, 3 tug not
@@ -64,13 +67,14 @@ pub fn run(args: &[&str], env: &crate::env::Environ) -> i32 {
     };
     let mut services = Vec::new();
     let mut wait = false;
+    let mut first = "";
+    let mut then = "";
     for &w in rest {
         match w {
             "--force" => {}
             "--wait" => wait = true,
-            "--enable" | "--disable" => {
-                return command_error(&format!("{w} is not supported by tug's telchap yet"));
-            }
+            "--enable" if cmd == "start" => first = "enable",
+            "--disable" if cmd == "stop" => then = "disable",
             _ if w.starts_with('-') => return usage(),
             _ => services.push(w.strip_suffix(".service").unwrap_or(w)),
         }
@@ -93,7 +97,9 @@ pub fn run(args: &[&str], env: &crate::env::Environ) -> i32 {
             write_all(1, b"Shutting down now\n");
             return 0;
         }
-        ("enable" | "disable" | "dependencies" | "loglevel" | "shutdown", _) => {
+        ("enable", 1..) => "services enabled.",
+        ("disable", 1..) => "services disabled.",
+        ("dependencies" | "loglevel" | "shutdown", _) => {
             return command_error(&format!("{cmd} is not supported by tug's telchap yet"));
         }
         ("start", 1..) if wait => "services started.",
@@ -106,15 +112,20 @@ pub fn run(args: &[&str], env: &crate::env::Environ) -> i32 {
         _ => return usage(),
     };
     for s in &services {
-        let (code, body) = match ask(&t, &post(format!("/v3/jobs/{s}/{cmd}"))) {
-            Ok(a) => a,
-            Err(code) => return code,
-        };
-        if code == 404 {
-            return command_error(&format!("no such service: {s}"));
-        }
-        if !(200..300).contains(&code) {
-            return command_error(String::from_utf8_lossy(&body).trim_end());
+        for verb in [first, cmd, then] {
+            if verb.is_empty() {
+                continue;
+            }
+            let (code, body) = match ask(&t, &post(format!("/v3/jobs/{s}/{verb}"))) {
+                Ok(a) => a,
+                Err(code) => return code,
+            };
+            if code == 404 {
+                return command_error(&format!("no such service: {s}"));
+            }
+            if !(200..300).contains(&code) {
+                return command_error(String::from_utf8_lossy(&body).trim_end());
+            }
         }
     }
     write_all(1, format!("{done}\n").as_bytes());
@@ -144,12 +155,15 @@ fn status(t: &ctl::Target) -> i32 {
     };
     let jobs = json::get(&doc, "jobs").and_then(as_array).unwrap_or(&[]);
     let mut rows = Vec::new();
+    let mut enabled = 0;
     for j in jobs {
         let note = text(json::get(j, "last_exit"));
+        let on = json::get(j, "disabled").and_then(json::as_bool) != Some(true);
+        enabled += on as usize;
         rows.push(Vec::from([
             text(json::get(j, "pid")),
             text(json::get(j, "name")),
-            String::from("true"),
+            String::from(if on { "true" } else { "false" }),
             text(json::get(j, "state")),
             note,
         ]));
@@ -157,10 +171,10 @@ fn status(t: &ctl::Target) -> i32 {
     rows.sort_by(|a, b| a[1].cmp(&b[1]));
     rows.insert(0, columns(&["pid", "name", "enabled", "status", "note"]));
     let out = format!(
-        "tug {} (telchap)\nManaged processes: {n} ({n} enabled)\n\n{}",
+        "tug {} (telchap)\nManaged processes: {} ({enabled} enabled)\n\n{}",
         text(json::get(&doc, "version")),
+        jobs.len(),
         table(&rows),
-        n = jobs.len(),
     );
     write_all(1, out.as_bytes());
     0

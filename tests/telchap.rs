@@ -106,13 +106,46 @@ fn every_command_with_its_output_and_exit_code() {
         err.starts_with("Command error: job a is already running"),
         "{err}"
     );
+    // disable: start refuses (Chaperone's words), status says so;
+    // stop --disable, start --enable, enable.
+    assert_eq!(
+        telchap(&dir, &["disable", "b"]),
+        (0, "services disabled.\n".into(), String::new())
+    );
+    let (_, out, _) = telchap(&dir, &["status"]);
+    assert!(out.contains("Managed processes: 2 (1 enabled)\n"), "{out}");
+    let b: Vec<&str> = out.lines().nth(5).unwrap().split_whitespace().collect();
+    assert_eq!(&b[1..4], ["b", "false", "running"], "{out}");
+    assert_eq!(
+        telchap(&dir, &["stop", "--disable", "b"]),
+        (0, "services stopping.\n".into(), String::new())
+    );
+    t.expect_line("job b was killed by signal 15");
+    let (code, _, err) = telchap(&dir, &["start", "b"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            1,
+            "Command error: can only start services which have been enabled: b\n"
+        )
+    );
+    assert_eq!(
+        telchap(&dir, &["start", "--enable", "b"]),
+        (0, "service start-up queued.\n".into(), String::new())
+    );
+    t.expect_line("b-up");
+    assert_eq!(
+        telchap(&dir, &["enable", "b.service"]),
+        (0, "services enabled.\n".into(), String::new())
+    );
+    let (_, out, _) = telchap(&dir, &["status"]);
+    assert!(out.contains("Managed processes: 2 (2 enabled)\n"), "{out}");
+
     for cmd in [
-        &["enable", "a"][..],
-        &["disable", "a"],
-        &["loglevel"],
+        &["loglevel"][..],
         &["dependencies"],
         &["shutdown", "5"],
-        &["start", "--enable", "a"],
+        &["stop", "--wait", "a"],
     ] {
         let (code, _, err) = telchap(&dir, cmd);
         assert_eq!(code, 1, "{cmd:?}: {err}");
@@ -128,6 +161,8 @@ fn every_command_with_its_output_and_exit_code() {
         &["start"],
         &["status", "a"],
         &["stop", "--bogus", "a"],
+        &["stop", "--enable", "a"],
+        &["enable"],
     ] {
         let (code, out, err) = telchap(&dir, cmd);
         assert_eq!((code, out.as_str()), (2, ""), "{cmd:?}");

@@ -132,6 +132,10 @@ pub enum JobAction {
     /// Chaperone's `telchap reset`: the restart budget back to its full
     /// limit, the failure forgotten.
     Reset,
+    /// Chaperone's `telchap enable` / `disable`: whether the job may start
+    /// (a disabled one keeps running but is not restarted; start refuses).
+    Enable,
+    Disable,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -477,7 +481,7 @@ const ROUTES: [(&str, Method); 9] = [
     ("/v3/shutdown", Method::Post),
     ("/v3/logs/reopen", Method::Post),
 ];
-const JOB_ROUTES: [(&str, &str); 7] = [
+const JOB_ROUTES: [(&str, &str); 9] = [
     ("", "/v3/jobs/{job}"),
     ("logs", "/v3/jobs/{job}/logs"),
     ("start", "/v3/jobs/{job}/start"),
@@ -485,6 +489,8 @@ const JOB_ROUTES: [(&str, &str); 7] = [
     ("restart", "/v3/jobs/{job}/restart"),
     ("signal", "/v3/jobs/{job}/signal"),
     ("reset", "/v3/jobs/{job}/reset"),
+    ("enable", "/v3/jobs/{job}/enable"),
+    ("disable", "/v3/jobs/{job}/disable"),
 ];
 /// The label of requests that match no route (bounded cardinality).
 const UNMATCHED: &str = "other";
@@ -647,6 +653,8 @@ fn job_route(req: &Request, name: &str, verb: &str, ops: &mut dyn Ops) -> Respon
         "stop" => JobAction::Stop,
         "restart" => JobAction::Restart,
         "reset" => JobAction::Reset,
+        "enable" => JobAction::Enable,
+        "disable" => JobAction::Disable,
         _ => match signal(&req.body) {
             Ok(sig) => JobAction::Signal(sig),
             Err(e) => return unprocessable(&e),
@@ -1024,12 +1032,14 @@ mod tests {
 
     #[test]
     fn jobs() {
-        for verb in ["start", "stop", "restart", "reset"] {
+        for verb in ["start", "stop", "restart", "reset", "enable", "disable"] {
             let (status, body, calls) = call("POST", &format!("/v3/jobs/web/{verb}"), "");
             let action = match verb {
                 "start" => "Start",
                 "stop" => "Stop",
                 "reset" => "Reset",
+                "enable" => "Enable",
+                "disable" => "Disable",
                 _ => "Restart",
             };
             assert_eq!((status, body), (200, format!("did {action} to web\n")));
