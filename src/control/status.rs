@@ -336,6 +336,7 @@ pub(crate) mod tests {
                     log: Some((12, 960)),
                     status: None,
                     instances: None,
+                    disabled: false,
                     service: Some(ServiceReport {
                         id: "web-abc".into(),
                         address: "10.0.0.5".into(),
