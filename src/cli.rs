@@ -219,7 +219,8 @@ pub fn parse<'a>(
     if flavor == Flavor::Chaperone {
         return chaperone(args);
     }
-    if flavor == Flavor::Telchap {
+    // cfg!: the default build links none of telchap.
+    if cfg!(feature = "chaperone") && flavor == Flavor::Telchap {
         return utf8_words(args).map(Action::Telchap);
     }
     if flavor == Flavor::Tug {
@@ -738,8 +739,7 @@ pub fn usage(flavor: Flavor) -> String {
              tug --config FILE [--socket PATH] [-- MAIN ARGS]\n                                     run a ContainerPilot-style config (env\n                                     TUG_CONFIG or CONTAINERPILOT); MAIN is the\n                                     main job, whose exit code tug returns;\n                                     --socket: the control socket (env\n                                     TUG_SOCKET, else control.socket, else\n                                     /var/run/tug.sock, /run/tug.sock or\n                                     the abstract @tug.sock)\n  \
              tug check [--strict] [--config] FILE  validate, print warnings and the\n                                     job graph (--strict: warnings fail)\n  \
              tug render [--config] FILE [--out F]  print the rendered config\n  \
-             tug ctl [--socket PATH] COMMAND    talk to a running tug (installed as\n\
-             \x20                                    telchap: Chaperone's telchap commands)\n  \
+             tug ctl [--socket PATH] COMMAND    talk to a running tug\n  \
              tug registrator [OPTIONS] URI      register Docker containers' ports\n\
              \x20                                    in Consul, etcd or SkyDNS2\n  \
              tug help [COMMAND]                 help on check, render, ctl, registrator\n"
