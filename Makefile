@@ -121,6 +121,7 @@ lint:
 test: test-deps build chaperone probe lint
 	$(CARGO) test -- --test-threads=4
 	TUG_BIN=$(CHAPERONE) $(CARGO) test --features chaperone --test chaperone -- --test-threads=4
+	TUG_BIN=$(CHAPERONE) $(CARGO) test --features chaperone --test telchap --test chaperone_image
 	@if [ -n "$${CI:-}" ] && [ "$$CI" != false ]; then $(MAKE) test-cross; fi
 
 # The portable tests (unit, init, jobs, CLI) for aarch64 and armv7 (or

@@ -30,6 +30,8 @@ pub enum Flavor {
     /// Installed as `chaperone`: its command line (`--config`, the
     /// command as the CONSOLE service), config/chaperone.
     Chaperone,
+    /// Installed as `telchap`: Chaperone's control client (telchap.rs).
+    Telchap,
 }
 
 impl Flavor {
@@ -43,6 +45,7 @@ impl Flavor {
             // Not in the default build yet: the front-end does not fit
             // the size budget (issue 14); `--features chaperone`.
             b"chaperone" if cfg!(feature = "chaperone") => Flavor::Chaperone,
+            b"telchap" if cfg!(feature = "chaperone") => Flavor::Telchap,
             _ => Flavor::Tug,
         }
     }
@@ -50,7 +53,7 @@ impl Flavor {
     /// tini exits 1 on a bad command line; tug uses 2, like most tools.
     pub fn usage_exit_code(self) -> i32 {
         match self {
-            Flavor::Tug | Flavor::Registrator => 2,
+            Flavor::Tug | Flavor::Registrator | Flavor::Telchap => 2,
             Flavor::Tini | Flavor::ContainerPilot | Flavor::Chaperone => 1,
         }
     }
@@ -62,6 +65,7 @@ impl Flavor {
             Flavor::ContainerPilot => "containerpilot",
             Flavor::Registrator => "registrator",
             Flavor::Chaperone => "chaperone",
+            Flavor::Telchap => "telchap",
         }
     }
 }
@@ -117,6 +121,8 @@ pub enum Action<'a> {
     /// after `ctl`; ContainerPilot's `-reload`, `-ping`... become the same
     /// words, with `--socket` first).
     Ctl(Vec<&'a str>),
+    /// `telchap WORDS`.
+    Telchap(Vec<&'a str>),
     /// `tug registrator ...` (or tug installed as `registrator`).
     Registrator(alloc::boxed::Box<crate::registrator::Options>),
 }
@@ -176,6 +182,17 @@ fn unknown_option(word: &str, options: &[&str]) -> UsageError {
     })
 }
 
+fn utf8_words<'a>(args: &[&'a CStr]) -> Result<Vec<&'a str>, UsageError> {
+    let mut words = Vec::with_capacity(args.len());
+    for a in args {
+        match a.to_str() {
+            Ok(w) => words.push(w),
+            Err(_) => return Err(UsageError::new("arguments must be UTF-8")),
+        }
+    }
+    Ok(words)
+}
+
 pub fn parse<'a>(
     flavor: Flavor,
     args: &[&'a CStr],
@@ -202,22 +219,17 @@ pub fn parse<'a>(
     if flavor == Flavor::Chaperone {
         return chaperone(args);
     }
+    // cfg!: the default build links none of telchap.
+    if cfg!(feature = "chaperone") && flavor == Flavor::Telchap {
+        return utf8_words(args).map(Action::Telchap);
+    }
     if flavor == Flavor::Tug {
         match args.first().map(|a| a.to_bytes()) {
             Some(b"check") => return subcommand(&args[1..], env, Topic::Check),
             Some(b"render") => return subcommand(&args[1..], env, Topic::Render),
             Some(b"help") => return help(&args[1..]),
             Some(b"registrator") => return registrator(&args[1..], env),
-            Some(b"ctl") => {
-                let mut words = Vec::with_capacity(args.len());
-                for a in &args[1..] {
-                    match a.to_str() {
-                        Ok(w) => words.push(w),
-                        Err(_) => return Err(UsageError::new("arguments must be UTF-8")),
-                    }
-                }
-                return Ok(Action::Ctl(words));
-            }
+            Some(b"ctl") => return utf8_words(&args[1..]).map(Action::Ctl),
             _ => {}
         }
     }
@@ -758,6 +770,7 @@ pub fn usage(flavor: Flavor) -> String {
         Flavor::Tini => "",
         Flavor::Registrator => return crate::registrator::options::USAGE.into(),
         Flavor::Chaperone => return CHAPERONE_USAGE.into(),
+        Flavor::Telchap => return crate::telchap::USAGE.into(),
         Flavor::ContainerPilot => {
             return String::from(
                 "Usage: containerpilot -config FILE | -config FILE -template [-out FILE] | -version\n\

@@ -563,7 +563,7 @@ fn usage_error(u: &Usage) -> i32 {
 }
 
 /// A JSON value as text for a table cell: "-" for null or missing.
-fn text(n: Option<&json5::Node>) -> String {
+pub(crate) fn text(n: Option<&json5::Node>) -> String {
     match n.map(|n| &n.value) {
         Some(json5::Value::String(s)) => s.clone(),
         Some(json5::Value::Number(_)) => format!("{}", n.and_then(as_u64).unwrap_or(0)),
@@ -776,7 +776,7 @@ fn job_detail(body: &[u8]) -> Result<String, String> {
     Ok(table(&cells))
 }
 
-fn columns(names: &[&str]) -> Vec<String> {
+pub(crate) fn columns(names: &[&str]) -> Vec<String> {
     let mut row = Vec::with_capacity(names.len());
     for n in names {
         row.push(String::from(*n));
@@ -785,7 +785,7 @@ fn columns(names: &[&str]) -> Vec<String> {
 }
 
 /// Rows as aligned columns, two spaces apart, the last one unpadded.
-fn table(rows: &[Vec<String>]) -> String {
+pub(crate) fn table(rows: &[Vec<String>]) -> String {
     let mut widths = Vec::new();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {

@@ -53,6 +53,7 @@ pub mod signame;
 pub mod suggest;
 #[allow(unsafe_code)]
 pub mod sys;
+pub mod telchap;
 pub mod telemetry;
 
 use cli::{Action, Flavor};
@@ -127,6 +128,10 @@ fn dispatch(args: &[&'static CStr], env: env::Environ) -> c_int {
             Err(errors) => config_errors(&errors),
         },
         Ok(Action::Ctl(words)) => ctl::run(&words, &env),
+        // Only the chaperone build has telchap (cli.rs never makes this
+        // Action without it); cfg! lets the default build drop its code.
+        Ok(Action::Telchap(words)) if cfg!(feature = "chaperone") => telchap::run(&words, &env),
+        Ok(Action::Telchap(_)) => 2,
         Ok(Action::Registrator(opts)) => registrator::run::run(&opts, &env, ctl::DEFAULT_SOCKET),
         Ok(Action::Render { config, out }) => match config::render(&config, &env) {
             Ok(text) => render_to(&text, out.as_deref()),

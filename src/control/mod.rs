@@ -129,6 +129,13 @@ pub enum JobAction {
     Stop,
     Restart,
     Signal(i32),
+    /// Chaperone's `telchap reset`: the restart budget back to its full
+    /// limit, the failure forgotten.
+    Reset,
+    /// Chaperone's `telchap enable` / `disable`: whether the job may start
+    /// (a disabled one keeps running but is not restarted; start refuses).
+    Enable,
+    Disable,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -474,13 +481,16 @@ const ROUTES: [(&str, Method); 9] = [
     ("/v3/shutdown", Method::Post),
     ("/v3/logs/reopen", Method::Post),
 ];
-const JOB_ROUTES: [(&str, &str); 6] = [
+const JOB_ROUTES: [(&str, &str); 9] = [
     ("", "/v3/jobs/{job}"),
     ("logs", "/v3/jobs/{job}/logs"),
     ("start", "/v3/jobs/{job}/start"),
     ("stop", "/v3/jobs/{job}/stop"),
     ("restart", "/v3/jobs/{job}/restart"),
     ("signal", "/v3/jobs/{job}/signal"),
+    ("reset", "/v3/jobs/{job}/reset"),
+    ("enable", "/v3/jobs/{job}/enable"),
+    ("disable", "/v3/jobs/{job}/disable"),
 ];
 /// The label of requests that match no route (bounded cardinality).
 const UNMATCHED: &str = "other";
@@ -642,6 +652,9 @@ fn job_route(req: &Request, name: &str, verb: &str, ops: &mut dyn Ops) -> Respon
         "start" => JobAction::Start,
         "stop" => JobAction::Stop,
         "restart" => JobAction::Restart,
+        "reset" => JobAction::Reset,
+        "enable" => JobAction::Enable,
+        "disable" => JobAction::Disable,
         _ => match signal(&req.body) {
             Ok(sig) => JobAction::Signal(sig),
             Err(e) => return unprocessable(&e),
@@ -1019,11 +1032,14 @@ mod tests {
 
     #[test]
     fn jobs() {
-        for verb in ["start", "stop", "restart"] {
+        for verb in ["start", "stop", "restart", "reset", "enable", "disable"] {
             let (status, body, calls) = call("POST", &format!("/v3/jobs/web/{verb}"), "");
             let action = match verb {
                 "start" => "Start",
                 "stop" => "Stop",
+                "reset" => "Reset",
+                "enable" => "Enable",
+                "disable" => "Disable",
                 _ => "Restart",
             };
             assert_eq!((status, body), (200, format!("did {action} to web\n")));

@@ -89,6 +89,8 @@ pub struct JobReport {
     pub status: Option<String>,
     /// An inetd job's live connections.
     pub instances: Option<usize>,
+    /// `POST .../disable`: it may not start (JSON `"disabled": true`).
+    pub disabled: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -206,6 +208,9 @@ impl JobReport {
         w.end_array().field("when", &self.when);
         w.key("runs").uint(self.runs.into());
         w.key("restarts").uint(self.restarts.into());
+        if self.disabled {
+            w.key("disabled").bool(true);
+        }
         w.key("restart_limit");
         opt(w, self.restart_limit, |w, n| w.uint(n.into()));
         w.key("started_ms_ago");
@@ -331,6 +336,7 @@ pub(crate) mod tests {
                     log: Some((12, 960)),
                     status: None,
                     instances: None,
+                    disabled: false,
                     service: Some(ServiceReport {
                         id: "web-abc".into(),
                         address: "10.0.0.5".into(),

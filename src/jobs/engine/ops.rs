@@ -123,6 +123,7 @@ impl Supervisor<'_> {
             }),
             next_run_in_ns,
             status: j.kind.status.clone(),
+            disabled: j.disabled,
             instances: (life.cfg.service.kind == crate::config::kinds::Kind::Inetd)
                 .then_some(life.instances.len()),
         }
@@ -303,6 +304,9 @@ impl Ops for Supervisor<'_> {
         }
         let pid = self.job_at(i).life.pid;
         match action {
+            JobAction::Start if self.job_at(i).disabled => Err(OpError::Conflict(format!(
+                "can only start services which have been enabled: {name}"
+            ))),
             JobAction::Start => {
                 let life = &self.job_at(i).life;
                 if life.active() || life.awaiting_pidfile() {
@@ -338,6 +342,29 @@ impl Ops for Supervisor<'_> {
                 Some(_) => busy("is stopping"),
                 None => self.start_by_hand(i, name),
             },
+            JobAction::Reset => {
+                info!("control: resetting job {name}");
+                let life = &mut self.job_at_mut(i).life;
+                life.restarts_remain = super::super::machine::restart_budget(life.cfg.restarts);
+                life.restarts = 0;
+                life.last_failed = false;
+                Ok(format!("reset job {name}"))
+            }
+            JobAction::Enable | JobAction::Disable => {
+                let off = action == JobAction::Disable;
+                let job = self.job_at_mut(i);
+                job.disabled = off;
+                // Disabled: no restart after its exit; enabled: the full
+                // restart budget again.
+                let life = &mut job.life;
+                life.restarts_remain = match off {
+                    true => Some(0),
+                    false => super::super::machine::restart_budget(life.cfg.restarts),
+                };
+                let word = if off { "disabled" } else { "enabled" };
+                info!("control: job {name} {word}");
+                Ok(format!("{word} job {name}"))
+            }
             JobAction::Signal(sig) => match pid {
                 Some(pid) => {
                     signal_job_process(pid, sig)

@@ -1,0 +1,212 @@
+//! tug installed as `telchap` (a symlink named so): Chaperone's control
+//! client over tug's own control socket (TUG_SOCKET here), against a tug
+//! running a small chaperone.d. Every command, its output and exit code
+//! (0 done, 1 command error, 2 bad usage, 3 tug not reachable).
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A directory with `chaperone.d` (two services and console logging) and
+/// `telchap`, a symlink to tug.
+fn setup(tag: &str) -> PathBuf {
+    let dir = fresh_dir(&format!("telchap-{tag}"));
+    let conf = dir.join("chaperone.d");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(
+        conf.join("10-svc.conf"),
+        "settings: { enable_syslog: false }\n\
+         a.service: { command: \"sh -c 'echo a-up; exec sleep 1000'\" }\n\
+         b.service: { command: \"sh -c 'echo b-up; exec sleep 1000'\" }\n\
+         console.logging: { selector: '*.*', stdout: true }\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(tug(), dir.join("telchap")).unwrap();
+    dir
+}
+
+fn supervise(dir: &Path) -> Running {
+    let mut c = tug_cmd(&[
+        "--config",
+        dir.join("chaperone.d").to_str().unwrap(),
+        "--socket",
+        dir.join("tug.sock").to_str().unwrap(),
+    ]);
+    c.env_remove("TUG_SOCKET").env_remove("NOTIFY_SOCKET");
+    Running::start(c)
+}
+
+fn telchap_cmd(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(dir.join("telchap"));
+    c.args(args).env("TUG_SOCKET", dir.join("tug.sock"));
+    c
+}
+
+fn telchap(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    output(telchap_cmd(dir, args))
+}
+
+#[test]
+fn every_command_with_its_output_and_exit_code() {
+    let dir = setup("all");
+    let mut t = supervise(&dir);
+    t.expect_line("a-up");
+    t.expect_line("b-up");
+
+    let (code, out, err) = telchap(&dir, &["status"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("tug ") && lines[0].ends_with(" (telchap)"),
+        "{out}"
+    );
+    assert_eq!(lines[1], "Managed processes: 2 (2 enabled)", "{out}");
+    let head: Vec<&str> = lines[3].split_whitespace().collect();
+    assert_eq!(head, ["pid", "name", "enabled", "status", "note"], "{out}");
+    let a: Vec<&str> = lines[4].split_whitespace().collect();
+    assert_eq!(&a[1..], ["a", "true", "running", "-"], "{out}");
+    assert!(a[0].parse::<u32>().is_ok(), "{out}");
+    assert_eq!(lines[5].split_whitespace().nth(1), Some("b"), "{out}");
+
+    // Names with or without `.service`.
+    assert_eq!(
+        telchap(&dir, &["stop", "b.service"]),
+        (0, "services stopping.\n".into(), String::new())
+    );
+    t.expect_line("job b was killed by signal 15");
+    assert_eq!(
+        telchap(&dir, &["start", "--wait", "b"]),
+        (0, "services started.\n".into(), String::new())
+    );
+    t.expect_line("b-up");
+    assert_eq!(
+        telchap(&dir, &["stop", "--force", "b"]),
+        (0, "services stopping.\n".into(), String::new())
+    );
+    t.expect_line("job b was killed by signal 15");
+    assert_eq!(
+        telchap(&dir, &["start", "b"]),
+        (0, "service start-up queued.\n".into(), String::new())
+    );
+    t.expect_line("b-up");
+    assert_eq!(
+        telchap(&dir, &["reset", "a.service", "b"]),
+        (0, "services reset.\n".into(), String::new())
+    );
+
+    // Command errors: exit 1, Chaperone's message on stderr.
+    let (code, out, err) = telchap(&dir, &["start", "nosuch.service"]);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert_eq!(err, "Command error: no such service: nosuch\n");
+    let (code, _, err) = telchap(&dir, &["start", "a"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.starts_with("Command error: job a is already running"),
+        "{err}"
+    );
+    // disable: start refuses (Chaperone's words), status says so;
+    // stop --disable, start --enable, enable.
+    assert_eq!(
+        telchap(&dir, &["disable", "b"]),
+        (0, "services disabled.\n".into(), String::new())
+    );
+    let (_, out, _) = telchap(&dir, &["status"]);
+    assert!(out.contains("Managed processes: 2 (1 enabled)\n"), "{out}");
+    let b: Vec<&str> = out.lines().nth(5).unwrap().split_whitespace().collect();
+    assert_eq!(&b[1..4], ["b", "false", "running"], "{out}");
+    assert_eq!(
+        telchap(&dir, &["stop", "--disable", "b"]),
+        (0, "services stopping.\n".into(), String::new())
+    );
+    t.expect_line("job b was killed by signal 15");
+    let (code, _, err) = telchap(&dir, &["start", "b"]);
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            1,
+            "Command error: can only start services which have been enabled: b\n"
+        )
+    );
+    assert_eq!(
+        telchap(&dir, &["start", "--enable", "b"]),
+        (0, "service start-up queued.\n".into(), String::new())
+    );
+    t.expect_line("b-up");
+    assert_eq!(
+        telchap(&dir, &["enable", "b.service"]),
+        (0, "services enabled.\n".into(), String::new())
+    );
+    let (_, out, _) = telchap(&dir, &["status"]);
+    assert!(out.contains("Managed processes: 2 (2 enabled)\n"), "{out}");
+
+    for cmd in [
+        &["loglevel"][..],
+        &["dependencies"],
+        &["shutdown", "5"],
+        &["stop", "--wait", "a"],
+    ] {
+        let (code, _, err) = telchap(&dir, cmd);
+        assert_eq!(code, 1, "{cmd:?}: {err}");
+        assert!(
+            err.contains("is not supported by tug's telchap yet"),
+            "{cmd:?}: {err}"
+        );
+    }
+    // Bad usage: the usage text, exit 2.
+    for cmd in [
+        &[][..],
+        &["bogus"],
+        &["start"],
+        &["status", "a"],
+        &["stop", "--bogus", "a"],
+        &["stop", "--enable", "a"],
+        &["enable"],
+    ] {
+        let (code, out, err) = telchap(&dir, cmd);
+        assert_eq!((code, out.as_str()), (2, ""), "{cmd:?}");
+        assert!(
+            err.starts_with("Usage:\n    telchap status\n"),
+            "{cmd:?}: {err}"
+        );
+    }
+
+    assert_eq!(
+        telchap(&dir, &["shutdown", "now"]),
+        (0, "Shutting down now\n".into(), String::new())
+    );
+    let (status, _, err) = t.finish();
+    assert!(status.success(), "{status:?} {err}");
+}
+
+#[test]
+fn no_tug_listening() {
+    let dir = setup("none");
+    let (code, out, err) = telchap(&dir, &["status"]);
+    assert_eq!((code, out.as_str()), (3, ""), "{err}");
+    assert!(
+        err.starts_with("chaperone does not seem to be listening, is it running?\n(telchap: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn another_uid_is_refused() {
+    if !require(is_root(), "connecting as another uid needs root") {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let dir = setup("uid");
+    let mut t = supervise(&dir);
+    t.expect_line("a-up");
+    let mut c = telchap_cmd(&dir, &["stop", "a"]);
+    c.uid(65534).gid(65534);
+    let (code, out, err) = output(c);
+    assert_eq!((code, out.as_str()), (3, ""), "{err}");
+    assert!(err.contains("permission denied"), "{err}");
+    // Still running, a still up.
+    let (code, out, _) = telchap(&dir, &["status"]);
+    assert_eq!(code, 0);
+    assert!(out.contains(" running "), "{out}");
+}
