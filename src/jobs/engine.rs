@@ -64,8 +64,6 @@ struct Job {
     advertised: bool,
     /// Dropped by a reload: complete for good, kept so indices stay valid.
     removed: bool,
-    /// `POST .../disable` (telchap): start refuses until it is enabled.
-    disabled: bool,
     /// The service kind's sockets, pipes and watches (kinds.rs).
     kind: kinds::JobKind,
     /// inetd: the identity and environment of its instances (dropped when
@@ -441,7 +439,6 @@ impl Supervisor<'_> {
             service,
             advertised: false,
             removed: false,
-            disabled: false,
             kind: Default::default(),
             instance_setup: None,
         });

@@ -226,6 +226,9 @@ pub struct Life {
     pub restarts: u32,
     pub last_exit: Option<ExitStatus>,
     pub exited_at: u64,
+    /// `telchap disable`: no run starts (event, tick, restart, by hand)
+    /// until it is enabled; a run going on goes on.
+    pub disabled: bool,
     /// Stopped by the operator (`tug ctl stop`): it does not count as done,
     /// so tug keeps running until it is started again or shut down.
     pub held: bool,
@@ -310,6 +313,7 @@ impl Life {
             quick_failures: 0,
             armed: [None; T_COUNT],
             is_main: false,
+            disabled: false,
             runs: 0,
             restarts: 0,
             last_exit: None,
@@ -445,8 +449,7 @@ impl Life {
                 // its next tick: a failed tick was one run, not the job's
                 // end. A job waiting to restart after a failure keeps it:
                 // shutdown took the restart it was counting on.
-                if !self.halting() && matches!(self.cfg.when, When::Interval(_) | When::Cron { .. })
-                {
+                if !self.halting() && self.periodic() {
                     self.last_failed = false;
                 }
                 self.halt(now, out)
@@ -558,6 +561,26 @@ impl Life {
         }
         self.cancel(T::WhenTimeout, out);
         self.start_exec(out);
+    }
+
+    /// Runs on interval or cron ticks.
+    fn periodic(&self) -> bool {
+        matches!(self.cfg.when, When::Interval(_) | When::Cron { .. })
+    }
+
+    /// `telchap reset`: the restart budget full again, the failure forgotten.
+    pub fn reset(&mut self) {
+        self.restarts_remain = restart_budget(self.cfg.restarts);
+        self.restarts = 0;
+        self.last_failed = false;
+    }
+
+    /// `telchap enable` (the restart budget full again) / `disable`.
+    pub fn set_disabled(&mut self, off: bool) {
+        self.disabled = off;
+        if !off {
+            self.restarts_remain = restart_budget(self.cfg.restarts);
+        }
     }
 
     /// The control socket's start: revived if stopped, then a run now.
@@ -674,7 +697,7 @@ impl Life {
             self.pending_start = true;
             return;
         }
-        if self.cfg.exec.is_none() {
+        if self.cfg.exec.is_none() || self.disabled {
             return;
         }
         if self.blocked {
@@ -842,11 +865,11 @@ impl Life {
         if core::mem::take(&mut self.pending_start) {
             return self.start_exec(out);
         }
-        if matches!(self.cfg.when, When::Interval(_) | When::Cron { .. }) {
+        if self.periodic() {
             // Periodic jobs run again on their next tick.
             return;
         }
-        if self.restarts_remain != Some(0) {
+        if self.restarts_remain != Some(0) && !self.disabled {
             if let Some(n) = &mut self.restarts_remain {
                 *n -= 1;
             }
@@ -976,7 +999,9 @@ impl Life {
                 if let When::Interval(every) = self.cfg.when {
                     self.arm(T::Interval, now + every, out);
                 }
-                if self.restarts_remain == Some(0) {
+                if self.disabled {
+                    // Skipped: its budget is not spent on a tick it did not run.
+                } else if self.restarts_remain == Some(0) {
                     self.halt(now, out);
                 } else {
                     if let Some(n) = &mut self.restarts_remain {
@@ -1236,6 +1261,27 @@ mod tests {
         let out = on(&mut l, Input::Halt, S);
         assert!(l.complete(), "{out:?}");
         assert!(l.last_failed, "shutdown took the restart it waited for");
+    }
+
+    #[test]
+    fn a_disabled_job_starts_on_no_tick_and_is_not_restarted() {
+        let mut l = running(r#"{name: "a", exec: "x", when: {interval: "1s"}, restarts: 3}"#);
+        l.set_disabled(true);
+        let out = on(&mut l, Input::Timer(T::Interval), S);
+        assert!(!out.iter().any(|e| matches!(e, Effect::Spawn)), "{out:?}");
+        assert_eq!(l.restarts_remain, Some(3), "a skipped tick spends nothing");
+        let mut l = running(r#"{name: "b", exec: "x", restarts: "unlimited"}"#);
+        l.set_disabled(true);
+        let out = on(&mut l, Input::Exited(ExitStatus::Exited(1)), S);
+        assert!(
+            !out.iter()
+                .any(|e| matches!(e, Effect::Spawn | Effect::Arm(T::Restart, _))),
+            "{out:?}"
+        );
+        l.set_disabled(false);
+        let mut out = Vec::new();
+        l.start_by_hand(S, &mut out);
+        assert!(out.contains(&Effect::Spawn), "enabled, it starts: {out:?}");
     }
 
     #[test]

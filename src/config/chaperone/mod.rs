@@ -15,8 +15,7 @@
 //! lists what it accepts and refuses).
 //!
 //! Not here yet: the options that change the mapping (`--user`, `--task`,
-//! `--disable-services`, … are refused by name), `_CHAP_OPTIONS`, the
-//! `telchap` personality, CONSOLE in group IDLE, ignore_failures /
+//! `--disable-services`, … are refused by name), `_CHAP_OPTIONS`, CONSOLE in group IDLE, ignore_failures /
 //! startup_pause / idle_delay semantics, a logging section's `extended`,
 //! `overwrite`, uid and gid, a missing config path as an empty config.
 

@@ -123,7 +123,7 @@ impl Supervisor<'_> {
             }),
             next_run_in_ns,
             status: j.kind.status.clone(),
-            disabled: j.disabled,
+            disabled: life.disabled,
             instances: (life.cfg.service.kind == crate::config::kinds::Kind::Inetd)
                 .then_some(life.instances.len()),
         }
@@ -304,7 +304,7 @@ impl Ops for Supervisor<'_> {
         }
         let pid = self.job_at(i).life.pid;
         match action {
-            JobAction::Start if self.job_at(i).disabled => Err(OpError::Conflict(format!(
+            JobAction::Start if self.job_at(i).life.disabled => Err(OpError::Conflict(format!(
                 "can only start services which have been enabled: {name}"
             ))),
             JobAction::Start => {
@@ -344,23 +344,12 @@ impl Ops for Supervisor<'_> {
             },
             JobAction::Reset => {
                 info!("control: resetting job {name}");
-                let life = &mut self.job_at_mut(i).life;
-                life.restarts_remain = super::super::machine::restart_budget(life.cfg.restarts);
-                life.restarts = 0;
-                life.last_failed = false;
+                self.job_at_mut(i).life.reset();
                 Ok(format!("reset job {name}"))
             }
             JobAction::Enable | JobAction::Disable => {
                 let off = action == JobAction::Disable;
-                let job = self.job_at_mut(i);
-                job.disabled = off;
-                // Disabled: no restart after its exit; enabled: the full
-                // restart budget again.
-                let life = &mut job.life;
-                life.restarts_remain = match off {
-                    true => Some(0),
-                    false => super::super::machine::restart_budget(life.cfg.restarts),
-                };
+                self.job_at_mut(i).life.set_disabled(off);
                 let word = if off { "disabled" } else { "enabled" };
                 info!("control: job {name} {word}");
                 Ok(format!("{word} job {name}"))
