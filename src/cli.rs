@@ -4,6 +4,7 @@
 //! Options end at `--` or at the first word that is not an option, so
 //! `tug ls -l` runs `ls -l` (glibc's getopt would have taken the `-l`).
 
+use crate::config::chaperone as chap;
 use crate::duration;
 use crate::env::Environ;
 use crate::signame;
@@ -123,6 +124,12 @@ pub enum Action<'a> {
     Ctl(Vec<&'a str>),
     /// `telchap WORDS`.
     Telchap(Vec<&'a str>),
+    /// tug as `chaperone`: its options (CONSOLE among them); `show`:
+    /// print the job graph and exit (`--show-dependencies`).
+    Chaperone {
+        opts: alloc::boxed::Box<chap::Options>,
+        show: bool,
+    },
     /// `tug registrator ...` (or tug installed as `registrator`).
     Registrator(alloc::boxed::Box<crate::registrator::Options>),
 }
@@ -217,7 +224,7 @@ pub fn parse<'a>(
         return registrator(args, env);
     }
     if flavor == Flavor::Chaperone {
-        return chaperone(args);
+        return chaperone(args, env);
     }
     // cfg!: the default build links none of telchap.
     if cfg!(feature = "chaperone") && flavor == Flavor::Telchap {
@@ -592,20 +599,27 @@ fn go_bool(arg: &str, inline: Option<&str>) -> Result<bool, UsageError> {
 
 /// The next word as (word, name without leading dashes, value after '=').
 /// Go-style flags: `-x v`, `-x=v`, `--x=v` are all the same flag.
-const CHAPERONE_USAGE: &str = "Usage: chaperone [--config=P] [--force] [--exitkills] [--ignore-failures]\n\
-     \x20      [--no-defaults] [--show-dependencies] [--version] [CMD [ARGS...]]\n\
+const CHAPERONE_USAGE: &str = "Usage: chaperone [--config=P] [--user=U | --create-user=SPEC] [--default-home=D]\n\
+     \x20      [--exitkills | --no-exitkills] [--ignore-failures] [--log-level=L]\n\
+     \x20      [--no-console-log] [--debug] [--force] [--disable-services] [--no-defaults]\n\
+     \x20      [--no-syslog] [--version] [--show-dependencies] [--task] [CMD [ARGS...]]\n\
      (tug, Chaperone-compatible: P is a file or a directory of *.conf/*.yaml,\n\
-     default /etc/chaperone.d; CMD is the CONSOLE service, whose exit ends tug\n\
-     with its code; --show-dependencies prints tug's job graph, as tug check)\n";
+     default /etc/chaperone.d; CMD is the CONSOLE service; --show-dependencies\n\
+     prints tug's job graph, as tug check; _CHAP_OPTIONS holds defaults)\n";
+
+/// What one chaperone command line (or `_CHAP_OPTIONS`) says.
+#[derive(Default)]
+struct ChapWords {
+    o: chap::Options,
+    show: bool,
+    no_defaults: bool,
+    debug: bool,
+}
 
 /// Chaperone's options (docopt: `--name=V` or `--name V`, a unique
 /// prefix is enough, options end at the first word that is not one).
-/// Accepted: what tug does anyway (`--force`: tug needs no PID 1;
-/// `--exitkills`: CONSOLE's exit always ends tug; `--no-defaults`: tug
-/// does not read `_CHAP_OPTIONS`; `--ignore-failures`: tug never cancels
-/// start-up for a failure, see README). What tug does not do yet is
-/// refused by name rather than ignored.
-fn chaperone<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
+/// `--force` is accepted and does nothing (tug needs no PID 1).
+fn chap_words(args: &[&str]) -> Result<Result<ChapWords, String>, UsageError> {
     const KNOWN: [&str; 18] = [
         "config",
         "force",
@@ -626,15 +640,18 @@ fn chaperone<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
         "show-dependencies",
         "task",
     ];
-    let mut config = String::from("/etc/chaperone.d");
-    let mut show = false;
+    let mut w = ChapWords::default();
     let mut i = 0;
-    while i < args.len() && args[i].to_bytes().starts_with(b"--") {
-        if args[i].to_bytes() == b"--" {
-            i += 1;
+    while i < args.len() && args[i].starts_with("--") {
+        let arg = args[i];
+        i += 1;
+        if arg == "--" {
             break;
         }
-        let (arg, name, inline) = next_flag(args, &mut i)?;
+        let (name, inline) = match arg[2..].split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (&arg[2..], None),
+        };
         let mut hit = None;
         let mut n = 0;
         for k in KNOWN {
@@ -656,42 +673,150 @@ fn chaperone<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
                 )));
             }
         };
+        let takes = matches!(
+            name,
+            "config" | "user" | "create-user" | "default-home" | "log-level"
+        );
+        let value = match (takes, inline) {
+            (true, Some(v)) => Some(String::from(v)),
+            (true, None) => match args.get(i) {
+                Some(v) => {
+                    i += 1;
+                    Some(String::from(*v))
+                }
+                None => return Err(UsageError::new(format!("--{name} needs a value"))),
+            },
+            (false, Some(_)) => {
+                return Err(UsageError::new(format!("--{name} takes no value")));
+            }
+            (false, None) => None,
+        };
+        let o = &mut w.o;
         match name {
-            "config" => {
-                let v = inline_or_next(inline, args, &mut i, "--config")?;
-                // A relative path is relative to / (no --user here).
-                config = if v.starts_with('/') {
-                    v.into()
-                } else {
-                    let mut p = String::from("/");
-                    p.push_str(v);
-                    p
-                };
-            }
-            "force" | "exitkills" | "no-defaults" | "ignore-failures" => {}
-            "show-dependencies" => show = true,
-            "version" => return Ok(Action::Print(format!("chaperone (tug {VERSION})\n"))),
-            "help" => return Ok(Action::Print(CHAPERONE_USAGE.into())),
-            _ => {
-                return Err(UsageError::new(format!(
-                    "--{name} is not supported by tug's chaperone yet"
-                )));
-            }
+            "config" => o.config = value.unwrap_or_default(),
+            "user" => o.user = value,
+            "create-user" => o.create_user = value,
+            "default-home" => o.default_home = value,
+            "log-level" => o.log_level = value,
+            "force" => {}
+            "exitkills" => o.exitkills = true,
+            "no-exitkills" => o.no_exitkills = true,
+            "ignore-failures" => o.ignore_failures = true,
+            "no-console-log" => o.no_console_log = true,
+            "no-syslog" => o.no_syslog = true,
+            "disable-services" => o.disable_services = true,
+            "task" => o.task = true,
+            "debug" => w.debug = true,
+            "no-defaults" => w.no_defaults = true,
+            "show-dependencies" => w.show = true,
+            "version" => return Ok(Err(format!("chaperone (tug {VERSION})\n"))),
+            _ => return Ok(Err(CHAPERONE_USAGE.into())),
         }
     }
-    // Chaperone printed its start-order diagram and exited 0; tug prints
-    // the job graph `tug check` prints (its start order and edges).
-    if show {
-        return Ok(Action::Check {
-            config,
-            strict: false,
-        });
+    w.o.command = args[i..].iter().map(|a| String::from(*a)).collect();
+    Ok(Ok(w))
+}
+
+/// The chaperone personality: its command line, then `_CHAP_OPTIONS`
+/// for every option the command line leaves false or empty (CMD too),
+/// unless `--no-defaults`, as Chaperone merged them. `--task` on the
+/// command line implies `--disable-services`, `--exitkills` and (unless
+/// `--debug`) `--no-console-log`; `--debug` is `--log-level debug`.
+fn chaperone(args: &[&CStr], env: &Environ) -> Result<Action<'static>, UsageError> {
+    let words = utf8_words(args)?;
+    let mut w = match chap_words(&words)? {
+        Ok(w) => w,
+        Err(text) => return Ok(Action::Print(text)),
+    };
+    if w.o.task {
+        w.o.disable_services = true;
+        w.o.exitkills = true;
+        w.o.no_console_log |= !w.debug;
     }
-    Ok(Action::Supervise {
-        config,
-        main: args[i..].to_vec(),
-        socket: None,
+    if let Some(defaults) = env.get("_CHAP_OPTIONS").filter(|_| !w.no_defaults) {
+        let bad = |e: &str| UsageError::new(format!("_CHAP_OPTIONS ({defaults:?}): {e}"));
+        let split = crate::config::words::split(defaults).map_err(bad)?;
+        let split: Vec<&str> = split.iter().map(String::as_str).collect();
+        let d = match chap_words(&split).map_err(|e| bad(&e.msg))? {
+            Ok(d) => d,
+            Err(_) => return Err(bad("--version and --help are not defaults")),
+        };
+        let (o, e) = (&mut w.o, d.o);
+        let text = |a: &mut String, b: String| {
+            if a.is_empty() {
+                *a = b;
+            }
+        };
+        text(&mut o.config, e.config);
+        o.user = o.user.take().or(e.user);
+        o.create_user = o.create_user.take().or(e.create_user);
+        o.default_home = o.default_home.take().or(e.default_home);
+        o.log_level = o.log_level.take().or(e.log_level);
+        for (a, b) in [
+            (&mut o.exitkills, e.exitkills),
+            (&mut o.no_exitkills, e.no_exitkills),
+            (&mut o.ignore_failures, e.ignore_failures),
+            (&mut o.no_console_log, e.no_console_log),
+            (&mut o.no_syslog, e.no_syslog),
+            (&mut o.disable_services, e.disable_services),
+            (&mut o.task, e.task),
+            (&mut w.show, d.show),
+            (&mut w.debug, d.debug),
+        ] {
+            *a |= b;
+        }
+        if o.command.is_empty() {
+            o.command = e.command;
+        }
+    }
+    let o = &mut w.o;
+    if o.config.is_empty() {
+        o.config = String::from("/etc/chaperone.d");
+    }
+    if w.debug {
+        o.log_level = Some(String::from("debug"));
+    }
+    if let Some(l) = o
+        .log_level
+        .as_deref()
+        .filter(|l| chap::priority(l).is_none())
+    {
+        return Err(UsageError::new(format!(
+            "--log-level {l:?} is not a priority (emerg, alert, crit, err, warn, notice, info, debug)"
+        )));
+    }
+    if let Some(spec) = &o.create_user {
+        o.user = Some(create_user_name(spec).ok_or_else(|| {
+            UsageError::new(format!("invalid format for --create-user argument: {spec}"))
+        })?);
+    }
+    if o.command.is_empty() && o.task {
+        return Err(UsageError::new(
+            "--task can only be used if a shell command is specified as an argument",
+        ));
+    }
+    if o.command.is_empty() && o.disable_services && !w.show {
+        return Err(UsageError::new(
+            "--disable-services not valid without specifying a command to run",
+        ));
+    }
+    Ok(Action::Chaperone {
+        opts: alloc::boxed::Box::new(w.o),
+        show: w.show,
     })
+}
+
+/// The user name of a `--create-user` spec, `name[:/path][:uid][:gid]`
+/// (None: not that form). A `\:` in the path is a colon.
+pub fn create_user_name(spec: &str) -> Option<String> {
+    let end = spec.find(':').unwrap_or(spec.len());
+    let name = &spec[..end];
+    let first = name.bytes().next()?;
+    let ok = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    if !(first.is_ascii_alphabetic() || first == b'_') || !name.bytes().all(ok) {
+        return None;
+    }
+    chap::create_spec(spec).map(|_| String::from(name))
 }
 
 fn next_flag<'a>(
@@ -1144,37 +1269,85 @@ mod tests {
             Flavor::Tug
         };
         assert_eq!(Flavor::from_argv0(b"/usr/local/bin/chaperone"), want);
-        let sup = |config: &str, main: &[&str]| Action::Supervise {
+        let opts = |config: &str, command: &[&str]| chap::Options {
             config: config.into(),
-            main: args(main),
-            socket: None,
+            command: command.iter().map(|w| w.to_string()).collect(),
+            ..Default::default()
+        };
+        let sup = |o: chap::Options| Action::Chaperone {
+            opts: alloc::boxed::Box::new(o),
+            show: false,
         };
         let c = Flavor::Chaperone;
-        assert_eq!(action(c, &[], &[]), sup("/etc/chaperone.d", &[]));
+        assert_eq!(action(c, &[], &[]), sup(opts("/etc/chaperone.d", &[])));
+        // A relative --config stays so: it is joined to / or to --user's
+        // home when read.
         assert_eq!(
             action(
                 c,
                 &["--conf=apps/chaperone.d", "--force", "sh", "--config", "x"],
                 &[]
             ),
-            sup("/apps/chaperone.d", &["sh", "--config", "x"])
+            sup(opts("apps/chaperone.d", &["sh", "--config", "x"]))
         );
         assert_eq!(
             action(c, &["--config", "/c", "--", "--x"], &[]),
-            sup("/c", &["--x"])
+            sup(opts("/c", &["--x"]))
         );
         assert!(error(c, &["--no"]).msg.contains("ambiguous"));
-        assert!(error(c, &["--task", "x"]).msg.contains("not supported"));
         assert!(error(c, &["--zzz"]).msg.contains("unknown"));
+        assert!(
+            error(c, &["--task"])
+                .msg
+                .contains("--task can only be used")
+        );
+        assert!(error(c, &["--disable-s"]).msg.contains("not valid without"));
+        assert!(
+            error(c, &["--log-level", "loud", "x"])
+                .msg
+                .contains("not a priority")
+        );
+        assert!(
+            error(c, &["--create-user", "9x", "x"])
+                .msg
+                .contains("invalid format")
+        );
+        assert!(error(c, &["--force=1"]).msg.contains("takes no value"));
+        let mut o = opts("/etc/chaperone.d", &["x"]);
+        (o.ignore_failures, o.exitkills) = (true, true);
         assert_eq!(
             action(c, &["--ignore", "--no-def", "--exitk", "x"], &[]),
-            sup("/etc/chaperone.d", &["x"])
+            sup(o)
         );
+        // --task: --disable-services, --exitkills, --no-console-log.
+        let mut o = opts("/etc/chaperone.d", &["sh"]);
+        (o.task, o.disable_services, o.exitkills, o.no_console_log) = (true, true, true, true);
+        assert_eq!(action(c, &["--task", "sh"], &[]), sup(o.clone()));
+        // --debug keeps the console log and is --log-level debug.
+        (o.no_console_log, o.log_level) = (false, Some("debug".into()));
+        assert_eq!(action(c, &["--task", "--debug", "sh"], &[]), sup(o));
+        // --create-user's name is the user.
+        let mut o = opts("/etc/chaperone.d", &["id"]);
+        (o.user, o.create_user) = (Some("me".into()), Some("me:1000".into()));
+        assert_eq!(action(c, &["--create=me:1000", "id"], &[]), sup(o));
+        // _CHAP_OPTIONS fills what the command line leaves false or empty
+        // (the command too); --no-defaults ignores it.
+        let env = [c"_CHAP_OPTIONS=--config /d --user www --no-syslog 'echo hi'"];
+        let mut o = opts("/c", &["echo hi"]);
+        (o.user, o.no_syslog) = (Some("www".into()), true);
+        assert_eq!(action(c, &["--config=/c"], &env), sup(o));
+        assert_eq!(
+            action(c, &["--no-defaults", "x"], &env),
+            sup(opts("/etc/chaperone.d", &["x"]))
+        );
+        let env = Environ::new(vec![c"_CHAP_OPTIONS=--bogus"]);
+        let e = parse(c, &args(&["x"]), &env).unwrap_err();
+        assert!(e.msg.starts_with("_CHAP_OPTIONS"), "{e:?}");
         assert_eq!(
             action(c, &["--show-dep", "--config=/c"], &[]),
-            Action::Check {
-                config: "/c".into(),
-                strict: false
+            Action::Chaperone {
+                opts: alloc::boxed::Box::new(opts("/c", &[])),
+                show: true
             }
         );
     }

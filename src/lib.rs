@@ -105,6 +105,7 @@ fn dispatch(args: &[&'static CStr], env: env::Environ) -> c_int {
             Ok(cfg) => {
                 let opts = jobs::engine::Options {
                     config_path: &config,
+                    chaperone: None,
                     socket: socket.as_deref(),
                     default_socket: match flavor {
                         Flavor::ContainerPilot => cli::CONTAINERPILOT_SOCKET,
@@ -132,6 +133,29 @@ fn dispatch(args: &[&'static CStr], env: env::Environ) -> c_int {
         // Action without it); cfg! lets the default build drop its code.
         Ok(Action::Telchap(words)) if cfg!(feature = "chaperone") => telchap::run(&words, &env),
         Ok(Action::Telchap(_)) => 2,
+        Ok(Action::Chaperone { opts, show }) => {
+            match config::load_with(&opts.config, Some(&opts), &env) {
+                // Chaperone printed its start-order diagram and exited 0;
+                // tug prints the job graph `tug check` prints.
+                Ok(cfg) if show => {
+                    let (code, warnings) = cli::check_verdict(&opts.config, &cfg.warnings, false);
+                    write_all(2, warnings.as_bytes());
+                    let graph = config::graph::describe(&cfg);
+                    write_all(1, alloc::format!("{}: OK\n{graph}", opts.config).as_bytes());
+                    code
+                }
+                Ok(cfg) => {
+                    let run = jobs::engine::Options {
+                        config_path: &opts.config,
+                        chaperone: Some(&opts),
+                        socket: None,
+                        default_socket: ctl::DEFAULT_SOCKET,
+                    };
+                    jobs::engine::run(cfg, &[], &env, &run)
+                }
+                Err(errors) => config_errors(&errors),
+            }
+        }
         Ok(Action::Registrator(opts)) => registrator::run::run(&opts, &env, ctl::DEFAULT_SOCKET),
         Ok(Action::Render { config, out }) => match config::render(&config, &env) {
             Ok(text) => render_to(&text, out.as_deref()),

@@ -458,9 +458,23 @@ fn the_lamp_sample_old_spellings_then_renamed() {
     );
 }
 
+/// A `chaperone` link to tug in `conf`'s parent, and a Command on it
+/// with `args`, the control socket beside it.
+fn chaperone_cmd(conf: &Path, args: &[&str]) -> Command {
+    let link = conf.parent().unwrap().join("chaperone");
+    if !link.exists() {
+        std::os::unix::fs::symlink(tug(), &link).unwrap();
+    }
+    let mut c = Command::new(&link);
+    c.args(args);
+    c.env_remove("NOTIFY_SOCKET").env_remove("_CHAP_OPTIONS");
+    c.env("TUG_SOCKET", conf.parent().unwrap().join("tug.sock"));
+    c
+}
+
 /// tug installed as `chaperone`: `--config` (a unique prefix will do),
-/// the trailing command as CONSOLE, whose exit code tug returns; what it
-/// does not do yet is refused by name.
+/// the trailing command as CONSOLE, whose exit code tug returns with
+/// `--exitkills`; `--user` and `--create-user` check their user.
 #[test]
 fn the_chaperone_personality() {
     let conf = config_dir(
@@ -474,35 +488,30 @@ fn the_chaperone_personality() {
             ("90.conf", CONSOLE),
         ],
     );
-    let link = conf.parent().unwrap().join("chaperone");
-    std::os::unix::fs::symlink(tug(), &link).unwrap();
-    let run = |args: &[&str]| {
-        let mut c = Command::new(&link);
-        c.args(args);
-        output(c)
-    };
+    let run = |args: &[&str]| output(chaperone_cmd(&conf, args));
     let (code, out, _) = run(&["--version"]);
     assert_eq!(
         (code, out.starts_with("chaperone (tug ")),
         (0, true),
         "{out}"
     );
-    let (code, _, err) = run(&["--user", "x"]);
+    let (code, _, err) = run(&["--user", "nosuch-user", "true"]);
     assert_eq!(code, 1);
     assert!(
-        err.contains("--user is not supported by tug's chaperone yet"),
+        err.contains("--user nosuch-user: no such user in /etc/passwd"),
         "{err}"
     );
+    let (code, _, err) = run(&["--create-user", "nosuch-user:4242", "true"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("tug creates no users"), "{err}");
     // --show-dependencies: tug's job graph, exit 0, nothing started.
     let (code, out, err) = run(&["--show-dep", "--config", conf.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(": OK") && out.contains("job svc:"), "{out}");
     assert!(!out.contains("started (pid"), "{out}");
-    let mut c = Command::new(&link);
-    c.args(["--conf", conf.to_str().unwrap(), "--force", "sh", "-c"]);
+    let conf_s = conf.to_str().unwrap();
+    let mut c = chaperone_cmd(&conf, &["--conf", conf_s, "--force", "--exitk", "sh", "-c"]);
     c.arg("read line; echo console-got-$line; exit 4");
-    c.env_remove("TUG_SOCKET").env_remove("NOTIFY_SOCKET");
-    c.env("TUG_SOCKET", conf.parent().unwrap().join("tug.sock"));
     let mut t = Running::start(c);
     t.expect_line("svc-up");
     use std::io::Write;
@@ -510,4 +519,86 @@ fn the_chaperone_personality() {
     t.expect_line("console-got-hi");
     let (status, _, err) = t.finish();
     assert_eq!(status.code(), Some(4), "{err}");
+}
+
+/// Without a tty and without `--exitkills`, CONSOLE's exit does not end
+/// the system (Chaperone's rule): the other services keep running, and
+/// tug ends when they do.
+#[test]
+fn console_without_exitkills_leaves_the_services_running() {
+    let dir = fresh_dir("chap-fifo");
+    let fifo = dir.join("go");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let svc = format!(
+        "svc.service: {{ command: \"sh -c 'echo svc-up; read x < {}; echo svc-got-$x'\" }}\n",
+        fifo.display()
+    );
+    let conf = config_dir(
+        "no-exitkills",
+        &[
+            ("00.conf", NO_SYSLOG),
+            ("10.conf", &svc),
+            ("90.conf", CONSOLE),
+        ],
+    );
+    let conf_s = conf.to_str().unwrap();
+    let c = chaperone_cmd(
+        &conf,
+        &["--config", conf_s, "sh", "-c", "echo console-done"],
+    );
+    let mut t = Running::start(c);
+    t.close_stdin();
+    t.expect_line("svc-up");
+    t.expect_line("job CONSOLE exited with 0");
+    // The service still runs: it takes a line and ends, and so does tug.
+    std::fs::write(&fifo, "hi\n").unwrap();
+    t.expect_line("svc-got-hi");
+    let (status, _, err) = t.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+}
+
+/// `--task`: no services, no console log, `_CHAP_TASK_MODE=1` in the
+/// process environment (seen through settings' env_set), CONSOLE's exit
+/// code is tug's.
+#[test]
+fn task_mode_runs_only_the_command() {
+    let conf = config_dir(
+        "task",
+        &[
+            (
+                "00.conf",
+                "settings: { enable_syslog: false, env_set: { MODE: '$(_CHAP_TASK_MODE:-none)' } }\n",
+            ),
+            ("10.conf", "svc.service: { command: \"echo svc-ran\" }\n"),
+            ("90.conf", CONSOLE),
+        ],
+    );
+    let conf_s = conf.to_str().unwrap();
+    let (code, out, err) = output(chaperone_cmd(
+        &conf,
+        &[
+            "--config",
+            conf_s,
+            "--task",
+            "sh",
+            "-c",
+            "echo mode=$MODE; exit 7",
+        ],
+    ));
+    assert_eq!(code, 7, "{out}{err}");
+    assert_eq!(out, "mode=1\n", "{err}");
+    // _CHAP_OPTIONS gives defaults; the command line's own win.
+    let mut c = chaperone_cmd(
+        &conf,
+        &["--exitkills", "sh", "-c", "echo mode=$MODE; exit 5"],
+    );
+    c.env(
+        "_CHAP_OPTIONS",
+        format!("--config {conf_s} --no-console-log"),
+    );
+    let (code, out, err) = output(c);
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(out.contains("mode=none"), "{out}");
+    assert!(!out.contains("started (pid"), "--no-console-log: {out}");
 }

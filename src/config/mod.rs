@@ -76,13 +76,30 @@ impl Frontend {
 /// Loads a config with the front-end its path calls for: at start-up and
 /// on every reload alike.
 pub fn load(path: &str, env: &Environ) -> Result<Config, Vec<String>> {
-    match Frontend::of(path) {
+    load_with(path, None, env)
+}
+
+/// [`load`], or for tug as `chaperone` (`chap`: its command line) the
+/// Chaperone front-end whatever the path holds.
+pub fn load_with(
+    path: &str,
+    chap: Option<&chaperone::Options>,
+    env: &Environ,
+) -> Result<Config, Vec<String>> {
+    let front = match chap {
+        Some(_) if cfg!(feature = "chaperone") => Frontend::Chaperone,
+        _ => Frontend::of(path),
+    };
+    match front {
         Frontend::ContainerPilot => {
             let text = render(path, env)?;
             parse(path, &text)
         }
         Frontend::Chaperone => {
-            let m = chaperone::io::to_tug(path, env)?;
+            let m = match chap {
+                Some(o) => chaperone::io::chaperone(o, env)?,
+                None => chaperone::io::to_tug(path, env)?,
+            };
             let at = |line: u32| {
                 let i = m.spots.iter().rposition(|s| s.0 <= line)?;
                 Some(&m.spots[i])

@@ -138,8 +138,10 @@ pub struct Supervisor<'e> {
     maintenance: bool,
     /// Deregistration at exit has begun.
     discovery_closing: bool,
-    /// Where the config came from, for reload.
+    /// Where the config came from, for reload (with the chaperone
+    /// command line's options when tug runs as `chaperone`).
     config_path: String,
+    chaperone: Option<crate::config::chaperone::Options>,
     started_ns: u64,
     hostname: String,
     /// tug's own NOTIFY_SOCKET (systemd, a notify-aware runtime), whether
@@ -164,6 +166,7 @@ pub struct Supervisor<'e> {
 /// How `run` was invoked, beyond the config itself.
 pub struct Options<'a> {
     pub config_path: &'a str,
+    pub chaperone: Option<&'a crate::config::chaperone::Options>,
     /// `--socket`: the control socket path (else TUG_SOCKET, control.socket,
     /// the default).
     pub socket: Option<&'a str>,
@@ -214,6 +217,7 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         maintenance: false,
         discovery_closing: false,
         config_path: opts.config_path.into(),
+        chaperone: opts.chaperone.cloned(),
         started_ns,
         hostname: crate::sys::host::hostname(),
         ifaces: Ok(Vec::new()),

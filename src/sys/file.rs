@@ -15,6 +15,8 @@ pub struct Stat {
     pub dev: u64,
     pub ino: u64,
     pub size: u64,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 pub const S_IFREG: u32 = libc::S_IFREG;
@@ -29,6 +31,8 @@ fn to_stat(st: &libc::stat) -> Stat {
         dev: st.st_dev,
         ino: st.st_ino,
         size: st.st_size as u64,
+        uid: st.st_uid,
+        gid: st.st_gid,
     }
 }
 

@@ -8,6 +8,7 @@
 //! is no timeout: a backtick that never ends holds the load (Chaperone's
 //! did too); the commands real configs use are `readlink`, `[ -f ]`, `echo`.
 
+use super::Options;
 use super::expand::Shell;
 use super::load::{self, sort, wanted};
 use super::map::{Io, Passwd};
@@ -202,15 +203,96 @@ impl Shell for Sh<'_> {
     }
 }
 
-/// Reads and maps the Chaperone config at `path`: tug's config text,
-/// where its parts came from, the warnings.
+/// The user of `--user` or `--create-user`, checked: tug creates no
+/// users (FROM scratch has no useradd, and the image is the place for
+/// them), so a `--create-user` names one that exists, with the uid and
+/// gid it gives (or the owner of its path).
+fn command_user(o: &Options) -> Result<Option<Passwd>, String> {
+    let Some(name) = &o.user else {
+        return Ok(None);
+    };
+    let pw = user(name);
+    let Some(spec) = o.create_user.as_deref() else {
+        return pw
+            .map(Some)
+            .ok_or_else(|| format!("--user {name}: no such user in /etc/passwd"));
+    };
+    let spec = super::create_spec(spec).ok_or_else(|| format!("--create-user {spec}: invalid"))?;
+    let Some(pw) = pw else {
+        return Err(format!(
+            "--create-user {name}: tug creates no users and there is no {name} in /etc/passwd; \
+             add it to the image (useradd, adduser) or use --user with a uid"
+        ));
+    };
+    let mut want = (spec.uid, spec.gid.map(String::from));
+    if let Some(p) = &spec.path {
+        let c = CString::new(p.as_str()).map_err(|_| format!("{p}: invalid path"))?;
+        let st = stat(&c).map_err(|e| format!("--create-user {name}: {p}: {e}"))?;
+        want = (want.0.or(Some(st.uid)), want.1.or(Some(st.gid.to_string())));
+    }
+    if want.0.is_some_and(|u| u != pw.0) {
+        return Err(format!(
+            "--create-user {name}: the user exists with uid {}, not {}",
+            pw.0,
+            want.0.unwrap_or_default()
+        ));
+    }
+    if let Some(g) = want.1.filter(|g| g.parse::<u32>().is_ok_and(|g| g != pw.1)) {
+        return Err(format!(
+            "--create-user {name}: the user exists with gid {}, not {g}",
+            pw.1
+        ));
+    }
+    Ok(Some(pw))
+}
+
+/// Reads and maps the Chaperone config at `path` (`tug --config`,
+/// `tug render`): tug's config text, where its parts came from, the
+/// warnings.
 pub fn to_tug(path: &str, env: &Environ) -> Result<super::map::Mapped, Vec<String>> {
-    let files = read(path)?;
+    let opts = Options {
+        config: path.to_string(),
+        ..Default::default()
+    };
+    map_with(&opts, false, env)
+}
+
+/// The same for tug as `chaperone`, with its command line's options: a
+/// relative `--config` is joined to `/` or to `--user`'s home, and a
+/// config that does not exist is an empty one.
+pub fn chaperone(opts: &Options, env: &Environ) -> Result<super::map::Mapped, Vec<String>> {
+    map_with(opts, true, env)
+}
+
+fn map_with(
+    opts: &Options,
+    personality: bool,
+    env: &Environ,
+) -> Result<super::map::Mapped, Vec<String>> {
+    let one = |m: String| Vec::from([m]);
+    let pw = command_user(opts).map_err(one)?;
+    let mut path = opts.config.clone();
+    if personality && !path.starts_with('/') {
+        let home = pw.as_ref().map_or("/", |p| p.3.as_str());
+        path = format!("{}/{path}", home.trim_end_matches('/'));
+    }
+    let exists = CString::new(path.as_str()).is_ok_and(|c| stat(&c).is_ok());
+    let files = if personality && !exists {
+        Vec::new()
+    } else {
+        read(&path)?
+    };
     let pairs: Vec<(&str, &str)> = files
         .iter()
         .map(|(n, t)| (n.as_str(), t.as_str()))
         .collect();
     let config = load::load(&pairs)?;
+    if personality && config.services.is_empty() && opts.command.is_empty() {
+        return Err(one(format!(
+            "{path}: there are no services configured to run, nor is there a command \
+             specified on the command line to run as an application"
+        )));
+    }
     let names: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
     let mut process: Vec<(String, String)> = env
         .pairs()
@@ -225,13 +307,16 @@ pub fn to_tug(path: &str, env: &Environ) -> Result<super::map::Mapped, Vec<Strin
     let tty = if crate::sys::fd::is_tty(0) { "1" } else { "0" };
     process.push(("_CHAP_CONFIG_DIR".into(), dir.into()));
     process.push(("_CHAP_INTERACTIVE".into(), tty.into()));
+    if opts.task {
+        process.push(("_CHAP_TASK_MODE".into(), "1".into()));
+    }
     let mut sh = Sh::new(env);
     let mut io = Io {
         sh: &mut sh,
         user: &user,
         found: &found,
     };
-    let mapped = super::map::to_tug(&config, &names, process, &mut io);
+    let mapped = super::map::to_tug(&config, &names, process, opts, &mut io);
     let mut mapped = mapped?;
     // A failed backtick yields "" as in Chaperone, logged: here a warning.
     for e in sh.errors {

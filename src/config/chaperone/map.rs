@@ -34,9 +34,10 @@
 //!   `startup_pause`, `idle_delay` and `ignore_failures` have no
 //!   equivalent and are dropped silently (tug does not sleep to guess).
 
+use super::Options;
 use super::expand::{Env, Shell, User, expand, public};
 use super::load::{Config, Spot};
-use super::schema::{Kind, Scalar, Service, Val, boolean, is_upper, names};
+use super::schema::{EnvKeys, Kind, Scalar, Service, Val, boolean, is_upper, names};
 use crate::config::words;
 use crate::signame;
 use alloc::format;
@@ -197,11 +198,42 @@ fn layer(
     )
 }
 
-/// Maps `c` (read from `files`, by index) onto tug's config text.
+/// A job's `exec` as JSON5.
+fn exec_text(argv: &[String]) -> String {
+    let words: Vec<String> = argv.iter().map(|w| quote(w)).collect();
+    format!("[{}]", words.join(", "))
+}
+
+/// A job's `env` member: what the layer exports (`vars`) where it
+/// differs from tug's own environment (`process`, which a job's starts
+/// from), and `null` for the rest of the process environment.
+fn env_text(vars: &[(String, String)], process: &[(String, String)]) -> String {
+    let mut e = String::new();
+    for (k, v) in vars.iter().filter(|x| !process.contains(x)) {
+        e.push_str(&format!("        {}: {},\n", quote(k), quote(v)));
+    }
+    for (k, _) in process {
+        // The names to_tug adds are not in tug's environment.
+        let added = ["_CHAP_CONFIG_DIR", "_CHAP_INTERACTIVE", "_CHAP_TASK_MODE"];
+        if !added.contains(&k.as_str()) && !vars.iter().any(|(n, _)| n == k) {
+            e.push_str(&format!("        {}: null,\n", quote(k)));
+        }
+    }
+    if e.is_empty() {
+        e
+    } else {
+        format!("      env: {{\n{e}      }},\n")
+    }
+}
+
+/// Maps `c` (read from `files`, by index) onto tug's config text, with
+/// the chaperone command line's options (`--user`, CONSOLE, the logging
+/// switches; the defaults for `tug --config`).
 pub fn to_tug(
     c: &Config,
     files: &[&str],
     process: Vec<(String, String)>,
+    opts: &Options,
     io: &mut Io,
 ) -> Result<Mapped, Vec<String>> {
     let mut o = Out {
@@ -226,6 +258,11 @@ pub fn to_tug(
             Err(e) => o.err(u.at, "settings", "uid", &e),
         }
     }
+    // `--user` is the default user; settings' uid overrides it.
+    if let (None, Some(u)) = (&s.uid, &opts.user) {
+        set_user = (io.user)(u);
+        set_ids.0 = Some(u.clone());
+    }
     if let Some(g) = &s.gid {
         set_ids.1 = ident(g, &root_ex, io.sh).ok();
     }
@@ -241,7 +278,7 @@ pub fn to_tug(
         "  stopTimeout: {},\n",
         ms(if stop == 0.0 { 0.5 } else { stop })
     ));
-    if s.enable_syslog.as_ref().is_none_or(|v| v.v) {
+    if !opts.no_syslog && s.enable_syslog.as_ref().is_none_or(|v| v.v) {
         o.push("  syslog: { socket: \"/dev/log\" },\n");
     }
 
@@ -249,7 +286,31 @@ pub fn to_tug(
     let mut jobs: Vec<Job> = Vec::new();
     let mut bodies: Vec<String> = Vec::new();
     let mut main: Option<String> = None;
-    for svc in &c.services {
+    let tty = process
+        .iter()
+        .any(|(k, v)| k == "_CHAP_INTERACTIVE" && v == "1");
+    // The command line's command, service CONSOLE: it exits the system
+    // when --exitkills, or on a tty unless --no-exitkills (Chaperone's
+    // rule); its exit code is tug's then.
+    let console = Service {
+        name: "CONSOLE".into(),
+        ..Default::default()
+    };
+    let console_kills = opts.exitkills || (!opts.no_exitkills && tty);
+    if console_kills && !opts.command.is_empty() {
+        main = Some("CONSOLE".into());
+    }
+    if opts.disable_services && !c.services.is_empty() {
+        o.warnings.push(String::from(
+            "warning: services will not be configured due to --disable-services",
+        ));
+    }
+    let services = if opts.disable_services {
+        &[][..]
+    } else {
+        &c.services[..]
+    };
+    for svc in services {
         let sec = svc.name.as_str();
         let base = sec.strip_suffix(".service").unwrap_or(sec).to_string();
         let uid = match &svc.uid {
@@ -340,8 +401,7 @@ pub fn to_tug(
             }
         };
         put("name", &quote(&base));
-        let words: Vec<String> = argv.iter().map(|w| quote(w)).collect();
-        put("exec", &format!("[{}]", words.join(", ")));
+        put("exec", &exec_text(&argv));
         let timeout = svc.process_timeout.as_ref().map(|v| v.v);
         let timeout = timeout.or(s.process_timeout.as_ref().map(|v| v.v));
         match svc.kind {
@@ -449,21 +509,7 @@ pub fn to_tug(
         if inherit(&svc.stdout_inherit) || inherit(&svc.stderr_inherit) {
             put("logging", "{ raw: true }");
         }
-        let vars = public(&env);
-        let mut e = String::new();
-        // Only what differs from tug's own environment, which a job's
-        // starts from.
-        for (k, v) in vars.iter().filter(|x| !process.contains(x)) {
-            e.push_str(&format!("        {}: {},\n", quote(k), quote(v)));
-        }
-        for (k, _) in &process {
-            if !k.starts_with("_CHAP_") && !vars.iter().any(|(n, _)| n == k) {
-                e.push_str(&format!("        {}: null,\n", quote(k)));
-            }
-        }
-        if !e.is_empty() {
-            b.push_str(&format!("      env: {{\n{e}      }},\n"));
-        }
+        b.push_str(&env_text(&public(&env), &process));
         if let Some(v) = &svc.exit_kills
             && v.v
         {
@@ -491,6 +537,24 @@ pub fn to_tug(
         });
         bodies.push(b);
     }
+    if !opts.command.is_empty() {
+        let b = console_job(
+            &mut o,
+            io,
+            opts,
+            &settings,
+            set_ids.0.as_deref(),
+            tty,
+            &process,
+        );
+        jobs.push(Job {
+            svc: &console,
+            base: console.name.clone(),
+            groups: Vec::from([String::from("IDLE")]),
+            after: Vec::new(),
+        });
+        bodies.push(b);
+    }
     order(&mut jobs);
     if !jobs.is_empty() {
         o.push("  jobs: [\n");
@@ -513,7 +577,7 @@ pub fn to_tug(
     if let Some(m) = &main {
         o.push(&format!("  main: {},\n", quote(m)));
     }
-    logging(c, &mut o, io, &settings, &set_ex);
+    logging(c, &mut o, io, opts, &settings, &set_ex);
     o.push("}\n");
     if o.errs.is_empty() {
         Ok(Mapped {
@@ -527,6 +591,79 @@ pub fn to_tug(
     }
 }
 
+/// CONSOLE's job body: in group IDLE, with the default user, its output
+/// tug's own (`inherit`), each argument expanded in its own layer and
+/// never re-split; SIGHUP stops it on a tty.
+fn console_job(
+    o: &mut Out,
+    io: &mut Io,
+    opts: &Options,
+    settings: &Rc<Env>,
+    user: Option<&str>,
+    tty: bool,
+    process: &[(String, String)],
+) -> String {
+    let pw = user.and_then(|u| (io.user)(u));
+    let extra = [("_CHAP_SERVICE".to_string(), "CONSOLE".to_string())];
+    let env = layer(settings, &EnvKeys::default(), pw.as_ref(), &extra);
+    let ids = env.user;
+    let env = env.expanded(io.sh).unwrap_or_default();
+    let mut argv = Vec::new();
+    for (i, a) in opts.command.iter().enumerate() {
+        match expand(a, &env, ids, io.sh) {
+            Ok(w) => argv.push(w),
+            Err(e) => o
+                .errs
+                .push(format!("chaperone command line: argument {}: {e}", i + 1)),
+        }
+    }
+    let mut b = format!(
+        "      name: \"CONSOLE\",\n      exec: {},\n",
+        exec_text(&argv)
+    );
+    if let Some(u) = user {
+        b.push_str(&format!("      user: {},\n", quote(u)));
+    }
+    if let Some(p) = &pw {
+        b.push_str(&format!("      workdir: {},\n", quote(&p.3)));
+    }
+    b.push_str("      logging: { raw: true },\n");
+    if tty {
+        b.push_str("      stopSignal: \"SIGHUP\",\n");
+    }
+    b.push_str(&env_text(&public(&env), process));
+    b
+}
+
+/// A selector widened to take at least `level` (`--log-level`): each
+/// positive `FAC.PRI` piece gets the wider of PRI and `level`; an exact
+/// `FAC.=PRI` keeps its priority and gains `FAC.level` (Chaperone wrote
+/// `=level` over it, dropping what it selected). Negative pieces stay.
+pub fn widen(selector: &str, level: &str) -> String {
+    let rank = super::priority;
+    let Some(want) = rank(level) else {
+        return selector.to_string();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for piece in selector.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (fac, pri) = piece.rsplit_once('.').unwrap_or((piece, "*"));
+        if piece.contains('!') || pri == "*" {
+            out.push(piece.to_string());
+            continue;
+        }
+        let exact = pri.starts_with('=');
+        match rank(pri.trim_start_matches('=')) {
+            Some(_) if exact => {
+                out.push(piece.to_string());
+                out.push(format!("{fac}.{level}"));
+            }
+            Some(r) if r < want => out.push(format!("{fac}.{level}")),
+            _ => out.push(piece.to_string()),
+        }
+    }
+    out.join(";")
+}
+
 fn scalar_text(s: &Scalar) -> String {
     match s {
         Scalar::Str(s) => s.clone(),
@@ -535,8 +672,16 @@ fn scalar_text(s: &Scalar) -> String {
     }
 }
 
-/// The logging sections as the router's outputs.
-fn logging(c: &Config, o: &mut Out, io: &mut Io, settings: &Rc<Env>, set_ex: &[(String, String)]) {
+/// The logging sections as the router's outputs (`--no-console-log`:
+/// none to stdout or stderr; `--log-level`: selectors widened).
+fn logging(
+    c: &Config,
+    o: &mut Out,
+    io: &mut Io,
+    opts: &Options,
+    settings: &Rc<Env>,
+    set_ex: &[(String, String)],
+) {
     let mut outs: Vec<(Spot, &str, String)> = Vec::new();
     for l in &c.logging {
         let sec = l.name.as_str();
@@ -563,9 +708,12 @@ fn logging(c: &Config, o: &mut Out, io: &mut Io, settings: &Rc<Env>, set_ex: &[(
             },
             _ => {}
         }
-        let sel = ex(o, io, l.selector.as_ref(), &env, None, sec, "selector");
+        let mut sel = ex(o, io, l.selector.as_ref(), &env, None, sec, "selector");
+        if let Some(level) = &opts.log_level {
+            sel = Some(widen(sel.as_deref().unwrap_or("*.*"), level));
+        }
         let sel = sel.map_or(String::new(), |s| format!(", selector: {}", quote(&s)));
-        let on = |v: &Option<Val<bool>>| v.as_ref().is_some_and(|v| v.v);
+        let on = |v: &Option<Val<bool>>| !opts.no_console_log && v.as_ref().is_some_and(|v| v.v);
         let mut targets: Vec<(&str, String)> = Vec::new();
         if on(&l.stdout) {
             targets.push(("stdout", "stdout: true, format: \"classic\"".into()));
@@ -688,6 +836,10 @@ mod tests {
     }
 
     fn map(text: &str, env: &[(&str, &str)]) -> Result<Mapped, Vec<String>> {
+        map_opts(text, env, &Options::default())
+    }
+
+    fn map_opts(text: &str, env: &[(&str, &str)], opts: &Options) -> Result<Mapped, Vec<String>> {
         let c = super::super::load::load(&[("c.conf", text)])?;
         let user = |u: &str| (u == "www").then(|| (33, 33, "www".into(), "/var/www".into()));
         let found = |p: &str, _: &str| p != "nosuch";
@@ -700,7 +852,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        to_tug(&c, &["c.conf"], env, &mut io)
+        to_tug(&c, &["c.conf"], env, opts, &mut io)
     }
 
     /// Each job's name and `after`, from the decoded model.
@@ -868,5 +1020,89 @@ mod tests {
             ]
         );
         assert_eq!(c.syslog.unwrap().socket.as_deref(), Some("/dev/log"));
+    }
+
+    #[test]
+    fn console_is_an_idle_job_with_its_arguments_expanded_one_by_one() {
+        let text = "settings: {enable_syslog: false, env_set: {WHO: 'set'}}\n\
+                    a.service: {command: a}\n\
+                    b.service: {command: b, before: CONSOLE}\n\
+                    l.service: {command: l, service_groups: IDLE}\n";
+        let opts = Options {
+            command: s(&["echo", "$(WHO) $(_CHAP_SERVICE)"]),
+            user: Some("www".into()),
+            ..Default::default()
+        };
+        let m = map_opts(text, &[("_CHAP_INTERACTIVE", "0")], &opts).unwrap();
+        let c = parse("t", &m.text).unwrap();
+        let j = c.jobs.iter().find(|j| j.name == "CONSOLE").unwrap();
+        // Not re-split: one argument, as Chaperone ran it.
+        assert_eq!(j.exec.as_ref().unwrap(), &s(&["echo", "set CONSOLE"]));
+        assert_eq!(j.user.as_deref(), Some("www"));
+        assert_eq!(j.workdir.as_deref(), Some("/var/www"));
+        assert_eq!(j.service.after, s(&["a", "b"]));
+        // --user is every service's default user.
+        assert!(c.jobs.iter().all(|j| j.user.as_deref() == Some("www")));
+        // No tty and no --exitkills: CONSOLE's exit does not end tug.
+        assert_eq!(c.main, None);
+        let kills = |tty: &str, o: Options| {
+            let m = map_opts(text, &[("_CHAP_INTERACTIVE", tty)], &o).unwrap();
+            parse("t", &m.text).unwrap().main
+        };
+        let o = |exitkills, no_exitkills| Options {
+            command: s(&["sh"]),
+            exitkills,
+            no_exitkills,
+            ..Default::default()
+        };
+        assert_eq!(kills("1", o(false, false)).as_deref(), Some("CONSOLE"));
+        assert_eq!(kills("1", o(false, true)), None);
+        assert_eq!(kills("0", o(true, false)).as_deref(), Some("CONSOLE"));
+        let m = map_opts(text, &[("_CHAP_INTERACTIVE", "1")], &o(false, false)).unwrap();
+        let c = parse("t", &m.text).unwrap();
+        let j = c.jobs.iter().find(|j| j.name == "CONSOLE").unwrap();
+        assert_eq!(j.stop_signal, libc::SIGHUP);
+    }
+
+    #[test]
+    fn disable_services_leaves_console_alone() {
+        let opts = Options {
+            command: s(&["sh"]),
+            disable_services: true,
+            task: true,
+            ..Default::default()
+        };
+        let m = map_opts("a.service: {command: a}\n", &[], &opts).unwrap();
+        let c = parse("t", &m.text).unwrap();
+        let names: Vec<&str> = c.jobs.iter().map(|j| j.name.as_str()).collect();
+        assert_eq!(names, ["CONSOLE"]);
+        assert!(
+            m.warnings[0].contains("--disable-services"),
+            "{:?}",
+            m.warnings
+        );
+    }
+
+    #[test]
+    fn logging_switches() {
+        let text = "console.logging: {selector: '*.warn;daemon.=debug;!auth.*', stdout: true}\n\
+                    f.logging: {selector: 'cron.err', file: /x.log}\n";
+        let opts = Options {
+            no_console_log: true,
+            no_syslog: true,
+            log_level: Some("INFO".into()),
+            ..Default::default()
+        };
+        let m = map_opts(text, &[], &opts).unwrap();
+        let c = parse("t", &m.text).unwrap();
+        assert!(c.syslog.is_none());
+        let names: Vec<&str> = c.logs.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["f.file"]);
+        assert!(m.text.contains("selector: \"cron.INFO\""), "{}", m.text);
+        assert_eq!(
+            widen("*.warn;daemon.=debug;!auth.*;kern.*;mail.!err", "info"),
+            "*.info;daemon.=debug;daemon.info;!auth.*;kern.*;mail.!err"
+        );
+        assert_eq!(widen("*.err", "crit"), "*.err");
     }
 }

@@ -13,7 +13,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 /// A value and where it was written.
-#[derive(Clone, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 #[cfg_attr(test, derive(Debug))]
 pub struct Val<T> {
     pub v: T,
@@ -29,9 +29,10 @@ pub enum Scalar {
     Bool(bool),
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
 pub enum Kind {
+    #[default]
     Simple,
     Forking,
     Oneshot,
@@ -71,7 +72,7 @@ pub struct Settings {
     pub logrec_hostname: Opt<String>,
 }
 
-#[derive(Clone, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 #[cfg_attr(test, derive(Debug))]
 pub struct Service {
     /// The full name, `x.service`.

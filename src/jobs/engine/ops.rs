@@ -379,12 +379,14 @@ impl Ops for Supervisor<'_> {
 
     fn reload(&mut self) -> core::result::Result<(), Vec<String>> {
         info!("reloading {}", self.config_path);
-        let config = crate::config::load(&self.config_path, self.env).inspect_err(|errors| {
-            error!(
-                "reload rejected, the running jobs are kept: {}",
-                errors.join("; ")
-            );
-        })?;
+        let chap = self.chaperone.as_ref();
+        let config =
+            crate::config::load_with(&self.config_path, chap, self.env).inspect_err(|errors| {
+                error!(
+                    "reload rejected, the running jobs are kept: {}",
+                    errors.join("; ")
+                );
+            })?;
         for w in &config.warnings {
             warning!("{w}");
         }
