@@ -297,6 +297,20 @@ pub fn to_tug(
         ..Default::default()
     };
     let console_kills = opts.exitkills || (!opts.no_exitkills && tty);
+    // Per-spawn values tug does not set: the reference stays as written.
+    let sections = [("settings", &s.env)].into_iter();
+    for (sec, keys) in sections.chain(c.services.iter().map(|v| (v.name.as_str(), &v.env))) {
+        for v in &keys.set {
+            if ["_CHAP_SERVICE_SERIAL", "_CHAP_SERVICE_TIME"]
+                .iter()
+                .any(|n| v.v.1.contains(n))
+            {
+                let m = "_CHAP_SERVICE_SERIAL and _CHAP_SERVICE_TIME are not set by tug \
+                         (per-spawn values): the reference stays as written";
+                o.warn(v.at, sec, &format!("env_set.{}", v.v.0), m);
+            }
+        }
+    }
     if console_kills && !opts.command.is_empty() {
         main = Some("CONSOLE".into());
     }
@@ -1062,6 +1076,20 @@ mod tests {
         let c = parse("t", &m.text).unwrap();
         let j = c.jobs.iter().find(|j| j.name == "CONSOLE").unwrap();
         assert_eq!(j.stop_signal, libc::SIGHUP);
+    }
+
+    #[test]
+    fn per_spawn_variables_are_warned() {
+        let m = map(
+            "s.service: {command: s, env_set: {N: '$(_CHAP_SERVICE_SERIAL)'}}\n",
+            &[],
+        );
+        let w = m.unwrap().warnings;
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("c.conf:1:38: s.service.env_set.N: warning: _CHAP_SERVICE_SERIAL"),
+            "{w:?}"
+        );
     }
 
     #[test]
