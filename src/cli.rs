@@ -770,6 +770,7 @@ fn chaperone(args: &[&CStr], env: &Environ) -> Result<Action<'static>, UsageErro
         }
     }
     let o = &mut w.o;
+    o.command_line = true;
     if o.config.is_empty() {
         o.config = String::from("/etc/chaperone.d");
     }
@@ -1271,6 +1272,7 @@ mod tests {
         assert_eq!(Flavor::from_argv0(b"/usr/local/bin/chaperone"), want);
         let opts = |config: &str, command: &[&str]| chap::Options {
             config: config.into(),
+            command_line: true,
             command: command.iter().map(|w| w.to_string()).collect(),
             ..Default::default()
         };

@@ -103,9 +103,19 @@ fn dispatch(args: &[&'static CStr], env: env::Environ) -> c_int {
             socket,
         }) => match config::load(&config, &env) {
             Ok(cfg) => {
+                // A Chaperone config keeps its options for `telchap
+                // loglevel` (the defaults: nothing came from a command
+                // line).
+                let chap =
+                    (config::Frontend::of(&config) == config::Frontend::Chaperone).then(|| {
+                        config::chaperone::Options {
+                            config: config.clone(),
+                            ..Default::default()
+                        }
+                    });
                 let opts = jobs::engine::Options {
                     config_path: &config,
-                    chaperone: None,
+                    chaperone: chap.as_ref(),
                     socket: socket.as_deref(),
                     default_socket: match flavor {
                         Flavor::ContainerPilot => cli::CONTAINERPILOT_SOCKET,

@@ -10,9 +10,11 @@
 //! bad command line (the usage text), 3 tug not reachable (Chaperone's
 //! `chaperone does not seem to be listening, is it running?` and why).
 //! `start --enable` enables, then starts; `stop --disable` stops, then
-//! disables. Commands tug does not support yet (`dependencies`,
-//! `loglevel`, `shutdown` with a delay, `stop --wait`) are a COMMAND-ERROR
-//! that says so.
+//! disables; `stop --wait` returns when the runs are over (the answer
+//! streams until then). `dependencies` prints each job's prerequisites in
+//! tug's start order (not Chaperone's bar diagram); `loglevel L` reloads
+//! the config with every selector widened to L (`--log-level`); `shutdown
+//! N` shuts tug down in N seconds.
 
 use crate::ctl::{self, Call, Show, columns, table, text};
 use crate::json::{self, as_array};
@@ -24,11 +26,13 @@ use alloc::vec::Vec;
 pub const USAGE: &str = "Usage:
     telchap status
     telchap start [--force] [--wait] [--enable] SERVICE...
-    telchap stop [--force] [--disable] SERVICE...
+    telchap stop [--force] [--wait] [--disable] SERVICE...
     telchap reset [--force] [--wait] SERVICE...
     telchap enable SERVICE...
     telchap disable SERVICE...
-    telchap shutdown [now]
+    telchap dependencies
+    telchap loglevel [LEVEL]
+    telchap shutdown [SECONDS|now]
 (tug's telchap, over tug's control socket: TUG_SOCKET, else tug ctl's
 defaults. Exit codes: 0 done, 1 command error, 2 bad usage, 3 tug not
 reachable.)";
@@ -39,6 +43,15 @@ fn post(path: String) -> Call {
         path,
         body: String::new(),
         show: Show::Body,
+    }
+}
+
+/// One call whose answer is 200 (its body), else the exit code with the
+/// message written.
+fn call_ok(t: &ctl::Target, call: &Call) -> Result<Vec<u8>, i32> {
+    match ask(t, call)? {
+        (200, body) => Ok(body),
+        (_, body) => Err(command_error(String::from_utf8_lossy(&body).trim_end())),
     }
 }
 
@@ -82,6 +95,37 @@ pub fn run(args: &[&str], env: &crate::env::Environ) -> i32 {
     let t = ctl::target(None, env);
     let done = match (cmd, services.len()) {
         ("status", 0) => return status(&t),
+        ("dependencies", 0) => return dependencies(&t),
+        ("loglevel", 0 | 1) => {
+            let mut call = post("/v3/loglevel".into());
+            call.body = services.first().map_or(String::new(), |l| String::from(*l));
+            let level = match call_ok(&t, &call) {
+                Ok(b) => String::from_utf8_lossy(&b).trim().to_ascii_lowercase(),
+                Err(code) => return code,
+            };
+            let out = match (services.is_empty(), level.is_empty()) {
+                (true, true) => String::from("Forced Logging Level: NOT SET\n"),
+                (true, false) => format!("Forced Logging Level: *.{level}\n"),
+                _ => format!("All logging set to include priorities >= *.{level}\n"),
+            };
+            write_all(1, out.as_bytes());
+            return 0;
+        }
+        ("shutdown", 1) if !matches!(services[0], "now" | "0") => {
+            let secs = services[0];
+            // tug's own duration syntax checks it (core's float parsing
+            // would bring 15 KB of tables).
+            let ok = secs.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                && crate::duration::parse(&format!("{secs}s")).is_ok_and(|ns| ns > 0);
+            if !ok {
+                return command_error(&format!("shutdown: {secs} is not a number of seconds"));
+            }
+            if let Err(code) = call_ok(&t, &post(format!("/v3/shutdown?delay={secs}s"))) {
+                return code;
+            }
+            write_all(1, format!("Shutting down in {secs} seconds\n").as_bytes());
+            return 0;
+        }
         ("shutdown", _) if matches!(services[..], [] | ["now"] | ["0"]) => {
             // tug may be gone before its answer is read: once connected,
             // a broken answer is the shutdown done.
@@ -99,14 +143,9 @@ pub fn run(args: &[&str], env: &crate::env::Environ) -> i32 {
         }
         ("enable", 1..) => "services enabled.",
         ("disable", 1..) => "services disabled.",
-        ("dependencies" | "loglevel" | "shutdown", _) => {
-            return command_error(&format!("{cmd} is not supported by tug's telchap yet"));
-        }
         ("start", 1..) if wait => "services started.",
         ("start", 1..) => "service start-up queued.",
-        ("stop", 1..) if wait => {
-            return command_error("stop --wait is not supported by tug's telchap yet");
-        }
+        ("stop", 1..) if wait => "services stopped.",
         ("stop", 1..) => "services stopping.",
         ("reset", 1..) => "services reset.",
         _ => return usage(),
@@ -116,7 +155,8 @@ pub fn run(args: &[&str], env: &crate::env::Environ) -> i32 {
             if verb.is_empty() {
                 continue;
             }
-            let (code, body) = match ask(&t, &post(format!("/v3/jobs/{s}/{verb}"))) {
+            let q = if verb == "stop" && wait { "?wait" } else { "" };
+            let (code, body) = match ask(&t, &post(format!("/v3/jobs/{s}/{verb}{q}"))) {
                 Ok(a) => a,
                 Err(code) => return code,
             };
@@ -137,21 +177,44 @@ fn usage() -> i32 {
     2
 }
 
-/// Chaperone's columns: pid name enabled status note, sorted by name.
-fn status(t: &ctl::Target) -> i32 {
+/// tug's status document, else the exit code with the message written.
+fn status_doc(t: &ctl::Target) -> Result<crate::json5::Node, i32> {
     let call = Call {
         method: "GET",
         path: "/v3/status".into(),
         body: String::new(),
         show: Show::Body,
     };
-    let body = match ask(t, &call) {
-        Ok((200, body)) => body,
-        Ok((_, body)) => return command_error(String::from_utf8_lossy(&body).trim_end()),
+    let body = call_ok(t, &call)?;
+    json::parse(&body).map_err(|_| command_error("bad status from tug"))
+}
+
+/// Each job (in tug's order, which is its start order) and the jobs it
+/// starts after.
+fn dependencies(t: &ctl::Target) -> i32 {
+    let doc = match status_doc(t) {
+        Ok(d) => d,
         Err(code) => return code,
     };
-    let Ok(doc) = json::parse(&body) else {
-        return command_error("bad status from tug");
+    let mut out = String::new();
+    for j in json::get(&doc, "jobs").and_then(as_array).unwrap_or(&[]) {
+        out.push_str(&text(json::get(j, "name")));
+        let after = json::get(j, "after").and_then(as_array).unwrap_or(&[]);
+        for (k, a) in after.iter().enumerate() {
+            out.push_str(if k == 0 { " ----> depends on: " } else { ", " });
+            out.push_str(&text(Some(a)));
+        }
+        out.push('\n');
+    }
+    write_all(1, out.as_bytes());
+    0
+}
+
+/// Chaperone's columns: pid name enabled status note, sorted by name.
+fn status(t: &ctl::Target) -> i32 {
+    let doc = match status_doc(t) {
+        Ok(d) => d,
+        Err(code) => return code,
     };
     let jobs = json::get(&doc, "jobs").and_then(as_array).unwrap_or(&[]);
     let mut rows = Vec::new();

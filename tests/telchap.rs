@@ -19,7 +19,7 @@ fn setup(tag: &str) -> PathBuf {
         conf.join("10-svc.conf"),
         "settings: { enable_syslog: false }\n\
          a.service: { command: \"sh -c 'echo a-up; exec sleep 1000'\" }\n\
-         b.service: { command: \"sh -c 'echo b-up; exec sleep 1000'\" }\n\
+         b.service: { command: \"sh -c 'echo b-up; exec sleep 1000'\", after: a.service }\n\
          console.logging: { selector: '*.*', stdout: true }\n",
     )
     .unwrap();
@@ -141,19 +141,59 @@ fn every_command_with_its_output_and_exit_code() {
     let (_, out, _) = telchap(&dir, &["status"]);
     assert!(out.contains("Managed processes: 2 (2 enabled)\n"), "{out}");
 
-    for cmd in [
-        &["loglevel"][..],
-        &["dependencies"],
-        &["shutdown", "5"],
-        &["stop", "--wait", "a"],
-    ] {
-        let (code, _, err) = telchap(&dir, cmd);
-        assert_eq!(code, 1, "{cmd:?}: {err}");
-        assert!(
-            err.contains("is not supported by tug's telchap yet"),
-            "{cmd:?}: {err}"
-        );
-    }
+    // dependencies: each job in start order with what it waits for.
+    assert_eq!(
+        telchap(&dir, &["dependencies"]),
+        (0, "a\nb ----> depends on: a\n".into(), String::new())
+    );
+    // loglevel: a reload with every selector widened; the jobs run on.
+    let pid_of = |name: &str| -> String {
+        let (_, out, _) = telchap(&dir, &["status"]);
+        let row = out
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(name));
+        row.and_then(|r| r.split_whitespace().next())
+            .unwrap_or("")
+            .to_string()
+    };
+    let before = pid_of("a");
+    assert_eq!(
+        telchap(&dir, &["loglevel"]),
+        (0, "Forced Logging Level: NOT SET\n".into(), String::new())
+    );
+    assert_eq!(
+        telchap(&dir, &["loglevel", "WARN"]),
+        (
+            0,
+            "All logging set to include priorities >= *.warn\n".into(),
+            String::new()
+        )
+    );
+    assert_eq!(
+        telchap(&dir, &["loglevel"]),
+        (0, "Forced Logging Level: *.warn\n".into(), String::new())
+    );
+    assert_eq!(pid_of("a"), before);
+    let (code, _, err) = telchap(&dir, &["loglevel", "loud"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("\"loud\" is not a priority"), "{err}");
+    // stop --wait returns once the run is over: status says so at once.
+    assert_eq!(
+        telchap(&dir, &["stop", "--wait", "a"]),
+        (0, "services stopped.\n".into(), String::new())
+    );
+    let (_, out, _) = telchap(&dir, &["status"]);
+    let a: Vec<&str> = out.lines().nth(4).unwrap().split_whitespace().collect();
+    assert_eq!(&a[1..4], ["a", "true", "stopped"], "{out}");
+    // A job that is not running: answered at once.
+    assert_eq!(
+        telchap(&dir, &["stop", "--wait", "a"]).0,
+        1,
+        "a stopped job cannot be stopped again"
+    );
+    let (code, _, err) = telchap(&dir, &["shutdown", "soon"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("soon is not a number of seconds"), "{err}");
     // Bad usage: the usage text, exit 2.
     for cmd in [
         &[][..],
@@ -172,6 +212,21 @@ fn every_command_with_its_output_and_exit_code() {
         );
     }
 
+    // A delayed shutdown: answered now, carried out when it is due.
+    assert_eq!(
+        telchap(&dir, &["shutdown", "0.3"]),
+        (0, "Shutting down in 0.3 seconds\n".into(), String::new())
+    );
+    t.expect_line("the shutdown's delay has passed");
+    let (status, _, err) = t.finish();
+    assert!(status.success(), "{status:?} {err}");
+}
+
+#[test]
+fn shutdown_now() {
+    let dir = setup("now");
+    let mut t = supervise(&dir);
+    t.expect_line("b-up");
     assert_eq!(
         telchap(&dir, &["shutdown", "now"]),
         (0, "Shutting down now\n".into(), String::new())

@@ -97,7 +97,7 @@ pub fn load_with(
         }
         Frontend::Chaperone => {
             let m = match chap {
-                Some(o) => chaperone::io::chaperone(o, env)?,
+                Some(o) => chaperone::io::map_with(o, env)?,
                 None => chaperone::io::to_tug(path, env)?,
             };
             let at = |line: u32| {

@@ -110,6 +110,24 @@ pub trait Ops {
     fn putmetric(&mut self, values: Vec<(String, f64)>) -> Result<(), String>;
     fn maintenance(&mut self, on: bool);
     fn shutdown(&mut self);
+    /// Shuts down once `delay_ns` has passed (`telchap shutdown 5`).
+    fn shutdown_after(&mut self, _delay_ns: u64) -> Result<(), String> {
+        Err(String::from("a delayed shutdown is not supported here"))
+    }
+    /// The job's index, for an answer that waits on it (None: no such
+    /// job, or nothing to wait on).
+    fn index_of(&self, _name: &str) -> Option<usize> {
+        None
+    }
+    /// The forced log level of a Chaperone config (`telchap loglevel`):
+    /// `Some(level)` sets it (`""` unsets it) and reloads with it; the
+    /// level in force after. Err: not a Chaperone config, a bad level,
+    /// the reload's errors.
+    fn log_level(&mut self, _set: Option<&str>) -> Result<String, String> {
+        Err(String::from(
+            "only a Chaperone config has a forced log level",
+        ))
+    }
     /// Reopens the log files (SIGUSR1's work); what was reopened.
     fn logs_reopen(&mut self) -> String {
         String::new()
@@ -168,6 +186,8 @@ struct Follower {
     conn: u64,
     job: usize,
     name: String,
+    /// `stop?wait`: no lines, only the end of the job's run.
+    waiter: bool,
 }
 
 pub struct Control {
@@ -322,6 +342,7 @@ impl Control {
                 conn,
                 job,
                 name: name.into(),
+                waiter: false,
             });
         }
     }
@@ -333,7 +354,7 @@ impl Control {
         let mut i = 0;
         while i < self.followers.len() {
             let f = &self.followers[i];
-            if f.job != job {
+            if f.job != job || f.waiter {
                 i += 1;
                 continue;
             }
@@ -375,6 +396,36 @@ impl Control {
         self.followers
             .retain(|f| server.stream(f.conn, &[], usize::MAX) != Stream::Gone);
         self.followers.len() >= MAX_FOLLOWERS
+    }
+
+    /// Answers `stop?wait` on `conn` with a stream that ends, with
+    /// `stopped`, when job `job`'s run does ([`Control::end_waiters`]):
+    /// a stream, because an idle stream is not closed at the deadline
+    /// however long the stop takes.
+    pub fn wait_stop(&mut self, lp: &mut EventLoop, conn: u64, job: usize) {
+        if self.followers_full() {
+            return self.server.respond(lp, conn, too_many_followers());
+        }
+        if self.server.respond_stream(lp, conn, TEXT) {
+            self.followers.push(Follower {
+                conn,
+                job,
+                name: String::new(),
+                waiter: true,
+            });
+        }
+    }
+
+    /// Job `job`'s run is over: the `stop?wait` streams end.
+    pub fn end_waiters(&mut self, lp: &mut EventLoop, job: usize) {
+        let server = &mut self.server;
+        self.followers.retain(|f| {
+            let done = f.job == job && f.waiter;
+            if done {
+                server.end_stream(lp, f.conn, b"stopped\n");
+            }
+            !done
+        });
     }
 
     /// Ends the streams of job `job`'s followers (the job is gone).
@@ -470,7 +521,7 @@ enum Method {
     Post,
 }
 
-const ROUTES: [(&str, Method); 9] = [
+const ROUTES: [(&str, Method); 10] = [
     ("/v3/ping", Method::Get),
     ("/v3/status", Method::Get),
     ("/v3/environ", Method::Post),
@@ -480,6 +531,7 @@ const ROUTES: [(&str, Method); 9] = [
     ("/v3/maintenance/disable", Method::Post),
     ("/v3/shutdown", Method::Post),
     ("/v3/logs/reopen", Method::Post),
+    ("/v3/loglevel", Method::Post),
 ];
 const JOB_ROUTES: [(&str, &str); 9] = [
     ("", "/v3/jobs/{job}"),
@@ -503,18 +555,21 @@ pub enum Reply {
     Now(Response),
     /// Follow job (index, name).
     Follow(usize, String),
+    /// `POST /v3/jobs/NAME/stop?wait`: the stop is under way; the answer
+    /// ends when job (index)'s run does.
+    WaitStop(usize),
 }
 
 /// Answers one request (peer already checked by `Control`) and counts it
 /// by route pattern and status.
 pub fn answer(req: &Request, ops: &mut dyn Ops) -> Reply {
     let (pattern, mut reply) = dispatch(req, ops);
-    if matches!(reply, Reply::Follow(..)) && ops.followers_full() {
+    if matches!(reply, Reply::Follow(..) | Reply::WaitStop(..)) && ops.followers_full() {
         reply = Reply::Now(too_many_followers());
     }
     let status = match &reply {
         Reply::Now(r) => r.status,
-        Reply::Follow(..) => 200,
+        Reply::Follow(..) | Reply::WaitStop(..) => 200,
     };
     ops.count_request(pattern, status);
     reply
@@ -540,7 +595,17 @@ fn dispatch(req: &Request, ops: &mut dyn Ops) -> (&'static str, Reply) {
         let reads = matches!(verb, "" | "logs");
         let resp = match (reads, get, post) {
             (true, true, _) => return (pattern, job_read(req, name, verb, ops)),
-            (false, _, true) => job_route(req, name, verb, ops),
+            (false, _, true) => {
+                let resp = job_route(req, name, verb, ops);
+                let wait = verb == "stop" && req.query.split('&').any(|q| q == "wait");
+                let i = job_name(name).ok().and_then(|n| ops.index_of(&n));
+                match i {
+                    Some(i) if wait && resp.status == 200 => {
+                        return (pattern, Reply::WaitStop(i));
+                    }
+                    _ => resp,
+                }
+            }
             (true, ..) => Response::method_not_allowed(ALLOW_GET),
             _ => Response::method_not_allowed(ALLOW_POST),
         };
@@ -584,8 +649,27 @@ fn dispatch(req: &Request, ops: &mut dyn Ops) -> (&'static str, Reply) {
             done()
         }
         "/v3/shutdown" => {
-            ops.shutdown();
-            done()
+            let delay = req.query.split('&').find_map(|q| q.strip_prefix("delay="));
+            match delay.map(crate::duration::parse) {
+                Some(Err(e)) => unprocessable(&format!("delay: {e}")),
+                Some(Ok(ns)) if ns > 0 => match ops.shutdown_after(ns) {
+                    Ok(()) => done(),
+                    Err(e) => Response::text(409, &e),
+                },
+                _ => {
+                    ops.shutdown();
+                    done()
+                }
+            }
+        }
+        "/v3/loglevel" => {
+            let body = String::from_utf8_lossy(&req.body);
+            // An empty body reads the level.
+            let set = (!body.trim().is_empty()).then(|| body.trim());
+            match ops.log_level(set) {
+                Ok(level) => Response::text(200, &level),
+                Err(e) => Response::text(409, &e),
+            }
         }
         "/v3/logs/reopen" => Response::text(200, &ops.logs_reopen()),
         _ => not_found(path),
@@ -852,7 +936,14 @@ mod tests {
             self.calls.push(format!("maintenance {on}"));
         }
         fn shutdown(&mut self) {
-            self.calls.push("shutdown".into());
+            self.calls.push("shutdown 0".into());
+        }
+        fn shutdown_after(&mut self, delay_ns: u64) -> Result<(), String> {
+            self.calls.push(format!("shutdown {delay_ns}"));
+            Ok(())
+        }
+        fn index_of(&self, name: &str) -> Option<usize> {
+            (name == "web").then_some(7)
         }
         fn count_request(&mut self, path: &str, status: u16) {
             self.counted.push((path.into(), status));
@@ -863,11 +954,12 @@ mod tests {
     }
 
     fn req(method: &str, path: &str, body: &str) -> Request {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
         Request {
             http: ParsedRequest {
                 method: method.into(),
                 path: path.into(),
-                query: String::new(),
+                query: query.into(),
                 headers: Vec::new(),
                 body: body.as_bytes().to_vec(),
                 keep_alive: true,
@@ -1026,7 +1118,31 @@ mod tests {
         let (status, body, calls) = call("POST", "/v3/shutdown", "");
         assert_eq!(
             (status, body.as_str(), &calls[..]),
-            (200, "\n", &["shutdown".to_string()][..])
+            (200, "\n", &["shutdown 0".to_string()][..])
+        );
+        let (status, _, calls) = call("POST", "/v3/shutdown?delay=1500ms", "");
+        assert_eq!(
+            (status, &calls[..]),
+            (200, &["shutdown 1500000000".to_string()][..])
+        );
+        let (status, body, calls) = call("POST", "/v3/shutdown?delay=soon", "");
+        assert_eq!((status, calls.len()), (422, 0), "{body}");
+    }
+
+    #[test]
+    fn stop_wait_and_loglevel() {
+        let mut ops = Fake::default();
+        let r = answer(&req("POST", "/v3/jobs/web/stop?wait", ""), &mut ops);
+        assert!(matches!(r, Reply::WaitStop(7)), "{r:?}");
+        assert_eq!(ops.calls, ["job web Stop"]);
+        // A refused stop is answered now.
+        let r = answer(&req("POST", "/v3/jobs/busy/stop?wait", ""), &mut ops);
+        assert!(matches!(r, Reply::Now(ref x) if x.status == 409), "{r:?}");
+        // The default Ops has no forced log level: 409.
+        let (status, body, _) = call("POST", "/v3/loglevel", "info");
+        assert_eq!(
+            (status, body.as_str()),
+            (409, "only a Chaperone config has a forced log level\n")
         );
     }
 
@@ -1336,6 +1452,7 @@ mod tests {
                     Reply::Follow(job, name) => {
                         c.follow(lp, p.conn, job, &name, ops.ring.as_ref().unwrap())
                     }
+                    Reply::WaitStop(job) => c.wait_stop(lp, p.conn, job),
                 }
             }
             lp.cancel_timer(tick);

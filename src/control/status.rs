@@ -66,6 +66,8 @@ pub struct JobReport {
     pub exec: Vec<String>,
     /// What starts it: "at startup", "every 10s", "once db healthy"...
     pub when: String,
+    /// The jobs it starts after (`after`; JSON only when there are any).
+    pub after: Vec<String>,
     /// Starts (module docs).
     pub runs: u32,
     /// Starts by the restart policy after an exit.
@@ -206,6 +208,13 @@ impl JobReport {
             w.string(word);
         }
         w.end_array().field("when", &self.when);
+        if !self.after.is_empty() {
+            w.key("after").begin_array();
+            for a in &self.after {
+                w.string(a);
+            }
+            w.end_array();
+        }
         w.key("runs").uint(self.runs.into());
         w.key("restarts").uint(self.restarts.into());
         if self.disabled {
@@ -319,6 +328,7 @@ pub(crate) mod tests {
                     pid: Some(42),
                     exec: vec!["web".into(), "--port".into(), "8080".into()],
                     when: "at startup".into(),
+                    after: vec!["db".into()],
                     runs: 3,
                     restarts: 2,
                     restart_limit: Some(5),

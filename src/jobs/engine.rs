@@ -514,8 +514,11 @@ impl Supervisor<'_> {
             self.release_dependents(i);
         } else if life.pid.is_none() && !life.awaiting_pidfile() {
             // The run is over (or never began): its sockets, pipes and
-            // pidfile watch go.
+            // pidfile watch go, and whoever waits for its stop is told.
             self.kind_ended(i);
+            if let Some(c) = &mut self.control {
+                c.end_waiters(&mut self.lp, i);
+            }
         }
     }
 
@@ -1250,6 +1253,10 @@ impl Supervisor<'_> {
             }
             Some(Key::Grace) => self.sweep.expired(),
             Some(Key::TelemetryBeat) => self.telemetry_heartbeat(),
+            Some(Key::Shutdown) => {
+                info!("the shutdown's delay has passed");
+                self.begin_shutdown();
+            }
             Some(Key::ListenRetry(i)) => self.listen_retry(i),
             Some(Key::Control(raw) | Key::Telemetry(raw)) => self.on_server_timer(raw),
             Some(Key::Discovery(raw)) => self.on_discovery(raw, true),

@@ -254,21 +254,13 @@ pub fn to_tug(path: &str, env: &Environ) -> Result<super::map::Mapped, Vec<Strin
         config: path.to_string(),
         ..Default::default()
     };
-    map_with(&opts, false, env)
+    map_with(&opts, env)
 }
 
-/// The same for tug as `chaperone`, with its command line's options: a
-/// relative `--config` is joined to `/` or to `--user`'s home, and a
-/// config that does not exist is an empty one.
-pub fn chaperone(opts: &Options, env: &Environ) -> Result<super::map::Mapped, Vec<String>> {
-    map_with(opts, true, env)
-}
-
-fn map_with(
-    opts: &Options,
-    personality: bool,
-    env: &Environ,
-) -> Result<super::map::Mapped, Vec<String>> {
+/// The same with options: the `chaperone` command line's (see
+/// [`Options::command_line`]), or a running tug's forced log level.
+pub fn map_with(opts: &Options, env: &Environ) -> Result<super::map::Mapped, Vec<String>> {
+    let personality = opts.command_line;
     let one = |m: String| Vec::from([m]);
     let pw = command_user(opts).map_err(one)?;
     let mut path = opts.config.clone();

@@ -34,6 +34,10 @@ use alloc::vec::Vec;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Options {
     pub config: String,
+    /// From the `chaperone` command line: a relative `config` is joined
+    /// to `/` or `--user`'s home, and a missing one is an empty config
+    /// (for `tug --config`, `config` is a path as given, and must exist).
+    pub command_line: bool,
     /// `--user`, or the name of `--create-user` (which wins, as in
     /// Chaperone when both are given).
     pub user: Option<String>,

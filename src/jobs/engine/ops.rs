@@ -79,6 +79,7 @@ impl Supervisor<'_> {
             pid: life.pid,
             exec: life.cfg.exec.clone().unwrap_or_default(),
             when: when_text(&life.cfg.when),
+            after: life.cfg.service.after.clone(),
             runs: life.runs,
             restarts: life.restarts,
             restart_limit: super::super::machine::restart_budget(life.cfg.restarts),
@@ -136,6 +137,15 @@ impl Supervisor<'_> {
         match reply {
             Reply::Now(resp) => c.server().respond(&mut self.lp, conn, resp),
             Reply::Follow(i, name) => c.follow(&mut self.lp, conn, i, &name, &self.jobs[i].log),
+            Reply::WaitStop(i) => {
+                let life = &self.jobs[i].life;
+                if life.pid.is_none() && !life.awaiting_pidfile() {
+                    let done = crate::net::server::Response::text(200, "stopped");
+                    c.server().respond(&mut self.lp, conn, done);
+                } else {
+                    c.wait_stop(&mut self.lp, conn, i);
+                }
+            }
         }
     }
 
@@ -430,6 +440,41 @@ impl Ops for Supervisor<'_> {
     fn shutdown(&mut self) {
         info!("control: shutdown requested");
         self.begin_shutdown();
+    }
+
+    fn shutdown_after(&mut self, delay_ns: u64) -> core::result::Result<(), String> {
+        info!("control: shutdown requested in {} ms", delay_ns / 1_000_000);
+        let at = self.lp.now().saturating_add(delay_ns);
+        self.lp.add_timer(at, Key::Shutdown.raw());
+        Ok(())
+    }
+
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.job_index(name)
+    }
+
+    fn log_level(&mut self, set: Option<&str>) -> core::result::Result<String, String> {
+        let Some(chap) = &mut self.chaperone else {
+            return Err("only a Chaperone config has a forced log level".into());
+        };
+        let Some(level) = set else {
+            return Ok(chap.log_level.clone().unwrap_or_default());
+        };
+        if crate::config::chaperone::priority(level).is_none() {
+            return Err(format!(
+                "{level:?} is not a priority (emerg, alert, crit, err, warn, notice, info, debug)"
+            ));
+        }
+        let old = chap.log_level.replace(level.into());
+        info!("control: log level forced to {level}: reloading");
+        // The selectors are widened when the config is mapped.
+        self.reload().map_err(|e| {
+            if let Some(chap) = &mut self.chaperone {
+                chap.log_level = old;
+            }
+            e.join("\n")
+        })?;
+        Ok(level.into())
     }
 
     fn logs_reopen(&mut self) -> String {

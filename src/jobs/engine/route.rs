@@ -76,6 +76,8 @@ pub(super) enum Key {
     Grace,
     /// The telemetry service's heartbeat.
     TelemetryBeat,
+    /// A shutdown asked for with a delay (`POST /v3/shutdown?delay=`).
+    Shutdown,
     /// Job `i`'s listener may try to accept again (after EMFILE…).
     ListenRetry(usize),
     Control(u64),
@@ -156,6 +158,7 @@ impl Key {
             Key::Job(i, t) => ((i as u64) << 8) & LOW | t as u64,
             Key::Grace => tag(OWN, 0),
             Key::TelemetryBeat => tag(OWN, 1),
+            Key::Shutdown => tag(OWN, 2),
             Key::ListenRetry(i) => tag(LISTENER, i as u64),
             Key::Control(raw)
             | Key::Telemetry(raw)
@@ -171,6 +174,7 @@ impl Key {
             0 => Key::Job((low >> 8) as usize, T::from_index((low & 0xff) as usize)?),
             OWN if low == 0 => Key::Grace,
             OWN if low == 1 => Key::TelemetryBeat,
+            OWN if low == 2 => Key::Shutdown,
             LISTENER => Key::ListenRetry(low as usize),
             CONTROL => Key::Control(raw),
             TELEMETRY => Key::Telemetry(raw),
@@ -214,6 +218,7 @@ mod tests {
             Key::Job(1000, T::Watchdog),
             Key::Grace,
             Key::TelemetryBeat,
+            Key::Shutdown,
             Key::ListenRetry(2),
             Key::Control(CONTROL_BASE | 3),
             Key::Telemetry(TELEMETRY_BASE | 4),
