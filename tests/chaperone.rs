@@ -556,6 +556,8 @@ fn console_without_exitkills_leaves_the_services_running() {
     t.expect_line("svc-got-hi");
     let (status, _, err) = t.finish();
     assert_eq!(status.code(), Some(0), "{err}");
+    // Chaperone's last line, which scripts wait for.
+    assert!(err.contains("Final termination phase."), "{err}");
 }
 
 /// `--task`: no services, no console log, `_CHAP_TASK_MODE=1` in the

@@ -609,6 +609,10 @@ impl Supervisor<'_> {
             events.clear();
             self.notify_upward();
             if let Some(code) = self.finished() {
+                // Chaperone's last line, which its users' scripts wait for.
+                if self.chaperone.is_some() {
+                    info!("Final termination phase.");
+                }
                 debug!("exiting after {} loop wake-ups", self.lp.wakeups());
                 return code;
             }

@@ -215,6 +215,19 @@ pub fn list_dir(path: &CStr) -> Result<Vec<CString>> {
     Ok(names)
 }
 
+/// Whether `fd` has input (or EOF, or an error to read) within
+/// `timeout_ms`: for the few blocking reads done before the loop runs or
+/// bounded in it (a config's backticks).
+pub fn poll_in(fd: RawFd, timeout_ms: i32) -> Result<bool> {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: p is one valid pollfd, for the length given.
+    retry(|| check(unsafe { libc::poll(&mut p, 1, timeout_ms) })).map(|n| n > 0)
+}
+
 /// Whether fd refers to a terminal.
 pub fn is_tty(fd: RawFd) -> bool {
     // SAFETY: isatty only inspects the descriptor number.

@@ -4,20 +4,24 @@
 //! `/bin/sh -c`.
 //!
 //! Backticks run while the config loads (before the loop starts, and on a
-//! reload): blocking, as Chaperone's did, each (user, command) once. There
-//! is no timeout: a backtick that never ends holds the load (Chaperone's
-//! did too); the commands real configs use are `readlink`, `[ -f ]`, `echo`.
+//! reload): blocking, as Chaperone's did, each (user, command) once per
+//! load. Each has [`BACKTICK_TIMEOUT_MS`]: then its process group is
+//! killed and it yields "" with a warning (Chaperone waited forever). So a
+//! reload holds the loop for at most that per backtick; the commands real
+//! configs use (`readlink`, `[ -f ]`, `echo`) take milliseconds.
 
 use super::Options;
 use super::expand::Shell;
 use super::load::{self, sort, wanted};
 use super::map::{Io, Passwd};
 use crate::env::Environ;
-use crate::sys::fd::{dev_null, list_dir, pipe, read_file};
+use crate::sys::fd::{dev_null, list_dir, pipe, poll_in, read_file};
 use crate::sys::file::{S_IFREG, stat};
 use crate::sys::process::wait_for;
 use crate::sys::signal::SigSet;
+use crate::sys::signal::kill;
 use crate::sys::spawn::{Credentials, ExecPlan, fork_exec};
+use crate::sys::time::now_ns;
 use alloc::ffi::CString;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -25,6 +29,9 @@ use alloc::vec::Vec;
 use core::ffi::c_char;
 
 const S_IFDIR: u32 = 0o040_000;
+
+/// How long one backtick may run.
+pub const BACKTICK_TIMEOUT_MS: u64 = 10_000;
 
 /// Whether `path` holds a Chaperone config: a directory, or a file whose
 /// top level has `settings` or a `NAME.service` or `NAME.logging` key (a
@@ -123,6 +130,7 @@ pub struct Sh<'e> {
     pub env: &'e Environ,
     cache: Vec<Ran>,
     pub errors: Vec<String>,
+    timeout_ms: u64,
 }
 
 impl<'e> Sh<'e> {
@@ -131,6 +139,7 @@ impl<'e> Sh<'e> {
             env,
             cache: Vec::new(),
             errors: Vec::new(),
+            timeout_ms: BACKTICK_TIMEOUT_MS,
         }
     }
 
@@ -151,7 +160,8 @@ impl<'e> Sh<'e> {
             candidates: &[c"/bin/sh"],
             argv: &argv,
             envp: &envp,
-            new_group: false,
+            // Its own group: a timeout kills whatever it started too.
+            new_group: true,
             foreground: false,
             mask: &mask,
             dispositions: &[],
@@ -169,11 +179,21 @@ impl<'e> Sh<'e> {
         drop(tx);
         let mut out = Vec::new();
         let mut buf = [0u8; 512];
-        while let Ok(n) = rx.read(&mut buf) {
-            if n == 0 || out.len() > 1 << 20 {
-                break;
+        let deadline = now_ns() + self.timeout_ms * 1_000_000;
+        loop {
+            let left = deadline.saturating_sub(now_ns()) / 1_000_000;
+            if !poll_in(rx.raw(), left as i32).unwrap_or(false) {
+                let _ = kill(-started.pid, libc::SIGKILL);
+                let _ = wait_for(started.pid);
+                return Err(format!(
+                    "killed after {} ms: a backtick must finish while the config loads",
+                    self.timeout_ms
+                ));
             }
-            out.extend_from_slice(&buf[..n]);
+            match rx.read(&mut buf) {
+                Ok(n) if n > 0 && out.len() <= 1 << 20 => out.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
         }
         let status = wait_for(started.pid).map_err(|e| format!("wait: {e}"))?;
         if let Some((_, e)) = started.exec_error {
@@ -315,4 +335,30 @@ pub fn map_with(opts: &Options, env: &Environ) -> Result<super::map::Mapped, Vec
         mapped.warnings.push(format!("{path}: warning: {e}"));
     }
     Ok(mapped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backticks_run_once_and_time_out() {
+        let env = Environ::new(alloc::vec![c"PATH=/usr/bin:/bin"]);
+        let mut sh = Sh::new(&env);
+        sh.timeout_ms = 300;
+        assert_eq!(sh.run("echo a; echo b", None), "a b");
+        // A command that outlives its time is killed, with whatever it
+        // started (its group), and yields "".
+        let t0 = now_ns();
+        assert_eq!(sh.run("sleep 30 & echo started; wait", None), "");
+        assert!(now_ns() - t0 < 5_000_000_000);
+        assert_eq!(sh.errors.len(), 1);
+        assert!(
+            sh.errors[0].contains("killed after 300 ms"),
+            "{:?}",
+            sh.errors
+        );
+        assert_eq!(sh.run("exit 3", None), "");
+        assert!(sh.errors[1].ends_with("exited with 3"), "{:?}", sh.errors);
+    }
 }
