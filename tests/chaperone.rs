@@ -604,3 +604,45 @@ fn task_mode_runs_only_the_command() {
     assert!(out.contains("mode=none"), "{out}");
     assert!(!out.contains("started (pid"), "--no-console-log: {out}");
 }
+
+/// A failed start ends tug with exit 1 (Chaperone cancelled its start-up);
+/// with `ignore_failures` the dependents start as if it had started.
+#[test]
+fn a_failed_start_ends_tug_unless_ignore_failures() {
+    let services = |ignore: bool| {
+        format!(
+            "init.service: {{ type: oneshot, command: \"sh -c 'echo init-fails; exit 3'\", \
+             ignore_failures: {ignore} }}\n\
+             svc.service: {{ command: \"sh -c 'echo svc-up; exec sleep 600'\", after: init.service }}\n\
+             other.service: {{ command: \"sh -c 'echo other-up; exec sleep 600'\" }}\n"
+        )
+    };
+    let conf = config_dir(
+        "start-failure",
+        &[
+            ("00.conf", NO_SYSLOG),
+            ("10.conf", &services(false)),
+            ("90.conf", CONSOLE),
+        ],
+    );
+    let mut t = supervise(&conf);
+    t.expect_line("system startup cancelled due to error: job init failed");
+    let (status, out, err) = t.finish();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(!out.iter().any(|l| l.contains("svc-up")), "{out:?}");
+
+    let conf = config_dir(
+        "ignore-failures",
+        &[
+            ("00.conf", NO_SYSLOG),
+            ("10.conf", &services(true)),
+            ("90.conf", CONSOLE),
+        ],
+    );
+    let mut t = supervise(&conf);
+    t.expect_line("job init exited with 3");
+    t.expect_line("svc-up");
+    send(t.pid(), libc::SIGTERM);
+    let (status, _, err) = t.finish();
+    assert_eq!(status.code(), Some(1), "the failure is still told: {err}");
+}

@@ -52,6 +52,26 @@ impl Kind {
     }
 }
 
+/// What a failed start (the job stopped without ever being ready) does
+/// to the rest: `startFailure`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum StartFailure {
+    /// Its dependents never start (tug's default).
+    #[default]
+    Block,
+    /// Its dependents start as if it had been ready (Chaperone's
+    /// `ignore_failures`).
+    Continue,
+    /// tug shuts down, and exits 1 (Chaperone's default).
+    Shutdown,
+}
+
+const START_FAILURES: [(&str, StartFailure); 3] = [
+    ("block", StartFailure::Block),
+    ("continue", StartFailure::Continue),
+    ("shutdown", StartFailure::Shutdown),
+];
+
 /// Default `max` of an inetd job.
 pub const INETD_MAX: u32 = 64;
 
@@ -61,6 +81,7 @@ pub struct Service {
     pub kind: Kind,
     /// Jobs that must be ready before this one starts.
     pub after: Vec<String>,
+    pub start_failure: StartFailure,
     pub pidfile: Option<String>,
     /// inetd: where to accept, and how many connections run at once.
     pub listen: Option<Listen>,
@@ -83,9 +104,10 @@ impl Service {
 }
 
 /// The job keys this module decodes.
-pub const KEYS: [&str; 9] = [
+pub const KEYS: [&str; 10] = [
     "type",
     "after",
+    "startFailure",
     "pidfile",
     "listen",
     "max",
@@ -155,6 +177,18 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
     const FORKING: &str = "type \"forking\"";
     const INETD: &str = "type \"inetd\"";
     s.after = f.strings(e, "after").unwrap_or_default();
+    if let Some(n) = f.get("startFailure") {
+        let word = f.string(e, "startFailure").unwrap_or_default();
+        match START_FAILURES.iter().find(|(w, _)| *w == word) {
+            Some((_, v)) => s.start_failure = *v,
+            None => f.atf(
+                e,
+                n.pos,
+                "startFailure",
+                format_args!("{word:?}: one of block, continue, shutdown"),
+            ),
+        }
+    }
     match (f.get("pidfile"), kind) {
         (Some(n), _) if only(e, f, "pidfile", n, kind == Kind::Forking, FORKING, kind) => {
             s.pidfile = f.string(e, "pidfile");
@@ -408,6 +442,13 @@ mod tests {
         assert_eq!(s.pidfile.as_deref(), Some("/run/a.pid"));
         let s = service(r#"{jobs: [{name: "a", exec: "x", readiness: {fd: 5}}]}"#);
         assert_eq!((s.kind, s.readiness_fd), (Kind::Simple, Some(5)));
+        let s = service(r#"{jobs: [{name: "a", exec: "x", startFailure: "continue"}]}"#);
+        assert_eq!(s.start_failure, StartFailure::Continue);
+        let e = errors(r#"{jobs: [{name: "a", exec: "x", startFailure: "die"}]}"#);
+        assert!(
+            e[0].contains("jobs[0].startFailure: \"die\": one of block, continue, shutdown"),
+            "{e:?}"
+        );
         let s = service(r#"{jobs: [{name: "a", exec: "x"}]}"#);
         assert_eq!(
             s,

@@ -237,7 +237,7 @@ const TOP: [&str; 11] = [
     // tug's VM init (boot.rs).
     "main",
 ];
-const JOB: [&str; 36] = [
+const JOB: [&str; 37] = [
     "name",
     "exec",
     "when",
@@ -270,6 +270,7 @@ const JOB: [&str; 36] = [
     "readiness",
     "watchdog",
     "startTimeout",
+    "startFailure",
     // Accepted and ignored by ContainerPilot's decoder too.
     "description",
     "id",

@@ -16,7 +16,7 @@ mod route;
 
 use super::machine::{Effect, Input, Life, Status, T, T_COUNT};
 use super::output::{LOG_RING, LogRing, Output};
-use crate::config::kinds::Kind;
+use crate::config::kinds::{Kind, StartFailure};
 use crate::config::schema::{Check, Config, JobConfig, Restarts, When};
 use crate::control::Control;
 use crate::discovery::Discovery;
@@ -453,14 +453,11 @@ impl Supervisor<'_> {
     /// `after`: whether job `i`'s start must wait for a dependency.
     fn gate(&mut self, i: usize) {
         // (Names are unique among the jobs not removed.)
-        let blocked = self
-            .job_at(i)
-            .life
-            .cfg
-            .service
-            .after
-            .iter()
-            .any(|d| !self.job_index(d).is_some_and(|k| self.job_at(k).life.ready));
+        let blocked = self.job_at(i).life.cfg.service.after.iter().any(|d| {
+            !self
+                .job_index(d)
+                .is_some_and(|k| self.job_at(k).life.done_for_dependents())
+        });
         self.job_at_mut(i).life.blocked = blocked;
     }
 
@@ -674,13 +671,23 @@ impl Supervisor<'_> {
     }
 
     /// A job stopped: if it never became ready, the jobs that start after
-    /// it never will.
+    /// it never will, unless its `startFailure` says they go on as if it
+    /// had been (continue), or that its failure ends tug (shutdown).
     fn dependency_stopped(&mut self, source: &str) {
         let Some(dep) = self.job_index(source) else {
             return;
         };
-        if self.job_at(dep).life.ever_ready {
+        let life = &self.job_at(dep).life;
+        if life.ever_ready {
             return;
+        }
+        match life.cfg.service.start_failure {
+            StartFailure::Continue => return self.release_dependents(dep),
+            StartFailure::Shutdown if life.last_failed && !self.shutting_down => {
+                error!("system startup cancelled due to error: job {source} failed");
+                self.begin_shutdown();
+            }
+            _ => {}
         }
         for d in 0..self.jobs.len() {
             if self

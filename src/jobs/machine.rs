@@ -342,6 +342,15 @@ impl Life {
         &self.cfg.name
     }
 
+    /// Whether the jobs that start after this one may go: it is ready,
+    /// or it is over and its failure does not hold them back
+    /// (`startFailure: continue`).
+    pub fn done_for_dependents(&self) -> bool {
+        self.ready
+            || (self.cfg.service.start_failure == crate::config::kinds::StartFailure::Continue
+                && self.complete())
+    }
+
     pub fn complete(&self) -> bool {
         self.phase == Phase::Done
     }

@@ -29,10 +29,15 @@
 //! - `exit_kills` is tug's `main` job: its exit ends tug, with its exit
 //!   code (Chaperone exited 0 whatever the code). tug has one main job: a
 //!   second exit_kills service gets a warning.
+//! - A failed start (a oneshot's non-zero exit, a start timeout, a
+//!   command that cannot run) ends tug with exit 1, as it cancelled
+//!   Chaperone's start-up (which exited 0 for some of them); with
+//!   `ignore_failures` its dependents start as if it had started:
+//!   tug's `startFailure: "shutdown"` / `"continue"`.
 //! - Not mapped, with a warning: `extended`, `overwrite`; a logging
 //!   section's uid/gid is ignored.
-//!   `startup_pause`, `idle_delay` and `ignore_failures` have no
-//!   equivalent and are dropped silently (tug does not sleep to guess).
+//!   `startup_pause` and `idle_delay` have no equivalent and are dropped
+//!   silently (tug does not sleep to guess).
 
 use super::Options;
 use super::expand::{Env, Shell, User, expand, public};
@@ -495,6 +500,19 @@ pub fn to_tug(
             put("restartDelay", &delay);
             put("restartMaxDelay", &delay);
         }
+        // A failed start ends tug unless ignore_failures (the service's,
+        // else settings', else --ignore-failures): then its dependents go
+        // on as if it had started.
+        let ignore = svc.ignore_failures.as_ref().or(s.ignore_failures.as_ref());
+        let ignore = ignore.map_or(opts.ignore_failures, |v| v.v);
+        put(
+            "startFailure",
+            if ignore {
+                "\"continue\""
+            } else {
+                "\"shutdown\""
+            },
+        );
         if let Some(sig) = &svc.kill_signal {
             put(
                 "stopSignal",
@@ -642,6 +660,9 @@ fn console_job(
         b.push_str(&format!("      workdir: {},\n", quote(&p.3)));
     }
     b.push_str("      logging: { raw: true },\n");
+    // Chaperone's CONSOLE ignores failures, but in --task mode.
+    let failure = if opts.task { "shutdown" } else { "continue" };
+    b.push_str(&format!("      startFailure: \"{failure}\",\n"));
     if tty {
         b.push_str("      stopSignal: \"SIGHUP\",\n");
     }
@@ -1076,6 +1097,44 @@ mod tests {
         let c = parse("t", &m.text).unwrap();
         let j = c.jobs.iter().find(|j| j.name == "CONSOLE").unwrap();
         assert_eq!(j.stop_signal, libc::SIGHUP);
+    }
+
+    #[test]
+    fn a_failed_start_ends_tug_unless_ignore_failures() {
+        use crate::config::kinds::StartFailure as F;
+        let text = "settings: {enable_syslog: false, ignore_failures: true}\n\
+                    a.service: {command: a}\n\
+                    b.service: {command: b, ignore_failures: false}\n";
+        let failures = |text: &str, opts: &Options| -> Vec<(String, F)> {
+            let m = map_opts(text, &[], opts).unwrap();
+            let c = parse("t", &m.text).unwrap();
+            c.jobs
+                .into_iter()
+                .map(|j| (j.name, j.service.start_failure))
+                .collect()
+        };
+        let console = Options {
+            command: s(&["sh"]),
+            ..Default::default()
+        };
+        assert_eq!(
+            failures(text, &console),
+            [
+                ("a".into(), F::Continue),
+                ("b".into(), F::Shutdown),
+                ("CONSOLE".into(), F::Continue)
+            ]
+        );
+        let ignore = Options {
+            ignore_failures: true,
+            ..Default::default()
+        };
+        let text = "c.service: {command: c}\n";
+        assert_eq!(failures(text, &ignore), [("c".into(), F::Continue)]);
+        assert_eq!(
+            failures(text, &Options::default()),
+            [("c".into(), F::Shutdown)]
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use tug::config::chaperone::Options;
 use tug::config::chaperone::expand::Shell;
 use tug::config::chaperone::load::load;
 use tug::config::chaperone::map::{Io, Passwd, to_tug};
@@ -25,6 +26,22 @@ fn found(p: &str, _: &str) -> bool {
     !p.starts_with('x')
 }
 
+/// The command line's options, from the text's length: CONSOLE, --user,
+/// --log-level, the switches, on and off.
+fn options(text: &str) -> Options {
+    let n = text.len();
+    Options {
+        command: if n & 1 == 1 { vec!["echo".into(), "$(X) $(_CHAP_SERVICE)".into()] } else { vec![] },
+        user: (n & 2 == 2).then(|| "www".into()),
+        log_level: (n & 4 == 4).then(|| "info".into()),
+        exitkills: n & 8 == 8,
+        no_console_log: n & 16 == 16,
+        disable_services: n & 32 == 32,
+        no_syslog: n & 64 == 64,
+        ..Default::default()
+    }
+}
+
 fn map(text: &str) -> Option<Result<String, Vec<String>>> {
     let c = load(&[("c.conf", text)]).ok()?;
     let env = vec![("PATH".to_string(), "/bin".to_string()), ("X".into(), "1".into())];
@@ -33,7 +50,7 @@ fn map(text: &str) -> Option<Result<String, Vec<String>>> {
         user: &user,
         found: &found,
     };
-    Some(to_tug(&c, &["c.conf"], env, &mut io).map(|m| m.text))
+    Some(to_tug(&c, &["c.conf"], env, &options(text), &mut io).map(|m| m.text))
 }
 
 fuzz_target!(|data: &[u8]| {

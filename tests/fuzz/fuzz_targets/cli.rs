@@ -21,10 +21,17 @@ fuzz_target!(|data: &[u8]| {
         .map(|w| CString::new(w).unwrap())
         .collect();
     let words: Vec<&CStr> = owned.iter().map(CString::as_c_str).collect();
-    let flavor = if first & 1 == 0 {
-        Flavor::Tug
-    } else {
-        Flavor::Tini
+    let flavor = match first & 3 {
+        0 => Flavor::Tug,
+        1 => Flavor::Tini,
+        _ => Flavor::Chaperone,
     };
-    let _ = cli::parse(flavor, &words, &Environ::new(Vec::new()));
+    // The chaperone flavor also reads _CHAP_OPTIONS: the first word.
+    let var = CString::new([b"_CHAP_OPTIONS=", owned[0].as_bytes()].concat()).unwrap();
+    let env: Vec<&'static CStr> = if first & 3 == 3 {
+        vec![Box::leak(var.into_boxed_c_str())]
+    } else {
+        Vec::new()
+    };
+    let _ = cli::parse(flavor, &words, &Environ::new(env));
 });
