@@ -646,3 +646,24 @@ fn a_failed_start_ends_tug_unless_ignore_failures() {
     let (status, _, err) = t.finish();
     assert_eq!(status.code(), Some(1), "the failure is still told: {err}");
 }
+
+/// Signals sent to tug reach CONSOLE (Chaperone passed none on), with
+/// or without `--exitkills`.
+#[test]
+fn signals_reach_console() {
+    let conf = config_dir("signals", &[("00.conf", NO_SYSLOG), ("90.conf", CONSOLE)]);
+    let conf_s = conf.to_str().unwrap();
+    let script = "trap 'echo got-hup' HUP; trap 'echo got-quit; exit 0' QUIT; \
+                  echo console-ready; while :; do sleep 0.05; done";
+    let c = chaperone_cmd(&conf, &["--config", conf_s, "sh", "-c", script]);
+    let mut t = Running::start(c);
+    t.expect_line("console-ready");
+    send(t.pid(), libc::SIGHUP);
+    t.expect_line("got-hup");
+    send(t.pid(), libc::SIGQUIT);
+    t.expect_line("got-quit");
+    // No other service: CONSOLE's end is everything's.
+    t.expect_line("job CONSOLE exited with 0");
+    let (status, _, err) = t.finish();
+    assert_eq!(status.code(), Some(0), "{err}");
+}

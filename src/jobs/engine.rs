@@ -1440,8 +1440,20 @@ impl Supervisor<'_> {
                 self.forward_to_main(sig);
                 self.begin_shutdown();
             }
-            libc::SIGHUP => self.publish(Code::Signal, "SIGHUP"),
-            libc::SIGUSR2 => self.publish(Code::Signal, "SIGUSR2"),
+            libc::SIGHUP | libc::SIGUSR2 => {
+                // A Chaperone config has no jobs that start on signal
+                // events: its command, CONSOLE, gets them (Chaperone
+                // passed none on).
+                if self.chaperone.is_some() {
+                    self.forward_to_main(sig);
+                }
+                let name = if sig == libc::SIGHUP {
+                    "SIGHUP"
+                } else {
+                    "SIGUSR2"
+                };
+                self.publish(Code::Signal, name);
+            }
             libc::SIGUSR1 => {
                 self.reopen_all();
             }
@@ -1449,11 +1461,18 @@ impl Supervisor<'_> {
         }
     }
 
+    /// To the main job, or for a Chaperone config to CONSOLE.
     fn forward_to_main(&self, sig: i32) {
+        let chaperone = self.chaperone.is_some();
         if let Some(pid) = self
             .jobs
             .iter()
             .find(|j| j.life.is_main)
+            .or_else(|| {
+                self.jobs
+                    .iter()
+                    .find(|j| chaperone && j.name() == "CONSOLE")
+            })
             .and_then(|j| j.life.pid)
         {
             let _ = kill(pid, sig);
