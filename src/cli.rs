@@ -597,8 +597,6 @@ fn go_bool(arg: &str, inline: Option<&str>) -> Result<bool, UsageError> {
     }
 }
 
-/// The next word as (word, name without leading dashes, value after '=').
-/// Go-style flags: `-x v`, `-x=v`, `--x=v` are all the same flag.
 const CHAPERONE_USAGE: &str = "Usage: chaperone [--config=P] [--user=U | --create-user=SPEC] [--default-home=D]\n\
      \x20      [--exitkills | --no-exitkills] [--ignore-failures] [--log-level=L]\n\
      \x20      [--no-console-log] [--debug] [--force] [--disable-services] [--no-defaults]\n\
@@ -619,6 +617,7 @@ struct ChapWords {
 /// Chaperone's options (docopt: `--name=V` or `--name V`, a unique
 /// prefix is enough, options end at the first word that is not one).
 /// `--force` is accepted and does nothing (tug needs no PID 1).
+/// `Ok(Err(text))`: print the text and exit (`--version`, `--help`).
 fn chap_words(args: &[&str]) -> Result<Result<ChapWords, String>, UsageError> {
     const KNOWN: [&str; 18] = [
         "config",
@@ -820,6 +819,8 @@ pub fn create_user_name(spec: &str) -> Option<String> {
     chap::create_spec(spec).map(|_| String::from(name))
 }
 
+/// The next word as (word, name without leading dashes, value after '=').
+/// Go-style flags: `-x v`, `-x=v`, `--x=v` are all the same flag.
 fn next_flag<'a>(
     args: &[&'a CStr],
     i: &mut usize,
