@@ -766,9 +766,9 @@ impl Supervisor<'_> {
     fn spawn_job(&mut self, i: usize) {
         match self.spawn_argv(i, false) {
             Ok(pid) => {
-                if self.job_at(i).life.last_exit.is_some() {
-                    let name = self.job_at(i).name().to_string();
-                    self.metrics.job_restart(&name);
+                let job = &self.jobs[i];
+                if job.life.last_exit.is_some() {
+                    self.metrics.job_restart(job.name());
                 }
                 self.step(i, Input::Started(pid));
             }
@@ -1414,10 +1414,11 @@ impl Supervisor<'_> {
         if life.ignores_checks() {
             return;
         }
-        let name = life.name().to_string();
-        let took = self.lp.now().saturating_sub(self.job_at(i).check_started);
-        self.metrics.check(&name, passed, took as f64 / 1e9);
         let now = self.lp.now();
+        let took = now.saturating_sub(self.job_at(i).check_started);
+        // (Fields apart: the name is borrowed while the metrics change.)
+        self.metrics
+            .check(self.jobs[i].name(), passed, took as f64 / 1e9);
         self.job_at_mut(i).last_check = Some((passed, detail.into(), now));
         self.step(i, Input::Checked(passed, detail));
     }

@@ -483,7 +483,8 @@ impl Supervisor<'_> {
                     && tree::lookup(pid).is_some_and(|(p, _)| p.ppid != proc::getpid())
                 {
                     warning!("job {name}: main pid {pid} refused: no pidfd to follow it by");
-                    self.procs.retain(|p| p.pid != pid);
+                    // (Just pushed: the last entry, the only one of `pid`.)
+                    self.procs.pop();
                     return;
                 }
             }

@@ -54,12 +54,9 @@ impl Supervisor<'_> {
 
     pub(super) fn sync_job_states(&mut self) {
         self.sync_log_metrics();
-        for i in 0..self.jobs.len() {
-            if !self.job_at(i).removed {
-                let state = self.job_state(self.job_at(i));
-                let name = self.job_at(i).name().to_string();
-                self.metrics.job_state(&name, state);
-            }
+        for j in self.jobs.iter().filter(|j| !j.removed) {
+            let state = j.life.state(self.shutting_down);
+            self.metrics.job_state(j.name(), state);
         }
     }
 
@@ -399,7 +396,10 @@ impl Ops for Supervisor<'_> {
             j.instance_setup = None;
         }
         for (k, v) in vars {
-            self.extra_env.retain(|(name, _)| *name != k);
+            // (Names are unique: each replaces its old value.)
+            if let Some(old) = self.extra_env.iter().position(|(name, _)| *name == k) {
+                self.extra_env.remove(old);
+            }
             self.extra_env.push((k, v));
         }
     }
