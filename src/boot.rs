@@ -90,10 +90,10 @@ pub fn start(argv: &[&'static CStr]) -> Option<Vec<&'static CStr>> {
         return None;
     }
     STATE.store(VM, Relaxed);
-    let mounted: Vec<_> = MOUNTS
-        .iter()
-        .map(|(fs, at, parent, opts)| (at, mount::mount_missing(fs, at, parent, opts)))
-        .collect();
+    let mut mounted = Vec::with_capacity(MOUNTS.len());
+    for (fs, at, parent, opts) in &MOUNTS {
+        mounted.push((at, mount::mount_missing(fs, at, parent, opts)));
+    }
     power::console_stdio();
     let cmdline = read_file(c"/proc/cmdline").unwrap_or_default();
     let (tug, main) = kernel_words(&cmdline);

@@ -392,9 +392,9 @@ impl Control {
 
     /// Whether `MAX_FOLLOWERS` are following (those gone are forgotten).
     pub fn followers_full(&mut self) -> bool {
-        let server = &mut self.server;
-        self.followers
-            .retain(|f| server.stream(f.conn, &[], usize::MAX) != Stream::Gone);
+        self.keep_followers(&mut |server, f| {
+            server.stream(f.conn, &[], usize::MAX) != Stream::Gone
+        });
         self.followers.len() >= MAX_FOLLOWERS
     }
 
@@ -430,8 +430,7 @@ impl Control {
 
     /// Ends the streams of job `job`'s followers (the job is gone).
     pub fn end_followers(&mut self, lp: &mut EventLoop, job: usize) {
-        let server = &mut self.server;
-        self.followers.retain(|f| {
+        self.keep_followers(&mut |server, f| {
             if f.job == job {
                 server.end_stream(lp, f.conn, b"");
             }
@@ -441,8 +440,14 @@ impl Control {
 
     /// Sends what `line` queued.
     pub fn flush_followers(&mut self, lp: &mut EventLoop) {
+        self.keep_followers(&mut |server, f| server.flush_stream(lp, f.conn));
+    }
+
+    /// Keeps the followers `keep` says to (one copy of the loop for all).
+    #[inline(never)]
+    fn keep_followers(&mut self, keep: &mut dyn FnMut(&mut Server, &Follower) -> bool) {
         let server = &mut self.server;
-        self.followers.retain(|f| server.flush_stream(lp, f.conn));
+        self.followers.retain(|f| keep(server, f));
     }
 
     /// Stops listening and removes the socket file.

@@ -202,7 +202,10 @@ impl JobReport {
     fn write(&self, w: &mut Writer) {
         w.begin_object().field("name", &self.name);
         w.field("state", self.state).key("pid");
-        opt(w, self.pid, |w, p| w.int(p.into()));
+        match self.pid {
+            Some(p) => w.int(p.into()),
+            None => w.null(),
+        };
         w.key("exec").begin_array();
         for word in &self.exec {
             w.string(word);
@@ -221,15 +224,15 @@ impl JobReport {
             w.key("disabled").bool(true);
         }
         w.key("restart_limit");
-        opt(w, self.restart_limit, |w, n| w.uint(n.into()));
+        uint_or_null(w, self.restart_limit.map(u64::from));
         w.key("started_ms_ago");
-        opt(w, self.started_ago_ns, |w, ns| w.uint(ns / NS_PER_MS));
+        ms_or_null(w, self.started_ago_ns);
         w.key("last_exit");
-        opt(w, self.last_exit.as_deref(), |w, e| w.string(e));
+        str_or_null(w, self.last_exit.as_deref());
         w.key("last_exit_ms_ago");
-        opt(w, self.last_exit_ago_ns, |w, ns| w.uint(ns / NS_PER_MS));
+        ms_or_null(w, self.last_exit_ago_ns);
         w.key("health");
-        opt(w, self.health, |w, h| w.string(h));
+        str_or_null(w, self.health);
         w.key("check");
         opt(w, self.check.as_ref(), |w, c| {
             w.begin_object()
@@ -241,9 +244,9 @@ impl JobReport {
             w.key("last_passed");
             opt(w, last, |w, l| w.bool(l.0));
             w.key("last_result");
-            opt(w, last, |w, l| w.string(&l.1));
+            str_or_null(w, last.map(|l| l.1.as_str()));
             w.key("last_ms_ago");
-            opt(w, last, |w, l| w.uint(l.2 / NS_PER_MS));
+            ms_or_null(w, last.map(|l| l.2));
             w.end_object()
         });
         w.key("service");
@@ -255,7 +258,7 @@ impl JobReport {
             w.field("registration", &s.registration).end_object()
         });
         w.key("next_run_in_ms");
-        opt(w, self.next_run_in_ns, |w, ns| w.uint(ns / NS_PER_MS));
+        ms_or_null(w, self.next_run_in_ns);
         w.key("log");
         opt(w, self.log, |w, (lines, bytes)| {
             w.begin_object().key("lines").uint(lines as u64);
@@ -293,6 +296,29 @@ impl WatchReport {
         }
         w.end_array().end_object();
     }
+}
+
+/// Nanoseconds as whole milliseconds, or `null`.
+fn ms_or_null(w: &mut Writer, ns: Option<u64>) {
+    uint_or_null(w, ns.map(|ns| ns / NS_PER_MS));
+}
+
+/// A number, or `null`.
+#[inline(never)]
+fn uint_or_null(w: &mut Writer, v: Option<u64>) {
+    match v {
+        Some(v) => w.uint(v),
+        None => w.null(),
+    };
+}
+
+/// A string, or `null`.
+#[inline(never)]
+fn str_or_null(w: &mut Writer, v: Option<&str>) {
+    match v {
+        Some(v) => w.string(v),
+        None => w.null(),
+    };
 }
 
 /// A value, or `null`.

@@ -291,10 +291,10 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
 /// The command after `--` as a job: starts at startup, never restarts, and
 /// its output goes straight to tug's stdout/stderr.
 fn main_job(argv: &[&CStr], others: &[JobConfig], stop_timeout: u64) -> JobConfig {
-    let words: Vec<String> = argv
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let mut words = Vec::with_capacity(argv.len());
+    for a in argv {
+        words.push(a.to_string_lossy().into_owned());
+    }
     let base = words[0].rsplit('/').next().unwrap_or("main").to_string();
     let name = if others.iter().any(|j| j.name == base) {
         format!("{base}-main")
@@ -341,6 +341,20 @@ fn reading_pipe(what: &str) -> core::result::Result<(Fd, Fd), String> {
     let (r, w) = fd::pipe().map_err(|e| format!("{what}: {e}"))?;
     fd::set_nonblocking(&r).map_err(|e| format!("{what}: {e}"))?;
     Ok((r, w))
+}
+
+/// Sets (or with None unsets) variable `k` among "NAME=value" entries
+/// (each with its name's length): an old one goes, a new one is last.
+#[inline(never)]
+fn set_var(vars: &mut Vec<(usize, String)>, k: &str, v: Option<&str>) {
+    vars.retain(|(n, e)| &e[..*n] != k);
+    if let Some(v) = v {
+        let mut e = String::with_capacity(k.len() + 1 + v.len());
+        e.push_str(k);
+        e.push('=');
+        e.push_str(v);
+        vars.push((k.len(), e));
+    }
 }
 
 /// Words as C strings (one with a NUL byte is left out).
@@ -770,9 +784,9 @@ impl Supervisor<'_> {
     fn spawn_job(&mut self, i: usize) {
         match self.spawn_argv(i, false) {
             Ok(pid) => {
-                if self.job_at(i).life.last_exit.is_some() {
-                    let name = self.job_at(i).name().to_string();
-                    self.metrics.job_restart(&name);
+                let job = &self.jobs[i];
+                if job.life.last_exit.is_some() {
+                    self.metrics.job_restart(job.name());
                 }
                 self.step(i, Input::Started(pid));
             }
@@ -996,18 +1010,13 @@ impl Supervisor<'_> {
         identity: Option<&users::Identity>,
         kind: &[(String, String)],
     ) -> Vec<CString> {
-        let mut vars: Vec<(String, String)> = self
-            .env
-            .pairs()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let mut set = |k: &str, v: Option<String>| {
-            vars.retain(|(name, _)| name != k);
-            if let Some(v) = v {
-                vars.push((k.to_string(), v));
-            }
-        };
-        set("CONTAINERPILOT_PID", Some(format!("{}", proc::getpid())));
+        // "NAME=value" entries, each with its name's length.
+        let mut vars: Vec<(usize, String)> = Vec::new();
+        for (k, v) in self.env.pairs() {
+            set_var(&mut vars, k, Some(v));
+        }
+        let set = &mut |k: &str, v: Option<&str>| set_var(&mut vars, k, v);
+        set("CONTAINERPILOT_PID", Some(&format!("{}", proc::getpid())));
         // tug's own service manager and sockets are not the job's (its
         // own come with its kind, or from its `env`).
         set("NOTIFY_SOCKET", None);
@@ -1016,28 +1025,32 @@ impl Supervisor<'_> {
         }
         // Hooks find the socket with `tug ctl` and no config.
         if let Some(c) = &self.control {
-            set("TUG_SOCKET", Some(c.path().into()));
+            set("TUG_SOCKET", Some(c.path()));
         }
         for (k, v) in &self.extra_env {
-            set(k, Some(v.clone()));
+            set(k, Some(v));
         }
         for (k, v) in self.discovery_env() {
-            set(&k, Some(v));
+            set(&k, Some(&v));
         }
         if let Some(id) = identity.filter(|id| !id.name.is_empty()) {
-            set("HOME", Some(id.home.clone()));
-            set("USER", Some(id.name.clone()));
-            set("LOGNAME", Some(id.name.clone()));
+            set("HOME", Some(&id.home));
+            set("USER", Some(&id.name));
+            set("LOGNAME", Some(&id.name));
         }
         for (k, v) in &cfg.env {
-            set(k, v.clone());
+            set(k, v.as_deref());
         }
         for (k, v) in kind {
-            set(k, Some(v.clone()));
+            set(k, Some(v));
         }
-        vars.into_iter()
-            .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
-            .collect()
+        let mut out = Vec::with_capacity(vars.len());
+        for (_, e) in vars {
+            if let Ok(c) = CString::new(e) {
+                out.push(c);
+            }
+        }
+        out
     }
 
     /// Not inlined: `spawn_proc` adds two (stdout, stderr) in an
@@ -1366,23 +1379,25 @@ impl Supervisor<'_> {
         if job.life.ignores_checks() || job.check_pid.is_some() || self.checks.busy(i) {
             return;
         }
-        let Some(h) = job.life.cfg.health.clone() else {
+        let Some(h) = &job.life.cfg.health else {
             return;
         };
+        let (timeout, exec) = (h.timeout, matches!(h.check, Check::Exec(_)));
         let now = self.lp.now();
         self.job_at_mut(i).check_started = now;
         // The deadline covers a check's lookup too.
-        self.set_timer(i, T::HealthTimeout, Some(now + h.timeout));
-        let started = match &h.check {
-            Check::Exec(_) => self
-                .spawn_argv(i, true)
-                .map(|pid| self.job_at_mut(i).check_pid = Some(pid)),
-            net => {
-                let mut done = Vec::new();
-                self.checks.start(&mut self.lp, i, net, &mut done);
-                self.checks_done(done);
-                Ok(())
+        self.set_timer(i, T::HealthTimeout, Some(now + timeout));
+        let started = if exec {
+            self.spawn_argv(i, true)
+                .map(|pid| self.job_at_mut(i).check_pid = Some(pid))
+        } else {
+            let mut done = Vec::new();
+            // (Fields apart: the check is borrowed from the job's config.)
+            if let Some(h) = &self.jobs[i].life.cfg.health {
+                self.checks.start(&mut self.lp, i, &h.check, &mut done);
             }
+            self.checks_done(done);
+            Ok(())
         };
         if let Err(msg) = started {
             self.set_timer(i, T::HealthTimeout, None);
@@ -1421,10 +1436,11 @@ impl Supervisor<'_> {
         if life.ignores_checks() {
             return;
         }
-        let name = life.name().to_string();
-        let took = self.lp.now().saturating_sub(self.job_at(i).check_started);
-        self.metrics.check(&name, passed, took as f64 / 1e9);
         let now = self.lp.now();
+        let took = now.saturating_sub(self.job_at(i).check_started);
+        // (Fields apart: the name is borrowed while the metrics change.)
+        self.metrics
+            .check(self.jobs[i].name(), passed, took as f64 / 1e9);
         self.job_at_mut(i).last_check = Some((passed, detail.into(), now));
         self.step(i, Input::Checked(passed, detail));
     }

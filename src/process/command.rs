@@ -118,6 +118,13 @@ impl Pending {
     }
 }
 
+/// What `fork_with` forked: a child whose exec was waited for, or one
+/// whose report comes later.
+enum Forked {
+    Started(crate::sys::spawn::Started),
+    Detached(i32, Fd),
+}
+
 impl Command<'_> {
     pub fn spawn(self, inherited: &Inherited) -> Result<Spawned> {
         self.spawn_with(inherited, &Extras::default())
@@ -125,7 +132,10 @@ impl Command<'_> {
 
     pub fn spawn_with(self, inherited: &Inherited, extras: &Extras<'_>) -> Result<Spawned> {
         let (workdir, program) = (self.workdir, self.argv[0]);
-        let (started, candidates) = self.fork_with(inherited, extras, fork_exec)?;
+        let (Forked::Started(started), candidates) = self.fork_with(inherited, extras, false)?
+        else {
+            unreachable!()
+        };
         let error = started
             .exec_error
             .map(|(step, e)| failure_text(step, e, started.culprit, &candidates, workdir, program));
@@ -143,7 +153,11 @@ impl Command<'_> {
     pub fn spawn_detached(self, inherited: &Inherited, extras: &Extras<'_>) -> Result<Pending> {
         let workdir = self.workdir.map(CString::from);
         let program = CString::from(self.argv[0]);
-        let ((pid, report), candidates) = self.fork_with(inherited, extras, fork_exec_detached)?;
+        let (Forked::Detached(pid, report), candidates) =
+            self.fork_with(inherited, extras, true)?
+        else {
+            unreachable!()
+        };
         Ok(Pending {
             pid,
             report,
@@ -155,23 +169,23 @@ impl Command<'_> {
 
     /// Builds the child's plan (PATH candidates, argv, pid entries) and
     /// hands it to `fork`; returns what `fork` gave and the candidates,
-    /// which explaining a failed exec needs.
-    fn fork_with<T>(
+    /// which explaining a failed exec needs. One copy for both kinds of
+    /// spawn (`detached`: `fork_exec_detached`).
+    fn fork_with(
         self,
         inherited: &Inherited,
         extras: &Extras<'_>,
-        fork: impl FnOnce(&ExecPlan<'_>) -> Result<T>,
-    ) -> Result<(T, Vec<CString>)> {
-        let pid_env = extras
-            .pid_env
-            .iter()
-            .map(|name| PidVar::new(name).ok_or(Errno(libc::EINVAL)))
-            .collect::<Result<Vec<PidVar>>>()?;
+        detached: bool,
+    ) -> Result<(Forked, Vec<CString>)> {
+        let mut pid_env = Vec::with_capacity(extras.pid_env.len());
+        for name in extras.pid_env {
+            pid_env.push(PidVar::new(name).ok_or(Errno(libc::EINVAL))?);
+        }
         let candidates = search_path(self.argv[0], self.path.unwrap_or(DEFAULT_PATH));
         let candidate_refs: Vec<&CStr> = candidates.iter().map(CString::as_c_str).collect();
         let mut argv: Vec<*const c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
         argv.push(core::ptr::null());
-        let forked = fork(&ExecPlan {
+        let plan = ExecPlan {
             candidates: &candidate_refs,
             argv: &argv,
             envp: self.envp,
@@ -184,7 +198,12 @@ impl Command<'_> {
             credentials: self.credentials,
             fds: extras.fds,
             pid_env: &pid_env,
-        })?;
+        };
+        let forked = if detached {
+            fork_exec_detached(&plan).map(|(pid, fd)| Forked::Detached(pid, fd))?
+        } else {
+            Forked::Started(fork_exec(&plan)?)
+        };
         Ok((forked, candidates))
     }
 }
@@ -342,17 +361,19 @@ pub fn search_path(name: &CStr, path: &str) -> Vec<CString> {
     if bytes.contains(&b'/') || bytes.is_empty() {
         return alloc::vec![CString::from(name)];
     }
-    path.split(':')
-        .filter_map(|dir| {
-            let mut full = Vec::with_capacity(dir.len() + 1 + bytes.len());
-            if !dir.is_empty() {
-                full.extend_from_slice(dir.as_bytes());
-                full.push(b'/');
-            }
-            full.extend_from_slice(bytes);
-            CString::new(full).ok()
-        })
-        .collect()
+    let mut out = Vec::new();
+    for dir in path.split(':') {
+        let mut full = Vec::with_capacity(dir.len() + 1 + bytes.len());
+        if !dir.is_empty() {
+            full.extend_from_slice(dir.as_bytes());
+            full.push(b'/');
+        }
+        full.extend_from_slice(bytes);
+        if let Ok(c) = CString::new(full) {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -32,15 +32,25 @@ fn all() -> Result<Vec<Proc>> {
         let Some(pid) = name.to_str().ok().and_then(|s| s.parse::<i32>().ok()) else {
             continue;
         };
-        let Ok(path) = CString::new(alloc::format!("/proc/{pid}/stat")) else {
-            continue;
-        };
         // A process that exits between the listing and the read is simply gone.
-        if let Some(p) = read_file(&path).ok().as_deref().and_then(parse_stat) {
+        if let Some(p) = read_stat(pid).as_deref().and_then(parse_stat) {
             procs.push(p);
         }
     }
     Ok(procs)
+}
+
+/// /proc/PID/stat, when there is such a process (and a /proc).
+#[inline(never)]
+fn read_stat(pid: i32) -> Option<Vec<u8>> {
+    let path = CString::new(alloc::format!("/proc/{pid}/stat")).ok()?;
+    read_file(&path).ok()
+}
+
+/// Keeps the processes `pick` says to (one copy of the loop for all).
+#[inline(never)]
+fn keep(procs: &mut Vec<Proc>, pick: &dyn Fn(&Proc) -> bool) {
+    procs.retain(pick);
 }
 
 /// All processes below `root`, parents before children.
@@ -51,7 +61,7 @@ pub fn descendants(root: i32) -> Result<Vec<Proc>> {
 /// The members of process group `pgrp` (a job's process and what it forked).
 pub fn group(pgrp: i32) -> Result<Vec<Proc>> {
     let mut procs = all()?;
-    procs.retain(|p| p.pgrp == pgrp);
+    keep(&mut procs, &|p| p.pgrp == pgrp);
     Ok(procs)
 }
 
@@ -72,7 +82,7 @@ pub fn signal_descendants(sig: i32, spare: i32) -> Signalled {
     use crate::sys::{process::getpid, signal::kill};
     match descendants(getpid()) {
         Ok(mut procs) => {
-            procs.retain(|p| p.pid != spare);
+            keep(&mut procs, &|p| p.pid != spare);
             for p in &procs {
                 let _ = kill(p.pid, sig);
             }
@@ -152,8 +162,7 @@ pub fn lookup(pid: i32) -> Option<(Proc, u8)> {
     if pid <= 0 {
         return None;
     }
-    let path = CString::new(alloc::format!("/proc/{pid}/stat")).ok()?;
-    let stat = read_file(&path).ok()?;
+    let stat = read_stat(pid)?;
     Some((parse_stat(&stat)?, parse_state(&stat)?))
 }
 

@@ -19,13 +19,31 @@ pub struct Identity {
 
 /// Resolves `user` (name or number) and an optional `group` override.
 pub fn resolve(user: Option<&str>, group: Option<&str>) -> Result<Identity, String> {
-    let passwd = read_file(c"/etc/passwd")
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    let groups = read_file(c"/etc/group")
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
+    let passwd = text_of(c"/etc/passwd");
+    let groups = text_of(c"/etc/group");
     resolve_in(&passwd, &groups, user, group)
+}
+
+/// A file's text ("" when it cannot be read).
+fn text_of(path: &core::ffi::CStr) -> String {
+    read_file(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+/// The first seven `:`-separated fields of a line (then ""), and how many
+/// fields it has.
+#[inline(never)]
+fn fields(line: &str) -> ([&str; 7], usize) {
+    let mut f = [""; 7];
+    let mut n = 0;
+    for part in line.split(':') {
+        if let Some(slot) = f.get_mut(n) {
+            *slot = part;
+        }
+        n += 1;
+    }
+    (f, n)
 }
 
 pub fn resolve_in(
@@ -51,8 +69,8 @@ pub fn resolve_in(
     } else if user.is_some() {
         id.groups.push(id.gid);
         for line in group_db.lines() {
-            let f: Vec<&str> = line.split(':').collect();
-            if f.len() >= 4
+            let (f, n) = fields(line);
+            if n >= 4
                 && f[3].split(',').any(|m| m == id.name)
                 && let Ok(gid) = f[2].parse::<u32>()
                 && !id.groups.contains(&gid)
@@ -67,8 +85,8 @@ pub fn resolve_in(
 fn lookup_user(passwd: &str, user: &str) -> Result<Identity, String> {
     let numeric = user.parse::<u32>().ok();
     for line in passwd.lines() {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() < 7 {
+        let (f, n) = fields(line);
+        if n < 7 {
             continue;
         }
         let (Ok(uid), Ok(gid)) = (f[2].parse::<u32>(), f[3].parse::<u32>()) else {
@@ -101,11 +119,16 @@ fn lookup_group(db: &str, group: &str) -> Result<u32, String> {
     if let Ok(gid) = group.parse::<u32>() {
         return Ok(gid);
     }
-    db.lines()
-        .map(|l| l.split(':').collect::<Vec<_>>())
-        .find(|f| f.len() >= 3 && f[0] == group)
-        .and_then(|f| f[2].parse().ok())
-        .ok_or_else(|| format!("unknown group {group:?} (not in /etc/group)"))
+    for line in db.lines() {
+        let (f, n) = fields(line);
+        if n >= 3 && f[0] == group {
+            if let Ok(gid) = f[2].parse() {
+                return Ok(gid);
+            }
+            break;
+        }
+    }
+    Err(format!("unknown group {group:?} (not in /etc/group)"))
 }
 
 #[cfg(test)]

@@ -94,11 +94,13 @@ pub enum Notice {
 
 /// Parses one datagram (module docs).
 pub fn parse(datagram: &[u8]) -> Vec<Notice> {
-    datagram
-        .split(|&b| b == b'\n')
-        .filter(|line| !line.is_empty())
-        .map(parse_line)
-        .collect()
+    let mut out = Vec::new();
+    for line in datagram.split(|&b| b == b'\n') {
+        if !line.is_empty() {
+            out.push(parse_line(line));
+        }
+    }
+    out
 }
 
 fn parse_line(line: &[u8]) -> Notice {

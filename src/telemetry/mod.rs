@@ -177,33 +177,48 @@ fn ceil(x: f64) -> f64 {
 }
 
 /// Series of one family keyed by up to two label values, kept sorted.
+/// The keys apart from the values: finding and adding a key is one
+/// function for every family, whatever its values are.
 struct Table<V> {
-    rows: Vec<(String, String, V)>,
+    keys: Vec<(String, String)>,
+    vals: Vec<V>,
 }
 
 impl<V> Default for Table<V> {
     fn default() -> Self {
-        Table { rows: Vec::new() }
+        Table {
+            keys: Vec::new(),
+            vals: Vec::new(),
+        }
+    }
+}
+
+/// Where key (a, b) is in `keys`, added there if new (then true).
+#[inline(never)]
+fn slot(keys: &mut Vec<(String, String)>, a: &str, b: &str) -> (usize, bool) {
+    match keys.binary_search_by(|(x, y)| (x.as_str(), y.as_str()).cmp(&(a, b))) {
+        Ok(i) => (i, false),
+        Err(i) => {
+            keys.insert(i, (a.into(), b.into()));
+            (i, true)
+        }
     }
 }
 
 impl<V> Table<V> {
-    fn entry(&mut self, a: &str, b: &str, new: impl FnOnce() -> V) -> &mut V {
-        let i = match self
-            .rows
-            .binary_search_by(|(x, y, _)| (x.as_str(), y.as_str()).cmp(&(a, b)))
-        {
-            Ok(i) => i,
-            Err(i) => {
-                self.rows.insert(i, (a.into(), b.into(), new()));
-                i
-            }
-        };
-        &mut self.rows[i].2
+    fn entry(&mut self, a: &str, b: &str, new: V) -> &mut V {
+        let (i, added) = slot(&mut self.keys, a, b);
+        if added {
+            self.vals.insert(i, new);
+        }
+        &mut self.vals[i]
     }
 
     fn forget(&mut self, a: &str) {
-        self.rows.retain(|(x, _, _)| x != a);
+        while let Some(i) = self.keys.iter().position(|(x, _)| x == a) {
+            self.keys.remove(i);
+            self.vals.remove(i);
+        }
     }
 }
 
@@ -307,41 +322,41 @@ impl Metrics {
 
     /// Every event published on the bus (`tug_events_total{code,source}`).
     pub fn event(&mut self, code: &str, source: &str) {
-        *self.events.entry(code, source, || 0) += 1;
+        *self.events.entry(code, source, 0) += 1;
     }
 
     pub fn job_restart(&mut self, job: &str) {
-        *self.restarts.entry(job, "", || 0) += 1;
+        *self.restarts.entry(job, "", 0) += 1;
     }
 
     /// The job's current state (one of JobReport's states), as a gauge
     /// `tug_job_state{job,state}` = 1 for the current state.
     pub fn job_state(&mut self, job: &str, state: &'static str) {
-        *self.states.entry(job, "", || state) = state;
+        *self.states.entry(job, "", state) = state;
     }
 
     /// One health check: pass/fail counter and a duration histogram.
     pub fn check(&mut self, job: &str, passed: bool, seconds: f64) {
         let result = if passed { "pass" } else { "fail" };
-        *self.checks.entry(job, result, || 0) += 1;
+        *self.checks.entry(job, result, 0) += 1;
         self.check_seconds
-            .entry(job, "", Histogram::default)
+            .entry(job, "", Histogram::default())
             .observe(seconds);
     }
 
     pub fn watch_instances(&mut self, watch: &str, n: usize) {
-        *self.watches.entry(watch, "", || 0) = n as u64;
+        *self.watches.entry(watch, "", 0) = n as u64;
     }
 
     pub fn control_request(&mut self, path: &str, status: u16) {
         let code = format!("{status}");
-        *self.requests.entry(path, &code, || 0) += 1;
+        *self.requests.entry(path, &code, 0) += 1;
     }
 
     /// Sets log series `family` (`LOG_FAMILIES`) of `label` to `v`.
     pub fn log_count(&mut self, family: usize, label: &str, v: u64) {
         if let Some(t) = self.logs.get_mut(family) {
-            *t.entry(label, "", || 0) = v;
+            *t.entry(label, "", 0) = v;
         }
     }
 
@@ -422,13 +437,13 @@ impl Metrics {
             ["job", ""],
             &self.restarts,
         );
-        if !self.states.rows.is_empty() {
+        if !self.states.keys.is_empty() {
             out.family(
                 "tug_job_state",
                 "1 for the state each job is in, 0 for the others.",
                 "gauge",
             );
-            for (job, _, current) in &self.states.rows {
+            for ((job, _), current) in self.states.keys.iter().zip(&self.states.vals) {
                 let extra = (!JOB_STATES.contains(current)).then_some(*current);
                 for state in JOB_STATES.iter().copied().chain(extra) {
                     out.sample("tug_job_state", &[("job", job), ("state", state)]);
@@ -443,10 +458,10 @@ impl Metrics {
             ["job", "result"],
             &self.checks,
         );
-        if !self.check_seconds.rows.is_empty() {
+        if !self.check_seconds.keys.is_empty() {
             let name = "tug_health_check_duration_seconds";
             out.family(name, "How long each job's health checks took.", "histogram");
-            for (job, _, h) in &self.check_seconds.rows {
+            for ((job, _), h) in self.check_seconds.keys.iter().zip(&self.check_seconds.vals) {
                 out.histogram(name, &[("job", job)], h);
             }
         }
@@ -471,14 +486,14 @@ impl Metrics {
             ["path", "code"],
             &self.requests,
         );
-        if !self.requests.rows.is_empty() {
+        if !self.requests.keys.is_empty() {
             let name = "containerpilot_control_http_requests";
             out.family(
                 name,
                 "ContainerPilot's name for tug_control_requests_total.",
                 "untyped",
             );
-            for (path, code, n) in &self.requests.rows {
+            for ((path, code), n) in self.requests.keys.iter().zip(&self.requests.vals) {
                 out.sample(name, &[("code", code), ("path", path)]);
                 out.uint(*n);
             }
@@ -566,11 +581,11 @@ impl Out {
 
     /// A family of integer series keyed by one or two labels.
     fn table(&mut self, name: &str, help: &str, kind: &str, labels: [&str; 2], t: &Table<u64>) {
-        if t.rows.is_empty() {
+        if t.keys.is_empty() {
             return;
         }
         self.family(name, help, kind);
-        for (a, b, n) in &t.rows {
+        for ((a, b), n) in t.keys.iter().zip(&t.vals) {
             self.sample(name, &[(labels[0], a), (labels[1], b)]);
             self.uint(*n);
         }

@@ -55,12 +55,12 @@ impl Supervisor<'_> {
     /// Binds, opens and watches what this run of job `i` needs.
     pub(super) fn kind_setup(&mut self, i: usize) -> core::result::Result<Setup, String> {
         let mut setup = Setup::default();
-        let svc = self.job_at(i).life.cfg.service.clone();
         let name = self.job_at(i).name().to_string();
-        if !svc.sockets.is_empty() {
+        if !self.job_at(i).life.cfg.service.sockets.is_empty() {
             if self.job_at(i).kind.sockets.is_empty() {
                 let mut bound = Vec::new();
-                for l in &svc.sockets {
+                let addrs = self.job_at(i).life.cfg.service.sockets.clone();
+                for l in &addrs {
                     // A removed job's socket for the same address (reload)
                     // is taken over: no gap, no EADDRINUSE.
                     let fd = match self.spare_sockets.iter().position(|(s, _)| s == l) {
@@ -86,6 +86,7 @@ impl Supervisor<'_> {
             setup.env.extend(listen::activation_env(&names)?);
             setup.pid_env.push("LISTEN_PID");
         }
+        let svc = &self.job_at(i).life.cfg.service;
         if svc.kind == Kind::Notify {
             let sock = NotifySocket::bind()?;
             setup
@@ -170,18 +171,28 @@ impl Supervisor<'_> {
 
     /// A reload replaced the definition: sockets bound for the old one
     /// are closed if the new one lists others.
-    pub(super) fn kind_redefined(&mut self, i: usize, old: &crate::config::kinds::Service) {
-        let new = &self.job_at(i).life.cfg.service;
-        let (sockets, listener) = (
-            new.sockets != old.sockets,
-            new.listen != old.listen || new.kind != old.kind,
-        );
+    /// (`sockets`, `listener`: what changed, from `kind_changes`.)
+    pub(super) fn kind_redefined(&mut self, i: usize, (sockets, listener): (bool, bool)) {
         if sockets {
             self.job_at_mut(i).kind.sockets.clear();
         }
         if listener {
             self.unlisten(i);
         }
+    }
+
+    /// What a new definition `new` of job `i` changes of its kind's
+    /// sockets: (activation sockets, the inetd listener).
+    pub(super) fn kind_changes(
+        &self,
+        i: usize,
+        new: &crate::config::kinds::Service,
+    ) -> (bool, bool) {
+        let old = &self.job_at(i).life.cfg.service;
+        (
+            new.sockets != old.sockets,
+            new.listen != old.listen || new.kind != old.kind,
+        )
     }
 
     // ---- inetd ----
@@ -293,7 +304,11 @@ impl Supervisor<'_> {
     /// Every pid of job `i`: its main process and its instances.
     pub(super) fn job_pids(&self, i: usize) -> Vec<i32> {
         let life = &self.job_at(i).life;
-        life.pid.iter().chain(&life.instances).copied().collect()
+        let mut pids = life.instances.clone();
+        if let Some(pid) = life.pid {
+            pids.insert(0, pid);
+        }
+        pids
     }
 
     // ---- readiness ----
@@ -438,12 +453,13 @@ impl Supervisor<'_> {
         }
         let name = life.name().to_string();
         let mine = self.job_pids(i);
-        let others: Vec<i32> = self
-            .procs
-            .iter()
-            .filter(|p| !matches!(p.owner, Owner::Job(j) | Owner::Instance(j) | Owner::Check(j) | Owner::Former(j) if j == i))
-            .map(|p| p.pid)
-            .collect();
+        let mut others = Vec::new();
+        for p in &self.procs {
+            if !matches!(p.owner, Owner::Job(j) | Owner::Instance(j) | Owner::Check(j) | Owner::Former(j) if j == i)
+            {
+                others.push(p.pid);
+            }
+        }
         if let Err(why) = pidfile::adoptable(pid, proc::getpid(), &others, &mine) {
             warning!("job {name}: main pid {pid} refused: {why}");
             return;
@@ -467,7 +483,8 @@ impl Supervisor<'_> {
                     && tree::lookup(pid).is_some_and(|(p, _)| p.ppid != proc::getpid())
                 {
                     warning!("job {name}: main pid {pid} refused: no pidfd to follow it by");
-                    self.procs.retain(|p| p.pid != pid);
+                    // (Just pushed: the last entry, the only one of `pid`.)
+                    self.procs.pop();
                     return;
                 }
             }

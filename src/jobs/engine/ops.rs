@@ -12,22 +12,21 @@ use crate::net::server::Request;
 impl Supervisor<'_> {
     pub(super) fn status_report(&self) -> Report {
         let now = self.lp.now();
-        let jobs = self
-            .jobs
-            .iter()
-            .filter(|j| !j.removed)
-            .map(|j| self.job_report(j, now))
-            .collect();
-        let watches = self
-            .watches
-            .iter()
-            .map(|w| WatchReport {
+        // Loops, not collect: its first element would get a copy of the
+        // whole report's code.
+        let mut jobs = Vec::new();
+        for j in self.jobs.iter().filter(|j| !j.removed) {
+            jobs.push(self.job_report(j, now));
+        }
+        let mut watches = Vec::new();
+        for w in &self.watches {
+            watches.push(WatchReport {
                 name: w.name.clone(),
                 target: w.target(),
                 healthy: w.healthy,
                 instances: w.instances.clone(),
-            })
-            .collect();
+            });
+        }
         Report {
             version: crate::cli::VERSION.into(),
             pid: proc::getpid(),
@@ -55,12 +54,9 @@ impl Supervisor<'_> {
 
     pub(super) fn sync_job_states(&mut self) {
         self.sync_log_metrics();
-        for i in 0..self.jobs.len() {
-            if !self.job_at(i).removed {
-                let state = self.job_state(self.job_at(i));
-                let name = self.job_at(i).name().to_string();
-                self.metrics.job_state(&name, state);
-            }
+        for j in self.jobs.iter().filter(|j| !j.removed) {
+            let state = j.life.state(self.shutting_down);
+            self.metrics.job_state(j.name(), state);
         }
     }
 
@@ -170,10 +166,10 @@ impl Supervisor<'_> {
         job.argv = argv;
         job.service = service;
         job.instance_setup = None;
-        let old = job.life.cfg.service.clone();
+        let changes = self.kind_changes(i, &cfg.service);
         let mut out = Vec::new();
         self.job_at_mut(i).life.redefine(cfg, now, &mut out);
-        self.kind_redefined(i, &old);
+        self.kind_redefined(i, changes);
         self.effects(i, out);
         self.gate(i);
         if !self.job_at(i).life.blocked {
@@ -238,7 +234,10 @@ impl Supervisor<'_> {
         self.link_stop_waits();
         self.spare_sockets.clear();
         // Watches: keep those whose definition is the same.
-        let wanted: Vec<WatchSpec> = config.watches.iter().map(watch_spec).collect();
+        let mut wanted: Vec<WatchSpec> = Vec::new();
+        for w in &config.watches {
+            wanted.push(watch_spec(w));
+        }
         let mut kept = Vec::new();
         for w in core::mem::take(&mut self.watches) {
             if wanted.contains(&w.spec) {
@@ -409,7 +408,10 @@ impl Ops for Supervisor<'_> {
             j.instance_setup = None;
         }
         for (k, v) in vars {
-            self.extra_env.retain(|(name, _)| *name != k);
+            // (Names are unique: each replaces its old value.)
+            if let Some(old) = self.extra_env.iter().position(|(name, _)| *name == k) {
+                self.extra_env.remove(old);
+            }
             self.extra_env.push((k, v));
         }
     }
