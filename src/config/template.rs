@@ -1358,6 +1358,7 @@ impl<'a> Exec<'a, '_> {
         Ok(v)
     }
 
+    #[inline(never)]
     fn run(&mut self, f: Func, a: Vec<Value>) -> Result<Value, String> {
         // `call` checked the arity, so the fixed arguments are all there;
         // reading them through `get` spares a bounds panic per use.
@@ -1412,24 +1413,25 @@ impl<'a> Exec<'a, '_> {
             Func::Split => {
                 let (sep, x) = (s(0), s(1));
                 let x = x.trim();
-                let n = match (x.is_empty(), sep.is_empty()) {
-                    (true, _) => 0,
-                    (_, true) => x.chars().count(),
-                    _ => x.matches(&*sep).count() + 1,
-                };
-                if n > MAX_LIST {
-                    return Err("too many parts".into());
-                }
-                // Plain loops: map/collect is code per call site.
-                let mut parts: Vec<Rc<str>> = Vec::with_capacity(n);
-                if n > 0 && sep.is_empty() {
-                    for (i, c) in x.char_indices() {
-                        parts.push(x[i..i + c.len_utf8()].into());
+                // The pieces between the separator's matches (with "", one
+                // per character).
+                let mut parts: Vec<Rc<str>> = Vec::new();
+                let mut start = 0;
+                while !x.is_empty() {
+                    if parts.len() >= MAX_LIST {
+                        return Err("too many parts".into());
                     }
-                } else if n > 0 {
-                    for p in x.split(&*sep) {
-                        parts.push(p.into());
-                    }
+                    let next = if sep.is_empty() {
+                        Some(after_char(x, start)).filter(|&k| k < x.len())
+                    } else {
+                        find_at(x, &sep, start)
+                    };
+                    let Some(i) = next else {
+                        parts.push(x[start..].into());
+                        break;
+                    };
+                    parts.push(x[start..i].into());
+                    start = i + sep.len();
                 }
                 Strs(parts.into())
             }
@@ -1454,14 +1456,27 @@ impl<'a> Exec<'a, '_> {
             }
             Func::ReplaceAll => {
                 let (from, to, x) = (s(0), s(1), s(2));
-                let n = match from.is_empty() {
-                    true => x.chars().count() + 1,
-                    false => x.matches(&*from).count(),
-                };
-                if x.len() - n * from.len() + n.saturating_mul(to.len()) > MAX_OUTPUT {
+                let mut out = String::new();
+                let (mut last, mut at) = (0, 0);
+                while let Some(i) = find_at(&x, &from, at) {
+                    out.push_str(&x[last..i]);
+                    out.push_str(&to);
+                    if out.len() > MAX_OUTPUT {
+                        return Err("result too large".into());
+                    }
+                    last = i + from.len();
+                    // "" matches at every character boundary, the end too.
+                    at = if from.is_empty() {
+                        after_char(&x, i)
+                    } else {
+                        last
+                    };
+                }
+                out.push_str(&x[last..]);
+                if out.len() > MAX_OUTPUT {
                     return Err("result too large".into());
                 }
-                string(x.replace(&*from, &to))
+                string(out)
             }
             Func::RegexReplaceAll => {
                 let re = Regex::new(&s(0))?;
@@ -1545,6 +1560,19 @@ impl<'a> Exec<'a, '_> {
             _ => Nil,
         })
     }
+}
+
+/// The first match of `pat` in `x` at or after `from` (None past the
+/// end). One searcher for split and replaceAll: each `matches`, `split`
+/// and `replace` on a `&str` pattern inlines its own.
+#[inline(never)]
+fn find_at(x: &str, pat: &str, from: usize) -> Option<usize> {
+    Some(from + x.get(from..)?.find(pat)?)
+}
+
+/// The offset after the character at `i` (`i + 1` at the end).
+fn after_char(x: &str, i: usize) -> usize {
+    i + x[i..].chars().next().map_or(1, char::len_utf8)
 }
 
 /// Checks an argument against a parameter kind, as Go's calls do.
@@ -1769,11 +1797,8 @@ fn format_value(out: &mut String, v: &Value, s: &Spec) -> Result<(), String> {
         (Str(x), 'x' | 'X') => {
             let mut h = String::new();
             for b in x.bytes() {
-                let _ = if verb == 'x' {
-                    write!(h, "{b:02x}")
-                } else {
-                    write!(h, "{b:02X}")
-                };
+                h.push(digit(b >> 4, verb == 'X') as char);
+                h.push(digit(b & 15, verb == 'X') as char);
             }
             h
         }
@@ -1843,13 +1868,28 @@ fn sign(negative: bool, s: &Spec) -> &'static str {
 
 fn format_int(out: &mut String, n: i64, s: &Spec) {
     let u = n.unsigned_abs();
-    let mut digits = match s.verb {
-        'x' => format!("{u:x}"),
-        'X' => format!("{u:X}"),
-        'o' => format!("{u:o}"),
-        'b' => format!("{u:b}"),
-        _ => format!("{u}"),
+    // One digit loop for the five bases (each `{:x}`-style format is its
+    // own code in core).
+    let base = match s.verb {
+        'x' | 'X' => 16,
+        'o' => 8,
+        'b' => 2,
+        _ => 10,
     };
+    let mut buf = [0u8; 64];
+    let (mut i, mut v) = (buf.len(), u);
+    loop {
+        i -= 1;
+        buf[i] = digit((v % base) as u8, s.verb == 'X');
+        v /= base;
+        if v == 0 {
+            break;
+        }
+    }
+    let mut digits = String::new();
+    for &b in &buf[i..] {
+        digits.push(b as char);
+    }
     let sign = sign(n < 0, s);
     // A precision is a minimum digit count (".0" prints 0 as nothing);
     // without one the 0 flag pads to the width.
@@ -1877,6 +1917,15 @@ fn format_int(out: &mut String, n: i64, s: &Spec) {
     pad(out, sign, &body, &Spec { zero: false, ..*s });
 }
 
+/// The ASCII digit for `d` (below 16), upper-case letters if `upper`.
+fn digit(d: u8, upper: bool) -> u8 {
+    match d {
+        0..=9 => b'0' + d,
+        _ if upper => b'A' + d - 10,
+        _ => b'a' + d - 10,
+    }
+}
+
 fn format_float(out: &mut String, f: Dec, s: &Spec) {
     let (d, point) = f.digits();
     let body = match s.verb {
@@ -1893,7 +1942,9 @@ fn format_float(out: &mut String, f: Dec, s: &Spec) {
         _ => general(&d, point, s.prec),
     };
     let body = if s.verb.is_ascii_uppercase() {
-        body.replace('e', "E")
+        let mut body = body;
+        body.make_ascii_uppercase();
+        body
     } else {
         body
     };
@@ -1995,20 +2046,32 @@ fn quote(x: &str, q: char) -> String {
     let mut s = String::new();
     s.push(q);
     for c in x.chars() {
-        let _ = match c {
-            '\x07' => s.write_str("\\a"),
-            '\x08' => s.write_str("\\b"),
-            '\x0c' => s.write_str("\\f"),
-            '\n' => s.write_str("\\n"),
-            '\r' => s.write_str("\\r"),
-            '\t' => s.write_str("\\t"),
-            '\x0b' => s.write_str("\\v"),
-            '\\' => s.write_str("\\\\"),
-            c if c == q => write!(s, "\\{c}"),
-            c if c < ' ' || c == '\x7f' => write!(s, "\\x{:02x}", c as u32),
-            c if ('\u{80}'..'\u{a0}').contains(&c) => write!(s, "\\u{:04x}", c as u32),
-            c => s.write_char(c),
+        let esc = match c {
+            '\x07' => "\\a",
+            '\x08' => "\\b",
+            '\x0c' => "\\f",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            '\x0b' => "\\v",
+            '\\' => "\\\\",
+            c if c == q => "\\",
+            // Both below 0x100: two hex digits after the escape's zeros.
+            c if c < ' ' || ('\x7f'..'\u{a0}').contains(&c) => {
+                s.push_str(if c <= '\x7f' { "\\x" } else { "\\u00" });
+                s.push(digit(c as u8 >> 4, false) as char);
+                s.push(digit(c as u8 & 15, false) as char);
+                continue;
+            }
+            c => {
+                s.push(c);
+                continue;
+            }
         };
+        s.push_str(esc);
+        if c == q {
+            s.push(c);
+        }
     }
     s.push(q);
     s
