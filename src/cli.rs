@@ -230,13 +230,15 @@ pub fn parse<'a>(
     if cfg!(feature = "chaperone") && flavor == Flavor::Telchap {
         return utf8_words(args).map(Action::Telchap);
     }
-    if flavor == Flavor::Tug {
-        match args.first().map(|a| a.to_bytes()) {
-            Some(b"check") => return subcommand(&args[1..], env, Topic::Check),
-            Some(b"render") => return subcommand(&args[1..], env, Topic::Render),
-            Some(b"help") => return help(&args[1..]),
-            Some(b"registrator") => return registrator(&args[1..], env),
-            Some(b"ctl") => return utf8_words(&args[1..]).map(Action::Ctl),
+    if flavor == Flavor::Tug
+        && let Some((first, tail)) = args.split_first()
+    {
+        match first.to_bytes() {
+            b"check" => return subcommand(tail, env, Topic::Check),
+            b"render" => return subcommand(tail, env, Topic::Render),
+            b"help" => return help(tail),
+            b"registrator" => return registrator(tail, env),
+            b"ctl" => return utf8_words(tail).map(Action::Ctl),
             _ => {}
         }
     }

@@ -212,12 +212,24 @@ fn every_command_with_its_output_and_exit_code() {
         );
     }
 
-    // A delayed shutdown: answered now, carried out when it is due.
+    // A delayed shutdown: answered now, carried out when it is due. A
+    // second request moves the first (systemd's `shutdown +N` does): the
+    // delay that counts is the later one's.
     assert_eq!(
         telchap(&dir, &["shutdown", "0.3"]),
         (0, "Shutting down in 0.3 seconds\n".into(), String::new())
     );
+    let moved = std::time::Instant::now();
+    assert_eq!(
+        telchap(&dir, &["shutdown", "1.5"]),
+        (0, "Shutting down in 1.5 seconds\n".into(), String::new())
+    );
     t.expect_line("the shutdown's delay has passed");
+    assert!(
+        moved.elapsed() >= std::time::Duration::from_millis(1500),
+        "the first request's timer was not moved: {:?}",
+        moved.elapsed()
+    );
     let (status, _, err) = t.finish();
     assert!(status.success(), "{status:?} {err}");
 }

@@ -112,6 +112,9 @@ pub struct Supervisor<'e> {
     outputs: Vec<Option<Output>>,
     bus: VecDeque<Ev>,
     shutting_down: bool,
+    /// A delayed shutdown's timer (`POST /v3/shutdown?delay=`): a later
+    /// request moves it, as `shutdown +N` does with systemd.
+    shutdown_timer: Option<TimerId>,
     /// Exit code of the main command, once it exited.
     main_code: Option<i32>,
     has_main: bool,
@@ -195,6 +198,7 @@ pub fn run(config: Config, main: &[&CStr], env: &Environ, opts: &Options<'_>) ->
         outputs: Vec::new(),
         bus: VecDeque::new(),
         shutting_down: false,
+        shutdown_timer: None,
         main_code: None,
         has_main: !main.is_empty(),
         draining: false,
@@ -1278,6 +1282,7 @@ impl Supervisor<'_> {
             Some(Key::Grace) => self.sweep.expired(),
             Some(Key::TelemetryBeat) => self.telemetry_heartbeat(),
             Some(Key::Shutdown) => {
+                self.shutdown_timer = None;
                 info!("the shutdown's delay has passed");
                 self.begin_shutdown();
             }

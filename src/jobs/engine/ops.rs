@@ -447,7 +447,10 @@ impl Ops for Supervisor<'_> {
     fn shutdown_after(&mut self, delay_ns: u64) -> core::result::Result<(), String> {
         info!("control: shutdown requested in {} ms", delay_ns / 1_000_000);
         let at = self.lp.now().saturating_add(delay_ns);
-        self.lp.add_timer(at, Key::Shutdown.raw());
+        if let Some(old) = self.shutdown_timer.take() {
+            self.lp.cancel_timer(old);
+        }
+        self.shutdown_timer = Some(self.lp.add_timer(at, Key::Shutdown.raw()));
         Ok(())
     }
 
