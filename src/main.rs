@@ -15,10 +15,11 @@
 extern crate alloc;
 
 use core::ffi::c_int;
-use tug::sys::rt::{Argv, Malloc, abort};
+use tug::sys::heap::Heap;
+use tug::sys::rt::{Argv, abort};
 
 #[global_allocator]
-static ALLOCATOR: Malloc = Malloc;
+static ALLOCATOR: Heap = Heap::new();
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {

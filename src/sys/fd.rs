@@ -188,31 +188,46 @@ pub fn read_file(path: &CStr) -> Result<Vec<u8>> {
     }
 }
 
-/// The names in a directory, without "." and "..".
+/// The names in a directory, without "." and "..". getdents64 itself,
+/// not opendir: musl's DIR comes from its malloc, which tug does not link
+/// (sys::heap).
 pub fn list_dir(path: &CStr) -> Result<Vec<CString>> {
-    // SAFETY: path is NUL-terminated. musl's opendir opens with O_CLOEXEC.
-    let dir = unsafe { libc::opendir(path.as_ptr()) };
-    if dir.is_null() {
-        return Err(Errno::last());
-    }
+    let dir = retry(|| {
+        // SAFETY: path is NUL-terminated; the returned fd is owned by Fd.
+        let fd = unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        check(fd).map(Fd)
+    })?;
     let mut names = Vec::new();
+    let mut buf = [0u8; 2048];
     loop {
-        // SAFETY: dir is a valid DIR* until closedir below; readdir's
-        // result stays valid until the next readdir on the same stream.
-        let ent = unsafe { libc::readdir(dir) };
-        if ent.is_null() {
-            break;
+        // SAFETY: buf is valid for buf.len() writable bytes.
+        let n =
+            unsafe { libc::syscall(libc::SYS_getdents64, dir.raw(), buf.as_mut_ptr(), buf.len()) };
+        let n = super::check_long(n)? as usize;
+        if n == 0 {
+            return Ok(names);
         }
-        // SAFETY: d_name is a NUL-terminated array inside *ent.
-        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
-        let bytes = name.to_bytes();
-        if bytes != b"." && bytes != b".." {
-            names.push(CString::from(name));
+        // Each record: d_ino (8), d_off (8), d_reclen (2), d_type (1),
+        // then the NUL-terminated name, padded to d_reclen.
+        let mut at = 0;
+        while at + 19 < n {
+            let len = usize::from(u16::from_ne_bytes([buf[at + 16], buf[at + 17]]));
+            let rec = &buf[at..n.min(at + len.max(19))];
+            at += len.max(19);
+            let Ok(name) = CStr::from_bytes_until_nul(&rec[19..]) else {
+                continue;
+            };
+            let bytes = name.to_bytes();
+            if bytes != b"." && bytes != b".." {
+                names.push(CString::from(name));
+            }
         }
     }
-    // SAFETY: dir came from opendir and is closed exactly once.
-    unsafe { libc::closedir(dir) };
-    Ok(names)
 }
 
 /// Whether `fd` has input (or EOF, or an error to read) within

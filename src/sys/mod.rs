@@ -8,6 +8,7 @@ pub mod dgram;
 pub mod epoll;
 pub mod fd;
 pub mod file;
+pub mod heap;
 pub mod host;
 pub mod inotify;
 pub mod listen;
