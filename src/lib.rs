@@ -50,6 +50,7 @@ pub mod regex;
 pub mod registrator;
 pub mod service;
 pub mod signame;
+pub mod sort;
 pub mod suggest;
 #[allow(unsafe_code)]
 pub mod sys;

@@ -231,7 +231,7 @@ fn status(t: &ctl::Target) -> i32 {
             note,
         ]));
     }
-    rows.sort_by(|a, b| a[1].cmp(&b[1]));
+    crate::sort::small(&mut rows, |a, b| a[1] < b[1]);
     rows.insert(0, columns(&["pid", "name", "enabled", "status", "note"]));
     let out = format!(
         "tug {} (telchap)\nManaged processes: {} ({enabled} enabled)\n\n{}",

@@ -169,7 +169,7 @@ fn read(doc: &Node, id: &str, c: &mut Inspect) -> Result<(), String> {
                 )?,
             });
         }
-        super::service::sort_small(&mut c.networks, |a, b| a.name < b.name);
+        crate::sort::small(&mut c.networks, |a, b| a.name < b.name);
     }
     if let Some(s) = state {
         c.state.status = string(s, "Status", "State.Status")?;

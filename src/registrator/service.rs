@@ -116,18 +116,6 @@ pub fn ttl_status(health: Option<Health>) -> Option<crate::discovery::Health> {
     }
 }
 
-/// A stable insertion sort: these lists are a few items long, and core's
-/// sort costs 11 KB of code.
-pub(super) fn sort_small<T>(v: &mut [T], less: impl Fn(&T, &T) -> bool) {
-    for i in 1..v.len() {
-        let mut j = i;
-        while j > 0 && less(&v[j], &v[j - 1]) {
-            v.swap(j, j - 1);
-            j -= 1;
-        }
-    }
-}
-
 /// One exposed port of the container and how it is published.
 struct Port<'a> {
     number: u16,
@@ -178,7 +166,7 @@ pub fn services(c: &Inspect, m: &Model, me: &Identity, peer: Option<&Inspect>) -
             );
         }
     }
-    sort_small(&mut ports, |a, b| (a.number, a.proto) < (b.number, b.proto));
+    crate::sort::small(&mut ports, |a, b| (a.number, a.proto) < (b.number, b.proto));
     // Unpublished ports count only with -internal; the group is counted
     // here, before IGNORE and -explicit (registrator's order).
     ports.retain(|p| m.internal || p.binding.is_some_and(|(_, hp)| !hp.is_empty()));
@@ -283,7 +271,7 @@ fn service(
         tags.push(p.proto.into());
     }
     meta.retain(|(k, _)| !matches!(k.as_str(), "id" | "tags" | "name" | "network"));
-    sort_small(&mut meta, |a, b| a < b);
+    crate::sort::small(&mut meta, |a, b| a < b);
     let mut svc = Service {
         id,
         name,

@@ -41,6 +41,20 @@ use alloc::vec::Vec;
 use core::cell::Cell;
 use core::ffi::{CStr, c_char};
 
+/// The 32-bit-id calls (armv7's plain ones take 16-bit ids).
+#[cfg(target_arch = "arm")]
+const SYS_SETGROUPS: libc::c_long = libc::SYS_setgroups32;
+#[cfg(target_arch = "arm")]
+const SYS_SETGID: libc::c_long = libc::SYS_setgid32;
+#[cfg(target_arch = "arm")]
+const SYS_SETUID: libc::c_long = libc::SYS_setuid32;
+#[cfg(not(target_arch = "arm"))]
+const SYS_SETGROUPS: libc::c_long = libc::SYS_setgroups;
+#[cfg(not(target_arch = "arm"))]
+const SYS_SETGID: libc::c_long = libc::SYS_setgid;
+#[cfg(not(target_arch = "arm"))]
+const SYS_SETUID: libc::c_long = libc::SYS_setuid;
+
 /// Everything the child needs, prepared by the parent: after fork the child
 /// may not allocate (the allocator's lock state is undefined there), so
 /// every pointer here already points at finished data.
@@ -449,13 +463,16 @@ fn child_after_fork(plan: &ExecPlan<'_>, envp: &[*const c_char], report: RawFd) 
         }
         if let Some(c) = &plan.credentials {
             // Groups first: after setuid we could no longer change them.
-            if libc::setgroups(c.groups.len(), c.groups.as_ptr()) != 0 {
+            // The syscalls themselves: musl's wrappers would signal every
+            // other thread to change its ids too (~1.2 KB of code), and the
+            // child of fork has none.
+            if libc::syscall(SYS_SETGROUPS, c.groups.len(), c.groups.as_ptr()) != 0 {
                 child_fail(report, 3, *libc::__errno_location(), NO_CULPRIT);
             }
-            if libc::setgid(c.gid) != 0 {
+            if libc::syscall(SYS_SETGID, c.gid as libc::c_long) != 0 {
                 child_fail(report, 4, *libc::__errno_location(), NO_CULPRIT);
             }
-            if libc::setuid(c.uid) != 0 {
+            if libc::syscall(SYS_SETUID, c.uid as libc::c_long) != 0 {
                 child_fail(report, 5, *libc::__errno_location(), NO_CULPRIT);
             }
         }
