@@ -316,11 +316,11 @@ fn user_and_group_are_dropped() {
     }
     let cfg = config(
         "user",
-        r#"{ jobs: [ { name: "who", exec: "sh -c 'echo $(id -u):$(id -g):$USER:$HOME'", user: "nobody", group: "65534", workdir: "/tmp" } ] }"#,
+        r#"{ jobs: [ { name: "who", exec: "sh -c 'echo $(id -u):$(id -g):$USER:$HOME:$(id -G)'", user: "nobody", group: "65534", workdir: "/tmp" } ] }"#,
     );
     let (code, _, err) = output(supervise(&cfg, &[]));
     assert_eq!(code, 0, "{err}");
-    assert_eq!(job_lines(&err)[0].1, "65534:65534:nobody:/nonexistent");
+    assert_eq!(job_lines(&err)[0].1, "65534:65534:nobody:/nonexistent:65534");
 }
 
 #[test]
