@@ -320,7 +320,10 @@ fn user_and_group_are_dropped() {
     );
     let (code, _, err) = output(supervise(&cfg, &[]));
     assert_eq!(code, 0, "{err}");
-    assert_eq!(job_lines(&err)[0].1, "65534:65534:nobody:/nonexistent:65534");
+    assert_eq!(
+        job_lines(&err)[0].1,
+        "65534:65534:nobody:/nonexistent:65534"
+    );
 }
 
 #[test]
