@@ -47,13 +47,16 @@ test-deps:
 # identical functions into one (-2.7 KB with the chaperone feature); safe
 # because nothing in tug compares function or vtable addresses (no fn-pointer
 # or `dyn` pointer equality anywhere in src/) and `make tiny` has run the
-# whole suite with it. (`--icf=safe` folds nothing here.)
+# whole suite with it. (`--icf=safe` folds nothing here.) LLVM's ext-TSP
+# block placement and tail merging of two-instruction tails lay the same
+# code out in fewer jumps (-1.7 KB); they change no behaviour.
 LINK_ARGS := -C relocation-model=static \
 	-C linker=rust-lld -C linker-flavor=ld.lld -C link-self-contained=yes \
 	-C link-arg=-z -C link-arg=pack-relative-relocs \
 	-C link-arg=--no-eh-frame-hdr \
 	-C link-arg=-T -C link-arg=$(CURDIR)/scripts/no-eh-frame.ld \
-	-C link-arg=-O2 -C link-arg=--icf=all -C llvm-args=-enable-machine-outliner=always
+	-C link-arg=-O2 -C link-arg=--icf=all -C llvm-args=-enable-machine-outliner=always \
+	-C llvm-args=-enable-ext-tsp-block-placement -C llvm-args=-tail-merge-size=2
 build: musl-target
 	$(CARGO) rustc --release --target $(TARGET) --bin tug -- $(LINK_ARGS)
 	@echo "tug binary: $$(wc -c <$(BIN)) bytes"
@@ -75,7 +78,8 @@ TINY_RUSTFLAGS := -C force-unwind-tables=no -Z location-detail=none \
 	-C llvm-args=-enable-machine-outliner=always -C relocation-model=static \
 	-C linker=rust-lld -C linker-flavor=ld.lld -C link-self-contained=yes \
 	-C link-arg=--no-eh-frame-hdr -C link-arg=-T -C link-arg=$(CURDIR)/scripts/no-eh-frame.ld \
-	-C link-arg=--icf=all -C link-arg=-O2
+	-C link-arg=--icf=all -C link-arg=-O2 \
+	-C llvm-args=-enable-ext-tsp-block-placement -C llvm-args=-tail-merge-size=2
 # -Zbuild-std needs the standard library's source (rustup's rust-src).
 rust-src:
 	@sysroot=$$($(RUSTC) --print sysroot) || exit 1; \
