@@ -7,6 +7,7 @@
 use crate::config::chaperone as chap;
 use crate::duration;
 use crate::env::Environ;
+use crate::quote::q;
 use crate::signame;
 use alloc::format;
 use alloc::string::String;
@@ -527,7 +528,8 @@ fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, Us
                     "enable" | "disable" => Some(v),
                     _ => {
                         return Err(UsageError::new(format!(
-                            "-maintenance: {v:?} is not enable or disable"
+                            "-maintenance: {v} is not enable or disable",
+                            v = q(&v)
                         )));
                     }
                 };
@@ -594,7 +596,8 @@ fn go_bool(arg: &str, inline: Option<&str>) -> Result<bool, UsageError> {
         None | Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
         Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
         Some(v) => Err(UsageError::new(format!(
-            "invalid boolean value {v:?} for {arg}"
+            "invalid boolean value {v} for {arg}",
+            v = q(&v)
         ))),
     }
 }
@@ -735,7 +738,12 @@ fn chaperone(args: &[&CStr], env: &Environ) -> Result<Action<'static>, UsageErro
         w.o.no_console_log |= !w.debug;
     }
     if let Some(defaults) = env.get("_CHAP_OPTIONS").filter(|_| !w.no_defaults) {
-        let bad = |e: &str| UsageError::new(format!("_CHAP_OPTIONS ({defaults:?}): {e}"));
+        let bad = |e: &str| {
+            UsageError::new(format!(
+                "_CHAP_OPTIONS ({defaults}): {e}",
+                defaults = q(&defaults)
+            ))
+        };
         let split = crate::config::words::split(defaults).map_err(bad)?;
         let split: Vec<&str> = split.iter().map(String::as_str).collect();
         let d = match chap_words(&split).map_err(|e| bad(&e.msg))? {
@@ -784,7 +792,8 @@ fn chaperone(args: &[&CStr], env: &Environ) -> Result<Action<'static>, UsageErro
         .filter(|l| chap::priority(l).is_none())
     {
         return Err(UsageError::new(format!(
-            "--log-level {l:?} is not a priority (emerg, alert, crit, err, warn, notice, info, debug)"
+            "--log-level {l} is not a priority (emerg, alert, crit, err, warn, notice, info, debug)",
+            l = q(&l)
         )));
     }
     if let Some(spec) = &o.create_user {
@@ -861,7 +870,7 @@ fn take_value<'a>(args: &[&'a CStr], i: &mut usize, flag: &str) -> Result<&'a st
 }
 
 fn parse_grace(v: &str, what: &str) -> Result<u64, UsageError> {
-    duration::parse(v).map_err(|e| UsageError::new(format!("{what}: {e}: {v:?}")))
+    duration::parse(v).map_err(|e| UsageError::new(format!("{what}: {e}: {v}", v = q(&v))))
 }
 
 /// atoi(): the leading digits, 0 when there are none.

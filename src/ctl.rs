@@ -36,6 +36,7 @@
 use crate::json::{self, as_array, as_bool, as_str, as_u64};
 use crate::json5;
 use crate::net::http::{Request, ResponseParser, write_request};
+use crate::quote::q;
 use crate::sys::fd::{Fd, read_raw, write_all, write_raw};
 use crate::sys::{Errno, listen, net};
 use alloc::ffi::CString;
@@ -137,9 +138,13 @@ fn usage_of(cmd: &str) -> &'static str {
 
 /// "unknown command \"x\" (did you mean \"y\"?)"
 fn unknown(what: &str, word: &str, known: &[&str]) -> Usage {
-    let hint = crate::config::decode::closest(word, known)
-        .map_or(String::new(), |k| format!(" (did you mean {k:?}?)"));
-    Usage(format!("unknown {what} {word:?}{hint}"), true)
+    let hint = crate::config::decode::closest(word, known).map_or(String::new(), |k| {
+        format!(" (did you mean {k}?)", k = q(&k))
+    });
+    Usage(
+        format!("unknown {what} {word}{hint}", word = q(&word)),
+        true,
+    )
 }
 
 /// Maps `tug ctl WORDS` (after `--socket`) to a request.
@@ -182,7 +187,10 @@ pub fn call_for(words: &[&str]) -> Result<Call, Usage> {
     }
     if let Some(extra) = args.get(most) {
         return Err(Usage(
-            format!("{cmd}: unexpected {extra:?} (tug ctl {usage})"),
+            format!(
+                "{cmd}: unexpected {extra} (tug ctl {usage})",
+                extra = q(&extra)
+            ),
             false,
         ));
     }
@@ -227,7 +235,7 @@ pub fn call_for(words: &[&str]) -> Result<Call, Usage> {
         "logs" => (true, job + "/logs?follow", String::new(), Show::Stream),
         "signal" => {
             let sig = crate::signame::parse(arg(1))
-                .ok_or_else(|| bad(format!("unknown signal {:?}", arg(1))))?;
+                .ok_or_else(|| bad(format!("unknown signal {}", q(&arg(1)))))?;
             let body = format!("{{\"signal\":{sig}}}");
             (false, job + "/signal", body, Show::Body)
         }
@@ -235,7 +243,7 @@ pub fn call_for(words: &[&str]) -> Result<Call, Usage> {
             let (path, word) = match arg(0) {
                 "on" | "enable" => ("/v3/maintenance/enable", "on"),
                 "off" | "disable" => ("/v3/maintenance/disable", "off"),
-                w => return Err(bad(format!("{w:?} is not on or off"))),
+                w => return Err(bad(format!("{w} is not on or off", w = q(&w)))),
             };
             (
                 false,
@@ -272,9 +280,9 @@ fn json_object(pairs: &[&str], numeric: bool) -> Result<String, String> {
     for p in pairs {
         let (k, v) = p
             .split_once('=')
-            .ok_or_else(|| format!("{p:?} is not KEY=VALUE"))?;
+            .ok_or_else(|| format!("{p} is not KEY=VALUE", p = q(&p)))?;
         if k.is_empty() {
-            return Err(format!("{p:?} has an empty key"));
+            return Err(format!("{p} has an empty key", p = q(&p)));
         }
         w.key(k);
         if !numeric {
@@ -282,7 +290,7 @@ fn json_object(pairs: &[&str], numeric: bool) -> Result<String, String> {
         } else if is_json_number(v) {
             w.raw(v);
         } else {
-            return Err(format!("{p:?}: the value must be a number"));
+            return Err(format!("{p}: the value must be a number", p = q(&p)));
         }
     }
     w.end_object();
@@ -356,7 +364,8 @@ pub fn target(flag: Option<&str>, env: &crate::env::Environ) -> Target {
 pub fn connect(t: &Target) -> Result<(Fd, &str), String> {
     let mut absent = Vec::new();
     for path in &t.paths {
-        let c = CString::new(path.as_str()).map_err(|_| format!("invalid socket path {path:?}"))?;
+        let c = CString::new(path.as_str())
+            .map_err(|_| format!("invalid socket path {path}", path = q(&path)))?;
         let abstract_name = listen::is_abstract(path.as_bytes());
         match net::unix_connect(&c) {
             Ok(fd) => {
@@ -703,7 +712,7 @@ fn job_detail(body: &[u8]) -> Result<String, String> {
             exec.push(' ');
         }
         if w.is_empty() || w.contains(char::is_whitespace) {
-            let _ = write!(exec, "{w:?}");
+            let _ = write!(exec, "{w}", w = q(&w));
         } else {
             exec.push_str(w);
         }

@@ -46,6 +46,7 @@ pub mod log;
 pub mod logs;
 pub mod net;
 pub mod process;
+pub mod quote;
 pub mod regex;
 pub mod registrator;
 pub mod service;

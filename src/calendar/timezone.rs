@@ -12,6 +12,7 @@ use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use super::{DAY, civil_from_days, days_from_civil, days_in_month, weekday};
+use crate::quote::q;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Zone {
@@ -98,7 +99,10 @@ impl Zone {
     /// the US rules (M3.2.0,M11.1.0), as in glibc.
     pub fn from_posix(spec: &str) -> Result<Zone, String> {
         let p = posix(spec).ok_or_else(|| {
-            format!("{spec:?} is not a POSIX TZ string like \"CET-1CEST,M3.5.0,M10.5.0/3\"")
+            format!(
+                "{spec} is not a POSIX TZ string like \"CET-1CEST,M3.5.0,M10.5.0/3\"",
+                spec = q(&spec)
+            )
         })?;
         Ok(match p.dst {
             None => Zone::Fixed(p.std),

@@ -86,6 +86,7 @@ use crate::json5::{Member, Value};
 use crate::log::LogRing;
 use crate::log::warning;
 use crate::net::server::{Limits, Peer, Pending, Request, Response, Server, Stream};
+use crate::quote::q;
 use crate::sys::{Errno, listen, process};
 use alloc::ffi::CString;
 use alloc::format;
@@ -238,8 +239,12 @@ impl Control {
 
     /// As `open`; Err carries the cause (EADDRINUSE: another tug).
     fn try_open(path: &str, allow: &[u32], token_base: u64) -> Result<Control, (Errno, String)> {
-        let cpath = CString::new(path)
-            .map_err(|_| (Errno(libc::EINVAL), format!("{path:?}: a NUL in the path")))?;
+        let cpath = CString::new(path).map_err(|_| {
+            (
+                Errno(libc::EINVAL),
+                format!("{path}: a NUL in the path", path = q(&path)),
+            )
+        })?;
         let abstract_name = listen::is_abstract(path.as_bytes());
         let mode = if allow.is_empty() { 0o600 } else { 0o666 };
         let fd = match listen::unix_listener(&cpath, mode) {
@@ -504,7 +509,10 @@ fn listen_error(path: &str, e: Errno) -> String {
             format!("cannot create {path}: directory {dir} does not exist")
         }
         Errno(libc::ENAMETOOLONG) => {
-            format!("{path:?}: a socket path must be 1 to 107 bytes long")
+            format!(
+                "{path}: a socket path must be 1 to 107 bytes long",
+                path = q(&path)
+            )
         }
         Errno(libc::EACCES | libc::EPERM) => {
             format!("cannot create {path}: permission denied in {dir}")
@@ -797,7 +805,7 @@ fn environ(body: &[u8]) -> Result<Vec<(String, String)>, String> {
     let mut problems = Vec::new();
     for m in object(body)? {
         if m.key.is_empty() || m.key.contains(['=', '\0']) {
-            problems.push(format!("{:?} is not an environment variable name", m.key));
+            problems.push(format!("{} is not an environment variable name", q(&m.key)));
             continue;
         }
         match m.value.value {
@@ -857,7 +865,7 @@ fn signal(body: &[u8]) -> Result<i32, String> {
         _ => return Err(usage.into()),
     };
     parsed.ok_or_else(|| match &sig.value {
-        Value::String(s) => format!("unknown signal {s:?}"),
+        Value::String(s) => format!("unknown signal {s}", s = q(&s)),
         _ => format!(
             "a signal number must be 1 to {}",
             crate::sys::signal::MAX_SIGNAL

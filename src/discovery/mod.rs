@@ -33,6 +33,7 @@
 //! - Shutdown gives each service one deregistration attempt (after any
 //!   registration still in flight) and gives up after `SHUTDOWN_NS`.
 
+use crate::quote::q;
 mod consul;
 pub(crate) mod etcd;
 #[cfg(test)]
@@ -356,7 +357,7 @@ impl Discovery {
                 for e in endpoints {
                     eps.push(
                         Endpoint::parse(e, 2379)
-                            .map_err(|err| format!("etcd endpoint {e:?}: {err}"))?,
+                            .map_err(|err| format!("etcd endpoint {e}: {err}", e = q(&e)))?,
                     );
                 }
                 Backend::Etcd {
@@ -498,8 +499,9 @@ impl Discovery {
                     WatchKind::Service { service, tag, dc } => {
                         if let Some(dc) = dc {
                             warning!(
-                                "etcd: watch {}: dc {dc:?} is ignored (etcd has no datacenters)",
-                                w.name
+                                "etcd: watch {}: dc {dc} is ignored (etcd has no datacenters)",
+                                w.name,
+                                dc = q(&dc)
                             );
                         }
                         etcd::EtcdWatchKind::Service {

@@ -28,6 +28,7 @@ use crate::process::command::{Command, Extras};
 use crate::process::reaper::{self, Left, Sweep};
 use crate::process::signals::{self, Inherited};
 use crate::process::{tree, users};
+use crate::quote::q;
 use crate::sys::fd::{self, Fd};
 use crate::sys::process::{self as proc, ExitStatus};
 use crate::sys::signal::kill;
@@ -408,7 +409,7 @@ impl Supervisor<'_> {
             }
             Some(path) => {
                 let c = CString::new(path)
-                    .map_err(|_| format!("logging.output: invalid path {path:?}"))?;
+                    .map_err(|_| format!("logging.output: invalid path {path}", path = q(&path)))?;
                 let f = fd::open_append(&c)
                     .map_err(|e| format!("logging.output: cannot open {path}: {e}"))?;
                 crate::log::set_output(fd::into_raw(f));
@@ -1362,8 +1363,9 @@ impl Supervisor<'_> {
                 self.set_timer(i, T::Cron, Some(at));
             }
             None => warning!(
-                "job {}: cron {expr:?} never fires",
-                self.job_at(i).life.cfg.name
+                "job {}: cron {expr} never fires",
+                self.job_at(i).life.cfg.name,
+                expr = q(&expr)
             ),
         }
     }

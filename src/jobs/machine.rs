@@ -24,6 +24,7 @@ use crate::config::kinds::Kind;
 use crate::config::schema::{JobConfig, Restarts, When};
 use crate::events::{Code, Ev, GLOBAL};
 use crate::log::{debug, info, warning};
+use crate::quote::list;
 use crate::sys::process::ExitStatus;
 use alloc::format;
 use alloc::string::String;
@@ -712,8 +713,9 @@ impl Life {
         if self.blocked {
             // `after`: the start waits for the dependencies.
             debug!(
-                "job {} waits for {:?}",
-                self.cfg.name, self.cfg.service.after
+                "job {} waits for {}",
+                self.cfg.name,
+                list(&self.cfg.service.after)
             );
             self.deferred = true;
             return;

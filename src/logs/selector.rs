@@ -55,6 +55,7 @@ use alloc::vec::Vec;
 use core::fmt;
 
 use super::{FACILITIES, Record};
+use crate::quote::q;
 
 /// Priority names Chaperone accepts, with their severity codes.
 const PRIORITIES: [(&str, u8); 10] = [
@@ -120,7 +121,7 @@ impl PartialEq for Selector {
 
 impl fmt::Debug for Selector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Selector({:?})", self.text)
+        write!(f, "Selector({})", q(&self.text))
     }
 }
 

@@ -63,6 +63,7 @@ use super::framing::{Decoder, Frame, MAX_FRAME};
 use super::syslog::parse;
 use crate::event_loop::{EventLoop, READABLE};
 use crate::net::interfaces::ip_text;
+use crate::quote::q;
 use crate::sys::Errno;
 use crate::sys::dgram;
 use crate::sys::fd::{self, Fd};
@@ -229,8 +230,8 @@ impl UnixSource {
     /// Binds `path` (module docs: mode 0666, a stale file replaced). The
     /// error names the path and says what is wrong.
     pub fn bind(path: &str) -> Result<UnixSource, String> {
-        let cpath =
-            CString::new(path).map_err(|_| format!("syslog socket {path:?}: NUL in path"))?;
+        let cpath = CString::new(path)
+            .map_err(|_| format!("syslog socket {path}: NUL in path", path = q(&path)))?;
         let fail = |e: Errno| format!("cannot bind the syslog socket {path}: {e}");
         let fd = match dgram::unix_bind(&cpath, 0o666, true) {
             Err(Errno(libc::EADDRINUSE)) if !listen::is_abstract(path.as_bytes()) => {

@@ -53,6 +53,7 @@ use crate::net::dns::parse_ip;
 use crate::net::http::{Request, ResponseHead, ResponseParser, write_request};
 use crate::net::interfaces::ip_text;
 use crate::net::resolver::{Config, QueryId, Resolution, Resolver, Slots, errno_text, socket_text};
+use crate::quote::q;
 use crate::sys::Errno;
 use crate::sys::fd::Fd;
 use crate::sys::net::{self, Ip};
@@ -91,7 +92,8 @@ impl Endpoint {
     /// after a URL's authority; any other path, user info, an empty host
     /// or a port outside 1..=65535 is an error.
     pub fn parse(s: &str, default_port: u16) -> Result<Endpoint, String> {
-        Endpoint::parse_why(s, default_port).map_err(|why| format!("bad address {s:?}: {why}"))
+        Endpoint::parse_why(s, default_port)
+            .map_err(|why| format!("bad address {s}: {why}", s = q(&s)))
     }
 
     /// `parse`, with only the reason on error (the caller names the text).

@@ -21,6 +21,7 @@
 //!   or the server's next `feed`. A client holds at most one head's worth.
 //! - After an error a parser stays failed: answer (server) and close.
 
+use crate::quote::q;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -649,7 +650,7 @@ fn framing(h: &[(String, String)], request: bool) -> Result<(Option<St>, bool), 
                     .all(|b| b.is_ascii_digit())
                     .then(|| p.parse::<u64>().ok())
                     .flatten()
-                    .ok_or_else(|| err(400, format!("bad content-length {p:?}")))?;
+                    .ok_or_else(|| err(400, format!("bad content-length {p}", p = q(&p))))?;
                 if len.is_some_and(|l| l != n) {
                     return Err(err(400, "conflicting content-length"));
                 }
@@ -667,7 +668,10 @@ fn framing(h: &[(String, String)], request: bool) -> Result<(Option<St>, bool), 
     let chunked = last.eq_ignore_ascii_case("chunked");
     if request && !(chunked && tes == 1 && te == last && len.is_none()) {
         let status = if chunked || len.is_some() { 400 } else { 501 };
-        return Err(err(status, format!("unsupported transfer-encoding {te:?}")));
+        return Err(err(
+            status,
+            format!("unsupported transfer-encoding {te}", te = q(&te)),
+        ));
     }
     Ok((
         Some(if chunked { St::Size } else { St::Close }),
@@ -757,7 +761,7 @@ pub fn percent_decode(s: &str) -> Option<String> {
 }
 
 fn show(b: &[u8]) -> String {
-    format!("{:?}", &*String::from_utf8_lossy(&b[..b.len().min(60)]))
+    format!("{}", q(&&*String::from_utf8_lossy(&b[..b.len().min(60)])))
 }
 
 #[cfg(test)]

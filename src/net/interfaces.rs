@@ -26,6 +26,7 @@
 //!   there is no silent fallback to loopback.
 
 use crate::net::dns::parse_ip;
+use crate::quote::{list, q};
 use crate::sys::host;
 use crate::sys::net::Ip;
 use alloc::format;
@@ -78,13 +79,17 @@ fn parse(spec: &str) -> Result<Spec<'_>, String> {
         _ => {}
     }
     if let Some(ip) = spec.strip_prefix("static:") {
-        return parse_ip(ip)
-            .map(Spec::Static)
-            .ok_or_else(|| format!("interfaces: {spec:?}: {ip:?} is not an IP address"));
+        return parse_ip(ip).map(Spec::Static).ok_or_else(|| {
+            format!(
+                "interfaces: {spec}: {ip} is not an IP address",
+                spec = q(&spec),
+                ip = q(&ip)
+            )
+        });
     }
     if let Some((ip, bits)) = spec.split_once('/') {
         return parse_cidr(ip, bits)
-            .ok_or_else(|| format!("interfaces: {spec:?} is not a valid CIDR"));
+            .ok_or_else(|| format!("interfaces: {spec} is not a valid CIDR", spec = q(&spec)));
     }
     if let Some(open) = spec.strip_suffix(']') {
         let (name, index) = open.split_once('[').unwrap_or((open, ""));
@@ -92,13 +97,15 @@ fn parse(spec: &str) -> Result<Spec<'_>, String> {
         return match index.parse::<usize>() {
             Ok(index) if digits && valid_name(name) => Ok(Spec::Indexed { name, index }),
             _ => Err(format!(
-                "interfaces: {spec:?}: want NAME[N] with a number N"
+                "interfaces: {spec}: want NAME[N] with a number N",
+                spec = q(&spec)
             )),
         };
     }
     if parse_ip(spec).is_some() {
         return Err(format!(
-            "interfaces: {spec:?} is an address, not a spec: write \"static:{spec}\" or a CIDR"
+            "interfaces: {} is an address, not a spec: write \"static:{spec}\" or a CIDR",
+            q(spec)
         ));
     }
     let (name, v6) = match spec.rsplit_once(':') {
@@ -110,7 +117,8 @@ fn parse(spec: &str) -> Result<Spec<'_>, String> {
         return Ok(Spec::Named { name, v6 });
     }
     Err(format!(
-        "interfaces: unknown spec {spec:?} (want NAME, NAME:inet, NAME:inet6, NAME[N], a CIDR, inet, inet6 or static:IP)"
+        "interfaces: unknown spec {spec} (want NAME, NAME:inet, NAME:inet6, NAME[N], a CIDR, inet, inet6 or static:IP)",
+        spec = q(&spec)
     ))
 }
 
@@ -221,7 +229,10 @@ pub fn select(specs: &[String], ifaces: &[IfAddr]) -> Result<Ip, String> {
     if let Some(ip) = parsed.iter().find_map(|spec| spec.pick(&sorted)) {
         return Ok(ip);
     }
-    let mut msg = format!("no interface address matches interfaces {specs:?}; addresses seen:");
+    let mut msg = format!(
+        "no interface address matches interfaces {}; addresses seen:",
+        list(specs)
+    );
     if sorted.is_empty() {
         msg.push_str(" none");
     }

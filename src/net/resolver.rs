@@ -38,6 +38,7 @@ use crate::event_loop::{EventLoop, READABLE, TimerId};
 use crate::log::debug;
 use crate::net::dns::{self, NOERROR, NXDOMAIN, QType, ResolvConf};
 use crate::net::interfaces::{V6_LOOPBACK, ip_text};
+use crate::quote::q;
 use crate::sys::fd::{Fd, read_file};
 use crate::sys::net::{self, Ip};
 use crate::sys::{Errno, host};
@@ -274,7 +275,7 @@ impl Resolver {
         };
         let candidates = dns::candidates(name, &conf);
         if candidates.is_empty() {
-            return self.answer_now(out, Err(format!("no such host {name:?}")));
+            return self.answer_now(out, Err(format!("no such host {name}", name = q(&name))));
         }
         let first_server = if conf.rotate {
             self.started % conf.nameservers.len()
@@ -444,7 +445,7 @@ impl Lookup {
         let mut scratch = Vec::new();
         while let Some(name) = self.candidates.get(self.current) {
             if let Err(e) = dns::build_query(0, name, QType::A, &mut scratch) {
-                self.failure = Some(format!("invalid host name {name:?}: {e}"));
+                self.failure = Some(format!("invalid host name {name}: {e}", name = q(&name)));
                 self.current += 1;
                 continue;
             }
@@ -457,7 +458,7 @@ impl Lookup {
         Step::Done(Err(self
             .failure
             .take()
-            .unwrap_or_else(|| format!("no such host {:?}", self.name))))
+            .unwrap_or_else(|| format!("no such host {}", q(&self.name)))))
     }
 
     /// Asks the unanswered questions of the next server; servers that fail
@@ -581,7 +582,10 @@ impl Lookup {
 
     fn server_failed(&mut self, server: usize, why: &str) {
         let text = self.server_text(server);
-        self.failure = Some(format!("lookup {:?}: DNS server {text}: {why}", self.name));
+        self.failure = Some(format!(
+            "lookup {}: DNS server {text}: {why}",
+            q(&self.name)
+        ));
         self.timed_out = false;
     }
 
@@ -619,8 +623,8 @@ impl Lookup {
     fn timeout(&mut self, lp: &mut EventLoop) -> Step {
         if let Some((_, server)) = &self.sock {
             self.failure = Some(format!(
-                "DNS timeout resolving {:?} (no answer from {})",
-                self.name,
+                "DNS timeout resolving {} (no answer from {})",
+                q(&self.name),
                 self.server_text(*server)
             ));
             self.timed_out = true;

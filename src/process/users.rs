@@ -2,6 +2,7 @@
 //! directly: a static binary has no NSS, and scratch images often have no
 //! such files at all (then only numeric ids work).
 
+use crate::quote::q;
 use crate::sys::fd::read_file;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -111,7 +112,10 @@ fn lookup_user(passwd: &str, user: &str) -> Result<Identity, String> {
             name: user.to_string(),
             home: "/".to_string(),
         }),
-        None => Err(format!("unknown user {user:?} (not in /etc/passwd)")),
+        None => Err(format!(
+            "unknown user {user} (not in /etc/passwd)",
+            user = q(&user)
+        )),
     }
 }
 
@@ -128,7 +132,10 @@ fn lookup_group(db: &str, group: &str) -> Result<u32, String> {
             break;
         }
     }
-    Err(format!("unknown group {group:?} (not in /etc/group)"))
+    Err(format!(
+        "unknown group {group} (not in /etc/group)",
+        group = q(&group)
+    ))
 }
 
 #[cfg(test)]

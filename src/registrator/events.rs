@@ -17,6 +17,7 @@
 
 use super::inspect::{Health, valid_id};
 use crate::json;
+use crate::quote::q;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -133,7 +134,7 @@ pub fn decode(record: &[u8]) -> Result<Option<Event>, String> {
     let id = text(actor.and_then(|a| json::get(a, "ID"))).or_else(|| text(json::get(&doc, "id")));
     let id = match id {
         Some(id) if valid_id(id) => id,
-        Some(id) => return Err(format!("docker event: bad container ID {id:?}")),
+        Some(id) => return Err(format!("docker event: bad container ID {id}", id = q(&id))),
         None => return Err("docker event: no container ID".into()),
     };
     let name = attr("name").unwrap_or("");

@@ -7,6 +7,7 @@
 
 use crate::json;
 use crate::json5::{Node, Value};
+use crate::quote::q;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -100,7 +101,7 @@ pub fn parse(body: &[u8]) -> Result<Inspect, String> {
     let doc = json::parse(body).map_err(|e| format!("container inspect: {e}"))?;
     let id = match opt(&doc, "Id").and_then(json::as_str) {
         Some(id) if valid_id(id) => id,
-        Some(id) => return Err(format!("container inspect: bad Id {id:?}")),
+        Some(id) => return Err(format!("container inspect: bad Id {id}", id = q(&id))),
         None => return Err("container inspect: no Id".into()),
     };
     let mut c = Inspect::default();
@@ -229,7 +230,8 @@ pub fn engine_name(body: &[u8]) -> Result<String, String> {
     match opt(&doc, "Name").and_then(json::as_str) {
         Some(n) if super::options::valid_node(n) => Ok(n.into()),
         Some(n) => Err(format!(
-            "docker info: engine Name {n:?} cannot go into service IDs; give -node NAME"
+            "docker info: engine Name {n} cannot go into service IDs; give -node NAME",
+            n = q(&n)
         )),
         None => Err("docker info: no Name; give -node NAME".into()),
     }

@@ -14,6 +14,7 @@ use crate::config::decode::closest;
 use crate::net::client::Endpoint;
 use crate::net::dns::parse_ip;
 use crate::net::interfaces::ip_text;
+use crate::quote::q;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -203,7 +204,10 @@ pub fn parse(
         };
         if BOOLS >> f & 1 != 0 {
             match go_bool(value) {
-                None => errors.push(format!("-{flag}: {value:?} is not true or false")),
+                None => errors.push(format!(
+                    "-{flag}: {value} is not true or false",
+                    value = q(&value)
+                )),
                 // Go stops at -h and registrator at --version: what
                 // follows is moot.
                 Some(true) if f >= VERSION => {
@@ -228,7 +232,9 @@ pub fn parse(
         [uri] => Some(*uri),
         [uri, next, ..] => {
             errors.push(format!(
-                "unexpected {next:?} after the URI {uri:?}: options go before the URI"
+                "unexpected {next} after the URI {uri}: options go before the URI",
+                next = q(&next),
+                uri = q(&uri)
             ));
             None
         }
@@ -244,7 +250,7 @@ pub fn parse(
                 } else {
                     "a whole number"
                 };
-                errors.push(format!("-{}: {v:?} is not {what}", FLAGS[f]));
+                errors.push(format!("-{}: {v} is not {what}", FLAGS[f], v = q(&v)));
                 default
             }
         }
@@ -269,7 +275,8 @@ pub fn parse(
         "on-success" => Deregister::OnSuccess,
         other => {
             errors.push(format!(
-                "-deregister: {other:?} is not always or on-success"
+                "-deregister: {other} is not always or on-success",
+                other = q(&other)
             ));
             Deregister::Always
         }
@@ -279,7 +286,7 @@ pub fn parse(
         .and_then(|v| match parse_ip(v) {
             Some(a) => Some(ip_text(&a)),
             None => {
-                errors.push(format!("-ip: {v:?} is not an IP address"));
+                errors.push(format!("-ip: {v} is not an IP address", v = q(&v)));
                 None
             }
         });
@@ -288,7 +295,8 @@ pub fn parse(
         && !valid_node(n)
     {
         errors.push(format!(
-            "-node: {n:?} must be letters, digits, '.', '-' or '_' (it goes into service IDs)"
+            "-node: {n} must be letters, digits, '.', '-' or '_' (it goes into service IDs)",
+            n = q(&n)
         ));
     }
     let tags = set[TAGS].unwrap_or("");
@@ -399,7 +407,8 @@ pub fn docker_endpoint(env: &dyn Fn(&str) -> Option<&'static str>) -> Result<End
 pub fn backend(uri: &str, env: &dyn Fn(&str) -> Option<&'static str>) -> Result<Backend, String> {
     let Some((scheme, rest)) = uri.split_once("://") else {
         return Err(format!(
-            "{uri:?} is not a registry URI (e.g. consul://127.0.0.1:8500, etcd://127.0.0.1:2379/services)"
+            "{uri} is not a registry URI (e.g. consul://127.0.0.1:8500, etcd://127.0.0.1:2379/services)",
+            uri = q(&uri)
         ));
     };
     let token = || {

@@ -48,6 +48,7 @@
 use crate::event_loop::{EventLoop, READABLE};
 use crate::net::dns::parse_ip;
 use crate::net::interfaces::ip_text;
+use crate::quote::q;
 use crate::sys::Errno;
 use crate::sys::fd::Fd;
 use crate::sys::listen::{self, Peer};
@@ -79,7 +80,7 @@ impl Listen {
     /// Parses a listen URI; the error says what is wrong, for the config's
     /// message.
     pub fn parse(text: &str) -> Result<Listen, String> {
-        Listen::parse_why(text).map_err(|why| format!("{text:?}: {why}"))
+        Listen::parse_why(text).map_err(|why| format!("{text}: {why}", text = q(&text)))
     }
 
     fn parse_why(text: &str) -> Result<Listen, String> {
@@ -158,7 +159,10 @@ fn parse_tcp(rest: &str) -> Result<Listen, String> {
             return Err("an IPv6 zone (%iface) is not supported".into());
         }
         let Some(Ip::V6(a)) = parse_ip(host) else {
-            return Err(format!("{host:?} in brackets is not an IPv6 address"));
+            return Err(format!(
+                "{host} in brackets is not an IPv6 address",
+                host = q(&host)
+            ));
         };
         let port = match after.strip_prefix(':') {
             Some(p) => p,
@@ -183,8 +187,9 @@ fn parse_tcp(rest: &str) -> Result<Listen, String> {
         }
         let Some(ip @ Ip::V4(_)) = parse_ip(host) else {
             return Err(format!(
-                "{host:?} is not an IP address; tug binds before it can resolve names, so \
-                 write an address (0.0.0.0, 127.0.0.1, [::], [::1])"
+                "{host} is not an IP address; tug binds before it can resolve names, so \
+                 write an address (0.0.0.0, 127.0.0.1, [::], [::1])",
+                host = q(&host)
             ));
         };
         (ip, port)
@@ -197,7 +202,7 @@ fn parse_tcp(rest: &str) -> Result<Listen, String> {
         .all(|b| b.is_ascii_digit())
         .then(|| port.parse::<u16>().ok())
         .flatten()
-        .ok_or_else(|| format!("port {port:?} is not a number 0-65535"))?;
+        .ok_or_else(|| format!("port {port} is not a number 0-65535", port = q(&port)))?;
     Ok(Listen::Tcp { ip: host, port })
 }
 
@@ -298,7 +303,8 @@ pub fn fd_name_valid(name: &str) -> bool {
 pub fn activation_env(names: &[&str]) -> Result<Vec<(String, String)>, String> {
     if let Some(bad) = names.iter().find(|n| !fd_name_valid(n)) {
         return Err(format!(
-            "{bad:?} cannot be a LISTEN_FDNAMES name (1-255 printable characters, no ':')"
+            "{bad} cannot be a LISTEN_FDNAMES name (1-255 printable characters, no ':')",
+            bad = q(&bad)
         ));
     }
     Ok(alloc::vec![

@@ -50,6 +50,7 @@
 //!   its log.
 
 use crate::log::warning;
+use crate::quote::q;
 use crate::sys::fd::{Fd, RawFd};
 use alloc::ffi::CString;
 use alloc::format;
@@ -159,8 +160,8 @@ fn number(text: &str) -> Option<u64> {
 fn shown(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     match text.char_indices().nth(64) {
-        Some((cut, _)) => format!("{:?}...", &text[..cut]),
-        None => format!("{text:?}"),
+        Some((cut, _)) => format!("{}...", q(&&text[..cut])),
+        None => format!("{text}", text = q(&text)),
     }
 }
 
@@ -314,7 +315,10 @@ impl Upward {
             .ok()
             .filter(|_| value.starts_with(['/', '@']));
         let Some(path) = path else {
-            warning!("NOTIFY_SOCKET={value:?} is not a path or @name: not notifying");
+            warning!(
+                "NOTIFY_SOCKET={value} is not a path or @name: not notifying",
+                value = q(&value)
+            );
             return None;
         };
         match crate::sys::notify::sender() {
@@ -324,7 +328,10 @@ impl Upward {
                 warned: false,
             }),
             Err(e) => {
-                warning!("NOTIFY_SOCKET={value:?}: cannot create a socket: {e}");
+                warning!(
+                    "NOTIFY_SOCKET={value}: cannot create a socket: {e}",
+                    value = q(&value)
+                );
                 None
             }
         }
@@ -343,8 +350,8 @@ impl Upward {
                     e.message()
                 };
                 warning!(
-                    "cannot notify NOTIFY_SOCKET {:?} ({reason}): dropping notifications until it accepts one",
-                    self.path
+                    "cannot notify NOTIFY_SOCKET {} ({reason}): dropping notifications until it accepts one",
+                    q(&String::from_utf8_lossy(self.path.to_bytes()))
                 );
             }
             Err(_) => {}

@@ -38,6 +38,7 @@
 use crate::config::schema::{Metric, metric_name};
 use crate::log::error;
 use crate::net::server::{Limits, Request, Response, Server};
+use crate::quote::q;
 use crate::sys::fd;
 use crate::sys::listen;
 use crate::sys::net::Ip;
@@ -305,7 +306,10 @@ impl Metrics {
                 "histogram" => UserValue::Histogram(Histogram::default()),
                 "summary" => UserValue::Summary(Summary::default()),
                 other => {
-                    error!("telemetry: metric {name} has unknown type {other:?}; left out");
+                    error!(
+                        "telemetry: metric {name} has unknown type {other}; left out",
+                        other = q(&other)
+                    );
                     continue;
                 }
             };
@@ -372,7 +376,7 @@ impl Metrics {
                 .iter()
                 .position(|u| u.name == *name || u.alias == *name)
             else {
-                problems.push(format!("unknown metric {name:?}"));
+                problems.push(format!("unknown metric {name}", name = q(&name)));
                 continue;
             };
             let bad = match self.user[i].value {

@@ -8,6 +8,7 @@ use crate::control::{
     CheckReport, JobAction, JobReport, OpError, Ops, Reply, Report, ServiceReport, WatchReport,
 };
 use crate::net::server::Request;
+use crate::quote::q;
 
 impl Supervisor<'_> {
     pub(super) fn status_report(&self) -> Report {
@@ -265,7 +266,11 @@ fn when_text(when: &When) -> String {
         When::Startup => "at startup".into(),
         When::Interval(every) => format!("every {}", crate::duration::display(*every)),
         When::Cron { expr, local } => {
-            format!("cron {expr:?} ({})", if *local { "local" } else { "UTC" })
+            format!(
+                "cron {expr} ({})",
+                if *local { "local" } else { "UTC" },
+                expr = q(&expr)
+            )
         }
         When::Event {
             source, code, each, ..
@@ -467,7 +472,8 @@ impl Ops for Supervisor<'_> {
         };
         if crate::config::chaperone::priority(level).is_none() {
             return Err(format!(
-                "{level:?} is not a priority (emerg, alert, crit, err, warn, notice, info, debug)"
+                "{level} is not a priority (emerg, alert, crit, err, warn, notice, info, debug)",
+                level = q(&level)
             ));
         }
         let old = chap.log_level.replace(level.into());
