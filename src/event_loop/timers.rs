@@ -1,23 +1,20 @@
 //! Any number of one-shot deadlines behind the loop's single timerfd.
 //!
-//! A binary heap ordered by deadline; cancelling only forgets the id, and
-//! stale heap entries are skipped when they surface (and swept when they
-//! outnumber the live ones, so re-arming a timer forever cannot grow memory).
-//! Ids only grow, so the live set is a Vec sorted by id for free: binary
-//! search finds one, and it costs far less code than a BTreeMap.
+//! One unsorted Vec of (deadline, id, key): the earliest is found by a
+//! scan. tug holds a few timers a job (a health check, a restart delay, a
+//! stop's grace), so a scan of even a thousand entries costs less than a
+//! heap's bookkeeping, and it is far less code (no heap, no stale entries
+//! to skip or sweep: a cancelled timer is simply removed).
 
-use alloc::collections::BinaryHeap;
 use alloc::vec::Vec;
-use core::cmp::Reverse;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct TimerId(u64);
 
 #[derive(Default)]
 pub struct Timers {
-    heap: BinaryHeap<Reverse<(u64, TimerId)>>,
-    /// Live timers: (id, the caller's key), sorted by id.
-    live: Vec<(TimerId, u64)>,
+    /// Live timers: (deadline, id, the caller's key).
+    live: Vec<(u64, TimerId, u64)>,
     next_id: u64,
 }
 
@@ -26,58 +23,41 @@ impl Timers {
     pub fn add(&mut self, at_ns: u64, key: u64) -> TimerId {
         let id = TimerId(self.next_id);
         self.next_id += 1;
-        self.heap.push(Reverse((at_ns, id)));
-        self.live.push((id, key));
+        self.live.push((at_ns, id, key));
         id
     }
 
     pub fn cancel(&mut self, id: TimerId) {
-        self.take(id);
-        if self.heap.len() > 64 && self.heap.len() > 2 * self.live.len() {
-            let live = &self.live;
-            self.heap.retain(|Reverse((_, id))| find(live, *id).is_ok());
+        if let Some(i) = self.live.iter().position(|t| t.1 == id) {
+            self.live.swap_remove(i);
         }
-    }
-
-    /// Forgets live timer `id`; its key, if it was live.
-    fn take(&mut self, id: TimerId) -> Option<u64> {
-        let at = find(&self.live, id).ok()?;
-        Some(self.live.remove(at).1)
     }
 
     pub fn len(&self) -> usize {
         self.live.len()
     }
 
+    /// Where the earliest live timer is (ties: the first added).
+    fn earliest(&self) -> Option<usize> {
+        let mut best: Option<usize> = None;
+        for (i, t) in self.live.iter().enumerate() {
+            if best.is_none_or(|b| (t.0, t.1) < (self.live[b].0, self.live[b].1)) {
+                best = Some(i);
+            }
+        }
+        best
+    }
+
     /// The earliest live deadline.
     pub fn next_deadline(&mut self) -> Option<u64> {
-        while let Some(Reverse((at, id))) = self.heap.peek() {
-            if find(&self.live, *id).is_ok() {
-                return Some(*at);
-            }
-            self.heap.pop();
-        }
-        None
+        self.earliest().map(|i| self.live[i].0)
     }
 
     /// Removes and returns one timer due at or before `now_ns`, earliest first.
     pub fn pop_due(&mut self, now_ns: u64) -> Option<u64> {
-        while let Some(&Reverse((at, id))) = self.heap.peek() {
-            if at > now_ns {
-                return None;
-            }
-            self.heap.pop();
-            if let Some(key) = self.take(id) {
-                return Some(key);
-            }
-        }
-        None
+        let i = self.earliest().filter(|&i| self.live[i].0 <= now_ns)?;
+        Some(self.live.swap_remove(i).2)
     }
-}
-
-/// Where `id` is (or would be) in the sorted live set.
-fn find(live: &[(TimerId, u64)], id: TimerId) -> Result<usize, usize> {
-    live.binary_search_by_key(&id, |e| e.0)
 }
 
 #[cfg(test)]
@@ -109,14 +89,14 @@ mod tests {
     }
 
     #[test]
-    fn rearming_forever_keeps_the_heap_bounded() {
+    fn rearming_forever_keeps_memory_bounded() {
         let mut t = Timers::default();
         let mut id = t.add(1, 0);
         for i in 0..100_000 {
             t.cancel(id);
             id = t.add(i, 0);
         }
-        assert!(t.heap.len() <= 130, "heap grew to {}", t.heap.len());
+        assert_eq!(t.live.len(), 1);
     }
 
     #[test]
