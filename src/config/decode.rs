@@ -169,6 +169,12 @@ impl<'n> Fields<'n> {
         string(e, self.get(key)?, &self.key(key))
     }
 
+    /// A string field borrowed from the tree, for a value that is only
+    /// compared or parsed (no copy to make and drop).
+    pub fn str(&self, e: &mut Errors, key: &str) -> Option<&'n str> {
+        text(e, self.get(key)?, &self.key(key))
+    }
+
     pub fn strings(&self, e: &mut Errors, key: &str) -> Option<Vec<String>> {
         strings(e, self.get(key)?, &self.key(key))
     }
@@ -254,8 +260,13 @@ pub fn hint(found: Option<&str>) -> String {
 }
 
 pub fn string(e: &mut Errors, node: &Node, path: &Path) -> Option<String> {
+    text(e, node, path).map(String::from)
+}
+
+/// A string value, borrowed.
+pub fn text<'n>(e: &mut Errors, node: &'n Node, path: &Path) -> Option<&'n str> {
     match &node.value {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(s),
         other => {
             e.atf(
                 node.pos,

@@ -149,13 +149,13 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
         ..Service::default()
     };
     if let Some(n) = f.get("type") {
-        let word = f.string(e, "type").unwrap_or_default();
+        let word = f.str(e, "type").unwrap_or_default();
         match KINDS.iter().find(|(w, _)| *w == word) {
             Some((_, k)) => s.kind = *k,
             None if word.is_empty() && !matches!(n.value, super::json5::Value::String(_)) => {}
             None => {
                 let names: Vec<&str> = KINDS.iter().map(|(w, _)| *w).collect();
-                let hint = d::hint(d::closest(&word, &names));
+                let hint = d::hint(d::closest(word, &names));
                 f.atf(
                     e,
                     n.pos,
@@ -178,7 +178,7 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
     const INETD: &str = "type \"inetd\"";
     s.after = f.strings(e, "after").unwrap_or_default();
     if let Some(n) = f.get("startFailure") {
-        let word = f.string(e, "startFailure").unwrap_or_default();
+        let word = f.str(e, "startFailure").unwrap_or_default();
         match START_FAILURES.iter().find(|(w, _)| *w == word) {
             Some((_, v)) => s.start_failure = *v,
             None => f.atf(
@@ -309,8 +309,8 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
 }
 
 fn listen(e: &mut Errors, n: &Node, path: &Path) -> Option<Listen> {
-    let text = d::string(e, n, path)?;
-    Listen::parse(&text)
+    let text = d::text(e, n, path)?;
+    Listen::parse(text)
         .map_err(|msg| e.at(n.pos, path, msg))
         .ok()
 }

@@ -218,11 +218,11 @@ fn syslog(e: &mut Errors, n: &Node, path: &Path) -> Option<SyslogConfig> {
     }
     for (key, scheme) in [("udp", "udp://"), ("tcp", "tcp://")] {
         let Some(x) = f.get(key) else { continue };
-        let Some(text) = f.string(e, key) else {
+        let Some(text) = f.str(e, key) else {
             continue;
         };
-        let addr = bind_addr(&text, scheme)
-            .map_err(|why| bad(e, &f, x, key, &text, &why))
+        let addr = bind_addr(text, scheme)
+            .map_err(|why| bad(e, &f, x, key, text, &why))
             .ok();
         if key == "udp" {
             s.udp = addr;
@@ -457,28 +457,26 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
         }
     };
     let selector = match f.get("selector") {
-        Some(x) => f
-            .string(e, "selector")
-            .and_then(|s| match Selector::parse(&s) {
-                Ok(sel) => {
-                    if sel.selects_nothing() {
-                        f.warnf(
-                            e,
-                            x.pos,
-                            "selector",
-                            format_args!(
-                                "{s:?} has no positive piece, so this output will get nothing \
+        Some(x) => f.str(e, "selector").and_then(|s| match Selector::parse(s) {
+            Ok(sel) => {
+                if sel.selects_nothing() {
+                    f.warnf(
+                        e,
+                        x.pos,
+                        "selector",
+                        format_args!(
+                            "{s:?} has no positive piece, so this output will get nothing \
                              (to take all but some, start with \"*.*;\")"
-                            ),
-                        );
-                    }
-                    Some(sel)
+                        ),
+                    );
                 }
-                Err(why) => {
-                    f.at(e, x.pos, "selector", why);
-                    None
-                }
-            }),
+                Some(sel)
+            }
+            Err(why) => {
+                f.at(e, x.pos, "selector", why);
+                None
+            }
+        }),
         None => Some(Selector::default()),
     };
     // The target: exactly one of the four.
@@ -535,9 +533,9 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
     let mut format = None;
     let mut wire = Wire::Rfc5424;
     if let Some(x) = f.get("format")
-        && let Some(word) = f.string(e, "format")
+        && let Some(word) = f.str(e, "format")
     {
-        match word.as_str() {
+        match word {
             "text" if !forward => format = Some(Format::Text),
             "json" if !forward => format = Some(Format::Json),
             "rfc5424" => format = Some(Format::Rfc5424),
@@ -603,9 +601,9 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
         }
         _ => {
             let x = f.get("forward")?;
-            let text = f.string(e, "forward")?;
-            let (proto, host, port) = forward_target(&text)
-                .map_err(|why| bad(e, &f, x, "forward", &text, &why))
+            let text = f.str(e, "forward")?;
+            let (proto, host, port) = forward_target(text)
+                .map_err(|why| bad(e, &f, x, "forward", text, &why))
                 .ok()?;
             Target::Forward(Forward {
                 proto,

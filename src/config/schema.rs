@@ -418,8 +418,8 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
     };
     let field = |e: &mut Errors, k: &str, default: &str| {
         let x = f.get(k)?;
-        let s = f.string(e, k)?;
-        (!empty_is_default(e, x, &f.key(k), &s, default)).then_some((x, s))
+        let s = f.str(e, k)?;
+        (!empty_is_default(e, x, &f.key(k), s, default)).then_some((x, s))
     };
     if let Some((l, s)) = field(e, "level", "INFO") {
         match s.to_ascii_uppercase().as_str() {
@@ -437,7 +437,7 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
         }
     }
     if let Some((x, s)) = field(e, "format", "text") {
-        match s.as_str() {
+        match s {
             "default" | "text" => out.format = Format::Text,
             "json" => out.format = Format::Json,
             other => f.atf(
@@ -449,7 +449,7 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
         }
     }
     if let Some((_, s)) = field(e, "output", "stderr") {
-        out.output = (s != "stderr").then_some(s);
+        out.output = (s != "stderr").then(|| s.into());
     }
     out
 }
@@ -774,8 +774,8 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
     let stop_signal = f
         .get("stopSignal")
         .and_then(|s| {
-            let name = f.string(e, "stopSignal")?;
-            signame::parse(&name).or_else(|| {
+            let name = f.str(e, "stopSignal")?;
+            signame::parse(name).or_else(|| {
                 f.atf(
                     e,
                     s.pos,
@@ -845,8 +845,8 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
         }
     }
     let initial_status = f.get("initial_status").and_then(|x| {
-        let s = f.string(e, "initial_status")?;
-        let valid = ["passing", "warning", "critical"].contains(&s.as_str());
+        let s = f.str(e, "initial_status")?;
+        let valid = ["passing", "warning", "critical"].contains(&s);
         if port.is_none() {
             // ContainerPilot validates it only for a registered service.
             let also = if valid {
@@ -862,7 +862,7 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
             );
             None
         } else if valid {
-            Some(s)
+            Some(s.into())
         } else {
             f.atf(
                 e,
@@ -1023,14 +1023,14 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
         return Some(When::Interval(every));
     }
     if let Some(c) = f.get("cron") {
-        let expr = f.string(e, "cron")?;
-        if let Err(err) = crate::calendar::cron::Schedule::parse(&expr) {
+        let expr = f.str(e, "cron")?;
+        if let Err(err) = crate::calendar::cron::Schedule::parse(expr) {
             f.atf(e, c.pos, "cron", format_args!("{err}"));
             return None;
         }
         let local = match f.get("timezone") {
             None => false,
-            Some(z) => match f.string(e, "timezone")?.as_str() {
+            Some(z) => match f.str(e, "timezone")? {
                 "UTC" | "utc" => false,
                 "local" => true,
                 other => {
@@ -1046,7 +1046,10 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
                 }
             },
         };
-        return Some(When::Cron { expr, local });
+        return Some(When::Cron {
+            expr: expr.into(),
+            local,
+        });
     }
     let timeout = f.duration(e, "timeout");
     let source = f.string(e, "source");
@@ -1057,9 +1060,9 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
     };
     let word = if each { "each" } else { "once" };
     let code = match code_node {
-        Some(_) => f.string(e, word)?,
+        Some(_) => f.str(e, word)?,
         // `when: { source: "SIGHUP" }` runs the job on each signal.
-        None if source.as_deref().is_some_and(is_signal_source) => "signal".to_string(),
+        None if source.as_deref().is_some_and(is_signal_source) => "signal",
         None => {
             if !f.typo {
                 e.at(
@@ -1071,7 +1074,7 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
             return None;
         }
     };
-    let Some(typed) = Code::from_name(&code) else {
+    let Some(typed) = Code::from_name(code) else {
         let pos = code_node.map_or(n.pos, |c| c.pos);
         f.atf(
             e,
