@@ -479,19 +479,16 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
         }),
         None => Some(Selector::default()),
     };
-    // The target: exactly one of the four.
-    let mut given: Option<&str> = None;
-    for key in TARGETS {
+    // The target: exactly one of the four, by its index in TARGETS
+    // (0, 1: the streams, a boolean; 2, 3: file and forward, a string).
+    let mut given: Option<usize> = None;
+    for (t, key) in TARGETS.iter().enumerate() {
         let Some(x) = f.get(key) else { continue };
         let on = match &x.value {
-            Value::String(_) if key == "file" || key == "forward" => true,
-            Value::Bool(b) if key == "stdout" || key == "stderr" => *b,
+            Value::String(_) if t >= 2 => true,
+            Value::Bool(b) if t < 2 => *b,
             other => {
-                let want = if key == "file" || key == "forward" {
-                    "a string"
-                } else {
-                    "true"
-                };
+                let want = if t >= 2 { "a string" } else { "true" };
                 f.atf(
                     e,
                     x.pos,
@@ -512,13 +509,14 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
                     x.pos,
                     key,
                     format_args!(
-                        "an output writes to one place, and {first} is given too: make two \
-                         outputs"
+                        "an output writes to one place, and {} is given too: make two \
+                         outputs",
+                        TARGETS[first]
                     ),
                 );
                 ok = false;
             }
-            None => given = Some(key),
+            None => given = Some(t),
         }
     }
     if given.is_none() && ok && !f.typo {
@@ -528,8 +526,8 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
             "an output needs one of stdout: true, stderr: true, file: PATH or forward: URL",
         );
     }
-    // The format, checked against the target.
-    let forward = given == Some("forward");
+    // The format, checked against the target, by its index in FORMATS.
+    let forward = given == Some(3);
     let mut format = None;
     let mut wire = Wire::Rfc5424;
     if let Some(x) = f.get("format")
@@ -554,20 +552,22 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
                 "format",
                 format_args!("a forward sends \"rfc5424\" or \"rfc3164\", not {w:?}"),
             ),
-            w => {
-                let hint = d::hint(d::closest(w, &FORMATS));
+            _ => {
+                let hint = d::hint(d::closest(word, &FORMATS));
                 f.atf(
                     e,
                     x.pos,
                     "format",
-                    format_args!("unknown format {w:?}: one of {}{hint}", FORMATS.join(", ")),
+                    format_args!(
+                        "unknown format {word:?}: one of {}{hint}",
+                        FORMATS.join(", ")
+                    ),
                 );
             }
         }
     }
-    let rotate_at = f.get("rotate");
-    let rotate = match rotate_at {
-        Some(x) if given == Some("file") => {
+    let rotate = match f.get("rotate") {
+        Some(x) if given == Some(2) => {
             let r = rotate(e, x, &f.key("rotate"));
             ok &= r.is_some();
             r
@@ -584,17 +584,17 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
         None => None,
     };
     let target = match given? {
-        "stdout" => Target::Stdout(format.unwrap_or(Format::Text)),
-        "stderr" => Target::Stderr(format.unwrap_or(Format::Text)),
-        "file" => {
+        0 => Target::Stdout(format.unwrap_or(Format::Text)),
+        1 => Target::Stderr(format.unwrap_or(Format::Text)),
+        2 => {
             let x = f.get("file")?;
-            let p = f.string(e, "file")?;
-            if let Err(why) = file_path(&p) {
-                bad(e, &f, x, "file", &p, why);
+            let p = f.str(e, "file")?;
+            if let Err(why) = file_path(p) {
+                bad(e, &f, x, "file", p, why);
                 return None;
             }
             Target::File {
-                path: p,
+                path: p.into(),
                 format: format.unwrap_or(Format::Classic { utc_offset: 0 }),
                 rotate,
             }
