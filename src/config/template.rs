@@ -183,7 +183,8 @@ enum Tok<'a> {
     Field(&'a str),
     Var(&'a str),
     Ident(&'a str),
-    Keyword(&'a str),
+    /// A keyword, by its index in [`KEYWORDS`].
+    Keyword(u8),
     Eof,
 }
 
@@ -205,7 +206,7 @@ fn describe(t: &Tok) -> String {
         Tok::Field(f) => format!("field .{f}"),
         Tok::Var(v) => format!("variable {v}"),
         Tok::Ident(i) => format!("identifier {i}"),
-        Tok::Keyword(k) => format!("<{k}>"),
+        Tok::Keyword(k) => format!("<{}>", KEYWORDS[*k as usize]),
         Tok::Eof => "EOF".into(),
     }
 }
@@ -443,12 +444,11 @@ fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, u
                 return Err(bad(end));
             }
             let w = &rest[..end];
-            let tok = match w {
-                "if" | "else" | "end" | "range" | "with" | "break" | "continue" | "define"
-                | "template" | "block" => Tok::Keyword(w),
-                "true" | "false" => Tok::Lit(Bool(w == "true")),
-                "nil" => Tok::Nil,
-                _ => Tok::Ident(w),
+            let tok = match KEYWORDS.iter().position(|k| *k == w) {
+                Some(k) => Tok::Keyword(k as u8),
+                None if w == "true" || w == "false" => Tok::Lit(Bool(w == "true")),
+                None if w == "nil" => Tok::Nil,
+                None => Tok::Ident(w),
             };
             (tok, end)
         }
@@ -725,12 +725,20 @@ const FUNCS: [(&str, Func, &[P], bool); 21] = {
     ]
 };
 
+/// The keywords: the three controls first, in [`Ctl`]'s order.
+const KEYWORDS: [&str; 10] = [
+    "if", "range", "with", "end", "else", "break", "continue", "define", "template", "block",
+];
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Ctl {
     If,
     Range,
     With,
 }
+
+/// The controls by their keyword's index.
+const CTLS: [Ctl; 3] = [Ctl::If, Ctl::Range, Ctl::With];
 
 #[derive(Debug)]
 enum Node<'a> {
@@ -855,36 +863,30 @@ impl<'a> Parser<'a> {
 
     fn action(&mut self, open: usize) -> R<Result<Node<'a>, Stop>> {
         let (tok, pos) = self.next_ns();
-        let Tok::Keyword(k) = tok else {
+        let Tok::Keyword(i) = tok else {
             self.i -= 1;
             return Ok(Ok(Node::Action(self.pipeline("command", false)?)));
         };
-        Ok(match k {
-            "end" => {
+        let k = KEYWORDS[i as usize];
+        Ok(match i {
+            0..=2 => Ok(self.control(CTLS[i as usize], open)?),
+            3 => {
                 self.close(k)?;
                 Err(Stop::End)
             }
-            "else" => match self.peek_ns() {
-                Tok::Keyword("if") => Err(Stop::Else(Some(Ctl::If))),
-                Tok::Keyword("with") => Err(Stop::Else(Some(Ctl::With))),
+            4 => match *self.peek_ns() {
+                Tok::Keyword(c @ (0 | 2)) => Err(Stop::Else(Some(CTLS[c as usize]))),
                 _ => {
                     self.close(k)?;
                     Err(Stop::Else(None))
                 }
             },
-            "if" => Ok(self.control(Ctl::If, open)?),
-            "range" => Ok(self.control(Ctl::Range, open)?),
-            "with" => Ok(self.control(Ctl::With, open)?),
-            "break" | "continue" => {
+            5 | 6 => {
                 self.close(k)?;
                 if self.ranges == 0 {
                     return fail(pos, format!("{{{{{k}}}}} outside {{{{range}}}}"));
                 }
-                Ok(if k == "break" {
-                    Node::Break
-                } else {
-                    Node::Continue
-                })
+                Ok(if i == 5 { Node::Break } else { Node::Continue })
             }
             _ => return fail(pos, format!("{{{{{k}}}}} is not supported")),
         })
@@ -901,7 +903,7 @@ impl<'a> Parser<'a> {
     fn control(&mut self, ctl: Ctl, open: usize) -> R<Node<'a>> {
         self.enter(open)?;
         let vars = self.vars.len();
-        let name = ["if", "range", "with"][ctl as usize];
+        let name = KEYWORDS[ctl as usize];
         let pipe = self.pipeline(name, false)?;
         self.ranges += (ctl == Ctl::Range) as u32;
         let (body, stop, pos) = self.list()?;
