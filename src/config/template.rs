@@ -1366,9 +1366,10 @@ impl<'a> Exec<'a, '_> {
         // reading them through `get` spares a bounds panic per use.
         let nil = Nil;
         let arg = |i: usize| a.get(i).unwrap_or(&nil);
+        // Borrowed: a clone of the Rc would be a count to drop at each use.
         let s = |i: usize| match arg(i) {
-            Str(s) => s.clone(),
-            _ => "".into(),
+            Str(s) => &**s,
+            _ => "",
         };
         Ok(match f {
             Func::Not => Bool(!arg(0).truth()),
@@ -1387,7 +1388,7 @@ impl<'a> Exec<'a, '_> {
                 v
             }
             Func::Print | Func::Println => string(sprint(&a, f == Func::Println)?),
-            Func::Printf => string(sprintf(&s(0), &a[1..])?),
+            Func::Printf => string(sprintf(s(0), &a[1..])?),
             Func::Eq => {
                 if a.len() < 2 {
                     return Err("missing argument for comparison".into());
@@ -1410,7 +1411,7 @@ impl<'a> Exec<'a, '_> {
                 (Str(_), _) => arg(0).clone(),
                 (d, _) => string(show(d)?),
             },
-            Func::Env => self.env(&s(0)),
+            Func::Env => self.env(s(0)),
             // ContainerPilot trims the string, and splits "" into [].
             Func::Split => {
                 let (sep, x) = (s(0), s(1));
@@ -1426,7 +1427,7 @@ impl<'a> Exec<'a, '_> {
                     let next = if sep.is_empty() {
                         Some(after_char(x, start)).filter(|&k| k < x.len())
                     } else {
-                        find_at(x, &sep, start)
+                        find_at(x, sep, start)
                     };
                     let Some(i) = next else {
                         parts.push(x[start..].into());
@@ -1450,7 +1451,7 @@ impl<'a> Exec<'a, '_> {
                 let mut out = String::with_capacity(size);
                 for (i, x) in l.iter().enumerate() {
                     if i > 0 {
-                        out.push_str(&sep);
+                        out.push_str(sep);
                     }
                     out.push_str(x);
                 }
@@ -1460,16 +1461,16 @@ impl<'a> Exec<'a, '_> {
                 let (from, to, x) = (s(0), s(1), s(2));
                 let mut out = String::new();
                 let (mut last, mut at) = (0, 0);
-                while let Some(i) = find_at(&x, &from, at) {
+                while let Some(i) = find_at(x, from, at) {
                     out.push_str(&x[last..i]);
-                    out.push_str(&to);
+                    out.push_str(to);
                     if out.len() > MAX_OUTPUT {
                         return Err("result too large".into());
                     }
                     last = i + from.len();
                     // "" matches at every character boundary, the end too.
                     at = if from.is_empty() {
-                        after_char(&x, i)
+                        after_char(x, i)
                     } else {
                         last
                     };
@@ -1481,8 +1482,8 @@ impl<'a> Exec<'a, '_> {
                 string(out)
             }
             Func::RegexReplaceAll => {
-                let re = Regex::new(&s(0))?;
-                let out = re.replace_all_within(&s(2), &s(1), &mut self.fuel);
+                let re = Regex::new(s(0))?;
+                let out = re.replace_all_within(s(2), s(1), &mut self.fuel);
                 string(out.ok_or("regular expression replacement too expensive")?)
             }
             // ContainerPilot: [0, n) with one argument, else counting from
