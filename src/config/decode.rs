@@ -136,6 +136,12 @@ impl<'n> Fields<'n> {
             .map(|m| &m.value)
     }
 
+    /// Where the key's value is; the object's own position when absent.
+    #[inline(never)]
+    pub fn pos_of(&self, key: &str) -> Pos {
+        self.get(key).map_or(self.pos, |x| x.pos)
+    }
+
     pub fn has(&self, key: &str) -> bool {
         self.get(key).is_some()
     }

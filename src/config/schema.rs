@@ -608,7 +608,7 @@ fn watch(e: &mut Errors, n: &Node, path: &Path) -> Option<WatchConfig> {
         None => Some(10 * SECOND),
     };
     if interval == Some(0) {
-        let at = f.get("interval").map_or(f.pos, |x| x.pos);
+        let at = f.pos_of("interval");
         f.at(e, at, "interval", "must be > 0");
     }
     let tag = f.string(e, "tag");
@@ -758,7 +758,7 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
     if restarts == Restarts::Unlimited && matches!(when, When::Event { each: true, .. }) {
         f.at(
             e,
-            f.get("restarts").map_or(n.pos, |r| r.pos),
+            f.pos_of("restarts"),
             "restarts",
             "\"unlimited\" may not be used with when.each: it could start processes without bound",
         );
@@ -802,7 +802,7 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
         {
             f.at(
                 e,
-                f.get("health").map_or(n.pos, |x| x.pos),
+                f.pos_of("health"),
                 "health.ttl",
                 "must be set when 'port' is set (the TTL given to the discovery backend)",
             );
@@ -812,7 +812,7 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
         {
             f.atf(
                 e,
-                f.get("name").map_or(n.pos, |x| x.pos),
+                f.pos_of("name"),
                 "name",
                 format_args!("{name:?} cannot be advertised: it must match ^[a-z][a-zA-Z0-9-]+$"),
             );
@@ -838,7 +838,7 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
             e.at(
-                f.get("meta").map_or(n.pos, |x| x.pos),
+                f.pos_of("meta"),
                 &meta_path.key(k),
                 "meta keys may only use letters, digits, '_' and '-' (at most 128)",
             );
@@ -1219,7 +1219,7 @@ fn health(
     if interval.is_some_and(|i| i < 1_000_000) {
         f.at(
             e,
-            f.get("interval").map_or(n.pos, |x| x.pos),
+            f.pos_of("interval"),
             "interval",
             "must be > 0",
         );
@@ -1276,6 +1276,12 @@ fn node_in<'n>(job: &'n Node, keys: &[&str]) -> Option<&'n Node> {
     })
 }
 
+/// Where [`node_in`] is, or the job's own position.
+#[inline(never)]
+fn pos_in(job: &Node, keys: &[&str]) -> Pos {
+    node_in(job, keys).map_or(job.pos, |x| x.pos)
+}
+
 /// Cross-job rules: unique names, and `when` events that can come. A
 /// source that names nothing, or a group of jobs that only wait on each
 /// other, loads in ContainerPilot and the job never starts: tug warns and
@@ -1291,7 +1297,7 @@ fn check_graph(
     for (i, j) in jobs.iter().enumerate() {
         if jobs[..i].iter().any(|o| o.name == j.name) {
             let (k, node) = nodes[i];
-            let at = node_in(node, &["name"]).map_or(node.pos, |x| x.pos);
+            let at = pos_in(node, &["name"]);
             e.atf(
                 at,
                 &JOBS.index(k).key("name"),
@@ -1334,7 +1340,7 @@ fn check_graph(
     for (j, (k, node)) in jobs.iter().zip(nodes) {
         names.push(j.name.as_str());
         after.push(&j.service.after[..]);
-        at.push((node_in(node, &["after"]).map_or(node.pos, |x| x.pos), *k));
+        at.push((pos_in(node, &["after"]), *k));
         let d = match &j.when {
             When::Event { source, code, .. } => {
                 job_index(jobs, source).map(|s| (s, matches!(code, Code::Stopping | Code::Stopped)))
@@ -1381,7 +1387,7 @@ fn check_graph(
                 .or_else(|| d::closest(&format!("watch.{source}"), &watch_strs)),
         );
         let (k, node) = nodes[i];
-        let at = node_in(node, &["when", "source"]).map_or(node.pos, |x| x.pos);
+        let at = pos_in(node, &["when", "source"]);
         e.warnf(
             at,
             &JOBS.index(k).key("when.source"),
@@ -1440,7 +1446,7 @@ fn check_graph(
             ""
         };
         let (k, node) = nodes[i];
-        let at = node_in(node, &["when"]).map_or(node.pos, |x| x.pos);
+        let at = pos_in(node, &["when"]);
         let msg = if s == i {
             String::from("waits on its own event: this job will never start")
         } else {
