@@ -35,20 +35,21 @@ pub enum Kind {
     Inetd,
 }
 
-const KINDS: [(&str, Kind); 5] = [
-    ("simple", Kind::Simple),
-    ("oneshot", Kind::Oneshot),
-    ("forking", Kind::Forking),
-    ("notify", Kind::Notify),
-    ("inetd", Kind::Inetd),
+/// The kinds' names, in [`Kind`]'s order.
+const KIND_NAMES: [&str; 5] = ["simple", "oneshot", "forking", "notify", "inetd"];
+const KINDS: [Kind; 5] = [
+    Kind::Simple,
+    Kind::Oneshot,
+    Kind::Forking,
+    Kind::Notify,
+    Kind::Inetd,
 ];
+/// KIND_NAMES joined, as messages list them (a test keeps them alike).
+const KIND_LIST: &str = "simple, oneshot, forking, notify, inetd";
 
 impl Kind {
     pub fn name(self) -> &'static str {
-        KINDS
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map_or("?", |(n, _)| n)
+        KIND_NAMES[self as usize]
     }
 }
 
@@ -150,17 +151,16 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
     };
     if let Some(n) = f.get("type") {
         let word = f.str(e, "type").unwrap_or_default();
-        match KINDS.iter().find(|(w, _)| *w == word) {
-            Some((_, k)) => s.kind = *k,
+        match KIND_NAMES.iter().position(|w| *w == word) {
+            Some(i) => s.kind = KINDS[i],
             None if word.is_empty() && !matches!(n.value, super::json5::Value::String(_)) => {}
             None => {
-                let names: Vec<&str> = KINDS.iter().map(|(w, _)| *w).collect();
-                let hint = d::hint(d::closest(word, &names));
+                let hint = d::hint(d::closest(word, &KIND_NAMES));
                 f.atf(
                     e,
                     n.pos,
                     "type",
-                    format_args!("unknown type {word:?}: one of {}{hint}", names.join(", ")),
+                    format_args!("unknown type {word:?}: one of {KIND_LIST}{hint}"),
                 );
             }
         }
@@ -421,6 +421,14 @@ fn walk(
 mod tests {
     use super::*;
     use crate::config::parse;
+
+    #[test]
+    fn the_kind_tables_agree() {
+        assert_eq!(KIND_LIST, KIND_NAMES.join(", "));
+        for (i, k) in KINDS.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+        }
+    }
 
     use crate::config::test_errors as errors;
 

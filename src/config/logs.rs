@@ -135,6 +135,8 @@ const OUTPUT: [&str; 8] = [
     "name", "selector", "stdout", "stderr", "file", "forward", "format", "rotate",
 ];
 const FORMATS: [&str; 5] = ["text", "json", "rfc5424", "classic", "rfc3164"];
+/// FORMATS joined, as the message lists them (a test keeps them alike).
+const FORMAT_LIST: &str = "text, json, rfc5424, classic, rfc3164";
 
 /// Decodes `syslog` and `logs` from the top-level object.
 #[inline(never)]
@@ -558,10 +560,7 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
                     e,
                     x.pos,
                     "format",
-                    format_args!(
-                        "unknown format {word:?}: one of {}{hint}",
-                        FORMATS.join(", ")
-                    ),
+                    format_args!("unknown format {word:?}: one of {FORMAT_LIST}{hint}"),
                 );
             }
         }
@@ -1024,6 +1023,11 @@ mod tests {
             "tcp://[nope]:514",
             "\"nope\" in brackets is not an IPv6 address",
         );
+    }
+
+    #[test]
+    fn the_format_list_is_the_formats() {
+        assert_eq!(FORMAT_LIST, FORMATS.join(", "));
     }
 
     #[test]
