@@ -189,26 +189,34 @@ enum Tok<'a> {
 }
 
 fn describe(t: &Tok) -> String {
-    match t {
-        Tok::Text(_) => "text".into(),
-        Tok::Open => "\"{{\"".into(),
-        Tok::Close => "\"}}\"".into(),
-        Tok::Space => "space".into(),
-        Tok::Pipe => "\"|\"".into(),
-        Tok::Assign => "\"=\"".into(),
-        Tok::Declare => "\":=\"".into(),
-        Tok::Char(c) => format!("{c:?}"),
-        Tok::LParen => "\"(\"".into(),
-        Tok::RParen => "\")\"".into(),
-        Tok::Lit(_) => "literal".into(),
-        Tok::Nil => "nil".into(),
-        Tok::Dot => "\".\"".into(),
-        Tok::Field(f) => format!("field .{f}"),
-        Tok::Var(v) => format!("variable {v}"),
-        Tok::Ident(i) => format!("identifier {i}"),
-        Tok::Keyword(k) => format!("<{}>", KEYWORDS[*k as usize]),
-        Tok::Eof => "EOF".into(),
-    }
+    // The fixed words as one &str (one String made for them all).
+    let word = match t {
+        Tok::Char(c) => return format!("{c:?}"),
+        Tok::Field(f) => return format!("field .{f}"),
+        Tok::Var(v) => return format!("variable {v}"),
+        Tok::Ident(i) => return format!("identifier {i}"),
+        Tok::Keyword(k) => return format!("<{}>", KEYWORDS[*k as usize]),
+        Tok::Text(_) => "text",
+        Tok::Open => "\"{{\"",
+        Tok::Close => "\"}}\"",
+        Tok::Space => "space",
+        Tok::Pipe => "\"|\"",
+        Tok::Assign => "\"=\"",
+        Tok::Declare => "\":=\"",
+        Tok::LParen => "\"(\"",
+        Tok::RParen => "\")\"",
+        Tok::Lit(_) => "literal",
+        Tok::Nil => "nil",
+        Tok::Dot => "\".\"",
+        Tok::Eof => "EOF",
+    };
+    word.into()
+}
+
+/// `unexpected TOKEN in WHAT` at `pos`: one copy for the parser's sites.
+#[inline(never)]
+fn unexpected(t: &Tok, pos: usize, what: &str) -> (usize, String) {
+    (pos, format!("unexpected {} in {what}", describe(t)))
 }
 
 fn is_space(c: char) -> bool {
@@ -857,7 +865,7 @@ impl<'a> Parser<'a> {
     fn close(&mut self, what: &str) -> R<()> {
         match self.next_ns() {
             (Tok::Close, _) => Ok(()),
-            (t, pos) => fail(pos, format!("unexpected {} in {what}", describe(&t))),
+            (t, pos) => Err(unexpected(&t, pos, what)),
         }
     }
 
@@ -918,7 +926,7 @@ impl<'a> Parser<'a> {
             }
             Stop::Else(Some(_)) => {
                 let (t, at) = self.next_ns();
-                return fail(at, format!("unexpected {} in else", describe(&t)));
+                return Err(unexpected(&t, at, "else"));
             }
             Stop::Else(None) => match self.list()? {
                 (els, Stop::End, _) => els,
@@ -985,7 +993,7 @@ impl<'a> Parser<'a> {
                 | Tok::LParen => cmds.push(self.command()?),
                 _ => {
                     let (t, at) = self.next();
-                    return fail(at, format!("unexpected {} in {ctx}", describe(&t)));
+                    return Err(unexpected(&t, at, ctx));
                 }
             }
         }
@@ -1021,7 +1029,7 @@ impl<'a> Parser<'a> {
                 (Tok::Space, _) => continue,
                 (Tok::Close | Tok::RParen, _) => self.i -= 1,
                 (Tok::Pipe, _) => {}
-                (t, at) => return fail(at, format!("unexpected {} in operand", describe(&t))),
+                (t, at) => return Err(unexpected(&t, at, "operand")),
             }
             return if args.is_empty() {
                 fail(self.at().1, "empty command")
