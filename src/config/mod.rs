@@ -106,16 +106,10 @@ pub fn load_with(
             };
             // An error the mapping did not catch is tug's, at a line of
             // the generated text: told at the section it came from.
-            let mapped = |l: String| -> String {
-                let rest = l.strip_prefix("(tug)").unwrap_or(&l);
-                let line = rest.trim_start_matches(':').split(':').next();
-                let line = line.and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
-                let msg = rest
-                    .trim_start_matches(':')
-                    .splitn(3, ':')
-                    .nth(2)
-                    .unwrap_or(rest);
-                match at(line) {
+            let (config, lines) = check(None, &m.text);
+            let mut out = m.warnings;
+            for ((line, _), msg) in sorted(lines) {
+                out.push(match at(line) {
                     Some((_, _, here)) => {
                         // `jobs[3].after: …` is the section's `after`.
                         let msg = msg.trim_start();
@@ -125,21 +119,15 @@ pub fn load_with(
                         };
                         format!("{here}{msg}")
                     }
-                    None => format!("{path}:{msg}"),
-                }
-            };
-            match parse("(tug)", &m.text) {
-                Ok(mut c) => {
-                    let mut w = m.warnings;
-                    w.extend(c.warnings.into_iter().map(mapped));
-                    c.warnings = w;
+                    None => format!("{path}: {msg}"),
+                });
+            }
+            match config {
+                Some(mut c) => {
+                    c.warnings = out;
                     Ok(c)
                 }
-                Err(e) => Err(m
-                    .warnings
-                    .into_iter()
-                    .chain(e.into_iter().map(mapped))
-                    .collect()),
+                None => Err(out),
             }
         }
     }
@@ -150,49 +138,59 @@ pub fn load_with(
 /// each is a complete line, and the lines are in the order of their
 /// positions.
 pub fn parse(path: &str, text: &str) -> Result<Config, Vec<String>> {
+    let (config, lines) = check(Some(path), text);
+    let lines = sorted(lines).into_iter().map(|(_, l)| l).collect();
+    match config {
+        Some(mut c) => {
+            c.warnings = lines;
+            Ok(c)
+        }
+        None => Err(lines),
+    }
+}
+
+/// Parses and validates: the config if it has no errors, and every error
+/// and warning with its position, in the order found. Each line starts
+/// `FILE:LINE:COL: ` when `file` is given.
+fn check(file: Option<&str>, text: &str) -> (Option<Config>, Vec<((u32, u32), String)>) {
     let mut notes = Vec::new();
     let parsed = json5::parse_noting(text, &mut notes);
     let mut lines: Vec<((u32, u32), String)> = Vec::new();
     for n in &notes {
-        lines.push(line(path, n.pos, true, "", &n.msg));
+        lines.push(line(file, n.pos, true, "", &n.msg));
     }
     let root = match parsed {
         Ok(root) => root,
         Err(e) => {
-            lines.push(line(path, e.pos, false, "", &e.msg));
-            return Err(sorted(lines));
+            lines.push(line(file, e.pos, false, "", &e.msg));
+            return (None, lines);
         }
     };
     let mut found = decode::Errors::default();
     let config = schema::decode(&root, &mut found);
     for w in &found.1 {
-        lines.push(line(path, w.pos, true, &w.path, &w.msg));
+        lines.push(line(file, w.pos, true, &w.path, &w.msg));
     }
-    match config {
-        Some(mut c) if found.0.is_empty() => {
-            c.warnings = sorted(lines);
-            Ok(c)
-        }
-        _ => {
-            for e in &found.0 {
-                lines.push(line(path, e.pos, false, &e.path, &e.msg));
-            }
-            Err(sorted(lines))
-        }
+    for e in &found.0 {
+        lines.push(line(file, e.pos, false, &e.path, &e.msg));
     }
+    (config.filter(|_| found.0.is_empty()), lines)
 }
 
 /// `FILE:LINE:COL: [warning: ][FIELD: ]MESSAGE` and its position (to sort
 /// by): one copy of the formatting for every line `parse` gives.
 #[inline(never)]
 fn line(
-    file: &str,
+    file: Option<&str>,
     pos: json5::Pos,
     warning: bool,
     field: &str,
     msg: &str,
 ) -> ((u32, u32), String) {
-    let mut s = format!("{file}:{pos}: ");
+    let mut s = match file {
+        Some(file) => format!("{file}:{pos}: "),
+        None => String::new(),
+    };
     if warning {
         s.push_str("warning: ");
     }
@@ -206,7 +204,7 @@ fn line(
 
 /// The lines in the order of their positions; at one position, in the
 /// order the checks found them in.
-fn sorted(lines: Vec<((u32, u32), String)>) -> Vec<String> {
+fn sorted(lines: Vec<((u32, u32), String)>) -> Vec<((u32, u32), String)> {
     let mut keys: Vec<u128> = lines
         .iter()
         .enumerate()
@@ -215,7 +213,7 @@ fn sorted(lines: Vec<((u32, u32), String)>) -> Vec<String> {
         })
         .collect();
     heapsort(&mut keys);
-    let mut lines: Vec<Option<String>> = lines.into_iter().map(|(_, l)| Some(l)).collect();
+    let mut lines: Vec<Option<((u32, u32), String)>> = lines.into_iter().map(Some).collect();
     keys.iter()
         .filter_map(|k| lines.get_mut(*k as u64 as usize)?.take())
         .collect()
