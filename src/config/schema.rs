@@ -643,8 +643,7 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
         Some(_) => f.integer(e, "port", 0, 65535),
         None => Some(9090),
     };
-    let interfaces = f.strings(e, "interfaces").unwrap_or_default();
-    check_interfaces(e, f.get("interfaces"), &f.key("interfaces"), &interfaces);
+    let interfaces = interfaces(e, &f);
     let tags = f.strings(e, "tags").unwrap_or_default();
     let mut metrics = Vec::new();
     if let Some(m) = f.get("metrics") {
@@ -818,12 +817,8 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
             );
         }
     }
-    let raw_output = f
-        .get("logging")
-        .and_then(|l| raw_flag(e, l, &f.key("logging")))
-        .unwrap_or(false);
-    let interfaces = f.strings(e, "interfaces").unwrap_or_default();
-    check_interfaces(e, f.get("interfaces"), &f.key("interfaces"), &interfaces);
+    let raw_output = raw_flag(e, f);
+    let interfaces = interfaces(e, &f);
     let tags = f.strings(e, "tags").unwrap_or_default();
     let meta_path = f.key("meta");
     let meta = f
@@ -930,9 +925,15 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
     })
 }
 
-/// Each `interfaces` spec must be one the address selection understands.
-fn check_interfaces(e: &mut Errors, n: Option<&Node>, path: &Path, specs: &[String]) {
-    let Some(n) = n else { return };
+/// `interfaces` (a job's or telemetry's): each spec must be one the
+/// address selection understands.
+#[inline(never)]
+fn interfaces(e: &mut Errors, f: &Fields) -> Vec<String> {
+    let specs = f.strings(e, "interfaces").unwrap_or_default();
+    let Some(n) = f.get("interfaces") else {
+        return specs;
+    };
+    let path = f.key("interfaces");
     for (i, spec) in specs.iter().enumerate() {
         if let Err(msg) = crate::net::interfaces::validate(spec) {
             let pos = match &n.value {
@@ -942,11 +943,14 @@ fn check_interfaces(e: &mut Errors, n: Option<&Node>, path: &Path, specs: &[Stri
             e.at(pos, &path.index(i), msg);
         }
     }
+    specs
 }
 
-/// `logging: { raw: true }`
-fn raw_flag(e: &mut Errors, n: &Node, path: &Path) -> Option<bool> {
-    d::object(e, n, path, &["raw"])?.boolean(e, "raw")
+/// `logging: { raw: true }` (a job's or a health check's); false if absent.
+#[inline(never)]
+fn raw_flag(e: &mut Errors, f: &Fields) -> bool {
+    let raw = |e: &mut Errors, n| d::object(e, n, &f.key("logging"), &["raw"])?.boolean(e, "raw");
+    f.get("logging").and_then(|n| raw(e, n)).unwrap_or(false)
 }
 
 #[inline(never)]
@@ -1249,10 +1253,7 @@ fn health(
         (true, true) => {}
     }
     let timeout = f.duration(e, "timeout").or(job_timeout).or(interval);
-    let raw_output = f
-        .get("logging")
-        .and_then(|l| raw_flag(e, l, &f.key("logging")))
-        .unwrap_or(false);
+    let raw_output = raw_flag(e, &f);
     Some(Health {
         check: check?,
         interval: interval.filter(|i| *i >= 1_000_000)?,
