@@ -564,14 +564,11 @@ fn consul(e: &mut Errors, n: &Node) -> Option<Consul> {
 fn etcd(e: &mut Errors, n: &Node) -> Option<Etcd> {
     let path = Path::Name("etcd");
     let (endpoints, prefix) = match &n.value {
-        Value::String(s) => (Vec::from([s.clone()]), None),
-        Value::Array(_) => (d::strings(e, n, &path)?, None),
+        // (A string is a list of one to `strings`.)
+        Value::String(_) | Value::Array(_) => (d::strings(e, n, &path)?, None),
         _ => {
             let f = d::object(e, n, &path, &["endpoints", "prefix"])?;
             let endpoints = match f.get("endpoints") {
-                Some(x) if matches!(x.value, Value::String(_)) => {
-                    Vec::from([f.string(e, "endpoints")?])
-                }
                 Some(_) => f.strings(e, "endpoints")?,
                 None => Vec::new(),
             };
@@ -594,6 +591,20 @@ fn etcd(e: &mut Errors, n: &Node) -> Option<Etcd> {
     })
 }
 
+/// A watch's or a check's `interval` (`default` when absent); below `min`
+/// it is an error, and returned as given.
+#[inline(never)]
+fn interval(e: &mut Errors, f: &Fields, default: u64, min: u64) -> Option<u64> {
+    let interval = match f.get("interval") {
+        Some(_) => f.positive_duration(e, "interval"),
+        None => Some(default),
+    };
+    if interval.is_some_and(|i| i < min) {
+        f.at(e, f.pos_of("interval"), "interval", "must be > 0");
+    }
+    interval
+}
+
 #[inline(never)]
 fn watch(e: &mut Errors, n: &Node, path: &Path) -> Option<WatchConfig> {
     let f = d::object(
@@ -603,14 +614,7 @@ fn watch(e: &mut Errors, n: &Node, path: &Path) -> Option<WatchConfig> {
         &["name", "interval", "tag", "dc", "key", "prefix"],
     )?;
     let name = required(e, &f, "name").and_then(|_| f.string(e, "name"));
-    let interval = match f.get("interval") {
-        Some(_) => f.positive_duration(e, "interval"),
-        None => Some(10 * SECOND),
-    };
-    if interval == Some(0) {
-        let at = f.pos_of("interval");
-        f.at(e, at, "interval", "must be > 0");
-    }
+    let interval = interval(e, &f, 10 * SECOND, 1);
     let tag = f.string(e, "tag");
     let dc = f.string(e, "dc");
     let key = f.string(e, "key");
@@ -1218,13 +1222,7 @@ fn health(
     // ContainerPilot 3.8 requires interval and ttl (> 0); tug defaults the
     // interval so that a check used only for `healthy` events (no port)
     // can be written bare, and needs a ttl only to advertise.
-    let interval = match f.get("interval") {
-        Some(_) => f.positive_duration(e, "interval"),
-        None => Some(5 * SECOND),
-    };
-    if interval.is_some_and(|i| i < 1_000_000) {
-        f.at(e, f.pos_of("interval"), "interval", "must be > 0");
-    }
+    let interval = interval(e, &f, 5 * SECOND, 1_000_000);
     let ttl = f.get("ttl").and_then(|t| {
         let ttl = f.positive_duration(e, "ttl")?;
         if ttl < SECOND {
