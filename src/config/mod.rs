@@ -108,7 +108,9 @@ pub fn load_with(
             // the generated text: told at the section it came from.
             let (config, lines) = check(None, &m.text);
             let mut out = m.warnings;
-            for ((line, _), msg) in sorted(lines) {
+            let mut at_line = Vec::new();
+            let lines = sorted(lines, Some(&mut at_line));
+            for (line, msg) in at_line.into_iter().zip(lines) {
                 out.push(match at(line) {
                     Some((_, _, here)) => {
                         // `jobs[3].after: …` is the section's `after`.
@@ -139,7 +141,7 @@ pub fn load_with(
 /// positions.
 pub fn parse(path: &str, text: &str) -> Result<Config, Vec<String>> {
     let (config, lines) = check(Some(path), text);
-    let lines = sorted(lines).into_iter().map(|(_, l)| l).collect();
+    let lines = sorted(lines, None);
     match config {
         Some(mut c) => {
             c.warnings = lines;
@@ -204,7 +206,8 @@ fn line(
 
 /// The lines in the order of their positions; at one position, in the
 /// order the checks found them in.
-fn sorted(lines: Vec<((u32, u32), String)>) -> Vec<((u32, u32), String)> {
+/// With `at_line`, each one's line number is pushed there too.
+fn sorted(lines: Vec<((u32, u32), String)>, mut at_line: Option<&mut Vec<u32>>) -> Vec<String> {
     let mut keys: Vec<u128> = lines
         .iter()
         .enumerate()
@@ -213,10 +216,18 @@ fn sorted(lines: Vec<((u32, u32), String)>) -> Vec<((u32, u32), String)> {
         })
         .collect();
     heapsort(&mut keys);
-    let mut lines: Vec<Option<((u32, u32), String)>> = lines.into_iter().map(Some).collect();
-    keys.iter()
-        .filter_map(|k| lines.get_mut(*k as u64 as usize)?.take())
-        .collect()
+    // Each line is taken out once (the keys' indices are unique).
+    let mut lines = lines;
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        if let Some(l) = lines.get_mut(k as u64 as usize) {
+            if let Some(v) = at_line.as_deref_mut() {
+                v.push(l.0.0);
+            }
+            out.push(core::mem::take(&mut l.1));
+        }
+    }
+    out
 }
 
 /// O(n log n) in a few hundred bytes of code (core's sorts cost ~3 KB
