@@ -1749,10 +1749,9 @@ fn sprintf(f: &str, args: &[Value]) -> Result<String, String> {
         }
     }
     out.push_str(rest);
-    let extra: Vec<&Value> = next.collect();
-    if !extra.is_empty() {
+    if next.len() > 0 {
         out.push_str("%!(EXTRA ");
-        for (k, a) in extra.into_iter().enumerate() {
+        for (k, a) in next.enumerate() {
             if k > 0 {
                 out.push_str(", ");
             }
@@ -2013,14 +2012,18 @@ fn positional(d: &[u8], point: i32, decimals: usize) -> String {
         Some(&c) => c as char,
         None => '0',
     };
-    let mut s: String = if point <= 0 {
-        "0".into()
-    } else {
-        (0..point).map(digit).collect()
-    };
+    let mut s = String::new();
+    if point <= 0 {
+        s.push('0');
+    }
+    for i in 0..point {
+        s.push(digit(i));
+    }
     if decimals > 0 {
         s.push('.');
-        s.extend((0..decimals as i32).map(|i| digit(point + i)));
+        for i in 0..decimals as i32 {
+            s.push(digit(point + i));
+        }
     }
     s
 }
