@@ -226,11 +226,12 @@ fn syslog(e: &mut Errors, n: &Node, path: &Path) -> Option<SyslogConfig> {
         let addr = bind_addr(text, scheme)
             .map_err(|why| bad(e, &f, x, key, text, &why))
             .ok();
-        if key == "udp" {
-            s.udp = addr;
+        // (By the scheme's first byte: no string compare.)
+        *if scheme.as_bytes()[0] == b'u' {
+            &mut s.udp
         } else {
-            s.tcp = addr;
-        }
+            &mut s.tcp
+        } = addr;
     }
     if !f.has("socket") && !f.has("udp") && !f.has("tcp") && !f.typo {
         s.socket = Some(DEV_LOG.into());

@@ -410,6 +410,17 @@ fn empty_is_default(e: &mut Errors, n: &Node, path: &Path, s: &str, default: &st
     s.is_empty()
 }
 
+/// `logging.level`'s words (any case).
+const LEVELS: [(&str, Level); 7] = [
+    ("DEBUG", Level::Debug),
+    ("INFO", Level::Info),
+    ("WARN", Level::Warn),
+    ("WARNING", Level::Warn),
+    ("ERROR", Level::Error),
+    ("FATAL", Level::Fatal),
+    ("PANIC", Level::Fatal),
+];
+
 #[inline(never)]
 fn logging(e: &mut Errors, n: &Node) -> Logging {
     let mut out = Logging::default();
@@ -422,13 +433,9 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
         (!empty_is_default(e, x, &f.key(k), s, default)).then_some((x, s))
     };
     if let Some((l, s)) = field(e, "level", "INFO") {
-        match s.to_ascii_uppercase().as_str() {
-            "DEBUG" => out.level = Level::Debug,
-            "INFO" => out.level = Level::Info,
-            "WARN" | "WARNING" => out.level = Level::Warn,
-            "ERROR" => out.level = Level::Error,
-            "FATAL" | "PANIC" => out.level = Level::Fatal,
-            _ => f.atf(
+        match LEVELS.iter().find(|(w, _)| w.eq_ignore_ascii_case(s)) {
+            Some((_, level)) => out.level = *level,
+            None => f.atf(
                 e,
                 l.pos,
                 "level",
