@@ -1131,6 +1131,17 @@ impl<'a> Exec<'a, '_> {
         Ok(())
     }
 
+    /// Gives a range variable its value: `name` by name for `=`, the one
+    /// declared at `slot` for `:=`.
+    fn put(&mut self, name: &str, value: Value, slot: usize, p: &Pipe) -> R<()> {
+        if p.assign {
+            self.set(name, value, p.pos)
+        } else {
+            self.vars[slot].1 = value;
+            Ok(())
+        }
+    }
+
     fn walk(&mut self, nodes: &[Node<'a>], dot: &Value) -> R<Flow> {
         for node in nodes {
             match node {
@@ -1206,19 +1217,13 @@ impl<'a> Exec<'a, '_> {
             let index = Int(i as i64);
             // With one variable it gets the element; with two, the index
             // and the element.
-            match (&p.decl[..], p.assign) {
-                ([], _) => {}
-                ([e], true) => self.set(e, elem.clone(), p.pos)?,
-                ([i, e, ..], true) => {
-                    self.set(i, index, p.pos)?;
-                    self.set(e, elem.clone(), p.pos)?;
-                }
-                (d, false) => {
-                    self.vars[mark - 1].1 = elem.clone();
-                    if d.len() > 1 {
-                        self.vars[mark - 2].1 = index;
-                    }
-                }
+            // (The parser allows two variables at most.)
+            let d = &p.decl;
+            if d.len() > 1 {
+                self.put(d[0], index, mark - 2, p)?;
+            }
+            if let Some(e) = d.last() {
+                self.put(e, elem.clone(), mark - 1, p)?;
             }
             let flow = self.walk(body, &elem);
             self.vars.truncate(mark);
