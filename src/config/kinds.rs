@@ -118,18 +118,19 @@ pub const KEYS: [&str; 10] = [
     "startTimeout",
 ];
 
-/// A key that only some kinds take: an error on the others. (A function,
-/// not a closure: one copy of the message code for every key.)
+/// A key that only some kinds take: its value when given and `ok`, an
+/// error when given on another kind. (A function, not a closure: one copy
+/// of the message code for every key.)
 #[inline(never)]
-fn only(
+fn only<'n>(
     e: &mut Errors,
-    f: &Fields,
+    f: &Fields<'n>,
     key: &str,
-    n: &Node,
     ok: bool,
     kinds: &str,
     kind: Kind,
-) -> bool {
+) -> Option<&'n Node> {
+    let n = f.get(key)?;
     if !ok {
         f.atf(
             e,
@@ -138,7 +139,7 @@ fn only(
             format_args!("only for {kinds} (this job is {})", kind.name()),
         );
     }
-    ok
+    ok.then_some(n)
 }
 
 /// Decodes the service-kind keys of one job. `has_exec` says whether the
@@ -190,7 +191,7 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
         }
     }
     match (f.get("pidfile"), kind) {
-        (Some(n), _) if only(e, f, "pidfile", n, kind == Kind::Forking, FORKING, kind) => {
+        (Some(n), _) if only(e, f, "pidfile", kind == Kind::Forking, FORKING, kind).is_some() => {
             s.pidfile = f.string(e, "pidfile");
             if s.pidfile.as_deref().is_some_and(|x| !x.starts_with('/')) {
                 f.at(e, n.pos, "pidfile", "must be an absolute path");
@@ -200,7 +201,7 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
         _ => {}
     }
     match (f.get("listen"), kind) {
-        (Some(n), _) if only(e, f, "listen", n, kind == Kind::Inetd, INETD, kind) => {
+        (Some(n), _) if only(e, f, "listen", kind == Kind::Inetd, INETD, kind).is_some() => {
             s.listen = listen(e, n, &f.key("listen"));
         }
         (None, Kind::Inetd) => f.at(
@@ -211,9 +212,7 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
         ),
         _ => {}
     }
-    if let Some(n) = f.get("max")
-        && only(e, f, "max", n, kind == Kind::Inetd, INETD, kind)
-    {
+    if only(e, f, "max", kind == Kind::Inetd, INETD, kind).is_some() {
         s.max = f
             .integer(e, "max", 1, 65536)
             .map_or(INETD_MAX, |v| v as u32);
@@ -228,17 +227,14 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
             "an inetd job runs one process per connection, each once: it has no restarts",
         );
     }
-    if let Some(n) = f.get("sockets")
-        && only(
-            e,
-            f,
-            "sockets",
-            n,
-            kind != Kind::Inetd,
-            "jobs that are not inetd (an inetd job has 'listen')",
-            kind,
-        )
-    {
+    if let Some(n) = only(
+        e,
+        f,
+        "sockets",
+        kind != Kind::Inetd,
+        "jobs that are not inetd (an inetd job has 'listen')",
+        kind,
+    ) {
         let path = f.key("sockets");
         let words = d::strings(e, n, &path).unwrap_or_default();
         for (i, w) in words.iter().enumerate() {
@@ -249,17 +245,14 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
             }
         }
     }
-    if let Some(n) = f.get("readiness")
-        && only(
-            e,
-            f,
-            "readiness",
-            n,
-            kind == Kind::Simple,
-            "type \"simple\"",
-            kind,
-        )
-        && let Some(rf) = d::object(e, n, &f.key("readiness"), &["fd"])
+    if let Some(n) = only(
+        e,
+        f,
+        "readiness",
+        kind == Kind::Simple,
+        "type \"simple\"",
+        kind,
+    ) && let Some(rf) = d::object(e, n, &f.key("readiness"), &["fd"])
     {
         match rf.get("fd") {
             Some(_) => s.readiness_fd = rf.integer(e, "fd", 3, 1023).map(|v| v as i32),
@@ -279,29 +272,27 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
             );
         }
     }
-    if let Some(n) = f.get("watchdog")
-        && only(
-            e,
-            f,
-            "watchdog",
-            n,
-            kind == Kind::Notify,
-            "type \"notify\"",
-            kind,
-        )
+    if only(
+        e,
+        f,
+        "watchdog",
+        kind == Kind::Notify,
+        "type \"notify\"",
+        kind,
+    )
+    .is_some()
     {
         s.watchdog = f.positive_duration(e, "watchdog");
     }
-    if let Some(n) = f.get("startTimeout")
-        && only(
-            e,
-            f,
-            "startTimeout",
-            n,
-            s.waits_for_ready(),
-            "jobs that become ready later than they start (notify, forking, readiness.fd)",
-            kind,
-        )
+    if only(
+        e,
+        f,
+        "startTimeout",
+        s.waits_for_ready(),
+        "jobs that become ready later than they start (notify, forking, readiness.fd)",
+        kind,
+    )
+    .is_some()
     {
         s.start_timeout = f.positive_duration(e, "startTimeout");
     }
