@@ -1822,17 +1822,13 @@ fn format_value(out: &mut String, v: &Value, s: &Spec) -> Result<(), String> {
             format_int(out, *n, s);
             return Ok(());
         }
-        (Int(n), 'c') => char::from_u32(*n as u32)
-            .filter(|_| (0..=0x10_FFFF).contains(n))
-            .unwrap_or('\u{FFFD}')
-            .to_string(),
-        (Int(n), 'q') => quote(
-            &char::from_u32(*n as u32)
+        (Int(n), 'c' | 'q') => {
+            let c = char::from_u32(*n as u32)
                 .filter(|_| (0..=0x10_FFFF).contains(n))
                 .unwrap_or('\u{FFFD}')
-                .to_string(),
-            '\'',
-        ),
+                .to_string();
+            if verb == 'q' { quote(&c, '\'') } else { c }
+        }
         (Float(f), 'v' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G') => {
             format_float(out, *f, s);
             return Ok(());
