@@ -368,7 +368,11 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
     if let (Some(m), Some(n)) = (&main, top.get("main"))
         && !jobs.iter().any(|j| j.name == *m)
     {
-        e.at(n.pos, &top.key("main"), format!("no job is named {m:?}"));
+        e.atf(
+            n.pos,
+            &top.key("main"),
+            format_args!("no job is named {m:?}"),
+        );
     }
     Some(Config {
         consul,
@@ -1450,15 +1454,24 @@ fn check_graph(
         };
         let (k, node) = nodes[i];
         let at = pos_in(node, &["when"]);
-        let msg = if s == i {
-            String::from("waits on its own event: this job will never start")
+        let path = JOBS.index(k);
+        let path = path.key("when");
+        if s == i {
+            e.warn(
+                at,
+                &path,
+                "waits on its own event: this job will never start",
+            );
         } else {
-            format!(
-                "waits on job {:?}, which never starts{why}: this job will never start either",
-                jobs[s].name
-            )
-        };
-        e.warn(at, &JOBS.index(k).key("when"), msg);
+            e.warnf(
+                at,
+                &path,
+                format_args!(
+                    "waits on job {:?}, which never starts{why}: this job will never start either",
+                    jobs[s].name
+                ),
+            );
+        }
     }
     for i in 0..jobs.len() {
         if !can_start[i]
