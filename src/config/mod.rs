@@ -151,13 +151,16 @@ pub fn parse(path: &str, text: &str) -> Result<Config, Vec<String>> {
     }
 }
 
+/// A message line and its position (line, column), for sorting.
+type Line = ((u32, u32), String);
+
 /// Parses and validates: the config if it has no errors, and every error
 /// and warning with its position, in the order found. Each line starts
 /// `FILE:LINE:COL: ` when `file` is given.
-fn check(file: Option<&str>, text: &str) -> (Option<Config>, Vec<((u32, u32), String)>) {
+fn check(file: Option<&str>, text: &str) -> (Option<Config>, Vec<Line>) {
     let mut notes = Vec::new();
     let parsed = json5::parse_noting(text, &mut notes);
-    let mut lines: Vec<((u32, u32), String)> = Vec::new();
+    let mut lines: Vec<Line> = Vec::new();
     for n in &notes {
         lines.push(line(file, n.pos, true, "", &n.msg));
     }
@@ -182,13 +185,7 @@ fn check(file: Option<&str>, text: &str) -> (Option<Config>, Vec<((u32, u32), St
 /// `FILE:LINE:COL: [warning: ][FIELD: ]MESSAGE` and its position (to sort
 /// by): one copy of the formatting for every line `parse` gives.
 #[inline(never)]
-fn line(
-    file: Option<&str>,
-    pos: json5::Pos,
-    warning: bool,
-    field: &str,
-    msg: &str,
-) -> ((u32, u32), String) {
+fn line(file: Option<&str>, pos: json5::Pos, warning: bool, field: &str, msg: &str) -> Line {
     let mut s = match file {
         Some(file) => format!("{file}:{pos}: "),
         None => String::new(),
@@ -207,7 +204,7 @@ fn line(
 /// The lines in the order of their positions; at one position, in the
 /// order the checks found them in.
 /// With `at_line`, each one's line number is pushed there too.
-fn sorted(lines: Vec<((u32, u32), String)>, mut at_line: Option<&mut Vec<u32>>) -> Vec<String> {
+fn sorted(lines: Vec<Line>, mut at_line: Option<&mut Vec<u32>>) -> Vec<String> {
     let mut keys: Vec<u128> = lines
         .iter()
         .enumerate()

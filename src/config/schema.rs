@@ -833,7 +833,7 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
         }
     }
     let raw_output = raw_flag(e, f);
-    let interfaces = interfaces(e, &f);
+    let interfaces = interfaces(e, f);
     let tags = f.strings(e, "tags").unwrap_or_default();
     let meta_path = f.key("meta");
     let meta = f
