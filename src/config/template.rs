@@ -1402,7 +1402,8 @@ impl<'a> Exec<'a, '_> {
             }
             Func::Print | Func::Println => string(sprint(&a, f == Func::Println)?),
             Func::Printf => string(sprintf(s(0), &a[1..])?),
-            Func::Eq => {
+            // ne takes exactly two: eq's loop with one operand, negated.
+            Func::Eq | Func::Ne => {
                 if a.len() < 2 {
                     return Err("missing argument for comparison".into());
                 }
@@ -1410,13 +1411,14 @@ impl<'a> Exec<'a, '_> {
                 for b in &a[1..] {
                     t = t || eq(arg(0), b)?;
                 }
-                Bool(t)
+                Bool(t == (f == Func::Eq))
             }
-            Func::Ne => Bool(!eq(arg(0), arg(1))?),
-            Func::Lt => Bool(lt(arg(0), arg(1))?),
-            Func::Le => Bool(lt(arg(0), arg(1))? || eq(arg(0), arg(1))?),
-            Func::Gt => Bool(!(lt(arg(0), arg(1))? || eq(arg(0), arg(1))?)),
-            Func::Ge => Bool(!lt(arg(0), arg(1))?),
+            // ge is not lt, gt not le.
+            Func::Lt | Func::Ge => Bool(lt(arg(0), arg(1))? == (f == Func::Lt)),
+            Func::Le | Func::Gt => {
+                let le = lt(arg(0), arg(1))? || eq(arg(0), arg(1))?;
+                Bool(le == (f == Func::Le))
+            }
             // ContainerPilot: the value if it is a non-empty string, else
             // the default (formatted with %v when not a string).
             Func::Default => match (arg(0), arg(1)) {
