@@ -157,6 +157,14 @@ impl<'n> Fields<'n> {
         e.push(false, pos, &self.key(key), msg.into());
     }
 
+    /// `key` is missing (an error at the object), unless a typo may be it.
+    #[inline(never)]
+    pub fn missing(&self, e: &mut Errors, key: &str, msg: &str) {
+        if !self.typo {
+            self.at(e, self.pos, key, msg);
+        }
+    }
+
     pub fn warn(&self, e: &mut Errors, pos: Pos, key: &str, msg: impl Into<String>) {
         e.push(true, pos, &self.key(key), msg.into());
     }

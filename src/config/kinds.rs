@@ -256,8 +256,7 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
     {
         match rf.get("fd") {
             Some(_) => s.readiness_fd = rf.integer(e, "fd", 3, 1023).map(|v| v as i32),
-            None if !rf.typo => rf.at(e, n.pos, "fd", "missing"),
-            None => {}
+            None => rf.missing(e, "fd", "missing"),
         }
         let passed = 3..3 + s.sockets.len() as i32;
         if let Some(fd) = s.readiness_fd.filter(|fd| passed.contains(fd)) {

@@ -406,28 +406,22 @@ fn rotate(e: &mut Errors, n: &Node, path: &Path) -> Option<Rotate> {
             },
         },
         None => {
-            if !f.typo {
-                f.at(
-                    e,
-                    n.pos,
-                    "size",
-                    "missing: the size a file is rotated at, as \"10MB\"",
-                );
-            }
+            f.missing(
+                e,
+                "size",
+                "missing: the size a file is rotated at, as \"10MB\"",
+            );
             None
         }
     };
     let keep = match f.get("keep") {
         Some(_) => f.integer(e, "keep", 0, 1000).map(|k| k as u32),
         None => {
-            if !f.typo {
-                f.at(
-                    e,
-                    n.pos,
-                    "keep",
-                    "missing: how many rotated files to keep (0 starts the file afresh)",
-                );
-            }
+            f.missing(
+                e,
+                "keep",
+                "missing: how many rotated files to keep (0 starts the file afresh)",
+            );
             None
         }
     };
