@@ -136,6 +136,12 @@ impl<'n> Fields<'n> {
             .map(|m| &m.value)
     }
 
+    /// Where the key's value is; the object's own position when absent.
+    #[inline(never)]
+    pub fn pos_of(&self, key: &str) -> Pos {
+        self.get(key).map_or(self.pos, |x| x.pos)
+    }
+
     pub fn has(&self, key: &str) -> bool {
         self.get(key).is_some()
     }
@@ -149,6 +155,14 @@ impl<'n> Fields<'n> {
     /// no path).
     pub fn at(&self, e: &mut Errors, pos: Pos, key: &str, msg: impl Into<String>) {
         e.push(false, pos, &self.key(key), msg.into());
+    }
+
+    /// `key` is missing (an error at the object), unless a typo may be it.
+    #[inline(never)]
+    pub fn missing(&self, e: &mut Errors, key: &str, msg: &str) {
+        if !self.typo {
+            self.at(e, self.pos, key, msg);
+        }
     }
 
     pub fn warn(&self, e: &mut Errors, pos: Pos, key: &str, msg: impl Into<String>) {
@@ -167,6 +181,12 @@ impl<'n> Fields<'n> {
 
     pub fn string(&self, e: &mut Errors, key: &str) -> Option<String> {
         string(e, self.get(key)?, &self.key(key))
+    }
+
+    /// A string field borrowed from the tree, for a value that is only
+    /// compared or parsed (no copy to make and drop).
+    pub fn str(&self, e: &mut Errors, key: &str) -> Option<&'n str> {
+        text(e, self.get(key)?, &self.key(key))
     }
 
     pub fn strings(&self, e: &mut Errors, key: &str) -> Option<Vec<String>> {
@@ -254,8 +274,13 @@ pub fn hint(found: Option<&str>) -> String {
 }
 
 pub fn string(e: &mut Errors, node: &Node, path: &Path) -> Option<String> {
+    text(e, node, path).map(String::from)
+}
+
+/// A string value, borrowed.
+pub fn text<'n>(e: &mut Errors, node: &'n Node, path: &Path) -> Option<&'n str> {
     match &node.value {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(s),
         other => {
             e.atf(
                 node.pos,

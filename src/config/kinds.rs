@@ -35,20 +35,21 @@ pub enum Kind {
     Inetd,
 }
 
-const KINDS: [(&str, Kind); 5] = [
-    ("simple", Kind::Simple),
-    ("oneshot", Kind::Oneshot),
-    ("forking", Kind::Forking),
-    ("notify", Kind::Notify),
-    ("inetd", Kind::Inetd),
+/// The kinds' names, in [`Kind`]'s order.
+const KIND_NAMES: [&str; 5] = ["simple", "oneshot", "forking", "notify", "inetd"];
+const KINDS: [Kind; 5] = [
+    Kind::Simple,
+    Kind::Oneshot,
+    Kind::Forking,
+    Kind::Notify,
+    Kind::Inetd,
 ];
+/// KIND_NAMES joined, as messages list them (a test keeps them alike).
+const KIND_LIST: &str = "simple, oneshot, forking, notify, inetd";
 
 impl Kind {
     pub fn name(self) -> &'static str {
-        KINDS
-            .iter()
-            .find(|(_, k)| *k == self)
-            .map_or("?", |(n, _)| n)
+        KIND_NAMES[self as usize]
     }
 }
 
@@ -117,18 +118,19 @@ pub const KEYS: [&str; 10] = [
     "startTimeout",
 ];
 
-/// A key that only some kinds take: an error on the others. (A function,
-/// not a closure: one copy of the message code for every key.)
+/// A key that only some kinds take: its value when given and `ok`, an
+/// error when given on another kind. (A function, not a closure: one copy
+/// of the message code for every key.)
 #[inline(never)]
-fn only(
+fn only<'n>(
     e: &mut Errors,
-    f: &Fields,
+    f: &Fields<'n>,
     key: &str,
-    n: &Node,
     ok: bool,
     kinds: &str,
     kind: Kind,
-) -> bool {
+) -> Option<&'n Node> {
+    let n = f.get(key)?;
     if !ok {
         f.atf(
             e,
@@ -137,7 +139,7 @@ fn only(
             format_args!("only for {kinds} (this job is {})", kind.name()),
         );
     }
-    ok
+    ok.then_some(n)
 }
 
 /// Decodes the service-kind keys of one job. `has_exec` says whether the
@@ -149,18 +151,17 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
         ..Service::default()
     };
     if let Some(n) = f.get("type") {
-        let word = f.string(e, "type").unwrap_or_default();
-        match KINDS.iter().find(|(w, _)| *w == word) {
-            Some((_, k)) => s.kind = *k,
+        let word = f.str(e, "type").unwrap_or_default();
+        match KIND_NAMES.iter().position(|w| *w == word) {
+            Some(i) => s.kind = KINDS[i],
             None if word.is_empty() && !matches!(n.value, super::json5::Value::String(_)) => {}
             None => {
-                let names: Vec<&str> = KINDS.iter().map(|(w, _)| *w).collect();
-                let hint = d::hint(d::closest(&word, &names));
+                let hint = d::hint(d::closest(word, &KIND_NAMES));
                 f.atf(
                     e,
                     n.pos,
                     "type",
-                    format_args!("unknown type {word:?}: one of {}{hint}", names.join(", ")),
+                    format_args!("unknown type {word:?}: one of {KIND_LIST}{hint}"),
                 );
             }
         }
@@ -178,7 +179,7 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
     const INETD: &str = "type \"inetd\"";
     s.after = f.strings(e, "after").unwrap_or_default();
     if let Some(n) = f.get("startFailure") {
-        let word = f.string(e, "startFailure").unwrap_or_default();
+        let word = f.str(e, "startFailure").unwrap_or_default();
         match START_FAILURES.iter().find(|(w, _)| *w == word) {
             Some((_, v)) => s.start_failure = *v,
             None => f.atf(
@@ -190,7 +191,7 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
         }
     }
     match (f.get("pidfile"), kind) {
-        (Some(n), _) if only(e, f, "pidfile", n, kind == Kind::Forking, FORKING, kind) => {
+        (Some(n), _) if only(e, f, "pidfile", kind == Kind::Forking, FORKING, kind).is_some() => {
             s.pidfile = f.string(e, "pidfile");
             if s.pidfile.as_deref().is_some_and(|x| !x.starts_with('/')) {
                 f.at(e, n.pos, "pidfile", "must be an absolute path");
@@ -200,7 +201,7 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
         _ => {}
     }
     match (f.get("listen"), kind) {
-        (Some(n), _) if only(e, f, "listen", n, kind == Kind::Inetd, INETD, kind) => {
+        (Some(n), _) if only(e, f, "listen", kind == Kind::Inetd, INETD, kind).is_some() => {
             s.listen = listen(e, n, &f.key("listen"));
         }
         (None, Kind::Inetd) => f.at(
@@ -211,9 +212,7 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
         ),
         _ => {}
     }
-    if let Some(n) = f.get("max")
-        && only(e, f, "max", n, kind == Kind::Inetd, INETD, kind)
-    {
+    if only(e, f, "max", kind == Kind::Inetd, INETD, kind).is_some() {
         s.max = f
             .integer(e, "max", 1, 65536)
             .map_or(INETD_MAX, |v| v as u32);
@@ -228,17 +227,14 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
             "an inetd job runs one process per connection, each once: it has no restarts",
         );
     }
-    if let Some(n) = f.get("sockets")
-        && only(
-            e,
-            f,
-            "sockets",
-            n,
-            kind != Kind::Inetd,
-            "jobs that are not inetd (an inetd job has 'listen')",
-            kind,
-        )
-    {
+    if let Some(n) = only(
+        e,
+        f,
+        "sockets",
+        kind != Kind::Inetd,
+        "jobs that are not inetd (an inetd job has 'listen')",
+        kind,
+    ) {
         let path = f.key("sockets");
         let words = d::strings(e, n, &path).unwrap_or_default();
         for (i, w) in words.iter().enumerate() {
@@ -249,22 +245,18 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
             }
         }
     }
-    if let Some(n) = f.get("readiness")
-        && only(
-            e,
-            f,
-            "readiness",
-            n,
-            kind == Kind::Simple,
-            "type \"simple\"",
-            kind,
-        )
-        && let Some(rf) = d::object(e, n, &f.key("readiness"), &["fd"])
+    if let Some(n) = only(
+        e,
+        f,
+        "readiness",
+        kind == Kind::Simple,
+        "type \"simple\"",
+        kind,
+    ) && let Some(rf) = d::object(e, n, &f.key("readiness"), &["fd"])
     {
         match rf.get("fd") {
             Some(_) => s.readiness_fd = rf.integer(e, "fd", 3, 1023).map(|v| v as i32),
-            None if !rf.typo => rf.at(e, n.pos, "fd", "missing"),
-            None => {}
+            None => rf.missing(e, "fd", "missing"),
         }
         let passed = 3..3 + s.sockets.len() as i32;
         if let Some(fd) = s.readiness_fd.filter(|fd| passed.contains(fd)) {
@@ -279,29 +271,27 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
             );
         }
     }
-    if let Some(n) = f.get("watchdog")
-        && only(
-            e,
-            f,
-            "watchdog",
-            n,
-            kind == Kind::Notify,
-            "type \"notify\"",
-            kind,
-        )
+    if only(
+        e,
+        f,
+        "watchdog",
+        kind == Kind::Notify,
+        "type \"notify\"",
+        kind,
+    )
+    .is_some()
     {
         s.watchdog = f.positive_duration(e, "watchdog");
     }
-    if let Some(n) = f.get("startTimeout")
-        && only(
-            e,
-            f,
-            "startTimeout",
-            n,
-            s.waits_for_ready(),
-            "jobs that become ready later than they start (notify, forking, readiness.fd)",
-            kind,
-        )
+    if only(
+        e,
+        f,
+        "startTimeout",
+        s.waits_for_ready(),
+        "jobs that become ready later than they start (notify, forking, readiness.fd)",
+        kind,
+    )
+    .is_some()
     {
         s.start_timeout = f.positive_duration(e, "startTimeout");
     }
@@ -309,8 +299,8 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
 }
 
 fn listen(e: &mut Errors, n: &Node, path: &Path) -> Option<Listen> {
-    let text = d::string(e, n, path)?;
-    Listen::parse(&text)
+    let text = d::text(e, n, path)?;
+    Listen::parse(text)
         .map_err(|msg| e.at(n.pos, path, msg))
         .ok()
 }
@@ -421,6 +411,14 @@ fn walk(
 mod tests {
     use super::*;
     use crate::config::parse;
+
+    #[test]
+    fn the_kind_tables_agree() {
+        assert_eq!(KIND_LIST, KIND_NAMES.join(", "));
+        for (i, k) in KINDS.iter().enumerate() {
+            assert_eq!(*k as usize, i);
+        }
+    }
 
     use crate::config::test_errors as errors;
 

@@ -135,6 +135,8 @@ const OUTPUT: [&str; 8] = [
     "name", "selector", "stdout", "stderr", "file", "forward", "format", "rotate",
 ];
 const FORMATS: [&str; 5] = ["text", "json", "rfc5424", "classic", "rfc3164"];
+/// FORMATS joined, as the message lists them (a test keeps them alike).
+const FORMAT_LIST: &str = "text, json, rfc5424, classic, rfc3164";
 
 /// Decodes `syslog` and `logs` from the top-level object.
 #[inline(never)]
@@ -218,17 +220,18 @@ fn syslog(e: &mut Errors, n: &Node, path: &Path) -> Option<SyslogConfig> {
     }
     for (key, scheme) in [("udp", "udp://"), ("tcp", "tcp://")] {
         let Some(x) = f.get(key) else { continue };
-        let Some(text) = f.string(e, key) else {
+        let Some(text) = f.str(e, key) else {
             continue;
         };
-        let addr = bind_addr(&text, scheme)
-            .map_err(|why| bad(e, &f, x, key, &text, &why))
+        let addr = bind_addr(text, scheme)
+            .map_err(|why| bad(e, &f, x, key, text, &why))
             .ok();
-        if key == "udp" {
-            s.udp = addr;
+        // (By the scheme's first byte: no string compare.)
+        *if scheme.as_bytes()[0] == b'u' {
+            &mut s.udp
         } else {
-            s.tcp = addr;
-        }
+            &mut s.tcp
+        } = addr;
     }
     if !f.has("socket") && !f.has("udp") && !f.has("tcp") && !f.typo {
         s.socket = Some(DEV_LOG.into());
@@ -403,28 +406,22 @@ fn rotate(e: &mut Errors, n: &Node, path: &Path) -> Option<Rotate> {
             },
         },
         None => {
-            if !f.typo {
-                f.at(
-                    e,
-                    n.pos,
-                    "size",
-                    "missing: the size a file is rotated at, as \"10MB\"",
-                );
-            }
+            f.missing(
+                e,
+                "size",
+                "missing: the size a file is rotated at, as \"10MB\"",
+            );
             None
         }
     };
     let keep = match f.get("keep") {
         Some(_) => f.integer(e, "keep", 0, 1000).map(|k| k as u32),
         None => {
-            if !f.typo {
-                f.at(
-                    e,
-                    n.pos,
-                    "keep",
-                    "missing: how many rotated files to keep (0 starts the file afresh)",
-                );
-            }
+            f.missing(
+                e,
+                "keep",
+                "missing: how many rotated files to keep (0 starts the file afresh)",
+            );
             None
         }
     };
@@ -457,43 +454,38 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
         }
     };
     let selector = match f.get("selector") {
-        Some(x) => f
-            .string(e, "selector")
-            .and_then(|s| match Selector::parse(&s) {
-                Ok(sel) => {
-                    if sel.selects_nothing() {
-                        f.warnf(
-                            e,
-                            x.pos,
-                            "selector",
-                            format_args!(
-                                "{s:?} has no positive piece, so this output will get nothing \
+        Some(x) => f.str(e, "selector").and_then(|s| match Selector::parse(s) {
+            Ok(sel) => {
+                if sel.selects_nothing() {
+                    f.warnf(
+                        e,
+                        x.pos,
+                        "selector",
+                        format_args!(
+                            "{s:?} has no positive piece, so this output will get nothing \
                              (to take all but some, start with \"*.*;\")"
-                            ),
-                        );
-                    }
-                    Some(sel)
+                        ),
+                    );
                 }
-                Err(why) => {
-                    f.at(e, x.pos, "selector", why);
-                    None
-                }
-            }),
+                Some(sel)
+            }
+            Err(why) => {
+                f.at(e, x.pos, "selector", why);
+                None
+            }
+        }),
         None => Some(Selector::default()),
     };
-    // The target: exactly one of the four.
-    let mut given: Option<&str> = None;
-    for key in TARGETS {
+    // The target: exactly one of the four, by its index in TARGETS
+    // (0, 1: the streams, a boolean; 2, 3: file and forward, a string).
+    let mut given: Option<usize> = None;
+    for (t, key) in TARGETS.iter().enumerate() {
         let Some(x) = f.get(key) else { continue };
         let on = match &x.value {
-            Value::String(_) if key == "file" || key == "forward" => true,
-            Value::Bool(b) if key == "stdout" || key == "stderr" => *b,
+            Value::String(_) if t >= 2 => true,
+            Value::Bool(b) if t < 2 => *b,
             other => {
-                let want = if key == "file" || key == "forward" {
-                    "a string"
-                } else {
-                    "true"
-                };
+                let want = if t >= 2 { "a string" } else { "true" };
                 f.atf(
                     e,
                     x.pos,
@@ -514,13 +506,14 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
                     x.pos,
                     key,
                     format_args!(
-                        "an output writes to one place, and {first} is given too: make two \
-                         outputs"
+                        "an output writes to one place, and {} is given too: make two \
+                         outputs",
+                        TARGETS[first]
                     ),
                 );
                 ok = false;
             }
-            None => given = Some(key),
+            None => given = Some(t),
         }
     }
     if given.is_none() && ok && !f.typo {
@@ -530,14 +523,14 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
             "an output needs one of stdout: true, stderr: true, file: PATH or forward: URL",
         );
     }
-    // The format, checked against the target.
-    let forward = given == Some("forward");
+    // The format, checked against the target, by its index in FORMATS.
+    let forward = given == Some(3);
     let mut format = None;
     let mut wire = Wire::Rfc5424;
     if let Some(x) = f.get("format")
-        && let Some(word) = f.string(e, "format")
+        && let Some(word) = f.str(e, "format")
     {
-        match word.as_str() {
+        match word {
             "text" if !forward => format = Some(Format::Text),
             "json" if !forward => format = Some(Format::Json),
             "rfc5424" => format = Some(Format::Rfc5424),
@@ -556,20 +549,19 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
                 "format",
                 format_args!("a forward sends \"rfc5424\" or \"rfc3164\", not {w:?}"),
             ),
-            w => {
-                let hint = d::hint(d::closest(w, &FORMATS));
+            _ => {
+                let hint = d::hint(d::closest(word, &FORMATS));
                 f.atf(
                     e,
                     x.pos,
                     "format",
-                    format_args!("unknown format {w:?}: one of {}{hint}", FORMATS.join(", ")),
+                    format_args!("unknown format {word:?}: one of {FORMAT_LIST}{hint}"),
                 );
             }
         }
     }
-    let rotate_at = f.get("rotate");
-    let rotate = match rotate_at {
-        Some(x) if given == Some("file") => {
+    let rotate = match f.get("rotate") {
+        Some(x) if given == Some(2) => {
             let r = rotate(e, x, &f.key("rotate"));
             ok &= r.is_some();
             r
@@ -586,26 +578,26 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
         None => None,
     };
     let target = match given? {
-        "stdout" => Target::Stdout(format.unwrap_or(Format::Text)),
-        "stderr" => Target::Stderr(format.unwrap_or(Format::Text)),
-        "file" => {
+        0 => Target::Stdout(format.unwrap_or(Format::Text)),
+        1 => Target::Stderr(format.unwrap_or(Format::Text)),
+        2 => {
             let x = f.get("file")?;
-            let p = f.string(e, "file")?;
-            if let Err(why) = file_path(&p) {
-                bad(e, &f, x, "file", &p, why);
+            let p = f.str(e, "file")?;
+            if let Err(why) = file_path(p) {
+                bad(e, &f, x, "file", p, why);
                 return None;
             }
             Target::File {
-                path: p,
+                path: p.into(),
                 format: format.unwrap_or(Format::Classic { utc_offset: 0 }),
                 rotate,
             }
         }
         _ => {
             let x = f.get("forward")?;
-            let text = f.string(e, "forward")?;
-            let (proto, host, port) = forward_target(&text)
-                .map_err(|why| bad(e, &f, x, "forward", &text, &why))
+            let text = f.str(e, "forward")?;
+            let (proto, host, port) = forward_target(text)
+                .map_err(|why| bad(e, &f, x, "forward", text, &why))
                 .ok()?;
             Target::Forward(Forward {
                 proto,
@@ -1026,6 +1018,11 @@ mod tests {
             "tcp://[nope]:514",
             "\"nope\" in brackets is not an IPv6 address",
         );
+    }
+
+    #[test]
+    fn the_format_list_is_the_formats() {
+        assert_eq!(FORMAT_LIST, FORMATS.join(", "));
     }
 
     #[test]

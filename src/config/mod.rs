@@ -106,16 +106,12 @@ pub fn load_with(
             };
             // An error the mapping did not catch is tug's, at a line of
             // the generated text: told at the section it came from.
-            let mapped = |l: String| -> String {
-                let rest = l.strip_prefix("(tug)").unwrap_or(&l);
-                let line = rest.trim_start_matches(':').split(':').next();
-                let line = line.and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
-                let msg = rest
-                    .trim_start_matches(':')
-                    .splitn(3, ':')
-                    .nth(2)
-                    .unwrap_or(rest);
-                match at(line) {
+            let (config, lines) = check(None, &m.text);
+            let mut out = m.warnings;
+            let mut at_line = Vec::new();
+            let lines = sorted(lines, Some(&mut at_line));
+            for (line, msg) in at_line.into_iter().zip(lines) {
+                out.push(match at(line) {
                     Some((_, _, here)) => {
                         // `jobs[3].after: …` is the section's `after`.
                         let msg = msg.trim_start();
@@ -125,21 +121,15 @@ pub fn load_with(
                         };
                         format!("{here}{msg}")
                     }
-                    None => format!("{path}:{msg}"),
-                }
-            };
-            match parse("(tug)", &m.text) {
-                Ok(mut c) => {
-                    let mut w = m.warnings;
-                    w.extend(c.warnings.into_iter().map(mapped));
-                    c.warnings = w;
+                    None => format!("{path}: {msg}"),
+                });
+            }
+            match config {
+                Some(mut c) => {
+                    c.warnings = out;
                     Ok(c)
                 }
-                Err(e) => Err(m
-                    .warnings
-                    .into_iter()
-                    .chain(e.into_iter().map(mapped))
-                    .collect()),
+                None => Err(out),
             }
         }
     }
@@ -150,48 +140,71 @@ pub fn load_with(
 /// each is a complete line, and the lines are in the order of their
 /// positions.
 pub fn parse(path: &str, text: &str) -> Result<Config, Vec<String>> {
+    let (config, lines) = check(Some(path), text);
+    let lines = sorted(lines, None);
+    match config {
+        Some(mut c) => {
+            c.warnings = lines;
+            Ok(c)
+        }
+        None => Err(lines),
+    }
+}
+
+/// A message line and its position (line, column), for sorting.
+type Line = ((u32, u32), String);
+
+/// Parses and validates: the config if it has no errors, and every error
+/// and warning with its position, in the order found. Each line starts
+/// `FILE:LINE:COL: ` when `file` is given.
+fn check(file: Option<&str>, text: &str) -> (Option<Config>, Vec<Line>) {
     let mut notes = Vec::new();
     let parsed = json5::parse_noting(text, &mut notes);
-    let mut lines: Vec<((u32, u32), String)> = notes
-        .iter()
-        .map(|n| {
-            let at = (n.pos.line, n.pos.col);
-            (at, format!("{path}:{}: warning: {}", n.pos, n.msg))
-        })
-        .collect();
+    let mut lines: Vec<Line> = Vec::new();
+    for n in &notes {
+        lines.push(line(file, n.pos, true, "", &n.msg));
+    }
     let root = match parsed {
         Ok(root) => root,
         Err(e) => {
-            lines.push(((e.pos.line, e.pos.col), format!("{path}:{e}")));
-            return Err(sorted(lines));
+            lines.push(line(file, e.pos, false, "", &e.msg));
+            return (None, lines);
         }
     };
     let mut found = decode::Errors::default();
     let config = schema::decode(&root, &mut found);
     for w in &found.1 {
-        let mut line = format!("{path}:{}: warning: ", w.pos);
-        if !w.path.is_empty() {
-            line = format!("{line}{}: ", w.path);
-        }
-        lines.push(((w.pos.line, w.pos.col), line + &w.msg));
+        lines.push(line(file, w.pos, true, &w.path, &w.msg));
     }
-    match config {
-        Some(mut c) if found.0.is_empty() => {
-            c.warnings = sorted(lines);
-            Ok(c)
-        }
-        _ => {
-            for e in &found.0 {
-                lines.push(((e.pos.line, e.pos.col), format!("{path}:{e}")));
-            }
-            Err(sorted(lines))
-        }
+    for e in &found.0 {
+        lines.push(line(file, e.pos, false, &e.path, &e.msg));
     }
+    (config.filter(|_| found.0.is_empty()), lines)
+}
+
+/// `FILE:LINE:COL: [warning: ][FIELD: ]MESSAGE` and its position (to sort
+/// by): one copy of the formatting for every line `parse` gives.
+#[inline(never)]
+fn line(file: Option<&str>, pos: json5::Pos, warning: bool, field: &str, msg: &str) -> Line {
+    let mut s = match file {
+        Some(file) => format!("{file}:{pos}: "),
+        None => String::new(),
+    };
+    if warning {
+        s.push_str("warning: ");
+    }
+    if !field.is_empty() {
+        s.push_str(field);
+        s.push_str(": ");
+    }
+    s.push_str(msg);
+    ((pos.line, pos.col), s)
 }
 
 /// The lines in the order of their positions; at one position, in the
 /// order the checks found them in.
-fn sorted(lines: Vec<((u32, u32), String)>) -> Vec<String> {
+/// With `at_line`, each one's line number is pushed there too.
+fn sorted(lines: Vec<Line>, mut at_line: Option<&mut Vec<u32>>) -> Vec<String> {
     let mut keys: Vec<u128> = lines
         .iter()
         .enumerate()
@@ -200,10 +213,18 @@ fn sorted(lines: Vec<((u32, u32), String)>) -> Vec<String> {
         })
         .collect();
     heapsort(&mut keys);
-    let mut lines: Vec<Option<String>> = lines.into_iter().map(|(_, l)| Some(l)).collect();
-    keys.iter()
-        .filter_map(|k| lines.get_mut(*k as u64 as usize)?.take())
-        .collect()
+    // Each line is taken out once (the keys' indices are unique).
+    let mut lines = lines;
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        if let Some(l) = lines.get_mut(k as u64 as usize) {
+            if let Some(v) = at_line.as_deref_mut() {
+                v.push(l.0.0);
+            }
+            out.push(core::mem::take(&mut l.1));
+        }
+    }
+    out
 }
 
 /// O(n log n) in a few hundred bytes of code (core's sorts cost ~3 KB

@@ -3,7 +3,7 @@
 
 use super::decode::{self as d, Errors, Fields, Path};
 use super::words;
-use crate::events::{CODES, Code};
+use crate::events::Code;
 use crate::json5::{Node, Pos, Value};
 use crate::signame;
 use alloc::format;
@@ -368,7 +368,11 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
     if let (Some(m), Some(n)) = (&main, top.get("main"))
         && !jobs.iter().any(|j| j.name == *m)
     {
-        e.at(n.pos, &top.key("main"), format!("no job is named {m:?}"));
+        e.atf(
+            n.pos,
+            &top.key("main"),
+            format_args!("no job is named {m:?}"),
+        );
     }
     Some(Config {
         consul,
@@ -410,6 +414,17 @@ fn empty_is_default(e: &mut Errors, n: &Node, path: &Path, s: &str, default: &st
     s.is_empty()
 }
 
+/// `logging.level`'s words (any case).
+const LEVELS: [(&str, Level); 7] = [
+    ("DEBUG", Level::Debug),
+    ("INFO", Level::Info),
+    ("WARN", Level::Warn),
+    ("WARNING", Level::Warn),
+    ("ERROR", Level::Error),
+    ("FATAL", Level::Fatal),
+    ("PANIC", Level::Fatal),
+];
+
 #[inline(never)]
 fn logging(e: &mut Errors, n: &Node) -> Logging {
     let mut out = Logging::default();
@@ -418,17 +433,13 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
     };
     let field = |e: &mut Errors, k: &str, default: &str| {
         let x = f.get(k)?;
-        let s = f.string(e, k)?;
-        (!empty_is_default(e, x, &f.key(k), &s, default)).then_some((x, s))
+        let s = f.str(e, k)?;
+        (!empty_is_default(e, x, &f.key(k), s, default)).then_some((x, s))
     };
     if let Some((l, s)) = field(e, "level", "INFO") {
-        match s.to_ascii_uppercase().as_str() {
-            "DEBUG" => out.level = Level::Debug,
-            "INFO" => out.level = Level::Info,
-            "WARN" | "WARNING" => out.level = Level::Warn,
-            "ERROR" => out.level = Level::Error,
-            "FATAL" | "PANIC" => out.level = Level::Fatal,
-            _ => f.atf(
+        match LEVELS.iter().find(|(w, _)| w.eq_ignore_ascii_case(s)) {
+            Some((_, level)) => out.level = *level,
+            None => f.atf(
                 e,
                 l.pos,
                 "level",
@@ -437,7 +448,7 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
         }
     }
     if let Some((x, s)) = field(e, "format", "text") {
-        match s.as_str() {
+        match s {
             "default" | "text" => out.format = Format::Text,
             "json" => out.format = Format::Json,
             other => f.atf(
@@ -449,7 +460,7 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
         }
     }
     if let Some((_, s)) = field(e, "output", "stderr") {
-        out.output = (s != "stderr").then_some(s);
+        out.output = (s != "stderr").then(|| s.into());
     }
     out
 }
@@ -564,14 +575,11 @@ fn consul(e: &mut Errors, n: &Node) -> Option<Consul> {
 fn etcd(e: &mut Errors, n: &Node) -> Option<Etcd> {
     let path = Path::Name("etcd");
     let (endpoints, prefix) = match &n.value {
-        Value::String(s) => (Vec::from([s.clone()]), None),
-        Value::Array(_) => (d::strings(e, n, &path)?, None),
+        // (A string is a list of one to `strings`.)
+        Value::String(_) | Value::Array(_) => (d::strings(e, n, &path)?, None),
         _ => {
             let f = d::object(e, n, &path, &["endpoints", "prefix"])?;
             let endpoints = match f.get("endpoints") {
-                Some(x) if matches!(x.value, Value::String(_)) => {
-                    Vec::from([f.string(e, "endpoints")?])
-                }
                 Some(_) => f.strings(e, "endpoints")?,
                 None => Vec::new(),
             };
@@ -594,6 +602,20 @@ fn etcd(e: &mut Errors, n: &Node) -> Option<Etcd> {
     })
 }
 
+/// A watch's or a check's `interval` (`default` when absent); below `min`
+/// it is an error, and returned as given.
+#[inline(never)]
+fn interval(e: &mut Errors, f: &Fields, default: u64, min: u64) -> Option<u64> {
+    let interval = match f.get("interval") {
+        Some(_) => f.positive_duration(e, "interval"),
+        None => Some(default),
+    };
+    if interval.is_some_and(|i| i < min) {
+        f.at(e, f.pos_of("interval"), "interval", "must be > 0");
+    }
+    interval
+}
+
 #[inline(never)]
 fn watch(e: &mut Errors, n: &Node, path: &Path) -> Option<WatchConfig> {
     let f = d::object(
@@ -603,14 +625,7 @@ fn watch(e: &mut Errors, n: &Node, path: &Path) -> Option<WatchConfig> {
         &["name", "interval", "tag", "dc", "key", "prefix"],
     )?;
     let name = required(e, &f, "name").and_then(|_| f.string(e, "name"));
-    let interval = match f.get("interval") {
-        Some(_) => f.positive_duration(e, "interval"),
-        None => Some(10 * SECOND),
-    };
-    if interval == Some(0) {
-        let at = f.get("interval").map_or(f.pos, |x| x.pos);
-        f.at(e, at, "interval", "must be > 0");
-    }
+    let interval = interval(e, &f, 10 * SECOND, 1);
     let tag = f.string(e, "tag");
     let dc = f.string(e, "dc");
     let key = f.string(e, "key");
@@ -643,8 +658,7 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
         Some(_) => f.integer(e, "port", 0, 65535),
         None => Some(9090),
     };
-    let interfaces = f.strings(e, "interfaces").unwrap_or_default();
-    check_interfaces(e, f.get("interfaces"), &f.key("interfaces"), &interfaces);
+    let interfaces = interfaces(e, &f);
     let tags = f.strings(e, "tags").unwrap_or_default();
     let mut metrics = Vec::new();
     if let Some(m) = f.get("metrics") {
@@ -758,7 +772,7 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
     if restarts == Restarts::Unlimited && matches!(when, When::Event { each: true, .. }) {
         f.at(
             e,
-            f.get("restarts").map_or(n.pos, |r| r.pos),
+            f.pos_of("restarts"),
             "restarts",
             "\"unlimited\" may not be used with when.each: it could start processes without bound",
         );
@@ -774,8 +788,8 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
     let stop_signal = f
         .get("stopSignal")
         .and_then(|s| {
-            let name = f.string(e, "stopSignal")?;
-            signame::parse(&name).or_else(|| {
+            let name = f.str(e, "stopSignal")?;
+            signame::parse(name).or_else(|| {
                 f.atf(
                     e,
                     s.pos,
@@ -802,7 +816,7 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
         {
             f.at(
                 e,
-                f.get("health").map_or(n.pos, |x| x.pos),
+                f.pos_of("health"),
                 "health.ttl",
                 "must be set when 'port' is set (the TTL given to the discovery backend)",
             );
@@ -812,18 +826,14 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
         {
             f.atf(
                 e,
-                f.get("name").map_or(n.pos, |x| x.pos),
+                f.pos_of("name"),
                 "name",
                 format_args!("{name:?} cannot be advertised: it must match ^[a-z][a-zA-Z0-9-]+$"),
             );
         }
     }
-    let raw_output = f
-        .get("logging")
-        .and_then(|l| raw_flag(e, l, &f.key("logging")))
-        .unwrap_or(false);
-    let interfaces = f.strings(e, "interfaces").unwrap_or_default();
-    check_interfaces(e, f.get("interfaces"), &f.key("interfaces"), &interfaces);
+    let raw_output = raw_flag(e, f);
+    let interfaces = interfaces(e, f);
     let tags = f.strings(e, "tags").unwrap_or_default();
     let meta_path = f.key("meta");
     let meta = f
@@ -838,15 +848,15 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
             e.at(
-                f.get("meta").map_or(n.pos, |x| x.pos),
+                f.pos_of("meta"),
                 &meta_path.key(k),
                 "meta keys may only use letters, digits, '_' and '-' (at most 128)",
             );
         }
     }
     let initial_status = f.get("initial_status").and_then(|x| {
-        let s = f.string(e, "initial_status")?;
-        let valid = ["passing", "warning", "critical"].contains(&s.as_str());
+        let s = f.str(e, "initial_status")?;
+        let valid = ["passing", "warning", "critical"].contains(&s);
         if port.is_none() {
             // ContainerPilot validates it only for a registered service.
             let also = if valid {
@@ -862,7 +872,7 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
             );
             None
         } else if valid {
-            Some(s)
+            Some(s.into())
         } else {
             f.atf(
                 e,
@@ -930,9 +940,15 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
     })
 }
 
-/// Each `interfaces` spec must be one the address selection understands.
-fn check_interfaces(e: &mut Errors, n: Option<&Node>, path: &Path, specs: &[String]) {
-    let Some(n) = n else { return };
+/// `interfaces` (a job's or telemetry's): each spec must be one the
+/// address selection understands.
+#[inline(never)]
+fn interfaces(e: &mut Errors, f: &Fields) -> Vec<String> {
+    let specs = f.strings(e, "interfaces").unwrap_or_default();
+    let Some(n) = f.get("interfaces") else {
+        return specs;
+    };
+    let path = f.key("interfaces");
     for (i, spec) in specs.iter().enumerate() {
         if let Err(msg) = crate::net::interfaces::validate(spec) {
             let pos = match &n.value {
@@ -942,11 +958,14 @@ fn check_interfaces(e: &mut Errors, n: Option<&Node>, path: &Path, specs: &[Stri
             e.at(pos, &path.index(i), msg);
         }
     }
+    specs
 }
 
-/// `logging: { raw: true }`
-fn raw_flag(e: &mut Errors, n: &Node, path: &Path) -> Option<bool> {
-    d::object(e, n, path, &["raw"])?.boolean(e, "raw")
+/// `logging: { raw: true }` (a job's or a health check's); false if absent.
+#[inline(never)]
+fn raw_flag(e: &mut Errors, f: &Fields) -> bool {
+    let raw = |e: &mut Errors, n| d::object(e, n, &f.key("logging"), &["raw"])?.boolean(e, "raw");
+    f.get("logging").and_then(|n| raw(e, n)).unwrap_or(false)
 }
 
 #[inline(never)]
@@ -992,6 +1011,11 @@ fn valid_service_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || *c == b'-')
 }
 
+/// The event codes' names as messages list them: `CODES`' names, joined
+/// (a test keeps the two alike; joining at run time costs its code).
+const CODE_LIST: &str = "startup, shutdown, exitSuccess, exitFailed, stopping, stopped, healthy, \
+                         unhealthy, changed, enterMaintenance, exitMaintenance, signal";
+
 #[inline(never)]
 fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
     let f = d::object(
@@ -1023,14 +1047,14 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
         return Some(When::Interval(every));
     }
     if let Some(c) = f.get("cron") {
-        let expr = f.string(e, "cron")?;
-        if let Err(err) = crate::calendar::cron::Schedule::parse(&expr) {
+        let expr = f.str(e, "cron")?;
+        if let Err(err) = crate::calendar::cron::Schedule::parse(expr) {
             f.atf(e, c.pos, "cron", format_args!("{err}"));
             return None;
         }
         let local = match f.get("timezone") {
             None => false,
-            Some(z) => match f.string(e, "timezone")?.as_str() {
+            Some(z) => match f.str(e, "timezone")? {
                 "UTC" | "utc" => false,
                 "local" => true,
                 other => {
@@ -1046,7 +1070,10 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
                 }
             },
         };
-        return Some(When::Cron { expr, local });
+        return Some(When::Cron {
+            expr: expr.into(),
+            local,
+        });
     }
     let timeout = f.duration(e, "timeout");
     let source = f.string(e, "source");
@@ -1057,9 +1084,9 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
     };
     let word = if each { "each" } else { "once" };
     let code = match code_node {
-        Some(_) => f.string(e, word)?,
+        Some(_) => f.str(e, word)?,
         // `when: { source: "SIGHUP" }` runs the job on each signal.
-        None if source.as_deref().is_some_and(is_signal_source) => "signal".to_string(),
+        None if source.as_deref().is_some_and(is_signal_source) => "signal",
         None => {
             if !f.typo {
                 e.at(
@@ -1071,16 +1098,13 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
             return None;
         }
     };
-    let Some(typed) = Code::from_name(&code) else {
+    let Some(typed) = Code::from_name(code) else {
         let pos = code_node.map_or(n.pos, |c| c.pos);
         f.atf(
             e,
             pos,
             word,
-            format_args!(
-                "unknown event {code:?} (one of {})",
-                CODES.map(|(n, _)| n).join(", ")
-            ),
+            format_args!("unknown event {code:?} (one of {CODE_LIST})"),
         );
         return None;
     };
@@ -1209,18 +1233,7 @@ fn health(
     // ContainerPilot 3.8 requires interval and ttl (> 0); tug defaults the
     // interval so that a check used only for `healthy` events (no port)
     // can be written bare, and needs a ttl only to advertise.
-    let interval = match f.get("interval") {
-        Some(_) => f.positive_duration(e, "interval"),
-        None => Some(5 * SECOND),
-    };
-    if interval.is_some_and(|i| i < 1_000_000) {
-        f.at(
-            e,
-            f.get("interval").map_or(n.pos, |x| x.pos),
-            "interval",
-            "must be > 0",
-        );
-    }
+    let interval = interval(e, &f, 5 * SECOND, 1_000_000);
     let ttl = f.get("ttl").and_then(|t| {
         let ttl = f.positive_duration(e, "ttl")?;
         if ttl < SECOND {
@@ -1249,10 +1262,7 @@ fn health(
         (true, true) => {}
     }
     let timeout = f.duration(e, "timeout").or(job_timeout).or(interval);
-    let raw_output = f
-        .get("logging")
-        .and_then(|l| raw_flag(e, l, &f.key("logging")))
-        .unwrap_or(false);
+    let raw_output = raw_flag(e, &f);
     Some(Health {
         check: check?,
         interval: interval.filter(|i| *i >= 1_000_000)?,
@@ -1273,6 +1283,12 @@ fn node_in<'n>(job: &'n Node, keys: &[&str]) -> Option<&'n Node> {
     })
 }
 
+/// Where [`node_in`] is, or the job's own position.
+#[inline(never)]
+fn pos_in(job: &Node, keys: &[&str]) -> Pos {
+    node_in(job, keys).map_or(job.pos, |x| x.pos)
+}
+
 /// Cross-job rules: unique names, and `when` events that can come. A
 /// source that names nothing, or a group of jobs that only wait on each
 /// other, loads in ContainerPilot and the job never starts: tug warns and
@@ -1288,7 +1304,7 @@ fn check_graph(
     for (i, j) in jobs.iter().enumerate() {
         if jobs[..i].iter().any(|o| o.name == j.name) {
             let (k, node) = nodes[i];
-            let at = node_in(node, &["name"]).map_or(node.pos, |x| x.pos);
+            let at = pos_in(node, &["name"]);
             e.atf(
                 at,
                 &JOBS.index(k).key("name"),
@@ -1331,7 +1347,7 @@ fn check_graph(
     for (j, (k, node)) in jobs.iter().zip(nodes) {
         names.push(j.name.as_str());
         after.push(&j.service.after[..]);
-        at.push((node_in(node, &["after"]).map_or(node.pos, |x| x.pos), *k));
+        at.push((pos_in(node, &["after"]), *k));
         let d = match &j.when {
             When::Event { source, code, .. } => {
                 job_index(jobs, source).map(|s| (s, matches!(code, Code::Stopping | Code::Stopped)))
@@ -1378,7 +1394,7 @@ fn check_graph(
                 .or_else(|| d::closest(&format!("watch.{source}"), &watch_strs)),
         );
         let (k, node) = nodes[i];
-        let at = node_in(node, &["when", "source"]).map_or(node.pos, |x| x.pos);
+        let at = pos_in(node, &["when", "source"]);
         e.warnf(
             at,
             &JOBS.index(k).key("when.source"),
@@ -1437,16 +1453,25 @@ fn check_graph(
             ""
         };
         let (k, node) = nodes[i];
-        let at = node_in(node, &["when"]).map_or(node.pos, |x| x.pos);
-        let msg = if s == i {
-            String::from("waits on its own event: this job will never start")
+        let at = pos_in(node, &["when"]);
+        let path = JOBS.index(k);
+        let path = path.key("when");
+        if s == i {
+            e.warn(
+                at,
+                &path,
+                "waits on its own event: this job will never start",
+            );
         } else {
-            format!(
-                "waits on job {:?}, which never starts{why}: this job will never start either",
-                jobs[s].name
-            )
-        };
-        e.warn(at, &JOBS.index(k).key("when"), msg);
+            e.warnf(
+                at,
+                &path,
+                format_args!(
+                    "waits on job {:?}, which never starts{why}: this job will never start either",
+                    jobs[s].name
+                ),
+            );
+        }
     }
     for i in 0..jobs.len() {
         if !can_start[i]
@@ -1472,6 +1497,11 @@ mod tests {
             Ok(_) => panic!("accepted: {text}"),
             Err(e) => e,
         }
+    }
+
+    #[test]
+    fn the_code_list_is_the_codes() {
+        assert_eq!(CODE_LIST, crate::events::CODES.map(|(n, _)| n).join(", "));
     }
 
     #[test]

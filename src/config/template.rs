@@ -183,31 +183,40 @@ enum Tok<'a> {
     Field(&'a str),
     Var(&'a str),
     Ident(&'a str),
-    Keyword(&'a str),
+    /// A keyword, by its index in [`KEYWORDS`].
+    Keyword(u8),
     Eof,
 }
 
 fn describe(t: &Tok) -> String {
-    match t {
-        Tok::Text(_) => "text".into(),
-        Tok::Open => "\"{{\"".into(),
-        Tok::Close => "\"}}\"".into(),
-        Tok::Space => "space".into(),
-        Tok::Pipe => "\"|\"".into(),
-        Tok::Assign => "\"=\"".into(),
-        Tok::Declare => "\":=\"".into(),
-        Tok::Char(c) => format!("{c:?}"),
-        Tok::LParen => "\"(\"".into(),
-        Tok::RParen => "\")\"".into(),
-        Tok::Lit(_) => "literal".into(),
-        Tok::Nil => "nil".into(),
-        Tok::Dot => "\".\"".into(),
-        Tok::Field(f) => format!("field .{f}"),
-        Tok::Var(v) => format!("variable {v}"),
-        Tok::Ident(i) => format!("identifier {i}"),
-        Tok::Keyword(k) => format!("<{k}>"),
-        Tok::Eof => "EOF".into(),
-    }
+    // The fixed words as one &str (one String made for them all).
+    let word = match t {
+        Tok::Char(c) => return format!("{c:?}"),
+        Tok::Field(f) => return format!("field .{f}"),
+        Tok::Var(v) => return format!("variable {v}"),
+        Tok::Ident(i) => return format!("identifier {i}"),
+        Tok::Keyword(k) => return format!("<{}>", KEYWORDS[*k as usize]),
+        Tok::Text(_) => "text",
+        Tok::Open => "\"{{\"",
+        Tok::Close => "\"}}\"",
+        Tok::Space => "space",
+        Tok::Pipe => "\"|\"",
+        Tok::Assign => "\"=\"",
+        Tok::Declare => "\":=\"",
+        Tok::LParen => "\"(\"",
+        Tok::RParen => "\")\"",
+        Tok::Lit(_) => "literal",
+        Tok::Nil => "nil",
+        Tok::Dot => "\".\"",
+        Tok::Eof => "EOF",
+    };
+    word.into()
+}
+
+/// `unexpected TOKEN in WHAT` at `pos`: one copy for the parser's sites.
+#[inline(never)]
+fn unexpected(t: &Tok, pos: usize, what: &str) -> (usize, String) {
+    (pos, format!("unexpected {} in {what}", describe(t)))
 }
 
 fn is_space(c: char) -> bool {
@@ -443,12 +452,11 @@ fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, u
                 return Err(bad(end));
             }
             let w = &rest[..end];
-            let tok = match w {
-                "if" | "else" | "end" | "range" | "with" | "break" | "continue" | "define"
-                | "template" | "block" => Tok::Keyword(w),
-                "true" | "false" => Tok::Lit(Bool(w == "true")),
-                "nil" => Tok::Nil,
-                _ => Tok::Ident(w),
+            let tok = match KEYWORDS.iter().position(|k| *k == w) {
+                Some(k) => Tok::Keyword(k as u8),
+                None if w == "true" || w == "false" => Tok::Lit(Bool(w == "true")),
+                None if w == "nil" => Tok::Nil,
+                None => Tok::Ident(w),
             };
             (tok, end)
         }
@@ -725,12 +733,20 @@ const FUNCS: [(&str, Func, &[P], bool); 21] = {
     ]
 };
 
+/// The keywords: the three controls first, in [`Ctl`]'s order.
+const KEYWORDS: [&str; 10] = [
+    "if", "range", "with", "end", "else", "break", "continue", "define", "template", "block",
+];
+
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Ctl {
     If,
     Range,
     With,
 }
+
+/// The controls by their keyword's index.
+const CTLS: [Ctl; 3] = [Ctl::If, Ctl::Range, Ctl::With];
 
 #[derive(Debug)]
 enum Node<'a> {
@@ -849,42 +865,36 @@ impl<'a> Parser<'a> {
     fn close(&mut self, what: &str) -> R<()> {
         match self.next_ns() {
             (Tok::Close, _) => Ok(()),
-            (t, pos) => fail(pos, format!("unexpected {} in {what}", describe(&t))),
+            (t, pos) => Err(unexpected(&t, pos, what)),
         }
     }
 
     fn action(&mut self, open: usize) -> R<Result<Node<'a>, Stop>> {
         let (tok, pos) = self.next_ns();
-        let Tok::Keyword(k) = tok else {
+        let Tok::Keyword(i) = tok else {
             self.i -= 1;
             return Ok(Ok(Node::Action(self.pipeline("command", false)?)));
         };
-        Ok(match k {
-            "end" => {
+        let k = KEYWORDS[i as usize];
+        Ok(match i {
+            0..=2 => Ok(self.control(CTLS[i as usize], open)?),
+            3 => {
                 self.close(k)?;
                 Err(Stop::End)
             }
-            "else" => match self.peek_ns() {
-                Tok::Keyword("if") => Err(Stop::Else(Some(Ctl::If))),
-                Tok::Keyword("with") => Err(Stop::Else(Some(Ctl::With))),
+            4 => match *self.peek_ns() {
+                Tok::Keyword(c @ (0 | 2)) => Err(Stop::Else(Some(CTLS[c as usize]))),
                 _ => {
                     self.close(k)?;
                     Err(Stop::Else(None))
                 }
             },
-            "if" => Ok(self.control(Ctl::If, open)?),
-            "range" => Ok(self.control(Ctl::Range, open)?),
-            "with" => Ok(self.control(Ctl::With, open)?),
-            "break" | "continue" => {
+            5 | 6 => {
                 self.close(k)?;
                 if self.ranges == 0 {
                     return fail(pos, format!("{{{{{k}}}}} outside {{{{range}}}}"));
                 }
-                Ok(if k == "break" {
-                    Node::Break
-                } else {
-                    Node::Continue
-                })
+                Ok(if i == 5 { Node::Break } else { Node::Continue })
             }
             _ => return fail(pos, format!("{{{{{k}}}}} is not supported")),
         })
@@ -901,7 +911,7 @@ impl<'a> Parser<'a> {
     fn control(&mut self, ctl: Ctl, open: usize) -> R<Node<'a>> {
         self.enter(open)?;
         let vars = self.vars.len();
-        let name = ["if", "range", "with"][ctl as usize];
+        let name = KEYWORDS[ctl as usize];
         let pipe = self.pipeline(name, false)?;
         self.ranges += (ctl == Ctl::Range) as u32;
         let (body, stop, pos) = self.list()?;
@@ -916,7 +926,7 @@ impl<'a> Parser<'a> {
             }
             Stop::Else(Some(_)) => {
                 let (t, at) = self.next_ns();
-                return fail(at, format!("unexpected {} in else", describe(&t)));
+                return Err(unexpected(&t, at, "else"));
             }
             Stop::Else(None) => match self.list()? {
                 (els, Stop::End, _) => els,
@@ -983,7 +993,7 @@ impl<'a> Parser<'a> {
                 | Tok::LParen => cmds.push(self.command()?),
                 _ => {
                     let (t, at) = self.next();
-                    return fail(at, format!("unexpected {} in {ctx}", describe(&t)));
+                    return Err(unexpected(&t, at, ctx));
                 }
             }
         }
@@ -1019,7 +1029,7 @@ impl<'a> Parser<'a> {
                 (Tok::Space, _) => continue,
                 (Tok::Close | Tok::RParen, _) => self.i -= 1,
                 (Tok::Pipe, _) => {}
-                (t, at) => return fail(at, format!("unexpected {} in operand", describe(&t))),
+                (t, at) => return Err(unexpected(&t, at, "operand")),
             }
             return if args.is_empty() {
                 fail(self.at().1, "empty command")
@@ -1121,6 +1131,17 @@ impl<'a> Exec<'a, '_> {
         Ok(())
     }
 
+    /// Gives a range variable its value: `name` by name for `=`, the one
+    /// declared at `slot` for `:=`.
+    fn put(&mut self, name: &str, value: Value, slot: usize, p: &Pipe) -> R<()> {
+        if p.assign {
+            self.set(name, value, p.pos)
+        } else {
+            self.vars[slot].1 = value;
+            Ok(())
+        }
+    }
+
     fn walk(&mut self, nodes: &[Node<'a>], dot: &Value) -> R<Flow> {
         for node in nodes {
             match node {
@@ -1196,19 +1217,13 @@ impl<'a> Exec<'a, '_> {
             let index = Int(i as i64);
             // With one variable it gets the element; with two, the index
             // and the element.
-            match (&p.decl[..], p.assign) {
-                ([], _) => {}
-                ([e], true) => self.set(e, elem.clone(), p.pos)?,
-                ([i, e, ..], true) => {
-                    self.set(i, index, p.pos)?;
-                    self.set(e, elem.clone(), p.pos)?;
-                }
-                (d, false) => {
-                    self.vars[mark - 1].1 = elem.clone();
-                    if d.len() > 1 {
-                        self.vars[mark - 2].1 = index;
-                    }
-                }
+            // (The parser allows two variables at most.)
+            let d = &p.decl;
+            if d.len() > 1 {
+                self.put(d[0], index, mark - 2, p)?;
+            }
+            if let Some(e) = d.last() {
+                self.put(e, elem.clone(), mark - 1, p)?;
             }
             let flow = self.walk(body, &elem);
             self.vars.truncate(mark);
@@ -1364,9 +1379,10 @@ impl<'a> Exec<'a, '_> {
         // reading them through `get` spares a bounds panic per use.
         let nil = Nil;
         let arg = |i: usize| a.get(i).unwrap_or(&nil);
+        // Borrowed: a clone of the Rc would be a count to drop at each use.
         let s = |i: usize| match arg(i) {
-            Str(s) => s.clone(),
-            _ => "".into(),
+            Str(s) => &**s,
+            _ => "",
         };
         Ok(match f {
             Func::Not => Bool(!arg(0).truth()),
@@ -1385,8 +1401,9 @@ impl<'a> Exec<'a, '_> {
                 v
             }
             Func::Print | Func::Println => string(sprint(&a, f == Func::Println)?),
-            Func::Printf => string(sprintf(&s(0), &a[1..])?),
-            Func::Eq => {
+            Func::Printf => string(sprintf(s(0), &a[1..])?),
+            // ne takes exactly two: eq's loop with one operand, negated.
+            Func::Eq | Func::Ne => {
                 if a.len() < 2 {
                     return Err("missing argument for comparison".into());
                 }
@@ -1394,13 +1411,14 @@ impl<'a> Exec<'a, '_> {
                 for b in &a[1..] {
                     t = t || eq(arg(0), b)?;
                 }
-                Bool(t)
+                Bool(t == (f == Func::Eq))
             }
-            Func::Ne => Bool(!eq(arg(0), arg(1))?),
-            Func::Lt => Bool(lt(arg(0), arg(1))?),
-            Func::Le => Bool(lt(arg(0), arg(1))? || eq(arg(0), arg(1))?),
-            Func::Gt => Bool(!(lt(arg(0), arg(1))? || eq(arg(0), arg(1))?)),
-            Func::Ge => Bool(!lt(arg(0), arg(1))?),
+            // ge is not lt, gt not le.
+            Func::Lt | Func::Ge => Bool(lt(arg(0), arg(1))? == (f == Func::Lt)),
+            Func::Le | Func::Gt => {
+                let le = lt(arg(0), arg(1))? || eq(arg(0), arg(1))?;
+                Bool(le == (f == Func::Le))
+            }
             // ContainerPilot: the value if it is a non-empty string, else
             // the default (formatted with %v when not a string).
             Func::Default => match (arg(0), arg(1)) {
@@ -1408,7 +1426,7 @@ impl<'a> Exec<'a, '_> {
                 (Str(_), _) => arg(0).clone(),
                 (d, _) => string(show(d)?),
             },
-            Func::Env => self.env(&s(0)),
+            Func::Env => self.env(s(0)),
             // ContainerPilot trims the string, and splits "" into [].
             Func::Split => {
                 let (sep, x) = (s(0), s(1));
@@ -1424,7 +1442,7 @@ impl<'a> Exec<'a, '_> {
                     let next = if sep.is_empty() {
                         Some(after_char(x, start)).filter(|&k| k < x.len())
                     } else {
-                        find_at(x, &sep, start)
+                        find_at(x, sep, start)
                     };
                     let Some(i) = next else {
                         parts.push(x[start..].into());
@@ -1448,7 +1466,7 @@ impl<'a> Exec<'a, '_> {
                 let mut out = String::with_capacity(size);
                 for (i, x) in l.iter().enumerate() {
                     if i > 0 {
-                        out.push_str(&sep);
+                        out.push_str(sep);
                     }
                     out.push_str(x);
                 }
@@ -1458,16 +1476,16 @@ impl<'a> Exec<'a, '_> {
                 let (from, to, x) = (s(0), s(1), s(2));
                 let mut out = String::new();
                 let (mut last, mut at) = (0, 0);
-                while let Some(i) = find_at(&x, &from, at) {
+                while let Some(i) = find_at(x, from, at) {
                     out.push_str(&x[last..i]);
-                    out.push_str(&to);
+                    out.push_str(to);
                     if out.len() > MAX_OUTPUT {
                         return Err("result too large".into());
                     }
                     last = i + from.len();
                     // "" matches at every character boundary, the end too.
                     at = if from.is_empty() {
-                        after_char(&x, i)
+                        after_char(x, i)
                     } else {
                         last
                     };
@@ -1479,8 +1497,8 @@ impl<'a> Exec<'a, '_> {
                 string(out)
             }
             Func::RegexReplaceAll => {
-                let re = Regex::new(&s(0))?;
-                let out = re.replace_all_within(&s(2), &s(1), &mut self.fuel);
+                let re = Regex::new(s(0))?;
+                let out = re.replace_all_within(s(2), s(1), &mut self.fuel);
                 string(out.ok_or("regular expression replacement too expensive")?)
             }
             // ContainerPilot: [0, n) with one argument, else counting from
@@ -1738,10 +1756,9 @@ fn sprintf(f: &str, args: &[Value]) -> Result<String, String> {
         }
     }
     out.push_str(rest);
-    let extra: Vec<&Value> = next.collect();
-    if !extra.is_empty() {
+    if next.len() > 0 {
         out.push_str("%!(EXTRA ");
-        for (k, a) in extra.into_iter().enumerate() {
+        for (k, a) in next.enumerate() {
             if k > 0 {
                 out.push_str(", ");
             }
@@ -1807,17 +1824,13 @@ fn format_value(out: &mut String, v: &Value, s: &Spec) -> Result<(), String> {
             format_int(out, *n, s);
             return Ok(());
         }
-        (Int(n), 'c') => char::from_u32(*n as u32)
-            .filter(|_| (0..=0x10_FFFF).contains(n))
-            .unwrap_or('\u{FFFD}')
-            .to_string(),
-        (Int(n), 'q') => quote(
-            &char::from_u32(*n as u32)
+        (Int(n), 'c' | 'q') => {
+            let c = char::from_u32(*n as u32)
                 .filter(|_| (0..=0x10_FFFF).contains(n))
                 .unwrap_or('\u{FFFD}')
-                .to_string(),
-            '\'',
-        ),
+                .to_string();
+            if verb == 'q' { quote(&c, '\'') } else { c }
+        }
         (Float(f), 'v' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G') => {
             format_float(out, *f, s);
             return Ok(());
@@ -2002,14 +2015,18 @@ fn positional(d: &[u8], point: i32, decimals: usize) -> String {
         Some(&c) => c as char,
         None => '0',
     };
-    let mut s: String = if point <= 0 {
-        "0".into()
-    } else {
-        (0..point).map(digit).collect()
-    };
+    let mut s = String::new();
+    if point <= 0 {
+        s.push('0');
+    }
+    for i in 0..point {
+        s.push(digit(i));
+    }
     if decimals > 0 {
         s.push('.');
-        s.extend((0..decimals as i32).map(|i| digit(point + i)));
+        for i in 0..decimals as i32 {
+            s.push(digit(point + i));
+        }
     }
     s
 }
