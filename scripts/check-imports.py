@@ -29,6 +29,11 @@
    `// SAFETY` comment between the previous statement boundary (`;`, `{`
    or `}`) and the `unsafe` keyword, i.e. directly above the statement.
 
+4. No `{:?}` (Debug formatting) in non-test code: messages quote with
+   crate::quote (q, qc, list), which keeps core's Unicode printability
+   tables and str's Debug out of the binary (src/quote.rs says why).
+   Files named *_tests.rs and `#[cfg(test)]` items are test code.
+
 Exit status 1 with a list of every finding; 0 and one summary line when
 clean. Usage: scripts/check-imports.py [SRC_DIR] (default: src).
 """
@@ -279,6 +284,25 @@ def unsafe_findings(rel, toks, comments):
     return errs
 
 
+DEBUG_FMT = re.compile(r"(?<!\{)\{[A-Za-z0-9_.]*:[^{}\s]*\?\}")
+
+
+def debug_fmt_findings(rel, text, toks):
+    if rel.endswith("_tests.rs"):
+        return []
+    test_lines = set()
+    for a, b in test_ranges(toks):
+        test_lines.update(range(toks[a][2], toks[min(b, len(toks)) - 1][2] + 1))
+    errs = []
+    for n, l in enumerate(text.split("\n"), 1):
+        if n in test_lines or l.lstrip().startswith("//"):
+            continue
+        if DEBUG_FMT.search(l):
+            errs.append(f"src/{rel}:{n}: `{{:?}}` in non-test code: quote with "
+                        "crate::quote::{q, qc, list} (src/quote.rs)")
+    return errs
+
+
 def crate_root_findings(src):
     errs = []
     for rel in ("lib.rs", "main.rs"):
@@ -388,6 +412,7 @@ def main():
         text = open(os.path.join(src, rel), encoding="utf-8").read()
         toks, comments = tokenize(text)
         errors += unsafe_findings(rel, toks, comments)
+        errors += debug_fmt_findings(rel, text, toks)
         top = rel.split("/")[0].removesuffix(".rs")
         for target, line, test in references(toks, module_path(rel), tops):
             if target != top:
@@ -408,7 +433,8 @@ def main():
         sys.exit(1)
     mods = len(tops)
     print(f"check-imports: {len(files)} files, {mods} top-level modules, "
-          f"{len(edges)} edges, no cycle; unsafe only in src/sys/, each block with its SAFETY")
+          f"{len(edges)} edges, no cycle; unsafe only in src/sys/, each block with its SAFETY; "
+          "no {:?} outside tests")
 
 
 if __name__ == "__main__":

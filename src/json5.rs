@@ -18,6 +18,7 @@
 //! Untrusted input is fine: linear time, nesting limited to 64 levels, no
 //! panics.
 
+use crate::quote::q;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -333,7 +334,10 @@ impl<'a> Parser<'a, '_> {
                 _ => return Err(self.expected("a member name or '}'")),
             };
             if no_comma {
-                self.note(key_pos, format!("missing comma before {key:?}"));
+                self.note(
+                    key_pos,
+                    format!("missing comma before {key}", key = q(&key)),
+                );
             }
             self.ws()?;
             if !self.eat(':') {

@@ -12,6 +12,7 @@
 use crate::duration;
 // A leaf (logs' selectors suggest names too); the old path stays.
 use crate::json5::{Member, Node, Pos, Value};
+use crate::quote::q;
 pub use crate::suggest::closest;
 use alloc::format;
 use alloc::string::String;
@@ -269,7 +270,7 @@ fn members<'n>(e: &mut Errors, node: &'n Node, path: &Path) -> Option<&'n [Membe
 #[inline(never)]
 pub fn hint(found: Option<&str>) -> String {
     found
-        .map(|k| format!(" (did you mean {k:?}?)"))
+        .map(|k| format!(" (did you mean {k}?)", k = q(&k)))
         .unwrap_or_default()
 }
 
@@ -370,14 +371,14 @@ fn duration_in(e: &mut Errors, node: &Node, path: &Path, above: &str) -> Option<
             );
             None
         }
-        Value::String(s) if s.trim().starts_with('-') => negative(e, &format!("{s:?}")),
+        Value::String(s) if s.trim().starts_with('-') => negative(e, &format!("{s}", s = q(&s))),
         Value::String(s) => match duration::parse(s.trim()) {
             Ok(ns) => Some(ns),
             Err(err) => {
                 e.atf(
                     node.pos,
                     path,
-                    format_args!("invalid duration {s:?}: {err}"),
+                    format_args!("invalid duration {s}: {err}", s = q(&s)),
                 );
                 None
             }

@@ -5,6 +5,7 @@
 
 use super::schema::{Check, Config, Restarts, When};
 use crate::duration;
+use crate::quote::{list, q};
 use alloc::string::String;
 use core::fmt::Write;
 
@@ -28,8 +29,9 @@ pub fn describe(c: &Config) -> String {
             When::Cron { expr, local } => {
                 let _ = write!(
                     out,
-                    "on cron {expr:?} ({})",
-                    if *local { "local time" } else { "UTC" }
+                    "on cron {expr} ({})",
+                    if *local { "local time" } else { "UTC" },
+                    expr = q(&expr)
                 );
             }
             When::Event {
@@ -70,7 +72,7 @@ pub fn describe(c: &Config) -> String {
         out.push('\n');
         match &j.exec {
             Some(argv) => {
-                let _ = writeln!(out, "  exec {argv:?}");
+                let _ = writeln!(out, "  exec {}", list(argv));
             }
             None => out.push_str("  no exec\n"),
         }
@@ -93,7 +95,7 @@ pub fn describe(c: &Config) -> String {
         if let Some(h) = &j.health {
             out.push_str("  health ");
             let _ = match &h.check {
-                Check::Exec(argv) => write!(out, "exec {argv:?}"),
+                Check::Exec(argv) => write!(out, "exec {}", list(argv)),
                 Check::Http { url, status } => {
                     let _ = write!(out, "http {url}");
                     match status {
@@ -111,14 +113,14 @@ pub fn describe(c: &Config) -> String {
             out.push('\n');
         }
         if let Some(port) = j.port {
-            let _ = writeln!(out, "  advertised on port {port}, tags {:?}", j.tags);
+            let _ = writeln!(out, "  advertised on port {port}, tags {}", list(&j.tags));
         }
     }
     for w in &c.watches {
         let _ = write!(out, "watch {}: ", w.name);
         let _ = match (&w.key, &w.prefix) {
-            (Some(k), _) => write!(out, "key {k:?}"),
-            (None, Some(p)) => write!(out, "prefix {p:?}"),
+            (Some(k), _) => write!(out, "key {k}", k = q(&k)),
+            (None, Some(p)) => write!(out, "prefix {p}", p = q(&p)),
             (None, None) => {
                 dur(&mut out, "every ", w.interval);
                 Ok(())

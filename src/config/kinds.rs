@@ -14,6 +14,7 @@
 
 use super::decode::{self as d, Errors, Fields, Path};
 use super::json5::{Node, Pos};
+use crate::quote::q;
 use crate::service::listen::Listen;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -161,7 +162,10 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
                     e,
                     n.pos,
                     "type",
-                    format_args!("unknown type {word:?}: one of {KIND_LIST}{hint}"),
+                    format_args!(
+                        "unknown type {word}: one of {KIND_LIST}{hint}",
+                        word = q(&word)
+                    ),
                 );
             }
         }
@@ -186,7 +190,7 @@ pub fn decode(e: &mut Errors, f: &Fields, at: Pos, has_exec: bool) -> Service {
                 e,
                 n.pos,
                 "startFailure",
-                format_args!("{word:?}: one of block, continue, shutdown"),
+                format_args!("{word}: one of block, continue, shutdown", word = q(&word)),
             ),
         }
     }
@@ -330,7 +334,11 @@ pub fn check_after(
                 Some(_) => {}
                 None => {
                     let hint = d::hint(d::closest(d, names));
-                    e.atf(pos, &path, format_args!("{d:?} names no job{hint}"));
+                    e.atf(
+                        pos,
+                        &path,
+                        format_args!("{d} names no job{hint}", d = q(&d)),
+                    );
                 }
             }
         }

@@ -59,6 +59,7 @@ use crate::logs::file::Rotate;
 use crate::logs::format::Format;
 use crate::logs::selector::Selector;
 use crate::net::ip::parse_ip;
+use crate::quote::q;
 use crate::sys::net::Ip;
 use alloc::format;
 use alloc::string::String;
@@ -170,7 +171,10 @@ pub fn decode(e: &mut Errors, top: &Fields) -> (Option<SyslogConfig>, Vec<LogOut
                     e.atf(
                         pos_of(item, "name"),
                         &here.key("name"),
-                        format_args!("{:?} is taken by logs[{j}]: names must be unique", out.name),
+                        format_args!(
+                            "{} is taken by logs[{j}]: names must be unique",
+                            q(&out.name)
+                        ),
                     );
                 }
                 if let (Target::File { path: a, .. }, Target::File { path: b, .. }) =
@@ -242,7 +246,12 @@ fn syslog(e: &mut Errors, n: &Node, path: &Path) -> Option<SyslogConfig> {
 /// `KEY: "TEXT": WHY` (one copy of the formatting for every field).
 #[inline(never)]
 fn bad(e: &mut Errors, f: &Fields, x: &Node, key: &str, text: &str, why: &str) {
-    f.atf(e, x.pos, key, format_args!("{text:?}: {why}"));
+    f.atf(
+        e,
+        x.pos,
+        key,
+        format_args!("{text}: {why}", text = q(&text)),
+    );
 }
 
 fn socket_path(p: &str) -> Result<(), &'static str> {
@@ -272,8 +281,9 @@ fn bind_addr(text: &str, scheme: &str) -> Result<Addr, String> {
     let port = port.ok_or("missing port: write IP:PORT, as 127.0.0.1:514")?;
     let ip = parse_ip(host).ok_or_else(|| {
         format!(
-            "{host:?} is not an IP address; tug binds before it can resolve names, so write \
-             an address (0.0.0.0, 127.0.0.1, [::], [::1])"
+            "{host} is not an IP address; tug binds before it can resolve names, so write \
+             an address (0.0.0.0, 127.0.0.1, [::], [::1])",
+            host = q(&host)
         )
     })?;
     Ok(Addr { ip, port })
@@ -287,7 +297,10 @@ fn split_port(rest: &str) -> Result<(&str, Option<u16>), String> {
     let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
         let (host, after) = v6.split_once(']').ok_or("missing ']'")?;
         if !matches!(parse_ip(host), Some(Ip::V6(_))) {
-            return Err(format!("{host:?} in brackets is not an IPv6 address"));
+            return Err(format!(
+                "{host} in brackets is not an IPv6 address",
+                host = q(&host)
+            ));
         }
         match after.strip_prefix(':') {
             Some(p) => (host, Some(p)),
@@ -314,7 +327,7 @@ fn split_port(rest: &str) -> Result<(&str, Option<u16>), String> {
     let n = (!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
         .then(|| port.parse::<u16>().ok())
         .flatten()
-        .ok_or_else(|| format!("port {port:?} is not a number 0-65535"))?;
+        .ok_or_else(|| format!("port {port} is not a number 0-65535", port = q(&port)))?;
     Ok((host, Some(n)))
 }
 
@@ -340,7 +353,10 @@ fn forward_target(text: &str) -> Result<(Proto, String, u16), String> {
     };
     let (host, port) = split_port(rest)?;
     if parse_ip(host).is_none() && !host_name(host) {
-        return Err(format!("{host:?} is neither an IP address nor a host name"));
+        return Err(format!(
+            "{host} is neither an IP address nor a host name",
+            host = q(&host)
+        ));
     }
     let port = port.unwrap_or(SYSLOG_PORT);
     if port == 0 {
@@ -376,7 +392,8 @@ fn size(text: &str) -> Result<u64, String> {
         _ if num.is_empty() => return Err("expected a size such as 10MB, 512KB or 4096".into()),
         u => {
             return Err(format!(
-                "unknown unit {u:?}: B, KB, MB or GB (whole numbers; powers of 1024)"
+                "unknown unit {u}: B, KB, MB or GB (whole numbers; powers of 1024)",
+                u = q(&u)
             ));
         }
     };
@@ -462,8 +479,9 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
                         x.pos,
                         "selector",
                         format_args!(
-                            "{s:?} has no positive piece, so this output will get nothing \
-                             (to take all but some, start with \"*.*;\")"
+                            "{s} has no positive piece, so this output will get nothing \
+                             (to take all but some, start with \"*.*;\")",
+                            s = q(&s)
                         ),
                     );
                 }
@@ -547,7 +565,10 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
                 e,
                 x.pos,
                 "format",
-                format_args!("a forward sends \"rfc5424\" or \"rfc3164\", not {w:?}"),
+                format_args!(
+                    "a forward sends \"rfc5424\" or \"rfc3164\", not {w}",
+                    w = q(&w)
+                ),
             ),
             _ => {
                 let hint = d::hint(d::closest(word, &FORMATS));
@@ -555,7 +576,10 @@ fn output(e: &mut Errors, n: &Node, path: &Path) -> Option<LogOutput> {
                     e,
                     x.pos,
                     "format",
-                    format_args!("unknown format {word:?}: one of {FORMAT_LIST}{hint}"),
+                    format_args!(
+                        "unknown format {word}: one of {FORMAT_LIST}{hint}",
+                        word = q(&word)
+                    ),
                 );
             }
         }

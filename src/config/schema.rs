@@ -5,6 +5,7 @@ use super::decode::{self as d, Errors, Fields, Path};
 use super::words;
 use crate::events::Code;
 use crate::json5::{Node, Pos, Value};
+use crate::quote::q;
 use crate::signame;
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -213,11 +214,15 @@ pub fn metric_name(m: &Metric) -> Result<String, String> {
     });
     if name.is_empty() || !valid {
         return Err(format!(
-            "metric name {name:?} must match [a-zA-Z_:][a-zA-Z0-9_:]*"
+            "metric name {name} must match [a-zA-Z_:][a-zA-Z0-9_:]*",
+            name = q(&name)
         ));
     }
     if BUILT_IN.contains(&name.as_str()) {
-        return Err(format!("metric name {name:?} is one of tug's own"));
+        return Err(format!(
+            "metric name {name} is one of tug's own",
+            name = q(&name)
+        ));
     }
     Ok(name)
 }
@@ -371,7 +376,7 @@ pub fn decode(root: &Node, e: &mut Errors) -> Option<Config> {
         e.atf(
             n.pos,
             &top.key("main"),
-            format_args!("no job is named {m:?}"),
+            format_args!("no job is named {m}", m = q(&m)),
         );
     }
     Some(Config {
@@ -443,7 +448,10 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
                 e,
                 l.pos,
                 "level",
-                format_args!("unknown level {s:?} (DEBUG, INFO, WARN, ERROR, FATAL or PANIC)"),
+                format_args!(
+                    "unknown level {s} (DEBUG, INFO, WARN, ERROR, FATAL or PANIC)",
+                    s = q(&s)
+                ),
             ),
         }
     }
@@ -455,7 +463,10 @@ fn logging(e: &mut Errors, n: &Node) -> Logging {
                 e,
                 x.pos,
                 "format",
-                format_args!("unknown format {other:?} (default, text or json)"),
+                format_args!(
+                    "unknown format {other} (default, text or json)",
+                    other = q(&other)
+                ),
             ),
         }
     }
@@ -495,7 +506,10 @@ fn agent_address(e: &mut Errors, n: &Node, path: &Path, given: &str) -> String {
         e.warnf(
             n.pos,
             path,
-            format_args!("{given:?} has no host: tug uses {local}, as ContainerPilot does"),
+            format_args!(
+                "{given} has no host: tug uses {local}, as ContainerPilot does",
+                given = q(&given)
+            ),
         );
         local
     } else {
@@ -509,7 +523,7 @@ fn agent_address(e: &mut Errors, n: &Node, path: &Path, given: &str) -> String {
         e.warnf(
             n.pos,
             path,
-            format_args!("{address:?} is not a valid host:port ({why}): every request to the agent will fail; tug keeps retrying with backoff"),
+            format_args!("{address} is not a valid host:port ({why}): every request to the agent will fail; tug keeps retrying with backoff", address = q(&address)),
         );
     }
     address
@@ -558,7 +572,10 @@ fn consul(e: &mut Errors, n: &Node) -> Option<Consul> {
             e,
             node.pos,
             "scheme",
-            format_args!("{s:?}: tug speaks plain HTTP only (no TLS); use a local agent over http"),
+            format_args!(
+                "{s}: tug speaks plain HTTP only (no TLS); use a local agent over http",
+                s = q(&s)
+            ),
         );
     }
     let token = f.string(e, "token");
@@ -693,8 +710,8 @@ fn telemetry(e: &mut Errors, n: &Node) -> Option<Telemetry> {
                     node.pos,
                     "type",
                     format_args!(
-                        "{:?} is not counter, gauge, histogram or summary",
-                        metric.kind
+                        "{} is not counter, gauge, histogram or summary",
+                        q(&metric.kind)
                     ),
                 );
             }
@@ -794,7 +811,7 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
                     e,
                     s.pos,
                     "stopSignal",
-                    format_args!("unknown signal {name:?}"),
+                    format_args!("unknown signal {name}", name = q(&name)),
                 );
                 None
             })
@@ -828,7 +845,10 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
                 e,
                 f.pos_of("name"),
                 "name",
-                format_args!("{name:?} cannot be advertised: it must match ^[a-z][a-zA-Z0-9-]+$"),
+                format_args!(
+                    "{name} cannot be advertised: it must match ^[a-z][a-zA-Z0-9-]+$",
+                    name = q(&name)
+                ),
             );
         }
     }
@@ -862,7 +882,7 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
             let also = if valid {
                 String::new()
             } else {
-                format!(" (and {s:?} is not passing, warning or critical)")
+                format!(" (and {s} is not passing, warning or critical)", s = q(&s))
             };
             f.warnf(
                 e,
@@ -878,7 +898,7 @@ fn job(e: &mut Errors, n: &Node, path: &Path, default_stop: u64) -> Option<JobCo
                 e,
                 x.pos,
                 "initial_status",
-                format_args!("{s:?} is not passing, warning or critical"),
+                format_args!("{s} is not passing, warning or critical", s = q(&s)),
             );
             None
         }
@@ -1063,7 +1083,8 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
                         z.pos,
                         "timezone",
                         format_args!(
-                            "{other:?}: use \"UTC\" or \"local\" (set TZ for another zone)"
+                            "{other}: use \"UTC\" or \"local\" (set TZ for another zone)",
+                            other = q(&other)
                         ),
                     );
                     return None;
@@ -1104,7 +1125,7 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
             e,
             pos,
             word,
-            format_args!("unknown event {code:?} (one of {CODE_LIST})"),
+            format_args!("unknown event {code} (one of {CODE_LIST})", code = q(&code)),
         );
         return None;
     };
@@ -1120,7 +1141,7 @@ fn when(e: &mut Errors, n: &Node, path: &Path) -> Option<When> {
             "add the source: a job, watch.NAME or \"global\""
         };
         f.warnf(e, n.pos, "source",
-            format_args!("missing: no event matches {word} {code:?} without a source, so this job will never start ({advice})"),
+            format_args!("missing: no event matches {word} {code} without a source, so this job will never start ({advice})", code = q(&code)),
         );
         return Some(never(timeout));
     };
@@ -1163,7 +1184,10 @@ fn restarts(e: &mut Errors, n: &Node, path: &Path) -> Option<Restarts> {
                 e.atf(
                     n.pos,
                     path,
-                    format_args!("{s:?}: accepts a whole number, \"unlimited\" or \"never\""),
+                    format_args!(
+                        "{s}: accepts a whole number, \"unlimited\" or \"never\"",
+                        s = q(&s)
+                    ),
                 );
                 None
             }
@@ -1222,7 +1246,12 @@ fn health(
                     .rsplit_once(':')
                     .is_some_and(|(_, port)| port.parse::<u16>().is_ok_and(|p| p > 0));
                 if !ok {
-                    f.atf(e, x.pos, "tcp", format_args!("{addr:?} is not host:port"));
+                    f.atf(
+                        e,
+                        x.pos,
+                        "tcp",
+                        format_args!("{addr} is not host:port", addr = q(&addr)),
+                    );
                 }
                 ok.then_some(Check::Tcp(addr))
             })
@@ -1308,7 +1337,7 @@ fn check_graph(
             e.atf(
                 at,
                 &JOBS.index(k).key("name"),
-                format_args!("duplicate job name {:?}", j.name),
+                format_args!("duplicate job name {}", q(&j.name)),
             );
         }
     }
@@ -1331,7 +1360,7 @@ fn check_graph(
             e.atf(
                 at,
                 &Path::Name("watches").index(i).key("name"),
-                format_args!("duplicate watch name {:?}", w.name),
+                format_args!("duplicate watch name {}", q(&w.name)),
             );
         }
     }
@@ -1398,7 +1427,10 @@ fn check_graph(
         e.warnf(
             at,
             &JOBS.index(k).key("when.source"),
-            format_args!("{source:?} names no job or watch: this job will never start{hint}"),
+            format_args!(
+                "{source} names no job or watch: this job will never start{hint}",
+                source = q(&source)
+            ),
         );
         jobs[i].when = never(*timeout);
         // As if dep were read now (a job named "", itself an error).
@@ -1467,8 +1499,8 @@ fn check_graph(
                 at,
                 &path,
                 format_args!(
-                    "waits on job {:?}, which never starts{why}: this job will never start either",
-                    jobs[s].name
+                    "waits on job {}, which never starts{why}: this job will never start either",
+                    q(&jobs[s].name)
                 ),
             );
         }

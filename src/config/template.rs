@@ -20,6 +20,7 @@
 //! and the total work (a template looping for too long fails).
 
 use super::regex::Regex;
+use crate::quote::{q, qc};
 use alloc::boxed::Box;
 use alloc::format;
 use alloc::rc::Rc;
@@ -191,7 +192,7 @@ enum Tok<'a> {
 fn describe(t: &Tok) -> String {
     // The fixed words as one &str (one String made for them all).
     let word = match t {
-        Tok::Char(c) => return format!("{c:?}"),
+        Tok::Char(c) => return format!("{}", qc(*c)),
         Tok::Field(f) => return format!("field .{f}"),
         Tok::Var(v) => return format!("variable {v}"),
         Tok::Ident(i) => return format!("identifier {i}"),
@@ -327,7 +328,7 @@ fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, u
             .unwrap_or(rest.len() - from)
     };
     let bad = |at: usize| match rest[at..].chars().next() {
-        Some(c) => format!("bad character {:?}", c),
+        Some(c) => format!("bad character {}", qc(c)),
         None => "unclosed action".into(),
     };
     Ok(match c {
@@ -441,9 +442,10 @@ fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, u
             accept(&mut i, "i");
             let text = &rest[..i];
             if rest[i..].starts_with(is_alnum) {
-                return Err(format!("bad number syntax: {:?}", &rest[..word(i)]));
+                return Err(format!("bad number syntax: {}", q(&&rest[..word(i)])));
             }
-            let v = number(text).ok_or_else(|| format!("illegal number syntax: {text:?}"))?;
+            let v = number(text)
+                .ok_or_else(|| format!("illegal number syntax: {text}", text = q(&text)))?;
             (Tok::Lit(v), i)
         }
         c if is_alnum(c) => {
@@ -1046,13 +1048,13 @@ impl<'a> Parser<'a> {
         let term = match tok {
             Tok::Ident(name) => match FUNCS.iter().find(|f| f.0 == name) {
                 Some(f) => Term::Func(f.1),
-                None => return fail(pos, format!("function {name:?} not defined")),
+                None => return fail(pos, format!("function {name} not defined", name = q(&name))),
             },
             Tok::Dot => Term::Dot,
             Tok::Nil => Term::Nil,
             Tok::Lit(v) => Term::Lit(v),
             Tok::Var(v) if self.vars.contains(&v) => Term::Var(v),
-            Tok::Var(v) => return fail(pos, format!("undefined variable {v:?}")),
+            Tok::Var(v) => return fail(pos, format!("undefined variable {v}", v = q(&v))),
             Tok::Field(f) => {
                 fields.push(f);
                 Term::Dot
@@ -1508,7 +1510,7 @@ impl<'a> Exec<'a, '_> {
                     Int(n) => Ok(*n),
                     Str(s) => s
                         .parse()
-                        .map_err(|_| format!("strconv.Atoi: parsing {:?}: invalid syntax", &**s)),
+                        .map_err(|_| format!("strconv.Atoi: parsing {}: invalid syntax", q(&&**s))),
                     v => Err(format!(
                         "interface conversion: interface {{}} is {}, not int",
                         v.type_name()
