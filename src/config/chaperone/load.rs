@@ -66,6 +66,7 @@ struct Sec<'a> {
 
 /// Parses, merges and checks `files` (name for messages, text), given in
 /// reading order. Errors are complete lines: `file:line:col: …`.
+#[inline(never)]
 pub fn load(files: &[(&str, &str)]) -> Result<Config, Vec<String>> {
     let names: Vec<&str> = files.iter().map(|f| f.0).collect();
     let mut errs = Vec::new();

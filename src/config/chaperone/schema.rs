@@ -495,6 +495,7 @@ impl Dec<'_> {
     }
 
     /// A whole service (its sections never merge across files).
+    #[inline(never)]
     pub fn service(&mut self, at: &Node, body: Option<&Node>) -> Option<Service> {
         let mut s = Service {
             name: self.name.into(),
