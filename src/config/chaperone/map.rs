@@ -648,9 +648,10 @@ pub fn to_tug(
     }
 }
 
-/// CONSOLE's job body: in group IDLE, with the default user, its output
+/// CONSOLE's job body (not inlined: measured smaller): in group IDLE, with the default user, its output
 /// tug's own (`inherit`), each argument expanded in its own layer and
 /// never re-split; SIGHUP stops it on a tty.
+#[inline(never)]
 fn console_job(
     o: &mut Out,
     io: &mut Io,
