@@ -233,8 +233,15 @@ fn layer(
 
 /// A job's `exec` as JSON5.
 fn exec_text(argv: &[String]) -> String {
-    let words: Vec<String> = argv.iter().map(|w| quote(w)).collect();
-    format!("[{}]", words.join(", "))
+    let mut t = String::from("[");
+    for (i, w) in argv.iter().enumerate() {
+        if i > 0 {
+            t.push_str(", ");
+        }
+        quote_into(&mut t, w);
+    }
+    t.push(']');
+    t
 }
 
 /// A job's `env` member: what the layer exports (`vars`) where it
@@ -243,13 +250,19 @@ fn exec_text(argv: &[String]) -> String {
 fn env_text(vars: &[(String, String)], process: &[(String, String)]) -> String {
     let mut e = String::new();
     for (k, v) in vars.iter().filter(|x| !process.contains(x)) {
-        e.push_str(&format!("        {}: {},\n", quote(k), quote(v)));
+        e.push_str("        ");
+        quote_into(&mut e, k);
+        e.push_str(": ");
+        quote_into(&mut e, v);
+        e.push_str(",\n");
     }
     for (k, _) in process {
         // The names to_tug adds are not in tug's environment.
         let added = ["_CHAP_CONFIG_DIR", "_CHAP_INTERACTIVE", "_CHAP_TASK_MODE"];
         if !added.contains(&k.as_str()) && !vars.iter().any(|(n, _)| n == k) {
-            e.push_str(&format!("        {}: null,\n", quote(k)));
+            e.push_str("        ");
+            quote_into(&mut e, k);
+            e.push_str(": null,\n");
         }
     }
     if e.is_empty() {
