@@ -733,15 +733,14 @@ fn fold(out: &mut String, breaks: usize) {
 
 /// A plain scalar's type, as PyYAML's YAML 1.1 resolver decides it.
 fn resolve(text: String) -> Value {
-    match text.as_str() {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return Value::Bool(true);
-        }
-        "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return Value::Bool(false);
-        }
-        _ => {}
+    if text.is_empty() || text == "~" || word(&text, &["null"]) {
+        return Value::Null;
+    }
+    if word(&text, &["yes", "true", "on"]) {
+        return Value::Bool(true);
+    }
+    if word(&text, &["no", "false", "off"]) {
+        return Value::Bool(false);
     }
     if let Some(v) = int(&text) {
         return Value::Int(v);
@@ -750,6 +749,16 @@ fn resolve(text: String) -> Value {
         return Value::Float(v);
     }
     Value::Str(text)
+}
+
+/// Whether `text` is one of `words` (lower case) as YAML 1.1 spells
+/// them: `true`, `True` or `TRUE`, not `tRUE` (a loop over the words
+/// rather than a match over each spelling).
+fn word(text: &str, words: &[&str]) -> bool {
+    let rest = text.get(1..).unwrap_or("");
+    let lower = !rest.bytes().any(|b| b.is_ascii_uppercase());
+    let upper = !text.bytes().any(|b| b.is_ascii_lowercase());
+    words.iter().any(|w| text.eq_ignore_ascii_case(w)) && (lower || upper)
 }
 
 /// Digits in `radix`, `_` ignored; None if any other char or none at all.
