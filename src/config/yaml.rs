@@ -908,6 +908,28 @@ mod tests {
         }
     }
 
+    /// YAML 1.1's words in their three spellings only.
+    #[test]
+    fn word_spellings() {
+        let cases = [
+            ("true", "true"),
+            ("True", "true"),
+            ("TRUE", "true"),
+            ("tRUE", "\"tRUE\""),
+            ("TRue", "\"TRue\""),
+            ("Off", "false"),
+            ("oFF", "\"oFF\""),
+            ("NULL", "~"),
+            ("nULL", "\"nULL\""),
+            ("~", "~"),
+            ("yess", "\"yess\""),
+            ("é", "\"é\""),
+        ];
+        for (text, want) in cases {
+            assert_eq!(read(text), want, "{text}");
+        }
+    }
+
     #[test]
     fn values() {
         let cases: &[(&str, &str)] = &[
