@@ -718,24 +718,30 @@ pub fn widen(selector: &str, level: &str) -> String {
     let Some(want) = rank(level) else {
         return selector.to_string();
     };
-    let mut out: Vec<String> = Vec::new();
+    // Written into one String (no Vec of pieces to join).
+    let mut out = String::new();
     for piece in selector.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let (fac, pri) = piece.rsplit_once('.').unwrap_or((piece, "*"));
-        if piece.contains('!') || pri == "*" {
-            out.push(piece.to_string());
-            continue;
+        if !out.is_empty() {
+            out.push(';');
         }
+        let (fac, pri) = piece.rsplit_once('.').unwrap_or((piece, "*"));
         let exact = pri.starts_with('=');
-        match rank(pri.trim_start_matches('=')) {
+        let rank = if piece.contains('!') || pri == "*" {
+            None
+        } else {
+            rank(pri.trim_start_matches('='))
+        };
+        match rank {
             Some(_) if exact => {
-                out.push(piece.to_string());
-                out.push(format!("{fac}.{level}"));
+                let _ = write!(out, "{piece};{fac}.{level}");
             }
-            Some(r) if r < want => out.push(format!("{fac}.{level}")),
-            _ => out.push(piece.to_string()),
+            Some(r) if r < want => {
+                let _ = write!(out, "{fac}.{level}");
+            }
+            _ => out.push_str(piece),
         }
     }
-    out.join(";")
+    out
 }
 
 fn scalar_text(s: &Scalar) -> String {
