@@ -450,6 +450,8 @@ impl Dec<'_> {
     }
 
     /// The key is not one of `allowed`.
+    // Not inlined: measured smaller (opt-level z, LTO).
+    #[inline(never)]
     fn unknown(&mut self, e: &Entry, allowed: &[&str]) {
         let renamed = match e.key.as_str() {
             "filter" => Some("selector"),
