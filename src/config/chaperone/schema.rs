@@ -487,6 +487,8 @@ impl Dec<'_> {
     }
 
     /// A `settings` section over what earlier ones gave.
+    // Not inlined: measured smaller (opt-level z, LTO).
+    #[inline(never)]
     pub fn settings(&mut self, body: Option<&Node>, s: &mut Settings) {
         self.section(body, Target::Settings(s), SETTINGS_KEYS);
     }
