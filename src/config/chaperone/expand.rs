@@ -293,6 +293,8 @@ impl<'a> Ex<'a> {
     }
 
     /// One expansion: `body` inside `whole` (`$(body)`).
+    // Not inlined: measured smaller (opt-level z, LTO).
+    #[inline(never)]
     fn var(&mut self, body: &str, whole: &str, parent: Option<&str>) -> Result<String, String> {
         let op = body
             .split_once(':')
@@ -434,6 +436,8 @@ fn bars(s: &str) -> Vec<&str> {
 }
 
 /// `re/repl/` plus `i` flags: Python's `^(.+)(?<!\\)/(.*)(?<!\\)/([i]*)$`.
+// Not inlined: measured smaller (opt-level z, LTO).
+#[inline(never)]
 fn slash_op(s: &str) -> Option<(&str, &str, bool)> {
     let body = s.trim_end_matches('i');
     let fold = body.len() < s.len();
@@ -448,6 +452,8 @@ fn slash_op(s: &str) -> Option<(&str, &str, bool)> {
 
 /// A Python `re.sub` replacement as the regex engine's Go-style template:
 /// `\1` `\g<1>` `\g<name>` groups, `\n` `\t` `\\` escapes, `$` literal.
+// Not inlined: measured smaller (opt-level z, LTO).
+#[inline(never)]
 fn go_template(rep: &str) -> String {
     let mut out = String::new();
     let mut it = rep.chars().peekable();

@@ -56,6 +56,13 @@ pub fn sort(names: &mut [String]) {
     }
 }
 
+/// `FILE:LINE:COL: MSG`, the form of every line the merge reports: one
+/// copy of the prefix's formatting.
+#[inline(never)]
+fn at(file: &str, pos: Pos, msg: core::fmt::Arguments) -> String {
+    format!("{file}:{pos}: {msg}")
+}
+
 /// One section as a file gave it.
 struct Sec<'a> {
     file: usize,
@@ -66,6 +73,8 @@ struct Sec<'a> {
 
 /// Parses, merges and checks `files` (name for messages, text), given in
 /// reading order. Errors are complete lines: `file:line:col: …`.
+// Not inlined: measured smaller (opt-level z, LTO).
+#[inline(never)]
 pub fn load(files: &[(&str, &str)]) -> Result<Config, Vec<String>> {
     let names: Vec<&str> = files.iter().map(|f| f.0).collect();
     let mut errs = Vec::new();
@@ -91,10 +100,14 @@ pub fn load(files: &[(&str, &str)]) -> Result<Config, Vec<String>> {
             Value::Map(entries) => {
                 for (i, e) in entries.iter().enumerate() {
                     if let Some(l) = entries[i + 1..].iter().find(|l| l.key == e.key) {
-                        warnings.push(format!(
-                            "{}:{}: warning: '{}' is given again at line {}: only that \
-                             one counts (as in Chaperone)",
-                            names[file], e.key_pos, e.key, l.key_pos.line
+                        warnings.push(at(
+                            names[file],
+                            e.key_pos,
+                            format_args!(
+                                "warning: '{}' is given again at line {}: only that \
+                                 one counts (as in Chaperone)",
+                                e.key, l.key_pos.line
+                            ),
                         ));
                         continue;
                     }
@@ -117,18 +130,21 @@ pub fn load(files: &[(&str, &str)]) -> Result<Config, Vec<String>> {
                             at: here(item.pos),
                             body: None,
                         }),
-                        _ => errs.push(format!(
-                            "{}:{}: a top-level list holds section names",
-                            names[file], item.pos
+                        _ => errs.push(at(
+                            names[file],
+                            item.pos,
+                            format_args!("a top-level list holds section names"),
                         )),
                     }
                 }
             }
-            _ => errs.push(format!(
-                "{}:{}: expected sections (settings, NAME.service, NAME.logging), found {}",
+            _ => errs.push(at(
                 names[file],
                 tree.pos,
-                tree.value.kind()
+                format_args!(
+                    "expected sections (settings, NAME.service, NAME.logging), found {}",
+                    tree.value.kind()
+                ),
             )),
         }
     }
@@ -143,9 +159,13 @@ pub fn load(files: &[(&str, &str)]) -> Result<Config, Vec<String>> {
         let section = |suffix: &str| sec.name.len() > suffix.len() && sec.name.ends_with(suffix);
         let (service, logging) = (section(".service"), section(".logging"));
         if (service || logging) && is_upper(&sec.name[..sec.name.rfind('.').unwrap_or(0)]) {
-            dec.errs.push(format!(
-                "{}:{}: all-uppercase names such as '{}' are reserved for the system",
-                names[sec.file], sec.at.pos, sec.name
+            dec.errs.push(at(
+                names[sec.file],
+                sec.at.pos,
+                format_args!(
+                    "all-uppercase names such as '{}' are reserved for the system",
+                    sec.name
+                ),
             ));
         } else if service {
             // Only the last definition counts.
@@ -175,10 +195,13 @@ pub fn load(files: &[(&str, &str)]) -> Result<Config, Vec<String>> {
         } else if sec.name.find(".logging").is_some_and(|i| i > 0) {
             // Chaperone's schema took `^.+\.logging` without an end: such a
             // section passed and was never used.
-            warnings.push(format!(
-                "{}:{}: warning: '{}' is not used (a logging section's name ends in \
-                 .logging)",
-                names[sec.file], sec.at.pos, sec.name
+            warnings.push(at(
+                names[sec.file],
+                sec.at.pos,
+                format_args!(
+                    "warning: '{}' is not used (a logging section's name ends in .logging)",
+                    sec.name
+                ),
             ));
         } else {
             let meant = match sec.name.rsplit_once('.') {
@@ -188,10 +211,14 @@ pub fn load(files: &[(&str, &str)]) -> Result<Config, Vec<String>> {
                 None => closest(sec.name, &["settings"]).map(String::from),
             };
             let hint = meant.map_or(String::new(), |m| format!(" (did you mean '{m}'?)"));
-            dec.errs.push(format!(
-                "{}:{}: unknown section '{}'{hint}: sections are settings, NAME.service \
-                 and NAME.logging",
-                names[sec.file], sec.at.pos, sec.name
+            dec.errs.push(at(
+                names[sec.file],
+                sec.at.pos,
+                format_args!(
+                    "unknown section '{}'{hint}: sections are settings, NAME.service \
+                     and NAME.logging",
+                    sec.name
+                ),
             ));
         }
     }

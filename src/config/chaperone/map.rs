@@ -49,6 +49,7 @@ use alloc::format;
 use alloc::rc::Rc;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+use core::fmt::Write;
 
 /// A passwd entry: uid, gid, name, home.
 pub type Passwd = (u32, u32, String, String);
@@ -113,20 +114,47 @@ impl Out<'_> {
 
 /// A JSON5 string literal.
 pub fn quote(s: &str) -> String {
-    let mut q = String::from("\"");
+    let mut q = String::new();
+    quote_into(&mut q, s);
+    q
+}
+
+/// Appends `s` as a JSON5 string literal: one copy of the escaping for
+/// every member written, and no temporary String.
+#[inline(never)]
+fn quote_into(q: &mut String, s: &str) {
+    q.push('"');
     for c in s.chars() {
         match c {
             '"' => q.push_str("\\\""),
             '\\' => q.push_str("\\\\"),
             '\n' => q.push_str("\\n"),
             c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
-                q.push_str(&format!("\\u{:04x}", c as u32));
+                let _ = write!(q, "\\u{:04x}", c as u32);
             }
             c => q.push(c),
         }
     }
     q.push('"');
-    q
+}
+
+/// A job member, `      k: v,`: one non-inlined copy for the ~20
+/// members written.
+#[inline(never)]
+fn put(b: &mut String, k: &str, v: &str) {
+    for part in ["      ", k, ": ", v, ",\n"] {
+        b.push_str(part);
+    }
+}
+
+/// A job member whose value is the string literal of `v`.
+#[inline(never)]
+fn put_q(b: &mut String, k: &str, v: &str) {
+    for part in ["      ", k, ": "] {
+        b.push_str(part);
+    }
+    quote_into(b, v);
+    b.push_str(",\n");
 }
 
 fn ms(secs: f64) -> String {
@@ -205,8 +233,15 @@ fn layer(
 
 /// A job's `exec` as JSON5.
 fn exec_text(argv: &[String]) -> String {
-    let words: Vec<String> = argv.iter().map(|w| quote(w)).collect();
-    format!("[{}]", words.join(", "))
+    let mut t = String::from("[");
+    for (i, w) in argv.iter().enumerate() {
+        if i > 0 {
+            t.push_str(", ");
+        }
+        quote_into(&mut t, w);
+    }
+    t.push(']');
+    t
 }
 
 /// A job's `env` member: what the layer exports (`vars`) where it
@@ -215,13 +250,19 @@ fn exec_text(argv: &[String]) -> String {
 fn env_text(vars: &[(String, String)], process: &[(String, String)]) -> String {
     let mut e = String::new();
     for (k, v) in vars.iter().filter(|x| !process.contains(x)) {
-        e.push_str(&format!("        {}: {},\n", quote(k), quote(v)));
+        e.push_str("        ");
+        quote_into(&mut e, k);
+        e.push_str(": ");
+        quote_into(&mut e, v);
+        e.push_str(",\n");
     }
     for (k, _) in process {
         // The names to_tug adds are not in tug's environment.
         let added = ["_CHAP_CONFIG_DIR", "_CHAP_INTERACTIVE", "_CHAP_TASK_MODE"];
         if !added.contains(&k.as_str()) && !vars.iter().any(|(n, _)| n == k) {
-            e.push_str(&format!("        {}: null,\n", quote(k)));
+            e.push_str("        ");
+            quote_into(&mut e, k);
+            e.push_str(": null,\n");
         }
     }
     if e.is_empty() {
@@ -414,36 +455,31 @@ pub fn to_tug(
             continue;
         }
         let mut b = String::new();
-        let mut put = |k: &str, v: &str| {
-            for part in ["      ", k, ": ", v, ",\n"] {
-                b.push_str(part);
-            }
-        };
-        put("name", &quote(&base));
-        put("exec", &exec_text(&argv));
+        put_q(&mut b, "name", &base);
+        put(&mut b, "exec", &exec_text(&argv));
         let timeout = svc.process_timeout.as_ref().map(|v| v.v);
         let timeout = timeout.or(s.process_timeout.as_ref().map(|v| v.v));
         match svc.kind {
             Kind::Simple => {}
             Kind::Oneshot => {
-                put("type", "\"oneshot\"");
-                put("timeout", &ms(timeout.unwrap_or(60.0)));
+                put(&mut b, "type", "\"oneshot\"");
+                put(&mut b, "timeout", &ms(timeout.unwrap_or(60.0)));
             }
             Kind::Forking => match ex(&mut o, io, svc.pidfile.as_ref(), &env, user, sec, "pidfile")
             {
                 Some(p) => {
-                    put("type", "\"forking\"");
-                    put("pidfile", &quote(&p));
-                    put("startTimeout", &ms(timeout.unwrap_or(30.0)));
+                    put(&mut b, "type", "\"forking\"");
+                    put_q(&mut b, "pidfile", &p);
+                    put(&mut b, "startTimeout", &ms(timeout.unwrap_or(30.0)));
                 }
                 None => {
-                    put("type", "\"oneshot\"");
-                    put("timeout", &ms(timeout.unwrap_or(30.0)));
+                    put(&mut b, "type", "\"oneshot\"");
+                    put(&mut b, "timeout", &ms(timeout.unwrap_or(30.0)));
                 }
             },
             Kind::Notify => {
-                put("type", "\"notify\"");
-                put("startTimeout", &ms(timeout.unwrap_or(300.0)));
+                put(&mut b, "type", "\"notify\"");
+                put(&mut b, "startTimeout", &ms(timeout.unwrap_or(300.0)));
             }
             Kind::Inetd => {
                 let port = match &svc.port {
@@ -461,8 +497,8 @@ pub fn to_tug(
                 };
                 match port.as_deref().map(|p| (p, p.trim().parse::<u16>())) {
                     Some((_, Ok(p))) => {
-                        put("type", "\"inetd\"");
-                        put("listen", &format!("\"tcp://0.0.0.0:{p}\""));
+                        put(&mut b, "type", "\"inetd\"");
+                        put(&mut b, "listen", &format!("\"tcp://0.0.0.0:{p}\""));
                     }
                     Some((p, Err(_))) => {
                         let at = svc.port.as_ref().map_or(svc.at, |v| v.at);
@@ -486,19 +522,19 @@ pub fn to_tug(
                         let at = svc.interval.as_ref().map_or(svc.at, |v| v.at);
                         o.err(at, sec, "interval", &format!("'{spec}': {e}"));
                     }
-                    put("when", &format!("{{ cron: {} }}", quote(&expr)));
+                    put(&mut b, "when", &format!("{{ cron: {} }}", quote(&expr)));
                 }
                 None => o.err(svc.at, sec, "interval", "a cron service needs an interval"),
             },
         }
         if svc.restart.as_ref().is_some_and(|v| v.v) && svc.kind != Kind::Cron {
             let limit = svc.restart_limit.as_ref().map_or(5, |v| v.v.max(0));
-            put("restarts", &limit.to_string());
+            put(&mut b, "restarts", &limit.to_string());
             let delay = svc.restart_delay.as_ref().map_or(3, |v| v.v.max(0));
             // Chaperone waited the same delay each time: no backoff.
             let delay = format!("\"{delay}s\"");
-            put("restartDelay", &delay);
-            put("restartMaxDelay", &delay);
+            put(&mut b, "restartDelay", &delay);
+            put(&mut b, "restartMaxDelay", &delay);
         }
         // A failed start ends tug unless ignore_failures (the service's,
         // else settings', else --ignore-failures): then its dependents go
@@ -506,6 +542,7 @@ pub fn to_tug(
         let ignore = svc.ignore_failures.as_ref().or(s.ignore_failures.as_ref());
         let ignore = ignore.map_or(opts.ignore_failures, |v| v.v);
         put(
+            &mut b,
             "startFailure",
             if ignore {
                 "\"continue\""
@@ -515,15 +552,16 @@ pub fn to_tug(
         );
         if let Some(sig) = &svc.kill_signal {
             put(
+                &mut b,
                 "stopSignal",
                 &quote(signame::name(sig.v).unwrap_or("SIGTERM")),
             );
         }
         if let Some(u) = &uid {
-            put("user", &quote(u));
+            put_q(&mut b, "user", u);
         }
         if let Some(g) = &gid {
-            put("group", &quote(g));
+            put_q(&mut b, "group", g);
         }
         let dir = ex(
             &mut o,
@@ -535,11 +573,11 @@ pub fn to_tug(
             "directory",
         );
         if let Some(d) = dir.or_else(|| pw.as_ref().map(|p| p.3.clone())) {
-            put("workdir", &quote(&d));
+            put_q(&mut b, "workdir", &d);
         }
         let inherit = |v: &Option<Val<bool>>| v.as_ref().is_some_and(|v| v.v);
         if inherit(&svc.stdout_inherit) || inherit(&svc.stderr_inherit) {
-            put("logging", "{ raw: true }");
+            put(&mut b, "logging", "{ raw: true }");
         }
         b.push_str(&env_text(&public(&env), &process));
         if let Some(v) = &svc.exit_kills
@@ -623,9 +661,10 @@ pub fn to_tug(
     }
 }
 
-/// CONSOLE's job body: in group IDLE, with the default user, its output
+/// CONSOLE's job body (not inlined: measured smaller): in group IDLE, with the default user, its output
 /// tug's own (`inherit`), each argument expanded in its own layer and
 /// never re-split; SIGHUP stops it on a tty.
+#[inline(never)]
 fn console_job(
     o: &mut Out,
     io: &mut Io,
@@ -679,24 +718,30 @@ pub fn widen(selector: &str, level: &str) -> String {
     let Some(want) = rank(level) else {
         return selector.to_string();
     };
-    let mut out: Vec<String> = Vec::new();
+    // Written into one String (no Vec of pieces to join).
+    let mut out = String::new();
     for piece in selector.split(';').map(str::trim).filter(|p| !p.is_empty()) {
-        let (fac, pri) = piece.rsplit_once('.').unwrap_or((piece, "*"));
-        if piece.contains('!') || pri == "*" {
-            out.push(piece.to_string());
-            continue;
+        if !out.is_empty() {
+            out.push(';');
         }
+        let (fac, pri) = piece.rsplit_once('.').unwrap_or((piece, "*"));
         let exact = pri.starts_with('=');
-        match rank(pri.trim_start_matches('=')) {
+        let rank = if piece.contains('!') || pri == "*" {
+            None
+        } else {
+            rank(pri.trim_start_matches('='))
+        };
+        match rank {
             Some(_) if exact => {
-                out.push(piece.to_string());
-                out.push(format!("{fac}.{level}"));
+                let _ = write!(out, "{piece};{fac}.{level}");
             }
-            Some(r) if r < want => out.push(format!("{fac}.{level}")),
-            _ => out.push(piece.to_string()),
+            Some(r) if r < want => {
+                let _ = write!(out, "{fac}.{level}");
+            }
+            _ => out.push_str(piece),
         }
     }
-    out.join(";")
+    out
 }
 
 fn scalar_text(s: &Scalar) -> String {

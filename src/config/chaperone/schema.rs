@@ -216,6 +216,105 @@ pub(super) struct Dec<'a> {
     pub files: &'a [&'a str],
 }
 
+/// Where a key's value goes, and so the type it must have: the
+/// sections' keys as data, so that one function ([`Dec::fill`]) checks
+/// and stores every key's value (not one inlined copy per key).
+enum Slot<'a> {
+    Str(&'a mut Opt<String>),
+    Bool(&'a mut Opt<bool>),
+    Int(&'a mut Opt<i64>),
+    Num(&'a mut Opt<f64>),
+    /// `str` or `int`; with `true` (`enabled`), `bool` or `str`.
+    Scalar(&'a mut Opt<Scalar>, bool),
+    /// `env_inherit`, `env_set`, `env_unset`.
+    Env(&'a mut EnvKeys),
+    Kind(&'a mut Kind),
+    Signal(&'a mut Opt<i32>),
+    /// A service's stdout/stderr: `log` or `inherit` (true).
+    Out(&'a mut Opt<bool>),
+}
+
+/// The section a [`Dec`] fills.
+enum Target<'a> {
+    Settings(&'a mut Settings),
+    Logging(&'a mut Logging),
+    /// The service, and its `command` until it is known to be there.
+    Service(&'a mut Service, &'a mut Opt<String>),
+}
+
+/// The slot of key `k` in `t` (None: not a key of the section).
+// Not inlined: measured smaller (opt-level z, LTO).
+#[inline(never)]
+fn slot<'t>(t: &'t mut Target, k: &str) -> Option<Slot<'t>> {
+    use Slot::*;
+    Some(match t {
+        Target::Settings(s) => match k {
+            "env_inherit" | "env_set" | "env_unset" => Env(&mut s.env),
+            "uid" => Scalar(&mut s.uid, false),
+            "gid" => Scalar(&mut s.gid, false),
+            "debug" => Bool(&mut s.debug),
+            "detect_exit" => Bool(&mut s.detect_exit),
+            "enable_syslog" => Bool(&mut s.enable_syslog),
+            "ignore_failures" => Bool(&mut s.ignore_failures),
+            "idle_delay" => Num(&mut s.idle_delay),
+            "process_timeout" => Num(&mut s.process_timeout),
+            "startup_pause" => Num(&mut s.startup_pause),
+            "shutdown_timeout" => Num(&mut s.shutdown_timeout),
+            "status_interval" => Num(&mut s.status_interval),
+            "logrec_hostname" => Str(&mut s.logrec_hostname),
+            _ => return None,
+        },
+        Target::Logging(l) => match k {
+            "extended" => Bool(&mut l.extended),
+            "overwrite" => Bool(&mut l.overwrite),
+            "stdout" => Bool(&mut l.stdout),
+            "stderr" => Bool(&mut l.stderr),
+            "selector" => Str(&mut l.selector),
+            "file" => Str(&mut l.file),
+            "syslog_host" => Str(&mut l.syslog_host),
+            "logrec_hostname" => Str(&mut l.logrec_hostname),
+            "enabled" => Scalar(&mut l.enabled, true),
+            "uid" => Scalar(&mut l.uid, false),
+            "gid" => Scalar(&mut l.gid, false),
+            _ => return None,
+        },
+        Target::Service(s, command) => match k {
+            "env_inherit" | "env_set" | "env_unset" => Env(&mut s.env),
+            "command" => Str(command),
+            "after" => Str(&mut s.after),
+            "before" => Str(&mut s.before),
+            "service_groups" => Str(&mut s.service_groups),
+            "directory" => Str(&mut s.directory),
+            "interval" => Str(&mut s.interval),
+            "pidfile" => Str(&mut s.pidfile),
+            "enabled" => Scalar(&mut s.enabled, true),
+            "port" => Scalar(&mut s.port, false),
+            "uid" => Scalar(&mut s.uid, false),
+            "gid" => Scalar(&mut s.gid, false),
+            "debug" => Bool(&mut s.debug),
+            "exit_kills" => Bool(&mut s.exit_kills),
+            "ignore_failures" => Bool(&mut s.ignore_failures),
+            "optional" => Bool(&mut s.optional),
+            "restart" => Bool(&mut s.restart),
+            "setpgrp" => Bool(&mut s.setpgrp),
+            "restart_limit" => Int(&mut s.restart_limit),
+            "restart_delay" => Int(&mut s.restart_delay),
+            "process_timeout" => Num(&mut s.process_timeout),
+            "startup_pause" => Num(&mut s.startup_pause),
+            "type" => Kind(&mut s.kind),
+            "kill_signal" => Signal(&mut s.kill_signal),
+            "stdout" => Out(&mut s.stdout_inherit),
+            "stderr" => Out(&mut s.stderr_inherit),
+            _ => return None,
+        },
+    })
+}
+
+/// Stores `v` written at `at` in `slot`.
+fn set<T>(slot: &mut Opt<T>, v: T, at: Spot) {
+    *slot = Some(Val { v, at });
+}
+
 impl Dec<'_> {
     fn spot(&self, n: &Node) -> Spot {
         Spot {
@@ -241,67 +340,12 @@ impl Dec<'_> {
         self.err(n, key, format_args!("expected {want}, found {found}{hint}"));
     }
 
-    fn val<T>(&self, n: &Node, v: T) -> Opt<T> {
-        Some(Val {
-            v,
-            at: self.spot(n),
-        })
-    }
-
-    /// The value `get` takes from `n`, or an "expected WANT" error.
-    fn typed<T>(
-        &mut self,
-        n: &Node,
-        key: &str,
-        want: &str,
-        get: impl FnOnce(&Value) -> Option<T>,
-    ) -> Opt<T> {
-        match get(&n.value) {
-            Some(v) => self.val(n, v),
-            None => {
-                self.expected(n, key, want);
-                None
-            }
-        }
-    }
-
-    fn str(&mut self, n: &Node, key: &str) -> Opt<String> {
-        self.typed(n, key, "str", |v| match v {
-            Value::Str(s) => Some(s.clone()),
-            _ => None,
-        })
-    }
-
-    fn bool(&mut self, n: &Node, key: &str) -> Opt<bool> {
-        self.typed(n, key, "bool", |v| match v {
-            Value::Bool(b) => Some(*b),
-            _ => None,
-        })
-    }
-
-    fn int(&mut self, n: &Node, key: &str) -> Opt<i64> {
-        self.typed(n, key, "int", |v| match v {
-            Value::Int(i) => Some(*i),
-            _ => None,
-        })
-    }
-
-    fn num(&mut self, n: &Node, key: &str) -> Opt<f64> {
-        self.typed(n, key, "int or float", |v| match v {
-            Value::Int(i) => Some(*i as f64),
-            Value::Float(f) => Some(*f),
-            _ => None,
-        })
-    }
-
-    /// `str` or `int`; with `bool_ok`, `bool` or `str` instead.
-    fn scalar(&mut self, n: &Node, key: &str, bool_ok: bool) -> Opt<Scalar> {
+    /// A `str`, or an "expected str" error.
+    fn str(&mut self, n: &Node, key: &str) -> Option<String> {
         match &n.value {
-            Value::Str(s) => self.val(n, Scalar::Str(s.clone())),
-            Value::Int(i) if !bool_ok => self.val(n, Scalar::Int(*i)),
-            Value::Bool(b) if bool_ok => self.val(n, Scalar::Bool(*b)),
+            Value::Str(s) => Some(s.clone()),
             _ => {
-                self.expected(n, key, if bool_ok { "bool or str" } else { "str or int" });
+                self.expected(n, key, "str");
                 None
             }
         }
@@ -314,34 +358,102 @@ impl Dec<'_> {
         };
         let mut out = Vec::new();
         for item in items {
-            out.push(self.str(item, key)?.v);
+            out.push(self.str(item, key)?);
         }
-        self.val(n, out)
+        Some(Val {
+            v: out,
+            at: self.spot(n),
+        })
     }
 
-    fn env(&mut self, env: &mut EnvKeys, e: &Entry) -> bool {
+    fn env(&mut self, env: &mut EnvKeys, e: &Entry) {
         let (n, key) = (&e.value, e.key.as_str());
         match key {
             "env_inherit" => env.inherit = self.list(n, key),
             "env_unset" => env.unset = self.list(n, key),
-            "env_set" => {
+            _ => {
                 let Value::Map(vars) = &n.value else {
-                    self.expected(n, key, "a dictionary of str: str");
-                    return true;
+                    return self.expected(n, key, "a dictionary of str: str");
                 };
                 for var in last_of_each(vars) {
                     let path = format!("env_set.{}", var.key);
                     if let Some(v) = self.str(&var.value, &path) {
-                        set_var(&mut env.set, var.key.clone(), v);
+                        let at = self.spot(&var.value);
+                        set_var(&mut env.set, var.key.clone(), Val { v, at });
                     }
                 }
             }
-            _ => return false,
         }
-        true
+    }
+
+    /// Checks `e`'s value against its slot's type and stores it there; a
+    /// wrong one is an error and leaves the slot as it was.
+    // Not inlined: measured smaller (opt-level z, LTO).
+    #[inline(never)]
+    fn fill(&mut self, e: &Entry, slot: Slot) {
+        let (n, key) = (&e.value, e.key.as_str());
+        let at = self.spot(n);
+        let want = match (slot, &n.value) {
+            (Slot::Str(s), Value::Str(v)) => return set(s, v.clone(), at),
+            (Slot::Str(_), _) => "str",
+            (Slot::Bool(s), Value::Bool(v)) => return set(s, *v, at),
+            (Slot::Bool(_), _) => "bool",
+            (Slot::Int(s), Value::Int(v)) => return set(s, *v, at),
+            (Slot::Int(_), _) => "int",
+            (Slot::Num(s), Value::Int(v)) => return set(s, *v as f64, at),
+            (Slot::Num(s), Value::Float(v)) => return set(s, *v, at),
+            (Slot::Num(_), _) => "int or float",
+            (Slot::Scalar(s, _), Value::Str(v)) => return set(s, Scalar::Str(v.clone()), at),
+            (Slot::Scalar(s, false), Value::Int(v)) => return set(s, Scalar::Int(*v), at),
+            (Slot::Scalar(s, true), Value::Bool(v)) => return set(s, Scalar::Bool(*v), at),
+            (Slot::Scalar(_, true), _) => "bool or str",
+            (Slot::Scalar(_, false), _) => "str or int",
+            (Slot::Env(env), _) => return self.env(env, e),
+            (Slot::Kind(k), v) => {
+                match KINDS
+                    .iter()
+                    .find(|(name, _)| matches!(v, Value::Str(s) if s == name))
+                {
+                    Some(&(_, kind)) => *k = kind,
+                    None => self.err(
+                        n,
+                        key,
+                        format_args!(
+                            "expected one of simple, forking, oneshot, notify, inetd, cron"
+                        ),
+                    ),
+                }
+                return;
+            }
+            (Slot::Signal(s), Value::Str(v)) => {
+                let num = v.bytes().all(|b| b.is_ascii_digit());
+                match (num || v.starts_with("SIG"))
+                    .then(|| signame::parse(v))
+                    .flatten()
+                {
+                    Some(sig) => set(s, sig, at),
+                    None => self.err(
+                        n,
+                        key,
+                        format_args!("'{v}' is not a signal (SIGTERM, \"15\")"),
+                    ),
+                }
+                return;
+            }
+            (Slot::Signal(_), _) => "str",
+            (Slot::Out(s), Value::Str(v)) if v == "log" || v == "inherit" => {
+                return set(s, v == "inherit", at);
+            }
+            (Slot::Out(_), _) => {
+                return self.err(n, key, format_args!("expected 'log' or 'inherit'"));
+            }
+        };
+        self.expected(n, key, want);
     }
 
     /// The key is not one of `allowed`.
+    // Not inlined: measured smaller (opt-level z, LTO).
+    #[inline(never)]
     fn unknown(&mut self, e: &Entry, allowed: &[&str]) {
         let renamed = match e.key.as_str() {
             "filter" => Some("selector"),
@@ -356,174 +468,58 @@ impl Dec<'_> {
         self.err(&node, "", format_args!("unknown key '{}'{hint}", e.key));
     }
 
-    /// A section's entries; of a key given twice only the last, which is
-    /// all PyYAML kept.
-    fn entries<'n>(&mut self, body: Option<&'n Node>) -> Vec<&'n Entry> {
-        match body.map(|n| (n, &n.value)) {
+    /// A section's entries into `t`; of a key given twice only the last,
+    /// which is all PyYAML kept. A later value replaces an earlier one (a
+    /// wrong one keeps the earlier).
+    fn section(&mut self, body: Option<&Node>, mut t: Target, allowed: &[&str]) {
+        let entries = match body.map(|n| (n, &n.value)) {
             None => Vec::new(),
             Some((_, Value::Map(m))) => last_of_each(m),
             Some((n, _)) => {
                 self.expected(n, "", "a dictionary");
                 Vec::new()
             }
+        };
+        for e in entries {
+            match slot(&mut t, &e.key) {
+                Some(s) => self.fill(e, s),
+                None => self.unknown(e, allowed),
+            }
         }
     }
 
     /// A `settings` section over what earlier ones gave.
+    // Not inlined: measured smaller (opt-level z, LTO).
+    #[inline(never)]
     pub fn settings(&mut self, body: Option<&Node>, s: &mut Settings) {
-        for e in self.entries(body) {
-            let (n, k) = (&e.value, e.key.as_str());
-            if self.env(&mut s.env, e) {
-                continue;
-            }
-            match k {
-                "uid" => put(&mut s.uid, self.scalar(n, k, false)),
-                "gid" => put(&mut s.gid, self.scalar(n, k, false)),
-                "debug" => put(&mut s.debug, self.bool(n, k)),
-                "detect_exit" => put(&mut s.detect_exit, self.bool(n, k)),
-                "enable_syslog" => put(&mut s.enable_syslog, self.bool(n, k)),
-                "ignore_failures" => put(&mut s.ignore_failures, self.bool(n, k)),
-                "idle_delay" => put(&mut s.idle_delay, self.num(n, k)),
-                "process_timeout" => put(&mut s.process_timeout, self.num(n, k)),
-                "startup_pause" => put(&mut s.startup_pause, self.num(n, k)),
-                "shutdown_timeout" => put(&mut s.shutdown_timeout, self.num(n, k)),
-                "status_interval" => put(&mut s.status_interval, self.num(n, k)),
-                "logrec_hostname" => put(&mut s.logrec_hostname, self.str(n, k)),
-                _ => self.unknown(e, SETTINGS_KEYS),
-            }
-        }
+        self.section(body, Target::Settings(s), SETTINGS_KEYS);
     }
 
     /// A logging section over what earlier ones of the name gave.
     pub fn logging(&mut self, body: Option<&Node>, l: &mut Logging) {
-        for e in self.entries(body) {
-            let (n, k) = (&e.value, e.key.as_str());
-            match k {
-                "extended" => put(&mut l.extended, self.bool(n, k)),
-                "overwrite" => put(&mut l.overwrite, self.bool(n, k)),
-                "stdout" => put(&mut l.stdout, self.bool(n, k)),
-                "stderr" => put(&mut l.stderr, self.bool(n, k)),
-                "selector" => put(&mut l.selector, self.str(n, k)),
-                "file" => put(&mut l.file, self.str(n, k)),
-                "syslog_host" => put(&mut l.syslog_host, self.str(n, k)),
-                "logrec_hostname" => put(&mut l.logrec_hostname, self.str(n, k)),
-                "enabled" => put(&mut l.enabled, self.scalar(n, k, true)),
-                "uid" => put(&mut l.uid, self.scalar(n, k, false)),
-                "gid" => put(&mut l.gid, self.scalar(n, k, false)),
-                _ => self.unknown(e, LOGGING_KEYS),
-            }
-        }
+        self.section(body, Target::Logging(l), LOGGING_KEYS);
     }
 
     /// A whole service (its sections never merge across files).
+    // Not inlined: measured smaller (opt-level z, LTO).
+    #[inline(never)]
     pub fn service(&mut self, at: &Node, body: Option<&Node>) -> Option<Service> {
+        let mut s = Service {
+            name: self.name.into(),
+            at: self.spot(at),
+            ..Service::default()
+        };
         let mut command = None;
-        let mut kind = Kind::Simple;
-        let mut env = EnvKeys::default();
-        let (mut strs, mut scalars, mut bools, mut ints, mut nums) = (
-            [const { None }; 6],
-            [const { None }; 4],
-            [const { None }; 6],
-            [None, None],
-            [None, None],
-        );
-        let (mut kill, mut out, mut err) = (None, None, None);
         let before = self.errs.len();
-        for e in self.entries(body) {
-            let (n, k) = (&e.value, e.key.as_str());
-            if self.env(&mut env, e) {
-                continue;
-            }
-            const STRS: [&str; 6] = [
-                "after",
-                "before",
-                "service_groups",
-                "directory",
-                "interval",
-                "pidfile",
-            ];
-            const SCALARS: [&str; 4] = ["enabled", "port", "uid", "gid"];
-            const BOOLS: [&str; 6] = [
-                "debug",
-                "exit_kills",
-                "ignore_failures",
-                "optional",
-                "restart",
-                "setpgrp",
-            ];
-            if let Some(i) = STRS.iter().position(|s| *s == k) {
-                strs[i] = self.str(n, k);
-            } else if let Some(i) = SCALARS.iter().position(|s| *s == k) {
-                scalars[i] = self.scalar(n, k, i == 0);
-            } else if let Some(i) = BOOLS.iter().position(|s| *s == k) {
-                bools[i] = self.bool(n, k);
-            } else {
-                match k {
-                    "command" => command = self.str(n, k),
-                    "restart_limit" => ints[0] = self.int(n, k),
-                    "restart_delay" => ints[1] = self.int(n, k),
-                    "process_timeout" => nums[0] = self.num(n, k),
-                    "startup_pause" => nums[1] = self.num(n, k),
-                    "type" => match KINDS.iter().find(|(name, _)| n.value == str_value(name)) {
-                        Some(&(_, k)) => kind = k,
-                        None => self.err(
-                            n,
-                            k,
-                            format_args!(
-                                "expected one of simple, forking, oneshot, notify, inetd, cron"
-                            ),
-                        ),
-                    },
-                    "kill_signal" => {
-                        kill = self.str(n, k).and_then(|s| {
-                            let num = s.v.bytes().all(|b| b.is_ascii_digit());
-                            let sig = (num || s.v.starts_with("SIG"))
-                                .then(|| signame::parse(&s.v))
-                                .flatten();
-                            if sig.is_none() {
-                                self.err(
-                                    n,
-                                    k,
-                                    format_args!("'{}' is not a signal (SIGTERM, \"15\")", s.v),
-                                );
-                            }
-                            Some(Val { v: sig?, at: s.at })
-                        })
-                    }
-                    "stdout" | "stderr" => {
-                        let v = match &n.value {
-                            Value::Str(s) if s == "log" || s == "inherit" => {
-                                self.val(n, s == "inherit")
-                            }
-                            _ => {
-                                self.err(n, k, format_args!("expected 'log' or 'inherit'"));
-                                None
-                            }
-                        };
-                        *(if k == "stdout" { &mut out } else { &mut err }) = v;
-                    }
-                    _ => self.unknown(e, SERVICE_KEYS),
-                }
-            }
-        }
-        let [after, before_, groups, directory, interval, pidfile] = strs;
-        let [enabled, port, uid, gid] = scalars;
-        let [
-            debug,
-            exit_kills,
-            ignore_failures,
-            optional,
-            restart,
-            setpgrp,
-        ] = bools;
-        if gid.is_some() && uid.is_none() {
+        self.section(body, Target::Service(&mut s, &mut command), SERVICE_KEYS);
+        if s.gid.is_some() && s.uid.is_none() {
             self.err(
                 at,
                 "gid",
                 format_args!("cannot specify 'gid' without 'uid'"),
             );
         }
-        for (list, what) in [(&after, "after"), (&before_, "before")] {
+        for (list, what) in [(&s.after, "after"), (&s.before, "before")] {
             for name in list.iter().flat_map(|l| names(&l.v)) {
                 let system = matches!(name, "IDLE" | "INIT" | "CONSOLE" | "MAIN");
                 if !system && is_upper(name) {
@@ -534,16 +530,15 @@ impl Dec<'_> {
                     );
                 }
                 if (what, name) == ("after", "IDLE") || (what, name) == ("before", "INIT") {
-                    let when = if what == "after" { "after" } else { "before" };
                     self.err(
                         at,
                         what,
-                        format_args!("cannot start {when} the service group {name}"),
+                        format_args!("cannot start {what} the service group {name}"),
                     );
                 }
             }
         }
-        for name in groups.iter().flat_map(|l| names(&l.v)) {
+        for name in s.service_groups.iter().flat_map(|l| names(&l.v)) {
             if is_upper(name) && !matches!(name, "IDLE" | "INIT") {
                 self.err(
                     at,
@@ -558,46 +553,14 @@ impl Dec<'_> {
             }
             return None;
         };
-        Some(Service {
-            name: self.name.into(),
-            at: self.spot(at),
-            command,
-            kind,
-            env,
-            after,
-            before: before_,
-            service_groups: groups,
-            directory,
-            enabled,
-            interval,
-            kill_signal: kill,
-            pidfile,
-            port,
-            uid,
-            gid,
-            debug,
-            exit_kills,
-            ignore_failures,
-            optional,
-            restart,
-            setpgrp,
-            restart_limit: ints[0].take(),
-            restart_delay: ints[1].take(),
-            process_timeout: nums[0].take(),
-            startup_pause: nums[1].take(),
-            stdout_inherit: out,
-            stderr_inherit: err,
-        })
+        s.command = command;
+        Some(s)
     }
 }
 
 fn last_of_each(m: &[Entry]) -> Vec<&Entry> {
     let later = |i: usize| m[i + 1..].iter().any(|l| l.key == m[i].key);
     (0..m.len()).filter(|&i| !later(i)).map(|i| &m[i]).collect()
-}
-
-fn str_value(s: &str) -> Value {
-    Value::Str(s.into())
 }
 
 fn set_var(set: &mut Vec<Val<(String, String)>>, name: String, v: Val<String>) {
@@ -618,11 +581,4 @@ pub fn names(list: &str) -> impl Iterator<Item = &str> {
 /// All upper case as Python's `s.upper() == s` (ASCII): reserved names.
 pub fn is_upper(s: &str) -> bool {
     !s.bytes().any(|b| b.is_ascii_lowercase())
-}
-
-/// A later value over an earlier one (a wrong one keeps the earlier).
-fn put<T>(slot: &mut Opt<T>, v: Opt<T>) {
-    if v.is_some() {
-        *slot = v;
-    }
 }
