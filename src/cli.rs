@@ -7,6 +7,7 @@
 use crate::config::chaperone as chap;
 use crate::duration;
 use crate::env::Environ;
+use crate::num::dec;
 use crate::quote::q;
 use crate::signame;
 use alloc::format;
@@ -308,7 +309,7 @@ pub fn parse<'a>(
                         attached
                     };
                     if c == 'e' {
-                        let code: u8 = v.parse().map_err(|_| {
+                        let code: u8 = dec(v).ok_or_else(|| {
                             UsageError::new(format!("Not a valid option for -e: {v}"))
                         })?;
                         a.remap_to_zero[usize::from(code / 64)] |= 1 << (code % 64);
@@ -880,7 +881,7 @@ fn leading_int(s: &str) -> u32 {
         .bytes()
         .take_while(u8::is_ascii_digit)
         .count();
-    s.trim_start()[..digits].parse().unwrap_or(0)
+    dec(&s.trim_start()[..digits]).unwrap_or(0)
 }
 
 fn version_text(flavor: Flavor) -> String {

@@ -2,6 +2,7 @@
 //! ("1m30s", "1.5s", "250ms", "10us", "-" not allowed) or a bare integer,
 //! which means seconds.
 
+use crate::num::dec;
 use core::fmt;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -29,9 +30,7 @@ pub fn parse(s: &str) -> Result<u64, DurationError> {
         return Err(DurationError("empty duration"));
     }
     if s.bytes().all(|b| b.is_ascii_digit()) {
-        let secs: u64 = s
-            .parse()
-            .map_err(|_| DurationError("duration out of range"))?;
+        let secs: u64 = dec(s).ok_or(DurationError("duration out of range"))?;
         return secs
             .checked_mul(1_000_000_000)
             .ok_or(DurationError("duration out of range"));
@@ -66,8 +65,7 @@ pub fn parse(s: &str) -> Result<u64, DurationError> {
         let mut part = if int.is_empty() {
             0
         } else {
-            int.parse::<u64>()
-                .ok()
+            dec::<u64>(int)
                 .and_then(|i| i.checked_mul(scale))
                 .ok_or(DurationError("duration out of range"))?
         };

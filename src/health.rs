@@ -33,6 +33,7 @@ use crate::config::schema::Check;
 use crate::event_loop::EventLoop;
 use crate::net::client::{Call, CallId, Client, Endpoint, Reply};
 use crate::net::resolver::Config;
+use crate::num::dec;
 use crate::quote::q;
 use alloc::format;
 use alloc::string::String;
@@ -206,9 +207,8 @@ fn target(check: &Check) -> Result<(String, u16), String> {
     let (host, port) = hostport
         .rsplit_once(':')
         .ok_or_else(|| format!("{hostport} is not host:port", hostport = q(&hostport)))?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| format!("bad port in {hostport}", hostport = q(&hostport)))?;
+    let port: u16 =
+        dec(port).ok_or_else(|| format!("bad port in {hostport}", hostport = q(&hostport)))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     Ok((host.into(), port))
 }

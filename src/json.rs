@@ -3,6 +3,7 @@
 //! subset, so tug carries one parser), writing through this small builder.
 
 use crate::json5::{self, Node, Value};
+use crate::num::dec;
 use alloc::format;
 use alloc::string::String;
 use core::fmt::Write;
@@ -44,9 +45,7 @@ pub fn as_u64(node: &Node) -> Option<u64> {
         {
             Some(*n as u64)
         }
-        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
-            s.parse().ok()
-        }
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => dec(s),
         _ => None,
     }
 }

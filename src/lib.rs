@@ -45,6 +45,7 @@ pub mod json5;
 pub mod log;
 pub mod logs;
 pub mod net;
+pub mod num;
 pub mod process;
 pub mod quote;
 pub mod regex;

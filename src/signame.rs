@@ -1,5 +1,6 @@
 //! Signal names <-> numbers, for flags like `-p SIGKILL` and for messages.
 
+use crate::num::dec;
 const NAMES: [(&str, i32); 31] = [
     ("HUP", libc::SIGHUP),
     ("INT", libc::SIGINT),
@@ -37,7 +38,7 @@ const NAMES: [(&str, i32); 31] = [
 /// Parses "SIGTERM", "TERM", "sigterm" or "15". Real-time signals as
 /// "SIGRTMIN+N" / "RTMIN+N" are not needed yet and are not accepted.
 pub fn parse(s: &str) -> Option<i32> {
-    if let Ok(n) = s.parse::<i32>() {
+    if let Some(n) = dec::<i32>(s) {
         return (1..=crate::sys::signal::MAX_SIGNAL)
             .contains(&n)
             .then_some(n);

@@ -10,6 +10,7 @@
 //! (`atf`), not at each site.
 
 use crate::duration;
+use crate::num::dec;
 // A leaf (logs' selectors suggest names too); the old path stays.
 use crate::json5::{Member, Node, Pos, Value};
 use crate::quote::q;
@@ -313,7 +314,7 @@ pub fn integer(e: &mut Errors, node: &Node, path: &Path, min: i64, max: i64) -> 
     let whole = match &node.value {
         // (f64::fract is std-only: compare with the truncated value.)
         Value::Number(n) if n.is_finite() && *n == (*n as i64) as f64 => Some(*n as i64),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
+        Value::String(s) => dec::<i64>(s.trim()),
         _ => None,
     };
     let Some(n) = whole else {

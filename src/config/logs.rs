@@ -59,6 +59,7 @@ use crate::logs::file::Rotate;
 use crate::logs::format::Format;
 use crate::logs::selector::Selector;
 use crate::net::ip::parse_ip;
+use crate::num::dec;
 use crate::quote::q;
 use crate::sys::net::Ip;
 use alloc::format;
@@ -325,7 +326,7 @@ fn split_port(rest: &str) -> Result<(&str, Option<u16>), String> {
         return Ok((host, None));
     };
     let n = (!port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| port.parse::<u16>().ok())
+        .then(|| dec::<u16>(port))
         .flatten()
         .ok_or_else(|| format!("port {port} is not a number 0-65535", port = q(&port)))?;
     Ok((host, Some(n)))
@@ -397,9 +398,8 @@ fn size(text: &str) -> Result<u64, String> {
             ));
         }
     };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| String::from("expected a size such as 10MB, 512KB or 4096"))?;
+    let n: u64 =
+        dec(num).ok_or_else(|| String::from("expected a size such as 10MB, 512KB or 4096"))?;
     let bytes = n
         .checked_mul(1 << shift)
         .ok_or_else(|| String::from("too large"))?;

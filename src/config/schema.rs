@@ -5,6 +5,7 @@ use super::decode::{self as d, Errors, Fields, Path};
 use super::words;
 use crate::events::Code;
 use crate::json5::{Node, Pos, Value};
+use crate::num::dec;
 use crate::quote::q;
 use crate::signame;
 use alloc::format;
@@ -1180,7 +1181,7 @@ fn restarts(e: &mut Errors, n: &Node, path: &Path) -> Option<Restarts> {
         Value::String(s) if s == "unlimited" => Some(Restarts::Unlimited),
         Value::String(s) if s == "never" => Some(Restarts::Limit(0)),
         Value::Number(_) | Value::String(_) => match &n.value {
-            Value::String(s) if s.trim().parse::<u32>().is_err() => {
+            Value::String(s) if dec::<u32>(s.trim()).is_none() => {
                 e.atf(
                     n.pos,
                     path,
@@ -1244,7 +1245,7 @@ fn health(
             .and_then(|(x, addr)| {
                 let ok = addr
                     .rsplit_once(':')
-                    .is_some_and(|(_, port)| port.parse::<u16>().is_ok_and(|p| p > 0));
+                    .is_some_and(|(_, port)| dec::<u16>(port).is_some_and(|p| p > 0));
                 if !ok {
                     f.atf(
                         e,

@@ -20,6 +20,7 @@
 //! and the total work (a template looping for too long fails).
 
 use super::regex::Regex;
+use crate::num::dec;
 use crate::quote::{q, qc};
 use alloc::boxed::Box;
 use alloc::format;
@@ -1508,9 +1509,9 @@ impl<'a> Exec<'a, '_> {
             Func::Loop => {
                 let int = |v: &Value| match v {
                     Int(n) => Ok(*n),
-                    Str(s) => s
-                        .parse()
-                        .map_err(|_| format!("strconv.Atoi: parsing {}: invalid syntax", q(&&**s))),
+                    Str(s) => dec(s).ok_or_else(|| {
+                        format!("strconv.Atoi: parsing {}: invalid syntax", q(&&**s))
+                    }),
                     v => Err(format!(
                         "interface conversion: interface {{}} is {}, not int",
                         v.type_name()

@@ -37,6 +37,7 @@ use crate::json5::{Node, Value};
 use crate::log::info;
 use crate::net::client::{Call, Response};
 use crate::net::http::percent_encode;
+use crate::num::dec;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -585,7 +586,7 @@ impl ConsulWatch {
         let index = resp
             .head
             .header("X-Consul-Index")
-            .and_then(|v| v.trim().parse::<u64>().ok())
+            .and_then(|v| dec::<u64>(v.trim()))
             .unwrap_or(0);
         let set = if absent_key {
             Vec::new()

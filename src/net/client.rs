@@ -53,6 +53,7 @@ use crate::net::dns::parse_ip;
 use crate::net::http::{Request, ResponseHead, ResponseParser, write_request};
 use crate::net::interfaces::ip_text;
 use crate::net::resolver::{Config, QueryId, Resolution, Resolver, Slots, errno_text, socket_text};
+use crate::num::dec;
 use crate::quote::q;
 use crate::sys::Errno;
 use crate::sys::fd::Fd;
@@ -168,9 +169,7 @@ impl Endpoint {
         }
         let port = match port {
             None => default_port,
-            Some(p) => p
-                .parse::<u16>()
-                .ok()
+            Some(p) => dec::<u16>(p)
                 .filter(|&n| n != 0 && p.bytes().all(|b| b.is_ascii_digit()))
                 .ok_or("port must be 1-65535")?,
         };

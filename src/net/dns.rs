@@ -3,6 +3,7 @@
 //! questions over UDP. Pure functions over bytes and text; the event loop
 //! owns the sockets, timers, retries and server rotation.
 
+use crate::num::dec;
 use crate::sys::net::Ip;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -96,10 +97,10 @@ pub fn parse_resolv_conf(text: &str) -> ResolvConf {
             Some("options") => {
                 for opt in words {
                     let (key, val) = opt.split_once(':').unwrap_or((opt, ""));
-                    match (key, val.parse::<u32>()) {
-                        ("ndots", Ok(n)) => c.ndots = n.min(15),
-                        ("timeout", Ok(n)) => c.timeout_secs = n.clamp(1, 30),
-                        ("attempts", Ok(n)) => c.attempts = n.clamp(1, 5),
+                    match (key, dec::<u32>(val)) {
+                        ("ndots", Some(n)) => c.ndots = n.min(15),
+                        ("timeout", Some(n)) => c.timeout_secs = n.clamp(1, 30),
+                        ("attempts", Some(n)) => c.attempts = n.clamp(1, 5),
                         ("rotate", _) => c.rotate = true,
                         _ => {}
                     }

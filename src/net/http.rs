@@ -21,6 +21,7 @@
 //!   or the server's next `feed`. A client holds at most one head's worth.
 //! - After an error a parser stays failed: answer (server) and close.
 
+use crate::num::dec;
 use crate::quote::q;
 use alloc::format;
 use alloc::string::String;
@@ -648,7 +649,7 @@ fn framing(h: &[(String, String)], request: bool) -> Result<(Option<St>, bool), 
                 let n = p
                     .bytes()
                     .all(|b| b.is_ascii_digit())
-                    .then(|| p.parse::<u64>().ok())
+                    .then(|| dec::<u64>(p))
                     .flatten()
                     .ok_or_else(|| err(400, format!("bad content-length {p}", p = q(&p))))?;
                 if len.is_some_and(|l| l != n) {

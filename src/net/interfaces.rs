@@ -26,6 +26,7 @@
 //!   there is no silent fallback to loopback.
 
 use crate::net::dns::parse_ip;
+use crate::num::dec;
 use crate::quote::{list, q};
 use crate::sys::host;
 use crate::sys::net::Ip;
@@ -94,8 +95,8 @@ fn parse(spec: &str) -> Result<Spec<'_>, String> {
     if let Some(open) = spec.strip_suffix(']') {
         let (name, index) = open.split_once('[').unwrap_or((open, ""));
         let digits = !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit());
-        return match index.parse::<usize>() {
-            Ok(index) if digits && valid_name(name) => Ok(Spec::Indexed { name, index }),
+        return match dec::<usize>(index) {
+            Some(index) if digits && valid_name(name) => Ok(Spec::Indexed { name, index }),
             _ => Err(format!(
                 "interfaces: {spec}: want NAME[N] with a number N",
                 spec = q(&spec)
@@ -141,7 +142,7 @@ fn parse_cidr(ip: &str, bits: &str) -> Option<Spec<'static>> {
     if bits.is_empty() || !bits.bytes().all(|b| b.is_ascii_digit()) || bits.len() > 3 {
         return None;
     }
-    let bits: u8 = bits.parse().ok().filter(|&b| b <= max)?;
+    let bits: u8 = dec(bits).filter(|&b| b <= max)?;
     Some(Spec::Cidr { net, bits })
 }
 

@@ -3,6 +3,7 @@
 //! IPv6 groups. Pure; the resolver, the client, the interfaces, the health
 //! checks and the registrator all parse with this one function.
 
+use crate::num::dec;
 use crate::sys::net::Ip;
 use alloc::format;
 use alloc::vec::Vec;
@@ -22,7 +23,7 @@ fn parse_v4(s: &str) -> Option<[u8; 4]> {
         if p.is_empty() || p.len() > 3 || (p.len() > 1 && p.starts_with('0')) {
             return None;
         }
-        *o = p.parse().ok()?;
+        *o = dec(p)?;
     }
     parts.next().is_none().then_some(out)
 }

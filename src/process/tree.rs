@@ -9,6 +9,7 @@
 //! Each process comes with its name (the kernel's `comm`, from the same
 //! read of /proc/PID/stat), so a SIGKILL can say whom it hit.
 
+use crate::num::dec;
 use crate::sys::Result;
 use crate::sys::fd::{list_dir, read_file};
 use alloc::ffi::CString;
@@ -29,7 +30,7 @@ pub struct Proc {
 fn all() -> Result<Vec<Proc>> {
     let mut procs = Vec::new();
     for name in list_dir(c"/proc")? {
-        let Some(pid) = name.to_str().ok().and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(pid) = name.to_str().ok().and_then(dec::<i32>) else {
             continue;
         };
         // A process that exits between the listing and the read is simply gone.
@@ -136,17 +137,13 @@ pub fn describe(procs: &[Proc]) -> String {
 fn parse_stat(stat: &[u8]) -> Option<Proc> {
     let open = stat.iter().position(|&b| b == b'(')?;
     let close = stat.iter().rposition(|&b| b == b')')?;
-    let pid = core::str::from_utf8(stat.get(..open)?)
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
+    let pid = dec(core::str::from_utf8(stat.get(..open)?).ok()?.trim())?;
     let name = String::from_utf8_lossy(stat.get(open + 1..close)?).into_owned();
     let rest = core::str::from_utf8(&stat[close + 1..]).ok()?;
     let mut fields = rest.split_ascii_whitespace();
     let _state = fields.next()?;
-    let ppid = fields.next()?.parse().ok()?;
-    let pgrp = fields.next()?.parse().ok()?;
+    let ppid = dec(fields.next()?)?;
+    let pgrp = dec(fields.next()?)?;
     Some(Proc {
         pid,
         ppid,

@@ -2,6 +2,7 @@
 //! directly: a static binary has no NSS, and scratch images often have no
 //! such files at all (then only numeric ids work).
 
+use crate::num::dec;
 use crate::quote::q;
 use crate::sys::fd::read_file;
 use alloc::format;
@@ -73,7 +74,7 @@ pub fn resolve_in(
             let (f, n) = fields(line);
             if n >= 4
                 && f[3].split(',').any(|m| m == id.name)
-                && let Ok(gid) = f[2].parse::<u32>()
+                && let Some(gid) = dec::<u32>(f[2])
                 && !id.groups.contains(&gid)
             {
                 id.groups.push(gid);
@@ -84,13 +85,13 @@ pub fn resolve_in(
 }
 
 fn lookup_user(passwd: &str, user: &str) -> Result<Identity, String> {
-    let numeric = user.parse::<u32>().ok();
+    let numeric = dec::<u32>(user);
     for line in passwd.lines() {
         let (f, n) = fields(line);
         if n < 7 {
             continue;
         }
-        let (Ok(uid), Ok(gid)) = (f[2].parse::<u32>(), f[3].parse::<u32>()) else {
+        let (Some(uid), Some(gid)) = (dec::<u32>(f[2]), dec::<u32>(f[3])) else {
             continue;
         };
         if f[0] == user || numeric == Some(uid) {
@@ -120,13 +121,13 @@ fn lookup_user(passwd: &str, user: &str) -> Result<Identity, String> {
 }
 
 fn lookup_group(db: &str, group: &str) -> Result<u32, String> {
-    if let Ok(gid) = group.parse::<u32>() {
+    if let Some(gid) = dec::<u32>(group) {
         return Ok(gid);
     }
     for line in db.lines() {
         let (f, n) = fields(line);
         if n >= 3 && f[0] == group {
-            if let Ok(gid) = f[2].parse() {
+            if let Some(gid) = dec(f[2]) {
                 return Ok(gid);
             }
             break;

@@ -17,6 +17,7 @@
 
 use super::inspect::{Health, valid_id};
 use crate::json;
+use crate::num::dec;
 use crate::quote::q;
 use alloc::format;
 use alloc::string::String;
@@ -119,7 +120,7 @@ pub fn decode(record: &[u8]) -> Result<Option<Event>, String> {
     let action = text(json::get(&doc, "Action")).or_else(|| text(json::get(&doc, "status")));
     let action = match action.unwrap_or("") {
         "start" => Action::Start,
-        "die" => Action::Die(attr("exitCode").and_then(|c| c.parse().ok())),
+        "die" => Action::Die(attr("exitCode").and_then(dec)),
         "stop" => Action::Stop,
         "destroy" => Action::Destroy,
         other => match other

@@ -14,6 +14,7 @@ use crate::config::decode::closest;
 use crate::net::client::Endpoint;
 use crate::net::dns::parse_ip;
 use crate::net::interfaces::ip_text;
+use crate::num::dec;
 use crate::quote::q;
 use alloc::format;
 use alloc::string::String;
@@ -347,7 +348,7 @@ fn parse_int(v: &str) -> Option<i64> {
     if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    v.parse().ok()
+    dec(v)
 }
 
 /// A node name goes into `node:container:port` IDs, which -cleanup reads

@@ -27,6 +27,7 @@ use super::inspect::{Health, Inspect, short};
 use super::options::{Model, split_tags};
 use crate::net::dns::parse_ip;
 use crate::net::interfaces::ip_text;
+use crate::num::dec;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
@@ -191,7 +192,7 @@ fn set_port<'a>(ports: &mut Vec<Port<'a>>, p: Port<'a>) {
 /// key Docker would not write (the protocol goes into IDs and tags).
 fn port_key(key: &str) -> Option<(u16, &str)> {
     let (number, proto) = key.split_once('/').unwrap_or((key, "tcp"));
-    let n = number.parse::<u16>().ok().filter(|&n| n != 0)?;
+    let n = dec::<u16>(number).filter(|&n| n != 0)?;
     let word = !proto.is_empty() && proto.bytes().all(|b| b.is_ascii_alphanumeric());
     (number.bytes().all(|b| b.is_ascii_digit()) && word).then_some((n, proto))
 }
@@ -249,7 +250,7 @@ fn service(
         };
         (
             m.ip.clone().unwrap_or(hip),
-            hp.parse::<u16>().ok().filter(|&n| n != 0)?,
+            dec::<u16>(hp).filter(|&n| n != 0)?,
         )
     };
     if let Some(label) = &m.ip_from_label {
@@ -341,7 +342,7 @@ fn metadata(c: &Inspect, port: &str) -> (Vec<(String, String)>, Vec<String>) {
 /// Whether Go's strconv.Atoi accepts `s` (a port-specific key's prefix).
 fn go_int(s: &str) -> bool {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && s.parse::<i64>().is_ok()
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && dec::<i64>(s).is_some()
 }
 
 /// The image's base name: `registry.local:5000/team/redis:7` -> redis.

@@ -48,6 +48,7 @@
 use crate::event_loop::{EventLoop, READABLE};
 use crate::net::dns::parse_ip;
 use crate::net::interfaces::ip_text;
+use crate::num::dec;
 use crate::quote::q;
 use crate::sys::Errno;
 use crate::sys::fd::Fd;
@@ -200,7 +201,7 @@ fn parse_tcp(rest: &str) -> Result<Listen, String> {
     let port = port
         .bytes()
         .all(|b| b.is_ascii_digit())
-        .then(|| port.parse::<u16>().ok())
+        .then(|| dec::<u16>(port))
         .flatten()
         .ok_or_else(|| format!("port {port} is not a number 0-65535", port = q(&port)))?;
     Ok(Listen::Tcp { ip: host, port })

@@ -38,6 +38,7 @@
 use crate::config::schema::{Metric, metric_name};
 use crate::log::error;
 use crate::net::server::{Limits, Request, Response, Server};
+use crate::num::dec;
 use crate::quote::q;
 use crate::sys::fd;
 use crate::sys::listen;
@@ -67,11 +68,7 @@ pub fn process_stats(wakeups: u64) -> ProcessStats {
         .and_then(|s| {
             let text = core::str::from_utf8(&s).ok()?;
             let line = text.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
-            line.trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<u64>()
-                .ok()
+            dec::<u64>(line.trim().trim_end_matches("kB").trim())
         })
         .unwrap_or(0);
     let open_fds = fd::list_dir(c"/proc/self/fd").map_or(0, |names| names.len().saturating_sub(1));

@@ -15,6 +15,7 @@ use super::expand::Shell;
 use super::load::{self, sort, wanted};
 use super::map::{Io, Passwd};
 use crate::env::Environ;
+use crate::num::dec;
 use crate::sys::fd::{dev_null, list_dir, pipe, poll_in, read_file};
 use crate::sys::file::{S_IFREG, stat};
 use crate::sys::process::wait_for;
@@ -99,13 +100,13 @@ pub fn read(path: &str) -> Result<Vec<(String, String)>, Vec<String>> {
 pub fn user(u: &str) -> Option<Passwd> {
     let db = read_file(c"/etc/passwd").unwrap_or_default();
     let db = String::from_utf8_lossy(&db);
-    let num = u.parse::<u32>().ok();
+    let num = dec::<u32>(u);
     for line in db.lines() {
         let f: Vec<&str> = line.split(':').collect();
         if f.len() < 7 {
             continue;
         }
-        let (Ok(uid), Ok(gid)) = (f[2].parse::<u32>(), f[3].parse::<u32>()) else {
+        let (Some(uid), Some(gid)) = (dec::<u32>(f[2]), dec::<u32>(f[3])) else {
             continue;
         };
         if f[0] == u || num == Some(uid) {
@@ -263,7 +264,7 @@ fn command_user(o: &Options) -> Result<Option<Passwd>, String> {
             want.0.unwrap_or_default()
         ));
     }
-    if let Some(g) = want.1.filter(|g| g.parse::<u32>().is_ok_and(|g| g != pw.1)) {
+    if let Some(g) = want.1.filter(|g| dec::<u32>(g).is_some_and(|g| g != pw.1)) {
         return Err(format!(
             "--create-user {name}: the user exists with gid {}, not {g}",
             pw.1

@@ -44,6 +44,7 @@ use super::expand::{Env, Shell, User, expand, public};
 use super::load::{Config, Spot};
 use super::schema::{EnvKeys, Kind, Scalar, Service, Val, boolean, is_upper, names};
 use crate::config::words;
+use crate::num::dec;
 use crate::signame;
 use alloc::format;
 use alloc::rc::Rc;
@@ -495,12 +496,12 @@ pub fn to_tug(
                     }
                     None => None,
                 };
-                match port.as_deref().map(|p| (p, p.trim().parse::<u16>())) {
-                    Some((_, Ok(p))) => {
+                match port.as_deref().map(|p| (p, dec::<u16>(p.trim()))) {
+                    Some((_, Some(p))) => {
                         put(&mut b, "type", "\"inetd\"");
                         put(&mut b, "listen", &format!("\"tcp://0.0.0.0:{p}\""));
                     }
-                    Some((p, Err(_))) => {
+                    Some((p, None)) => {
                         let at = svc.port.as_ref().map_or(svc.at, |v| v.at);
                         o.err(at, sec, "port", &format!("'{p}' is not a port number"));
                     }

@@ -25,6 +25,7 @@ pub mod load;
 pub mod map;
 pub mod schema;
 
+use crate::num::dec;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -118,7 +119,7 @@ pub fn create_spec(spec: &str) -> Option<CreateSpec<'_>> {
             .split_once(':')
             .map_or((rest, None), |(u, g)| (u, Some(g)));
         if !uid.is_empty() {
-            out.uid = Some(uid.parse().ok()?);
+            out.uid = Some(dec(uid)?);
         }
         out.gid = gid.filter(|g| !g.is_empty());
         if let Some(g) = out.gid {
