@@ -26,10 +26,22 @@ fuzz_target!(|data: &[u8]| {
         1 => Flavor::Tini,
         _ => Flavor::Chaperone,
     };
-    // The chaperone flavor also reads _CHAP_OPTIONS: the first word.
-    let var = CString::new([b"_CHAP_OPTIONS=", owned[0].as_bytes()].concat()).unwrap();
+    // The chaperone flavor also reads _CHAP_OPTIONS: one of a few values
+    // (the words themselves go through the same parser as argv), picked
+    // by the first word's length. Environ wants &'static: each is made
+    // once, not leaked per run (LeakSanitizer would flag that).
+    static OPTIONS: std::sync::OnceLock<Vec<&'static CStr>> = std::sync::OnceLock::new();
+    let options = OPTIONS.get_or_init(|| {
+        [
+            "", "--debug", "--task", "--no-defaults --debug", "--log-level=warn", "--bogus",
+            "--user nobody", "--exitkills --config /x",
+        ]
+        .iter()
+        .map(|o| &*Box::leak(CString::new(format!("_CHAP_OPTIONS={o}")).unwrap().into_boxed_c_str()))
+        .collect()
+    });
     let env: Vec<&'static CStr> = if first & 3 == 3 {
-        vec![Box::leak(var.into_boxed_c_str())]
+        vec![options[owned[0].as_bytes().len() % options.len()]]
     } else {
         Vec::new()
     };
