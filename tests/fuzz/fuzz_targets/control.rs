@@ -71,6 +71,8 @@ fuzz_target!(|data: &[u8]| {
             Reply::Now(resp) => assert!((200..600).contains(&resp.status), "{}", resp.status),
             // Only a GET of a known job's logs with ?follow streams.
             Reply::Follow(job, name) => assert!(job == 0 && name == "web"),
+            // Only a POST to stop a known job with ?wait waits for it.
+            Reply::WaitStop(job) => assert_eq!(job, 0),
         }
     }
 });

@@ -5,6 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use tug::quote::q;
 use tug::service::listen::Listen;
 
 fuzz_target!(|data: &[u8]| {
@@ -21,6 +22,6 @@ fuzz_target!(|data: &[u8]| {
             );
             assert_eq!(Listen::parse(&shown).unwrap().to_string(), shown);
         }
-        Err(e) => assert!(e.starts_with(&format!("{s:?}: ")), "{s:?}: {e:?}"),
+        Err(e) => assert!(e.starts_with(&format!("{}: ", q(s))), "{s:?}: {e:?}"),
     }
 });
