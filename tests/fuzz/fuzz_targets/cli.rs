@@ -33,11 +33,23 @@ fuzz_target!(|data: &[u8]| {
     static OPTIONS: std::sync::OnceLock<Vec<&'static CStr>> = std::sync::OnceLock::new();
     let options = OPTIONS.get_or_init(|| {
         [
-            "", "--debug", "--task", "--no-defaults --debug", "--log-level=warn", "--bogus",
-            "--user nobody", "--exitkills --config /x",
+            "",
+            "--debug",
+            "--task",
+            "--no-defaults --debug",
+            "--log-level=warn",
+            "--bogus",
+            "--user nobody",
+            "--exitkills --config /x",
         ]
         .iter()
-        .map(|o| &*Box::leak(CString::new(format!("_CHAP_OPTIONS={o}")).unwrap().into_boxed_c_str()))
+        .map(|o| {
+            &*Box::leak(
+                CString::new(format!("_CHAP_OPTIONS={o}"))
+                    .unwrap()
+                    .into_boxed_c_str(),
+            )
+        })
         .collect()
     });
     let env: Vec<&'static CStr> = if first & 3 == 3 {

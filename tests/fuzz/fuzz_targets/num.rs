@@ -20,7 +20,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(dec::<i32>(s), s.parse::<i32>().ok());
     assert_eq!(dec::<i64>(s), s.parse::<i64>().ok());
     // ASCII and CJK: code points Debug writes as they are when printable.
-    if s.chars().all(|c| c.is_ascii() || ('\u{4e00}'..='\u{9fff}').contains(&c)) {
+    if s.chars()
+        .all(|c| c.is_ascii() || ('\u{4e00}'..='\u{9fff}').contains(&c))
+    {
         assert_eq!(q(s).to_string(), format!("{s:?}"));
     }
 });
