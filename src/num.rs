@@ -24,27 +24,18 @@ fn digits(s: &str) -> Option<u64> {
     Some(n)
 }
 
-macro_rules! unsigned {
-    ($($t:ty)*) => {$(
+/// Each type reads through `$read` (u64 or i128) and checks its range.
+macro_rules! via {
+    ($read:ident: $($t:ty)*) => {$(
         impl Dec for $t {
             fn dec(s: &str) -> Option<$t> {
-                digits(s).and_then(|n| <$t>::try_from(n).ok())
+                $read(s).and_then(|n| <$t>::try_from(n).ok())
             }
         }
     )*};
 }
-unsigned!(u8 u16 u32 u64 usize);
-
-macro_rules! signed {
-    ($($t:ty)*) => {$(
-        impl Dec for $t {
-            fn dec(s: &str) -> Option<$t> {
-                signed(s).and_then(|n| <$t>::try_from(n).ok())
-            }
-        }
-    )*};
-}
-signed!(i32 i64);
+via!(digits: u8 u16 u32 u64 usize);
+via!(signed: i32 i64);
 
 fn signed(s: &str) -> Option<i128> {
     match s.strip_prefix('-') {

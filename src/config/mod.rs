@@ -212,7 +212,7 @@ fn sorted(lines: Vec<Line>, mut at_line: Option<&mut Vec<u32>>) -> Vec<String> {
             (u128::from(*line) << 96) | (u128::from(*col) << 64) | i as u128
         })
         .collect();
-    heapsort(&mut keys);
+    crate::sort::heap(&mut keys);
     // Each line is taken out once (the keys' indices are unique).
     let mut lines = lines;
     let mut out = Vec::with_capacity(keys.len());
@@ -225,32 +225,6 @@ fn sorted(lines: Vec<Line>, mut at_line: Option<&mut Vec<u32>>) -> Vec<String> {
         }
     }
     out
-}
-
-/// O(n log n) in a few hundred bytes of code (core's sorts cost ~3 KB
-/// here); for unique keys, where stability is moot.
-pub(crate) fn heapsort<T: PartialOrd>(v: &mut [T]) {
-    let sift = |v: &mut [T], mut root: usize, end: usize| loop {
-        let mut child = 2 * root + 1;
-        if child >= end {
-            return;
-        }
-        if child + 1 < end && v[child] < v[child + 1] {
-            child += 1;
-        }
-        if v[root] >= v[child] {
-            return;
-        }
-        v.swap(root, child);
-        root = child;
-    };
-    for i in (0..v.len() / 2).rev() {
-        sift(v, i, v.len());
-    }
-    for end in (1..v.len()).rev() {
-        v.swap(0, end);
-        sift(v, 0, end);
-    }
 }
 
 /// A config's errors and warnings as text (none when it loads), for the

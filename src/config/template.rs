@@ -443,7 +443,7 @@ fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, u
             accept(&mut i, "i");
             let text = &rest[..i];
             if rest[i..].starts_with(is_alnum) {
-                return Err(format!("bad number syntax: {}", q(&&rest[..word(i)])));
+                return Err(format!("bad number syntax: {}", q(&rest[..word(i)])));
             }
             let v = number(text)
                 .ok_or_else(|| format!("illegal number syntax: {text}", text = q(&text)))?;
@@ -1510,7 +1510,7 @@ impl<'a> Exec<'a, '_> {
                 let int = |v: &Value| match v {
                     Int(n) => Ok(*n),
                     Str(s) => dec(s).ok_or_else(|| {
-                        format!("strconv.Atoi: parsing {}: invalid syntax", q(&&**s))
+                        format!("strconv.Atoi: parsing {}: invalid syntax", q(&**s))
                     }),
                     v => Err(format!(
                         "interface conversion: interface {{}} is {}, not int",

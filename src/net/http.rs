@@ -762,7 +762,7 @@ pub fn percent_decode(s: &str) -> Option<String> {
 }
 
 fn show(b: &[u8]) -> String {
-    format!("{}", q(&&*String::from_utf8_lossy(&b[..b.len().min(60)])))
+    format!("{}", q(&String::from_utf8_lossy(&b[..b.len().min(60)])))
 }
 
 #[cfg(test)]

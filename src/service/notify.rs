@@ -160,7 +160,7 @@ fn number(text: &str) -> Option<u64> {
 fn shown(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     match text.char_indices().nth(64) {
-        Some((cut, _)) => format!("{}...", q(&&text[..cut])),
+        Some((cut, _)) => format!("{}...", q(&text[..cut])),
         None => format!("{text}", text = q(&text)),
     }
 }

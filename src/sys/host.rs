@@ -16,13 +16,7 @@ pub fn hostname() -> String {
         return String::new();
     }
     // uname NUL-terminates every field.
-    let bytes: Vec<u8> = u
-        .nodename
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
-    String::from_utf8_lossy(&bytes).into_owned()
+    c_text(&u.nodename.map(|c| c as u8))
 }
 
 /// Every IPv4 and IPv6 address of every interface, as (name, address), in

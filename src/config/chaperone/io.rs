@@ -12,7 +12,7 @@
 
 use super::Options;
 use super::expand::Shell;
-use super::load::{self, sort, wanted};
+use super::load::{self, wanted};
 use super::map::{Io, Passwd};
 use crate::env::Environ;
 use crate::num::dec;
@@ -77,7 +77,8 @@ pub fn read(path: &str) -> Result<Vec<(String, String)>, Vec<String>> {
                 names.push(format!("{}/{n}", path.trim_end_matches('/')));
             }
         }
-        sort(&mut names);
+        // Python's order of str: byte order (`<` on str), small lists.
+        crate::sort::small(&mut names, |a, b| a < b);
     } else {
         names.push(path.to_string());
     }

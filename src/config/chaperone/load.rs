@@ -44,18 +44,6 @@ pub fn wanted(name: &str) -> bool {
     name.ends_with(".conf") || name.ends_with(".yaml")
 }
 
-/// Sorts names in byte order (Python's order of str), in a few bytes of
-/// code: directories hold a handful of files.
-pub fn sort(names: &mut [String]) {
-    for i in 1..names.len() {
-        let mut j = i;
-        while j > 0 && names[j - 1].as_bytes() > names[j].as_bytes() {
-            names.swap(j - 1, j);
-            j -= 1;
-        }
-    }
-}
-
 /// `FILE:LINE:COL: MSG`, the form of every line the merge reports: one
 /// copy of the prefix's formatting.
 #[inline(never)]
@@ -365,7 +353,7 @@ cron.service: {type: cron, interval: \"* * * * * */10\", command: \"echo x\", ki
             .iter()
             .map(|s| String::from(*s))
             .collect();
-        sort(&mut names);
+        crate::sort::small(&mut names, |a, b| a < b);
         assert_eq!(names, ["B.conf", "a.conf", "a.yaml", "b.conf", "é.conf"]);
         assert!(wanted("x.conf") && wanted("x.yaml") && !wanted("x.yml") && !wanted("conf"));
     }

@@ -900,7 +900,7 @@ fn order(jobs: &mut [Job]) {
         }
     }
     for j in jobs.iter_mut() {
-        crate::config::heapsort(&mut j.after);
+        crate::sort::heap(&mut j.after);
     }
 }
 
