@@ -84,7 +84,8 @@ pub fn resolve_in(
     Ok(id)
 }
 
-fn lookup_user(passwd: &str, user: &str) -> Result<Identity, String> {
+/// The passwd entry of `user` (a name or number) in `passwd`.
+pub fn lookup_user(passwd: &str, user: &str) -> Result<Identity, String> {
     let numeric = dec::<u32>(user);
     for line in passwd.lines() {
         let (f, n) = fields(line);

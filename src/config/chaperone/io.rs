@@ -100,21 +100,8 @@ pub fn read(path: &str) -> Result<Vec<(String, String)>, Vec<String>> {
 /// own gid, home `/`).
 pub fn user(u: &str) -> Option<Passwd> {
     let db = read_file(c"/etc/passwd").unwrap_or_default();
-    let db = String::from_utf8_lossy(&db);
-    let num = dec::<u32>(u);
-    for line in db.lines() {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() < 7 {
-            continue;
-        }
-        let (Some(uid), Some(gid)) = (dec::<u32>(f[2]), dec::<u32>(f[3])) else {
-            continue;
-        };
-        if f[0] == u || num == Some(uid) {
-            return Some((uid, gid, f[0].to_string(), f[5].to_string()));
-        }
-    }
-    num.map(|n| (n, n, u.to_string(), "/".to_string()))
+    let id = crate::process::users::lookup_user(&String::from_utf8_lossy(&db), u).ok()?;
+    Some((id.uid, id.gid, id.name, id.home))
 }
 
 /// Whether `prog` names an existing file, by itself or in `path`.

@@ -120,23 +120,9 @@ pub fn quote(s: &str) -> String {
     q
 }
 
-/// Appends `s` as a JSON5 string literal: one copy of the escaping for
-/// every member written, and no temporary String.
-#[inline(never)]
+/// Appends `s` as a string literal (JSON's escapes, which JSON5 reads).
 fn quote_into(q: &mut String, s: &str) {
-    q.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => q.push_str("\\\""),
-            '\\' => q.push_str("\\\\"),
-            '\n' => q.push_str("\\n"),
-            c if (c as u32) < 0x20 || c == '\u{2028}' || c == '\u{2029}' => {
-                let _ = write!(q, "\\u{:04x}", c as u32);
-            }
-            c => q.push(c),
-        }
-    }
-    q.push('"');
+    crate::json::quote(q, s);
 }
 
 /// A job member, `      k: v,`: one non-inlined copy for the ~20
