@@ -149,6 +149,7 @@ impl<'n> Fields<'n> {
     }
 
     /// The path of the field `key`.
+    #[inline(never)]
     pub fn key<'b>(&'b self, key: &'b str) -> Path<'b> {
         Path::Key(&self.path, key)
     }
