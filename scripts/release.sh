@@ -41,6 +41,7 @@ for t in $targets; do
 			-C linker-flavor=ld.lld -C link-self-contained=no -C relocation-model=static \
 			-C link-arg=-O2 -C llvm-args=-enable-machine-outliner=always \
 			-C llvm-args=-enable-ext-tsp-block-placement -C llvm-args=-tail-merge-size=2 \
+			-C llvm-args=-min-jump-table-entries=24 \
 			-Zpre-link-arg="$m/crt1.o" -Zpre-link-arg="$m/crti.o" \
 			-C link-arg=-L"$m" -C link-arg="$m/crtn.o" \
 			-C link-arg=--no-eh-frame-hdr \
@@ -57,6 +58,7 @@ for t in $targets; do
 			-C linker-flavor=ld.lld -C link-self-contained=yes -C relocation-model=static \
 			-C link-arg=-O2 -C llvm-args=-enable-machine-outliner=always \
 			-C llvm-args=-enable-ext-tsp-block-placement -C llvm-args=-tail-merge-size=2 \
+			-C llvm-args=-min-jump-table-entries=24 \
 			-C link-arg=--no-eh-frame-hdr \
 			-C link-arg=-T -C link-arg="$PWD/scripts/no-eh-frame.ld" ||
 			{ failed="$failed $t"; continue; }
