@@ -40,6 +40,32 @@ test-deps:
 # With panic=abort and no unwinder nothing reads unwind tables:
 # `--no-eh-frame-hdr` drops their lookup table (~12 KB) and
 # scripts/no-eh-frame.ld the tables (~74 KB).
+# LLVM passes that trade code size for loop speed, off or set for size
+# (opt-level z leaves them on). Measured with the chaperone feature, each
+# against the others: machine LICM off (-8.6 KB: hoisting constants and
+# addresses out of loops made the registers spill), IR constant hoisting
+# off (-3.0 KB), loop strength reduction off (-2.0 KB), x86's
+# store-forwarding split of copies off (-1.5 KB), LICM's promotion of
+# memory to registers off (-1.0 KB), the register allocator's splitting
+# for size (-0.6 KB), GVN's load PRE and memory dependences off (-0.8
+# KB), no loop alignment (-0.4 KB), no cmov-to-branch conversion (-0.2
+# KB), and no jump table for a switch under 24 cases (-3.3 KB: 8 bytes a
+# case in .rodata, absolute with relocation-model=static, where a few
+# compares cost less). Each only turns an optimization off or picks a
+# heuristic: none changes what the code does. tug has no loop hot enough
+# for these to show: docs/BENCHMARKS.md's logs section (the hottest path,
+# a syslog flood) is measured with them. Left out although smaller:
+# -enable-ipra (-1.7 KB; interprocedural register allocation is off by
+# default in LLVM for x86 and little used: not worth a PID 1's risk).
+# x86-only options are accepted, and ignored, for the other targets.
+CODEGEN_ARGS := -C llvm-args=-enable-machine-outliner=always \
+	-C llvm-args=-enable-ext-tsp-block-placement -C llvm-args=-tail-merge-size=2 \
+	-C llvm-args=-min-jump-table-entries=24 \
+	-C llvm-args=-disable-machine-licm -C llvm-args=-disable-constant-hoisting \
+	-C llvm-args=-disable-lsr -C llvm-args=-x86-disable-avoid-SFB \
+	-C llvm-args=-disable-licm-promotion -C llvm-args=-split-spill-mode=size \
+	-C llvm-args=-enable-pre=false -C llvm-args=-enable-gvn-memdep=false \
+	-C llvm-args=-align-loops=1 -C llvm-args=-x86-cmov-converter=false
 # rust-lld (shipped with the toolchain, as for the cross builds) instead of
 # cc and ld.bfd: no page padding between the segments (-7.4 KB), and `-O2`
 # merges the tails of strings (-0.3 KB); LLVM's machine outliner turns
@@ -49,18 +75,14 @@ test-deps:
 # or `dyn` pointer equality anywhere in src/) and `make tiny` has run the
 # whole suite with it. (`--icf=safe` folds nothing here.) LLVM's ext-TSP
 # block placement and tail merging of two-instruction tails lay the same
-# code out in fewer jumps (-1.7 KB); they change no behaviour. No jump
-# tables for a switch of fewer than 24 cases (-3.3 KB): a table costs 8
-# bytes a case in .rodata (absolute addresses, relocation-model=static)
-# where a few compares cost less; tug has no switch hot enough to care.
+# code out in fewer jumps (-1.7 KB); they change no behaviour. The
+# code-generation flags in CODEGEN_ARGS above save 21.5 KB more.
 LINK_ARGS := -C relocation-model=static \
 	-C linker=rust-lld -C linker-flavor=ld.lld -C link-self-contained=yes \
 	-C link-arg=-z -C link-arg=pack-relative-relocs \
 	-C link-arg=--no-eh-frame-hdr \
 	-C link-arg=-T -C link-arg=$(CURDIR)/scripts/no-eh-frame.ld \
-	-C link-arg=-O2 -C link-arg=--icf=all -C llvm-args=-enable-machine-outliner=always \
-	-C llvm-args=-enable-ext-tsp-block-placement -C llvm-args=-tail-merge-size=2 \
-	-C llvm-args=-min-jump-table-entries=24
+	-C link-arg=-O2 -C link-arg=--icf=all $(CODEGEN_ARGS)
 build: musl-target
 	$(CARGO) rustc --release --target $(TARGET) --bin tug -- $(LINK_ARGS)
 	@echo "tug binary: $$(wc -c <$(BIN)) bytes"
@@ -79,12 +101,10 @@ build: musl-target
 TINY_DIR := target/tiny
 TINY     := $(TINY_DIR)/$(TARGET)/tiny/tug
 TINY_RUSTFLAGS := -C force-unwind-tables=no -Z location-detail=none \
-	-C llvm-args=-enable-machine-outliner=always -C relocation-model=static \
+	-C relocation-model=static \
 	-C linker=rust-lld -C linker-flavor=ld.lld -C link-self-contained=yes \
 	-C link-arg=--no-eh-frame-hdr -C link-arg=-T -C link-arg=$(CURDIR)/scripts/no-eh-frame.ld \
-	-C link-arg=--icf=all -C link-arg=-O2 \
-	-C llvm-args=-enable-ext-tsp-block-placement -C llvm-args=-tail-merge-size=2 \
-	-C llvm-args=-min-jump-table-entries=24
+	-C link-arg=--icf=all -C link-arg=-O2 $(CODEGEN_ARGS)
 # -Zbuild-std needs the standard library's source (rustup's rust-src).
 rust-src:
 	@sysroot=$$($(RUSTC) --print sysroot) || exit 1; \
@@ -115,7 +135,7 @@ chaperone: musl-target
 # Static builds for x86_64, aarch64 and armv7 (or RELEASE_TARGETS), linked
 # with rust-lld from the toolchain; sizes listed.
 release: rust-src
-	LINK_ARGS='$(LINK_ARGS)' scripts/release.sh $(RELEASE_TARGETS)
+	LINK_ARGS='$(LINK_ARGS)' CODEGEN_ARGS='$(CODEGEN_ARGS)' scripts/release.sh $(RELEASE_TARGETS)
 
 probe: musl-target
 	$(CARGO) build --release --target $(TARGET) --example probe

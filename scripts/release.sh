@@ -11,6 +11,7 @@
 set -u
 cd "$(dirname "$0")/.."
 LINK_ARGS=${LINK_ARGS:?LINK_ARGS comes from the Makefile}
+CODEGEN_ARGS=${CODEGEN_ARGS:?CODEGEN_ARGS comes from the Makefile}
 targets=${*:-x86_64-unknown-linux-musl aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf}
 host=x86_64-unknown-linux-musl
 sysroot=$(rustc --print sysroot)
@@ -39,9 +40,7 @@ for t in $targets; do
 		env RUSTC_BOOTSTRAP=1 "$var=rust-lld" cargo rustc -Zbuild-std=core,alloc \
 			--release --target "$t" --bin tug -- \
 			-C linker-flavor=ld.lld -C link-self-contained=no -C relocation-model=static \
-			-C link-arg=-O2 -C llvm-args=-enable-machine-outliner=always \
-			-C llvm-args=-enable-ext-tsp-block-placement -C llvm-args=-tail-merge-size=2 \
-			-C llvm-args=-min-jump-table-entries=24 \
+			-C link-arg=-O2 $CODEGEN_ARGS \
 			-Zpre-link-arg="$m/crt1.o" -Zpre-link-arg="$m/crti.o" \
 			-C link-arg=-L"$m" -C link-arg="$m/crtn.o" \
 			-C link-arg=--no-eh-frame-hdr \
@@ -56,9 +55,7 @@ for t in $targets; do
 		# without cc's `-Wl,` wrapping; it reads the INSERT linker script too.
 		env "$var=rust-lld" cargo rustc --release --target "$t" --bin tug -- \
 			-C linker-flavor=ld.lld -C link-self-contained=yes -C relocation-model=static \
-			-C link-arg=-O2 -C llvm-args=-enable-machine-outliner=always \
-			-C llvm-args=-enable-ext-tsp-block-placement -C llvm-args=-tail-merge-size=2 \
-			-C llvm-args=-min-jump-table-entries=24 \
+			-C link-arg=-O2 $CODEGEN_ARGS \
 			-C link-arg=--no-eh-frame-hdr \
 			-C link-arg=-T -C link-arg="$PWD/scripts/no-eh-frame.ld" ||
 			{ failed="$failed $t"; continue; }
