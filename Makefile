@@ -161,7 +161,7 @@ test-cross: test-deps rust-src
 run: build
 	scripts/demo.sh $(BIN)
 
-bench: build probe
+bench: test-deps build probe
 	scripts/bench.sh
 
 image: build
