@@ -124,10 +124,11 @@ logs_busybox() {
 }
 
 # syslog-ng-core conflicts with rsyslog in Debian: its .deb is unpacked in
-# the work dir (its libraries are rsyslog's or already installed) and run
-# from there.
+# the work dir and run from there, with the libraries it depends on that
+# are not installed (libivykis0, libpcre3 on a fresh machine) unpacked
+# beside it.
 logs_syslog_ng() {
-	local d=$WORK/logs-syslog-ng r
+	local d=$WORK/logs-syslog-ng r p libs=()
 	mkdir -p "$d"
 	r=$d/root
 	(cd "$d" && apt-get download syslog-ng-core >/dev/null 2>&1) || {
@@ -135,6 +136,15 @@ logs_syslog_ng() {
 		return 0
 	}
 	dpkg-deb -x "$d"/syslog-ng-core_*.deb "$r" || die "cannot unpack syslog-ng-core"
+	for p in $(dpkg-deb -f "$d"/syslog-ng-core_*.deb Depends | tr ',' '\n' | sed -n 's/^ *\(lib[^ ]*\).*/\1/p'); do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || libs+=("$p")
+	done
+	if ((${#libs[@]})); then
+		(cd "$d" && apt-get download "${libs[@]}" >/dev/null 2>&1) || die "cannot download ${libs[*]} for syslog-ng"
+		for p in "${libs[@]}"; do
+			dpkg-deb -x "$d/${p}"_*.deb "$r" || die "cannot unpack $p"
+		done
+	fi
 	LG[syslog-ng,ver]=$(dpkg-deb -f "$d"/syslog-ng-core_*.deb Version)
 	cat >"$d/syslog-ng.conf" <<-EOF
 		@version: 3.38
@@ -142,7 +152,7 @@ logs_syslog_ng() {
 		destination f { file("$d/out.log"); };
 		log { source(s); destination(f); flags(flow-control); };
 	EOF
-	LD_LIBRARY_PATH=$r/usr/lib/syslog-ng:$r/usr/lib/x86_64-linux-gnu \
+	LD_LIBRARY_PATH=$r/usr/lib/syslog-ng:$r/usr/lib/x86_64-linux-gnu:$r/lib/x86_64-linux-gnu \
 		"$r/usr/sbin/syslog-ng" -F -f "$d/syslog-ng.conf" --module-path="$r/usr/lib/syslog-ng/3.38" \
 		-R "$d/persist" -p "$d/pid" -c "$d/ctl" >"$d/stderr" 2>&1 &
 	BG_PIDS[$!]=1
