@@ -55,8 +55,9 @@ test-deps:
 # heuristic: none changes what the code does. tug has no loop hot enough
 # for these to show: docs/BENCHMARKS.md's logs section (the hottest path,
 # a syslog flood) is measured with them. Left out although smaller:
-# -enable-ipra (-1.7 KB; interprocedural register allocation is off by
-# default in LLVM for x86 and little used: not worth a PID 1's risk).
+# -enable-ipra (-1.7 KB: interprocedural register allocation, off by
+# default in LLVM, has open x86 miscompiles, llvm-project #109739, and
+# crashes with the machine outliner, #119556).
 # x86-only options are accepted, and ignored, for the other targets.
 CODEGEN_ARGS := -C llvm-args=-enable-machine-outliner=always \
 	-C llvm-args=-enable-ext-tsp-block-placement -C llvm-args=-tail-merge-size=2 \
