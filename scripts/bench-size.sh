@@ -94,11 +94,15 @@ bench_size() {
 	log "building tug tiny (make tiny)"
 	(cd "$ROOT" && make tiny) >&2 || die "make tiny failed"
 	[ -x "$TINY" ] || die "no tiny binary at $TINY"
+	log "building tug with the Chaperone front-end (make chaperone)"
+	(cd "$ROOT" && make chaperone) >&2 || die "make chaperone failed"
 
 	md "## Binary size" ""
 	md "How measured: file size \`stat -c %s\`; section sizes from \`readelf -S\` (.text; .rodata;" \
 		"data = .data, .data.rel.ro, .init_array, .fini_array and .got; .bss takes no file space)." \
-		"The default build is \`make build\` (release profile, stripped, not PIE, rust-lld, no unwind tables, machine outliner, \`--icf=all\`)," \
+		"The default build is \`make build\` (release profile, stripped, not PIE, rust-lld, no unwind tables, machine outliner, \`--icf=all\`," \
+		"the LLVM passes of the Makefile's CODEGEN_ARGS set for size); \"default + chaperone\" is \`make chaperone\`, the same with the" \
+		"Chaperone front-end and telchap (a cargo feature until it fits the default build's budget);" \
 		"the tiny build \`make tiny\` (core and alloc rebuilt with \`-Zbuild-std\`, immediate-abort panics," \
 		"no unwind tables in any crate, no panic locations); aarch64 and armv7 rows appear when their builds exist" \
 		"(\`make release\` for the default build, linked with its own rust-lld flags; \`make tiny TARGET=...\`)." \
@@ -112,6 +116,7 @@ bench_size() {
 		bin=$ROOT/target/tiny/$t/tiny/tug
 		[ -f "$bin" ] && size_row "${t%%-*}" tiny "$bin" "$SIZE_BUDGET_TINY"
 	done
+	size_row x86_64 "default + chaperone" "$ROOT/target/chaperone/$TARGET/release/tug" "$SIZE_BUDGET_DEFAULT"
 	size_row x86_64 "tini-static ${INIT_VER[tini-static]} (Debian)" "${INIT_BIN[tini-static]}" –
 	md ""
 
