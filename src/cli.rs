@@ -611,41 +611,67 @@ const CHAPERONE_USAGE: &str = "Usage: chaperone [--config=P] [--user=U | --creat
      default /etc/chaperone.d; CMD is the CONSOLE service; --show-dependencies\n\
      prints tug's job graph, as tug check; _CHAP_OPTIONS holds defaults)\n";
 
-/// What one chaperone command line (or `_CHAP_OPTIONS`) says.
+/// Chaperone's options, as a table (one loop for them all, rather than a
+/// match arm with code for each): the ones that take a value first (index
+/// `k` is `ChapWords::values[k]`), then the flags (bit `k` of
+/// `ChapWords::flags`), then the two that print and exit.
+const CHAP_OPTIONS: [&str; 18] = [
+    "config",
+    "user",
+    "create-user",
+    "default-home",
+    "log-level",
+    "force",
+    "exitkills",
+    "no-exitkills",
+    "ignore-failures",
+    "no-console-log",
+    "no-syslog",
+    "disable-services",
+    "task",
+    "debug",
+    "no-defaults",
+    "show-dependencies",
+    "version",
+    "help",
+];
+/// How many of `CHAP_OPTIONS` take a value; the flags follow, up to
+/// `CHAP_PRINT`.
+const CHAP_VALUES: usize = 5;
+const CHAP_PRINT: usize = 16;
+// The flags' bits (their index in `CHAP_OPTIONS`).
+const EXITKILLS: u32 = 1 << 6;
+const NO_EXITKILLS: u32 = 1 << 7;
+const IGNORE_FAILURES: u32 = 1 << 8;
+const NO_CONSOLE_LOG: u32 = 1 << 9;
+const NO_SYSLOG: u32 = 1 << 10;
+const DISABLE_SERVICES: u32 = 1 << 11;
+const TASK: u32 = 1 << 12;
+const DEBUG: u32 = 1 << 13;
+const NO_DEFAULTS: u32 = 1 << 14;
+const SHOW: u32 = 1 << 15;
+
+const CHAPERONE_VERSION: &str = concat!("chaperone (tug ", env!("CARGO_PKG_VERSION"), ")\n");
+
+/// What one chaperone command line (or `_CHAP_OPTIONS`) says, borrowed
+/// from its words.
 #[derive(Default)]
-struct ChapWords {
-    o: chap::Options,
-    show: bool,
-    no_defaults: bool,
-    debug: bool,
+struct ChapWords<'a> {
+    /// config, user, create-user, default-home, log-level; an empty
+    /// config is None (the default applies).
+    values: [Option<&'a str>; CHAP_VALUES],
+    flags: u32,
+    command: &'a [&'a str],
 }
 
 /// Chaperone's options (docopt: `--name=V` or `--name V`, a unique
 /// prefix is enough, options end at the first word that is not one).
 /// `--force` is accepted and does nothing (tug needs no PID 1).
-/// `Ok(Err(text))`: print the text and exit (`--version`, `--help`).
-fn chap_words(args: &[&str]) -> Result<Result<ChapWords, String>, UsageError> {
-    const KNOWN: [&str; 18] = [
-        "config",
-        "force",
-        "exitkills",
-        "version",
-        "help",
-        "user",
-        "create-user",
-        "default-home",
-        "no-exitkills",
-        "ignore-failures",
-        "log-level",
-        "no-console-log",
-        "debug",
-        "disable-services",
-        "no-defaults",
-        "no-syslog",
-        "show-dependencies",
-        "task",
-    ];
-    let mut w = ChapWords::default();
+/// `Ok(Some(text))`: print the text and exit (`--version`, `--help`).
+fn chap_words<'a>(
+    args: &'a [&'a str],
+    w: &mut ChapWords<'a>,
+) -> Result<Option<&'static str>, UsageError> {
     let mut i = 0;
     while i < args.len() && args[i].starts_with("--") {
         let arg = args[i];
@@ -657,20 +683,21 @@ fn chap_words(args: &[&str]) -> Result<Result<ChapWords, String>, UsageError> {
             Some((n, v)) => (n, Some(v)),
             None => (&arg[2..], None),
         };
+        // The option named, or the only one `name` is a prefix of.
         let mut hit = None;
         let mut n = 0;
-        for k in KNOWN {
-            if k == name {
+        for (k, o) in CHAP_OPTIONS.iter().enumerate() {
+            if *o == name {
                 hit = Some(k);
                 n = 1;
                 break;
             }
-            if k.starts_with(name) {
+            if o.starts_with(name) {
                 hit = Some(k);
                 n += 1;
             }
         }
-        let name = match hit {
+        let k = match hit {
             Some(k) if n == 1 => k,
             _ => {
                 return Err(UsageError::new(format!(
@@ -678,48 +705,31 @@ fn chap_words(args: &[&str]) -> Result<Result<ChapWords, String>, UsageError> {
                 )));
             }
         };
-        let takes = matches!(
-            name,
-            "config" | "user" | "create-user" | "default-home" | "log-level"
-        );
-        let value = match (takes, inline) {
-            (true, Some(v)) => Some(String::from(v)),
-            (true, None) => match args.get(i) {
-                Some(v) => {
-                    i += 1;
-                    Some(String::from(*v))
-                }
-                None => return Err(UsageError::new(format!("--{name} needs a value"))),
-            },
-            (false, Some(_)) => {
-                return Err(UsageError::new(format!("--{name} takes no value")));
-            }
-            (false, None) => None,
-        };
-        let o = &mut w.o;
-        match name {
-            "config" => o.config = value.unwrap_or_default(),
-            "user" => o.user = value,
-            "create-user" => o.create_user = value,
-            "default-home" => o.default_home = value,
-            "log-level" => o.log_level = value,
-            "force" => {}
-            "exitkills" => o.exitkills = true,
-            "no-exitkills" => o.no_exitkills = true,
-            "ignore-failures" => o.ignore_failures = true,
-            "no-console-log" => o.no_console_log = true,
-            "no-syslog" => o.no_syslog = true,
-            "disable-services" => o.disable_services = true,
-            "task" => o.task = true,
-            "debug" => w.debug = true,
-            "no-defaults" => w.no_defaults = true,
-            "show-dependencies" => w.show = true,
-            "version" => return Ok(Err(format!("chaperone (tug {VERSION})\n"))),
-            _ => return Ok(Err(CHAPERONE_USAGE.into())),
+        let name = CHAP_OPTIONS[k];
+        if k < CHAP_VALUES {
+            let v = match inline {
+                Some(v) => v,
+                None => match args.get(i) {
+                    Some(v) => {
+                        i += 1;
+                        v
+                    }
+                    None => return Err(UsageError::new(format!("--{name} needs a value"))),
+                },
+            };
+            w.values[k] = Some(v).filter(|v| k != 0 || !v.is_empty());
+        } else if inline.is_some() {
+            return Err(UsageError::new(format!("--{name} takes no value")));
+        } else if k < CHAP_PRINT {
+            w.flags |= 1 << k;
+        } else if name == "version" {
+            return Ok(Some(CHAPERONE_VERSION));
+        } else {
+            return Ok(Some(CHAPERONE_USAGE));
         }
     }
-    w.o.command = args[i..].iter().map(|a| String::from(*a)).collect();
-    Ok(Ok(w))
+    w.command = &args[i..];
+    Ok(None)
 }
 
 /// The chaperone personality: its command line, then `_CHAP_OPTIONS`
@@ -728,93 +738,92 @@ fn chap_words(args: &[&str]) -> Result<Result<ChapWords, String>, UsageError> {
 /// command line implies `--disable-services`, `--exitkills` and (unless
 /// `--debug`) `--no-console-log`; `--debug` is `--log-level debug`.
 fn chaperone(args: &[&CStr], env: &Environ) -> Result<Action<'static>, UsageError> {
+    // Declared first: `w` borrows the words of both.
+    let split: Vec<String>;
+    let defaults_words: Vec<&str>;
     let words = utf8_words(args)?;
-    let mut w = match chap_words(&words)? {
-        Ok(w) => w,
-        Err(text) => return Ok(Action::Print(text)),
-    };
-    if w.o.task {
-        w.o.disable_services = true;
-        w.o.exitkills = true;
-        w.o.no_console_log |= !w.debug;
+    let mut w = ChapWords::default();
+    if let Some(text) = chap_words(&words, &mut w)? {
+        return Ok(Action::Print(String::from(text)));
     }
-    if let Some(defaults) = env.get("_CHAP_OPTIONS").filter(|_| !w.no_defaults) {
+    if w.flags & TASK != 0 {
+        w.flags |= DISABLE_SERVICES | EXITKILLS;
+        if w.flags & DEBUG == 0 {
+            w.flags |= NO_CONSOLE_LOG;
+        }
+    }
+    if let Some(defaults) = env
+        .get("_CHAP_OPTIONS")
+        .filter(|_| w.flags & NO_DEFAULTS == 0)
+    {
         let bad = |e: &str| {
             UsageError::new(format!(
                 "_CHAP_OPTIONS ({defaults}): {e}",
                 defaults = q(&defaults)
             ))
         };
-        let split = crate::config::words::split(defaults).map_err(bad)?;
-        let split: Vec<&str> = split.iter().map(String::as_str).collect();
-        let d = match chap_words(&split).map_err(|e| bad(&e.msg))? {
-            Ok(d) => d,
-            Err(_) => return Err(bad("--version and --help are not defaults")),
-        };
-        let (o, e) = (&mut w.o, d.o);
-        let text = |a: &mut String, b: String| {
-            if a.is_empty() {
-                *a = b;
-            }
-        };
-        text(&mut o.config, e.config);
-        o.user = o.user.take().or(e.user);
-        o.create_user = o.create_user.take().or(e.create_user);
-        o.default_home = o.default_home.take().or(e.default_home);
-        o.log_level = o.log_level.take().or(e.log_level);
-        for (a, b) in [
-            (&mut o.exitkills, e.exitkills),
-            (&mut o.no_exitkills, e.no_exitkills),
-            (&mut o.ignore_failures, e.ignore_failures),
-            (&mut o.no_console_log, e.no_console_log),
-            (&mut o.no_syslog, e.no_syslog),
-            (&mut o.disable_services, e.disable_services),
-            (&mut o.task, e.task),
-            (&mut w.show, d.show),
-            (&mut w.debug, d.debug),
-        ] {
-            *a |= b;
+        split = crate::config::words::split(defaults).map_err(bad)?;
+        defaults_words = split.iter().map(String::as_str).collect();
+        let mut d = ChapWords::default();
+        match chap_words(&defaults_words, &mut d) {
+            Ok(None) => {}
+            Ok(Some(_)) => return Err(bad("--version and --help are not defaults")),
+            Err(e) => return Err(bad(&e.msg)),
         }
-        if o.command.is_empty() {
-            o.command = e.command;
+        for (a, b) in w.values.iter_mut().zip(d.values) {
+            *a = a.or(b);
+        }
+        w.flags |= d.flags;
+        if w.command.is_empty() {
+            w.command = d.command;
         }
     }
-    let o = &mut w.o;
-    o.command_line = true;
-    if o.config.is_empty() {
-        o.config = String::from("/etc/chaperone.d");
+    let [config, user, create_user, default_home, mut log_level] = w.values;
+    let on = |flag: u32| w.flags & flag != 0;
+    if on(DEBUG) {
+        log_level = Some("debug");
     }
-    if w.debug {
-        o.log_level = Some(String::from("debug"));
-    }
-    if let Some(l) = o
-        .log_level
-        .as_deref()
-        .filter(|l| chap::priority(l).is_none())
-    {
+    if let Some(l) = log_level.filter(|l| chap::priority(l).is_none()) {
         return Err(UsageError::new(format!(
             "--log-level {l} is not a priority (emerg, alert, crit, err, warn, notice, info, debug)",
             l = q(&l)
         )));
     }
-    if let Some(spec) = &o.create_user {
-        o.user = Some(create_user_name(spec).ok_or_else(|| {
+    let user = match create_user {
+        Some(spec) => Some(create_user_name(spec).ok_or_else(|| {
             UsageError::new(format!("invalid format for --create-user argument: {spec}"))
-        })?);
-    }
-    if o.command.is_empty() && o.task {
+        })?),
+        None => user.map(String::from),
+    };
+    if w.command.is_empty() && on(TASK) {
         return Err(UsageError::new(
             "--task can only be used if a shell command is specified as an argument",
         ));
     }
-    if o.command.is_empty() && o.disable_services && !w.show {
+    if w.command.is_empty() && on(DISABLE_SERVICES) && !on(SHOW) {
         return Err(UsageError::new(
             "--disable-services not valid without specifying a command to run",
         ));
     }
+    let text = |v: Option<&str>| v.map(String::from);
     Ok(Action::Chaperone {
-        opts: alloc::boxed::Box::new(w.o),
-        show: w.show,
+        opts: alloc::boxed::Box::new(chap::Options {
+            config: String::from(config.unwrap_or("/etc/chaperone.d")),
+            command_line: true,
+            user,
+            create_user: text(create_user),
+            default_home: text(default_home),
+            exitkills: on(EXITKILLS),
+            no_exitkills: on(NO_EXITKILLS),
+            ignore_failures: on(IGNORE_FAILURES),
+            log_level: text(log_level),
+            no_console_log: on(NO_CONSOLE_LOG),
+            no_syslog: on(NO_SYSLOG),
+            disable_services: on(DISABLE_SERVICES),
+            task: on(TASK),
+            command: w.command.iter().map(|a| String::from(*a)).collect(),
+        }),
+        show: on(SHOW),
     })
 }
 
