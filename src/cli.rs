@@ -217,8 +217,9 @@ pub fn parse<'a>(
         grace_ns: DEFAULT_GRACE_NS,
     };
     let mut grace_flag = None;
-    let mut config: Option<String> = None;
-    let mut socket: Option<String> = None;
+    // Borrowed until the end: no String to drop on each error's way out.
+    let mut config = None;
+    let mut socket = None;
     if flavor == Flavor::ContainerPilot {
         return containerpilot(args, env);
     }
@@ -273,10 +274,10 @@ pub fn parse<'a>(
                     grace_flag = Some(parse_grace(v, "--grace")?);
                 }
                 (Flavor::Tug, "config") => {
-                    config = Some(inline_or_next(inline, args, &mut i, "--config")?.into());
+                    config = Some(inline_or_next(inline, args, &mut i, "--config")?);
                 }
                 (Flavor::Tug, "socket") => {
-                    socket = Some(inline_or_next(inline, args, &mut i, "--socket")?.into());
+                    socket = Some(inline_or_next(inline, args, &mut i, "--socket")?);
                 }
                 (Flavor::Tug, _) => return Err(unknown_option(&format!("--{name}"), TUG_LONG)),
                 _ => return Err(UsageError::new(format!("unknown option: --{name}"))),
@@ -337,9 +338,9 @@ pub fn parse<'a>(
         && let Some(config) = config.or_else(|| config_from_env(env))
     {
         return Ok(Action::Supervise {
-            config,
+            config: String::from(config),
             main: a.command,
-            socket,
+            socket: socket.map(String::from),
         });
     }
     if socket.is_some() {
@@ -366,11 +367,10 @@ pub fn parse<'a>(
 }
 
 /// TUG_CONFIG, or ContainerPilot's CONTAINERPILOT.
-fn config_from_env(env: &Environ) -> Option<String> {
+fn config_from_env(env: &Environ) -> Option<&'static str> {
     env.get("TUG_CONFIG")
         .or_else(|| env.get("CONTAINERPILOT"))
         .filter(|p| !p.is_empty())
-        .map(String::from)
 }
 
 /// `tug check [--strict] [--config] FILE`, `tug render [--config] FILE
@@ -380,41 +380,52 @@ fn subcommand<'a>(
     env: &Environ,
     topic: Topic,
 ) -> Result<Action<'a>, UsageError> {
+    check_or_render(args, env, topic).map_err(|e| UsageError { msg: e.msg, topic })
+}
+
+fn check_or_render<'a>(
+    args: &[&'a CStr],
+    env: &Environ,
+    topic: Topic,
+) -> Result<Action<'a>, UsageError> {
     let render = topic == Topic::Render;
-    let in_topic = |msg: String| UsageError { msg, topic };
     let mut config = None;
     let mut out = None;
     let mut strict = false;
     let mut i = 0;
     while i < args.len() {
-        let (arg, name, inline) = next_flag(args, &mut i).map_err(|e| in_topic(e.msg))?;
-        let mut value = |flag: &str| {
-            inline_or_next(inline, args, &mut i, flag)
-                .map(String::from)
-                .map_err(|e| in_topic(e.msg))
-        };
-        match (arg.starts_with('-'), name) {
-            (true, "help" | "h") => return Ok(Action::Print(help_text(topic))),
-            (true, "config") => config = Some(value("--config")?),
-            (true, "out") if render => out = Some(value("--out")?),
-            (true, "strict") if !render && inline.is_none() => strict = true,
-            (true, _) => {
+        let (arg, name, inline) = next_flag(args, &mut i)?;
+        if !arg.starts_with('-') {
+            if config.is_some() {
+                return Err(UsageError::new(format!("unexpected argument: {arg}")));
+            }
+            config = Some(arg);
+            continue;
+        }
+        match name {
+            "help" | "h" => return Ok(Action::Print(help_text(topic))),
+            "config" => config = Some(inline_or_next(inline, args, &mut i, "--config")?),
+            "out" if render => out = Some(inline_or_next(inline, args, &mut i, "--out")?),
+            "strict" if !render && inline.is_none() => strict = true,
+            _ => {
                 let options: &[&str] = if render {
                     &["config", "out", "help"]
                 } else {
                     &["config", "strict", "help"]
                 };
-                return Err(in_topic(unknown_option(arg, options).msg));
+                return Err(unknown_option(arg, options));
             }
-            (false, _) if config.is_none() => config = Some(String::from(arg)),
-            (false, _) => return Err(in_topic(format!("unexpected argument: {arg}"))),
         }
     }
     let config = config
         .or_else(|| config_from_env(env))
-        .ok_or_else(|| in_topic("no config given (--config FILE)".into()))?;
+        .ok_or_else(|| UsageError::new("no config given (--config FILE)"))?;
+    let config = String::from(config);
     Ok(if render {
-        Action::Render { config, out }
+        Action::Render {
+            config,
+            out: out.map(String::from),
+        }
     } else {
         Action::Check { config, strict }
     })
@@ -501,6 +512,35 @@ pub fn check_verdict(file: &str, warnings: &[String], strict: bool) -> (i32, Str
 /// The control client's (ctl) constant, which the flags here default to.
 pub use crate::ctl::CONTAINERPILOT_SOCKET;
 
+/// ContainerPilot's flags (as `-name`, how its messages spell them).
+const CP_FLAGS: [(&str, Cp); 11] = [
+    ("-config", Cp::Config),
+    ("-out", Cp::Out),
+    ("-maintenance", Cp::Maintenance),
+    ("-putenv", Cp::Putenv),
+    ("-putmetric", Cp::Putmetric),
+    ("-template", Cp::Template),
+    ("-reload", Cp::Reload),
+    ("-ping", Cp::Ping),
+    ("-version", Cp::Version),
+    ("-h", Cp::Help),
+    ("-help", Cp::Help),
+];
+
+#[derive(Clone, Copy)]
+enum Cp {
+    Config,
+    Out,
+    Maintenance,
+    Putenv,
+    Putmetric,
+    Template,
+    Reload,
+    Ping,
+    Version,
+    Help,
+}
+
 /// ContainerPilot's command line: Go's flag package, so `-flag value`,
 /// `-flag=value` and `--flag` all work. Its control subcommands (`-reload`,
 /// `-maintenance enable|disable`, `-putenv K=V`, `-putmetric K=V`, `-ping`;
@@ -509,85 +549,99 @@ pub use crate::ctl::CONTAINERPILOT_SOCKET;
 /// is accepted and not read (ContainerPilot rendered it only to find the
 /// socket).
 fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, UsageError> {
-    let mut config = None;
-    let (mut template, mut out) = (false, None);
-    let (mut reload, mut ping, mut maintenance) = (false, false, None);
+    let (mut config, mut out, mut maintenance) = (None, None, None);
+    let (mut template, mut reload, mut ping) = (false, false, false);
     let (mut putenv, mut putmetric) = (Vec::new(), Vec::new());
     let mut i = 0;
     while i < args.len() {
         let (arg, name, inline) = next_flag(args, &mut i)?;
-        let mut value = |flag: &str| inline_or_next(inline, args, &mut i, flag);
-        match name {
-            "config" => config = Some(String::from(value("-config")?)),
-            "out" => out = Some(String::from(value("-out")?)),
-            "template" => template = go_bool(arg, inline)?,
-            "reload" => reload = go_bool(arg, inline)?,
-            "ping" => ping = go_bool(arg, inline)?,
-            "maintenance" => {
-                let v = value("-maintenance")?;
-                maintenance = match v {
-                    "enable" | "disable" => Some(v),
-                    _ => {
-                        return Err(UsageError::new(format!(
-                            "-maintenance: {v} is not enable or disable",
-                            v = q(&v)
-                        )));
-                    }
-                };
+        let Some(&(flag, what)) = CP_FLAGS.iter().find(|(f, _)| f[1..] == *name) else {
+            return Err(UsageError::new(format!(
+                "flag provided but not defined: {arg}"
+            )));
+        };
+        let value = match what {
+            Cp::Template => {
+                template = go_bool(arg, inline)?;
+                continue;
             }
-            "putenv" | "putmetric" => {
-                let v = value(&format!("-{name}"))?;
-                if !v.contains('=') {
-                    return Err(UsageError::new(format!(
-                        "flag value '{v}' was not in the format 'key=val'"
-                    )));
-                }
-                match name {
-                    "putenv" => putenv.push(v),
-                    _ => putmetric.push(v),
-                }
+            Cp::Reload => {
+                reload = go_bool(arg, inline)?;
+                continue;
             }
-            "version" => {
-                return Ok(Action::Print(format!(
-                    "Version: tug {VERSION} (ContainerPilot-compatible)\n"
-                )));
+            Cp::Ping => {
+                ping = go_bool(arg, inline)?;
+                continue;
             }
-            "h" | "help" => return Ok(Action::Print(usage(Flavor::ContainerPilot))),
-            _ => {
+            Cp::Version => {
+                return Ok(Action::Print(String::from(concat!(
+                    "Version: tug ",
+                    env!("CARGO_PKG_VERSION"),
+                    " (ContainerPilot-compatible)\n"
+                ))));
+            }
+            Cp::Help => return Ok(Action::Print(usage(Flavor::ContainerPilot))),
+            _ => inline_or_next(inline, args, &mut i, flag)?,
+        };
+        match what {
+            Cp::Config => config = Some(value),
+            Cp::Out => out = Some(value),
+            Cp::Maintenance if matches!(value, "enable" | "disable") => maintenance = Some(value),
+            Cp::Maintenance => {
                 return Err(UsageError::new(format!(
-                    "flag provided but not defined: {arg}"
+                    "-maintenance: {v} is not enable or disable",
+                    v = q(&value)
                 )));
             }
+            _ if !value.contains('=') => {
+                return Err(UsageError::new(format!(
+                    "flag value '{value}' was not in the format 'key=val'"
+                )));
+            }
+            Cp::Putenv => putenv.push(value),
+            _ => putmetric.push(value),
         }
     }
-    let config = config.or_else(|| env.get("CONTAINERPILOT").map(String::from));
-    if template {
-        let config = config.ok_or_else(|| UsageError::new("-config flag is required"))?;
-        return Ok(Action::Render { config, out });
-    }
-    let words: Vec<&'a str> = if reload {
-        vec!["reload"]
-    } else if let Some(m) = maintenance {
-        vec!["maintenance", m]
+    // The ctl command and its arguments.
+    let m = maintenance.as_slice();
+    let call: Option<(&str, &[&str])> = if reload {
+        Some(("reload", &[]))
+    } else if !m.is_empty() {
+        Some(("maintenance", m))
     } else if !putenv.is_empty() {
-        [&["putenv"][..], &putenv].concat()
+        Some(("putenv", &putenv))
     } else if !putmetric.is_empty() {
-        [&["putmetric"][..], &putmetric].concat()
+        Some(("putmetric", &putmetric))
     } else if ping {
-        vec!["ping"]
+        Some(("ping", &[]))
     } else {
-        let config = config.ok_or_else(|| UsageError::new("-config flag is required"))?;
-        return Ok(Action::Supervise {
-            config,
-            main: Vec::new(),
-            socket: None,
+        None
+    };
+    let Some((cmd, values)) = call.filter(|_| !template) else {
+        let config = config
+            .or_else(|| env.get("CONTAINERPILOT"))
+            .ok_or_else(|| UsageError::new("-config flag is required"))?;
+        let config = String::from(config);
+        return Ok(if template {
+            Action::Render {
+                config,
+                out: out.map(String::from),
+            }
+        } else {
+            Action::Supervise {
+                config,
+                main: Vec::new(),
+                socket: None,
+            }
         });
     };
     let socket = env
         .get("TUG_SOCKET")
         .filter(|s| !s.is_empty())
         .unwrap_or(CONTAINERPILOT_SOCKET);
-    Ok(Action::Ctl([&["--socket", socket][..], &words].concat()))
+    let mut words = vec!["--socket", socket, cmd];
+    words.extend_from_slice(values);
+    Ok(Action::Ctl(words))
 }
 
 /// A Go boolean flag: `-x` alone is true, `-x=false` (or 0, f, F, FALSE,
