@@ -157,33 +157,47 @@ pub fn call_for(words: &[&str]) -> Result<Call, Usage> {
         return Err(unknown("command", cmd, &COMMANDS.map(|(c, _)| c)));
     }
     // Options only where a command has them; K=V and signal words are
-    // values, not options.
+    // values, not options. Each command has one option (-f and --follow
+    // are one), so `flagged` says which was given.
     let options: &[&str] = match cmd {
         "status" => &["--json"],
         "logs" => &["-f", "--follow"],
         _ => &[],
     };
-    let (flags, args): (Vec<&str>, Vec<&str>) = rest
-        .iter()
-        .partition(|w| !options.is_empty() && w.starts_with('-') && w.len() > 1);
-    if let Some(f) = flags.iter().find(|f| !options.contains(f)) {
-        let Usage(msg, _) = unknown("option", f, options);
-        return Err(Usage(format!("{cmd}: {msg}"), true));
+    let mut flagged = false;
+    let mut args = Vec::new();
+    for &w in rest {
+        if options.is_empty() || !w.starts_with('-') || w.len() < 2 {
+            args.push(w);
+        } else if options.contains(&w) {
+            flagged = true;
+        } else {
+            let Usage(msg, _) = unknown("option", w, options);
+            return Err(Usage(format!("{cmd}: {msg}"), true));
+        }
     }
-    // The arguments the usage line names: required, `[optional]`, `...`.
-    let mut names = usage.split(' ').skip(1).filter(|w| !w.starts_with("[-"));
-    let required = names.clone().filter(|w| !w.starts_with('[')).count();
-    let most = if usage.ends_with("...") {
-        usize::MAX
-    } else {
-        names.clone().count()
-    };
-    if let Some(missing) = names.nth(args.len()).filter(|_| args.len() < required) {
-        let missing = missing.trim_end_matches("...");
+    let n = args.len();
+    // The arguments the usage line names: required, `[optional]`, `...`
+    // (the options, `[-...]`, come last).
+    let (mut required, mut most, mut missing) = (0, 0, "");
+    for w in usage.split(' ').skip(1) {
+        if w.starts_with("[-") {
+            break;
+        }
+        if most == n {
+            missing = w.trim_end_matches("...");
+        }
+        most += 1;
+        required += usize::from(!w.starts_with('['));
+    }
+    if n < required {
         return Err(Usage(
             format!("{cmd}: missing {missing} (tug ctl {usage})"),
             false,
         ));
+    }
+    if usage.ends_with("...") {
+        most = usize::MAX;
     }
     if let Some(extra) = args.get(most) {
         return Err(Usage(
@@ -196,75 +210,71 @@ pub fn call_for(words: &[&str]) -> Result<Call, Usage> {
     }
     let bad = |msg: String| Usage(format!("{cmd}: {msg}"), false);
     let arg = |i: usize| args.get(i).copied().unwrap_or("");
-    let job = format!("/v3/jobs/{}", escape_path(arg(0)));
     let confirm = |s: &str| Show::Confirm(s.into());
-    let n = args.len();
     let plural = if n == 1 { "" } else { "s" };
-    let (get, path, body, show) = match cmd {
-        "ping" => (true, "/v3/ping".into(), String::new(), Show::Body),
-        "reload" => (
-            false,
-            "/v3/reload".into(),
-            String::new(),
-            confirm("reloaded the config"),
-        ),
-        "shutdown" => (
-            false,
-            "/v3/shutdown".into(),
-            String::new(),
-            confirm("shutting down"),
-        ),
+    let mut body = String::new();
+    // (GET or POST, the path after /v3/ or after the job's
+    // /v3/jobs/NAME/, whether it is a job's, how to show the answer)
+    let (get, route, of_job, show) = match cmd {
+        "ping" => (true, "ping", false, Show::Body),
+        "reload" => (false, "reload", false, confirm("reloaded the config")),
+        "shutdown" => (false, "shutdown", false, confirm("shutting down")),
         "status" => {
-            let (path, show) = match n {
-                0 => ("/v3/status".into(), Show::Table),
-                _ => (job, Show::Job),
+            let show = match (flagged, n) {
+                (true, _) => Show::Body,
+                (_, 0) => Show::Table,
+                _ => Show::Job,
             };
-            let json = flags.contains(&"--json");
-            (
-                true,
-                path,
-                String::new(),
-                if json { Show::Body } else { show },
-            )
+            (true, if n == 0 { "status" } else { "" }, n > 0, show)
         }
         // A job named `reopen` is read with -f (or the API).
-        "logs" if flags.is_empty() && arg(0) == "reopen" => {
-            (false, "/v3/logs/reopen".into(), String::new(), Show::Body)
-        }
-        "logs" if flags.is_empty() => (true, job + "/logs", String::new(), Show::Raw),
-        "logs" => (true, job + "/logs?follow", String::new(), Show::Stream),
+        "logs" if !flagged && arg(0) == "reopen" => (false, "logs/reopen", false, Show::Body),
+        "logs" if !flagged => (true, "logs", true, Show::Raw),
+        "logs" => (true, "logs?follow", true, Show::Stream),
         "signal" => {
             let sig = crate::signame::parse(arg(1))
                 .ok_or_else(|| bad(format!("unknown signal {}", q(&arg(1)))))?;
-            let body = format!("{{\"signal\":{sig}}}");
-            (false, job + "/signal", body, Show::Body)
+            body = format!("{{\"signal\":{sig}}}");
+            (false, "signal", true, Show::Body)
         }
-        "maintenance" => {
-            let (path, word) = match arg(0) {
-                "on" | "enable" => ("/v3/maintenance/enable", "on"),
-                "off" | "disable" => ("/v3/maintenance/disable", "off"),
-                w => return Err(bad(format!("{w} is not on or off", w = q(&w)))),
-            };
-            (
+        "maintenance" => match arg(0) {
+            "on" | "enable" => (
                 false,
-                path.into(),
-                String::new(),
-                Show::Confirm(format!("maintenance {word}")),
-            )
-        }
+                "maintenance/enable",
+                false,
+                confirm("maintenance on"),
+            ),
+            "off" | "disable" => (
+                false,
+                "maintenance/disable",
+                false,
+                confirm("maintenance off"),
+            ),
+            w => return Err(bad(format!("{w} is not on or off", w = q(&w)))),
+        },
         "putenv" => {
-            let body = json_object(&args, false).map_err(bad)?;
+            body = json_object(&args, false).map_err(bad)?;
             let done = format!("set {n} variable{plural} for jobs started from now on");
-            (false, "/v3/environ".into(), body, Show::Confirm(done))
+            (false, "environ", false, Show::Confirm(done))
         }
         "putmetric" => {
-            let body = json_object(&args, true).map_err(bad)?;
+            body = json_object(&args, true).map_err(bad)?;
             let done = format!("set {n} metric{plural}");
-            (false, "/v3/metric".into(), body, Show::Confirm(done))
+            (false, "metric", false, Show::Confirm(done))
         }
         // start, stop, restart: tug says what it did.
-        _ => (false, format!("{job}/{cmd}"), String::new(), Show::Body),
+        _ => (false, cmd, true, Show::Body),
     };
+    let mut path = String::from("/v3/");
+    if of_job {
+        // Job names go into the URL path: keep them intact.
+        path.push_str("jobs/");
+        crate::net::http::percent_encode(&mut path, arg(0), b"");
+        if !route.is_empty() {
+            path.push('/');
+        }
+    }
+    path.push_str(route);
     Ok(Call {
         method: if get { "GET" } else { "POST" },
         path,
@@ -307,13 +317,6 @@ fn is_json_number(s: &str) -> bool {
     // One digit, or several without a leading zero (JSON's rule).
     let int_ok = int.len() == 1 || (int.len() > 1 && !int.starts_with('0'));
     int_ok && frac_ok
-}
-
-/// Job names go into the URL path: keep them intact.
-fn escape_path(s: &str) -> String {
-    let mut out = String::new();
-    crate::net::http::percent_encode(&mut out, s, b"");
-    out
 }
 
 /// Where tug's socket may be, in the order to try, and what named them
