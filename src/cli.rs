@@ -10,6 +10,7 @@ use crate::env::Environ;
 use crate::num::dec;
 use crate::quote::q;
 use crate::signame;
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
@@ -17,8 +18,6 @@ use alloc::vec::Vec;
 use core::ffi::CStr;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The tini release whose interface tug reproduces in tini mode.
-const TINI_VERSION: &str = "0.19.0";
 const DEFAULT_GRACE_NS: u64 = 5_000_000_000;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -98,8 +97,9 @@ impl InitArgs<'_> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action<'a> {
     Init(InitArgs<'a>),
-    /// Print this text on stdout and exit 0 (--version, -h, -l).
-    Print(String),
+    /// Print this text on stdout and exit 0 (--version, -h, -l); most
+    /// texts are constants, borrowed rather than copied.
+    Print(Cow<'static, str>),
     /// Run a config's jobs, with the command after `--` (if any) as the
     /// main job.
     Supervise {
@@ -279,8 +279,11 @@ pub fn parse<'a>(
                 (Flavor::Tug, "socket") => {
                     socket = Some(inline_or_next(inline, args, &mut i, "--socket")?);
                 }
-                (Flavor::Tug, _) => return Err(unknown_option(&format!("--{name}"), TUG_LONG)),
-                _ => return Err(UsageError::new(format!("unknown option: --{name}"))),
+                // `--name` as written; only tug's message has hints.
+                _ => {
+                    let options = if flavor == Flavor::Tug { TUG_LONG } else { &[] };
+                    return Err(unknown_option(&arg[..2 + name.len()], options));
+                }
             }
             continue;
         }
@@ -296,29 +299,31 @@ pub fn parse<'a>(
         for (pos, c) in flags.char_indices() {
             match c {
                 'h' => return Ok(Action::Print(usage(flavor))),
-                'l' => return Ok(Action::Print(String::from(LICENSE))),
+                'l' => return Ok(Action::Print(LICENSE.into())),
                 // Always on when tug is not PID 1; accepted for tini's sake.
                 's' => {}
                 'g' => a.group = true,
                 'v' => a.verbosity += 1,
                 'w' => a.warn_on_reap = true,
                 'e' | 'p' => {
-                    let attached = &flags[pos + c.len_utf8()..];
+                    let flag = if c == 'e' { "-e" } else { "-p" };
+                    let attached = &flags[pos + 1..];
                     let v = if attached.is_empty() {
-                        take_value(args, &mut i, if c == 'e' { "-e" } else { "-p" })?
+                        take_value(args, &mut i, flag)?
                     } else {
                         attached
                     };
-                    if c == 'e' {
-                        let code: u8 = dec(v).ok_or_else(|| {
-                            UsageError::new(format!("Not a valid option for -e: {v}"))
-                        })?;
-                        a.remap_to_zero[usize::from(code / 64)] |= 1 << (code % 64);
+                    let valid = if c == 'e' {
+                        dec::<u8>(v).map(|code| {
+                            a.remap_to_zero[usize::from(code / 64)] |= 1 << (code % 64);
+                        })
                     } else {
-                        let sig = signame::parse(v).ok_or_else(|| {
-                            UsageError::new(format!("Not a valid option for -p: {v}"))
-                        })?;
-                        a.parent_death_signal = Some(sig);
+                        signame::parse(v).map(|sig| a.parent_death_signal = Some(sig))
+                    };
+                    if valid.is_none() {
+                        return Err(UsageError::new(format!(
+                            "Not a valid option for {flag}: {v}"
+                        )));
                     }
                     break;
                 }
@@ -462,7 +467,7 @@ fn help<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
     Ok(Action::Print(match word {
         "check" => help_text(Topic::Check),
         "render" => help_text(Topic::Render),
-        "ctl" => format!("{}\n", crate::ctl::USAGE),
+        "ctl" => format!("{}\n", crate::ctl::USAGE).into(),
         "registrator" => crate::registrator::options::USAGE.into(),
         "help" => usage(Flavor::Tug),
         _ => {
@@ -574,11 +579,14 @@ fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, Us
                 continue;
             }
             Cp::Version => {
-                return Ok(Action::Print(String::from(concat!(
-                    "Version: tug ",
-                    env!("CARGO_PKG_VERSION"),
-                    " (ContainerPilot-compatible)\n"
-                ))));
+                return Ok(Action::Print(
+                    concat!(
+                        "Version: tug ",
+                        env!("CARGO_PKG_VERSION"),
+                        " (ContainerPilot-compatible)\n"
+                    )
+                    .into(),
+                ));
             }
             Cp::Help => return Ok(Action::Print(usage(Flavor::ContainerPilot))),
             _ => inline_or_next(inline, args, &mut i, flag)?,
@@ -798,7 +806,7 @@ fn chaperone(args: &[&CStr], env: &Environ) -> Result<Action<'static>, UsageErro
     let words = utf8_words(args)?;
     let mut w = ChapWords::default();
     if let Some(text) = chap_words(&words, &mut w)? {
-        return Ok(Action::Print(String::from(text)));
+        return Ok(Action::Print(text.into()));
     }
     if w.flags & TASK != 0 {
         w.flags |= DISABLE_SERVICES | EXITKILLS;
@@ -947,15 +955,20 @@ fn leading_int(s: &str) -> u32 {
     dec(&s.trim_start()[..digits]).unwrap_or(0)
 }
 
-fn version_text(flavor: Flavor) -> String {
-    match flavor {
-        // Docker parses `docker-init --version` as "tini version X - git.Y".
-        Flavor::Tini => format!("tini version {TINI_VERSION} - git.tug-{VERSION}\n"),
-        _ => format!("tug {VERSION}\n"),
-    }
+fn version_text(flavor: Flavor) -> Cow<'static, str> {
+    Cow::Borrowed(match flavor {
+        // Docker parses `docker-init --version` as "tini version X - git.Y";
+        // 0.19.0: the tini release whose interface tug reproduces.
+        Flavor::Tini => concat!(
+            "tini version 0.19.0 - git.tug-",
+            env!("CARGO_PKG_VERSION"),
+            "\n"
+        ),
+        _ => concat!("tug ", env!("CARGO_PKG_VERSION"), "\n"),
+    })
 }
 
-pub fn usage(flavor: Flavor) -> String {
+pub fn usage(flavor: Flavor) -> Cow<'static, str> {
     let name = flavor.name();
     let grace = match flavor {
         Flavor::Tug => {
@@ -974,7 +987,7 @@ pub fn usage(flavor: Flavor) -> String {
         Flavor::Chaperone => return CHAPERONE_USAGE.into(),
         Flavor::Telchap => return crate::telchap::USAGE.into(),
         Flavor::ContainerPilot => {
-            return String::from(
+            return Cow::Borrowed(
                 "Usage: containerpilot -config FILE | -config FILE -template [-out FILE] | -version\n\
                  \x20      | -reload | -maintenance enable|disable | -putenv K=V... | -putmetric K=V...\n\
                  \x20      | -ping\n\
@@ -1010,11 +1023,12 @@ pub fn usage(flavor: Flavor) -> String {
             ""
         },
     )
+    .into()
 }
 
 /// `tug check --help`, `tug render --help`.
-fn help_text(topic: Topic) -> String {
-    String::from(match topic {
+fn help_text(topic: Topic) -> Cow<'static, str> {
+    Cow::Borrowed(match topic {
         Topic::Tug => return usage(Flavor::Tug),
         Topic::Registrator => crate::registrator::options::USAGE,
         Topic::Check => {
@@ -1313,7 +1327,7 @@ mod tests {
         let env = Environ::new(vec![]);
         assert_eq!(
             parse(Flavor::Tug, &args(&["--version"]), &env),
-            Ok(Action::Print(format!("tug {VERSION}\n")))
+            Ok(Action::Print(format!("tug {VERSION}\n").into()))
         );
         match parse(Flavor::Tini, &args(&["--version"]), &env) {
             Ok(Action::Print(t)) => assert!(t.starts_with("tini version 0.19.0 - git."), "{t}"),
@@ -1436,7 +1450,7 @@ mod tests {
 
     fn printed(words: &[&str]) -> String {
         match action(Flavor::Tug, words, &[]) {
-            Action::Print(t) => t,
+            Action::Print(t) => t.into_owned(),
             other => panic!("{words:?}: {other:?}"),
         }
     }
