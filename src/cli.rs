@@ -439,13 +439,7 @@ fn check_or_render<'a>(
 /// `tug registrator [OPTIONS] URI`: registrator's own command line.
 fn registrator<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, UsageError> {
     use crate::registrator::{Command, options};
-    let mut words = Vec::new();
-    for a in args {
-        let Ok(w) = a.to_str() else {
-            return Err(UsageError::new("arguments must be UTF-8"));
-        };
-        words.push(w);
-    }
+    let words = utf8_words(args)?;
     match options::parse(&words, &|k| env.get(k)) {
         Ok(Command::Help) => Ok(Action::Print(options::USAGE.into())),
         Ok(Command::Version) => Ok(Action::Print(version_text(Flavor::Tug))),

@@ -156,6 +156,12 @@ pub fn call_for(words: &[&str]) -> Result<Call, Usage> {
     if usage.is_empty() {
         return Err(unknown("command", cmd, &COMMANDS.map(|(c, _)| c)));
     }
+    // The errors from here on name the command first.
+    command_call(cmd, usage, rest).map_err(|Usage(msg, help)| Usage(format!("{cmd}: {msg}"), help))
+}
+
+/// The request of `cmd`, whose usage line is `usage`, with words `rest`.
+fn command_call(cmd: &str, usage: &str, rest: &[&str]) -> Result<Call, Usage> {
     // Options only where a command has them; K=V and signal words are
     // values, not options. Each command has one option (-f and --follow
     // are one), so `flagged` says which was given.
@@ -172,8 +178,7 @@ pub fn call_for(words: &[&str]) -> Result<Call, Usage> {
         } else if options.contains(&w) {
             flagged = true;
         } else {
-            let Usage(msg, _) = unknown("option", w, options);
-            return Err(Usage(format!("{cmd}: {msg}"), true));
+            return Err(unknown("option", w, options));
         }
     }
     let n = args.len();
@@ -191,24 +196,18 @@ pub fn call_for(words: &[&str]) -> Result<Call, Usage> {
         required += usize::from(!w.starts_with('['));
     }
     if n < required {
-        return Err(Usage(
-            format!("{cmd}: missing {missing} (tug ctl {usage})"),
-            false,
-        ));
+        return Err(Usage(format!("missing {missing} (tug ctl {usage})"), false));
     }
     if usage.ends_with("...") {
         most = usize::MAX;
     }
     if let Some(extra) = args.get(most) {
         return Err(Usage(
-            format!(
-                "{cmd}: unexpected {extra} (tug ctl {usage})",
-                extra = q(&extra)
-            ),
+            format!("unexpected {extra} (tug ctl {usage})", extra = q(&extra)),
             false,
         ));
     }
-    let bad = |msg: String| Usage(format!("{cmd}: {msg}"), false);
+    let bad = |msg: String| Usage(msg, false);
     let arg = |i: usize| args.get(i).copied().unwrap_or("");
     let confirm = |s: &str| Show::Confirm(s.into());
     let plural = if n == 1 { "" } else { "s" };
