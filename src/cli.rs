@@ -153,6 +153,9 @@ pub struct UsageError {
 }
 
 impl UsageError {
+    // #[cold]: only ever on the way to an error, so its callers keep it
+    // out of line and their error branches short (measured smaller).
+    #[cold]
     fn new(msg: impl Into<String>) -> UsageError {
         UsageError {
             msg: msg.into(),
@@ -183,6 +186,8 @@ const TUG_LONG: &[&str] = &["help", "version", "config", "socket", "grace"];
 const COMMANDS: &[&str] = &["check", "render", "ctl", "help", "registrator"];
 
 /// "unknown option: WORD", with the closest of `options` when one is near.
+// #[cold]: only on an error's path (callers keep it out of line).
+#[cold]
 fn unknown_option(word: &str, options: &[&str]) -> UsageError {
     let name = word.trim_start_matches('-');
     UsageError::new(match crate::config::decode::closest(name, options) {

@@ -137,6 +137,8 @@ fn usage_of(cmd: &str) -> &'static str {
 }
 
 /// "unknown command \"x\" (did you mean \"y\"?)"
+// #[cold]: only on an error's path (callers keep it out of line).
+#[cold]
 fn unknown(what: &str, word: &str, known: &[&str]) -> Usage {
     let hint = crate::config::decode::closest(word, known).map_or(String::new(), |k| {
         format!(" (did you mean {k}?)", k = q(&k))
@@ -328,37 +330,37 @@ pub struct Target {
 
 /// The sockets to try (module docs): `flag` is `--socket`.
 pub fn target(flag: Option<&str>, env: &crate::env::Environ) -> Target {
-    let one = |p: &str, from: &str| Target {
-        paths: vec![p.into()],
-        from: from.into(),
-    };
     let containerpilot = flag == Some(CONTAINERPILOT_SOCKET);
-    match flag {
-        Some(p) if !containerpilot => return one(p, "--socket or TUG_SOCKET"),
-        _ => {}
-    }
-    if let Some(p) = env.get("TUG_SOCKET").filter(|s| !s.is_empty()) {
-        return one(p, "--socket or TUG_SOCKET");
-    }
-    let config = env
-        .get("TUG_CONFIG")
-        .or_else(|| env.get("CONTAINERPILOT"))
-        .filter(|p| !p.is_empty());
-    if let Some(path) = config
-        && let Ok(cfg) = crate::config::load(path, env)
-        && let Some(sock) = cfg.control_socket
-    {
-        return one(&sock, &format!("control.socket in {path}"));
-    }
-    let default = if containerpilot {
-        CONTAINERPILOT_SOCKET
-    } else {
-        DEFAULT_SOCKET
+    let named = match flag {
+        Some(p) if !containerpilot => Some(p),
+        _ => env.get("TUG_SOCKET").filter(|s| !s.is_empty()),
     };
-    Target {
-        paths: crate::control::default_sockets(default).into(),
-        from: String::from("--socket or TUG_SOCKET"),
-    }
+    let mut from = String::from("--socket or TUG_SOCKET");
+    let paths = if let Some(p) = named {
+        vec![String::from(p)]
+    } else {
+        let config = env
+            .get("TUG_CONFIG")
+            .or_else(|| env.get("CONTAINERPILOT"))
+            .filter(|p| !p.is_empty());
+        let socket = config.and_then(|path| {
+            let sock = crate::config::load(path, env).ok()?.control_socket?;
+            Some((path, sock))
+        });
+        match socket {
+            Some((path, sock)) => {
+                from = format!("control.socket in {path}");
+                vec![sock]
+            }
+            None => crate::control::default_sockets(if containerpilot {
+                CONTAINERPILOT_SOCKET
+            } else {
+                DEFAULT_SOCKET
+            })
+            .into(),
+        }
+    };
+    Target { paths, from }
 }
 
 /// Connects to the first socket of `t` that answers; returns it and its
@@ -559,11 +561,15 @@ fn usage(fd: i32, code: i32) -> i32 {
     code
 }
 
+// #[cold]: only on an error's path (callers keep it out of line).
+#[cold]
 fn fail(code: i32, msg: &str) -> i32 {
     write_all(2, format!("tug ctl: {msg}\n").as_bytes());
     code
 }
 
+// #[cold]: only on an error's path (callers keep it out of line).
+#[cold]
 fn usage_error(u: &Usage) -> i32 {
     let more = if u.1 {
         "\n(tug ctl --help lists the commands)"

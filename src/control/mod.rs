@@ -716,6 +716,8 @@ fn job_name(name: &str) -> Result<String, Response> {
     })
 }
 
+// #[cold]: only on an error's path (callers keep it out of line).
+#[cold]
 fn unknown_job(name: &str) -> Response {
     Response::text(404, &format!("no job named {name}"))
 }
@@ -781,10 +783,14 @@ fn done() -> Response {
     Response::text(200, "")
 }
 
+// #[cold]: only on an error's path (callers keep it out of line).
+#[cold]
 fn unprocessable(msg: &str) -> Response {
     Response::text(422, msg)
 }
 
+// #[cold]: only on an error's path (callers keep it out of line).
+#[cold]
 fn not_found(path: &str) -> Response {
     Response::text(404, &format!("no route {path}"))
 }
