@@ -16,6 +16,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::ffi::CStr;
+use core::fmt::Write;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 const DEFAULT_GRACE_NS: u64 = 5_000_000_000;
@@ -507,9 +508,11 @@ pub fn check_verdict(file: &str, warnings: &[String], strict: bool) -> (i32, Str
     }
     let n = warnings.len();
     let s = if n == 1 { "" } else { "s" };
-    text.push_str(&format!(
-        "tug: {file}: {n} warning{s} (--strict makes warnings errors)\n"
-    ));
+    // Written into `text`: no String made and dropped for the line.
+    let _ = writeln!(
+        text,
+        "tug: {file}: {n} warning{s} (--strict makes warnings errors)"
+    );
     (1, text)
 }
 
