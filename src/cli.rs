@@ -460,16 +460,16 @@ fn registrator<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, Usage
 /// `tug help [COMMAND]`.
 fn help<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
     let word = match args {
-        [] => return Ok(Action::Print(usage(Flavor::Tug))),
+        [] => "help",
         [w] => w.to_str().unwrap_or("?"),
         _ => return Err(UsageError::new("help takes one command name")),
     };
-    Ok(Action::Print(match word {
-        "check" => help_text(Topic::Check),
-        "render" => help_text(Topic::Render),
-        "ctl" => format!("{}\n", crate::ctl::USAGE).into(),
-        "registrator" => crate::registrator::options::USAGE.into(),
-        "help" => usage(Flavor::Tug),
+    let topic = match word {
+        "check" => Topic::Check,
+        "render" => Topic::Render,
+        "registrator" => Topic::Registrator,
+        "help" => Topic::Tug,
+        "ctl" => return Ok(Action::Print(format!("{}\n", crate::ctl::USAGE).into())),
         _ => {
             return Err(UsageError::new(
                 match crate::config::decode::closest(word, COMMANDS) {
@@ -480,7 +480,8 @@ fn help<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
                 },
             ));
         }
-    }))
+    };
+    Ok(Action::Print(help_text(topic)))
 }
 
 /// The hint after `tug WORD` failed with "not found" (127): in init mode
