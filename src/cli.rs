@@ -10,15 +10,15 @@ use crate::env::Environ;
 use crate::num::dec;
 use crate::quote::q;
 use crate::signame;
+use alloc::borrow::Cow;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::ffi::CStr;
+use core::fmt::Write;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-/// The tini release whose interface tug reproduces in tini mode.
-const TINI_VERSION: &str = "0.19.0";
 const DEFAULT_GRACE_NS: u64 = 5_000_000_000;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -98,8 +98,9 @@ impl InitArgs<'_> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Action<'a> {
     Init(InitArgs<'a>),
-    /// Print this text on stdout and exit 0 (--version, -h, -l).
-    Print(String),
+    /// Print this text on stdout and exit 0 (--version, -h, -l); most
+    /// texts are constants, borrowed rather than copied.
+    Print(Cow<'static, str>),
     /// Run a config's jobs, with the command after `--` (if any) as the
     /// main job.
     Supervise {
@@ -153,6 +154,9 @@ pub struct UsageError {
 }
 
 impl UsageError {
+    // #[cold]: only ever on the way to an error, so its callers keep it
+    // out of line and their error branches short (measured smaller).
+    #[cold]
     fn new(msg: impl Into<String>) -> UsageError {
         UsageError {
             msg: msg.into(),
@@ -183,6 +187,8 @@ const TUG_LONG: &[&str] = &["help", "version", "config", "socket", "grace"];
 const COMMANDS: &[&str] = &["check", "render", "ctl", "help", "registrator"];
 
 /// "unknown option: WORD", with the closest of `options` when one is near.
+// #[cold]: only on an error's path (callers keep it out of line).
+#[cold]
 fn unknown_option(word: &str, options: &[&str]) -> UsageError {
     let name = word.trim_start_matches('-');
     UsageError::new(match crate::config::decode::closest(name, options) {
@@ -217,8 +223,9 @@ pub fn parse<'a>(
         grace_ns: DEFAULT_GRACE_NS,
     };
     let mut grace_flag = None;
-    let mut config: Option<String> = None;
-    let mut socket: Option<String> = None;
+    // Borrowed until the end: no String to drop on each error's way out.
+    let mut config = None;
+    let mut socket = None;
     if flavor == Flavor::ContainerPilot {
         return containerpilot(args, env);
     }
@@ -273,13 +280,16 @@ pub fn parse<'a>(
                     grace_flag = Some(parse_grace(v, "--grace")?);
                 }
                 (Flavor::Tug, "config") => {
-                    config = Some(inline_or_next(inline, args, &mut i, "--config")?.into());
+                    config = Some(inline_or_next(inline, args, &mut i, "--config")?);
                 }
                 (Flavor::Tug, "socket") => {
-                    socket = Some(inline_or_next(inline, args, &mut i, "--socket")?.into());
+                    socket = Some(inline_or_next(inline, args, &mut i, "--socket")?);
                 }
-                (Flavor::Tug, _) => return Err(unknown_option(&format!("--{name}"), TUG_LONG)),
-                _ => return Err(UsageError::new(format!("unknown option: --{name}"))),
+                // `--name` as written; only tug's message has hints.
+                _ => {
+                    let options = if flavor == Flavor::Tug { TUG_LONG } else { &[] };
+                    return Err(unknown_option(&arg[..2 + name.len()], options));
+                }
             }
             continue;
         }
@@ -295,29 +305,31 @@ pub fn parse<'a>(
         for (pos, c) in flags.char_indices() {
             match c {
                 'h' => return Ok(Action::Print(usage(flavor))),
-                'l' => return Ok(Action::Print(String::from(LICENSE))),
+                'l' => return Ok(Action::Print(LICENSE.into())),
                 // Always on when tug is not PID 1; accepted for tini's sake.
                 's' => {}
                 'g' => a.group = true,
                 'v' => a.verbosity += 1,
                 'w' => a.warn_on_reap = true,
                 'e' | 'p' => {
-                    let attached = &flags[pos + c.len_utf8()..];
+                    let flag = if c == 'e' { "-e" } else { "-p" };
+                    let attached = &flags[pos + 1..];
                     let v = if attached.is_empty() {
-                        take_value(args, &mut i, if c == 'e' { "-e" } else { "-p" })?
+                        take_value(args, &mut i, flag)?
                     } else {
                         attached
                     };
-                    if c == 'e' {
-                        let code: u8 = dec(v).ok_or_else(|| {
-                            UsageError::new(format!("Not a valid option for -e: {v}"))
-                        })?;
-                        a.remap_to_zero[usize::from(code / 64)] |= 1 << (code % 64);
+                    let valid = if c == 'e' {
+                        dec::<u8>(v).map(|code| {
+                            a.remap_to_zero[usize::from(code / 64)] |= 1 << (code % 64);
+                        })
                     } else {
-                        let sig = signame::parse(v).ok_or_else(|| {
-                            UsageError::new(format!("Not a valid option for -p: {v}"))
-                        })?;
-                        a.parent_death_signal = Some(sig);
+                        signame::parse(v).map(|sig| a.parent_death_signal = Some(sig))
+                    };
+                    if valid.is_none() {
+                        return Err(UsageError::new(format!(
+                            "Not a valid option for {flag}: {v}"
+                        )));
                     }
                     break;
                 }
@@ -337,9 +349,9 @@ pub fn parse<'a>(
         && let Some(config) = config.or_else(|| config_from_env(env))
     {
         return Ok(Action::Supervise {
-            config,
+            config: String::from(config),
             main: a.command,
-            socket,
+            socket: socket.map(String::from),
         });
     }
     if socket.is_some() {
@@ -366,11 +378,10 @@ pub fn parse<'a>(
 }
 
 /// TUG_CONFIG, or ContainerPilot's CONTAINERPILOT.
-fn config_from_env(env: &Environ) -> Option<String> {
+fn config_from_env(env: &Environ) -> Option<&'static str> {
     env.get("TUG_CONFIG")
         .or_else(|| env.get("CONTAINERPILOT"))
         .filter(|p| !p.is_empty())
-        .map(String::from)
 }
 
 /// `tug check [--strict] [--config] FILE`, `tug render [--config] FILE
@@ -380,41 +391,52 @@ fn subcommand<'a>(
     env: &Environ,
     topic: Topic,
 ) -> Result<Action<'a>, UsageError> {
+    check_or_render(args, env, topic).map_err(|e| UsageError { msg: e.msg, topic })
+}
+
+fn check_or_render<'a>(
+    args: &[&'a CStr],
+    env: &Environ,
+    topic: Topic,
+) -> Result<Action<'a>, UsageError> {
     let render = topic == Topic::Render;
-    let in_topic = |msg: String| UsageError { msg, topic };
     let mut config = None;
     let mut out = None;
     let mut strict = false;
     let mut i = 0;
     while i < args.len() {
-        let (arg, name, inline) = next_flag(args, &mut i).map_err(|e| in_topic(e.msg))?;
-        let mut value = |flag: &str| {
-            inline_or_next(inline, args, &mut i, flag)
-                .map(String::from)
-                .map_err(|e| in_topic(e.msg))
-        };
-        match (arg.starts_with('-'), name) {
-            (true, "help" | "h") => return Ok(Action::Print(help_text(topic))),
-            (true, "config") => config = Some(value("--config")?),
-            (true, "out") if render => out = Some(value("--out")?),
-            (true, "strict") if !render && inline.is_none() => strict = true,
-            (true, _) => {
+        let (arg, name, inline) = next_flag(args, &mut i)?;
+        if !arg.starts_with('-') {
+            if config.is_some() {
+                return Err(UsageError::new(format!("unexpected argument: {arg}")));
+            }
+            config = Some(arg);
+            continue;
+        }
+        match name {
+            "help" | "h" => return Ok(Action::Print(help_text(topic))),
+            "config" => config = Some(inline_or_next(inline, args, &mut i, "--config")?),
+            "out" if render => out = Some(inline_or_next(inline, args, &mut i, "--out")?),
+            "strict" if !render && inline.is_none() => strict = true,
+            _ => {
                 let options: &[&str] = if render {
                     &["config", "out", "help"]
                 } else {
                     &["config", "strict", "help"]
                 };
-                return Err(in_topic(unknown_option(arg, options).msg));
+                return Err(unknown_option(arg, options));
             }
-            (false, _) if config.is_none() => config = Some(String::from(arg)),
-            (false, _) => return Err(in_topic(format!("unexpected argument: {arg}"))),
         }
     }
     let config = config
         .or_else(|| config_from_env(env))
-        .ok_or_else(|| in_topic("no config given (--config FILE)".into()))?;
+        .ok_or_else(|| UsageError::new("no config given (--config FILE)"))?;
+    let config = String::from(config);
     Ok(if render {
-        Action::Render { config, out }
+        Action::Render {
+            config,
+            out: out.map(String::from),
+        }
     } else {
         Action::Check { config, strict }
     })
@@ -423,13 +445,7 @@ fn subcommand<'a>(
 /// `tug registrator [OPTIONS] URI`: registrator's own command line.
 fn registrator<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, UsageError> {
     use crate::registrator::{Command, options};
-    let mut words = Vec::new();
-    for a in args {
-        let Ok(w) = a.to_str() else {
-            return Err(UsageError::new("arguments must be UTF-8"));
-        };
-        words.push(w);
-    }
+    let words = utf8_words(args)?;
     match options::parse(&words, &|k| env.get(k)) {
         Ok(Command::Help) => Ok(Action::Print(options::USAGE.into())),
         Ok(Command::Version) => Ok(Action::Print(version_text(Flavor::Tug))),
@@ -444,16 +460,16 @@ fn registrator<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, Usage
 /// `tug help [COMMAND]`.
 fn help<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
     let word = match args {
-        [] => return Ok(Action::Print(usage(Flavor::Tug))),
+        [] => "help",
         [w] => w.to_str().unwrap_or("?"),
         _ => return Err(UsageError::new("help takes one command name")),
     };
-    Ok(Action::Print(match word {
-        "check" => help_text(Topic::Check),
-        "render" => help_text(Topic::Render),
-        "ctl" => format!("{}\n", crate::ctl::USAGE),
-        "registrator" => crate::registrator::options::USAGE.into(),
-        "help" => usage(Flavor::Tug),
+    let topic = match word {
+        "check" => Topic::Check,
+        "render" => Topic::Render,
+        "registrator" => Topic::Registrator,
+        "help" => Topic::Tug,
+        "ctl" => return Ok(Action::Print(format!("{}\n", crate::ctl::USAGE).into())),
         _ => {
             return Err(UsageError::new(
                 match crate::config::decode::closest(word, COMMANDS) {
@@ -464,7 +480,8 @@ fn help<'a>(args: &[&'a CStr]) -> Result<Action<'a>, UsageError> {
                 },
             ));
         }
-    }))
+    };
+    Ok(Action::Print(help_text(topic)))
 }
 
 /// The hint after `tug WORD` failed with "not found" (127): in init mode
@@ -492,14 +509,45 @@ pub fn check_verdict(file: &str, warnings: &[String], strict: bool) -> (i32, Str
     }
     let n = warnings.len();
     let s = if n == 1 { "" } else { "s" };
-    text.push_str(&format!(
-        "tug: {file}: {n} warning{s} (--strict makes warnings errors)\n"
-    ));
+    // Written into `text`: no String made and dropped for the line.
+    let _ = writeln!(
+        text,
+        "tug: {file}: {n} warning{s} (--strict makes warnings errors)"
+    );
     (1, text)
 }
 
 /// The control client's (ctl) constant, which the flags here default to.
 pub use crate::ctl::CONTAINERPILOT_SOCKET;
+
+/// ContainerPilot's flags (as `-name`, how its messages spell them).
+const CP_FLAGS: [(&str, Cp); 11] = [
+    ("-config", Cp::Config),
+    ("-out", Cp::Out),
+    ("-maintenance", Cp::Maintenance),
+    ("-putenv", Cp::Putenv),
+    ("-putmetric", Cp::Putmetric),
+    ("-template", Cp::Template),
+    ("-reload", Cp::Reload),
+    ("-ping", Cp::Ping),
+    ("-version", Cp::Version),
+    ("-h", Cp::Help),
+    ("-help", Cp::Help),
+];
+
+#[derive(Clone, Copy)]
+enum Cp {
+    Config,
+    Out,
+    Maintenance,
+    Putenv,
+    Putmetric,
+    Template,
+    Reload,
+    Ping,
+    Version,
+    Help,
+}
 
 /// ContainerPilot's command line: Go's flag package, so `-flag value`,
 /// `-flag=value` and `--flag` all work. Its control subcommands (`-reload`,
@@ -509,85 +557,102 @@ pub use crate::ctl::CONTAINERPILOT_SOCKET;
 /// is accepted and not read (ContainerPilot rendered it only to find the
 /// socket).
 fn containerpilot<'a>(args: &[&'a CStr], env: &Environ) -> Result<Action<'a>, UsageError> {
-    let mut config = None;
-    let (mut template, mut out) = (false, None);
-    let (mut reload, mut ping, mut maintenance) = (false, false, None);
+    let (mut config, mut out, mut maintenance) = (None, None, None);
+    let (mut template, mut reload, mut ping) = (false, false, false);
     let (mut putenv, mut putmetric) = (Vec::new(), Vec::new());
     let mut i = 0;
     while i < args.len() {
         let (arg, name, inline) = next_flag(args, &mut i)?;
-        let mut value = |flag: &str| inline_or_next(inline, args, &mut i, flag);
-        match name {
-            "config" => config = Some(String::from(value("-config")?)),
-            "out" => out = Some(String::from(value("-out")?)),
-            "template" => template = go_bool(arg, inline)?,
-            "reload" => reload = go_bool(arg, inline)?,
-            "ping" => ping = go_bool(arg, inline)?,
-            "maintenance" => {
-                let v = value("-maintenance")?;
-                maintenance = match v {
-                    "enable" | "disable" => Some(v),
-                    _ => {
-                        return Err(UsageError::new(format!(
-                            "-maintenance: {v} is not enable or disable",
-                            v = q(&v)
-                        )));
-                    }
-                };
+        let Some(&(flag, what)) = CP_FLAGS.iter().find(|(f, _)| f[1..] == *name) else {
+            return Err(UsageError::new(format!(
+                "flag provided but not defined: {arg}"
+            )));
+        };
+        let value = match what {
+            Cp::Template => {
+                template = go_bool(arg, inline)?;
+                continue;
             }
-            "putenv" | "putmetric" => {
-                let v = value(&format!("-{name}"))?;
-                if !v.contains('=') {
-                    return Err(UsageError::new(format!(
-                        "flag value '{v}' was not in the format 'key=val'"
-                    )));
-                }
-                match name {
-                    "putenv" => putenv.push(v),
-                    _ => putmetric.push(v),
-                }
+            Cp::Reload => {
+                reload = go_bool(arg, inline)?;
+                continue;
             }
-            "version" => {
-                return Ok(Action::Print(format!(
-                    "Version: tug {VERSION} (ContainerPilot-compatible)\n"
-                )));
+            Cp::Ping => {
+                ping = go_bool(arg, inline)?;
+                continue;
             }
-            "h" | "help" => return Ok(Action::Print(usage(Flavor::ContainerPilot))),
-            _ => {
+            Cp::Version => {
+                return Ok(Action::Print(
+                    concat!(
+                        "Version: tug ",
+                        env!("CARGO_PKG_VERSION"),
+                        " (ContainerPilot-compatible)\n"
+                    )
+                    .into(),
+                ));
+            }
+            Cp::Help => return Ok(Action::Print(usage(Flavor::ContainerPilot))),
+            _ => inline_or_next(inline, args, &mut i, flag)?,
+        };
+        match what {
+            Cp::Config => config = Some(value),
+            Cp::Out => out = Some(value),
+            Cp::Maintenance if matches!(value, "enable" | "disable") => maintenance = Some(value),
+            Cp::Maintenance => {
                 return Err(UsageError::new(format!(
-                    "flag provided but not defined: {arg}"
+                    "-maintenance: {v} is not enable or disable",
+                    v = q(&value)
                 )));
             }
+            _ if !value.contains('=') => {
+                return Err(UsageError::new(format!(
+                    "flag value '{value}' was not in the format 'key=val'"
+                )));
+            }
+            Cp::Putenv => putenv.push(value),
+            _ => putmetric.push(value),
         }
     }
-    let config = config.or_else(|| env.get("CONTAINERPILOT").map(String::from));
-    if template {
-        let config = config.ok_or_else(|| UsageError::new("-config flag is required"))?;
-        return Ok(Action::Render { config, out });
-    }
-    let words: Vec<&'a str> = if reload {
-        vec!["reload"]
-    } else if let Some(m) = maintenance {
-        vec!["maintenance", m]
+    // The ctl command and its arguments.
+    let m = maintenance.as_slice();
+    let call: Option<(&str, &[&str])> = if reload {
+        Some(("reload", &[]))
+    } else if !m.is_empty() {
+        Some(("maintenance", m))
     } else if !putenv.is_empty() {
-        [&["putenv"][..], &putenv].concat()
+        Some(("putenv", &putenv))
     } else if !putmetric.is_empty() {
-        [&["putmetric"][..], &putmetric].concat()
+        Some(("putmetric", &putmetric))
     } else if ping {
-        vec!["ping"]
+        Some(("ping", &[]))
     } else {
-        let config = config.ok_or_else(|| UsageError::new("-config flag is required"))?;
-        return Ok(Action::Supervise {
-            config,
-            main: Vec::new(),
-            socket: None,
+        None
+    };
+    let Some((cmd, values)) = call.filter(|_| !template) else {
+        let config = config
+            .or_else(|| env.get("CONTAINERPILOT"))
+            .ok_or_else(|| UsageError::new("-config flag is required"))?;
+        let config = String::from(config);
+        return Ok(if template {
+            Action::Render {
+                config,
+                out: out.map(String::from),
+            }
+        } else {
+            Action::Supervise {
+                config,
+                main: Vec::new(),
+                socket: None,
+            }
         });
     };
     let socket = env
         .get("TUG_SOCKET")
         .filter(|s| !s.is_empty())
         .unwrap_or(CONTAINERPILOT_SOCKET);
-    Ok(Action::Ctl([&["--socket", socket][..], &words].concat()))
+    let mut words = vec!["--socket", socket, cmd];
+    words.extend_from_slice(values);
+    Ok(Action::Ctl(words))
 }
 
 /// A Go boolean flag: `-x` alone is true, `-x=false` (or 0, f, F, FALSE,
@@ -611,41 +676,67 @@ const CHAPERONE_USAGE: &str = "Usage: chaperone [--config=P] [--user=U | --creat
      default /etc/chaperone.d; CMD is the CONSOLE service; --show-dependencies\n\
      prints tug's job graph, as tug check; _CHAP_OPTIONS holds defaults)\n";
 
-/// What one chaperone command line (or `_CHAP_OPTIONS`) says.
+/// Chaperone's options, as a table (one loop for them all, rather than a
+/// match arm with code for each): the ones that take a value first (index
+/// `k` is `ChapWords::values[k]`), then the flags (bit `k` of
+/// `ChapWords::flags`), then the two that print and exit.
+const CHAP_OPTIONS: [&str; 18] = [
+    "config",
+    "user",
+    "create-user",
+    "default-home",
+    "log-level",
+    "force",
+    "exitkills",
+    "no-exitkills",
+    "ignore-failures",
+    "no-console-log",
+    "no-syslog",
+    "disable-services",
+    "task",
+    "debug",
+    "no-defaults",
+    "show-dependencies",
+    "version",
+    "help",
+];
+/// How many of `CHAP_OPTIONS` take a value; the flags follow, up to
+/// `CHAP_PRINT`.
+const CHAP_VALUES: usize = 5;
+const CHAP_PRINT: usize = 16;
+// The flags' bits (their index in `CHAP_OPTIONS`).
+const EXITKILLS: u32 = 1 << 6;
+const NO_EXITKILLS: u32 = 1 << 7;
+const IGNORE_FAILURES: u32 = 1 << 8;
+const NO_CONSOLE_LOG: u32 = 1 << 9;
+const NO_SYSLOG: u32 = 1 << 10;
+const DISABLE_SERVICES: u32 = 1 << 11;
+const TASK: u32 = 1 << 12;
+const DEBUG: u32 = 1 << 13;
+const NO_DEFAULTS: u32 = 1 << 14;
+const SHOW: u32 = 1 << 15;
+
+const CHAPERONE_VERSION: &str = concat!("chaperone (tug ", env!("CARGO_PKG_VERSION"), ")\n");
+
+/// What one chaperone command line (or `_CHAP_OPTIONS`) says, borrowed
+/// from its words.
 #[derive(Default)]
-struct ChapWords {
-    o: chap::Options,
-    show: bool,
-    no_defaults: bool,
-    debug: bool,
+struct ChapWords<'a> {
+    /// config, user, create-user, default-home, log-level; an empty
+    /// config is None (the default applies).
+    values: [Option<&'a str>; CHAP_VALUES],
+    flags: u32,
+    command: &'a [&'a str],
 }
 
 /// Chaperone's options (docopt: `--name=V` or `--name V`, a unique
 /// prefix is enough, options end at the first word that is not one).
 /// `--force` is accepted and does nothing (tug needs no PID 1).
-/// `Ok(Err(text))`: print the text and exit (`--version`, `--help`).
-fn chap_words(args: &[&str]) -> Result<Result<ChapWords, String>, UsageError> {
-    const KNOWN: [&str; 18] = [
-        "config",
-        "force",
-        "exitkills",
-        "version",
-        "help",
-        "user",
-        "create-user",
-        "default-home",
-        "no-exitkills",
-        "ignore-failures",
-        "log-level",
-        "no-console-log",
-        "debug",
-        "disable-services",
-        "no-defaults",
-        "no-syslog",
-        "show-dependencies",
-        "task",
-    ];
-    let mut w = ChapWords::default();
+/// `Ok(Some(text))`: print the text and exit (`--version`, `--help`).
+fn chap_words<'a>(
+    args: &'a [&'a str],
+    w: &mut ChapWords<'a>,
+) -> Result<Option<&'static str>, UsageError> {
     let mut i = 0;
     while i < args.len() && args[i].starts_with("--") {
         let arg = args[i];
@@ -657,20 +748,21 @@ fn chap_words(args: &[&str]) -> Result<Result<ChapWords, String>, UsageError> {
             Some((n, v)) => (n, Some(v)),
             None => (&arg[2..], None),
         };
+        // The option named, or the only one `name` is a prefix of.
         let mut hit = None;
         let mut n = 0;
-        for k in KNOWN {
-            if k == name {
+        for (k, o) in CHAP_OPTIONS.iter().enumerate() {
+            if *o == name {
                 hit = Some(k);
                 n = 1;
                 break;
             }
-            if k.starts_with(name) {
+            if o.starts_with(name) {
                 hit = Some(k);
                 n += 1;
             }
         }
-        let name = match hit {
+        let k = match hit {
             Some(k) if n == 1 => k,
             _ => {
                 return Err(UsageError::new(format!(
@@ -678,48 +770,31 @@ fn chap_words(args: &[&str]) -> Result<Result<ChapWords, String>, UsageError> {
                 )));
             }
         };
-        let takes = matches!(
-            name,
-            "config" | "user" | "create-user" | "default-home" | "log-level"
-        );
-        let value = match (takes, inline) {
-            (true, Some(v)) => Some(String::from(v)),
-            (true, None) => match args.get(i) {
-                Some(v) => {
-                    i += 1;
-                    Some(String::from(*v))
-                }
-                None => return Err(UsageError::new(format!("--{name} needs a value"))),
-            },
-            (false, Some(_)) => {
-                return Err(UsageError::new(format!("--{name} takes no value")));
-            }
-            (false, None) => None,
-        };
-        let o = &mut w.o;
-        match name {
-            "config" => o.config = value.unwrap_or_default(),
-            "user" => o.user = value,
-            "create-user" => o.create_user = value,
-            "default-home" => o.default_home = value,
-            "log-level" => o.log_level = value,
-            "force" => {}
-            "exitkills" => o.exitkills = true,
-            "no-exitkills" => o.no_exitkills = true,
-            "ignore-failures" => o.ignore_failures = true,
-            "no-console-log" => o.no_console_log = true,
-            "no-syslog" => o.no_syslog = true,
-            "disable-services" => o.disable_services = true,
-            "task" => o.task = true,
-            "debug" => w.debug = true,
-            "no-defaults" => w.no_defaults = true,
-            "show-dependencies" => w.show = true,
-            "version" => return Ok(Err(format!("chaperone (tug {VERSION})\n"))),
-            _ => return Ok(Err(CHAPERONE_USAGE.into())),
+        let name = CHAP_OPTIONS[k];
+        if k < CHAP_VALUES {
+            let v = match inline {
+                Some(v) => v,
+                None => match args.get(i) {
+                    Some(v) => {
+                        i += 1;
+                        v
+                    }
+                    None => return Err(UsageError::new(format!("--{name} needs a value"))),
+                },
+            };
+            w.values[k] = Some(v).filter(|v| k != 0 || !v.is_empty());
+        } else if inline.is_some() {
+            return Err(UsageError::new(format!("--{name} takes no value")));
+        } else if k < CHAP_PRINT {
+            w.flags |= 1 << k;
+        } else if name == "version" {
+            return Ok(Some(CHAPERONE_VERSION));
+        } else {
+            return Ok(Some(CHAPERONE_USAGE));
         }
     }
-    w.o.command = args[i..].iter().map(|a| String::from(*a)).collect();
-    Ok(Ok(w))
+    w.command = &args[i..];
+    Ok(None)
 }
 
 /// The chaperone personality: its command line, then `_CHAP_OPTIONS`
@@ -728,93 +803,92 @@ fn chap_words(args: &[&str]) -> Result<Result<ChapWords, String>, UsageError> {
 /// command line implies `--disable-services`, `--exitkills` and (unless
 /// `--debug`) `--no-console-log`; `--debug` is `--log-level debug`.
 fn chaperone(args: &[&CStr], env: &Environ) -> Result<Action<'static>, UsageError> {
+    // Declared first: `w` borrows the words of both.
+    let split: Vec<String>;
+    let defaults_words: Vec<&str>;
     let words = utf8_words(args)?;
-    let mut w = match chap_words(&words)? {
-        Ok(w) => w,
-        Err(text) => return Ok(Action::Print(text)),
-    };
-    if w.o.task {
-        w.o.disable_services = true;
-        w.o.exitkills = true;
-        w.o.no_console_log |= !w.debug;
+    let mut w = ChapWords::default();
+    if let Some(text) = chap_words(&words, &mut w)? {
+        return Ok(Action::Print(text.into()));
     }
-    if let Some(defaults) = env.get("_CHAP_OPTIONS").filter(|_| !w.no_defaults) {
+    if w.flags & TASK != 0 {
+        w.flags |= DISABLE_SERVICES | EXITKILLS;
+        if w.flags & DEBUG == 0 {
+            w.flags |= NO_CONSOLE_LOG;
+        }
+    }
+    if let Some(defaults) = env
+        .get("_CHAP_OPTIONS")
+        .filter(|_| w.flags & NO_DEFAULTS == 0)
+    {
         let bad = |e: &str| {
             UsageError::new(format!(
                 "_CHAP_OPTIONS ({defaults}): {e}",
                 defaults = q(&defaults)
             ))
         };
-        let split = crate::config::words::split(defaults).map_err(bad)?;
-        let split: Vec<&str> = split.iter().map(String::as_str).collect();
-        let d = match chap_words(&split).map_err(|e| bad(&e.msg))? {
-            Ok(d) => d,
-            Err(_) => return Err(bad("--version and --help are not defaults")),
-        };
-        let (o, e) = (&mut w.o, d.o);
-        let text = |a: &mut String, b: String| {
-            if a.is_empty() {
-                *a = b;
-            }
-        };
-        text(&mut o.config, e.config);
-        o.user = o.user.take().or(e.user);
-        o.create_user = o.create_user.take().or(e.create_user);
-        o.default_home = o.default_home.take().or(e.default_home);
-        o.log_level = o.log_level.take().or(e.log_level);
-        for (a, b) in [
-            (&mut o.exitkills, e.exitkills),
-            (&mut o.no_exitkills, e.no_exitkills),
-            (&mut o.ignore_failures, e.ignore_failures),
-            (&mut o.no_console_log, e.no_console_log),
-            (&mut o.no_syslog, e.no_syslog),
-            (&mut o.disable_services, e.disable_services),
-            (&mut o.task, e.task),
-            (&mut w.show, d.show),
-            (&mut w.debug, d.debug),
-        ] {
-            *a |= b;
+        split = crate::config::words::split(defaults).map_err(bad)?;
+        defaults_words = split.iter().map(String::as_str).collect();
+        let mut d = ChapWords::default();
+        match chap_words(&defaults_words, &mut d) {
+            Ok(None) => {}
+            Ok(Some(_)) => return Err(bad("--version and --help are not defaults")),
+            Err(e) => return Err(bad(&e.msg)),
         }
-        if o.command.is_empty() {
-            o.command = e.command;
+        for (a, b) in w.values.iter_mut().zip(d.values) {
+            *a = a.or(b);
+        }
+        w.flags |= d.flags;
+        if w.command.is_empty() {
+            w.command = d.command;
         }
     }
-    let o = &mut w.o;
-    o.command_line = true;
-    if o.config.is_empty() {
-        o.config = String::from("/etc/chaperone.d");
+    let [config, user, create_user, default_home, mut log_level] = w.values;
+    let on = |flag: u32| w.flags & flag != 0;
+    if on(DEBUG) {
+        log_level = Some("debug");
     }
-    if w.debug {
-        o.log_level = Some(String::from("debug"));
-    }
-    if let Some(l) = o
-        .log_level
-        .as_deref()
-        .filter(|l| chap::priority(l).is_none())
-    {
+    if let Some(l) = log_level.filter(|l| chap::priority(l).is_none()) {
         return Err(UsageError::new(format!(
             "--log-level {l} is not a priority (emerg, alert, crit, err, warn, notice, info, debug)",
             l = q(&l)
         )));
     }
-    if let Some(spec) = &o.create_user {
-        o.user = Some(create_user_name(spec).ok_or_else(|| {
+    let user = match create_user {
+        Some(spec) => Some(create_user_name(spec).ok_or_else(|| {
             UsageError::new(format!("invalid format for --create-user argument: {spec}"))
-        })?);
-    }
-    if o.command.is_empty() && o.task {
+        })?),
+        None => user.map(String::from),
+    };
+    if w.command.is_empty() && on(TASK) {
         return Err(UsageError::new(
             "--task can only be used if a shell command is specified as an argument",
         ));
     }
-    if o.command.is_empty() && o.disable_services && !w.show {
+    if w.command.is_empty() && on(DISABLE_SERVICES) && !on(SHOW) {
         return Err(UsageError::new(
             "--disable-services not valid without specifying a command to run",
         ));
     }
+    let text = |v: Option<&str>| v.map(String::from);
     Ok(Action::Chaperone {
-        opts: alloc::boxed::Box::new(w.o),
-        show: w.show,
+        opts: alloc::boxed::Box::new(chap::Options {
+            config: String::from(config.unwrap_or("/etc/chaperone.d")),
+            command_line: true,
+            user,
+            create_user: text(create_user),
+            default_home: text(default_home),
+            exitkills: on(EXITKILLS),
+            no_exitkills: on(NO_EXITKILLS),
+            ignore_failures: on(IGNORE_FAILURES),
+            log_level: text(log_level),
+            no_console_log: on(NO_CONSOLE_LOG),
+            no_syslog: on(NO_SYSLOG),
+            disable_services: on(DISABLE_SERVICES),
+            task: on(TASK),
+            command: w.command.iter().map(|a| String::from(*a)).collect(),
+        }),
+        show: on(SHOW),
     })
 }
 
@@ -884,15 +958,20 @@ fn leading_int(s: &str) -> u32 {
     dec(&s.trim_start()[..digits]).unwrap_or(0)
 }
 
-fn version_text(flavor: Flavor) -> String {
-    match flavor {
-        // Docker parses `docker-init --version` as "tini version X - git.Y".
-        Flavor::Tini => format!("tini version {TINI_VERSION} - git.tug-{VERSION}\n"),
-        _ => format!("tug {VERSION}\n"),
-    }
+fn version_text(flavor: Flavor) -> Cow<'static, str> {
+    Cow::Borrowed(match flavor {
+        // Docker parses `docker-init --version` as "tini version X - git.Y";
+        // 0.19.0: the tini release whose interface tug reproduces.
+        Flavor::Tini => concat!(
+            "tini version 0.19.0 - git.tug-",
+            env!("CARGO_PKG_VERSION"),
+            "\n"
+        ),
+        _ => concat!("tug ", env!("CARGO_PKG_VERSION"), "\n"),
+    })
 }
 
-pub fn usage(flavor: Flavor) -> String {
+pub fn usage(flavor: Flavor) -> Cow<'static, str> {
     let name = flavor.name();
     let grace = match flavor {
         Flavor::Tug => {
@@ -911,7 +990,7 @@ pub fn usage(flavor: Flavor) -> String {
         Flavor::Chaperone => return CHAPERONE_USAGE.into(),
         Flavor::Telchap => return crate::telchap::USAGE.into(),
         Flavor::ContainerPilot => {
-            return String::from(
+            return Cow::Borrowed(
                 "Usage: containerpilot -config FILE | -config FILE -template [-out FILE] | -version\n\
                  \x20      | -reload | -maintenance enable|disable | -putenv K=V... | -putmetric K=V...\n\
                  \x20      | -ping\n\
@@ -947,11 +1026,12 @@ pub fn usage(flavor: Flavor) -> String {
             ""
         },
     )
+    .into()
 }
 
 /// `tug check --help`, `tug render --help`.
-fn help_text(topic: Topic) -> String {
-    String::from(match topic {
+fn help_text(topic: Topic) -> Cow<'static, str> {
+    Cow::Borrowed(match topic {
         Topic::Tug => return usage(Flavor::Tug),
         Topic::Registrator => crate::registrator::options::USAGE,
         Topic::Check => {
@@ -1250,7 +1330,7 @@ mod tests {
         let env = Environ::new(vec![]);
         assert_eq!(
             parse(Flavor::Tug, &args(&["--version"]), &env),
-            Ok(Action::Print(format!("tug {VERSION}\n")))
+            Ok(Action::Print(format!("tug {VERSION}\n").into()))
         );
         match parse(Flavor::Tini, &args(&["--version"]), &env) {
             Ok(Action::Print(t)) => assert!(t.starts_with("tini version 0.19.0 - git."), "{t}"),
@@ -1373,7 +1453,7 @@ mod tests {
 
     fn printed(words: &[&str]) -> String {
         match action(Flavor::Tug, words, &[]) {
-            Action::Print(t) => t,
+            Action::Print(t) => t.into_owned(),
             other => panic!("{words:?}: {other:?}"),
         }
     }

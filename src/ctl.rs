@@ -137,6 +137,8 @@ fn usage_of(cmd: &str) -> &'static str {
 }
 
 /// "unknown command \"x\" (did you mean \"y\"?)"
+// #[cold]: only on an error's path (callers keep it out of line).
+#[cold]
 fn unknown(what: &str, word: &str, known: &[&str]) -> Usage {
     let hint = crate::config::decode::closest(word, known).map_or(String::new(), |k| {
         format!(" (did you mean {k}?)", k = q(&k))
@@ -156,115 +158,124 @@ pub fn call_for(words: &[&str]) -> Result<Call, Usage> {
     if usage.is_empty() {
         return Err(unknown("command", cmd, &COMMANDS.map(|(c, _)| c)));
     }
+    // The errors from here on name the command first.
+    command_call(cmd, usage, rest).map_err(|Usage(msg, help)| Usage(format!("{cmd}: {msg}"), help))
+}
+
+/// The request of `cmd`, whose usage line is `usage`, with words `rest`.
+fn command_call(cmd: &str, usage: &str, rest: &[&str]) -> Result<Call, Usage> {
     // Options only where a command has them; K=V and signal words are
-    // values, not options.
+    // values, not options. Each command has one option (-f and --follow
+    // are one), so `flagged` says which was given.
     let options: &[&str] = match cmd {
         "status" => &["--json"],
         "logs" => &["-f", "--follow"],
         _ => &[],
     };
-    let (flags, args): (Vec<&str>, Vec<&str>) = rest
-        .iter()
-        .partition(|w| !options.is_empty() && w.starts_with('-') && w.len() > 1);
-    if let Some(f) = flags.iter().find(|f| !options.contains(f)) {
-        let Usage(msg, _) = unknown("option", f, options);
-        return Err(Usage(format!("{cmd}: {msg}"), true));
+    let mut flagged = false;
+    let mut args = Vec::new();
+    for &w in rest {
+        if options.is_empty() || !w.starts_with('-') || w.len() < 2 {
+            args.push(w);
+        } else if options.contains(&w) {
+            flagged = true;
+        } else {
+            return Err(unknown("option", w, options));
+        }
     }
-    // The arguments the usage line names: required, `[optional]`, `...`.
-    let mut names = usage.split(' ').skip(1).filter(|w| !w.starts_with("[-"));
-    let required = names.clone().filter(|w| !w.starts_with('[')).count();
-    let most = if usage.ends_with("...") {
-        usize::MAX
-    } else {
-        names.clone().count()
-    };
-    if let Some(missing) = names.nth(args.len()).filter(|_| args.len() < required) {
-        let missing = missing.trim_end_matches("...");
-        return Err(Usage(
-            format!("{cmd}: missing {missing} (tug ctl {usage})"),
-            false,
-        ));
+    let n = args.len();
+    // The arguments the usage line names: required, `[optional]`, `...`
+    // (the options, `[-...]`, come last).
+    let (mut required, mut most, mut missing) = (0, 0, "");
+    for w in usage.split(' ').skip(1) {
+        if w.starts_with("[-") {
+            break;
+        }
+        if most == n {
+            missing = w.trim_end_matches("...");
+        }
+        most += 1;
+        required += usize::from(!w.starts_with('['));
+    }
+    if n < required {
+        return Err(Usage(format!("missing {missing} (tug ctl {usage})"), false));
+    }
+    if usage.ends_with("...") {
+        most = usize::MAX;
     }
     if let Some(extra) = args.get(most) {
         return Err(Usage(
-            format!(
-                "{cmd}: unexpected {extra} (tug ctl {usage})",
-                extra = q(&extra)
-            ),
+            format!("unexpected {extra} (tug ctl {usage})", extra = q(&extra)),
             false,
         ));
     }
-    let bad = |msg: String| Usage(format!("{cmd}: {msg}"), false);
+    let bad = |msg: String| Usage(msg, false);
     let arg = |i: usize| args.get(i).copied().unwrap_or("");
-    let job = format!("/v3/jobs/{}", escape_path(arg(0)));
     let confirm = |s: &str| Show::Confirm(s.into());
-    let n = args.len();
     let plural = if n == 1 { "" } else { "s" };
-    let (get, path, body, show) = match cmd {
-        "ping" => (true, "/v3/ping".into(), String::new(), Show::Body),
-        "reload" => (
-            false,
-            "/v3/reload".into(),
-            String::new(),
-            confirm("reloaded the config"),
-        ),
-        "shutdown" => (
-            false,
-            "/v3/shutdown".into(),
-            String::new(),
-            confirm("shutting down"),
-        ),
+    let mut body = String::new();
+    // (GET or POST, the path after /v3/ or after the job's
+    // /v3/jobs/NAME/, whether it is a job's, how to show the answer)
+    let (get, route, of_job, show) = match cmd {
+        "ping" => (true, "ping", false, Show::Body),
+        "reload" => (false, "reload", false, confirm("reloaded the config")),
+        "shutdown" => (false, "shutdown", false, confirm("shutting down")),
         "status" => {
-            let (path, show) = match n {
-                0 => ("/v3/status".into(), Show::Table),
-                _ => (job, Show::Job),
+            let show = match (flagged, n) {
+                (true, _) => Show::Body,
+                (_, 0) => Show::Table,
+                _ => Show::Job,
             };
-            let json = flags.contains(&"--json");
-            (
-                true,
-                path,
-                String::new(),
-                if json { Show::Body } else { show },
-            )
+            (true, if n == 0 { "status" } else { "" }, n > 0, show)
         }
         // A job named `reopen` is read with -f (or the API).
-        "logs" if flags.is_empty() && arg(0) == "reopen" => {
-            (false, "/v3/logs/reopen".into(), String::new(), Show::Body)
-        }
-        "logs" if flags.is_empty() => (true, job + "/logs", String::new(), Show::Raw),
-        "logs" => (true, job + "/logs?follow", String::new(), Show::Stream),
+        "logs" if !flagged && arg(0) == "reopen" => (false, "logs/reopen", false, Show::Body),
+        "logs" if !flagged => (true, "logs", true, Show::Raw),
+        "logs" => (true, "logs?follow", true, Show::Stream),
         "signal" => {
             let sig = crate::signame::parse(arg(1))
                 .ok_or_else(|| bad(format!("unknown signal {}", q(&arg(1)))))?;
-            let body = format!("{{\"signal\":{sig}}}");
-            (false, job + "/signal", body, Show::Body)
+            body = format!("{{\"signal\":{sig}}}");
+            (false, "signal", true, Show::Body)
         }
-        "maintenance" => {
-            let (path, word) = match arg(0) {
-                "on" | "enable" => ("/v3/maintenance/enable", "on"),
-                "off" | "disable" => ("/v3/maintenance/disable", "off"),
-                w => return Err(bad(format!("{w} is not on or off", w = q(&w)))),
-            };
-            (
+        "maintenance" => match arg(0) {
+            "on" | "enable" => (
                 false,
-                path.into(),
-                String::new(),
-                Show::Confirm(format!("maintenance {word}")),
-            )
-        }
+                "maintenance/enable",
+                false,
+                confirm("maintenance on"),
+            ),
+            "off" | "disable" => (
+                false,
+                "maintenance/disable",
+                false,
+                confirm("maintenance off"),
+            ),
+            w => return Err(bad(format!("{w} is not on or off", w = q(&w)))),
+        },
         "putenv" => {
-            let body = json_object(&args, false).map_err(bad)?;
+            body = json_object(&args, false).map_err(bad)?;
             let done = format!("set {n} variable{plural} for jobs started from now on");
-            (false, "/v3/environ".into(), body, Show::Confirm(done))
+            (false, "environ", false, Show::Confirm(done))
         }
         "putmetric" => {
-            let body = json_object(&args, true).map_err(bad)?;
+            body = json_object(&args, true).map_err(bad)?;
             let done = format!("set {n} metric{plural}");
-            (false, "/v3/metric".into(), body, Show::Confirm(done))
+            (false, "metric", false, Show::Confirm(done))
         }
         // start, stop, restart: tug says what it did.
-        _ => (false, format!("{job}/{cmd}"), String::new(), Show::Body),
+        _ => (false, cmd, true, Show::Body),
     };
+    let mut path = String::from("/v3/");
+    if of_job {
+        // Job names go into the URL path: keep them intact.
+        path.push_str("jobs/");
+        crate::net::http::percent_encode(&mut path, arg(0), b"");
+        if !route.is_empty() {
+            path.push('/');
+        }
+    }
+    path.push_str(route);
     Ok(Call {
         method: if get { "GET" } else { "POST" },
         path,
@@ -309,13 +320,6 @@ fn is_json_number(s: &str) -> bool {
     int_ok && frac_ok
 }
 
-/// Job names go into the URL path: keep them intact.
-fn escape_path(s: &str) -> String {
-    let mut out = String::new();
-    crate::net::http::percent_encode(&mut out, s, b"");
-    out
-}
-
 /// Where tug's socket may be, in the order to try, and what named them
 /// (for the error when none answers).
 #[derive(Debug, PartialEq, Eq)]
@@ -326,37 +330,37 @@ pub struct Target {
 
 /// The sockets to try (module docs): `flag` is `--socket`.
 pub fn target(flag: Option<&str>, env: &crate::env::Environ) -> Target {
-    let one = |p: &str, from: &str| Target {
-        paths: vec![p.into()],
-        from: from.into(),
-    };
     let containerpilot = flag == Some(CONTAINERPILOT_SOCKET);
-    match flag {
-        Some(p) if !containerpilot => return one(p, "--socket or TUG_SOCKET"),
-        _ => {}
-    }
-    if let Some(p) = env.get("TUG_SOCKET").filter(|s| !s.is_empty()) {
-        return one(p, "--socket or TUG_SOCKET");
-    }
-    let config = env
-        .get("TUG_CONFIG")
-        .or_else(|| env.get("CONTAINERPILOT"))
-        .filter(|p| !p.is_empty());
-    if let Some(path) = config
-        && let Ok(cfg) = crate::config::load(path, env)
-        && let Some(sock) = cfg.control_socket
-    {
-        return one(&sock, &format!("control.socket in {path}"));
-    }
-    let default = if containerpilot {
-        CONTAINERPILOT_SOCKET
-    } else {
-        DEFAULT_SOCKET
+    let named = match flag {
+        Some(p) if !containerpilot => Some(p),
+        _ => env.get("TUG_SOCKET").filter(|s| !s.is_empty()),
     };
-    Target {
-        paths: crate::control::default_sockets(default).into(),
-        from: String::from("--socket or TUG_SOCKET"),
-    }
+    let mut from = String::from("--socket or TUG_SOCKET");
+    let paths = if let Some(p) = named {
+        vec![String::from(p)]
+    } else {
+        let config = env
+            .get("TUG_CONFIG")
+            .or_else(|| env.get("CONTAINERPILOT"))
+            .filter(|p| !p.is_empty());
+        let socket = config.and_then(|path| {
+            let sock = crate::config::load(path, env).ok()?.control_socket?;
+            Some((path, sock))
+        });
+        match socket {
+            Some((path, sock)) => {
+                from = format!("control.socket in {path}");
+                vec![sock]
+            }
+            None => crate::control::default_sockets(if containerpilot {
+                CONTAINERPILOT_SOCKET
+            } else {
+                DEFAULT_SOCKET
+            })
+            .into(),
+        }
+    };
+    Target { paths, from }
 }
 
 /// Connects to the first socket of `t` that answers; returns it and its
@@ -557,11 +561,15 @@ fn usage(fd: i32, code: i32) -> i32 {
     code
 }
 
+// #[cold]: only on an error's path (callers keep it out of line).
+#[cold]
 fn fail(code: i32, msg: &str) -> i32 {
     write_all(2, format!("tug ctl: {msg}\n").as_bytes());
     code
 }
 
+// #[cold]: only on an error's path (callers keep it out of line).
+#[cold]
 fn usage_error(u: &Usage) -> i32 {
     let more = if u.1 {
         "\n(tug ctl --help lists the commands)"

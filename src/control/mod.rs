@@ -528,34 +528,60 @@ fn peer_allowed(peer: Option<Peer>, own_uid: u32, allow: &[u32]) -> bool {
     peer.is_some_and(|p| p.uid == 0 || p.uid == own_uid || allow.contains(&p.uid))
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Method {
-    Get,
-    Post,
+/// What a route does: the table below maps paths to it, and one match
+/// answers it (no second match on the path).
+#[derive(Clone, Copy)]
+enum Route {
+    Ping,
+    Status,
+    Environ,
+    Reload,
+    Metric,
+    /// On or off.
+    Maintenance(bool),
+    Shutdown,
+    LogsReopen,
+    LogLevel,
 }
 
-const ROUTES: [(&str, Method); 10] = [
-    ("/v3/ping", Method::Get),
-    ("/v3/status", Method::Get),
-    ("/v3/environ", Method::Post),
-    ("/v3/reload", Method::Post),
-    ("/v3/metric", Method::Post),
-    ("/v3/maintenance/enable", Method::Post),
-    ("/v3/maintenance/disable", Method::Post),
-    ("/v3/shutdown", Method::Post),
-    ("/v3/logs/reopen", Method::Post),
-    ("/v3/loglevel", Method::Post),
+/// The routes; Ping and Status are GET's, the others POST's.
+const ROUTES: [(&str, Route); 10] = [
+    ("/v3/ping", Route::Ping),
+    ("/v3/status", Route::Status),
+    ("/v3/environ", Route::Environ),
+    ("/v3/reload", Route::Reload),
+    ("/v3/metric", Route::Metric),
+    ("/v3/maintenance/enable", Route::Maintenance(true)),
+    ("/v3/maintenance/disable", Route::Maintenance(false)),
+    ("/v3/shutdown", Route::Shutdown),
+    ("/v3/logs/reopen", Route::LogsReopen),
+    ("/v3/loglevel", Route::LogLevel),
 ];
-const JOB_ROUTES: [(&str, &str); 9] = [
-    ("", "/v3/jobs/{job}"),
-    ("logs", "/v3/jobs/{job}/logs"),
-    ("start", "/v3/jobs/{job}/start"),
-    ("stop", "/v3/jobs/{job}/stop"),
-    ("restart", "/v3/jobs/{job}/restart"),
-    ("signal", "/v3/jobs/{job}/signal"),
-    ("reset", "/v3/jobs/{job}/reset"),
-    ("enable", "/v3/jobs/{job}/enable"),
-    ("disable", "/v3/jobs/{job}/disable"),
+/// The job routes: the verb after `/v3/jobs/NAME/`, the pattern (the
+/// request's label), and the action (a POST); None: a read (GET), the
+/// job itself or its logs. Signal's number comes from the body.
+const JOB_ROUTES: [(&str, &str, Option<JobAction>); 9] = [
+    ("", "/v3/jobs/{job}", None),
+    ("logs", "/v3/jobs/{job}/logs", None),
+    ("start", "/v3/jobs/{job}/start", Some(JobAction::Start)),
+    ("stop", "/v3/jobs/{job}/stop", Some(JobAction::Stop)),
+    (
+        "restart",
+        "/v3/jobs/{job}/restart",
+        Some(JobAction::Restart),
+    ),
+    (
+        "signal",
+        "/v3/jobs/{job}/signal",
+        Some(JobAction::Signal(0)),
+    ),
+    ("reset", "/v3/jobs/{job}/reset", Some(JobAction::Reset)),
+    ("enable", "/v3/jobs/{job}/enable", Some(JobAction::Enable)),
+    (
+        "disable",
+        "/v3/jobs/{job}/disable",
+        Some(JobAction::Disable),
+    ),
 ];
 /// The label of requests that match no route (bounded cardinality).
 const UNMATCHED: &str = "other";
@@ -599,69 +625,63 @@ fn dispatch(req: &Request, ops: &mut dyn Ops) -> (&'static str, Reply) {
     let post = req.method == "POST";
     if let Some(rest) = path.strip_prefix("/v3/jobs/") {
         let (name, verb) = rest.rsplit_once('/').unwrap_or((rest, ""));
-        let Some(&(_, pattern)) = JOB_ROUTES.iter().find(|(v, _)| *v == verb) else {
+        let Some(&(_, pattern, action)) = JOB_ROUTES
+            .iter()
+            .find(|(v, ..)| *v == verb)
+            .filter(|_| !name.is_empty())
+        else {
             return (UNMATCHED, Reply::Now(not_found(path)));
         };
-        if name.is_empty() {
-            return (UNMATCHED, Reply::Now(not_found(path)));
-        }
-        let reads = matches!(verb, "" | "logs");
-        let resp = match (reads, get, post) {
-            (true, true, _) => return (pattern, job_read(req, name, verb, ops)),
-            (false, _, true) => {
-                let resp = job_route(req, name, verb, ops);
-                let wait = verb == "stop" && req.query.split('&').any(|q| q == "wait");
-                let i = job_name(name).ok().and_then(|n| ops.index_of(&n));
-                match i {
+        let resp = match action {
+            None if get => return (pattern, job_read(req, name, verb, ops)),
+            Some(action) if post => {
+                let name = match job_name(name) {
+                    Ok(n) => n,
+                    Err(r) => return (pattern, Reply::Now(r)),
+                };
+                let resp = job_route(req, &name, action, ops);
+                let wait = action == JobAction::Stop && req.query.split('&').any(|q| q == "wait");
+                match ops.index_of(&name) {
                     Some(i) if wait && resp.status == 200 => {
                         return (pattern, Reply::WaitStop(i));
                     }
                     _ => resp,
                 }
             }
-            (true, ..) => Response::method_not_allowed(ALLOW_GET),
-            _ => Response::method_not_allowed(ALLOW_POST),
+            None => Response::method_not_allowed(ALLOW_GET),
+            Some(_) => Response::method_not_allowed(ALLOW_POST),
         };
         return (pattern, Reply::Now(resp));
     }
-    let Some(&(pattern, method)) = ROUTES.iter().find(|(p, _)| *p == path) else {
+    let Some(&(pattern, route)) = ROUTES.iter().find(|(p, _)| *p == path) else {
         return (UNMATCHED, Reply::Now(not_found(path)));
     };
-    match method {
-        Method::Get if !get => {
-            return (pattern, Reply::Now(Response::method_not_allowed(ALLOW_GET)));
-        }
-        Method::Post if !post => {
-            return (
-                pattern,
-                Reply::Now(Response::method_not_allowed(ALLOW_POST)),
-            );
-        }
-        _ => {}
-    }
-    let resp = match pattern {
-        "/v3/ping" => Response::text(200, "ok"),
-        "/v3/status" => Response::json(200, ops.status().to_json()),
-        "/v3/environ" => match environ(&req.body) {
+    let reads = matches!(route, Route::Ping | Route::Status);
+    let resp = match route {
+        _ if reads && !get => Response::method_not_allowed(ALLOW_GET),
+        _ if !reads && !post => Response::method_not_allowed(ALLOW_POST),
+        Route::Ping => Response::text(200, "ok"),
+        Route::Status => Response::json(200, ops.status().to_json()),
+        Route::Environ => match environ(&req.body) {
             Ok(vars) => {
                 ops.putenv(vars);
                 done()
             }
             Err(e) => unprocessable(&e),
         },
-        "/v3/reload" => match ops.reload() {
+        Route::Reload => match ops.reload() {
             Ok(()) => done(),
             Err(errors) => unprocessable(&errors.join("\n")),
         },
-        "/v3/metric" => match metrics(&req.body).and_then(|v| ops.putmetric(v)) {
+        Route::Metric => match metrics(&req.body).and_then(|v| ops.putmetric(v)) {
             Ok(()) => done(),
             Err(e) => unprocessable(&e),
         },
-        "/v3/maintenance/enable" | "/v3/maintenance/disable" => {
-            ops.maintenance(pattern.ends_with("enable"));
+        Route::Maintenance(on) => {
+            ops.maintenance(on);
             done()
         }
-        "/v3/shutdown" => {
+        Route::Shutdown => {
             let delay = req.query.split('&').find_map(|q| q.strip_prefix("delay="));
             match delay.map(crate::duration::parse) {
                 Some(Err(e)) => unprocessable(&format!("delay: {e}")),
@@ -675,7 +695,7 @@ fn dispatch(req: &Request, ops: &mut dyn Ops) -> (&'static str, Reply) {
                 }
             }
         }
-        "/v3/loglevel" => {
+        Route::LogLevel => {
             let body = String::from_utf8_lossy(&req.body);
             // An empty body reads the level.
             let set = (!body.trim().is_empty()).then(|| body.trim());
@@ -684,8 +704,7 @@ fn dispatch(req: &Request, ops: &mut dyn Ops) -> (&'static str, Reply) {
                 Err(e) => Response::text(409, &e),
             }
         }
-        "/v3/logs/reopen" => Response::text(200, &ops.logs_reopen()),
-        _ => not_found(path),
+        Route::LogsReopen => Response::text(200, &ops.logs_reopen()),
     };
     (pattern, Reply::Now(resp))
 }
@@ -700,6 +719,8 @@ fn job_name(name: &str) -> Result<String, Response> {
     })
 }
 
+// #[cold]: only on an error's path (callers keep it out of line).
+#[cold]
 fn unknown_job(name: &str) -> Response {
     Response::text(404, &format!("no job named {name}"))
 }
@@ -728,10 +749,14 @@ fn job_read(req: &Request, name: &str, verb: &str, ops: &mut dyn Ops) -> Reply {
         Ok((i, _)) if follow => Reply::Follow(i, name),
         Ok((_, ring)) => {
             let (a, b) = ring.as_slices();
+            // By hand: concat's generic code costs more.
+            let mut body = Vec::with_capacity(a.len() + b.len());
+            body.extend_from_slice(a);
+            body.extend_from_slice(b);
             Reply::Now(Response {
                 status: 200,
                 content_type: TEXT,
-                body: [a, b].concat(),
+                body,
                 headers: &[],
             })
         }
@@ -740,26 +765,19 @@ fn job_read(req: &Request, name: &str, verb: &str, ops: &mut dyn Ops) -> Reply {
     }
 }
 
-fn job_route(req: &Request, name: &str, verb: &str, ops: &mut dyn Ops) -> Response {
-    let name = match job_name(name) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let action = match verb {
-        "start" => JobAction::Start,
-        "stop" => JobAction::Stop,
-        "restart" => JobAction::Restart,
-        "reset" => JobAction::Reset,
-        "enable" => JobAction::Enable,
-        "disable" => JobAction::Disable,
-        _ => match signal(&req.body) {
+/// A job's action (a POST) on job `name` (decoded); Signal's number is
+/// read from the body.
+fn job_route(req: &Request, name: &str, action: JobAction, ops: &mut dyn Ops) -> Response {
+    let action = match action {
+        JobAction::Signal(_) => match signal(&req.body) {
             Ok(sig) => JobAction::Signal(sig),
             Err(e) => return unprocessable(&e),
         },
+        a => a,
     };
-    match ops.job(&name, action) {
+    match ops.job(name, action) {
         Ok(what) => Response::text(200, &what),
-        Err(OpError::UnknownJob) => unknown_job(&name),
+        Err(OpError::UnknownJob) => unknown_job(name),
         Err(OpError::Conflict(why)) => Response::text(409, &why),
     }
 }
@@ -769,10 +787,14 @@ fn done() -> Response {
     Response::text(200, "")
 }
 
+// #[cold]: only on an error's path (callers keep it out of line).
+#[cold]
 fn unprocessable(msg: &str) -> Response {
     Response::text(422, msg)
 }
 
+// #[cold]: only on an error's path (callers keep it out of line).
+#[cold]
 fn not_found(path: &str) -> Response {
     Response::text(404, &format!("no route {path}"))
 }
@@ -802,28 +824,37 @@ fn article(kind: &str) -> &'static str {
 /// it). Names must be non-empty and hold no `=` or NUL.
 fn environ(body: &[u8]) -> Result<Vec<(String, String)>, String> {
     let mut vars = Vec::new();
-    let mut problems = Vec::new();
+    let mut problems = String::new();
     for m in object(body)? {
         if m.key.is_empty() || m.key.contains(['=', '\0']) {
-            problems.push(format!("{} is not an environment variable name", q(&m.key)));
+            problem(
+                &mut problems,
+                format_args!("{} is not an environment variable name", q(&m.key)),
+            );
             continue;
         }
         match m.value.value {
             Value::String(v) if !v.contains('\0') => vars.push((m.key, v)),
             Value::Null => vars.push((m.key, String::new())),
-            Value::String(_) => problems.push(format!("the value of {} holds a NUL", m.key)),
-            other => problems.push(format!(
-                "the value of {} must be a string, not {} {}",
-                m.key,
-                article(other.kind()),
-                other.kind()
-            )),
+            Value::String(_) => problem(
+                &mut problems,
+                format_args!("the value of {} holds a NUL", m.key),
+            ),
+            other => problem(
+                &mut problems,
+                format_args!(
+                    "the value of {} must be a string, not {} {}",
+                    m.key,
+                    article(other.kind()),
+                    other.kind()
+                ),
+            ),
         }
     }
     if problems.is_empty() {
         Ok(vars)
     } else {
-        Err(problems.join("\n"))
+        Err(problems)
     }
 }
 
@@ -831,7 +862,7 @@ fn environ(body: &[u8]) -> Result<Vec<(String, String)>, String> {
 /// own client sent strings).
 fn metrics(body: &[u8]) -> Result<Vec<(String, f64)>, String> {
     let mut values = Vec::new();
-    let mut problems = Vec::new();
+    let mut problems = String::new();
     for m in object(body)? {
         let number = match &m.value.value {
             Value::Number(n) => Some(*n),
@@ -842,14 +873,26 @@ fn metrics(body: &[u8]) -> Result<Vec<(String, f64)>, String> {
         };
         match number {
             Some(n) => values.push((m.key, n)),
-            None => problems.push(format!("the value of {} is not a number", m.key)),
+            None => problem(
+                &mut problems,
+                format_args!("the value of {} is not a number", m.key),
+            ),
         }
     }
     if problems.is_empty() {
         Ok(values)
     } else {
-        Err(problems.join("\n"))
+        Err(problems)
     }
+}
+
+/// One more line of `problems` (one per problem, no Vec of them to join).
+#[inline(never)]
+fn problem(problems: &mut String, line: core::fmt::Arguments) {
+    if !problems.is_empty() {
+        problems.push('\n');
+    }
+    let _ = core::fmt::Write::write_fmt(problems, line);
 }
 
 /// `/v3/jobs/NAME/signal`: `{"signal": 15}` or `{"signal": "SIGTERM"}`.
