@@ -69,8 +69,10 @@ pub fn render(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, TemplateError> {
     let run = || {
+        let (toks, lits) = lex(text)?;
         let mut p = Parser {
-            toks: lex(text)?,
+            toks,
+            lits,
             i: 0,
             vars: vec!["$"],
             ranges: 0,
@@ -167,7 +169,9 @@ impl Value {
 
 // ----------------------------------------------------------------- lexer
 
-#[derive(Clone, Debug)]
+/// A token; `Copy` (a literal's value is kept aside, by its index), so
+/// that the parser reads and re-reads tokens without drop glue.
+#[derive(Clone, Copy, Debug)]
 enum Tok<'a> {
     Text(&'a str),
     Open,
@@ -179,7 +183,8 @@ enum Tok<'a> {
     Char(char),
     LParen,
     RParen,
-    Lit(Value),
+    /// A literal, by its index in the lexer's values.
+    Lit(u32),
     Nil,
     Dot,
     Field(&'a str),
@@ -247,8 +252,12 @@ fn at_terminator(s: &str) -> bool {
     s.is_empty() || s.starts_with(|c| is_space(c) || ".,|:()}".contains(c))
 }
 
-fn lex(s: &str) -> R<Vec<(Tok<'_>, usize)>> {
+/// The tokens with their offsets, and the literals' values.
+type Lexed<'a> = (Vec<(Tok<'a>, usize)>, Vec<Value>);
+
+fn lex(s: &str) -> R<Lexed<'_>> {
     let mut toks = Vec::new();
+    let mut lits = Vec::new();
     let mut pos = 0;
     loop {
         let rest = &s[pos..];
@@ -257,7 +266,7 @@ fn lex(s: &str) -> R<Vec<(Tok<'_>, usize)>> {
                 toks.push((Tok::Text(rest), pos));
             }
             toks.push((Tok::Eof, s.len()));
-            return Ok(toks);
+            return Ok((toks, lits));
         };
         let open = pos + x;
         let trim = rest[x + 2..].starts_with('-') && rest[x + 3..].starts_with(is_space);
@@ -310,7 +319,8 @@ fn lex(s: &str) -> R<Vec<(Tok<'_>, usize)>> {
                         ),
                     );
                 }
-                let (tok, len) = lex_token(rest, c, &mut parens).map_err(|m| (pos, m))?;
+                let (tok, len) =
+                    lex_token(rest, c, &mut parens, &mut lits).map_err(|m| (pos, m))?;
                 toks.push((tok, pos));
                 pos += len;
             }
@@ -321,8 +331,18 @@ fn lex(s: &str) -> R<Vec<(Tok<'_>, usize)>> {
     }
 }
 
-/// One token inside an action, and its length.
-fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, usize), String> {
+/// One token inside an action, and its length; a literal's value goes to
+/// `lits`.
+fn lex_token<'a>(
+    rest: &'a str,
+    c: char,
+    parens: &mut u32,
+    lits: &mut Vec<Value>,
+) -> Result<(Tok<'a>, usize), String> {
+    let mut lit = |v: Value| {
+        lits.push(v);
+        Tok::Lit(lits.len() as u32 - 1)
+    };
     let word = |from: usize| {
         from + rest[from..]
             .find(|c| !is_alnum(c))
@@ -388,13 +408,13 @@ fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, u
                     })
                     .ok_or_else(|| format!("malformed character constant: {}", &rest[..=end]))?)
             };
-            (Tok::Lit(value), end + 1)
+            (lit(value), end + 1)
         }
         '`' => {
             let end = rest[1..]
                 .find('`')
                 .ok_or("unterminated raw quoted string")?;
-            (Tok::Lit(string(rest[1..=end].replace('\r', ""))), end + 2)
+            (lit(string(rest[1..=end].replace('\r', ""))), end + 2)
         }
         '$' | '.' if !(c == '.' && rest[1..].starts_with(|c: char| c.is_ascii_digit())) => {
             let end = word(1);
@@ -447,7 +467,7 @@ fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, u
             }
             let v = number(text)
                 .ok_or_else(|| format!("illegal number syntax: {text}", text = q(&text)))?;
-            (Tok::Lit(v), i)
+            (lit(v), i)
         }
         c if is_alnum(c) => {
             let end = word(0);
@@ -457,7 +477,7 @@ fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, u
             let w = &rest[..end];
             let tok = match KEYWORDS.iter().position(|k| *k == w) {
                 Some(k) => Tok::Keyword(k as u8),
-                None if w == "true" || w == "false" => Tok::Lit(Bool(w == "true")),
+                None if w == "true" || w == "false" => lit(Bool(w == "true")),
                 None if w == "nil" => Tok::Nil,
                 None => Tok::Ident(w),
             };
@@ -799,6 +819,8 @@ enum Stop {
 
 struct Parser<'a> {
     toks: Vec<(Tok<'a>, usize)>,
+    /// The literals' values, by `Tok::Lit`'s index.
+    lits: Vec<Value>,
     i: usize,
     /// Variables in scope.
     vars: Vec<&'a str>,
@@ -818,7 +840,7 @@ impl<'a> Parser<'a> {
     }
 
     fn next(&mut self) -> (Tok<'a>, usize) {
-        let t = self.at().clone();
+        let t = *self.at();
         self.i += 1;
         t
     }
@@ -1053,7 +1075,7 @@ impl<'a> Parser<'a> {
             },
             Tok::Dot => Term::Dot,
             Tok::Nil => Term::Nil,
-            Tok::Lit(v) => Term::Lit(v),
+            Tok::Lit(i) => Term::Lit(self.lits[i as usize].clone()),
             Tok::Var(v) if self.vars.contains(&v) => Term::Var(v),
             Tok::Var(v) => return fail(pos, format!("undefined variable {v}", v = q(&v))),
             Tok::Field(f) => {
