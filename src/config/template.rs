@@ -195,35 +195,32 @@ enum Tok<'a> {
     Eof,
 }
 
-fn describe(t: &Tok) -> String {
-    // The fixed words as one &str (one String made for them all).
-    let word = match t {
-        Tok::Char(c) => return format!("{}", qc(*c)),
-        Tok::Field(f) => return format!("field .{f}"),
-        Tok::Var(v) => return format!("variable {v}"),
-        Tok::Ident(i) => return format!("identifier {i}"),
-        Tok::Keyword(k) => return format!("<{}>", KEYWORDS[*k as usize]),
-        Tok::Text(_) => "text",
-        Tok::Open => "\"{{\"",
-        Tok::Close => "\"}}\"",
-        Tok::Space => "space",
-        Tok::Pipe => "\"|\"",
-        Tok::Assign => "\"=\"",
-        Tok::Declare => "\":=\"",
-        Tok::LParen => "\"(\"",
-        Tok::RParen => "\")\"",
-        Tok::Lit(_) => "literal",
-        Tok::Nil => "nil",
-        Tok::Dot => "\".\"",
-        Tok::Eof => "EOF",
-    };
-    word.into()
-}
-
 /// `unexpected TOKEN in WHAT` at `pos`: one copy for the parser's sites.
+/// A token is told as a fixed word, or a word and its text (`field .X`),
+/// formatted with the rest of the message rather than on its own first.
 #[inline(never)]
 fn unexpected(t: &Tok, pos: usize, what: &str) -> (usize, String) {
-    (pos, format!("unexpected {} in {what}", describe(t)))
+    let (word, text, end) = match *t {
+        Tok::Char(c) => return (pos, format!("unexpected {} in {what}", qc(c))),
+        Tok::Field(f) => ("field .", f, ""),
+        Tok::Var(v) => ("variable ", v, ""),
+        Tok::Ident(i) => ("identifier ", i, ""),
+        Tok::Keyword(k) => ("<", KEYWORDS[k as usize], ">"),
+        Tok::Text(_) => ("text", "", ""),
+        Tok::Open => ("\"{{\"", "", ""),
+        Tok::Close => ("\"}}\"", "", ""),
+        Tok::Space => ("space", "", ""),
+        Tok::Pipe => ("\"|\"", "", ""),
+        Tok::Assign => ("\"=\"", "", ""),
+        Tok::Declare => ("\":=\"", "", ""),
+        Tok::LParen => ("\"(\"", "", ""),
+        Tok::RParen => ("\")\"", "", ""),
+        Tok::Lit(_) => ("literal", "", ""),
+        Tok::Nil => ("nil", "", ""),
+        Tok::Dot => ("\".\"", "", ""),
+        Tok::Eof => ("EOF", "", ""),
+    };
+    (pos, format!("unexpected {word}{text}{end} in {what}"))
 }
 
 fn is_space(c: char) -> bool {
@@ -496,18 +493,18 @@ fn lex_token<'a>(
 /// A number literal as Go's text/template sees it: an int when it reads as
 /// one, else a float ("1.5", "1e3").
 fn number(text: &str) -> Option<Value> {
+    // Without the underscores, in lower case (the lexer took only ASCII).
     let mut t = String::with_capacity(text.len());
     for c in text.chars() {
         if c != '_' {
-            t.push(c);
+            t.push(c.to_ascii_lowercase());
         }
     }
-    let (neg, body) = match t.as_bytes().first() {
+    let (neg, lower) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
         _ => (false, &t[..]),
     };
-    let lower = body.to_ascii_lowercase();
     let (radix, digits) = match lower.get(..2) {
         Some("0x") => (16, &lower[2..]),
         Some("0o") => (8, &lower[2..]),
@@ -518,7 +515,7 @@ fn number(text: &str) -> Option<Value> {
         {
             (8, &lower[1..])
         }
-        _ => (10, &lower[..]),
+        _ => (10, lower),
     };
     if digits.bytes().all(|b| b.is_ascii_alphanumeric())
         && let Ok(u) = u64::from_str_radix(digits, radix)
@@ -532,7 +529,7 @@ fn number(text: &str) -> Option<Value> {
     if radix != 10 || !lower.contains(['.', 'e']) {
         return None;
     }
-    Some(Float(Dec::parse(&lower, neg)?))
+    Some(Float(Dec::parse(lower, neg)?))
 }
 
 /// A float literal kept as the decimal it was written as: m × 10^exp, m
