@@ -18,6 +18,11 @@
 //! every non-ASCII character but the C1 controls as printable. Untrusted
 //! input is bounded: nesting depth, output size, string and list sizes,
 //! and the total work (a template looping for too long fails).
+//!
+//! Size: the `#[inline(never)]` marks without a comment of their own are
+//! where a function kept out of line measured smaller in the release
+//! build (which otherwise inlines functions called once, or small ones
+//! called a few times, growing their callers more than they save).
 
 use super::regex::Regex;
 use crate::num::dec;
@@ -223,6 +228,7 @@ fn unexpected(t: &Tok, pos: usize, what: &str) -> (usize, String) {
     (pos, format!("unexpected {word}{text}{end} in {what}"))
 }
 
+#[inline(never)]
 fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
 }
@@ -252,6 +258,7 @@ fn at_terminator(s: &str) -> bool {
 /// The tokens with their offsets, and the literals' values.
 type Lexed<'a> = (Vec<(Tok<'a>, usize)>, Vec<Value>);
 
+#[inline(never)]
 fn lex(s: &str) -> R<Lexed<'_>> {
     let mut toks = Vec::new();
     let mut lits = Vec::new();
@@ -330,6 +337,7 @@ fn lex(s: &str) -> R<Lexed<'_>> {
 
 /// One token inside an action, and its length; a literal's value goes to
 /// `lits`.
+#[inline(never)]
 fn lex_token<'a>(
     rest: &'a str,
     c: char,
@@ -492,6 +500,7 @@ fn lex_token<'a>(
 
 /// A number literal as Go's text/template sees it: an int when it reads as
 /// one, else a float ("1.5", "1e3").
+#[inline(never)]
 fn number(text: &str) -> Option<Value> {
     // Without the underscores, in lower case (the lexer took only ASCII).
     let mut t = String::with_capacity(text.len());
@@ -636,6 +645,7 @@ impl Dec {
 }
 
 /// Go's unquoting of the body of a "string" or 'c' literal, as bytes.
+#[inline(never)]
 fn unquote(body: &str, quote: char) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut it = body.chars();
@@ -891,6 +901,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn action(&mut self, open: usize) -> R<Result<Node<'a>, Stop>> {
         let (tok, pos) = self.next_ns();
         let Tok::Keyword(i) = tok else {
@@ -1040,6 +1051,7 @@ impl<'a> Parser<'a> {
         })
     }
 
+    #[inline(never)]
     fn command(&mut self) -> R<Vec<Arg<'a>>> {
         let mut args = Vec::new();
         loop {
@@ -1061,6 +1073,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn operand(&mut self) -> R<Option<Arg<'a>>> {
         let (tok, pos) = self.next();
         let bare = matches!(tok, Tok::Lit(_) | Tok::Nil | Tok::Dot);
@@ -1198,6 +1211,7 @@ impl<'a> Exec<'a, '_> {
         Ok(Flow::Normal)
     }
 
+    #[inline(never)]
     fn control(
         &mut self,
         ctl: Ctl,
@@ -1273,6 +1287,7 @@ impl<'a> Exec<'a, '_> {
     }
 
     /// A command; `fin` is the previous stage's value, its last argument.
+    #[inline(never)]
     fn command(&mut self, args: &[Arg<'a>], dot: &Value, fin: Option<Value>) -> R<Value> {
         let a = &args[0];
         self.burn(a.pos, 1)?;
