@@ -1840,13 +1840,11 @@ fn format_value(out: &mut String, v: &Value, s: &Spec) -> Result<(), String> {
             out.push(']');
             return Ok(());
         }
-        (Str(x), 'v' | 's') => match s.prec {
-            Some(p) => match x.char_indices().nth(p) {
-                Some((i, _)) => x[..i].into(),
-                None => x.to_string(),
-            },
-            None => x.to_string(),
-        },
+        // The first `prec` characters.
+        (Str(x), 'v' | 's') => {
+            let end = s.prec.and_then(|p| x.char_indices().nth(p));
+            x[..end.map_or(x.len(), |(i, _)| i)].into()
+        }
         (Str(x), 'q') => quote(x, '"'),
         (Str(x), 'x' | 'X') => {
             let mut h = String::new();
