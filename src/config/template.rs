@@ -1862,9 +1862,14 @@ fn format_value(out: &mut String, v: &Value, s: &Spec) -> Result<(), String> {
         (Int(n), 'c' | 'q') => {
             let c = char::from_u32(*n as u32)
                 .filter(|_| (0..=0x10_FFFF).contains(n))
-                .unwrap_or('\u{FFFD}')
-                .to_string();
-            if verb == 'q' { quote(&c, '\'') } else { c }
+                .unwrap_or('\u{FFFD}');
+            let mut b = [0; 4];
+            let c = &*c.encode_utf8(&mut b);
+            if verb == 'q' {
+                quote(c, '\'')
+            } else {
+                c.into()
+            }
         }
         (Float(f), 'v' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G') => {
             format_float(out, *f, s);
