@@ -1939,16 +1939,14 @@ fn format_int(out: &mut String, n: i64, s: &Spec) {
             break;
         }
     }
-    let mut digits = String::new();
-    for &b in &buf[i..] {
-        digits.push(b as char);
-    }
+    // ASCII digits: borrowed from the buffer, not copied to a String.
+    let mut digits = core::str::from_utf8(&buf[i..]).unwrap_or_default();
     let sign = sign(n < 0, s);
     // A precision is a minimum digit count (".0" prints 0 as nothing);
     // without one the 0 flag pads to the width.
     let min = match s.prec {
         Some(0) if u == 0 => {
-            digits.clear();
+            digits = "";
             0
         }
         Some(p) => p,
@@ -1966,7 +1964,7 @@ fn format_int(out: &mut String, n: i64, s: &Spec) {
     let mut body = String::with_capacity(prefix.len() + zeros + digits.len());
     body.push_str(prefix);
     body.extend(core::iter::repeat_n('0', zeros));
-    body.push_str(&digits);
+    body.push_str(digits);
     pad(out, sign, &body, &Spec { zero: false, ..*s });
 }
 
