@@ -18,6 +18,11 @@
 //! every non-ASCII character but the C1 controls as printable. Untrusted
 //! input is bounded: nesting depth, output size, string and list sizes,
 //! and the total work (a template looping for too long fails).
+//!
+//! Size: the `#[inline(never)]` marks without a comment of their own are
+//! where a function kept out of line measured smaller in the release
+//! build (which otherwise inlines functions called once, or small ones
+//! called a few times, growing their callers more than they save).
 
 use super::regex::Regex;
 use crate::num::dec;
@@ -69,8 +74,10 @@ pub fn render(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, TemplateError> {
     let run = || {
+        let (toks, lits) = lex(text)?;
         let mut p = Parser {
-            toks: lex(text)?,
+            toks,
+            lits,
             i: 0,
             vars: vec!["$"],
             ranges: 0,
@@ -167,7 +174,9 @@ impl Value {
 
 // ----------------------------------------------------------------- lexer
 
-#[derive(Clone, Debug)]
+/// A token; `Copy` (a literal's value is kept aside, by its index), so
+/// that the parser reads and re-reads tokens without drop glue.
+#[derive(Clone, Copy, Debug)]
 enum Tok<'a> {
     Text(&'a str),
     Open,
@@ -179,7 +188,8 @@ enum Tok<'a> {
     Char(char),
     LParen,
     RParen,
-    Lit(Value),
+    /// A literal, by its index in the lexer's values.
+    Lit(u32),
     Nil,
     Dot,
     Field(&'a str),
@@ -190,37 +200,35 @@ enum Tok<'a> {
     Eof,
 }
 
-fn describe(t: &Tok) -> String {
-    // The fixed words as one &str (one String made for them all).
-    let word = match t {
-        Tok::Char(c) => return format!("{}", qc(*c)),
-        Tok::Field(f) => return format!("field .{f}"),
-        Tok::Var(v) => return format!("variable {v}"),
-        Tok::Ident(i) => return format!("identifier {i}"),
-        Tok::Keyword(k) => return format!("<{}>", KEYWORDS[*k as usize]),
-        Tok::Text(_) => "text",
-        Tok::Open => "\"{{\"",
-        Tok::Close => "\"}}\"",
-        Tok::Space => "space",
-        Tok::Pipe => "\"|\"",
-        Tok::Assign => "\"=\"",
-        Tok::Declare => "\":=\"",
-        Tok::LParen => "\"(\"",
-        Tok::RParen => "\")\"",
-        Tok::Lit(_) => "literal",
-        Tok::Nil => "nil",
-        Tok::Dot => "\".\"",
-        Tok::Eof => "EOF",
-    };
-    word.into()
-}
-
 /// `unexpected TOKEN in WHAT` at `pos`: one copy for the parser's sites.
+/// A token is told as a fixed word, or a word and its text (`field .X`),
+/// formatted with the rest of the message rather than on its own first.
 #[inline(never)]
 fn unexpected(t: &Tok, pos: usize, what: &str) -> (usize, String) {
-    (pos, format!("unexpected {} in {what}", describe(t)))
+    let (word, text, end) = match *t {
+        Tok::Char(c) => return (pos, format!("unexpected {} in {what}", qc(c))),
+        Tok::Field(f) => ("field .", f, ""),
+        Tok::Var(v) => ("variable ", v, ""),
+        Tok::Ident(i) => ("identifier ", i, ""),
+        Tok::Keyword(k) => ("<", KEYWORDS[k as usize], ">"),
+        Tok::Text(_) => ("text", "", ""),
+        Tok::Open => ("\"{{\"", "", ""),
+        Tok::Close => ("\"}}\"", "", ""),
+        Tok::Space => ("space", "", ""),
+        Tok::Pipe => ("\"|\"", "", ""),
+        Tok::Assign => ("\"=\"", "", ""),
+        Tok::Declare => ("\":=\"", "", ""),
+        Tok::LParen => ("\"(\"", "", ""),
+        Tok::RParen => ("\")\"", "", ""),
+        Tok::Lit(_) => ("literal", "", ""),
+        Tok::Nil => ("nil", "", ""),
+        Tok::Dot => ("\".\"", "", ""),
+        Tok::Eof => ("EOF", "", ""),
+    };
+    (pos, format!("unexpected {word}{text}{end} in {what}"))
 }
 
+#[inline(never)]
 fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\r' | '\n')
 }
@@ -247,8 +255,13 @@ fn at_terminator(s: &str) -> bool {
     s.is_empty() || s.starts_with(|c| is_space(c) || ".,|:()}".contains(c))
 }
 
-fn lex(s: &str) -> R<Vec<(Tok<'_>, usize)>> {
+/// The tokens with their offsets, and the literals' values.
+type Lexed<'a> = (Vec<(Tok<'a>, usize)>, Vec<Value>);
+
+#[inline(never)]
+fn lex(s: &str) -> R<Lexed<'_>> {
     let mut toks = Vec::new();
+    let mut lits = Vec::new();
     let mut pos = 0;
     loop {
         let rest = &s[pos..];
@@ -257,7 +270,7 @@ fn lex(s: &str) -> R<Vec<(Tok<'_>, usize)>> {
                 toks.push((Tok::Text(rest), pos));
             }
             toks.push((Tok::Eof, s.len()));
-            return Ok(toks);
+            return Ok((toks, lits));
         };
         let open = pos + x;
         let trim = rest[x + 2..].starts_with('-') && rest[x + 3..].starts_with(is_space);
@@ -310,7 +323,8 @@ fn lex(s: &str) -> R<Vec<(Tok<'_>, usize)>> {
                         ),
                     );
                 }
-                let (tok, len) = lex_token(rest, c, &mut parens).map_err(|m| (pos, m))?;
+                let (tok, len) =
+                    lex_token(rest, c, &mut parens, &mut lits).map_err(|m| (pos, m))?;
                 toks.push((tok, pos));
                 pos += len;
             }
@@ -321,8 +335,19 @@ fn lex(s: &str) -> R<Vec<(Tok<'_>, usize)>> {
     }
 }
 
-/// One token inside an action, and its length.
-fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, usize), String> {
+/// One token inside an action, and its length; a literal's value goes to
+/// `lits`.
+#[inline(never)]
+fn lex_token<'a>(
+    rest: &'a str,
+    c: char,
+    parens: &mut u32,
+    lits: &mut Vec<Value>,
+) -> Result<(Tok<'a>, usize), String> {
+    let mut lit = |v: Value| {
+        lits.push(v);
+        Tok::Lit(lits.len() as u32 - 1)
+    };
     let word = |from: usize| {
         from + rest[from..]
             .find(|c| !is_alnum(c))
@@ -388,13 +413,13 @@ fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, u
                     })
                     .ok_or_else(|| format!("malformed character constant: {}", &rest[..=end]))?)
             };
-            (Tok::Lit(value), end + 1)
+            (lit(value), end + 1)
         }
         '`' => {
             let end = rest[1..]
                 .find('`')
                 .ok_or("unterminated raw quoted string")?;
-            (Tok::Lit(string(rest[1..=end].replace('\r', ""))), end + 2)
+            (lit(string(rest[1..=end].replace('\r', ""))), end + 2)
         }
         '$' | '.' if !(c == '.' && rest[1..].starts_with(|c: char| c.is_ascii_digit())) => {
             let end = word(1);
@@ -447,7 +472,7 @@ fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, u
             }
             let v = number(text)
                 .ok_or_else(|| format!("illegal number syntax: {text}", text = q(&text)))?;
-            (Tok::Lit(v), i)
+            (lit(v), i)
         }
         c if is_alnum(c) => {
             let end = word(0);
@@ -457,7 +482,7 @@ fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, u
             let w = &rest[..end];
             let tok = match KEYWORDS.iter().position(|k| *k == w) {
                 Some(k) => Tok::Keyword(k as u8),
-                None if w == "true" || w == "false" => Tok::Lit(Bool(w == "true")),
+                None if w == "true" || w == "false" => lit(Bool(w == "true")),
                 None if w == "nil" => Tok::Nil,
                 None => Tok::Ident(w),
             };
@@ -475,19 +500,20 @@ fn lex_token<'a>(rest: &'a str, c: char, parens: &mut u32) -> Result<(Tok<'a>, u
 
 /// A number literal as Go's text/template sees it: an int when it reads as
 /// one, else a float ("1.5", "1e3").
+#[inline(never)]
 fn number(text: &str) -> Option<Value> {
+    // Without the underscores, in lower case (the lexer took only ASCII).
     let mut t = String::with_capacity(text.len());
     for c in text.chars() {
         if c != '_' {
-            t.push(c);
+            t.push(c.to_ascii_lowercase());
         }
     }
-    let (neg, body) = match t.as_bytes().first() {
+    let (neg, lower) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
         _ => (false, &t[..]),
     };
-    let lower = body.to_ascii_lowercase();
     let (radix, digits) = match lower.get(..2) {
         Some("0x") => (16, &lower[2..]),
         Some("0o") => (8, &lower[2..]),
@@ -498,7 +524,7 @@ fn number(text: &str) -> Option<Value> {
         {
             (8, &lower[1..])
         }
-        _ => (10, &lower[..]),
+        _ => (10, lower),
     };
     if digits.bytes().all(|b| b.is_ascii_alphanumeric())
         && let Ok(u) = u64::from_str_radix(digits, radix)
@@ -512,7 +538,7 @@ fn number(text: &str) -> Option<Value> {
     if radix != 10 || !lower.contains(['.', 'e']) {
         return None;
     }
-    Some(Float(Dec::parse(&lower, neg)?))
+    Some(Float(Dec::parse(lower, neg)?))
 }
 
 /// A float literal kept as the decimal it was written as: m × 10^exp, m
@@ -619,6 +645,7 @@ impl Dec {
 }
 
 /// Go's unquoting of the body of a "string" or 'c' literal, as bytes.
+#[inline(never)]
 fn unquote(body: &str, quote: char) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     let mut it = body.chars();
@@ -799,6 +826,8 @@ enum Stop {
 
 struct Parser<'a> {
     toks: Vec<(Tok<'a>, usize)>,
+    /// The literals' values, by `Tok::Lit`'s index.
+    lits: Vec<Value>,
     i: usize,
     /// Variables in scope.
     vars: Vec<&'a str>,
@@ -818,7 +847,7 @@ impl<'a> Parser<'a> {
     }
 
     fn next(&mut self) -> (Tok<'a>, usize) {
-        let t = self.at().clone();
+        let t = *self.at();
         self.i += 1;
         t
     }
@@ -872,6 +901,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn action(&mut self, open: usize) -> R<Result<Node<'a>, Stop>> {
         let (tok, pos) = self.next_ns();
         let Tok::Keyword(i) = tok else {
@@ -1021,6 +1051,7 @@ impl<'a> Parser<'a> {
         })
     }
 
+    #[inline(never)]
     fn command(&mut self) -> R<Vec<Arg<'a>>> {
         let mut args = Vec::new();
         loop {
@@ -1042,6 +1073,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn operand(&mut self) -> R<Option<Arg<'a>>> {
         let (tok, pos) = self.next();
         let bare = matches!(tok, Tok::Lit(_) | Tok::Nil | Tok::Dot);
@@ -1053,7 +1085,7 @@ impl<'a> Parser<'a> {
             },
             Tok::Dot => Term::Dot,
             Tok::Nil => Term::Nil,
-            Tok::Lit(v) => Term::Lit(v),
+            Tok::Lit(i) => Term::Lit(self.lits[i as usize].clone()),
             Tok::Var(v) if self.vars.contains(&v) => Term::Var(v),
             Tok::Var(v) => return fail(pos, format!("undefined variable {v}", v = q(&v))),
             Tok::Field(f) => {
@@ -1179,6 +1211,7 @@ impl<'a> Exec<'a, '_> {
         Ok(Flow::Normal)
     }
 
+    #[inline(never)]
     fn control(
         &mut self,
         ctl: Ctl,
@@ -1254,6 +1287,7 @@ impl<'a> Exec<'a, '_> {
     }
 
     /// A command; `fin` is the previous stage's value, its last argument.
+    #[inline(never)]
     fn command(&mut self, args: &[Arg<'a>], dot: &Value, fin: Option<Value>) -> R<Value> {
         let a = &args[0];
         self.burn(a.pos, 1)?;
@@ -1806,13 +1840,11 @@ fn format_value(out: &mut String, v: &Value, s: &Spec) -> Result<(), String> {
             out.push(']');
             return Ok(());
         }
-        (Str(x), 'v' | 's') => match s.prec {
-            Some(p) => match x.char_indices().nth(p) {
-                Some((i, _)) => x[..i].into(),
-                None => x.to_string(),
-            },
-            None => x.to_string(),
-        },
+        // The first `prec` characters.
+        (Str(x), 'v' | 's') => {
+            let end = s.prec.and_then(|p| x.char_indices().nth(p));
+            x[..end.map_or(x.len(), |(i, _)| i)].into()
+        }
         (Str(x), 'q') => quote(x, '"'),
         (Str(x), 'x' | 'X') => {
             let mut h = String::new();
@@ -1830,9 +1862,14 @@ fn format_value(out: &mut String, v: &Value, s: &Spec) -> Result<(), String> {
         (Int(n), 'c' | 'q') => {
             let c = char::from_u32(*n as u32)
                 .filter(|_| (0..=0x10_FFFF).contains(n))
-                .unwrap_or('\u{FFFD}')
-                .to_string();
-            if verb == 'q' { quote(&c, '\'') } else { c }
+                .unwrap_or('\u{FFFD}');
+            let mut b = [0; 4];
+            let c = &*c.encode_utf8(&mut b);
+            if verb == 'q' {
+                quote(c, '\'')
+            } else {
+                c.into()
+            }
         }
         (Float(f), 'v' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G') => {
             format_float(out, *f, s);
@@ -1902,16 +1939,14 @@ fn format_int(out: &mut String, n: i64, s: &Spec) {
             break;
         }
     }
-    let mut digits = String::new();
-    for &b in &buf[i..] {
-        digits.push(b as char);
-    }
+    // ASCII digits: borrowed from the buffer, not copied to a String.
+    let mut digits = core::str::from_utf8(&buf[i..]).unwrap_or_default();
     let sign = sign(n < 0, s);
     // A precision is a minimum digit count (".0" prints 0 as nothing);
     // without one the 0 flag pads to the width.
     let min = match s.prec {
         Some(0) if u == 0 => {
-            digits.clear();
+            digits = "";
             0
         }
         Some(p) => p,
@@ -1929,7 +1964,7 @@ fn format_int(out: &mut String, n: i64, s: &Spec) {
     let mut body = String::with_capacity(prefix.len() + zeros + digits.len());
     body.push_str(prefix);
     body.extend(core::iter::repeat_n('0', zeros));
-    body.push_str(&digits);
+    body.push_str(digits);
     pad(out, sign, &body, &Spec { zero: false, ..*s });
 }
 
