@@ -96,6 +96,18 @@ pub struct Running {
 
 impl Running {
     pub fn start(mut cmd: Command) -> Running {
+        // SIGHUP as a shell gives a foreground job: under nohup (or any
+        // runner that ignores it) the child would start with it ignored,
+        // tug passes inherited dispositions on, and the shells the tests
+        // run could not trap it.
+        // SAFETY: signal(2) is async-signal-safe, as code between fork
+        // and exec must be; it touches no memory of the parent's.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                libc::signal(libc::SIGHUP, libc::SIG_DFL);
+                Ok(())
+            });
+        }
         cmd.stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .stdin(Stdio::piped());
