@@ -27,7 +27,7 @@ pub fn resolve(user: Option<&str>, group: Option<&str>) -> Result<Identity, Stri
 }
 
 /// A file's text ("" when it cannot be read).
-fn text_of(path: &core::ffi::CStr) -> String {
+pub fn text_of(path: &core::ffi::CStr) -> String {
     read_file(path)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default()

@@ -98,9 +98,10 @@ pub fn read(path: &str) -> Result<Vec<(String, String)>, Vec<String>> {
 
 /// The passwd entry of a name or number (a bare number without one: its
 /// own gid, home `/`).
-pub fn user(u: &str) -> Option<Passwd> {
-    let db = read_file(c"/etc/passwd").unwrap_or_default();
-    let id = crate::process::users::lookup_user(&String::from_utf8_lossy(&db), u).ok()?;
+/// `passwd` is /etc/passwd's text, read once per load
+/// ([`crate::process::users::text_of`]).
+pub fn user(passwd: &str, u: &str) -> Option<Passwd> {
+    let id = crate::process::users::lookup_user(passwd, u).ok()?;
     Some((id.uid, id.gid, id.name, id.home))
 }
 
@@ -222,11 +223,11 @@ impl Shell for Sh<'_> {
 /// gid it gives (or the owner of its path).
 // Not inlined: measured smaller (opt-level z, LTO).
 #[inline(never)]
-fn command_user(o: &Options) -> Result<Option<Passwd>, String> {
+fn command_user(o: &Options, passwd: &str) -> Result<Option<Passwd>, String> {
     let Some(name) = &o.user else {
         return Ok(None);
     };
-    let pw = user(name);
+    let pw = user(passwd, name);
     let Some(spec) = o.create_user.as_deref() else {
         return pw
             .map(Some)
@@ -277,7 +278,10 @@ pub fn to_tug(path: &str, env: &Environ) -> Result<super::map::Mapped, Vec<Strin
 pub fn map_with(opts: &Options, env: &Environ) -> Result<super::map::Mapped, Vec<String>> {
     let personality = opts.command_line;
     let one = |m: String| Vec::from([m]);
-    let pw = command_user(opts).map_err(one)?;
+    // Read once: every service's uid and the command line's user look
+    // up the same file.
+    let passwd = crate::process::users::text_of(c"/etc/passwd");
+    let pw = command_user(opts, &passwd).map_err(one)?;
     let mut path = opts.config.clone();
     if personality && !path.starts_with('/') {
         let home = pw.as_ref().map_or("/", |p| p.3.as_str());
@@ -320,7 +324,7 @@ pub fn map_with(opts: &Options, env: &Environ) -> Result<super::map::Mapped, Vec
     let mut sh = Sh::new(env);
     let mut io = Io {
         sh: &mut sh,
-        user: &user,
+        user: &|u| user(&passwd, u),
         found: &found,
     };
     let mapped = super::map::to_tug(&config, &names, process, opts, &mut io);
